@@ -1,0 +1,80 @@
+/**
+ * The `lifeboat` command line: builds the commander program, runs one command, and maps
+ * every outcome to an exit code: 0 success, 1 failed, 2 usage error, 3 store or catalog
+ * unreachable. Runs in-process for tests (`runCli`) and from bin/lifeboat.ts.
+ */
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { isLifeboatError, type ExitCode } from '../../lambdas/domain/errors.js';
+import type { CliIO } from './context.js';
+import { registerCatalog } from './catalog.js';
+import { registerInit } from './init.js';
+import { registerRestore } from './restore.js';
+import { registerSnapshot } from './snapshot.js';
+import { registerSnapshots } from './snapshots.js';
+
+export interface CommandResult {
+  exitCode: ExitCode;
+}
+
+export const VERSION = '0.1.0';
+
+export function positiveNumber(flag: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${flag} must be a positive number, not ${JSON.stringify(value)}`);
+    return n;
+  };
+}
+
+function wantsJson(argv: readonly string[]): boolean {
+  return argv.includes('--json');
+}
+
+export async function runCli(argv: readonly string[], io: CliIO): Promise<ExitCode> {
+  let result: CommandResult = { exitCode: 0 };
+  const done = (r: CommandResult) => {
+    result = r;
+  };
+  const program = new Command()
+    .name('lifeboat')
+    .description('Snapshots, restores and the catalog for stateful services on Amazon ECS.')
+    .version(VERSION)
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+    });
+  registerSnapshot(program, io, done);
+  registerRestore(program, io, done);
+  registerSnapshots(program, io, done);
+  registerInit(program, io, done);
+  registerCatalog(program, io, done);
+  for (const cmd of program.commands) {
+    cmd.exitOverride();
+    for (const sub of cmd.commands) sub.exitOverride();
+  }
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return result.exitCode;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version end up here too, with exit code 0.
+      return err.exitCode === 0 ? 0 : 2;
+    }
+    if (isLifeboatError(err)) {
+      io.stderr.write(`lifeboat: error: ${err.message}\n`);
+      if (err.hint) io.stderr.write(`  hint: ${err.hint}\n`);
+      if (wantsJson(argv)) {
+        io.stdout.write(`${JSON.stringify({ error: { type: err.name, message: err.message, hint: err.hint, exitCode: err.exitCode } }, null, 2)}\n`);
+      }
+      return err.exitCode;
+    }
+    // Anything else is a bug or an environment fault we did not anticipate: say so plainly.
+    const e = err as Error;
+    io.stderr.write(`lifeboat: unexpected error: ${e?.stack ?? String(err)}\n`);
+    if (wantsJson(argv)) io.stdout.write(`${JSON.stringify({ error: { type: e?.name ?? 'Error', message: e?.message ?? String(err), exitCode: 1 } }, null, 2)}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,103 @@
+/** `lifeboat snapshot`: stream a data directory to the store and commit it to the catalog. */
+import type { Command } from 'commander';
+import { takeSnapshot } from '../../lambdas/agent/snapshot.js';
+import { assertServiceName } from '../../lambdas/domain/ids.js';
+import { dataDir, openCatalog, openObjectStore, serviceName, type CliIO } from './context.js';
+import { positiveNumber, type CommandResult } from './program.js';
+import { formatBytes, formatDuration, progressBar, say } from './output.js';
+
+interface SnapshotFlags {
+  service?: string;
+  dir?: string;
+  reason: string;
+  pre?: string;
+  post?: string;
+  hookTimeout: number;
+  term?: number;
+  sourceTask?: string;
+  table?: string;
+  store?: string;
+  json?: boolean;
+}
+
+export function registerSnapshot(program: Command, io: CliIO, done: (r: CommandResult) => void): void {
+  program
+    .command('snapshot')
+    .description('snapshot a data directory into the store and record it in the catalog; prints the snapshot id')
+    .option('--service <name>', 'protected service name (env LIFEBOAT_SERVICE)')
+    .option('--dir <path>', 'data directory to snapshot (env LIFEBOAT_DIR)')
+    .option('--reason <text>', 'why the snapshot was taken (schedule, hook, manual, ...)', 'manual')
+    .option('--pre <command>', 'shell command run first (e.g. a database checkpoint); the snapshot aborts if it fails')
+    .option('--post <command>', 'shell command run afterwards, whatever the outcome (LIFEBOAT_SNAPSHOT_STATUS tells it)')
+    .option('--hook-timeout <seconds>', 'time limit for each hook', positiveNumber('--hook-timeout'), 600)
+    .option('--term <n>', "writer's fencing term (set by the agent)", positiveNumber('--term'))
+    .option('--source-task <id>', 'task that took the snapshot (env LIFEBOAT_TASK)')
+    .option('--table <name>', 'catalog table (env LIFEBOAT_TABLE)')
+    .option('--store <url>', 's3://bucket/prefix or file:///path (env LIFEBOAT_STORE or LIFEBOAT_BUCKET)')
+    .option('--json', 'print one JSON document instead of the id')
+    .action(async (flags: SnapshotFlags) => {
+      const service = assertServiceName(serviceName(flags.service, io.env));
+      const dir = dataDir(flags.dir, io.env);
+      const catalog = openCatalog(flags, io);
+      const store = openObjectStore(flags, io);
+      const bar = progressBar(io, true);
+      let result;
+      try {
+        result = await takeSnapshot({
+          catalog,
+          store,
+          service,
+          dir,
+          reason: flags.reason,
+          pre: flags.pre,
+          post: flags.post,
+          hookTimeoutMs: flags.hookTimeout * 1000,
+          term: flags.term,
+          sourceTask: flags.sourceTask ?? io.env.LIFEBOAT_TASK,
+          signal: io.signal,
+          onProgress: (p) => p.phase === 'upload' && bar.update(p.bytesDone, p.bytesTotal, 'snapshot'),
+          onNotice: (line) => say(io, line),
+        });
+      } finally {
+        bar.stop();
+      }
+      const r = result.record;
+      if (flags.json) {
+        io.stdout.write(
+          `${JSON.stringify(
+            {
+              id: r.id,
+              service: r.service,
+              status: r.status,
+              createdAt: r.createdAt,
+              completedAt: r.completedAt,
+              files: r.fileCount,
+              entries: r.entryCount,
+              parts: r.partCount,
+              dataBytes: r.dataSize,
+              storedBytes: r.size,
+              manifestKey: r.manifestKey,
+              manifestSha256: r.manifestSha256,
+              store: store.url,
+              durationMs: result.durationMs,
+              warnings: result.warnings,
+              postHookError: result.postHookError?.message,
+            },
+            null,
+            2,
+          )}\n`,
+        );
+      } else {
+        io.stdout.write(`${r.id}\n`);
+      }
+      say(
+        io,
+        `snapshot ${r.id} of ${service} complete: ${r.fileCount} files, ${formatBytes(r.dataSize)} stored as ${formatBytes(r.size)} in ${formatDuration(result.durationMs)}` +
+          (result.warnings.length ? ` (${result.warnings.length} warning${result.warnings.length > 1 ? 's' : ''})` : ''),
+      );
+      if (result.postHookError) {
+        say(io, `lifeboat: error: ${result.postHookError.message}`);
+        done({ exitCode: 1 });
+      }
+    });
+}

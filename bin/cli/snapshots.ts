@@ -1,0 +1,56 @@
+/** `lifeboat snapshots`: the catalog of one service, newest first. */
+import type { Command } from 'commander';
+import { assertServiceName } from '../../lambdas/domain/ids.js';
+import type { SnapshotRecord } from '../../lambdas/adapters/catalog.js';
+import { openCatalog, serviceName, type CliIO } from './context.js';
+import { positiveNumber, type CommandResult } from './program.js';
+import { formatBytes, formatTable } from './output.js';
+
+interface ListFlags {
+  service?: string;
+  limit?: number;
+  table?: string;
+  json?: boolean;
+}
+
+export function registerSnapshots(program: Command, io: CliIO, _done: (r: CommandResult) => void): void {
+  program
+    .command('snapshots')
+    .description("list a service's snapshots, newest first")
+    .option('--service <name>', 'protected service name (env LIFEBOAT_SERVICE)')
+    .option('--limit <n>', 'show at most n snapshots', positiveNumber('--limit'))
+    .option('--table <name>', 'catalog table (env LIFEBOAT_TABLE)')
+    .option('--json', 'print a JSON array')
+    .action(async (flags: ListFlags) => {
+      const service = assertServiceName(serviceName(flags.service, io.env));
+      const catalog = openCatalog(flags, io);
+      const records: SnapshotRecord[] = [];
+      for await (const r of catalog.list(service)) {
+        records.push(r);
+        if (flags.limit !== undefined && records.length >= flags.limit) break;
+      }
+      if (flags.json) {
+        io.stdout.write(`${JSON.stringify(records, null, 2)}\n`);
+        return;
+      }
+      if (records.length === 0) {
+        io.stderr.write(`no snapshots of ${service} in ${catalog.name}\n`);
+        return;
+      }
+      io.stdout.write(
+        formatTable(
+          ['ID', 'STATUS', 'CREATED', 'FILES', 'DATA', 'STORED', 'VERIFIED', 'REASON'],
+          records.map((r) => [
+            r.id,
+            r.status,
+            r.createdAt,
+            r.fileCount === undefined ? '-' : String(r.fileCount),
+            formatBytes(r.dataSize),
+            formatBytes(r.size),
+            r.verifiedAt ?? '-',
+            r.reason,
+          ]),
+        ),
+      );
+    });
+}

@@ -1,0 +1,318 @@
+/**
+ * The snapshot catalog: one DynamoDB item per snapshot, in the service's partition.
+ *
+ * Lifecycle: `begin` writes the entry as `uploading` before the first byte goes to the
+ * store; `commit` flips it to `complete` after every object (manifest last) is stored.
+ * That conditional write is the commit point: restore only ever picks `complete` entries,
+ * and an entry left `uploading` by a crash is inert until the sweeper reaps it.
+ */
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  UpdateTimeToLiveCommand,
+  waitUntilTableExists,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { OperationFailedError, UnavailableError } from '../domain/errors.js';
+import { errorName, translateAwsError } from './aws.js';
+import { SNAPSHOT_SK_PREFIX, TABLE_KEY, TTL_ATTRIBUTE, servicePk, snapshotIdFromSk, snapshotKey } from './keys.js';
+
+export type SnapshotStatus = 'uploading' | 'complete' | 'expiring';
+
+export interface SnapshotRecord {
+  service: string;
+  id: string;
+  status: SnapshotStatus;
+  createdAt: string;
+  completedAt?: string;
+  /** Bytes stored in the object store (compressed archives plus manifest). */
+  size?: number;
+  /** Bytes of file content in the snapshot, before compression. */
+  dataSize?: number;
+  fileCount?: number;
+  entryCount?: number;
+  partCount?: number;
+  manifestKey: string;
+  manifestSha256?: string;
+  /** Fencing term of the writer (the primary's lease term), when it had one. */
+  term?: number;
+  sourceTask?: string;
+  sourceHost?: string;
+  reason: string;
+  verifiedAt?: string;
+  /** Files that changed while being read, and other entries worth a look. */
+  warningCount?: number;
+}
+
+export type SnapshotStart = Pick<SnapshotRecord, 'service' | 'id' | 'createdAt' | 'manifestKey' | 'term' | 'sourceTask' | 'sourceHost' | 'reason'>;
+
+export type SnapshotCompletion = Required<
+  Pick<SnapshotRecord, 'completedAt' | 'size' | 'dataSize' | 'fileCount' | 'entryCount' | 'partCount' | 'manifestSha256' | 'warningCount'>
+>;
+
+export interface SnapshotCatalog {
+  /** The table name, for messages. */
+  readonly name: string;
+  /** Throws UnavailableError when the table is missing or unreachable. */
+  check(): Promise<void>;
+  /** Records a new snapshot as `uploading`. Fails if the id exists. */
+  begin(start: SnapshotStart): Promise<void>;
+  /** The commit point: `uploading` → `complete`. Fails unless the entry is `uploading`. */
+  commit(service: string, id: string, completion: SnapshotCompletion): Promise<SnapshotRecord>;
+  /** Removes an entry that is still `uploading` (after a clean failure). */
+  discard(service: string, id: string): Promise<void>;
+  /** Strongly consistent read of one entry. */
+  get(service: string, id: string): Promise<SnapshotRecord | undefined>;
+  /** Entries of the service, newest first; optionally only complete and/or verified ones. */
+  list(service: string, filter?: { complete?: boolean; verified?: boolean }): AsyncIterable<SnapshotRecord>;
+  /** Newest `complete` entry, or the newest complete and verified one. */
+  latest(service: string, options?: { verified?: boolean }): Promise<SnapshotRecord | undefined>;
+  /** Marks a complete snapshot as verified by a passing restore drill. */
+  markVerified(service: string, id: string, at: string): Promise<void>;
+  /** Writes a complete entry recovered from a manifest, unless one exists. */
+  importComplete(record: SnapshotRecord): Promise<'imported' | 'exists'>;
+}
+
+type Item = SnapshotRecord & { pk: string; sk: string; type: 'snapshot' };
+
+function toRecord(item: Record<string, unknown>): SnapshotRecord {
+  const { pk: _pk, sk, type: _type, ...rest } = item as unknown as Item;
+  return { ...rest, id: snapshotIdFromSk(sk) };
+}
+
+export class DynamoSnapshotCatalog implements SnapshotCatalog {
+  constructor(
+    private readonly client: DynamoDBDocumentClient,
+    readonly name: string,
+  ) {}
+
+  private fail(err: unknown, action: string): never {
+    const translated = translateAwsError(err, `table ${this.name}`);
+    if (translated !== err) throw translated;
+    if (errorName(err) === 'ResourceNotFoundException') throw missingTable(this.name);
+    throw new UnavailableError(`${action} on table ${this.name} failed: ${(err as Error).message ?? String(err)}`, { cause: err });
+  }
+
+  async check(): Promise<void> {
+    try {
+      await this.client.send(new DescribeTableCommand({ TableName: this.name }));
+    } catch (err) {
+      this.fail(err, 'DescribeTable');
+    }
+  }
+
+  async begin(start: SnapshotStart): Promise<void> {
+    const item: Item = { ...snapshotKey(start.service, start.id), type: 'snapshot', ...start, status: 'uploading' } as Item;
+    try {
+      await this.client.send(
+        new PutCommand({
+          TableName: this.name,
+          Item: item,
+          ConditionExpression: 'attribute_not_exists(#pk)',
+          ExpressionAttributeNames: { '#pk': TABLE_KEY.partition },
+        }),
+      );
+    } catch (err) {
+      if (errorName(err) === 'ConditionalCheckFailedException') {
+        throw new OperationFailedError(`snapshot ${start.id} of ${start.service} already exists in the catalog`);
+      }
+      this.fail(err, 'PutItem');
+    }
+  }
+
+  async commit(service: string, id: string, completion: SnapshotCompletion): Promise<SnapshotRecord> {
+    const names: Record<string, string> = { '#status': 'status' };
+    const values: Record<string, unknown> = { ':complete': 'complete', ':uploading': 'uploading' };
+    const sets = ['#status = :complete'];
+    for (const [k, v] of Object.entries(completion)) {
+      names[`#${k}`] = k;
+      values[`:${k}`] = v;
+      sets.push(`#${k} = :${k}`);
+    }
+    try {
+      const out = await this.client.send(
+        new UpdateCommand({
+          TableName: this.name,
+          Key: snapshotKey(service, id),
+          UpdateExpression: `SET ${sets.join(', ')}`,
+          ConditionExpression: '#status = :uploading',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return toRecord(out.Attributes ?? {});
+    } catch (err) {
+      if (errorName(err) === 'ConditionalCheckFailedException') {
+        throw new OperationFailedError(`snapshot ${id} of ${service} is no longer uploading; it cannot be committed`, {
+          hint: 'another process changed or removed its catalog entry; take a new snapshot',
+        });
+      }
+      this.fail(err, 'UpdateItem');
+    }
+  }
+
+  async discard(service: string, id: string): Promise<void> {
+    try {
+      await this.client.send(
+        new DeleteCommand({
+          TableName: this.name,
+          Key: snapshotKey(service, id),
+          ConditionExpression: '#status = :uploading',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':uploading': 'uploading' },
+        }),
+      );
+    } catch (err) {
+      if (errorName(err) === 'ConditionalCheckFailedException') return;
+      this.fail(err, 'DeleteItem');
+    }
+  }
+
+  async get(service: string, id: string): Promise<SnapshotRecord | undefined> {
+    try {
+      const out = await this.client.send(new GetCommand({ TableName: this.name, Key: snapshotKey(service, id), ConsistentRead: true }));
+      return out.Item ? toRecord(out.Item) : undefined;
+    } catch (err) {
+      this.fail(err, 'GetItem');
+    }
+  }
+
+  async *list(service: string, filter?: { verified?: boolean; complete?: boolean }): AsyncIterable<SnapshotRecord> {
+    let startKey: Record<string, unknown> | undefined;
+    const names: Record<string, string> = { '#pk': TABLE_KEY.partition, '#sk': TABLE_KEY.sort };
+    const values: Record<string, unknown> = { ':pk': servicePk(service), ':prefix': SNAPSHOT_SK_PREFIX };
+    const conditions: string[] = [];
+    if (filter?.complete) {
+      names['#status'] = 'status';
+      values[':complete'] = 'complete';
+      conditions.push('#status = :complete');
+    }
+    if (filter?.verified) {
+      names['#verifiedAt'] = 'verifiedAt';
+      conditions.push('attribute_exists(#verifiedAt)');
+    }
+    do {
+      let out;
+      try {
+        out = await this.client.send(
+          new QueryCommand({
+            TableName: this.name,
+            KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
+            FilterExpression: conditions.length ? conditions.join(' AND ') : undefined,
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: values,
+            ScanIndexForward: false,
+            ConsistentRead: true,
+            ExclusiveStartKey: startKey,
+          }),
+        );
+      } catch (err) {
+        this.fail(err, 'Query');
+      }
+      for (const item of out.Items ?? []) yield toRecord(item);
+      startKey = out.LastEvaluatedKey;
+    } while (startKey);
+  }
+
+  async latest(service: string, options: { verified?: boolean } = {}): Promise<SnapshotRecord | undefined> {
+    for await (const record of this.list(service, { complete: true, verified: options.verified ?? false })) return record;
+    return undefined;
+  }
+
+  async markVerified(service: string, id: string, at: string): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.name,
+          Key: snapshotKey(service, id),
+          UpdateExpression: 'SET #verifiedAt = :at',
+          ConditionExpression: '#status = :complete',
+          ExpressionAttributeNames: { '#verifiedAt': 'verifiedAt', '#status': 'status' },
+          ExpressionAttributeValues: { ':at': at, ':complete': 'complete' },
+        }),
+      );
+    } catch (err) {
+      if (errorName(err) === 'ConditionalCheckFailedException') {
+        throw new OperationFailedError(`snapshot ${id} of ${service} is not complete; it cannot be marked verified`);
+      }
+      this.fail(err, 'UpdateItem');
+    }
+  }
+
+  async importComplete(record: SnapshotRecord): Promise<'imported' | 'exists'> {
+    const item = { ...snapshotKey(record.service, record.id), type: 'snapshot', ...record, status: 'complete' };
+    try {
+      await this.client.send(
+        new PutCommand({
+          TableName: this.name,
+          Item: item,
+          ConditionExpression: 'attribute_not_exists(#pk)',
+          ExpressionAttributeNames: { '#pk': TABLE_KEY.partition },
+        }),
+      );
+      return 'imported';
+    } catch (err) {
+      if (errorName(err) === 'ConditionalCheckFailedException') return 'exists';
+      this.fail(err, 'PutItem');
+    }
+  }
+}
+
+function missingTable(name: string): UnavailableError {
+  return new UnavailableError(`table ${name} does not exist`, {
+    hint: 'create it with `lifeboat init`, deploy the CDK construct, or fix LIFEBOAT_TABLE / --table',
+  });
+}
+
+/**
+ * Creates the catalog table when missing (for local servers and setups without CDK) and
+ * checks the key schema of an existing one. Harmless to run twice.
+ */
+export async function ensureCatalogTable(client: DynamoDBClient, name: string): Promise<'created' | 'exists'> {
+  try {
+    const out = await client.send(new DescribeTableCommand({ TableName: name }));
+    const schema = out.Table?.KeySchema ?? [];
+    const hash = schema.find((k) => k.KeyType === 'HASH')?.AttributeName;
+    const range = schema.find((k) => k.KeyType === 'RANGE')?.AttributeName;
+    if (hash !== TABLE_KEY.partition || range !== TABLE_KEY.sort) {
+      throw new UnavailableError(`table ${name} exists with key schema (${hash}, ${range}), not (${TABLE_KEY.partition}, ${TABLE_KEY.sort})`, {
+        hint: 'point LIFEBOAT_TABLE at a table made for Lifeboat, or let `lifeboat init` create a new one',
+      });
+    }
+    return 'exists';
+  } catch (err) {
+    if (errorName(err) !== 'ResourceNotFoundException') {
+      const t = translateAwsError(err, `table ${name}`);
+      throw t;
+    }
+  }
+  try {
+    await client.send(
+      new CreateTableCommand({
+        TableName: name,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [
+          { AttributeName: TABLE_KEY.partition, AttributeType: 'S' },
+          { AttributeName: TABLE_KEY.sort, AttributeType: 'S' },
+        ],
+        KeySchema: [
+          { AttributeName: TABLE_KEY.partition, KeyType: 'HASH' },
+          { AttributeName: TABLE_KEY.sort, KeyType: 'RANGE' },
+        ],
+      }),
+    );
+  } catch (err) {
+    // Two `init`s racing: the loser sees the table being created.
+    if (errorName(err) !== 'ResourceInUseException') throw translateAwsError(err, `table ${name}`);
+  }
+  try {
+    await waitUntilTableExists({ client, maxWaitTime: 120, minDelay: 1, maxDelay: 5 }, { TableName: name });
+    await client.send(new UpdateTimeToLiveCommand({ TableName: name, TimeToLiveSpecification: { AttributeName: TTL_ATTRIBUTE, Enabled: true } }));
+  } catch (err) {
+    // Already enabled (second run after a partial first one) is fine.
+    if (!/already enabled/i.test((err as Error).message ?? '')) throw translateAwsError(err, `table ${name}`);
+  }
+  return 'created';
+}

@@ -1,0 +1,109 @@
+/**
+ * Rebuilds a service's catalog entries from the object store alone, for when the table was
+ * lost or recreated. Every snapshot whose manifest is present and whose parts are all there
+ * with the right sizes gets its `complete` entry back; anything else is reported, not
+ * guessed at.
+ */
+import { IntegrityError } from '../domain/errors.js';
+import { assertServiceName, isSnapshotId } from '../domain/ids.js';
+import type { SnapshotCatalog, SnapshotRecord } from '../adapters/catalog.js';
+import { MANIFEST_NAME, manifestObjectKey, parseSnapshotObjectKey, serviceSnapshotsPrefix } from '../adapters/keys.js';
+import type { ObjectStore } from '../adapters/stores/store.js';
+import { fetchManifest } from './restore.js';
+
+export interface RebuildOutcome {
+  id: string;
+  outcome: 'imported' | 'present' | 'skipped';
+  /** Why it was skipped. */
+  reason?: string;
+}
+
+export interface RebuildResult {
+  service: string;
+  imported: number;
+  present: number;
+  skipped: number;
+  snapshots: RebuildOutcome[];
+}
+
+export async function rebuildCatalog(options: {
+  catalog: SnapshotCatalog;
+  store: ObjectStore;
+  service: string;
+  dryRun?: boolean;
+}): Promise<RebuildResult> {
+  const service = assertServiceName(options.service);
+  await Promise.all([options.catalog.check(), options.store.check()]);
+  // id → { object name → size }
+  const found = new Map<string, Map<string, number>>();
+  for await (const o of options.store.list(serviceSnapshotsPrefix(service))) {
+    const parsed = parseSnapshotObjectKey(o.key);
+    if (!parsed || parsed.service !== service) continue;
+    let objects = found.get(parsed.snapshotId);
+    if (!objects) found.set(parsed.snapshotId, (objects = new Map()));
+    objects.set(parsed.name, o.size);
+  }
+
+  const snapshots: RebuildOutcome[] = [];
+  for (const [id, objects] of [...found].sort(([a], [b]) => (a < b ? 1 : -1))) {
+    const skip = (reason: string) => snapshots.push({ id, outcome: 'skipped', reason });
+    if (!isSnapshotId(id)) {
+      skip('not a snapshot id');
+      continue;
+    }
+    if (!objects.has(MANIFEST_NAME)) {
+      skip('no manifest: the upload never finished');
+      continue;
+    }
+    const manifestKey = manifestObjectKey(service, id);
+    let fetched;
+    try {
+      fetched = await fetchManifest(options.store, { service, id, manifestKey });
+    } catch (err) {
+      if (!(err instanceof IntegrityError)) throw err;
+      skip(err.message);
+      continue;
+    }
+    const { manifest, sha256: manifestSha256, size: manifestSize } = fetched;
+    const badPart = manifest.parts.find((p) => {
+      const name = p.key.slice(p.key.lastIndexOf('/') + 1);
+      return objects.get(name) !== p.size;
+    });
+    if (badPart) {
+      skip(`part ${badPart.key} is ${objects.has(badPart.key.slice(badPart.key.lastIndexOf('/') + 1)) ? 'the wrong size' : 'missing'}`);
+      continue;
+    }
+    const record: SnapshotRecord = {
+      service,
+      id,
+      status: 'complete',
+      createdAt: manifest.createdAt,
+      completedAt: manifest.completedAt,
+      size: manifest.totals.storedBytes + manifestSize,
+      dataSize: manifest.totals.dataBytes,
+      fileCount: manifest.totals.files,
+      entryCount: manifest.entries.length,
+      partCount: manifest.parts.length,
+      manifestKey,
+      manifestSha256,
+      ...(manifest.term !== undefined ? { term: manifest.term } : {}),
+      ...(manifest.source.task ? { sourceTask: manifest.source.task } : {}),
+      sourceHost: manifest.source.host,
+      reason: manifest.reason,
+      warningCount: manifest.warnings.length,
+    };
+    if (options.dryRun) {
+      const existing = await options.catalog.get(service, id);
+      snapshots.push({ id, outcome: existing ? 'present' : 'imported' });
+      continue;
+    }
+    snapshots.push({ id, outcome: (await options.catalog.importComplete(record)) === 'imported' ? 'imported' : 'present' });
+  }
+  return {
+    service,
+    imported: snapshots.filter((s) => s.outcome === 'imported').length,
+    present: snapshots.filter((s) => s.outcome === 'present').length,
+    skipped: snapshots.filter((s) => s.outcome === 'skipped').length,
+    snapshots,
+  };
+}

@@ -1,0 +1,174 @@
+/**
+ * The snapshot manifest: a self-describing record of everything in a snapshot.
+ *
+ * It is the authority at restore time (the archives only carry bytes): every entry's
+ * type, mode, mtime, owner, link target and content SHA-256 come from here, and any archive
+ * member that the manifest does not list is treated as corruption. It also carries the
+ * snapshot's identity (service, id, time, term, source) so a lost catalog can be rebuilt
+ * from the object store alone.
+ *
+ * Pure: no I/O here.
+ */
+import { IntegrityError } from './errors.js';
+
+export const MANIFEST_FORMAT = 'lifeboat.manifest/v1';
+
+export type EntryType = 'dir' | 'file' | 'symlink' | 'hardlink';
+
+interface EntryBase {
+  /** POSIX path relative to the snapshot root; '.' is the root itself. */
+  path: string;
+  /** Permission bits and setuid/setgid/sticky (mode & 0o7777). */
+  mode: number;
+  /** Modification time in milliseconds since the epoch, with sub-millisecond fraction. */
+  mtimeMs: number;
+  uid: number;
+  gid: number;
+}
+
+export interface DirEntry extends EntryBase {
+  type: 'dir';
+}
+
+export interface FileEntry extends EntryBase {
+  type: 'file';
+  size: number;
+  /** Hex SHA-256 of the content as archived. */
+  sha256: string;
+  /** Index into `parts` of the archive holding the content. */
+  part: number;
+  /** Set when the file changed while it was being read; the archived content may be torn. */
+  changed?: true;
+}
+
+export interface SymlinkEntry extends EntryBase {
+  type: 'symlink';
+  /** Stored verbatim; never followed, may point anywhere. */
+  target: string;
+  part: number;
+}
+
+export interface HardlinkEntry extends EntryBase {
+  type: 'hardlink';
+  /** Path (relative to the root) of the file entry this one shares an inode with. */
+  target: string;
+  part: number;
+}
+
+export type ManifestEntry = DirEntry | FileEntry | SymlinkEntry | HardlinkEntry;
+
+export interface ManifestPart {
+  /** Object key relative to the store root. */
+  key: string;
+  /** Stored (compressed) size in bytes. */
+  size: number;
+  /** Hex SHA-256 of the stored bytes. */
+  sha256: string;
+  /** Number of archive members in the part. */
+  entries: number;
+  compression: 'zstd';
+}
+
+export interface ManifestWarning {
+  path: string;
+  kind: 'changed' | 'vanished' | 'skipped-special' | 'unreadable';
+  detail: string;
+}
+
+export interface Manifest {
+  format: typeof MANIFEST_FORMAT;
+  service: string;
+  id: string;
+  createdAt: string;
+  completedAt: string;
+  term?: number;
+  source: { task?: string; host: string; dir: string };
+  reason: string;
+  parts: ManifestPart[];
+  /** Depth-first pre-order, siblings in byte order of their names: a directory precedes its contents. */
+  entries: ManifestEntry[];
+  totals: { files: number; dirs: number; symlinks: number; hardlinks: number; dataBytes: number; storedBytes: number };
+  warnings: ManifestWarning[];
+}
+
+const HEX64 = /^[0-9a-f]{64}$/;
+
+/**
+ * A safe relative path: no absolute paths, no '..', no empty or '.' segments, no NUL.
+ * Restore relies on this to keep every write inside the target directory.
+ */
+export function isSafeRelativePath(path: string): boolean {
+  if (path === '.') return true;
+  if (path.length === 0 || path.includes('\0') || path.startsWith('/')) return false;
+  return path.split('/').every((seg) => seg !== '' && seg !== '.' && seg !== '..');
+}
+
+export function parentPath(path: string): string {
+  const i = path.lastIndexOf('/');
+  return i === -1 ? '.' : path.slice(0, i);
+}
+
+/** Byte-wise (not locale) order of names, so the same tree always yields the same manifest. */
+export function compareNames(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
+
+function fail(what: string): never {
+  throw new IntegrityError(`manifest is invalid: ${what}`, {
+    hint: 'the snapshot cannot be trusted; restore an older snapshot with --snapshot ID',
+  });
+}
+
+function isNonNegInt(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+}
+
+/**
+ * Checks that an untrusted document is a well-formed manifest and that its tree is sound:
+ * safe unique paths, every parent is a directory entry (so no path can go through a
+ * symlink), hard links point at earlier file entries, parts exist.
+ */
+export function validateManifest(doc: unknown): Manifest {
+  if (typeof doc !== 'object' || doc === null) fail('not a JSON object');
+  const m = doc as Partial<Manifest>;
+  if (m.format !== MANIFEST_FORMAT) fail(`format is ${JSON.stringify(m.format)}, expected ${MANIFEST_FORMAT}`);
+  if (typeof m.service !== 'string' || typeof m.id !== 'string') fail('service or id missing');
+  if (!Array.isArray(m.parts) || !Array.isArray(m.entries)) fail('parts or entries missing');
+  m.parts.forEach((p, i) => {
+    if (typeof p?.key !== 'string' || !isNonNegInt(p.size) || typeof p.sha256 !== 'string' || !HEX64.test(p.sha256)) {
+      fail(`part ${i} is malformed`);
+    }
+  });
+  const types = new Map<string, EntryType>();
+  for (const e of m.entries) {
+    if (typeof e?.path !== 'string' || !isSafeRelativePath(e.path)) fail(`unsafe path ${JSON.stringify(e?.path)}`);
+    if (types.has(e.path)) fail(`duplicate path ${JSON.stringify(e.path)}`);
+    if (!isNonNegInt(e.mode) || e.mode > 0o7777 || typeof e.mtimeMs !== 'number' || !Number.isFinite(e.mtimeMs)) {
+      fail(`bad mode or mtime for ${JSON.stringify(e.path)}`);
+    }
+    if (e.path === '.' ? e.type !== 'dir' : types.get(parentPath(e.path)) !== 'dir') {
+      fail(`parent of ${JSON.stringify(e.path)} is not a directory listed before it`);
+    }
+    switch (e.type) {
+      case 'dir':
+        break;
+      case 'file':
+        if (!isNonNegInt(e.size) || typeof e.sha256 !== 'string' || !HEX64.test(e.sha256)) fail(`bad size or sha256 for ${JSON.stringify(e.path)}`);
+        if (!isNonNegInt(e.part) || e.part >= m.parts.length) fail(`bad part for ${JSON.stringify(e.path)}`);
+        break;
+      case 'symlink':
+        if (typeof e.target !== 'string' || e.target.length === 0) fail(`bad link target for ${JSON.stringify(e.path)}`);
+        if (!isNonNegInt(e.part) || e.part >= m.parts.length) fail(`bad part for ${JSON.stringify(e.path)}`);
+        break;
+      case 'hardlink':
+        if (types.get(e.target) !== 'file') fail(`hard link ${JSON.stringify(e.path)} does not point at an earlier file`);
+        if (!isNonNegInt(e.part) || e.part >= m.parts.length) fail(`bad part for ${JSON.stringify(e.path)}`);
+        break;
+      default:
+        fail(`unknown entry type ${JSON.stringify((e as { type?: unknown }).type)}`);
+    }
+    types.set(e.path, e.type);
+  }
+  if (types.get('.') !== 'dir') fail('root entry "." missing');
+  return m as Manifest;
+}

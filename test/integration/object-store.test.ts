@@ -1,0 +1,170 @@
+/**
+ * The ObjectStore contract, one suite for every backend (Litestream/restic style): adding a
+ * backend means passing this file.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createS3Client } from '../../lambdas/adapters/aws.js';
+import { S3Store } from '../../lambdas/adapters/stores/s3-store.js';
+import { DirectoryStore } from '../../lambdas/adapters/stores/directory-store.js';
+import { openStore } from '../../lambdas/adapters/stores/open-store.js';
+import { ObjectNotFoundError, type ObjectStore } from '../../lambdas/adapters/stores/store.js';
+import { AbortedError, UnavailableError, UsageError } from '../../lambdas/domain/errors.js';
+import { STORE_CASES, readObject } from '../support/stores.js';
+import { tempDir } from '../support/fixtures.js';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+/** A stream of `total` pseudo-random bytes in 1 MiB chunks, hashed as it goes. */
+function generated(total: number) {
+  const hash = createHash('sha256');
+  let sent = 0;
+  const stream = new Readable({
+    read() {
+      if (sent >= total) return void this.push(null);
+      const chunk = randomBytes(Math.min(1024 * 1024, total - sent));
+      sent += chunk.length;
+      hash.update(chunk);
+      this.push(chunk);
+    },
+  });
+  return { stream, digest: () => hash.digest('hex') };
+}
+
+describe.each(STORE_CASES)('ObjectStore contract: $name', ({ make }) => {
+  let store: ObjectStore;
+  let cleanup: () => Promise<void>;
+  beforeAll(async () => {
+    ({ store, cleanup } = await make());
+  });
+  afterAll(() => cleanup());
+
+  it('round-trips small and empty objects', async () => {
+    const body = Buffer.from('hello lifeboat');
+    expect(await store.put('svc/a.txt', Readable.from([body]))).toEqual({ size: body.length });
+    expect(await readObject(store, 'svc/a.txt')).toEqual(body);
+    await store.put('svc/empty', Readable.from([Buffer.alloc(0)]));
+    expect(await readObject(store, 'svc/empty')).toEqual(Buffer.alloc(0));
+    expect(await store.head('svc/a.txt')).toEqual({ size: body.length });
+    expect(await store.head('svc/missing')).toBeUndefined();
+  });
+
+  it('streams an object larger than several multipart parts with bounded memory', async () => {
+    const total = 21 * 1024 * 1024 + 123;
+    const { stream, digest } = generated(total);
+    expect(await store.put('svc/big.bin', stream)).toEqual({ size: total });
+    expect(sha(await readObject(store, 'svc/big.bin'))).toBe(digest());
+    expect(await store.head('svc/big.bin')).toEqual({ size: total });
+  });
+
+  it('replaces an object atomically on a second put', async () => {
+    await store.put('svc/replace', Readable.from([Buffer.from('one')]));
+    await store.put('svc/replace', Readable.from([Buffer.from('two')]));
+    expect((await readObject(store, 'svc/replace')).toString()).toBe('two');
+  });
+
+  it('lists by prefix in key order, across pages', async () => {
+    const keys = Array.from({ length: 1050 }, (_, i) => `list/k${String(i).padStart(5, '0')}`);
+    for (let i = 0; i < keys.length; i += 50) {
+      await Promise.all(keys.slice(i, i + 50).map((k) => store.put(k, Readable.from([Buffer.from(k)]))));
+    }
+    await store.put('listing/other', Readable.from([Buffer.from('x')]));
+    const listed: string[] = [];
+    for await (const o of store.list('list/')) listed.push(o.key);
+    expect(listed).toEqual(keys);
+    const partial: { key: string; size: number }[] = [];
+    for await (const o of store.list('list/k0000')) partial.push(o);
+    expect(partial).toEqual(keys.slice(0, 10).map((key) => ({ key, size: key.length })));
+  });
+
+  it('deletes in batches and ignores keys that do not exist', async () => {
+    const keys: string[] = [];
+    for await (const o of store.list('list/')) keys.push(o.key);
+    await store.delete([...keys, 'list/never-existed']);
+    const left: string[] = [];
+    for await (const o of store.list('list/')) left.push(o.key);
+    expect(left).toEqual([]);
+    expect(await store.head('listing/other')).toEqual({ size: 1 });
+  });
+
+  it('reports a missing object with ObjectNotFoundError', async () => {
+    await expect(store.get('svc/nope')).rejects.toBeInstanceOf(ObjectNotFoundError);
+  });
+
+  it('leaves nothing behind when the body fails', async () => {
+    let n = 0;
+    const failing = new Readable({
+      read() {
+        if (n++ < 12) this.push(randomBytes(1024 * 1024));
+        else this.destroy(new Error('disk read error'));
+      },
+    });
+    await expect(store.put('svc/failed', failing)).rejects.toThrow(/disk read error/);
+    expect(await store.head('svc/failed')).toBeUndefined();
+  });
+
+  it('leaves nothing behind when aborted', async () => {
+    const controller = new AbortController();
+    let n = 0;
+    const slow = new Readable({
+      read() {
+        if (n++ === 10) controller.abort();
+        this.push(randomBytes(1024 * 1024));
+      },
+    });
+    await expect(store.put('svc/aborted', slow, { signal: controller.signal })).rejects.toBeInstanceOf(AbortedError);
+    expect(await store.head('svc/aborted')).toBeUndefined();
+  });
+
+  it('creates itself with ensure() once and then reports it exists', async () => {
+    expect(await store.ensure()).toBe('exists');
+    await expect(store.check()).resolves.toBeUndefined();
+  });
+});
+
+describe('store setup errors', () => {
+  it('names a missing bucket and how to create it', async () => {
+    const store = new S3Store({ client: createS3Client(), bucket: 'no-such-bucket-here' });
+    const err = await store.check().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UnavailableError);
+    expect((err as UnavailableError).message).toBe('bucket no-such-bucket-here does not exist');
+    expect((err as UnavailableError).hint).toMatch(/lifeboat init/);
+  });
+
+  it('names a missing store directory', async () => {
+    const err = await new DirectoryStore('/nonexistent/lifeboat-store').check().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UnavailableError);
+    expect((err as Error).message).toMatch(/store directory \/nonexistent\/lifeboat-store does not exist/);
+  });
+
+  it('reports an unreachable endpoint as unavailable', async () => {
+    const client = createS3Client({ ...process.env, AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9', AWS_MAX_ATTEMPTS: '1' });
+    const err = await new S3Store({ client, bucket: 'whatever' }).check().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UnavailableError);
+    expect((err as Error).message).toMatch(/cannot reach bucket whatever/);
+  });
+
+  it('parses store URLs and rejects the ones it cannot use', () => {
+    const client = () => createS3Client();
+    expect(openStore('s3://my-bucket/some/prefix', client).url).toBe('s3://my-bucket/some/prefix/');
+    expect(openStore('s3://my-bucket', client).url).toBe('s3://my-bucket/');
+    expect(openStore('file:///var/backups/lifeboat', client).url).toBe('file:///var/backups/lifeboat');
+    expect(() => openStore('s3://Bad_Bucket', client)).toThrow(UsageError);
+    expect(() => openStore('gs://bucket', client)).toThrow(/not supported/);
+    expect(() => openStore('relative/path', client)).toThrow(UsageError);
+  });
+
+  it('keeps directory store keys inside its root', async () => {
+    const dir = await tempDir();
+    const store = new DirectoryStore(join(dir.path, 'store'));
+    await store.ensure();
+    for (const key of ['../escape', 'a/../../b', '/abs', 'a//b']) {
+      await expect(store.put(key, Readable.from([Buffer.from('x')]))).rejects.toBeInstanceOf(UsageError);
+    }
+    expect(await readdir(dir.path)).toEqual(['store']);
+    await dir.cleanup();
+  });
+});

@@ -1,0 +1,387 @@
+/**
+ * The snapshot/restore engine end to end, on real DynamoDB Local and on both store
+ * backends (S3 over HTTP to the local S3 server, and a directory).
+ */
+import { spawn } from 'node:child_process';
+import { mkdir, readdir, readFile, rm, writeFile, appendFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { takeSnapshot } from '../../lambdas/agent/snapshot.js';
+import { IN_PROGRESS_MARKER, restoreSnapshot } from '../../lambdas/agent/restore.js';
+import { AbortedError, HookFailedError, IntegrityError, OperationFailedError, SnapshotNotFoundError, UsageError } from '../../lambdas/domain/errors.js';
+import { snapshotPrefix } from '../../lambdas/adapters/keys.js';
+import type { DynamoSnapshotCatalog } from '../../lambdas/adapters/catalog.js';
+import type { ObjectStore } from '../../lambdas/adapters/stores/store.js';
+import { freshCatalog, tempDir } from '../support/fixtures.js';
+import { compress, decompress } from 'zstd-napi';
+import { STORE_CASES, flipByteAt, readObject, tamper } from '../support/stores.js';
+import { buildRichTree, describeTree, type TreeHandle } from '../support/tree.js';
+
+async function listKeys(store: ObjectStore, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const o of store.list(prefix)) keys.push(o.key);
+  return keys;
+}
+
+async function catalogIds(catalog: DynamoSnapshotCatalog, service: string) {
+  const out: { id: string; status: string }[] = [];
+  for await (const r of catalog.list(service)) out.push({ id: r.id, status: r.status });
+  return out;
+}
+
+describe.each(STORE_CASES)('snapshot and restore through the $name', ({ make }) => {
+  let catalog: DynamoSnapshotCatalog;
+  let store: ObjectStore;
+  let cleanupStore: () => Promise<void>;
+  let work: { path: string; cleanup: () => Promise<void> };
+  let source: string;
+  let tree: TreeHandle;
+  let n = 0;
+  const newDir = () => join(work.path, `out-${++n}`);
+
+  beforeAll(async () => {
+    catalog = await freshCatalog();
+    ({ store, cleanup: cleanupStore } = await make());
+    work = await tempDir();
+    source = join(work.path, 'source');
+    await mkdir(source);
+    tree = await buildRichTree(source);
+  });
+  afterAll(async () => {
+    await tree.close();
+    await work.cleanup();
+    await cleanupStore();
+  });
+
+  it('restores every kind of entry exactly: content, type, mode, mtime, link targets, hard links', async () => {
+    const snap = await takeSnapshot({ catalog, store, service: 'fidelity', dir: source, reason: 'test' });
+    expect(snap.record.status).toBe('complete');
+    expect(snap.warnings.map((w) => [w.path, w.kind]).sort()).toEqual([
+      ['a-fifo', 'skipped-special'],
+      ['a-socket', 'skipped-special'],
+    ]);
+    const target = newDir();
+    const restored = await restoreSnapshot({ catalog, store, service: 'fidelity', dir: target });
+    expect(restored.status).toBe('restored');
+    const want = await describeTree(source);
+    delete want['a-fifo'];
+    delete want['a-socket'];
+    expect(await describeTree(target)).toEqual(want);
+    // Nothing of the restore's own machinery is left beside or inside the target.
+    expect((await readdir(work.path)).filter((n) => n.includes('lifeboat'))).toEqual([]);
+  });
+
+  it('records the catalog entry with sizes, counts and the manifest checksum', async () => {
+    const snap = await takeSnapshot({ catalog, store, service: 'entry', dir: source, reason: 'schedule', term: 7, sourceTask: 'task-1' });
+    const record = await catalog.get('entry', snap.record.id);
+    expect(record).toMatchObject({
+      service: 'entry',
+      status: 'complete',
+      reason: 'schedule',
+      term: 7,
+      sourceTask: 'task-1',
+      fileCount: 14,
+      partCount: 1,
+      manifestKey: `entry/snapshots/${snap.record.id}/manifest.json.gz`,
+    });
+    expect(record!.manifestSha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(record!.dataSize).toBeGreaterThan(3 * 1024 * 1024);
+    expect(record!.size).toBeLessThan(record!.dataSize! + 64 * 1024);
+    expect(await listKeys(store, snapshotPrefix('entry', snap.record.id))).toEqual([
+      `entry/snapshots/${snap.record.id}/manifest.json.gz`,
+      `entry/snapshots/${snap.record.id}/part-0000.tar.zst`,
+    ]);
+  });
+
+  it('splits large trees into parts that upload and restore in parallel', async () => {
+    const snap = await takeSnapshot({ catalog, store, service: 'parts', dir: source, partBytes: 64 * 1024, concurrency: 3 });
+    expect(snap.record.partCount).toBeGreaterThan(2);
+    const target = newDir();
+    await restoreSnapshot({ catalog, store, service: 'parts', dir: target, concurrency: 3 });
+    const want = await describeTree(source);
+    delete want['a-fifo'];
+    delete want['a-socket'];
+    expect(await describeTree(target)).toEqual(want);
+  });
+
+  it('picks latest, a given id, or latest-verified', async () => {
+    const dir = join(work.path, 'versions');
+    await mkdir(dir);
+    await writeFile(join(dir, 'v'), 'one');
+    const first = await takeSnapshot({ catalog, store, service: 'versions', dir });
+    await writeFile(join(dir, 'v'), 'two');
+    const second = await takeSnapshot({ catalog, store, service: 'versions', dir });
+    expect(second.record.id > first.record.id).toBe(true);
+
+    const a = newDir();
+    await restoreSnapshot({ catalog, store, service: 'versions', dir: a });
+    expect(await readFile(join(a, 'v'), 'utf8')).toBe('two');
+    const b = newDir();
+    await restoreSnapshot({ catalog, store, service: 'versions', dir: b, snapshot: first.record.id });
+    expect(await readFile(join(b, 'v'), 'utf8')).toBe('one');
+
+    await expect(restoreSnapshot({ catalog, store, service: 'versions', dir: newDir(), snapshot: 'latest-verified' })).rejects.toThrow(
+      /no verified complete snapshot/,
+    );
+    await catalog.markVerified('versions', first.record.id, new Date().toISOString());
+    const c = newDir();
+    const r = await restoreSnapshot({ catalog, store, service: 'versions', dir: c, snapshot: 'latest-verified' });
+    expect(r.status === 'restored' && r.snapshot.id).toBe(first.record.id);
+    expect(await readFile(join(c, 'v'), 'utf8')).toBe('one');
+
+    await expect(restoreSnapshot({ catalog, store, service: 'versions', dir: newDir(), snapshot: '20990101T000000.000Z-00000000' })).rejects.toBeInstanceOf(
+      SnapshotNotFoundError,
+    );
+    await expect(restoreSnapshot({ catalog, store, service: 'versions', dir: newDir(), snapshot: 'yesterday' })).rejects.toBeInstanceOf(UsageError);
+  });
+
+  it('never restores an entry that is still uploading', async () => {
+    const dir = join(work.path, 'uploading');
+    await mkdir(dir);
+    await writeFile(join(dir, 'f'), 'complete');
+    const done = await takeSnapshot({ catalog, store, service: 'uploading', dir });
+    // A newer entry whose upload never finished (a crashed writer).
+    const stuck = '20990101T000000.000Z-deadbeef';
+    await catalog.begin({ service: 'uploading', id: stuck, createdAt: new Date().toISOString(), manifestKey: 'nowhere', reason: 'crash' });
+    const r = await restoreSnapshot({ catalog, store, service: 'uploading', dir: newDir() });
+    expect(r.status === 'restored' && r.snapshot.id).toBe(done.record.id);
+    await expect(restoreSnapshot({ catalog, store, service: 'uploading', dir: newDir(), snapshot: stuck })).rejects.toThrow(/is uploading, not complete/);
+  });
+
+  it('--if-empty restores into missing, empty or lost+found-only directories and skips anything else', async () => {
+    const dir = join(work.path, 'ifempty-src');
+    await mkdir(dir);
+    await writeFile(join(dir, 'data'), 'restored');
+    await takeSnapshot({ catalog, store, service: 'ifempty', dir });
+
+    const missing = newDir();
+    expect((await restoreSnapshot({ catalog, store, service: 'ifempty', dir: missing, ifEmpty: true })).status).toBe('restored');
+    const empty = newDir();
+    await mkdir(join(empty, 'lost+found'), { recursive: true });
+    expect((await restoreSnapshot({ catalog, store, service: 'ifempty', dir: empty, ifEmpty: true })).status).toBe('restored');
+    expect(await readFile(join(empty, 'data'), 'utf8')).toBe('restored');
+
+    const busy = newDir();
+    await mkdir(busy);
+    await writeFile(join(busy, 'mine'), 'keep me');
+    const skipped = await restoreSnapshot({ catalog, store, service: 'ifempty', dir: busy, ifEmpty: true });
+    expect(skipped).toMatchObject({ status: 'skipped', reason: 'not-empty' });
+    expect(await readdir(busy)).toEqual(['mine']);
+
+    const first = await restoreSnapshot({ catalog, store, service: 'never-snapshotted', dir: newDir(), ifEmpty: true });
+    expect(first).toMatchObject({ status: 'skipped', reason: 'no-snapshot' });
+    await expect(restoreSnapshot({ catalog, store, service: 'never-snapshotted', dir: newDir() })).rejects.toBeInstanceOf(OperationFailedError);
+  });
+
+  it('refuses a non-empty directory without --force, and replaces it exactly with --force', async () => {
+    const dir = join(work.path, 'force-src');
+    await mkdir(dir);
+    await writeFile(join(dir, 'new'), 'from snapshot');
+    await takeSnapshot({ catalog, store, service: 'force', dir });
+    const target = newDir();
+    await mkdir(join(target, 'old-sub'), { recursive: true });
+    await writeFile(join(target, 'old'), 'precious');
+    await expect(restoreSnapshot({ catalog, store, service: 'force', dir: target })).rejects.toThrow(/is not empty/);
+    expect((await readdir(target)).sort()).toEqual(['old', 'old-sub']);
+    await restoreSnapshot({ catalog, store, service: 'force', dir: target, force: true });
+    expect(await readdir(target)).toEqual(['new']);
+    expect((await readdir(work.path)).filter((x) => x.includes('lifeboat'))).toEqual([]);
+  });
+
+  it('restores in place (mount points) and redoes an interrupted in-place restore', async () => {
+    const target = newDir();
+    await mkdir(target);
+    await writeFile(join(target, 'stale'), 'x');
+    await restoreSnapshot({ catalog, store, service: 'fidelity', dir: target, force: true, placement: 'in-place' });
+    const want = await describeTree(source);
+    delete want['a-fifo'];
+    delete want['a-socket'];
+    expect(await describeTree(target)).toEqual(want);
+
+    // Simulate a crash halfway through moving entries into place.
+    await rm(join(target, 'db'), { recursive: true, force: true });
+    await writeFile(join(target, IN_PROGRESS_MARKER), 'x');
+    await mkdir(join(target, '.lifeboat-staging-0badf00d'));
+    const redo = await restoreSnapshot({ catalog, store, service: 'fidelity', dir: target, ifEmpty: true, placement: 'in-place' });
+    expect(redo.status).toBe('restored');
+    expect(await describeTree(target)).toEqual(want);
+  });
+
+  describe('corruption', () => {
+    let id: string;
+    const target = () => join(work.path, 'corruption-target');
+
+    beforeAll(async () => {
+      id = (await takeSnapshot({ catalog, store, service: 'corrupt', dir: source })).record.id;
+      await mkdir(target());
+      await writeFile(join(target(), 'existing'), 'must survive');
+    });
+
+    async function expectUntouched() {
+      expect(await readdir(target())).toEqual(['existing']);
+      expect(await readFile(join(target(), 'existing'), 'utf8')).toBe('must survive');
+      expect((await readdir(work.path)).filter((x) => x.includes('lifeboat'))).toEqual([]);
+    }
+
+    it('detects a flipped byte in an archive part and leaves the target untouched', async () => {
+      const key = `corrupt/snapshots/${id}/part-0000.tar.zst`;
+      const original = await readObject(store, key);
+      await tamper(store, key, flipByteAt((len) => Math.floor(len / 2)));
+      const err = await restoreSnapshot({ catalog, store, service: 'corrupt', dir: target(), force: true }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(IntegrityError);
+      expect((err as Error).message).toMatch(/corrupt/);
+      expect((err as Error).message).toContain(id);
+      await expectUntouched();
+      await tamper(store, key, () => original);
+    });
+
+    it('detects a truncated archive part', async () => {
+      const key = `corrupt/snapshots/${id}/part-0000.tar.zst`;
+      const original = await readObject(store, key);
+      await tamper(store, key, (b) => b.subarray(0, Math.floor(b.length * 0.6)));
+      const err = await restoreSnapshot({ catalog, store, service: 'corrupt', dir: target(), force: true }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(IntegrityError);
+      expect((err as Error).message).toMatch(/part .*part-0000\.tar\.zst.* (corrupted|truncated)/);
+      await expectUntouched();
+      await tamper(store, key, () => original);
+    });
+
+    it('detects a corrupted manifest before using it', async () => {
+      const key = `corrupt/snapshots/${id}/manifest.json.gz`;
+      const original = await readObject(store, key);
+      await tamper(store, key, flipByteAt((len) => len - 10));
+      await expect(restoreSnapshot({ catalog, store, service: 'corrupt', dir: target(), force: true })).rejects.toThrow(
+        /manifest .* is corrupted: its SHA-256 does not match the catalog/,
+      );
+      await expectUntouched();
+      await tamper(store, key, () => original);
+    });
+
+    it('names the file whose content does not match its checksum', async () => {
+      // Re-pack the part with one file's bytes changed but a valid zstd frame, as a bad
+      // disk or a buggy writer could: only the per-file SHA-256 can catch this.
+      const key = `corrupt/snapshots/${id}/part-0000.tar.zst`;
+      const original = await readObject(store, key);
+      const tarBytes = decompress(original);
+      const at = tarBytes.indexOf(Buffer.from('sealed\n'));
+      expect(at).toBeGreaterThan(0);
+      tarBytes[at] = 'S'.charCodeAt(0);
+      await tamper(store, key, () => compress(tarBytes, { checksumFlag: true }));
+      await expect(restoreSnapshot({ catalog, store, service: 'corrupt', dir: target(), force: true })).rejects.toThrow(
+        /file "sealed\/inside\.txt" in snapshot .* is corrupted: content SHA-256 does not match/,
+      );
+      await expectUntouched();
+      await tamper(store, key, () => original);
+      // And after repair the same restore succeeds.
+      await restoreSnapshot({ catalog, store, service: 'corrupt', dir: join(work.path, 'repaired') });
+    });
+  });
+
+  it('flags a file that changes while it is being read', async () => {
+    const dir = join(work.path, 'changing');
+    await mkdir(dir);
+    await writeFile(join(dir, 'growing.log'), Buffer.alloc(4 * 1024 * 1024, 'a'));
+    await writeFile(join(dir, 'steady'), 'still');
+    // A writer that appends every millisecond for as long as the snapshot runs.
+    const writer = spawn(process.execPath, ['-e', `setInterval(() => require('fs').appendFileSync(${JSON.stringify(join(dir, 'growing.log'))}, 'x'), 1)`]);
+    await new Promise((r) => setTimeout(r, 50));
+    try {
+      const snap = await takeSnapshot({ catalog, store, service: 'changing', dir });
+      expect(snap.warnings).toContainEqual(expect.objectContaining({ path: 'growing.log', kind: 'changed' }));
+      expect(snap.warnings.find((w) => w.path === 'steady')).toBeUndefined();
+      expect(snap.record.warningCount).toBe(1);
+    } finally {
+      writer.kill('SIGKILL');
+    }
+  });
+
+  it('snapshots an empty directory', async () => {
+    const dir = join(work.path, 'nothing');
+    await mkdir(dir);
+    const snap = await takeSnapshot({ catalog, store, service: 'nothing', dir });
+    expect(snap.record).toMatchObject({ fileCount: 0, entryCount: 1, partCount: 1 });
+    const target = newDir();
+    await restoreSnapshot({ catalog, store, service: 'nothing', dir: target });
+    expect(await readdir(target)).toEqual([]);
+  });
+
+  describe('hooks', () => {
+    it('runs the pre hook before reading the directory and the post hook after, with the outcome', async () => {
+      const dir = join(work.path, 'hooks');
+      await mkdir(dir);
+      const log = join(work.path, 'hook.log');
+      const snap = await takeSnapshot({
+        catalog,
+        store,
+        service: 'hooks',
+        dir,
+        pre: `echo checkpoint > "$LIFEBOAT_DIR/checkpoint" && echo "pre $LIFEBOAT_SERVICE" >> ${log}`,
+        post: `echo "post $LIFEBOAT_SNAPSHOT_STATUS $LIFEBOAT_SNAPSHOT_ID" >> ${log}`,
+      });
+      const target = newDir();
+      await restoreSnapshot({ catalog, store, service: 'hooks', dir: target });
+      expect(await readFile(join(target, 'checkpoint'), 'utf8')).toBe('checkpoint\n');
+      expect(await readFile(log, 'utf8')).toBe(`pre hooks\npost complete ${snap.record.id}\n`);
+    });
+
+    it('aborts on a failing pre hook, shows its output, and writes nothing', async () => {
+      const dir = join(work.path, 'hooks-fail');
+      await mkdir(dir);
+      const log = join(work.path, 'hook-fail.log');
+      const err = await takeSnapshot({
+        catalog,
+        store,
+        service: 'hooksfail',
+        dir,
+        pre: 'echo "database is not ready" >&2; exit 3',
+        post: `echo "post $LIFEBOAT_SNAPSHOT_STATUS" >> ${log}`,
+      }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(HookFailedError);
+      expect((err as Error).message).toMatch(/pre-snapshot hook .* failed with exit code 3; its output:\n {2}\| database is not ready/);
+      expect(await catalogIds(catalog, 'hooksfail')).toEqual([]);
+      expect(await listKeys(store, 'hooksfail/')).toEqual([]);
+      await expect(readFile(log, 'utf8')).rejects.toThrow(/ENOENT/);
+    });
+
+    it('reports a failing post hook without losing the complete snapshot', async () => {
+      const dir = join(work.path, 'hooks-post');
+      await mkdir(dir);
+      const snap = await takeSnapshot({ catalog, store, service: 'hookspost', dir, post: 'echo unlock failed; exit 1' });
+      expect(snap.record.status).toBe('complete');
+      expect(snap.postHookError?.message).toMatch(/post-snapshot hook .* failed with exit code 1; its output:\n {2}\| unlock failed/);
+    });
+  });
+
+  it('cleans up everything when aborted mid-upload', async () => {
+    const dir = join(work.path, 'abort');
+    await mkdir(dir);
+    for (let i = 0; i < 40; i++) await writeFile(join(dir, `f${i}`), Buffer.alloc(256 * 1024, i));
+    const controller = new AbortController();
+    let aborted = false;
+    const err = await takeSnapshot({
+      catalog,
+      store,
+      service: 'aborted',
+      dir,
+      partBytes: 1024 * 1024,
+      signal: controller.signal,
+      onProgress: (p) => {
+        if (p.phase === 'upload' && p.filesDone > 5 && !aborted) {
+          aborted = true;
+          controller.abort();
+        }
+      },
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AbortedError);
+    expect(await catalogIds(catalog, 'aborted')).toEqual([]);
+    expect(await listKeys(store, 'aborted/')).toEqual([]);
+  });
+
+  it('fails clearly on a missing or non-directory --dir', async () => {
+    await expect(takeSnapshot({ catalog, store, service: 'bad', dir: join(work.path, 'nope') })).rejects.toThrow(/data directory .*nope does not exist/);
+    const file = join(work.path, 'a-file');
+    await appendFile(file, 'x');
+    await expect(takeSnapshot({ catalog, store, service: 'bad', dir: file })).rejects.toThrow(/is not a directory/);
+    await expect(takeSnapshot({ catalog, store, service: 'bad#name', dir: source })).rejects.toThrow(/service name "bad#name" is not valid/);
+  });
+});
