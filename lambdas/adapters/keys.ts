@@ -7,7 +7,9 @@
  * in the partition `SVC#<service>`, so a task role can be limited to its own items.
  *
  *   pk              sk                    item
+ *   SVC#<service>   CONFIG                the service's policy (ServicePolicy)
  *   SVC#<service>   SNAP#<snapshotId>     snapshot catalog entry
+ *   REGISTRY        SVC#<service>         directory of protected services (for "all services")
  *
  * Store: keys are relative to the store root (the bucket prefix or directory).
  *
@@ -21,6 +23,19 @@ export const TABLE_KEY = { partition: 'pk', sort: 'sk' } as const;
 export const TTL_ATTRIBUTE = 'expiresAt';
 
 export const servicePk = (service: string): string => `SVC#${service}`;
+
+export const CONFIG_SK = 'CONFIG';
+export const serviceConfigKey = (service: string) => ({
+  [TABLE_KEY.partition]: servicePk(service),
+  [TABLE_KEY.sort]: CONFIG_SK,
+});
+
+export const REGISTRY_PK = 'REGISTRY';
+export const REGISTRY_SK_PREFIX = 'SVC#';
+export const registryKey = (service: string) => ({
+  [TABLE_KEY.partition]: REGISTRY_PK,
+  [TABLE_KEY.sort]: `${REGISTRY_SK_PREFIX}${service}`,
+});
 
 export const SNAPSHOT_SK_PREFIX = 'SNAP#';
 export const snapshotSk = (snapshotId: string): string => `${SNAPSHOT_SK_PREFIX}${snapshotId}`;

@@ -1,0 +1,137 @@
+/**
+ * A protected service's policy: what the control plane needs to know about one ECS service
+ * (snapshot schedule, retention, failover, drills, targets). Written at deploy time (CDK)
+ * or with `lifeboat service put`; read by every handler at runtime.
+ *
+ * Pure: types, defaults and validation. Durations are whole seconds.
+ */
+import { UsageError } from './errors.js';
+import { assertServiceName } from './ids.js';
+
+export interface SnapshotPolicy {
+  /** EventBridge Scheduler expression: `cron(...)` or `rate(...)`. */
+  schedule?: string;
+  /** IANA time zone for the schedule. */
+  timezone?: string;
+  /** A snapshot job not completed within this many seconds fails. */
+  deadlineSeconds?: number;
+  /** `agent`: the primary's agent streams its data dir; `dump`: a one-off ECS task (RunTask). */
+  mode?: 'agent' | 'dump';
+  /** Shell commands run by the agent around each snapshot. */
+  pre?: string;
+  post?: string;
+}
+
+/** restic-style keep rules; any rule left out keeps nothing by itself. */
+export interface RetentionPolicy {
+  schedule?: string;
+  last?: number;
+  hourly?: number;
+  daily?: number;
+  weekly?: number;
+  monthly?: number;
+  yearly?: number;
+  /** Keep everything newer than this (relative to the newest snapshot), e.g. "2d", "36h". */
+  within?: string;
+  /** IANA time zone for calendar periods. */
+  timezone?: string;
+}
+
+export interface FailoverPolicy {
+  /** Wait this long after the primary is lost before electing (0 = at once). */
+  timeoutSeconds: number;
+  /** Lease duration renewed by the primary's heartbeat. */
+  leaseSeconds: number;
+  /** Agent heartbeat interval. */
+  heartbeatSeconds: number;
+}
+
+export interface DrillPolicy {
+  schedule?: string;
+  timezone?: string;
+  /** Shell command run in the drill task after the restore; exit 0 = pass. */
+  verifyCommand?: string;
+  /** A drill running longer than this is stopped and recorded as timed out. */
+  timeoutSeconds?: number;
+  /** Which snapshot a scheduled drill restores. */
+  snapshot?: 'latest' | 'random';
+  /** For `random`: pick among complete snapshots of the last N days. */
+  randomWindowDays?: number;
+}
+
+export interface TargetsPolicy {
+  /** Recovery point objective: the newest complete snapshot must be younger than this. */
+  rpoSeconds?: number;
+  /** Recovery time objective: a drill's restore-to-verified time must stay below this. */
+  rtoSeconds?: number;
+}
+
+/** Where the service runs, for RunTask (drills, dumps) and the reconciler. */
+export interface EcsPlacement {
+  cluster?: string;
+  taskDefinition?: string;
+  containerName?: string;
+  launchType?: 'FARGATE' | 'EC2';
+  subnets?: string[];
+  securityGroups?: string[];
+  assignPublicIp?: boolean;
+}
+
+export interface ServicePolicy {
+  service: string;
+  /** Data directory inside the task. */
+  dataDir?: string;
+  ecs?: EcsPlacement;
+  snapshot: SnapshotPolicy;
+  retention: RetentionPolicy;
+  failover: FailoverPolicy;
+  drill: DrillPolicy;
+  targets: TargetsPolicy;
+  /** Cloud Map service to point at the primary. */
+  discovery?: { namespaceId?: string; serviceId?: string };
+}
+
+export const DEFAULT_FAILOVER: FailoverPolicy = { timeoutSeconds: 30, leaseSeconds: 15, heartbeatSeconds: 5 };
+
+export type ServicePolicyInput = Partial<Omit<ServicePolicy, 'service' | 'failover'>> & {
+  service: string;
+  failover?: Partial<FailoverPolicy>;
+};
+
+function wholeSeconds(path: string, v: unknown, { min = 0, max = Number.MAX_SAFE_INTEGER } = {}): void {
+  if (v === undefined) return;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw new UsageError(`${path} is ${JSON.stringify(v)}; it must be a whole number of seconds between ${min} and ${max}`);
+  }
+}
+
+/** Fills defaults and checks what can be checked without knowing other components. */
+export function normalizeServicePolicy(input: ServicePolicyInput): ServicePolicy {
+  const service = assertServiceName(input.service);
+  const failover = { ...DEFAULT_FAILOVER, ...(input.failover ?? {}) };
+  wholeSeconds('failover.timeoutSeconds', failover.timeoutSeconds, { max: 3600 });
+  wholeSeconds('failover.leaseSeconds', failover.leaseSeconds, { min: 3, max: 600 });
+  wholeSeconds('failover.heartbeatSeconds', failover.heartbeatSeconds, { min: 1, max: 300 });
+  if (failover.heartbeatSeconds * 2 > failover.leaseSeconds) {
+    throw new UsageError(
+      `failover.heartbeatSeconds (${failover.heartbeatSeconds}) must be at most half of failover.leaseSeconds (${failover.leaseSeconds})`,
+      { hint: 'a primary must get at least two heartbeats in before its lease runs out' },
+    );
+  }
+  const targets = input.targets ?? {};
+  wholeSeconds('targets.rpoSeconds', targets.rpoSeconds, { min: 1 });
+  wholeSeconds('targets.rtoSeconds', targets.rtoSeconds, { min: 1 });
+  wholeSeconds('snapshot.deadlineSeconds', input.snapshot?.deadlineSeconds, { min: 1 });
+  wholeSeconds('drill.timeoutSeconds', input.drill?.timeoutSeconds, { min: 1 });
+  return {
+    service,
+    ...(input.dataDir ? { dataDir: input.dataDir } : {}),
+    ...(input.ecs ? { ecs: input.ecs } : {}),
+    snapshot: input.snapshot ?? {},
+    retention: input.retention ?? {},
+    failover,
+    drill: input.drill ?? {},
+    targets,
+    ...(input.discovery ? { discovery: input.discovery } : {}),
+  };
+}
