@@ -7,6 +7,7 @@
  */
 import { UsageError } from './errors.js';
 import { assertServiceName } from './ids.js';
+import { validateRetentionPolicy } from './retention-policy.js';
 
 export interface SnapshotPolicy {
   /** EventBridge Scheduler expression: `cron(...)` or `rate(...)`. */
@@ -22,8 +23,12 @@ export interface SnapshotPolicy {
   post?: string;
 }
 
-/** restic-style keep rules; any rule left out keeps nothing by itself. */
+/**
+ * restic-style keep rules (see domain/retention.ts); any rule left out keeps nothing by
+ * itself, and a policy with no rule is refused rather than applied.
+ */
 export interface RetentionPolicy {
+  /** EventBridge Scheduler expression for the sweep. */
   schedule?: string;
   last?: number;
   hourly?: number;
@@ -33,8 +38,13 @@ export interface RetentionPolicy {
   yearly?: number;
   /** Keep everything newer than this (relative to the newest snapshot), e.g. "2d", "36h". */
   within?: string;
-  /** IANA time zone for calendar periods. */
+  /** IANA time zone for calendar periods (default UTC). */
   timezone?: string;
+  /**
+   * `uploading` catalog entries and incomplete multipart uploads older than this are
+   * reaped by the sweep (default 86400). Must exceed the longest snapshot upload.
+   */
+  reapAfterSeconds?: number;
 }
 
 export interface FailoverPolicy {
@@ -123,6 +133,7 @@ export function normalizeServicePolicy(input: ServicePolicyInput): ServicePolicy
   wholeSeconds('targets.rtoSeconds', targets.rtoSeconds, { min: 1 });
   wholeSeconds('snapshot.deadlineSeconds', input.snapshot?.deadlineSeconds, { min: 1 });
   wholeSeconds('drill.timeoutSeconds', input.drill?.timeoutSeconds, { min: 1 });
+  validateRetentionPolicy(input.retention ?? {});
   return {
     service,
     ...(input.dataDir ? { dataDir: input.dataDir } : {}),
