@@ -3,7 +3,7 @@
  * backends (S3 over HTTP to the local S3 server, and a directory).
  */
 import { spawn } from 'node:child_process';
-import { mkdir, readdir, readFile, rm, writeFile, appendFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, writeFile, appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { takeSnapshot } from '../../lambdas/agent/snapshot.js';
@@ -284,7 +284,9 @@ describe.each(STORE_CASES)('snapshot and restore through the $name', ({ make }) 
     await writeFile(join(dir, 'steady'), 'still');
     // A writer that appends every millisecond for as long as the snapshot runs.
     const writer = spawn(process.execPath, ['-e', `setInterval(() => require('fs').appendFileSync(${JSON.stringify(join(dir, 'growing.log'))}, 'x'), 1)`]);
-    await new Promise((r) => setTimeout(r, 50));
+    // Wait until it is really appending: on a loaded machine starting node takes longer than any fixed pause.
+    const appending = Date.now() + 30_000;
+    while ((await stat(join(dir, 'growing.log'))).size < 4 * 1024 * 1024 + 10 && Date.now() < appending) await new Promise((r) => setTimeout(r, 10));
     try {
       const snap = await takeSnapshot({ catalog, store, service: 'changing', dir });
       expect(snap.warnings).toContainEqual(expect.objectContaining({ path: 'growing.log', kind: 'changed' }));
