@@ -10,6 +10,9 @@
  *   SVC#<service>   CONFIG                the service's policy (ServicePolicy)
  *   SVC#<service>   SNAP#<snapshotId>     snapshot catalog entry
  *   REGISTRY        SVC#<service>         directory of protected services (for "all services")
+ *   SVC#<service>   USE#<snapshotId>#<holder>
+ *                                         use-lease: a running restore or drill holds the
+ *                                         snapshot until `expiresAt` (TTL); retention skips it
  *
  * Store: keys are relative to the store root (the bucket prefix or directory).
  *
@@ -66,3 +69,17 @@ export function parseSnapshotObjectKey(key: string): { service: string; snapshot
   const m = /^([^/]+)\/snapshots\/([^/]+)\/([^/]+)$/.exec(key);
   return m ? { service: m[1]!, snapshotId: m[2]!, name: m[3]! } : undefined;
 }
+
+/**
+ * Use-leases: one item per snapshot and holder (a restore's task, a drill's id), in the
+ * service's partition so the sweep finds every live one with a single Query. Snapshot ids
+ * never contain '#', so `USE#<id>#` selects exactly one snapshot's leases.
+ */
+export const SNAPSHOT_USE_SK_PREFIX = 'USE#';
+export const snapshotUseSkPrefix = (snapshotId?: string): string =>
+  snapshotId === undefined ? SNAPSHOT_USE_SK_PREFIX : `${SNAPSHOT_USE_SK_PREFIX}${snapshotId}#`;
+
+export const snapshotUseKey = (service: string, snapshotId: string, holder: string) => ({
+  [TABLE_KEY.partition]: servicePk(service),
+  [TABLE_KEY.sort]: `${snapshotUseSkPrefix(snapshotId)}${holder}`,
+});
