@@ -268,3 +268,28 @@ export function describeReason(reason: KeepReason, time: number, timezone: strin
       return 'S3 Object Lock legal hold (protected)';
   }
 }
+
+/** One snapshot's verdict, as shown to people and in JSON. */
+export interface PlanEntry {
+  id: string;
+  /** Snapshot time, ISO-8601 UTC. */
+  time: string;
+  action: 'keep' | 'delete';
+  reasons: string[];
+}
+
+/** The plan as a list, newest first, reasons spelled out (local periods in the policy's zone). */
+export function planEntries(snapshots: readonly RetentionCandidate[], plan: RetentionPlan): PlanEntry[] {
+  const out: PlanEntry[] = [];
+  for (const index of plan.order) {
+    const s = snapshots[index]!;
+    const why = plan.reasons[index];
+    out.push({
+      id: s.id,
+      time: new Date(s.time).toISOString(),
+      action: why ? 'keep' : 'delete',
+      reasons: why ? why.map((r) => describeReason(r, s.time, plan.rules.timezone)) : [],
+    });
+  }
+  return out;
+}
