@@ -6,6 +6,8 @@ import type { Writable } from 'node:stream';
 import { UsageError } from '../../lambdas/domain/errors.js';
 import { createDynamoClient, createS3Client } from '../../lambdas/adapters/aws.js';
 import { DynamoSnapshotCatalog, type SnapshotCatalog } from '../../lambdas/adapters/catalog.js';
+import { DynamoServiceRegistry, type ServiceRegistry } from '../../lambdas/adapters/service-registry.js';
+import { DynamoSnapshotUseLeases, type SnapshotUseLeases } from '../../lambdas/adapters/snapshot-use.js';
 import { openStore } from '../../lambdas/adapters/stores/open-store.js';
 import type { ObjectStore } from '../../lambdas/adapters/stores/store.js';
 
@@ -44,6 +46,14 @@ export function storeUrl(flags: ConnectionFlags, env: CliIO['env']): string {
 
 export function openCatalog(flags: ConnectionFlags, io: CliIO): SnapshotCatalog {
   return new DynamoSnapshotCatalog(createDynamoClient(io.env), tableName(flags, io.env));
+}
+
+export function openLeases(flags: ConnectionFlags, io: CliIO): SnapshotUseLeases {
+  return new DynamoSnapshotUseLeases(createDynamoClient(io.env), tableName(flags, io.env));
+}
+
+export function openRegistry(flags: ConnectionFlags, io: CliIO): ServiceRegistry {
+  return new DynamoServiceRegistry(createDynamoClient(io.env), tableName(flags, io.env));
 }
 
 export function openObjectStore(flags: ConnectionFlags, io: CliIO): ObjectStore {

@@ -28,7 +28,7 @@
  * otherwise; no allocation per snapshot beyond the reasons of kept ones.
  */
 import { DateTime } from 'luxon';
-import { OperationFailedError } from './errors.js';
+import { OperationFailedError, UsageError } from './errors.js';
 import { KEEP_COUNT_RULES, type KeepCountRule, type KeepWithin, type RetentionRules } from './retention-policy.js';
 import { ZoneOffsets } from './zone-offsets.js';
 
@@ -292,4 +292,32 @@ export function planEntries(snapshots: readonly RetentionCandidate[], plan: Rete
     });
   }
   return out;
+}
+
+/**
+ * Reads the offline what-if input: a JSON array of `{ "id": "...", "time": "<ISO-8601>" }`
+ * (optionally `"verified": true`). A time without an offset is read in `timezone`.
+ * Errors name the entry and what is wrong with it.
+ */
+export function candidatesFromJson(doc: unknown, timezone: string, source = 'the snapshot list'): RetentionCandidate[] {
+  const hint = 'give a JSON array like [{ "id": "a", "time": "2026-11-27T08:00:00Z" }]';
+  if (!Array.isArray(doc)) throw new UsageError(`${source} is not a JSON array`, { hint });
+  const seen = new Set<string>();
+  return doc.map((entry: unknown, i) => {
+    const where = `entry ${i} of ${source}`;
+    if (typeof entry !== 'object' || entry === null) throw new UsageError(`${where} is not an object`, { hint });
+    const { id, time, verified } = entry as Record<string, unknown>;
+    if (typeof id !== 'string' || id === '') throw new UsageError(`${where} has no "id" string`, { hint });
+    if (seen.has(id)) throw new UsageError(`${where} repeats the id ${JSON.stringify(id)}`, { hint: 'ids must be unique' });
+    seen.add(id);
+    if (typeof time !== 'string') throw new UsageError(`${where} (${JSON.stringify(id)}) has no "time" string`, { hint });
+    const parsed = DateTime.fromISO(time, { zone: timezone });
+    if (!parsed.isValid) {
+      throw new UsageError(`${where} (${JSON.stringify(id)}) has time ${JSON.stringify(time)}, which is not ISO-8601: ${parsed.invalidExplanation ?? parsed.invalidReason}`, {
+        hint: 'write times like 2026-11-27T08:00:00Z or 2026-11-27T09:00:00+01:00',
+      });
+    }
+    if (verified !== undefined && typeof verified !== 'boolean') throw new UsageError(`${where} (${JSON.stringify(id)}) has a "verified" that is not true or false`);
+    return { id, time: parsed.toMillis(), ...(verified ? { verified: true } : {}) };
+  });
 }
