@@ -16,6 +16,8 @@
  * `expiring` one, which the next run finishes first (steps 2–4). Stale `uploading` entries
  * (a writer that died) take the same path from `uploading`, and their incomplete multipart
  * uploads are aborted; so are any other incomplete uploads older than the threshold.
+ * With `reapOnly` (a service whose policy is refused) only that reaping and the finishing
+ * of interrupted deletions happen; no complete snapshot is planned for deletion.
  *
  * Used by the scheduled handler (handlers/retention.ts), `lifeboat retention plan|apply`
  * and local mode.
