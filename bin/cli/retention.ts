@@ -99,7 +99,7 @@ function printEntries(io: CliIO, entries: PlanEntry[]): void {
 
 function printServicePlan(io: CliIO, plan: ServiceRetentionPlan): void {
   printEntries(io, plan.snapshots);
-  for (const p of plan.pending) io.stdout.write(`${p.id}  ${p.createdAt}  ${p.action === 'wait' ? 'wait' : p.action}  ${p.status}: ${p.reason}\n`);
+  for (const p of plan.pending) io.stdout.write(`${p.id}  ${p.createdAt}  ${p.action}  ${p.status}: ${p.reason}\n`);
   for (const u of plan.incompleteUploads ?? []) io.stdout.write(`upload ${u.key} (${u.uploadId}) started ${u.initiated ?? '?'}: ${u.action}\n`);
 }
 

@@ -317,7 +317,7 @@ export class DynamoSnapshotCatalog implements SnapshotCatalog {
   }
 
   /** A conditional write that reports a failed condition as `false`. */
-  private async conditional(send: () => Promise<unknown>, action: string): Promise<boolean> {
+  private async conditional(action: string, send: () => Promise<unknown>): Promise<boolean> {
     try {
       await send();
       return true;
@@ -329,49 +329,43 @@ export class DynamoSnapshotCatalog implements SnapshotCatalog {
 
   async markExpiring(service: string, id: string, expect: ExpiringExpectation, at: string): Promise<boolean> {
     const verified = expect.verifiedAt === undefined ? 'attribute_not_exists(#verifiedAt)' : '#verifiedAt = :verifiedAt';
-    return this.conditional(
-      () => this.client.send(new UpdateCommand({
-        TableName: this.name,
-        Key: snapshotKey(service, id),
-        UpdateExpression: 'SET #status = :expiring, #expiringAt = :at, #expiringFrom = :from',
-        ConditionExpression: `#status = :from AND ${verified}`,
-        ExpressionAttributeNames: { '#status': 'status', '#expiringAt': 'expiringAt', '#expiringFrom': 'expiringFrom', '#verifiedAt': 'verifiedAt' },
-        ExpressionAttributeValues: {
-          ':expiring': 'expiring',
-          ':at': at,
-          ':from': expect.status,
-          ...(expect.verifiedAt === undefined ? {} : { ':verifiedAt': expect.verifiedAt }),
-        },
-      })),
-      'UpdateItem',
-    );
+    const update = new UpdateCommand({
+      TableName: this.name,
+      Key: snapshotKey(service, id),
+      UpdateExpression: 'SET #status = :expiring, #expiringAt = :at, #expiringFrom = :from',
+      ConditionExpression: `#status = :from AND ${verified}`,
+      ExpressionAttributeNames: { '#status': 'status', '#expiringAt': 'expiringAt', '#expiringFrom': 'expiringFrom', '#verifiedAt': 'verifiedAt' },
+      ExpressionAttributeValues: {
+        ':expiring': 'expiring',
+        ':at': at,
+        ':from': expect.status,
+        ...(expect.verifiedAt === undefined ? {} : { ':verifiedAt': expect.verifiedAt }),
+      },
+    });
+    return this.conditional('UpdateItem', () => this.client.send(update));
   }
 
   async unmarkExpiring(service: string, id: string): Promise<boolean> {
-    return this.conditional(
-      () => this.client.send(new UpdateCommand({
-        TableName: this.name,
-        Key: snapshotKey(service, id),
-        UpdateExpression: 'SET #status = :complete REMOVE #expiringAt, #expiringFrom',
-        ConditionExpression: '#status = :expiring AND #expiringFrom = :complete',
-        ExpressionAttributeNames: { '#status': 'status', '#expiringAt': 'expiringAt', '#expiringFrom': 'expiringFrom' },
-        ExpressionAttributeValues: { ':expiring': 'expiring', ':complete': 'complete' },
-      })),
-      'UpdateItem',
-    );
+    const update = new UpdateCommand({
+      TableName: this.name,
+      Key: snapshotKey(service, id),
+      UpdateExpression: 'SET #status = :complete REMOVE #expiringAt, #expiringFrom',
+      ConditionExpression: '#status = :expiring AND #expiringFrom = :complete',
+      ExpressionAttributeNames: { '#status': 'status', '#expiringAt': 'expiringAt', '#expiringFrom': 'expiringFrom' },
+      ExpressionAttributeValues: { ':expiring': 'expiring', ':complete': 'complete' },
+    });
+    return this.conditional('UpdateItem', () => this.client.send(update));
   }
 
   async deleteExpiring(service: string, id: string): Promise<boolean> {
-    return this.conditional(
-      () => this.client.send(new DeleteCommand({
-        TableName: this.name,
-        Key: snapshotKey(service, id),
-        ConditionExpression: '#status = :expiring',
-        ExpressionAttributeNames: { '#status': 'status' },
-        ExpressionAttributeValues: { ':expiring': 'expiring' },
-      })),
-      'DeleteItem',
-    );
+    const remove = new DeleteCommand({
+      TableName: this.name,
+      Key: snapshotKey(service, id),
+      ConditionExpression: '#status = :expiring',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: { ':expiring': 'expiring' },
+    });
+    return this.conditional('DeleteItem', () => this.client.send(remove));
   }
 }
 

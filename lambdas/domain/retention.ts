@@ -28,7 +28,7 @@
  * otherwise; no allocation per snapshot beyond the reasons of kept ones.
  */
 import { DateTime } from 'luxon';
-import { OperationFailedError, UsageError } from './errors.js';
+import { RetentionPolicyError, UsageError } from './errors.js';
 import { KEEP_COUNT_RULES, type KeepCountRule, type KeepWithin, type RetentionRules } from './retention-policy.js';
 import { ZoneOffsets } from './zone-offsets.js';
 
@@ -198,8 +198,10 @@ export function planRetention(snapshots: readonly RetentionCandidate[], rules: R
   }
   const keptByRules = kept;
   if (n > 0 && keptByRules === 0) {
-    // Unreachable with a policy retentionRules() accepted; kept as the last line of defence.
-    throw new OperationFailedError(`refusing a retention plan that deletes all ${n} snapshots`, { hint: 'check the retention policy' });
+    // Rules that retentionRules() accepted always keep the newest; this guards callers that build rules by hand.
+    throw new RetentionPolicyError(`refusing a retention plan whose rules would delete all ${n} snapshots`, {
+      hint: 'give at least one keep rule above zero (build the rules with retentionRules())',
+    });
   }
 
   // Protections, on top of the rules.

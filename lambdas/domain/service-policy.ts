@@ -7,7 +7,7 @@
  */
 import { UsageError } from './errors.js';
 import { assertServiceName } from './ids.js';
-import { validateRetentionPolicy } from './retention-policy.js';
+import { DEFAULT_REAP_AFTER_SECONDS, validateRetentionPolicy } from './retention-policy.js';
 
 export interface SnapshotPolicy {
   /** EventBridge Scheduler expression: `cron(...)` or `rate(...)`. */
@@ -134,6 +134,13 @@ export function normalizeServicePolicy(input: ServicePolicyInput): ServicePolicy
   wholeSeconds('snapshot.deadlineSeconds', input.snapshot?.deadlineSeconds, { min: 1 });
   wholeSeconds('drill.timeoutSeconds', input.drill?.timeoutSeconds, { min: 1 });
   validateRetentionPolicy(input.retention ?? {});
+  const reapAfter = input.retention?.reapAfterSeconds ?? DEFAULT_REAP_AFTER_SECONDS;
+  const deadline = input.snapshot?.deadlineSeconds;
+  if (deadline !== undefined && reapAfter <= deadline) {
+    throw new UsageError(`retention.reapAfterSeconds (${reapAfter}) must be longer than snapshot.deadlineSeconds (${deadline})`, {
+      hint: 'otherwise the sweep could reap a snapshot that is still uploading within its deadline',
+    });
+  }
   return {
     service,
     ...(input.dataDir ? { dataDir: input.dataDir } : {}),

@@ -7,6 +7,7 @@
  * keep lists are the ones restic ≥ 0.17 produces for the same policy.
  */
 import { describe, expect, it } from 'vitest';
+import { RetentionPolicyError } from '../../lambdas/domain/errors.js';
 import { parseRetentionSpec, retentionRules } from '../../lambdas/domain/retention-policy.js';
 import { describeReason, plannedDeletions, planRetention, withinCutoff, type RetentionCandidate } from '../../lambdas/domain/retention.js';
 
@@ -351,6 +352,13 @@ describe('protections', () => {
     const p = planRetention(snaps, rules, { now: ms(now) });
     expect(plannedDeletions(p).map((i) => snaps[i]!.id)).toEqual(['a', 'b']);
     expect(p).toMatchObject({ kept: 2, deleted: 2, keptByRules: 1 });
+  });
+
+  it('refuses, even with hand-built rules, a plan whose rules keep nothing', () => {
+    const none = { counts: { last: 0, hourly: 0, daily: 0, weekly: 0, monthly: 0, yearly: 0 }, timezone: 'UTC' };
+    expect(() => planRetention(base(), none, { now: ms(now) })).toThrow('refusing a retention plan whose rules would delete all 4 snapshots');
+    // Protections alone do not make such rules acceptable.
+    expect(() => planRetention(base(), none, { now: ms(now) })).toThrow(RetentionPolicyError);
   });
 
   it('plans an empty catalog as nothing to do', () => {

@@ -109,6 +109,14 @@ describe('validateRetentionPolicy (stored service policies)', () => {
     expect(() => normalizeServicePolicy({ service: 'db', retention: retention as never })).toThrow(message);
   });
 
+  it('wants the reap threshold longer than the snapshot deadline', () => {
+    expect(() => normalizeServicePolicy({ service: 'db', snapshot: { deadlineSeconds: 7200 }, retention: { reapAfterSeconds: 3600 } })).toThrow(
+      'retention.reapAfterSeconds (3600) must be longer than snapshot.deadlineSeconds (7200)',
+    );
+    expect(() => normalizeServicePolicy({ service: 'db', snapshot: { deadlineSeconds: 90_000 } })).toThrow(/reapAfterSeconds \(86400\)/);
+    expect(() => normalizeServicePolicy({ service: 'db', snapshot: { deadlineSeconds: 3600 }, retention: { reapAfterSeconds: 7200 } })).not.toThrow();
+  });
+
   it('allows an empty section (the service is then never swept)', () => {
     expect(() => validateRetentionPolicy({})).not.toThrow();
   });
