@@ -13,7 +13,7 @@
  *
  * Store: keys are relative to the store root (the bucket prefix or directory).
  *
- *   <service>/snapshots/<snapshotId>/part-0000.tar.zst
+ *   <service>/snapshots/<snapshotId>/part-0000.tar.zst     (part-0001.tar: stored without zstd)
  *   <service>/snapshots/<snapshotId>/manifest.json.gz      (written last)
  */
 
@@ -58,8 +58,9 @@ export const MANIFEST_NAME = 'manifest.json.gz';
 export const manifestObjectKey = (service: string, snapshotId: string): string =>
   `${snapshotPrefix(service, snapshotId)}${MANIFEST_NAME}`;
 
-export const partObjectKey = (service: string, snapshotId: string, index: number): string =>
-  `${snapshotPrefix(service, snapshotId)}part-${String(index).padStart(4, '0')}.tar.zst`;
+/** `.tar.zst` for compressed parts, `.tar` for parts of data that does not compress. */
+export const partObjectKey = (service: string, snapshotId: string, index: number, compression: 'zstd' | 'none' = 'zstd'): string =>
+  `${snapshotPrefix(service, snapshotId)}part-${String(index).padStart(4, '0')}.tar${compression === 'zstd' ? '.zst' : ''}`;
 
 /** Splits `<service>/snapshots/<id>/<name>` back into its parts, or undefined. */
 export function parseSnapshotObjectKey(key: string): { service: string; snapshotId: string; name: string } | undefined {

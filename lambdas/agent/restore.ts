@@ -44,6 +44,8 @@ import { gunzip } from 'node:zlib';
 import { promisify } from 'node:util';
 import * as tarStream from 'tar-stream';
 import { DecompressStream } from 'zstd-napi';
+import { ZstdWorkerPool } from './zstd-worker.js';
+import { hashTap } from './hash-tap.js';
 import { AbortedError, IntegrityError, LifeboatError, OperationFailedError, SnapshotNotFoundError, UsageError } from '../domain/errors.js';
 import { assertServiceName, isSnapshotId } from '../domain/ids.js';
 import { validateManifest, type Manifest, type ManifestEntry, type ManifestPart } from '../domain/manifest.js';
@@ -240,6 +242,7 @@ interface ExtractContext {
   byPath: Map<string, ManifestEntry>;
   seen: Set<string>;
   writers: WriterPool;
+  zstd: ZstdWorkerPool | undefined;
   signal: AbortSignal;
   progress: (bytes: number, files: number) => void;
 }
@@ -254,17 +257,23 @@ const TAR_TYPE: Record<ManifestEntry['type'], string> = { dir: 'directory', file
 
 async function extractPart(ctx: ExtractContext, store: ObjectStore, part: ManifestPart, index: number): Promise<void> {
   const body = await store.get(part.key, { signal: ctx.signal });
-  const hash = createHash('sha256');
-  let stored = 0;
-  const tap = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      hash.update(chunk);
-      stored += chunk.length;
-      done(null, chunk);
-    },
-  });
+  let digest: () => { sha256: string; stored: number };
   const extract = tarStream.extract();
-  const piping = pipeline(body, tap, new DecompressStream(), extract as unknown as NodeJS.WritableStream, { signal: ctx.signal });
+  let piping: Promise<void>;
+  if (part.compression === 'none') {
+    const tap = hashTap();
+    digest = tap.digest;
+    piping = pipeline(body, tap.stream, extract as unknown as NodeJS.WritableStream, { signal: ctx.signal });
+  } else if (ctx.zstd) {
+    // The codec and the part's SHA-256 run on a worker thread.
+    const unzstd = ctx.zstd.decompressStream();
+    digest = () => unzstd.digest();
+    piping = pipeline(body, unzstd, extract as unknown as NodeJS.WritableStream, { signal: ctx.signal });
+  } else {
+    const tap = hashTap();
+    digest = tap.digest;
+    piping = pipeline(body, tap.stream, new DecompressStream(), extract as unknown as NodeJS.WritableStream, { signal: ctx.signal });
+  }
   piping.catch(() => undefined); // awaited below; this only keeps it from being "unhandled"
   let current: string | undefined;
   try {
@@ -307,7 +316,7 @@ async function extractPart(ctx: ExtractContext, store: ObjectStore, part: Manife
       { hint: 'restore an older snapshot with --snapshot ID; the target directory was not changed', cause: err },
     );
   }
-  const sha = hash.digest('hex');
+  const { sha256: sha, stored } = digest();
   if (stored !== part.size || sha !== part.sha256) {
     throw new IntegrityError(`part ${part.key} of snapshot ${ctx.manifest.id} is corrupted: ${stored !== part.size ? `${stored} bytes stored, ${part.size} expected` : 'SHA-256 does not match the manifest'}`, {
       hint: 'restore an older snapshot with --snapshot ID; the target directory was not changed',
@@ -365,6 +374,7 @@ async function extractAll(manifest: Manifest, store: ObjectStore, staging: strin
     byPath,
     seen: new Set(['.']),
     writers: new WriterPool(),
+    zstd: process.env.LIFEBOAT_CODEC === 'inline' ? undefined : new ZstdWorkerPool(),
     signal,
     progress: (bytes, files) => {
       bytesDone += bytes;
@@ -397,6 +407,7 @@ async function extractAll(manifest: Manifest, store: ObjectStore, staging: strin
     ),
   );
   signal.removeEventListener('abort', onAbort);
+  await ctx.zstd?.close();
   await ctx.writers.drain().catch((err: unknown) => {
     if (!results.some((r) => r.status === 'rejected')) throw err;
   });

@@ -2,8 +2,9 @@
  * The snapshot/restore engine end to end, on real DynamoDB Local and on both store
  * backends (S3 over HTTP to the local S3 server, and a directory).
  */
-import { spawn } from 'node:child_process';
-import { mkdir, readdir, readFile, rm, writeFile, appendFile } from 'node:fs/promises';
+import { execFileSync, spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { appendFile, link, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { takeSnapshot } from '../../lambdas/agent/snapshot.js';
@@ -102,6 +103,33 @@ describe.each(STORE_CASES)('snapshot and restore through the $name', ({ make }) 
     delete want['a-fifo'];
     delete want['a-socket'];
     expect(await describeTree(target)).toEqual(want);
+  });
+
+  it('stores data that does not compress without zstd, and each part unpacks with plain tar', async () => {
+    const dir = join(work.path, 'mixed');
+    await mkdir(join(dir, 'sub'), { recursive: true });
+    await writeFile(join(dir, 'sub/random.bin'), randomBytes(5 * 1024 * 1024));
+    await writeFile(join(dir, 'text.log'), 'the same line again\n'.repeat(300_000));
+    await link(join(dir, 'sub/random.bin'), join(dir, 'random-link'));
+    const snap = await takeSnapshot({ catalog, store, service: 'mixed', dir });
+    const keys = await listKeys(store, snapshotPrefix('mixed', snap.record.id));
+    expect(keys.map((k) => k.slice(k.lastIndexOf('/') + 1))).toEqual(['manifest.json.gz', 'part-0000.tar.zst', 'part-0001.tar']);
+    expect(snap.record.size).toBeLessThan(5 * 1024 * 1024 + 200 * 1024);
+
+    const target = newDir();
+    await restoreSnapshot({ catalog, store, service: 'mixed', dir: target });
+    expect(await describeTree(target)).toEqual(await describeTree(dir));
+
+    // Interoperability: GNU tar unpacks every part (the zstd one after decompression).
+    const plain = newDir();
+    await mkdir(plain);
+    for (const key of keys.filter((k) => k.includes('part-'))) {
+      const bytes = await readObject(store, key);
+      execFileSync('tar', ['-x', '-C', plain], { input: key.endsWith('.zst') ? decompress(bytes) : bytes });
+    }
+    const sha = async (p: string) => createHash('sha256').update(await readFile(p)).digest('hex');
+    expect(await sha(join(plain, 'sub/random.bin'))).toBe(await sha(join(dir, 'sub/random.bin')));
+    expect(await readFile(join(plain, 'text.log'), 'utf8')).toBe(await readFile(join(dir, 'text.log'), 'utf8'));
   });
 
   it('picks latest, a given id, or latest-verified', async () => {
