@@ -36,6 +36,7 @@ import {
   symlink,
   utimes,
   writeFile,
+  type FileHandle,
 } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Transform } from 'node:stream';
@@ -213,6 +214,36 @@ async function applyMeta(path: string, e: ManifestEntry): Promise<void> {
   await utimes(path, seconds, seconds);
 }
 
+const UMASK = process.umask();
+const OWN_UID = process.getuid?.();
+const OWN_GID = process.getgid?.();
+
+/**
+ * Creates a file with its final permission bits (writing through the descriptor works
+ * even for read-only modes) and finishes its metadata on the same descriptor. chmod and
+ * chown are skipped when they would change nothing: on a 20,000-file restore that is
+ * 40,000 system calls fewer.
+ */
+async function createFile(dest: string, e: ManifestEntry & { type: 'file' }, write: (fh: FileHandle) => Promise<void>): Promise<void> {
+  const fh = await open(dest, 'wx', e.mode & 0o777);
+  try {
+    await write(fh);
+    const chown = isRoot && (e.uid !== OWN_UID || e.gid !== OWN_GID);
+    if (chown) await fh.chown(e.uid, e.gid);
+    // open() applies the umask and ignores setuid/setgid/sticky, and chown clears
+    // setuid/setgid: in those cases set the mode explicitly.
+    if (chown || (e.mode & ~UMASK & 0o777) !== e.mode) await fh.chmod(e.mode);
+    const seconds = e.mtimeMs / 1000;
+    await fh.utimes(seconds, seconds);
+  } finally {
+    await fh.close();
+  }
+}
+
+async function writeAll(fh: FileHandle, buf: Buffer): Promise<void> {
+  for (let at = 0; at < buf.length; ) at += (await fh.write(buf, at, buf.length - at)).bytesWritten;
+}
+
 class WriterPool {
   private readonly inFlight = new Set<Promise<void>>();
   private failure: unknown;
@@ -327,6 +358,7 @@ async function extractPart(ctx: ExtractContext, store: ObjectStore, part: Manife
 async function writeFileEntry(ctx: ExtractContext, member: AsyncIterable<Buffer>, e: ManifestEntry & { type: 'file' }, dest: string): Promise<void> {
   const hash = createHash('sha256');
   if (e.size <= SMALL_FILE) {
+    // Small files: verify in memory, then hand the write to the pool and read on.
     const chunks: Buffer[] = [];
     for await (const c of member) {
       hash.update(c);
@@ -335,24 +367,20 @@ async function writeFileEntry(ctx: ExtractContext, member: AsyncIterable<Buffer>
     if (hash.digest('hex') !== e.sha256) throw corrupted(ctx, e.path, 'content SHA-256 does not match the manifest');
     const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
     await ctx.writers.submit(async () => {
-      await writeFile(dest, data, { flag: 'wx', mode: 0o600 });
-      await applyMeta(dest, e);
+      await createFile(dest, e, (fh) => writeAll(fh, data));
       ctx.progress(data.length, 1);
     });
     return;
   }
-  const fh = await open(dest, 'wx', 0o600);
-  try {
+  // Large files stream to disk; the whole staging tree is discarded if the hash fails.
+  await createFile(dest, e, async (fh) => {
     for await (const c of member) {
       hash.update(c);
-      await fh.write(c);
+      await writeAll(fh, c);
       ctx.progress(c.length, 0);
     }
-  } finally {
-    await fh.close();
-  }
-  if (hash.digest('hex') !== e.sha256) throw corrupted(ctx, e.path, 'content SHA-256 does not match the manifest');
-  await applyMeta(dest, e);
+    if (hash.digest('hex') !== e.sha256) throw corrupted(ctx, e.path, 'content SHA-256 does not match the manifest');
+  });
   ctx.progress(0, 1);
 }
 
