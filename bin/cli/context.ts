@@ -4,8 +4,11 @@
  */
 import type { Writable } from 'node:stream';
 import { UsageError } from '../../lambdas/domain/errors.js';
-import { createDynamoClient, createS3Client } from '../../lambdas/adapters/aws.js';
+import { createDynamoClient, createEcsClient, createS3Client } from '../../lambdas/adapters/aws.js';
 import { DynamoSnapshotCatalog, type SnapshotCatalog } from '../../lambdas/adapters/catalog.js';
+import { DynamoDrillStore, type DrillStore } from '../../lambdas/adapters/drill-store.js';
+import { EcsTaskLauncher, type TaskLauncher } from '../../lambdas/adapters/ecs-launcher.js';
+import { DynamoServiceRegistry, type ServiceRegistry } from '../../lambdas/adapters/service-registry.js';
 import { openStore } from '../../lambdas/adapters/stores/open-store.js';
 import type { ObjectStore } from '../../lambdas/adapters/stores/store.js';
 
@@ -44,6 +47,18 @@ export function storeUrl(flags: ConnectionFlags, env: CliIO['env']): string {
 
 export function openCatalog(flags: ConnectionFlags, io: CliIO): SnapshotCatalog {
   return new DynamoSnapshotCatalog(createDynamoClient(io.env), tableName(flags, io.env));
+}
+
+export function openDrillStore(flags: ConnectionFlags, io: CliIO): DrillStore {
+  return new DynamoDrillStore(createDynamoClient(io.env), tableName(flags, io.env));
+}
+
+export function openRegistry(flags: ConnectionFlags, io: CliIO): ServiceRegistry {
+  return new DynamoServiceRegistry(createDynamoClient(io.env), tableName(flags, io.env));
+}
+
+export function openLauncher(io: CliIO): TaskLauncher {
+  return new EcsTaskLauncher(createEcsClient(io.env));
 }
 
 export function openObjectStore(flags: ConnectionFlags, io: CliIO): ObjectStore {

@@ -6,8 +6,20 @@ import type { DrillAgentResult, DrillRecord } from '../../lambdas/domain/drills.
 import type { ServiceDrillInput } from '../../lambdas/domain/drill-report.js';
 
 export const NOW = new Date('2026-11-27T12:00:00.000Z');
-const at = (hoursAgo: number) => new Date(NOW.getTime() - hoursAgo * 3_600_000).toISOString();
+let base = NOW;
+const at = (hoursAgo: number) => new Date(base.getTime() - hoursAgo * 3_600_000).toISOString();
 const stamp = (hoursAgo: number) => at(hoursAgo).replace(/\.\d{3}Z$/, 'Z').replace(/[-:]/g, '');
+
+/** Runs `make` with fixture times relative to `now` instead of NOW (for tests on the real clock). */
+export function fixturesAt<T>(now: Date, make: () => T): T {
+  const saved = base;
+  base = new Date(Math.floor(now.getTime() / 1000) * 1000);
+  try {
+    return make();
+  } finally {
+    base = saved;
+  }
+}
 
 let counter = 0;
 
@@ -16,7 +28,7 @@ export function fixtureDrill(service: string, hoursAgo: number, overrides: Parti
   counter++;
   const drillId = `drill-${stamp(hoursAgo)}-${counter.toString(16).padStart(8, '0')}`;
   const createdAt = at(hoursAgo);
-  const base: DrillRecord = {
+  const record: DrillRecord = {
     service,
     drillId,
     status: 'passed',
@@ -56,7 +68,7 @@ export function fixtureDrill(service: string, hoursAgo: number, overrides: Parti
       ...agent,
     },
   };
-  return { ...base, ...overrides };
+  return { ...record, ...overrides };
 }
 
 /** Every verdict at once, plus escaping hazards. */
