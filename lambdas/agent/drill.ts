@@ -20,6 +20,7 @@ import { assertServiceName, isSnapshotId } from '../domain/ids.js';
 import {
   DRILL_ENV,
   DRILL_OUTPUT_LIMIT_BYTES,
+  OUTPUT_CUT_MARKER,
   assertDrillId,
   formatSeconds,
   truncateOutput,
@@ -149,15 +150,15 @@ export async function runDrillAgent(options: DrillAgentOptions): Promise<DrillAg
         cwd: restored.dir,
         env: { ...env, LIFEBOAT_HOOK: 'verify' },
         timeoutMs,
-        // A little more than is kept, so truncateOutput sees (and marks) the cut.
-        maxOutputBytes: DRILL_OUTPUT_LIMIT_BYTES + 1024,
+        maxOutputBytes: DRILL_OUTPUT_LIMIT_BYTES,
         signal: options.signal,
-      }).catch((err: unknown) => ({ exitCode: 127, output: messageOf(err), durationMs: 0 }));
+      }).catch((err: unknown) => ({ exitCode: 127, output: messageOf(err), outputBytes: 0, durationMs: 0 }));
       const durationSeconds = secondsBetween(verifyStart, clock());
       const passed = run.exitCode === 0;
       const timedOut = run.exitCode === 124 && /\[timed out after/.test(run.output);
       const message = passed ? 'exited 0' : timedOut ? `timed out after ${formatSeconds(Math.round(timeoutMs / 1000))}` : `exited with code ${run.exitCode}`;
-      checks.push({ name: 'verify', status: passed ? 'passed' : 'failed', durationSeconds, command: options.verify, exitCode: run.exitCode, output: truncateOutput(run.output), message });
+      const output = run.outputBytes > Buffer.byteLength(run.output) ? `${OUTPUT_CUT_MARKER}${run.output}` : run.output;
+      checks.push({ name: 'verify', status: passed ? 'passed' : 'failed', durationSeconds, command: options.verify, exitCode: run.exitCode, output: truncateOutput(output), message });
       if (!passed) return result('failed', `verify command \`${options.verify}\` ${message}${lastLine(run.output)}`, restoreFacts);
       notice(`drill ${options.drillId}: verify command passed in ${formatSeconds(durationSeconds)}`);
     }
@@ -255,7 +256,10 @@ async function appHealthCheck(app: DrillAppOptions, ctx: HealthContext): Promise
 async function probeHealth(app: DrillAppOptions, ctx: HealthContext): Promise<{ healthy: boolean; detail: string }> {
   const details: string[] = [];
   if (app.healthCheckCommand) {
-    const r = await runCommand(app.healthCheckCommand, { name: 'health check', cwd: ctx.cwd, env: ctx.env, timeoutMs: HEALTH_CHECK_TIMEOUT_MS, maxOutputBytes: 1024 }).catch((err: unknown) => ({ exitCode: 127, output: messageOf(err), durationMs: 0 }));
+    const r = await runCommand(app.healthCheckCommand, { name: 'health check', cwd: ctx.cwd, env: ctx.env, timeoutMs: HEALTH_CHECK_TIMEOUT_MS, maxOutputBytes: 1024 }).catch((err: unknown) => ({
+      exitCode: 127,
+      output: messageOf(err),
+    }));
     if (r.exitCode !== 0) return { healthy: false, detail: `\`${app.healthCheckCommand}\` exited ${r.exitCode}${lastLine(r.output)}` };
     details.push(`\`${app.healthCheckCommand}\` exited 0`);
   }

@@ -498,11 +498,14 @@ export function formatSeconds(s: number): string {
   return `${(s / 86_400).toFixed(1)} d`;
 }
 
-/** Keeps the tail of `text` within `maxBytes` of UTF-8, marking the cut. */
+/** Starts output whose beginning was dropped. */
+export const OUTPUT_CUT_MARKER = '[… earlier output cut]\n';
+
+/** Keeps the tail of `text` within `maxBytes` of UTF-8 (plus the marker), marking the cut. */
 export function truncateOutput(text: string, maxBytes = DRILL_OUTPUT_LIMIT_BYTES): string {
   const bytes = Buffer.from(text, 'utf8');
   if (bytes.length <= maxBytes) return text;
-  const marker = '[… earlier output cut]\n';
+  const marker = OUTPUT_CUT_MARKER;
   // Cutting inside a multi-byte character leaves a replacement char at the start; drop it.
   return marker + bytes.subarray(bytes.length - maxBytes).toString('utf8').replace(/^\uFFFD+/, '');
 }

@@ -85,7 +85,9 @@ describe('runDrillAgent', () => {
     expect(check).toMatchObject({ status: 'failed', exitCode: 3, command: verify });
     expect(check.output!.startsWith('[… earlier output cut]\n')).toBe(true);
     expect(check.output!.endsWith('checking row 1999\ntable pages is empty\n')).toBe(true);
+    // The whole tail is kept (not just whatever whole pipe chunks happened to fit).
     expect(Buffer.byteLength(check.output!)).toBeLessThanOrEqual(DRILL_OUTPUT_LIMIT_BYTES + 64);
+    expect(Buffer.byteLength(check.output!)).toBeGreaterThanOrEqual(DRILL_OUTPUT_LIMIT_BYTES);
 
     const fin = await finalizeDrill(env, taskEvent(drill, { exitCode: 1 }));
     expect(fin.drill).toMatchObject({ status: 'failed', reason: run.result.reason });
