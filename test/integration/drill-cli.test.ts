@@ -185,6 +185,23 @@ describe('lifeboat report', () => {
     expect(JSON.parse(unreachable.stdout)).toMatchObject({ error: { type: 'UnavailableError', exitCode: 3 } });
   });
 
+  it('runs every `lifeboat report` line of the example GitHub Actions workflow as written', async () => {
+    const workflow = await readFile(new URL('../../examples/github-actions/restore-drills.yml', import.meta.url), 'utf8');
+    const lines = workflow.split('\n').map((l) => l.trim()).filter((l) => l.startsWith('lifeboat report'));
+    expect(lines.length).toBeGreaterThanOrEqual(3);
+    for (const line of lines) {
+      const argv = line
+        .replace(/\s*>>.*$/, '')
+        .replace(/"\$MAX_AGE"/g, '26h')
+        .split(/\s+/)
+        .slice(1)
+        .map((a) => (a.endsWith('.xml') || a.endsWith('.html') ? join(work.path, a) : a));
+      const r = await cli(argv, { LIFEBOAT_TABLE: passing });
+      expect(r.code, line).toBe(0);
+    }
+    expect(new XMLParser().parse(await readFile(join(work.path, 'drills.junit.xml'), 'utf8')).testsuites).toBeDefined();
+  });
+
   it('exits 2 for bad input', async () => {
     for (const argv of [
       ['report', '--max-age', 'soon'],
