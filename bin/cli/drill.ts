@@ -96,7 +96,9 @@ export function registerDrill(program: Command, io: CliIO, done: (r: CommandResu
       }
       if (flags.wait) {
         exitCode = drillExitCode(drill);
-        if (drill.status === 'running') {
+        if (drill.status === 'running' && io.signal.aborted) {
+          say(io, `stopped waiting; drill ${drill.drillId} is still running`);
+        } else if (drill.status === 'running') {
           say(io, `drill ${drill.drillId} is still running past its deadline; is the task-events handler (or the watchdog) deployed?`);
         } else {
           const measured = [

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
+import { UsageError } from '../../lambdas/domain/errors.js';
 import { SERVICE_VERDICT_LABEL } from '../../lambdas/domain/report/format.js';
 import { parseMaxAge, type ReportFormat } from '../../lambdas/domain/drill-report.js';
 import { renderReport, REPORT_FORMATS } from '../../lambdas/domain/report/render.js';
@@ -33,6 +34,10 @@ async function writeAtomically(path: string, content: string): Promise<void> {
     await rename(tmp, target);
   } catch (err) {
     await rm(tmp, { force: true });
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR' || code === 'ENOTDIR' || code === 'EROFS') {
+      throw new UsageError(`cannot write the report to ${path}: ${(err as Error).message}`, { hint: '--out needs a file in an existing, writable directory' });
+    }
     throw err;
   }
 }

@@ -207,6 +207,7 @@ describe('lifeboat report', () => {
       ['report', '--max-age', 'soon'],
       ['report', '--format', 'pdf'],
       ['report', '--service', 'nope'],
+      ['report', '--out', join(work.path, 'no-such-dir', 'r.md')],
     ]) {
       const r = await cli(argv, { LIFEBOAT_TABLE: passing });
       expect(r.code, argv.join(' ')).toBe(2);
