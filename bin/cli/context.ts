@@ -4,8 +4,10 @@
  */
 import type { Writable } from 'node:stream';
 import { UsageError } from '../../lambdas/domain/errors.js';
-import { createDynamoClient, createS3Client } from '../../lambdas/adapters/aws.js';
+import { createDynamoClient, createEcsClient, createS3Client } from '../../lambdas/adapters/aws.js';
 import { DynamoSnapshotCatalog, type SnapshotCatalog } from '../../lambdas/adapters/catalog.js';
+import { DynamoDrillStore, type DrillStore } from '../../lambdas/adapters/drill-store.js';
+import { EcsTaskLauncher, type TaskLauncher } from '../../lambdas/adapters/ecs-launcher.js';
 import { DynamoServiceRegistry, type ServiceRegistry } from '../../lambdas/adapters/service-registry.js';
 import { DynamoSnapshotUseLeases, type SnapshotUseLeases } from '../../lambdas/adapters/snapshot-use.js';
 import { openStore } from '../../lambdas/adapters/stores/open-store.js';
@@ -52,8 +54,16 @@ export function openLeases(flags: ConnectionFlags, io: CliIO): SnapshotUseLeases
   return new DynamoSnapshotUseLeases(createDynamoClient(io.env), tableName(flags, io.env));
 }
 
+export function openDrillStore(flags: ConnectionFlags, io: CliIO): DrillStore {
+  return new DynamoDrillStore(createDynamoClient(io.env), tableName(flags, io.env));
+}
+
 export function openRegistry(flags: ConnectionFlags, io: CliIO): ServiceRegistry {
   return new DynamoServiceRegistry(createDynamoClient(io.env), tableName(flags, io.env));
+}
+
+export function openLauncher(io: CliIO): TaskLauncher {
+  return new EcsTaskLauncher(createEcsClient(io.env));
 }
 
 export function openObjectStore(flags: ConnectionFlags, io: CliIO): ObjectStore {

@@ -8,7 +8,10 @@ import ms from 'ms';
 import { isLifeboatError, type ExitCode } from '../../lambdas/domain/errors.js';
 import type { CliIO } from './context.js';
 import { registerCatalog } from './catalog.js';
+import { registerDrill } from './drill.js';
+import { registerDrillAgent } from './drill-agent.js';
 import { registerInit } from './init.js';
+import { registerReport } from './report.js';
 import { registerRestore } from './restore.js';
 import { registerRetention } from './retention.js';
 import { registerSnapshot } from './snapshot.js';
@@ -50,7 +53,7 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<ExitCo
   };
   const program = new Command()
     .name('lifeboat')
-    .description('Snapshots, restores and the catalog for stateful services on Amazon ECS.')
+    .description('Snapshots, restores, the catalog and restore drills for stateful services on Amazon ECS.')
     .version(VERSION)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
@@ -64,6 +67,9 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<ExitCo
   registerInit(program, io, done);
   registerCatalog(program, io, done);
   registerRetention(program, io, done);
+  registerDrill(program, io, done);
+  registerReport(program, io, done);
+  registerDrillAgent(program, io, done);
   for (const cmd of program.commands) {
     cmd.exitOverride();
     for (const sub of cmd.commands) sub.exitOverride();

@@ -8,11 +8,12 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
+import { ECSClient } from '@aws-sdk/client-ecs';
 import { UnavailableError, UsageError } from '../domain/errors.js';
 
 type Env = Record<string, string | undefined>;
 
-function customEndpoint(env: Env, service: 'S3' | 'DYNAMODB'): string | undefined {
+function customEndpoint(env: Env, service: 'S3' | 'DYNAMODB' | 'ECS'): string | undefined {
   return env[`AWS_ENDPOINT_URL_${service}`] ?? env.AWS_ENDPOINT_URL;
 }
 
@@ -56,6 +57,11 @@ export function createDynamoClient(env: Env = process.env): DynamoDBDocumentClie
   return DynamoDBDocumentClient.from(createDynamoBaseClient(env), {
     marshallOptions: { removeUndefinedValues: true },
   });
+}
+
+/** ECS, for RunTask/StopTask (drill tasks). No local server exists; tests mock it. */
+export function createEcsClient(env: Env = process.env): ECSClient {
+  return new ECSClient(common(env, customEndpoint(env, 'ECS')));
 }
 
 interface AwsErrorShape {

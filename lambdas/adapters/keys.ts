@@ -10,15 +10,22 @@
  *   SVC#<service>   CONFIG                the service's policy (ServicePolicy)
  *   SVC#<service>   SNAP#<snapshotId>     snapshot catalog entry
  *   REGISTRY        SVC#<service>         directory of protected services (for "all services")
+ *   SVC#<service>   DRILL#<drillId>       one restore drill: status, snapshot, agent result, RTO/RPO
+ *                                         (drill ids sort by start time, so a Query reads newest first)
  *   SVC#<service>   USE#<snapshotId>#<holder>
  *                                         use-lease: a running restore or drill holds the
  *                                         snapshot until `expiresAt` (TTL); retention skips it
  *
  * Store: keys are relative to the store root (the bucket prefix or directory).
  *
- *   <service>/snapshots/<snapshotId>/part-0000.tar.zst
+ *   <service>/snapshots/<snapshotId>/part-0000.tar.zst     (part-0001.tar: stored without zstd)
  *   <service>/snapshots/<snapshotId>/manifest.json.gz      (written last)
+ *   _reports/drills/all/report.<ext>                       drill report of every service
+ *   _reports/drills/service/<service>/report.<ext>         drill report of one service
+ *      <ext>: json | junit.xml | md | html. Service names start with a letter or digit,
+ *      so the `_reports/` prefix can never collide with a service's own prefix.
  */
+import type { ReportFormat } from '../domain/drill-report.js';
 
 export const TABLE_KEY = { partition: 'pk', sort: 'sk' } as const;
 
@@ -61,8 +68,9 @@ export const MANIFEST_NAME = 'manifest.json.gz';
 export const manifestObjectKey = (service: string, snapshotId: string): string =>
   `${snapshotPrefix(service, snapshotId)}${MANIFEST_NAME}`;
 
-export const partObjectKey = (service: string, snapshotId: string, index: number): string =>
-  `${snapshotPrefix(service, snapshotId)}part-${String(index).padStart(4, '0')}.tar.zst`;
+/** `.tar.zst` for compressed parts, `.tar` for parts of data that does not compress. */
+export const partObjectKey = (service: string, snapshotId: string, index: number, compression: 'zstd' | 'none' = 'zstd'): string =>
+  `${snapshotPrefix(service, snapshotId)}part-${String(index).padStart(4, '0')}.tar${compression === 'zstd' ? '.zst' : ''}`;
 
 /** Splits `<service>/snapshots/<id>/<name>` back into its parts, or undefined. */
 export function parseSnapshotObjectKey(key: string): { service: string; snapshotId: string; name: string } | undefined {
@@ -70,6 +78,25 @@ export function parseSnapshotObjectKey(key: string): { service: string; snapshot
   return m ? { service: m[1]!, snapshotId: m[2]!, name: m[3]! } : undefined;
 }
 
+/** Restore drills: one item per drill in the service's partition. */
+export const DRILL_SK_PREFIX = 'DRILL#';
+export const drillSk = (drillId: string): string => `${DRILL_SK_PREFIX}${drillId}`;
+export const drillIdFromSk = (sk: string): string => sk.slice(DRILL_SK_PREFIX.length);
+export const drillKey = (service: string, drillId: string) => ({
+  [TABLE_KEY.partition]: servicePk(service),
+  [TABLE_KEY.sort]: drillSk(drillId),
+});
+
+/** Drill report formats and the file extension each is stored under. */
+export const REPORT_EXTENSIONS: Readonly<Record<ReportFormat, string>> = { json: 'json', junit: 'junit.xml', markdown: 'md', html: 'html' };
+
+export const REPORTS_PREFIX = '_reports/drills/';
+
+/** Where a drill report is stored: every service (`service` omitted) or one service. */
+export function reportObjectKey(format: ReportFormat, service?: string): string {
+  const scope = service === undefined ? 'all' : `service/${service}`;
+  return `${REPORTS_PREFIX}${scope}/report.${REPORT_EXTENSIONS[format]}`;
+}
 /**
  * Use-leases: one item per snapshot and holder (a restore's task, a drill's id), in the
  * service's partition so the sweep finds every live one with a single Query. Snapshot ids

@@ -7,7 +7,10 @@ import { HookFailedError } from '../domain/errors.js';
 
 export interface HookResult {
   exitCode: number;
+  /** The tail of the combined output, at most maxOutputBytes. */
   output: string;
+  /** Bytes the command printed in all; more than `output` holds when the head was cut. */
+  outputBytes: number;
   durationMs: number;
 }
 
@@ -38,10 +41,13 @@ export function runCommand(command: string, options: HookOptions): Promise<HookR
     });
     const chunks: Buffer[] = [];
     let kept = 0;
+    let total = 0;
     const keep = (chunk: Buffer) => {
       chunks.push(chunk);
       kept += chunk.length;
-      while (kept > maxBytes && chunks.length > 1) kept -= chunks.shift()!.length;
+      total += chunk.length;
+      // Drop whole chunks only while what remains still covers the tail we keep.
+      while (chunks.length > 1 && kept - chunks[0]!.length >= maxBytes) kept -= chunks.shift()!.length;
     };
     child.stdout.on('data', keep);
     child.stderr.on('data', keep);
@@ -67,7 +73,7 @@ export function runCommand(command: string, options: HookOptions): Promise<HookR
       let output = Buffer.concat(chunks).toString('utf8');
       if (output.length > maxBytes) output = output.slice(-maxBytes);
       const exitCode = killedBy ? 124 : (code ?? (signal ? 128 : 1));
-      resolve({ exitCode, output: killedBy ? `${output}\n[${killedBy}]` : output, durationMs: Date.now() - started });
+      resolve({ exitCode, output: killedBy ? `${output}\n[${killedBy}]` : output, outputBytes: total, durationMs: Date.now() - started });
     });
   });
 }

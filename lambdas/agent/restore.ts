@@ -36,6 +36,7 @@ import {
   symlink,
   utimes,
   writeFile,
+  type FileHandle,
 } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Transform } from 'node:stream';
@@ -44,6 +45,8 @@ import { gunzip } from 'node:zlib';
 import { promisify } from 'node:util';
 import * as tarStream from 'tar-stream';
 import { DecompressStream } from 'zstd-napi';
+import { ZstdWorkerPool } from './zstd-worker.js';
+import { hashTap } from './hash-tap.js';
 import { AbortedError, IntegrityError, LifeboatError, OperationFailedError, SnapshotNotFoundError, UsageError } from '../domain/errors.js';
 import { assertServiceName, isSnapshotId } from '../domain/ids.js';
 import { validateManifest, type Manifest, type ManifestEntry, type ManifestPart } from '../domain/manifest.js';
@@ -217,6 +220,36 @@ async function applyMeta(path: string, e: ManifestEntry): Promise<void> {
   await utimes(path, seconds, seconds);
 }
 
+const UMASK = process.umask();
+const OWN_UID = process.getuid?.();
+const OWN_GID = process.getgid?.();
+
+/**
+ * Creates a file with its final permission bits (writing through the descriptor works
+ * even for read-only modes) and finishes its metadata on the same descriptor. chmod and
+ * chown are skipped when they would change nothing: on a 20,000-file restore that is
+ * 40,000 system calls fewer.
+ */
+async function createFile(dest: string, e: ManifestEntry & { type: 'file' }, write: (fh: FileHandle) => Promise<void>): Promise<void> {
+  const fh = await open(dest, 'wx', e.mode & 0o777);
+  try {
+    await write(fh);
+    const chown = isRoot && (e.uid !== OWN_UID || e.gid !== OWN_GID);
+    if (chown) await fh.chown(e.uid, e.gid);
+    // open() applies the umask and ignores setuid/setgid/sticky, and chown clears
+    // setuid/setgid: in those cases set the mode explicitly.
+    if (chown || (e.mode & ~UMASK & 0o777) !== e.mode) await fh.chmod(e.mode);
+    const seconds = e.mtimeMs / 1000;
+    await fh.utimes(seconds, seconds);
+  } finally {
+    await fh.close();
+  }
+}
+
+async function writeAll(fh: FileHandle, buf: Buffer): Promise<void> {
+  for (let at = 0; at < buf.length; ) at += (await fh.write(buf, at, buf.length - at)).bytesWritten;
+}
+
 class WriterPool {
   private readonly inFlight = new Set<Promise<void>>();
   private failure: unknown;
@@ -246,6 +279,7 @@ interface ExtractContext {
   byPath: Map<string, ManifestEntry>;
   seen: Set<string>;
   writers: WriterPool;
+  zstd: ZstdWorkerPool | undefined;
   signal: AbortSignal;
   progress: (bytes: number, files: number) => void;
 }
@@ -260,17 +294,23 @@ const TAR_TYPE: Record<ManifestEntry['type'], string> = { dir: 'directory', file
 
 async function extractPart(ctx: ExtractContext, store: ObjectStore, part: ManifestPart, index: number): Promise<void> {
   const body = await store.get(part.key, { signal: ctx.signal });
-  const hash = createHash('sha256');
-  let stored = 0;
-  const tap = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      hash.update(chunk);
-      stored += chunk.length;
-      done(null, chunk);
-    },
-  });
+  let digest: () => { sha256: string; stored: number };
   const extract = tarStream.extract();
-  const piping = pipeline(body, tap, new DecompressStream(), extract as unknown as NodeJS.WritableStream, { signal: ctx.signal });
+  let piping: Promise<void>;
+  if (part.compression === 'none') {
+    const tap = hashTap();
+    digest = tap.digest;
+    piping = pipeline(body, tap.stream, extract as unknown as NodeJS.WritableStream, { signal: ctx.signal });
+  } else if (ctx.zstd) {
+    // The codec and the part's SHA-256 run on a worker thread.
+    const unzstd = ctx.zstd.decompressStream();
+    digest = () => unzstd.digest();
+    piping = pipeline(body, unzstd, extract as unknown as NodeJS.WritableStream, { signal: ctx.signal });
+  } else {
+    const tap = hashTap();
+    digest = tap.digest;
+    piping = pipeline(body, tap.stream, new DecompressStream(), extract as unknown as NodeJS.WritableStream, { signal: ctx.signal });
+  }
   piping.catch(() => undefined); // awaited below; this only keeps it from being "unhandled"
   let current: string | undefined;
   try {
@@ -313,7 +353,7 @@ async function extractPart(ctx: ExtractContext, store: ObjectStore, part: Manife
       { hint: 'restore an older snapshot with --snapshot ID; the target directory was not changed', cause: err },
     );
   }
-  const sha = hash.digest('hex');
+  const { sha256: sha, stored } = digest();
   if (stored !== part.size || sha !== part.sha256) {
     throw new IntegrityError(`part ${part.key} of snapshot ${ctx.manifest.id} is corrupted: ${stored !== part.size ? `${stored} bytes stored, ${part.size} expected` : 'SHA-256 does not match the manifest'}`, {
       hint: 'restore an older snapshot with --snapshot ID; the target directory was not changed',
@@ -324,6 +364,7 @@ async function extractPart(ctx: ExtractContext, store: ObjectStore, part: Manife
 async function writeFileEntry(ctx: ExtractContext, member: AsyncIterable<Buffer>, e: ManifestEntry & { type: 'file' }, dest: string): Promise<void> {
   const hash = createHash('sha256');
   if (e.size <= SMALL_FILE) {
+    // Small files: verify in memory, then hand the write to the pool and read on.
     const chunks: Buffer[] = [];
     for await (const c of member) {
       hash.update(c);
@@ -332,24 +373,20 @@ async function writeFileEntry(ctx: ExtractContext, member: AsyncIterable<Buffer>
     if (hash.digest('hex') !== e.sha256) throw corrupted(ctx, e.path, 'content SHA-256 does not match the manifest');
     const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
     await ctx.writers.submit(async () => {
-      await writeFile(dest, data, { flag: 'wx', mode: 0o600 });
-      await applyMeta(dest, e);
+      await createFile(dest, e, (fh) => writeAll(fh, data));
       ctx.progress(data.length, 1);
     });
     return;
   }
-  const fh = await open(dest, 'wx', 0o600);
-  try {
+  // Large files stream to disk; the whole staging tree is discarded if the hash fails.
+  await createFile(dest, e, async (fh) => {
     for await (const c of member) {
       hash.update(c);
-      await fh.write(c);
+      await writeAll(fh, c);
       ctx.progress(c.length, 0);
     }
-  } finally {
-    await fh.close();
-  }
-  if (hash.digest('hex') !== e.sha256) throw corrupted(ctx, e.path, 'content SHA-256 does not match the manifest');
-  await applyMeta(dest, e);
+    if (hash.digest('hex') !== e.sha256) throw corrupted(ctx, e.path, 'content SHA-256 does not match the manifest');
+  });
   ctx.progress(0, 1);
 }
 
@@ -371,6 +408,7 @@ async function extractAll(manifest: Manifest, store: ObjectStore, staging: strin
     byPath,
     seen: new Set(['.']),
     writers: new WriterPool(),
+    zstd: process.env.LIFEBOAT_CODEC === 'inline' ? undefined : new ZstdWorkerPool(),
     signal,
     progress: (bytes, files) => {
       bytesDone += bytes;
@@ -403,6 +441,7 @@ async function extractAll(manifest: Manifest, store: ObjectStore, staging: strin
     ),
   );
   signal.removeEventListener('abort', onAbort);
+  await ctx.zstd?.close();
   await ctx.writers.drain().catch((err: unknown) => {
     if (!results.some((r) => r.status === 'rejected')) throw err;
   });

@@ -39,6 +39,9 @@ import type { ObjectStore } from '../adapters/stores/store.js';
 import { runHook, type HookResult } from './hooks.js';
 import { assertReadableDirectory, walkTree, type WalkedNode } from './walk.js';
 import { CompressStream } from 'zstd-napi';
+import { ZstdWorkerPool } from './zstd-worker.js';
+import { hashTap } from './hash-tap.js';
+import { findIncompressible, planParts, type PartCompression } from './part-plan.js';
 
 const gzipAsync = promisify(gzip);
 
@@ -96,33 +99,6 @@ const SMALL_FILE = 1024 * 1024;
 const READ_AHEAD_FILES = 64;
 const READ_AHEAD_BYTES = 32 * 1024 * 1024;
 const CHUNK = 1024 * 1024;
-
-/**
- * Assigns each walked node to an archive part: parts fill in walk order up to `partBytes`
- * of content; a hard link goes into its target's part, after it, so each part is a
- * self-contained tar that plain `tar -x` can also unpack.
- */
-export function planParts(nodes: readonly WalkedNode[], partBytes: number): number[] {
-  const partOf = new Array<number>(nodes.length);
-  const indexOf = new Map<string, number>();
-  let part = 0;
-  let filled = 0;
-  nodes.forEach((node, i) => {
-    indexOf.set(node.path, i);
-    if (node.type === 'hardlink') {
-      partOf[i] = partOf[indexOf.get(node.target!)!]!;
-      return;
-    }
-    const size = node.type === 'file' ? node.stats.size : 0;
-    if (filled > 0 && filled + size > partBytes) {
-      part++;
-      filled = 0;
-    }
-    partOf[i] = part;
-    filled += size;
-  });
-  return partOf;
-}
 
 interface LoadedFile {
   stats: Stats;
@@ -252,33 +228,38 @@ interface PartContext {
   store: ObjectStore;
   key: string;
   compressionLevel: number;
+  zstd: ZstdWorkerPool | undefined;
   signal: AbortSignal;
   progress: Progress;
 }
 
-/** Streams one part (nodes at `indices`) through tar → zstd → sha256 → store. */
-async function producePart(ctx: PartContext, indices: readonly number[]): Promise<Omit<ManifestPart, 'key'>> {
+/** Streams one part (nodes at `indices`) through tar → zstd (unless raw) → sha256 → store. */
+async function producePart(ctx: PartContext, indices: readonly number[], compression: PartCompression): Promise<Omit<ManifestPart, 'key'>> {
   const pack = tarStream.pack();
-  const hash = createHash('sha256');
-  let stored = 0;
-  const tap = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      hash.update(chunk);
-      stored += chunk.length;
-      done(null, chunk);
-    },
-  });
-  // Frame checksums: a corrupted part fails in the decompressor, before its bytes are used.
-  const zstd = new CompressStream({ compressionLevel: ctx.compressionLevel, checksumFlag: true });
   const body = new PassThrough({ highWaterMark: CHUNK });
   let streamError: unknown;
+  let digest: () => { sha256: string; stored: number };
+  const onDone = (err: Error | null | undefined) => {
+    if (err) streamError ??= err;
+  };
   // Readable.from: Node's pipeline mishandles a streamx source on premature close (an
   // unhandled rejection on abort); a Node Readable over its async iterator does not.
-  pipeline(Readable.from(pack), zstd, tap, body, (err) => {
-    if (err) streamError ??= err;
-  });
+  if (compression === 'none') {
+    const tap = hashTap();
+    digest = tap.digest;
+    pipeline(Readable.from(pack), tap.stream, body, onDone);
+  } else if (ctx.zstd) {
+    // Frame checksums on; codec and the part's SHA-256 run on a worker thread.
+    const zstd = ctx.zstd.compressStream(ctx.compressionLevel);
+    digest = () => zstd.digest();
+    pipeline(Readable.from(pack), zstd, body, onDone);
+  } else {
+    const tap = hashTap();
+    digest = tap.digest;
+    pipeline(Readable.from(pack), new CompressStream({ compressionLevel: ctx.compressionLevel, checksumFlag: true }), tap.stream, body, onDone);
+  }
 
-  const upload = ctx.store.put(ctx.key, body, { signal: ctx.signal, contentType: 'application/zstd' });
+  const upload = ctx.store.put(ctx.key, body, { signal: ctx.signal, contentType: compression === 'none' ? 'application/x-tar' : 'application/zstd' });
   let members = 0;
 
   const fill = async () => {
@@ -377,9 +358,9 @@ async function producePart(ctx: PartContext, indices: readonly number[]): Promis
     throw err;
   }
   const { size } = (results[1] as PromiseFulfilledResult<{ size: number }>).value;
-  const sha256 = hash.digest('hex');
+  const { sha256, stored } = digest();
   if (stored !== size) throw new OperationFailedError(`part ${ctx.key}: ${size} bytes stored but ${stored} produced`);
-  return { size, sha256, entries: members, compression: 'zstd' };
+  return { size, sha256, entries: members, compression };
 }
 
 /**
@@ -524,10 +505,11 @@ async function uploadSnapshot(options: SnapshotOptions, snap: SnapshotIdentity):
   try {
     options.onProgress?.({ phase: 'walk', bytesDone: 0, bytesTotal: 0, filesDone: 0, filesTotal: 0 });
     const { nodes, warnings } = await walkTree(root);
-    const partOf = planParts(nodes, options.partBytes ?? DEFAULT_PART_BYTES);
-    const partCount = partOf.reduce((max, p) => Math.max(max, p + 1), 1);
-    const partIndices: number[][] = Array.from({ length: partCount }, () => []);
-    partOf.forEach((p, i) => partIndices[p]!.push(i));
+    const level = options.compressionLevel ?? DEFAULT_COMPRESSION_LEVEL;
+    const raw = await findIncompressible(root, nodes, level);
+    const plan = planParts(nodes, options.partBytes ?? DEFAULT_PART_BYTES, (i) => raw.has(i));
+    const { partOf } = plan;
+    const partCount = plan.parts.length;
 
     const manifestKey = manifestObjectKey(service, id);
     await options.catalog.begin({
@@ -555,16 +537,19 @@ async function uploadSnapshot(options: SnapshotOptions, snap: SnapshotIdentity):
     // One failing part stops its siblings; kept apart from the caller's signal so the
     // caller sees the part's error, not an "aborted".
     const stopParts = new AbortController();
+    const zstd = process.env.LIFEBOAT_CODEC === 'inline' ? undefined : new ZstdWorkerPool();
     const stopOnAbort = () => stopParts.abort();
     signal.addEventListener('abort', stopOnAbort, { once: true });
     let nextPart = 0;
     const worker = async () => {
       while (nextPart < partCount) {
         const p = nextPart++;
-        const key = partObjectKey(service, id, p);
+        const { compression, indices } = plan.parts[p]!;
+        const key = partObjectKey(service, id, p, compression);
         const done = await producePart(
-          { root, nodes, indexOfPath, packed, warnings, store: options.store, key, compressionLevel: options.compressionLevel ?? DEFAULT_COMPRESSION_LEVEL, signal: stopParts.signal, progress },
-          partIndices[p]!,
+          { root, nodes, indexOfPath, packed, warnings, store: options.store, key, compressionLevel: level, zstd, signal: stopParts.signal, progress },
+          indices,
+          compression,
         );
         parts[p] = { key, ...done };
       }
@@ -575,7 +560,7 @@ async function uploadSnapshot(options: SnapshotOptions, snap: SnapshotIdentity):
         throw err;
       }),
     );
-    const settled = await Promise.allSettled(workers);
+    const settled = await Promise.allSettled(workers).finally(() => zstd?.close());
     signal.removeEventListener('abort', stopOnAbort);
     // The first failure is the cause; the others are mostly "aborted" echoes of it.
     const failed = settled.find((s) => s.status === 'rejected' && !(s.reason instanceof AbortedError)) ?? settled.find((s) => s.status === 'rejected');

@@ -66,7 +66,8 @@ export interface ManifestPart {
   sha256: string;
   /** Number of archive members in the part. */
   entries: number;
-  compression: 'zstd';
+  /** `none`: the part holds data that did not compress, stored as plain tar. */
+  compression: 'zstd' | 'none';
 }
 
 export interface ManifestWarning {
@@ -135,7 +136,7 @@ export function validateManifest(doc: unknown): Manifest {
   if (typeof m.service !== 'string' || typeof m.id !== 'string') fail('service or id missing');
   if (!Array.isArray(m.parts) || !Array.isArray(m.entries)) fail('parts or entries missing');
   m.parts.forEach((p, i) => {
-    if (typeof p?.key !== 'string' || !isNonNegInt(p.size) || typeof p.sha256 !== 'string' || !HEX64.test(p.sha256)) {
+    if (typeof p?.key !== 'string' || !isNonNegInt(p.size) || typeof p.sha256 !== 'string' || !HEX64.test(p.sha256) || (p.compression !== 'zstd' && p.compression !== 'none')) {
       fail(`part ${i} is malformed`);
     }
   });

@@ -67,6 +67,22 @@ export interface DrillPolicy {
   snapshot?: 'latest' | 'random';
   /** For `random`: pick among complete snapshots of the last N days. */
   randomWindowDays?: number;
+  /** Time limit for the verify command (default: what is left of the drill's timeout). */
+  verifyTimeoutSeconds?: number;
+  /** Optionally start the application on the restored data and wait for its health check. */
+  app?: DrillAppCheck;
+}
+
+/** How a drill starts the application and decides it is healthy (a command, a URL, or both). */
+export interface DrillAppCheck {
+  /** Shell command that starts the application in the foreground (stopped after the check). */
+  command: string;
+  /** Healthy when this shell command exits 0. */
+  healthCheckCommand?: string;
+  /** Healthy when a GET of this http(s) URL answers 2xx. */
+  healthCheckUrl?: string;
+  /** Give up (the drill fails) when not healthy within this many seconds. Default 300. */
+  startTimeoutSeconds?: number;
 }
 
 export interface TargetsPolicy {
@@ -141,6 +157,7 @@ export function normalizeServicePolicy(input: ServicePolicyInput): ServicePolicy
       hint: 'otherwise the sweep could reap a snapshot that is still uploading within its deadline',
     });
   }
+  validateDrill(input.drill);
   return {
     service,
     ...(input.dataDir ? { dataDir: input.dataDir } : {}),
@@ -152,4 +169,29 @@ export function normalizeServicePolicy(input: ServicePolicyInput): ServicePolicy
     targets,
     ...(input.discovery ? { discovery: input.discovery } : {}),
   };
+}
+
+function validateDrill(drill: DrillPolicy | undefined): void {
+  if (!drill) return;
+  if (drill.snapshot !== undefined && drill.snapshot !== 'latest' && drill.snapshot !== 'random') {
+    throw new UsageError(`drill.snapshot is ${JSON.stringify(drill.snapshot)}; it must be "latest" or "random"`);
+  }
+  if (drill.randomWindowDays !== undefined && (!Number.isInteger(drill.randomWindowDays) || drill.randomWindowDays < 1)) {
+    throw new UsageError(`drill.randomWindowDays is ${JSON.stringify(drill.randomWindowDays)}; it must be a whole number of days, at least 1`);
+  }
+  wholeSeconds('drill.verifyTimeoutSeconds', drill.verifyTimeoutSeconds, { min: 1 });
+  const app = drill.app;
+  if (!app) return;
+  if (typeof app.command !== 'string' || app.command.trim() === '') {
+    throw new UsageError('drill.app.command is empty; it must be the shell command that starts the application');
+  }
+  if (!app.healthCheckCommand && !app.healthCheckUrl) {
+    throw new UsageError('drill.app has neither healthCheckCommand nor healthCheckUrl', {
+      hint: 'say how the drill knows the application is up, e.g. healthCheckUrl: "http://127.0.0.1:8080/health"',
+    });
+  }
+  if (app.healthCheckUrl !== undefined && !/^https?:\/\/[^\s]+$/.test(app.healthCheckUrl)) {
+    throw new UsageError(`drill.app.healthCheckUrl ${JSON.stringify(app.healthCheckUrl)} is not an http(s) URL`);
+  }
+  wholeSeconds('drill.app.startTimeoutSeconds', app.startTimeoutSeconds, { min: 1 });
 }

@@ -6,7 +6,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { execFileSync } from 'node:child_process';
-import { chmod, link, lstat, mkdir, readdir, readFile, readlink, symlink, utimes, writeFile } from 'node:fs/promises';
+import { chmod, chown, lchown, link, lstat, mkdir, readdir, readFile, readlink, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export interface TreeHandle {
@@ -59,6 +59,14 @@ export async function buildRichTree(root: string, options: { bigFileBytes?: numb
   await w('sealed/inside.txt', 'sealed\n');
   await chmod(join(root, 'sealed'), 0o555);
   await chmod(join(root, 'db'), 0o700);
+  // Ownership other than ours, where we may set it (tests usually run as root in CI).
+  if (process.getuid?.() === 0) {
+    await chown(join(root, 'db/PG_VERSION'), 999, 998);
+    await chown(join(root, 'setgid-file'), 1000, 1000);
+    await chmod(join(root, 'setgid-file'), 0o2755); // chown cleared the setgid bit
+    await lchown(join(root, 'db/version-link'), 997, 996);
+    await chown(join(root, 'sealed'), 4242, 4243);
+  }
   // Special files: skipped with a warning.
   execFileSync('mkfifo', [join(root, 'a-fifo')]);
   const server = createServer();
@@ -73,6 +81,8 @@ export async function buildRichTree(root: string, options: { bigFileBytes?: numb
 export interface Described {
   type: 'dir' | 'file' | 'symlink' | 'other';
   mode?: number;
+  uid?: number;
+  gid?: number;
   mtimeMs?: number;
   size?: number;
   sha256?: string;
@@ -91,12 +101,12 @@ export async function describeTree(root: string, options: { mtimes?: boolean } =
     // Millisecond precision: what every filesystem and utimes() round-trips.
     const mtimeMs = options.mtimes === false ? undefined : Math.floor(s.mtimeMs);
     if (s.isDirectory()) {
-      out[rel] = { type: 'dir', mode: s.mode & 0o7777, mtimeMs };
+      out[rel] = { type: 'dir', mode: s.mode & 0o7777, uid: s.uid, gid: s.gid, mtimeMs };
       for (const name of await readdir(abs)) await walk(rel === '.' ? name : `${rel}/${name}`);
     } else if (s.isSymbolicLink()) {
-      out[rel] = { type: 'symlink', target: await readlink(abs) };
+      out[rel] = { type: 'symlink', target: await readlink(abs), uid: s.uid, gid: s.gid };
     } else if (s.isFile()) {
-      out[rel] = { type: 'file', mode: s.mode & 0o7777, mtimeMs, size: s.size, sha256: createHash('sha256').update(await readFile(abs)).digest('hex') };
+      out[rel] = { type: 'file', mode: s.mode & 0o7777, uid: s.uid, gid: s.gid, mtimeMs, size: s.size, sha256: createHash('sha256').update(await readFile(abs)).digest('hex') };
       if (s.nlink > 1) inodes.set(s.ino, [...(inodes.get(s.ino) ?? []), rel]);
     }
   };

@@ -1,0 +1,91 @@
+/**
+ * `lifeboat drill-agent` (hidden): the agent's drill mode on its own, for drill tasks and
+ * end-to-end tests. Every flag defaults to the environment RunTask's overrides set
+ * (LIFEBOAT_DRILL_ID, LIFEBOAT_SNAPSHOT_ID, LIFEBOAT_SERVICE, LIFEBOAT_VERIFY, ...), so a
+ * drill task's entrypoint can be just `lifeboat drill-agent --dir /data`. Meant to be
+ * folded into `lifeboat agent` (drill mode when LIFEBOAT_MODE=drill).
+ */
+import { Option, type Command } from 'commander';
+import { runDrillAgent } from '../../lambdas/agent/drill.js';
+import { DRILL_ENV } from '../../lambdas/domain/drills.js';
+import { UsageError } from '../../lambdas/domain/errors.js';
+import { dataDir, openCatalog, openDrillStore, openObjectStore, serviceName, type CliIO } from './context.js';
+import { positiveNumber, type CommandResult } from './program.js';
+import { say } from './output.js';
+
+interface DrillAgentFlags {
+  service?: string;
+  drill?: string;
+  snapshot?: string;
+  dir?: string;
+  verify?: string;
+  verifyTimeout?: number;
+  app?: string;
+  healthCmd?: string;
+  healthUrl?: string;
+  startTimeout?: number;
+  deadline?: string;
+  taskArn?: string;
+  table?: string;
+  store?: string;
+  json?: boolean;
+}
+
+export function registerDrillAgent(program: Command, io: CliIO, done: (r: CommandResult) => void): void {
+  program
+    .command('drill-agent', { hidden: true })
+    .description('inside a drill task: restore the drill snapshot into an empty directory, verify it, record the result; exit 0 passed, 1 otherwise')
+    .option('--service <name>', `protected service name (env ${DRILL_ENV.service})`)
+    .option('--drill <id>', `drill id (env ${DRILL_ENV.drillId})`)
+    .option('--snapshot <id>', `snapshot id (env ${DRILL_ENV.snapshotId})`)
+    .option('--dir <path>', 'empty directory to restore into (env LIFEBOAT_DIR)')
+    .option('--verify <command>', `shell command run in the restored directory; exit 0 = pass (env ${DRILL_ENV.verify})`)
+    .option('--verify-timeout <seconds>', 'time limit of the verify command', positiveNumber('--verify-timeout'))
+    .option('--app <command>', `start the application with this command after verifying (env ${DRILL_ENV.appCommand})`)
+    .option('--health-cmd <command>', `the application is healthy when this exits 0 (env ${DRILL_ENV.healthCommand})`)
+    .option('--health-url <url>', `the application is healthy when this answers 2xx (env ${DRILL_ENV.healthUrl})`)
+    .option('--start-timeout <seconds>', 'time the application has to become healthy', positiveNumber('--start-timeout'))
+    .addOption(new Option('--deadline <iso>', `the drill's deadline (env ${DRILL_ENV.deadline})`))
+    .option('--task-arn <arn>', 'this task (env LIFEBOAT_TASK)')
+    .option('--table <name>', 'catalog table (env LIFEBOAT_TABLE)')
+    .option('--store <url>', 's3://bucket/prefix or file:///path (env LIFEBOAT_STORE or LIFEBOAT_BUCKET)')
+    .option('--json', 'print the result as one JSON document')
+    .action(async (flags: DrillAgentFlags) => {
+      const env = io.env;
+      const drillId = flags.drill ?? env[DRILL_ENV.drillId];
+      const snapshotId = flags.snapshot ?? env[DRILL_ENV.snapshotId];
+      if (!drillId) throw new UsageError('no drill id given', { hint: `pass --drill ID or set ${DRILL_ENV.drillId}` });
+      if (!snapshotId) throw new UsageError('no snapshot id given', { hint: `pass --snapshot ID or set ${DRILL_ENV.snapshotId}` });
+      const appCommand = flags.app ?? env[DRILL_ENV.appCommand];
+      const healthCheckCommand = flags.healthCmd ?? env[DRILL_ENV.healthCommand];
+      const healthCheckUrl = flags.healthUrl ?? env[DRILL_ENV.healthUrl];
+      if (appCommand && !healthCheckCommand && !healthCheckUrl) {
+        throw new UsageError('--app needs a health check', { hint: 'add --health-cmd CMD or --health-url URL' });
+      }
+      const run = await runDrillAgent({
+        drills: openDrillStore(flags, io),
+        catalog: openCatalog(flags, io),
+        store: openObjectStore(flags, io),
+        service: serviceName(flags.service, env) ?? '',
+        drillId,
+        snapshotId,
+        dir: dataDir(flags.dir, env),
+        verify: flags.verify ?? env[DRILL_ENV.verify],
+        verifyTimeoutMs: flags.verifyTimeout === undefined ? undefined : flags.verifyTimeout * 1000,
+        app: appCommand
+          ? { command: appCommand, healthCheckCommand, healthCheckUrl, startTimeoutMs: flags.startTimeout === undefined ? undefined : flags.startTimeout * 1000 }
+          : undefined,
+        deadline: flags.deadline ?? env[DRILL_ENV.deadline],
+        taskArn: flags.taskArn ?? env.LIFEBOAT_TASK,
+        signal: io.signal,
+        onNotice: (line) => say(io, line),
+      });
+      if (flags.json) {
+        io.stdout.write(`${JSON.stringify({ drillId, exitCode: run.exitCode, recorded: run.recorded, recordError: run.recordError, ...run.result }, null, 2)}\n`);
+      } else {
+        io.stdout.write(`${run.result.outcome}\n`);
+      }
+      say(io, `drill ${drillId} ${run.result.outcome}: ${run.result.reason}`);
+      done({ exitCode: run.exitCode });
+    });
+}

@@ -1,0 +1,511 @@
+/**
+ * Restore drills, the pure part: drill ids, what a drill record holds, which snapshot a
+ * drill restores, the RunTask request that launches it, how a drill task is recognised in
+ * an ECS event, and how the task's end (exit code, stop code) and the agent's own result
+ * are combined into one outcome with RTO and RPO measured against the service's targets.
+ *
+ * No SDK, no I/O, no clock: every time is passed in, so every rule here is unit-tested.
+ *
+ * Outcome words, kept apart on purpose (CI treats them differently):
+ * - `passed`: restored, every check passed (it may still be over a target; see `overTarget`);
+ * - `failed`: the backup or the service did not pass a check (corrupted file, verify
+ *   command exited non-zero, health check never passed);
+ * - `error`: the drill could not run or could not be judged (task failed to start, no exit
+ *   code, agent result missing or contradicting the exit code, store unreachable);
+ * - `timed-out`: still running at its deadline; the watchdog stopped it. Counts as failed.
+ */
+import { UsageError } from './errors.js';
+import type { EcsPlacement, ServicePolicy } from './service-policy.js';
+
+export type DrillStatus = 'running' | 'passed' | 'failed' | 'error' | 'timed-out';
+export const FINISHED_DRILL_STATUSES: readonly DrillStatus[] = ['passed', 'failed', 'error', 'timed-out'];
+
+export type DrillTrigger = 'schedule' | 'manual';
+/** How the drill's snapshot was chosen. */
+export type SnapshotSelection = 'latest' | 'random' | 'explicit';
+
+/** A drill runs at most this long unless the policy says otherwise. */
+export const DEFAULT_DRILL_TIMEOUT_SECONDS = 3600;
+export const DEFAULT_RANDOM_WINDOW_DAYS = 7;
+/** Output kept from each check (the tail), so a drill item stays far below DynamoDB's 400 KB. */
+export const DRILL_OUTPUT_LIMIT_BYTES = 8 * 1024;
+
+/** Environment variables the drill task's container receives through RunTask overrides. */
+export const DRILL_ENV = {
+  mode: 'LIFEBOAT_MODE',
+  drillId: 'LIFEBOAT_DRILL_ID',
+  snapshotId: 'LIFEBOAT_SNAPSHOT_ID',
+  service: 'LIFEBOAT_SERVICE',
+  deadline: 'LIFEBOAT_DRILL_DEADLINE',
+  verify: 'LIFEBOAT_VERIFY',
+  appCommand: 'LIFEBOAT_DRILL_APP',
+  healthCommand: 'LIFEBOAT_DRILL_HEALTH_CMD',
+  healthUrl: 'LIFEBOAT_DRILL_HEALTH_URL',
+} as const;
+export const DRILL_MODE = 'drill';
+
+// ---------------------------------------------------------------------------------------
+// Ids
+
+/**
+ * `drill-20261127T081735Z-9f3c2a1b`: sorts by start time as a plain string, and fits
+ * ECS `startedBy` (at most 36 letters, digits, '-', '/', '_'; no '.'), which carries it.
+ */
+const DRILL_ID = /^drill-(\d{8}T\d{6}Z)-([0-9a-f]{8})$/;
+export const ECS_STARTED_BY_MAX = 36;
+
+export function makeDrillId(at: Date, random: Uint8Array): string {
+  const stamp = at.toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/[-:]/g, '');
+  const suffix = Buffer.from(random.subarray(0, 4)).toString('hex').padStart(8, '0');
+  return `drill-${stamp}-${suffix}`;
+}
+
+export function isDrillId(id: string): boolean {
+  return DRILL_ID.test(id);
+}
+
+export function assertDrillId(id: string): string {
+  if (!isDrillId(id)) {
+    throw new UsageError(`"${id}" is not a drill id`, { hint: 'drill ids look like drill-20261127T081735Z-9f3c2a1b' });
+  }
+  return id;
+}
+
+// ---------------------------------------------------------------------------------------
+// Records
+
+export interface DrillTargets {
+  rpoSeconds?: number;
+  rtoSeconds?: number;
+}
+
+export type DrillCheckName = 'restore' | 'verify' | 'health';
+
+/** One step of the agent's work in the drill task. */
+export interface DrillCheck {
+  name: DrillCheckName;
+  status: 'passed' | 'failed' | 'error' | 'skipped';
+  durationSeconds?: number;
+  /** The shell command (verify, app health) or URL (health). */
+  command?: string;
+  exitCode?: number;
+  /** The tail of the command's output, at most DRILL_OUTPUT_LIMIT_BYTES. */
+  output?: string;
+  /** One line saying what happened. */
+  message?: string;
+}
+
+/** What the agent in the drill task writes to the drill record before it exits. */
+export interface DrillAgentResult {
+  outcome: 'passed' | 'failed' | 'error';
+  /** One line: why it failed, or what passed. */
+  reason: string;
+  /** The agent's own start (container clock). */
+  startedAt: string;
+  restoreSeconds?: number;
+  /** When the last configured check passed: RTO ends here. */
+  readyAt?: string;
+  files?: number;
+  dataBytes?: number;
+  checks: DrillCheck[];
+  taskArn?: string;
+  reportedAt: string;
+}
+
+/** What the drill task is launched with: copied from the policy when the drill starts, so
+ *  a retried launch sends exactly the same RunTask request (the client token needs that). */
+export interface DrillLaunchSpec {
+  cluster: string;
+  taskDefinition: string;
+  containerName: string;
+  launchType?: 'FARGATE' | 'EC2';
+  subnets?: string[];
+  securityGroups?: string[];
+  assignPublicIp?: boolean;
+  verifyCommand?: string;
+  appCommand?: string;
+  healthCheckCommand?: string;
+  healthCheckUrl?: string;
+}
+
+export interface DrillRecord {
+  service: string;
+  drillId: string;
+  status: DrillStatus;
+  trigger: DrillTrigger;
+  /** Drill start: when the record was written. RPO is measured here. */
+  createdAt: string;
+  /** createdAt + timeoutSeconds: the watchdog stops the task after this. */
+  deadline: string;
+  timeoutSeconds: number;
+  snapshotId: string;
+  snapshotCreatedAt: string;
+  selection: SnapshotSelection;
+  /** Age of the drilled snapshot at drill start. */
+  snapshotAgeSeconds: number;
+  /** Newest complete snapshot at drill start: what a real recovery would have restored. */
+  newestSnapshotId: string;
+  /** RPO: age of the newest complete snapshot at drill start (equals snapshotAgeSeconds
+   *  when the drill restores the newest one). */
+  rpoSeconds: number;
+  targets: DrillTargets;
+  launch: DrillLaunchSpec;
+  taskArn?: string;
+  launchedAt?: string;
+  agent?: DrillAgentResult;
+
+  // Set once, when the drill finishes.
+  finishedAt?: string;
+  finishedBy?: 'task-stopped' | 'watchdog' | 'launch';
+  reason?: string;
+  exitCode?: number;
+  stopCode?: string;
+  stoppedReason?: string;
+  taskStartedAt?: string;
+  taskStoppedAt?: string;
+  restoreSeconds?: number;
+  /** RTO: task start to the moment the last check passed. Only for passed drills. */
+  rtoSeconds?: number;
+  overTarget?: ('rto' | 'rpo')[];
+  /** Passed and within every target: the only result that counts as proof. */
+  withinTargets?: boolean;
+}
+
+/** The fields written when a drill finishes. */
+export type DrillConclusion = Required<Pick<DrillRecord, 'status' | 'finishedAt' | 'finishedBy' | 'reason' | 'overTarget' | 'withinTargets'>> &
+  Pick<DrillRecord, 'exitCode' | 'stopCode' | 'stoppedReason' | 'taskStartedAt' | 'taskStoppedAt' | 'restoreSeconds' | 'rtoSeconds'>;
+
+// ---------------------------------------------------------------------------------------
+// Snapshot selection
+
+/** The catalog facts selection needs: complete snapshots, newest first. */
+export interface SnapshotCandidate {
+  id: string;
+  createdAt: string;
+}
+
+export interface SnapshotChoice {
+  snapshot: SnapshotCandidate;
+  selection: SnapshotSelection;
+  /** Why this one, for messages ("newest complete", "random among 5 of the last 7 days"). */
+  note: string;
+}
+
+/**
+ * Picks the snapshot a drill restores. `latest`: the newest complete one. `random`: one
+ * of the complete snapshots created within the last `windowDays` (AWS Backup restore
+ * testing's "random within window"), chosen with `random()` in [0, 1) (injected, so tests
+ * are deterministic); when the window holds none, the newest complete one. Undefined when
+ * there is no complete snapshot at all.
+ */
+export function selectDrillSnapshot(
+  completeNewestFirst: readonly SnapshotCandidate[],
+  options: { mode: 'latest' | 'random'; now: Date; windowDays?: number; random: () => number },
+): SnapshotChoice | undefined {
+  const newest = completeNewestFirst[0];
+  if (!newest) return undefined;
+  if (options.mode === 'latest') return { snapshot: newest, selection: 'latest', note: 'newest complete snapshot' };
+  const days = options.windowDays ?? DEFAULT_RANDOM_WINDOW_DAYS;
+  const since = options.now.getTime() - days * 86_400_000;
+  const inWindow = completeNewestFirst.filter((s) => Date.parse(s.createdAt) >= since);
+  if (inWindow.length === 0) {
+    return { snapshot: newest, selection: 'latest', note: `no complete snapshot in the last ${days} days; newest complete snapshot` };
+  }
+  const r = options.random();
+  const index = Math.min(inWindow.length - 1, Math.max(0, Math.floor(r * inWindow.length)));
+  return {
+    snapshot: inWindow[index]!,
+    selection: 'random',
+    note: `random among ${inWindow.length} complete snapshot${inWindow.length === 1 ? '' : 's'} of the last ${days} days`,
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// Launch
+
+/** The launch settings a drill needs from the policy; throws UsageError naming what is missing. */
+export function drillLaunchSpec(policy: ServicePolicy): DrillLaunchSpec {
+  const ecs: EcsPlacement = policy.ecs ?? {};
+  const missing = (['cluster', 'taskDefinition', 'containerName'] as const).filter((k) => !ecs[k]);
+  if (missing.length > 0) {
+    throw new UsageError(`service ${policy.service} has no ${missing.map((m) => `ecs.${m}`).join(', ')} in its policy; a drill cannot be launched`, {
+      hint: 'protect the service with the CDK construct (it fills the ECS placement) or add them with `lifeboat service put`',
+    });
+  }
+  if ((ecs.launchType ?? 'FARGATE') === 'FARGATE' && !(ecs.subnets && ecs.subnets.length > 0)) {
+    throw new UsageError(`service ${policy.service} runs on Fargate but its policy has no ecs.subnets; a drill task needs a network`, {
+      hint: 'set ecs.subnets (and ecs.securityGroups) to those of the ECS service',
+    });
+  }
+  const drill = policy.drill;
+  return {
+    cluster: ecs.cluster!,
+    taskDefinition: ecs.taskDefinition!,
+    containerName: ecs.containerName!,
+    ...(ecs.launchType ? { launchType: ecs.launchType } : {}),
+    ...(ecs.subnets ? { subnets: [...ecs.subnets] } : {}),
+    ...(ecs.securityGroups ? { securityGroups: [...ecs.securityGroups] } : {}),
+    ...(ecs.assignPublicIp !== undefined ? { assignPublicIp: ecs.assignPublicIp } : {}),
+    ...(drill.verifyCommand ? { verifyCommand: drill.verifyCommand } : {}),
+    ...(drill.app?.command ? { appCommand: drill.app.command } : {}),
+    ...(drill.app?.healthCheckCommand ? { healthCheckCommand: drill.app.healthCheckCommand } : {}),
+    ...(drill.app?.healthCheckUrl ? { healthCheckUrl: drill.app.healthCheckUrl } : {}),
+  };
+}
+
+/** A RunTask request as plain data (the ECS adapter sends it as is). */
+export interface DrillRunTaskRequest {
+  cluster: string;
+  taskDefinition: string;
+  count: 1;
+  startedBy: string;
+  clientToken: string;
+  launchType?: 'FARGATE' | 'EC2';
+  networkConfiguration?: {
+    awsvpcConfiguration: { subnets: string[]; securityGroups?: string[]; assignPublicIp: 'ENABLED' | 'DISABLED' };
+  };
+  overrides: { containerOverrides: { name: string; environment: { name: string; value: string }[] }[] };
+}
+
+/**
+ * The RunTask request for a drill, built only from the drill record, so that a retry
+ * sends the same request: ECS treats a repeated client token with the same parameters as
+ * the same launch, and a different one as a conflict. `startedBy` and the client token are
+ * the drill id; the container learns drill mode, drill id and snapshot id from its
+ * environment. Drill tasks are launched outside the ECS service, so they are never in the
+ * service's discovery, and `isDrillTask` keeps them out of membership and elections.
+ */
+export function buildDrillRunTask(drill: Pick<DrillRecord, 'service' | 'drillId' | 'snapshotId' | 'deadline' | 'launch'>): DrillRunTaskRequest {
+  if (drill.drillId.length > ECS_STARTED_BY_MAX) {
+    throw new UsageError(`drill id ${drill.drillId} is longer than ECS startedBy allows (${ECS_STARTED_BY_MAX})`);
+  }
+  const l = drill.launch;
+  const environment: { name: string; value: string }[] = [
+    { name: DRILL_ENV.mode, value: DRILL_MODE },
+    { name: DRILL_ENV.drillId, value: drill.drillId },
+    { name: DRILL_ENV.snapshotId, value: drill.snapshotId },
+    { name: DRILL_ENV.service, value: drill.service },
+    { name: DRILL_ENV.deadline, value: drill.deadline },
+  ];
+  if (l.verifyCommand) environment.push({ name: DRILL_ENV.verify, value: l.verifyCommand });
+  if (l.appCommand) environment.push({ name: DRILL_ENV.appCommand, value: l.appCommand });
+  if (l.healthCheckCommand) environment.push({ name: DRILL_ENV.healthCommand, value: l.healthCheckCommand });
+  if (l.healthCheckUrl) environment.push({ name: DRILL_ENV.healthUrl, value: l.healthCheckUrl });
+  return {
+    cluster: l.cluster,
+    taskDefinition: l.taskDefinition,
+    count: 1,
+    startedBy: drill.drillId,
+    clientToken: drill.drillId,
+    ...(l.launchType ? { launchType: l.launchType } : {}),
+    ...(l.subnets && l.subnets.length > 0
+      ? {
+          networkConfiguration: {
+            awsvpcConfiguration: {
+              subnets: [...l.subnets],
+              ...(l.securityGroups && l.securityGroups.length > 0 ? { securityGroups: [...l.securityGroups] } : {}),
+              assignPublicIp: l.assignPublicIp ? 'ENABLED' : 'DISABLED',
+            },
+          },
+        }
+      : {}),
+    overrides: { containerOverrides: [{ name: l.containerName, environment }] },
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// Recognising drill tasks in ECS events
+
+/** The parts of an ECS "Task State Change" event detail that drills look at. */
+export interface EcsTaskDetail {
+  taskArn: string;
+  lastStatus?: string;
+  startedBy?: string;
+  group?: string;
+  stopCode?: string;
+  stoppedReason?: string;
+  createdAt?: string;
+  startedAt?: string;
+  stoppedAt?: string;
+  containers?: { name?: string; exitCode?: number | null; reason?: string; lastStatus?: string }[];
+  overrides?: { containerOverrides?: { name?: string; environment?: { name?: string; value?: string }[] }[] };
+}
+
+/**
+ * The drill id of a drill task, from `startedBy` or (when something else set `startedBy`)
+ * from the `LIFEBOAT_MODE=drill` container override; undefined for any other task.
+ */
+export function drillIdOfTask(detail: Pick<EcsTaskDetail, 'startedBy' | 'overrides'>): string | undefined {
+  if (detail.startedBy && isDrillId(detail.startedBy)) return detail.startedBy;
+  for (const o of detail.overrides?.containerOverrides ?? []) {
+    const env = new Map((o.environment ?? []).map((e) => [e.name, e.value]));
+    const id = env.get(DRILL_ENV.drillId);
+    if (env.get(DRILL_ENV.mode) === DRILL_MODE && id && isDrillId(id)) return id;
+  }
+  return undefined;
+}
+
+/** True for a restore-drill task: never a member, never primary, never in discovery. */
+export function isDrillTask(detail: Pick<EcsTaskDetail, 'startedBy' | 'overrides'>): boolean {
+  return drillIdOfTask(detail) !== undefined;
+}
+
+/** How the drill task ended, read from a STOPPED event detail. */
+export interface DrillTaskEnd {
+  taskArn: string;
+  stopCode?: string;
+  stoppedReason?: string;
+  /** The drill container's exit code; undefined when ECS reported none. */
+  exitCode?: number;
+  containerReason?: string;
+  startedAt?: string;
+  stoppedAt?: string;
+}
+
+export function drillTaskEnd(detail: EcsTaskDetail, containerName: string): DrillTaskEnd {
+  const containers = detail.containers ?? [];
+  const container = containers.find((c) => c.name === containerName) ?? (containers.length === 1 ? containers[0] : undefined);
+  const exitCode = typeof container?.exitCode === 'number' ? container.exitCode : undefined;
+  return {
+    taskArn: detail.taskArn,
+    ...(detail.stopCode ? { stopCode: detail.stopCode } : {}),
+    ...(detail.stoppedReason ? { stoppedReason: detail.stoppedReason } : {}),
+    ...(exitCode !== undefined ? { exitCode } : {}),
+    ...(container?.reason ? { containerReason: container.reason } : {}),
+    ...(detail.startedAt ? { startedAt: detail.startedAt } : {}),
+    ...(detail.stoppedAt ? { stoppedAt: detail.stoppedAt } : {}),
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// Evaluation
+
+const seconds = (fromIso: string, toIso: string): number => Math.max(0, (Date.parse(toIso) - Date.parse(fromIso)) / 1000);
+const round3 = (n: number): number => Math.round(n * 1000) / 1000;
+
+/** Which targets a (passed) drill missed. RPO is judged for every drill, RTO when measured. */
+export function targetsMissed(targets: DrillTargets, measured: { rtoSeconds?: number; rpoSeconds: number }): ('rto' | 'rpo')[] {
+  const over: ('rto' | 'rpo')[] = [];
+  if (targets.rtoSeconds !== undefined && measured.rtoSeconds !== undefined && measured.rtoSeconds > targets.rtoSeconds) over.push('rto');
+  if (targets.rpoSeconds !== undefined && measured.rpoSeconds > targets.rpoSeconds) over.push('rpo');
+  return over;
+}
+
+/**
+ * Combines the task's end with the agent's result. The exit code and the agent's result
+ * must agree (0 ⇔ passed); only then does the agent's outcome stand. Everything else is an
+ * `error` — the drill could not be judged — never a `failed`:
+ * - stop code `TaskFailedToStart`: the task never ran;
+ * - no exit code for the drill container (killed with its host, never started);
+ * - no agent result (the agent crashed or could not reach the table);
+ * - the agent says passed but the container exited non-zero, or the other way round.
+ */
+export function concludeDrill(drill: DrillRecord, end: DrillTaskEnd, now: Date): DrillConclusion {
+  const finishedAt = end.stoppedAt ?? now.toISOString();
+  const agent = drill.agent;
+  const base = {
+    finishedAt,
+    finishedBy: 'task-stopped' as const,
+    ...(end.exitCode !== undefined ? { exitCode: end.exitCode } : {}),
+    ...(end.stopCode ? { stopCode: end.stopCode } : {}),
+    ...(end.stoppedReason ? { stoppedReason: end.stoppedReason } : {}),
+    ...(end.startedAt ? { taskStartedAt: end.startedAt } : {}),
+    ...(end.stoppedAt ? { taskStoppedAt: end.stoppedAt } : {}),
+    ...(agent?.restoreSeconds !== undefined ? { restoreSeconds: agent.restoreSeconds } : {}),
+  };
+  const rpoOver = targetsMissed(drill.targets, { rpoSeconds: drill.rpoSeconds });
+  const error = (reason: string): DrillConclusion => ({ ...base, status: 'error', reason, overTarget: rpoOver, withinTargets: false });
+  const stopped = end.stoppedReason ? ` (${end.stoppedReason})` : '';
+
+  if (end.stopCode === 'TaskFailedToStart') return error(`the drill task failed to start${stopped}`);
+  if (end.exitCode === undefined) {
+    const why = end.containerReason ? `: ${end.containerReason}` : stopped;
+    return error(`the drill container ${drill.launch.containerName} stopped without an exit code${why}`);
+  }
+  if (!agent) {
+    return error(`the drill task exited with code ${end.exitCode} without recording a result${stopped}`);
+  }
+  const agentPassed = agent.outcome === 'passed';
+  if (agentPassed !== (end.exitCode === 0)) {
+    return error(`the agent recorded "${agent.outcome}" (${agent.reason}) but the drill container exited with code ${end.exitCode}${stopped}`);
+  }
+  if (agent.outcome === 'error') return error(agent.reason);
+  if (agent.outcome === 'failed') return { ...base, status: 'failed', reason: agent.reason, overTarget: rpoOver, withinTargets: false };
+
+  const rtoStart = end.startedAt ?? agent.startedAt;
+  const rtoSeconds = agent.readyAt ? round3(seconds(rtoStart, agent.readyAt)) : undefined;
+  const overTarget = targetsMissed(drill.targets, { rtoSeconds, rpoSeconds: drill.rpoSeconds });
+  return {
+    ...base,
+    status: 'passed',
+    reason: overTarget.length === 0 ? agent.reason : `${agent.reason}; over target: ${describeOverTarget(drill, { rtoSeconds, overTarget })}`,
+    ...(rtoSeconds !== undefined ? { rtoSeconds } : {}),
+    overTarget,
+    withinTargets: overTarget.length === 0,
+  };
+}
+
+function describeOverTarget(drill: DrillRecord, m: { rtoSeconds?: number; overTarget: ('rto' | 'rpo')[] }): string {
+  return m.overTarget
+    .map((t) =>
+      t === 'rto' ? `RTO ${formatSeconds(m.rtoSeconds!)} > ${formatSeconds(drill.targets.rtoSeconds!)}` : `RPO ${formatSeconds(drill.rpoSeconds)} > ${formatSeconds(drill.targets.rpoSeconds!)}`,
+    )
+    .join(', ');
+}
+
+/** The conclusion the watchdog writes for a drill still running at its deadline. */
+export function timedOutConclusion(drill: DrillRecord, now: Date): DrillConclusion {
+  return {
+    status: 'timed-out',
+    finishedAt: now.toISOString(),
+    finishedBy: 'watchdog',
+    reason: `the drill did not finish within ${formatSeconds(drill.timeoutSeconds)} (deadline ${drill.deadline}); its task was stopped`,
+    overTarget: targetsMissed(drill.targets, { rpoSeconds: drill.rpoSeconds }),
+    withinTargets: false,
+    ...(drill.agent?.restoreSeconds !== undefined ? { restoreSeconds: drill.agent.restoreSeconds } : {}),
+  };
+}
+
+/** The conclusion for a drill whose task could not be launched at all. */
+export function launchFailedConclusion(drill: DrillRecord, message: string, now: Date): DrillConclusion {
+  return {
+    status: 'error',
+    finishedAt: now.toISOString(),
+    finishedBy: 'launch',
+    reason: `the drill task could not be launched: ${message}`,
+    overTarget: targetsMissed(drill.targets, { rpoSeconds: drill.rpoSeconds }),
+    withinTargets: false,
+  };
+}
+
+export function isOverdue(drill: Pick<DrillRecord, 'status' | 'deadline'>, now: Date): boolean {
+  return drill.status === 'running' && Date.parse(drill.deadline) <= now.getTime();
+}
+
+export function deadlineOf(createdAt: Date, timeoutSeconds: number): string {
+  return new Date(createdAt.getTime() + timeoutSeconds * 1000).toISOString();
+}
+
+export function ageSeconds(fromIso: string, at: Date): number {
+  return round3(Math.max(0, (at.getTime() - Date.parse(fromIso)) / 1000));
+}
+
+/** 42 s, 4.5 min, 2.0 h, 3.0 d — for messages and reports. */
+export function formatSeconds(s: number): string {
+  if (s < 100) return `${Number.isInteger(s) ? s : s.toFixed(s < 10 ? 2 : 1)} s`;
+  if (s < 5400) return `${(s / 60).toFixed(1)} min`;
+  if (s < 172_800) return `${(s / 3600).toFixed(1)} h`;
+  return `${(s / 86_400).toFixed(1)} d`;
+}
+
+/** Starts output whose beginning was dropped. */
+export const OUTPUT_CUT_MARKER = '[… earlier output cut]\n';
+
+/** Keeps the tail of `text` within `maxBytes` of UTF-8 (plus the marker), marking the cut. */
+export function truncateOutput(text: string, maxBytes = DRILL_OUTPUT_LIMIT_BYTES): string {
+  const bytes = Buffer.from(text, 'utf8');
+  if (bytes.length <= maxBytes) return text;
+  const marker = OUTPUT_CUT_MARKER;
+  // Cutting inside a multi-byte character leaves a replacement char at the start; drop it.
+  return marker + bytes.subarray(bytes.length - maxBytes).toString('utf8').replace(/^\uFFFD+/, '');
+}

@@ -1,0 +1,172 @@
+/**
+ * Finishing a drill from its task's `STOPPED` event, and the watchdog for drills that run
+ * past their deadline.
+ *
+ * ECS delivers events at least once and in any order. Finishing is one conditional write
+ * on `status = running` (and on the drill's own task), so a duplicate `STOPPED`, one that
+ * arrives after the watchdog timed the drill out, or one for another task carrying the
+ * same drill id, changes nothing. The write comes first and the side effects (marking the
+ * snapshot verified, metrics) after; a redelivered event for a passed drill re-applies the
+ * (idempotent) verification, so a crash between the two converges.
+ */
+import { OperationFailedError } from '../domain/errors.js';
+import {
+  concludeDrill,
+  drillIdOfTask,
+  drillTaskEnd,
+  isOverdue,
+  timedOutConclusion,
+  DRILL_ENV,
+  type DrillRecord,
+  type EcsTaskDetail,
+} from '../domain/drills.js';
+import type { SnapshotCatalog } from '../adapters/catalog.js';
+import type { DrillStore } from '../adapters/drill-store.js';
+import type { TaskLauncher } from '../adapters/ecs-launcher.js';
+import type { ServiceRegistry } from '../adapters/service-registry.js';
+import type { DrillMetrics } from '../adapters/drill-metrics.js';
+
+export interface FinalizeDeps {
+  drills: DrillStore;
+  catalog: SnapshotCatalog;
+  clock?: () => Date;
+  metrics?: DrillMetrics;
+  /** Structured log lines (the handler passes its Powertools logger). */
+  log?: (message: string, fields: Record<string, unknown>) => void;
+}
+
+export type FinalizeResult =
+  | { outcome: 'finalized'; drill: DrillRecord; snapshotVerified: boolean }
+  | {
+      outcome: 'ignored';
+      /**
+       * not-a-drill: the task is not a drill task (the caller handles it otherwise);
+       * not-stopped: the event is not a STOPPED one;
+       * unknown-drill: no such drill (or no service to look it up in);
+       * already-finished: a duplicate, or the watchdog or another event was first;
+       * other-task: the drill has a different task (a stray launch).
+       */
+      reason: 'not-a-drill' | 'not-stopped' | 'unknown-drill' | 'already-finished' | 'other-task';
+      drill?: DrillRecord;
+    };
+
+/** The service a drill task belongs to, from its container overrides. */
+function serviceOfTask(detail: EcsTaskDetail): string | undefined {
+  for (const o of detail.overrides?.containerOverrides ?? []) {
+    const value = o.environment?.find((e) => e.name === DRILL_ENV.service)?.value;
+    if (value) return value;
+  }
+  return undefined;
+}
+
+/**
+ * Finalizes the drill whose task stopped. `detail` is the `detail` of an ECS "Task State
+ * Change" event (parsed by the caller); `service` is only needed when the event carries no
+ * container overrides. Safe to call for any event: non-drill tasks and non-STOPPED events
+ * come back as `ignored`.
+ */
+export async function finalizeDrill(deps: FinalizeDeps, detail: EcsTaskDetail, options: { service?: string } = {}): Promise<FinalizeResult> {
+  const clock = deps.clock ?? (() => new Date());
+  const log = deps.log ?? (() => undefined);
+  const drillId = drillIdOfTask(detail);
+  if (!drillId) return { outcome: 'ignored', reason: 'not-a-drill' };
+  if (detail.lastStatus !== 'STOPPED') return { outcome: 'ignored', reason: 'not-stopped' };
+  const service = serviceOfTask(detail) ?? options.service;
+  if (!service) {
+    log('drill task event without a service', { drillId, taskArn: detail.taskArn });
+    return { outcome: 'ignored', reason: 'unknown-drill' };
+  }
+  const drill = await deps.drills.get(service, drillId);
+  if (!drill) {
+    log('STOPPED event for an unknown drill', { service, drillId, taskArn: detail.taskArn });
+    return { outcome: 'ignored', reason: 'unknown-drill' };
+  }
+  if (drill.status !== 'running') {
+    const snapshotVerified = await ensureVerified(deps, drill);
+    log('drill already finished; event ignored', { service, drillId, status: drill.status, snapshotVerified });
+    return { outcome: 'ignored', reason: 'already-finished', drill };
+  }
+  if (drill.taskArn && drill.taskArn !== detail.taskArn) {
+    log('STOPPED event for a task that is not the drill task', { service, drillId, taskArn: detail.taskArn, drillTask: drill.taskArn });
+    return { outcome: 'ignored', reason: 'other-task', drill };
+  }
+  const conclusion = concludeDrill(drill, drillTaskEnd(detail, drill.launch.containerName), clock());
+  const finished = await deps.drills.finish(service, drillId, conclusion, { taskArn: detail.taskArn });
+  if (finished.outcome !== 'finished') {
+    return { outcome: 'ignored', reason: finished.outcome === 'other-task' ? 'other-task' : finished.outcome === 'unknown-drill' ? 'unknown-drill' : 'already-finished', drill: finished.drill };
+  }
+  const snapshotVerified = await ensureVerified(deps, finished.drill);
+  deps.metrics?.drillFinished(finished.drill);
+  log('drill finished', { service, drillId, status: finished.drill.status, reason: finished.drill.reason, rtoSeconds: finished.drill.rtoSeconds, rpoSeconds: finished.drill.rpoSeconds });
+  return { outcome: 'finalized', drill: finished.drill, snapshotVerified };
+}
+
+/**
+ * A passed drill proves its snapshot restorable: mark it verified (retention keeps the
+ * newest verified snapshot). Idempotent; false when the drill did not pass or the
+ * snapshot is no longer complete (being expired).
+ */
+async function ensureVerified(deps: FinalizeDeps, drill: DrillRecord): Promise<boolean> {
+  if (drill.status !== 'passed') return false;
+  const snapshot = await deps.catalog.get(drill.service, drill.snapshotId);
+  if (snapshot?.verifiedAt) return true;
+  try {
+    await deps.catalog.markVerified(drill.service, drill.snapshotId, drill.finishedAt ?? (deps.clock ?? (() => new Date()))().toISOString());
+    return true;
+  } catch (err) {
+    if (err instanceof OperationFailedError) {
+      deps.log?.('snapshot of a passed drill could not be marked verified', { service: drill.service, drillId: drill.drillId, snapshotId: drill.snapshotId, error: err.message });
+      return false;
+    }
+    throw err;
+  }
+}
+
+export interface WatchdogDeps {
+  drills: DrillStore;
+  registry: ServiceRegistry;
+  launcher: TaskLauncher;
+  clock?: () => Date;
+  metrics?: DrillMetrics;
+  log?: (message: string, fields: Record<string, unknown>) => void;
+}
+
+export interface WatchdogResult {
+  /** Drills this run recorded as timed out. */
+  timedOut: DrillRecord[];
+  /** Drill tasks that could not be stopped (the drill is timed out all the same). */
+  stopFailures: { service: string; drillId: string; taskArn: string; error: string }[];
+}
+
+/**
+ * Finds running drills past their deadline, records them as `timed-out` (conditional on
+ * still running, so a STOPPED event that finalizes the drill at the same moment wins or
+ * loses cleanly) and then stops their tasks with StopTask. Timing out first means the
+ * task's own STOPPED event, which follows, finds the drill finished and changes nothing.
+ */
+export async function stopOverdueDrills(deps: WatchdogDeps, options: { services?: readonly string[] } = {}): Promise<WatchdogResult> {
+  const clock = deps.clock ?? (() => new Date());
+  const log = deps.log ?? (() => undefined);
+  const services = options.services ?? (await deps.registry.list());
+  const result: WatchdogResult = { timedOut: [], stopFailures: [] };
+  for (const service of services) {
+    for await (const drill of deps.drills.list(service, { running: true })) {
+      const now = clock();
+      if (!isOverdue(drill, now)) continue;
+      const finished = await deps.drills.finish(service, drill.drillId, timedOutConclusion(drill, now));
+      if (finished.outcome !== 'finished') continue;
+      result.timedOut.push(finished.drill);
+      deps.metrics?.drillFinished(finished.drill);
+      log('drill timed out', { service, drillId: drill.drillId, deadline: drill.deadline, taskArn: drill.taskArn });
+      if (!drill.taskArn) continue;
+      try {
+        await deps.launcher.stopTask(drill.launch.cluster, drill.taskArn, `Lifeboat drill ${drill.drillId} timed out (deadline ${drill.deadline})`);
+      } catch (err) {
+        const error = (err as Error)?.message ?? String(err);
+        result.stopFailures.push({ service, drillId: drill.drillId, taskArn: drill.taskArn, error });
+        log('drill task could not be stopped', { service, drillId: drill.drillId, taskArn: drill.taskArn, error });
+      }
+    }
+  }
+  return result;
+}

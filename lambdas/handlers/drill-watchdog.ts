@@ -1,0 +1,26 @@
+/**
+ * Lambda entry for the drill watchdog (an EventBridge schedule, every few minutes): drills
+ * still running past their deadline are recorded as timed out and their tasks stopped
+ * (StopTask); then the reports of the services concerned are rewritten.
+ */
+import { stopOverdueDrills } from '../drills/finalize.js';
+import { publishDrillReports } from '../drills/reports.js';
+import { lazyRuntime, logWith, type DrillRuntime } from './drill-runtime.js';
+
+export interface DrillWatchdogResult {
+  timedOut: { service: string; drillId: string }[];
+  stopFailures: number;
+}
+
+export function makeDrillWatchdogHandler(runtime: () => DrillRuntime) {
+  return async function drillWatchdog(_event?: unknown): Promise<DrillWatchdogResult> {
+    const rt = runtime();
+    const result = await stopOverdueDrills({ ...rt, log: logWith(rt.logger) });
+    const services = [...new Set(result.timedOut.map((d) => d.service))];
+    for (const service of services) await publishDrillReports(rt, { service });
+    if (result.stopFailures.length > 0) rt.logger.warn('some timed-out drill tasks could not be stopped', { stopFailures: result.stopFailures });
+    return { timedOut: result.timedOut.map((d) => ({ service: d.service, drillId: d.drillId })), stopFailures: result.stopFailures.length };
+  };
+}
+
+export const handler = makeDrillWatchdogHandler(lazyRuntime());
