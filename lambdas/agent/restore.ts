@@ -168,6 +168,12 @@ async function resolveSnapshot(catalog: SnapshotCatalog, service: string, select
       hint: `list the ids with \`lifeboat snapshots --service ${service}\``,
     });
   }
+  if (record.status === 'expiring') {
+    // Gone for every purpose but the sweep's: like an unknown id (exit 2), not a broken backup.
+    throw new SnapshotNotFoundError(`snapshot ${selector} of service ${service} is being deleted by retention; it cannot be restored`, {
+      hint: `pick another with \`lifeboat snapshots --service ${service}\``,
+    });
+  }
   if (record.status !== 'complete') {
     throw new OperationFailedError(`snapshot ${selector} of service ${service} is ${record.status}, not complete; it cannot be restored`, {
       hint: 'pick a complete one from `lifeboat snapshots`',

@@ -59,6 +59,10 @@ describe('DynamoSnapshotUseLeases', () => {
     expect(err).toBeInstanceOf(OperationFailedError);
     expect((err as Error).message).toBe(`snapshot ${other} of service db is expiring (being deleted by retention); it cannot be used`);
     expect(await leases.live('db', other)).toEqual([]);
+    // A restore asking for it by id is told it is gone (exit 2), not that the backup is broken.
+    const restore = await restoreSnapshot({ catalog, store, service: 'db', dir: join(work.path, 'gone'), snapshot: other }).catch((e: unknown) => e);
+    expect(restore).toBeInstanceOf(SnapshotNotFoundError);
+    expect((restore as Error).message).toBe(`snapshot ${other} of service db is being deleted by retention; it cannot be restored`);
     await expect(leases.acquire({ service: 'db', snapshotId: '20200101T000000.000Z-00000000', holder: 'h', purpose: 'restore', ttlSeconds: 60 })).rejects.toBeInstanceOf(
       SnapshotNotFoundError,
     );
