@@ -289,22 +289,25 @@ export async function sweepServiceRetention(ctx: RetentionContext, options: Swee
   // The first error that is not a store/catalog failure (a bug, or a crash a test simulates)
   // stops the run: nothing new starts, work in flight finishes, then it is thrown.
   let fatal: { error: unknown } | undefined;
-  const guarded = async (id: string, work: () => Promise<SweepOutcome>) => {
-    if (fatal) return;
+  const guarded = async (id: string, work: () => Promise<SweepOutcome>): Promise<SweepOutcome | undefined> => {
+    if (fatal) return undefined;
     if (options.deadline !== undefined && Date.now() > options.deadline) {
       stoppedEarly = true;
-      return;
+      return undefined;
     }
     try {
-      results.push(await work());
+      return await work();
     } catch (err) {
       // Store or catalog trouble with one snapshot: note it, carry on, retry next run.
-      if (isLifeboatError(err)) results.push({ id, outcome: 'failed', reason: (err as LifeboatError).message });
-      else fatal ??= { error: err };
+      if (isLifeboatError(err)) return { id, outcome: 'failed', reason: (err as LifeboatError).message };
+      fatal ??= { error: err };
+      return undefined;
     }
   };
+  /** Runs `work` for each entry (a few at a time); outcomes are listed in the entries' order. */
   const phase = async (entries: SnapshotSummary[], work: (s: SnapshotSummary) => Promise<SweepOutcome>) => {
-    await Promise.all(entries.map((s) => limit(() => guarded(s.id, () => work(s)))));
+    const outcomes = await Promise.all(entries.map((s) => limit(() => guarded(s.id, () => work(s)))));
+    for (const o of outcomes) if (o) results.push(o);
     if (fatal) throw fatal.error;
   };
 
