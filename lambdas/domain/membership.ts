@@ -1,0 +1,144 @@
+/**
+ * Members of a protected service: what the control plane knows about each of its tasks,
+ * and how an ECS task description (event or DescribeTasks) becomes that knowledge. Pure.
+ *
+ * Two writers share a member, each owning its own fields, so neither can undo the other:
+ *   - ECS facts (lastStatus, desiredStatus, version, ip, times, startedBy, group) come from
+ *     task state change events and the reconciler, applied only when `version` is newer;
+ *   - agent facts (heartbeatAt, aliveUntil, dataPosition) come from the agent's heartbeat.
+ * The election writes `primaryTerm`; commands are appended by other components and
+ * acknowledged by the agent.
+ *
+ * Times are epoch milliseconds.
+ */
+
+/** A request for the agent (e.g. "take a snapshot now"), delivered at least once. */
+export interface MemberCommand {
+  /** Unique per command; acknowledging an id twice is harmless. */
+  id: string;
+  type: string;
+  args?: Record<string, unknown>;
+  enqueuedAt: number;
+}
+
+export interface Member {
+  service: string;
+  taskArn: string;
+  /** ECS: PROVISIONING, PENDING, ACTIVATING, RUNNING, DEACTIVATING, STOPPING, DEPROVISIONING, STOPPED. */
+  lastStatus?: string;
+  desiredStatus?: string;
+  /** ECS event version of the task; only newer versions are applied. */
+  version?: number;
+  ip?: string;
+  startedAt?: number;
+  startedBy?: string;
+  /** ECS task group, `service:<name>` for service tasks. */
+  group?: string;
+  clusterArn?: string;
+  taskDefinitionArn?: string;
+  stopCode?: string;
+  stoppedReason?: string;
+  /**
+   * When the task started going away: ECS desired it STOPPED, it stopped, or its agent
+   * released the lease. Set once. A member with `goneAt` is never elected and cannot
+   * renew its heartbeat.
+   */
+  goneAt?: number;
+  /** Last heartbeat, by the agent's clock. */
+  heartbeatAt?: number;
+  /** The agent is alive until then (heartbeat + lease duration); for the primary this is its lease. */
+  aliveUntil?: number;
+  /** How fresh the task's data is (bigger is fresher), reported by the agent. */
+  dataPosition?: number;
+  /** Tie-breaker after data freshness; bigger wins. */
+  priority?: number;
+  /** The term for which this member is primary; absent for standbys. */
+  primaryTerm?: number;
+  /** The last term this member held before it was deposed. */
+  deposedTerm?: number;
+  /** Pending commands, by id. */
+  commands: Record<string, MemberCommand>;
+  updatedAt?: number;
+}
+
+/** Who is primary. `term` is the fencing token: strictly increasing, one holder per term. */
+export interface Lease {
+  service: string;
+  holder: string;
+  term: number;
+  electedAt: number;
+  previousHolder?: string;
+}
+
+/** What ECS says about one task, normalised from an event or from DescribeTasks. */
+export interface TaskObservation {
+  taskArn: string;
+  clusterArn?: string;
+  lastStatus: string;
+  desiredStatus: string;
+  version: number;
+  group?: string;
+  startedBy?: string;
+  taskDefinitionArn?: string;
+  ip?: string;
+  startedAt?: number;
+  stoppingAt?: number;
+  stoppedAt?: number;
+  /** The event's (or description's) own time. */
+  updatedAt?: number;
+  stopCode?: string;
+  stoppedReason?: string;
+  /** Environment variables set by RunTask overrides (any container). */
+  overrideEnvironment?: Record<string, string>;
+}
+
+/** `startedBy` prefix of drill tasks launched by Lifeboat. */
+export const DRILL_STARTED_BY_PREFIX = 'drill-';
+/** Environment variable (set through RunTask overrides) that puts a task in drill mode. */
+export const DRILL_ENV = 'LIFEBOAT_DRILL';
+
+/**
+ * Drill tasks restore a snapshot in a throw-away task; they are never members and never
+ * primary, even though they run the service's task definition.
+ */
+export function isDrillTask(task: { startedBy?: string; overrideEnvironment?: Record<string, string> }): boolean {
+  if (task.startedBy?.startsWith(DRILL_STARTED_BY_PREFIX)) return true;
+  const flag = task.overrideEnvironment?.[DRILL_ENV];
+  return flag !== undefined && flag !== '' && flag !== '0' && flag.toLowerCase() !== 'false';
+}
+
+/** The ECS service name of a task's group (`service:wiki` → `wiki`), if it belongs to one. */
+export function ecsServiceOfGroup(group: string | undefined): string | undefined {
+  return group?.startsWith('service:') ? group.slice('service:'.length) : undefined;
+}
+
+/** The task is on its way out, according to ECS. */
+export function isGoingAway(obs: Pick<TaskObservation, 'lastStatus' | 'desiredStatus'>): boolean {
+  return obs.desiredStatus === 'STOPPED' || obs.lastStatus === 'STOPPED';
+}
+
+/** When ECS says the task started going away, or undefined while it is meant to run. */
+export function goneAtOf(obs: TaskObservation, now: number): number | undefined {
+  if (!isGoingAway(obs)) return undefined;
+  const times = [obs.stoppingAt, obs.stoppedAt, obs.updatedAt].filter((t): t is number => t !== undefined && Number.isFinite(t));
+  return times.length ? Math.min(...times) : now;
+}
+
+/** Days a STOPPED member is kept before DynamoDB's TTL removes it. */
+export const STOPPED_MEMBER_RETENTION_DAYS = 7;
+
+/** The TTL (epoch seconds) for a member that ECS reports STOPPED. */
+export function stoppedMemberExpiry(now: number): number {
+  return Math.floor(now / 1000) + STOPPED_MEMBER_RETENTION_DAYS * 86_400;
+}
+
+/** Parses an ISO time or epoch-ms number; undefined for anything else. */
+export function toEpochMs(value: unknown): number | undefined {
+  if (typeof value === 'number' && Number.isFinite(value)) return value;
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? undefined : value.getTime();
+  if (typeof value === 'string' && value !== '') {
+    const t = Date.parse(value);
+    return Number.isNaN(t) ? undefined : t;
+  }
+  return undefined;
+}
