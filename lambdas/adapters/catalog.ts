@@ -5,6 +5,10 @@
  * store; `commit` flips it to `complete` after every object (manifest last) is stored.
  * That conditional write is the commit point: restore only ever picks `complete` entries,
  * and an entry left `uploading` by a crash is inert until the sweeper reaps it.
+ *
+ * Fencing: a snapshot taken by a primary carries its lease term, and its commit is one
+ * transaction with a check that the service's lease is still at that term. A primary that
+ * was deposed while it uploaded cannot register what it uploaded.
  */
 import {
   CreateTableCommand,
@@ -13,10 +17,11 @@ import {
   waitUntilTableExists,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { OperationFailedError, UnavailableError } from '../domain/errors.js';
 import { errorName, translateAwsError } from './aws.js';
-import { SNAPSHOT_SK_PREFIX, TABLE_KEY, TTL_ATTRIBUTE, servicePk, snapshotIdFromSk, snapshotKey } from './keys.js';
+import { SNAPSHOT_SK_PREFIX, TABLE_KEY, TTL_ATTRIBUTE, leaseKey, servicePk, snapshotIdFromSk, snapshotKey } from './keys.js';
 
 export type SnapshotStatus = 'uploading' | 'complete' | 'expiring';
 
@@ -58,8 +63,11 @@ export interface SnapshotCatalog {
   check(): Promise<void>;
   /** Records a new snapshot as `uploading`. Fails if the id exists. */
   begin(start: SnapshotStart): Promise<void>;
-  /** The commit point: `uploading` → `complete`. Fails unless the entry is `uploading`. */
-  commit(service: string, id: string, completion: SnapshotCompletion): Promise<SnapshotRecord>;
+  /**
+   * The commit point: `uploading` → `complete`. Fails unless the entry is `uploading`, and,
+   * with a `fence`, unless the service's lease is still at `fence.term` (same transaction).
+   */
+  commit(service: string, id: string, completion: SnapshotCompletion, fence?: CommitFence): Promise<SnapshotRecord>;
   /** Removes an entry that is still `uploading` (after a clean failure). */
   discard(service: string, id: string): Promise<void>;
   /** Strongly consistent read of one entry. */
@@ -72,6 +80,11 @@ export interface SnapshotCatalog {
   markVerified(service: string, id: string, at: string): Promise<void>;
   /** Writes a complete entry recovered from a manifest, unless one exists. */
   importComplete(record: SnapshotRecord): Promise<'imported' | 'exists'>;
+}
+
+/** The writer's fencing token: the lease term it held when it started the snapshot. */
+export interface CommitFence {
+  term: number;
 }
 
 type Item = SnapshotRecord & { pk: string; sk: string; type: 'snapshot' };
@@ -121,7 +134,7 @@ export class DynamoSnapshotCatalog implements SnapshotCatalog {
     }
   }
 
-  async commit(service: string, id: string, completion: SnapshotCompletion): Promise<SnapshotRecord> {
+  async commit(service: string, id: string, completion: SnapshotCompletion, fence?: CommitFence): Promise<SnapshotRecord> {
     const names: Record<string, string> = { '#status': 'status' };
     const values: Record<string, unknown> = { ':complete': 'complete', ':uploading': 'uploading' };
     const sets = ['#status = :complete'];
@@ -130,27 +143,56 @@ export class DynamoSnapshotCatalog implements SnapshotCatalog {
       values[`:${k}`] = v;
       sets.push(`#${k} = :${k}`);
     }
+    const update = {
+      TableName: this.name,
+      Key: snapshotKey(service, id),
+      UpdateExpression: `SET ${sets.join(', ')}`,
+      ConditionExpression: '#status = :uploading',
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values,
+    };
+    const notUploading = () =>
+      new OperationFailedError(`snapshot ${id} of ${service} is no longer uploading; it cannot be committed`, {
+        hint: 'another process changed or removed its catalog entry; take a new snapshot',
+      });
+    if (!fence) {
+      try {
+        const out = await this.client.send(new UpdateCommand({ ...update, ReturnValues: 'ALL_NEW' }));
+        return toRecord(out.Attributes ?? {});
+      } catch (err) {
+        if (errorName(err) === 'ConditionalCheckFailedException') throw notUploading();
+        this.fail(err, 'UpdateItem');
+      }
+    }
     try {
-      const out = await this.client.send(
-        new UpdateCommand({
-          TableName: this.name,
-          Key: snapshotKey(service, id),
-          UpdateExpression: `SET ${sets.join(', ')}`,
-          ConditionExpression: '#status = :uploading',
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
-          ReturnValues: 'ALL_NEW',
+      await this.client.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            { Update: update },
+            {
+              ConditionCheck: {
+                TableName: this.name,
+                Key: leaseKey(service),
+                ConditionExpression: '#term = :term',
+                ExpressionAttributeNames: { '#term': 'term' },
+                ExpressionAttributeValues: { ':term': fence.term },
+                ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+              },
+            },
+          ],
         }),
       );
-      return toRecord(out.Attributes ?? {});
     } catch (err) {
-      if (errorName(err) === 'ConditionalCheckFailedException') {
-        throw new OperationFailedError(`snapshot ${id} of ${service} is no longer uploading; it cannot be committed`, {
-          hint: 'another process changed or removed its catalog entry; take a new snapshot',
-        });
+      if (errorName(err) === 'TransactionCanceledException') {
+        const reasons = (err as { CancellationReasons?: { Code?: string; Item?: Record<string, unknown> }[] }).CancellationReasons ?? [];
+        if (reasons[0]?.Code === 'ConditionalCheckFailed') throw notUploading();
+        if (reasons[1]?.Code === 'ConditionalCheckFailed') throw deposed(service, id, fence.term, reasons[1].Item);
       }
-      this.fail(err, 'UpdateItem');
+      this.fail(err, 'TransactWriteItems');
     }
+    const record = await this.get(service, id);
+    if (!record) throw notUploading();
+    return record;
   }
 
   async discard(service: string, id: string): Promise<void> {
@@ -258,6 +300,15 @@ export class DynamoSnapshotCatalog implements SnapshotCatalog {
       this.fail(err, 'PutItem');
     }
   }
+}
+
+/** The writer's term is no longer the lease's: it was deposed (or never was primary). */
+function deposed(service: string, id: string, term: number, leaseItem: Record<string, unknown> | undefined): OperationFailedError {
+  const lease = leaseItem ? (unmarshall(leaseItem as Parameters<typeof unmarshall>[0]) as { term?: number; holder?: string }) : undefined;
+  const now = lease?.term !== undefined ? `the lease is at term ${lease.term}, held by ${lease.holder}` : 'the service has no lease';
+  return new OperationFailedError(`snapshot ${id} of ${service} was taken under term ${term}, but ${now}: this task is no longer primary, so the snapshot is not registered`, {
+    hint: 'only the current primary registers snapshots; its objects were removed. `lifeboat role` shows the primary',
+  });
 }
 
 function missingTable(name: string): UnavailableError {
