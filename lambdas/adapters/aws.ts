@@ -8,11 +8,14 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
+import { ECSClient } from '@aws-sdk/client-ecs';
+import { ServiceDiscoveryClient } from '@aws-sdk/client-servicediscovery';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { UnavailableError, UsageError } from '../domain/errors.js';
 
 type Env = Record<string, string | undefined>;
 
-function customEndpoint(env: Env, service: 'S3' | 'DYNAMODB'): string | undefined {
+function customEndpoint(env: Env, service: 'S3' | 'DYNAMODB' | 'ECS' | 'SERVICEDISCOVERY' | 'SQS'): string | undefined {
   return env[`AWS_ENDPOINT_URL_${service}`] ?? env.AWS_ENDPOINT_URL;
 }
 
@@ -56,6 +59,18 @@ export function createDynamoClient(env: Env = process.env): DynamoDBDocumentClie
   return DynamoDBDocumentClient.from(createDynamoBaseClient(env), {
     marshallOptions: { removeUndefinedValues: true },
   });
+}
+
+export function createEcsClient(env: Env = process.env): ECSClient {
+  return new ECSClient(common(env, customEndpoint(env, 'ECS')));
+}
+
+export function createServiceDiscoveryClient(env: Env = process.env): ServiceDiscoveryClient {
+  return new ServiceDiscoveryClient(common(env, customEndpoint(env, 'SERVICEDISCOVERY')));
+}
+
+export function createSqsClient(env: Env = process.env): SQSClient {
+  return new SQSClient(common(env, customEndpoint(env, 'SQS')));
 }
 
 interface AwsErrorShape {

@@ -83,7 +83,7 @@ export type ElectionOutcome =
 export type FailoverDecision =
   | { kind: 'healthy'; lease: Lease; holder: Member; expiresAt: number }
   | { kind: 'wait'; lease?: Lease; lostAt: number; dueAt: number }
-  | { kind: 'elect'; request: ElectionRequest; lease?: Lease }
+  | { kind: 'elect'; request: ElectionRequest; lease?: Lease; lostAt: number }
   | { kind: 'no-candidate'; lease?: Lease; lostAt: number };
 
 /**
@@ -114,6 +114,7 @@ export function decideFailover(
   return {
     kind: 'elect',
     ...(lease ? { lease } : {}),
+    lostAt,
     request: {
       service,
       observedTerm: lease?.term ?? 0,

@@ -142,3 +142,61 @@ export function toEpochMs(value: unknown): number | undefined {
   }
   return undefined;
 }
+
+/**
+ * The fields an ECS task has both in a "ECS Task State Change" event's `detail` and in a
+ * DescribeTasks answer (times are ISO strings in events, Dates from the SDK).
+ */
+export interface EcsTaskLike {
+  taskArn?: string;
+  clusterArn?: string;
+  lastStatus?: string;
+  desiredStatus?: string;
+  version?: number;
+  group?: string;
+  startedBy?: string;
+  taskDefinitionArn?: string;
+  startedAt?: string | Date;
+  stoppingAt?: string | Date;
+  stoppedAt?: string | Date;
+  updatedAt?: string | Date;
+  stopCode?: string;
+  stoppedReason?: string;
+  attachments?: { type?: string; details?: { name?: string; value?: string }[] }[];
+  containers?: { networkInterfaces?: { privateIpv4Address?: string }[] }[];
+  overrides?: { containerOverrides?: { environment?: { name?: string; value?: string }[] }[] };
+}
+
+/** Normalises an ECS task; undefined when it lacks what a member needs (ARN, statuses, version). */
+export function observationFromEcsTask(task: EcsTaskLike): TaskObservation | undefined {
+  if (!task.taskArn || !task.lastStatus || !task.desiredStatus || typeof task.version !== 'number') return undefined;
+  // awsvpc tasks carry the address on their ENI attachment; bridge/host mode on containers.
+  const eni = task.attachments?.find((a) => a.type === 'eni' || a.type === 'ElasticNetworkInterface');
+  const ip =
+    eni?.details?.find((d) => d.name === 'privateIPv4Address')?.value ??
+    task.containers?.flatMap((c) => c.networkInterfaces ?? []).find((n) => n.privateIpv4Address)?.privateIpv4Address;
+  const env: Record<string, string> = {};
+  for (const c of task.overrides?.containerOverrides ?? []) for (const v of c.environment ?? []) if (v.name) env[v.name] = v.value ?? '';
+  const obs: TaskObservation = {
+    taskArn: task.taskArn,
+    lastStatus: task.lastStatus,
+    desiredStatus: task.desiredStatus,
+    version: task.version,
+  };
+  const put = <K extends keyof TaskObservation>(k: K, v: TaskObservation[K] | undefined) => {
+    if (v !== undefined) obs[k] = v;
+  };
+  put('clusterArn', task.clusterArn);
+  put('group', task.group);
+  put('startedBy', task.startedBy);
+  put('taskDefinitionArn', task.taskDefinitionArn);
+  put('ip', ip);
+  put('startedAt', toEpochMs(task.startedAt));
+  put('stoppingAt', toEpochMs(task.stoppingAt));
+  put('stoppedAt', toEpochMs(task.stoppedAt));
+  put('updatedAt', toEpochMs(task.updatedAt));
+  put('stopCode', task.stopCode);
+  put('stoppedReason', task.stoppedReason);
+  if (Object.keys(env).length) obs.overrideEnvironment = env;
+  return obs;
+}

@@ -69,12 +69,28 @@ export interface TargetsPolicy {
 /** Where the service runs, for RunTask (drills, dumps) and the reconciler. */
 export interface EcsPlacement {
   cluster?: string;
+  /** The ECS service's name, when it differs from the protected service's name. */
+  serviceName?: string;
   taskDefinition?: string;
   containerName?: string;
   launchType?: 'FARGATE' | 'EC2';
   subnets?: string[];
   securityGroups?: string[];
   assignPublicIp?: boolean;
+}
+
+/**
+ * Where clients find the primary: a Cloud Map service (DNS or API-only) in which
+ * Lifeboat keeps exactly one instance, `instanceId`, pointing at the primary's address.
+ * Use a Cloud Map service of its own, not the one ECS service discovery registers tasks in.
+ */
+export interface DiscoveryPolicy {
+  namespaceId?: string;
+  serviceId?: string;
+  /** @default 'primary' */
+  instanceId?: string;
+  /** Registered as AWS_INSTANCE_PORT (needed for SRV records). */
+  port?: number;
 }
 
 export interface ServicePolicy {
@@ -88,7 +104,7 @@ export interface ServicePolicy {
   drill: DrillPolicy;
   targets: TargetsPolicy;
   /** Cloud Map service to point at the primary. */
-  discovery?: { namespaceId?: string; serviceId?: string };
+  discovery?: DiscoveryPolicy;
 }
 
 export const DEFAULT_FAILOVER: FailoverPolicy = { timeoutSeconds: 30, leaseSeconds: 15, heartbeatSeconds: 5 };
