@@ -6,9 +6,11 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { isLifeboatError, type ExitCode } from '../../lambdas/domain/errors.js';
 import type { CliIO } from './context.js';
+import { registerAgent } from './agent.js';
 import { registerCatalog } from './catalog.js';
 import { registerInit } from './init.js';
 import { registerRestore } from './restore.js';
+import { registerRole } from './role.js';
 import { registerSnapshot } from './snapshot.js';
 import { registerSnapshots } from './snapshots.js';
 
@@ -37,7 +39,7 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<ExitCo
   };
   const program = new Command()
     .name('lifeboat')
-    .description('Snapshots, restores and the catalog for stateful services on Amazon ECS.')
+    .description('Snapshots, restores, the catalog and the primary role for stateful services on Amazon ECS.')
     .version(VERSION)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
@@ -50,6 +52,8 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<ExitCo
   registerSnapshots(program, io, done);
   registerInit(program, io, done);
   registerCatalog(program, io, done);
+  registerAgent(program, io, done);
+  registerRole(program, io, done);
   for (const cmd of program.commands) {
     cmd.exitOverride();
     for (const sub of cmd.commands) sub.exitOverride();

@@ -1,0 +1,171 @@
+/**
+ * The agent's membership loop, inside each protected task: heartbeat, learn the role,
+ * hand over commands, and stand in as an elector when there is no live primary.
+ *
+ * Every `heartbeatSeconds`:
+ *   1. one conditional UpdateItem renews the member — and so the lease, when primary —
+ *      acknowledges the commands handled since, and returns the member item: its role
+ *      (`primaryTerm`) and pending commands;
+ *   2. a role change is reported (promote/demote hooks run there);
+ *   3. new commands are handed to `onCommand` and acknowledged with the next heartbeat
+ *      (at least once: a command whose acknowledgement is lost comes back; the agent
+ *      remembers what it handled, so it is not run twice while the agent lives);
+ *   4. a standby reads the service's state and, when the primary is lost past the failover
+ *      timeout (or there is none), runs the same conditional election as the control plane.
+ *
+ * Self-fencing: a primary believes it is primary only until the last lease it *knows*
+ * was written (time the heartbeat was sent + lease duration). If heartbeats fail, it
+ * demotes itself at that instant — before anyone else can be elected, since an elector
+ * needs that lease to have run out (plus the failover timeout).
+ */
+import { decideFailover, roleOf, type Role } from '../domain/election.js';
+import type { MemberCommand } from '../domain/membership.js';
+import type { FailoverPolicy } from '../domain/service-policy.js';
+import type { CoordinationStore, HeartbeatResult } from '../adapters/coordination.js';
+import type { FailoverTimer } from '../adapters/failover-timer.js';
+
+export interface AgentOptions {
+  store: CoordinationStore;
+  service: string;
+  taskArn: string;
+  failover: FailoverPolicy;
+  /** Stops the loop; the agent then releases its membership (unless `release` is false). */
+  signal: AbortSignal;
+  /** Current data freshness, reported with each heartbeat (bigger is fresher). */
+  dataPosition?: () => Promise<number | undefined>;
+  /** Called on every role change, awaited: promote/demote hooks go here. */
+  onRole?: (role: Role, previous: Role) => Promise<void> | void;
+  /** Called once per new command; the command is acknowledged after it returns. */
+  onCommand?: (command: MemberCommand) => Promise<void> | void;
+  onNotice?: (line: string) => void;
+  /** Told to look at the service now after this agent elected someone (so discovery follows at once). */
+  timer?: FailoverTimer;
+  /** Take part in elections (default true). */
+  elect?: boolean;
+  /** Mark the member gone on stop, which starts the failover clock at once (default true). */
+  release?: boolean;
+  now?: () => number;
+  /** Waits `ms` or until aborted. */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+}
+
+export interface AgentSummary {
+  heartbeats: number;
+  failedHeartbeats: number;
+  commands: number;
+  elections: number;
+  finalRole: Role;
+}
+
+const abortableSleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+
+const STANDBY: Role = { kind: 'standby' };
+
+export function sameRole(a: Role, b: Role): boolean {
+  return a.kind === b.kind && (a.kind !== 'primary' || (b.kind === 'primary' && a.term === b.term));
+}
+
+export async function runAgent(o: AgentOptions): Promise<AgentSummary> {
+  const now = o.now ?? Date.now;
+  const sleep = o.sleep ?? abortableSleep;
+  const notice = o.onNotice ?? (() => undefined);
+  const leaseMs = o.failover.leaseSeconds * 1000;
+  const intervalMs = o.failover.heartbeatSeconds * 1000;
+  const summary: AgentSummary = { heartbeats: 0, failedHeartbeats: 0, commands: 0, elections: 0, finalRole: STANDBY };
+  let role: Role = STANDBY;
+  /** The last lease this agent knows was written. */
+  let knownAliveUntil = Number.NEGATIVE_INFINITY;
+  const handled = new Set<string>();
+  const toAcknowledge = new Set<string>();
+
+  const become = async (next: Role) => {
+    if (sameRole(next, role)) return;
+    const previous = role;
+    role = next;
+    await o.onRole?.(next, previous);
+  };
+
+  while (!o.signal.aborted) {
+    // Self-fence before anything else: a lease this agent cannot vouch for is not held.
+    if (role.kind === 'primary' && now() >= knownAliveUntil) {
+      notice(`lease of term ${role.term} ran out without a successful heartbeat; demoting`);
+      await become(STANDBY);
+    }
+    const sentAt = now();
+    let beat: HeartbeatResult | undefined;
+    try {
+      const position = await o.dataPosition?.();
+      beat = await o.store.heartbeat(o.service, o.taskArn, {
+        now: sentAt,
+        aliveUntil: sentAt + leaseMs,
+        ...(position !== undefined ? { dataPosition: position } : {}),
+        ...(toAcknowledge.size ? { acknowledge: [...toAcknowledge] } : {}),
+      });
+      summary.heartbeats++;
+    } catch (err) {
+      summary.failedHeartbeats++;
+      notice(`heartbeat failed: ${(err as Error).message}`);
+    }
+    let electNow = false;
+    if (beat) {
+      if (beat.renewed) {
+        knownAliveUntil = sentAt + leaseMs;
+        toAcknowledge.clear();
+      }
+      await become(roleOf(beat.member));
+      for (const command of Object.values(beat.member.commands).sort((a, b) => a.enqueuedAt - b.enqueuedAt)) {
+        if (handled.has(command.id)) continue;
+        await o.onCommand?.(command);
+        handled.add(command.id);
+        toAcknowledge.add(command.id);
+        summary.commands++;
+      }
+      if (role.kind === 'standby' && o.elect !== false) electNow = await tryElect(o, now, summary, notice);
+    }
+    if (electNow) continue; // this agent may be the one elected: learn it with an immediate heartbeat
+    // Wake up in time to self-fence if the next heartbeats fail.
+    const wake = role.kind === 'primary' ? Math.min(intervalMs, Math.max(0, knownAliveUntil - now())) : intervalMs;
+    await sleep(wake, o.signal);
+  }
+
+  if (o.release !== false) {
+    try {
+      await o.store.release(o.service, o.taskArn, now());
+    } catch (err) {
+      notice(`could not release the membership: ${(err as Error).message}`);
+    }
+  }
+  await become({ kind: 'leaving' });
+  summary.finalRole = role;
+  return summary;
+}
+
+/** Returns true when an election was won for this agent (so it should heartbeat at once). */
+async function tryElect(o: AgentOptions, now: () => number, summary: AgentSummary, notice: (l: string) => void): Promise<boolean> {
+  try {
+    const state = await o.store.readState(o.service);
+    const decision = decideFailover(o.service, state.lease, state.members, o.failover, now());
+    if (decision.kind !== 'elect') return false;
+    const outcome = await o.store.elect(decision.request);
+    if (outcome.kind !== 'elected') return false;
+    summary.elections++;
+    notice(`elected ${outcome.lease.holder} as primary of ${o.service} (term ${outcome.lease.term}, ${decision.request.reason})`);
+    await o.timer?.schedule({ service: o.service, dueAt: now(), reason: `term ${outcome.lease.term} elected by an agent` }, now()).catch((err: unknown) => {
+      notice(`could not notify the watchdog: ${(err as Error).message}`);
+    });
+    return outcome.lease.holder === o.taskArn;
+  } catch (err) {
+    notice(`election attempt failed: ${(err as Error).message}`);
+    return false;
+  }
+}
