@@ -3,7 +3,7 @@
  * backends (S3 over HTTP to the local S3 server, and a directory).
  */
 import { spawn } from 'node:child_process';
-import { mkdir, readdir, readFile, rm, writeFile, appendFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, writeFile, appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { takeSnapshot } from '../../lambdas/agent/snapshot.js';
@@ -15,6 +15,7 @@ import type { ObjectStore } from '../../lambdas/adapters/stores/store.js';
 import { freshCatalog, setLeaseTerm, tempDir } from '../support/fixtures.js';
 import { compress, decompress } from 'zstd-napi';
 import { STORE_CASES, flipByteAt, readObject, tamper } from '../support/stores.js';
+import { waitFor } from '../support/cli.js';
 import { buildRichTree, describeTree, type TreeHandle } from '../support/tree.js';
 
 async function listKeys(store: ObjectStore, prefix: string): Promise<string[]> {
@@ -304,7 +305,8 @@ describe.each(STORE_CASES)('snapshot and restore through the $name', ({ make }) 
     await writeFile(join(dir, 'steady'), 'still');
     // A writer that appends every millisecond for as long as the snapshot runs.
     const writer = spawn(process.execPath, ['-e', `setInterval(() => require('fs').appendFileSync(${JSON.stringify(join(dir, 'growing.log'))}, 'x'), 1)`]);
-    await new Promise((r) => setTimeout(r, 50));
+    // Start only once the writer is really appending (a loaded machine starts node slowly).
+    await waitFor(async () => ((await stat(join(dir, 'growing.log'))).size > 4 * 1024 * 1024 + 10 ? true : undefined), 'the writer to start appending');
     try {
       const snap = await takeSnapshot({ catalog, store, service: 'changing', dir });
       expect(snap.warnings).toContainEqual(expect.objectContaining({ path: 'growing.log', kind: 'changed' }));
