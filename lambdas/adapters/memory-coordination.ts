@@ -11,7 +11,9 @@ import type { ElectionOutcome, ElectionRequest } from '../domain/election.js';
 import { goneAtOf, type Lease, type Member, type MemberCommand, type TaskObservation } from '../domain/membership.js';
 import type { CoordinationState, CoordinationStore, Heartbeat, HeartbeatResult, MemberCommands } from './coordination.js';
 
-const clone = <T>(v: T): T => structuredClone(v);
+/** Copies what callers may hold on to; command objects are never mutated in place. */
+const cloneMember = (m: Member): Member => ({ ...m, commands: { ...m.commands } });
+const cloneLease = (l: Lease): Lease => ({ ...l });
 
 export class MemoryCoordinationCore {
   readonly leases = new Map<string, Lease>();
@@ -26,8 +28,8 @@ export class MemoryCoordinationCore {
 
   readState(service: string): CoordinationState {
     const lease = this.leases.get(service);
-    const members = [...this.membersOf(service).values()].sort((a, b) => (a.taskArn < b.taskArn ? -1 : 1)).map(clone);
-    return { ...(lease ? { lease: clone(lease) } : {}), members };
+    const members = [...this.membersOf(service).values()].sort((a, b) => (a.taskArn < b.taskArn ? -1 : 1)).map(cloneMember);
+    return { ...(lease ? { lease: cloneLease(lease) } : {}), members };
   }
 
   recordTaskState(service: string, obs: TaskObservation, now: number): { applied: boolean; member?: Member } {
@@ -41,19 +43,19 @@ export class MemoryCoordinationCore {
     const goneAt = goneAtOf(obs, now);
     if (goneAt !== undefined && next.goneAt === undefined) next.goneAt = goneAt;
     all.set(obs.taskArn, next);
-    return { applied: true, member: clone(next) };
+    return { applied: true, member: cloneMember(next) };
   }
 
   heartbeat(service: string, taskArn: string, beat: Heartbeat): HeartbeatResult {
     const all = this.membersOf(service);
     const cur = all.get(taskArn);
-    if (cur?.goneAt !== undefined) return { member: clone(cur), renewed: false };
+    if (cur?.goneAt !== undefined) return { member: cloneMember(cur), renewed: false };
     const next: Member = { ...(cur ?? { service, taskArn, commands: {} }), heartbeatAt: beat.now, aliveUntil: beat.aliveUntil };
     if (beat.dataPosition !== undefined) next.dataPosition = beat.dataPosition;
     next.commands = { ...next.commands };
     for (const id of beat.acknowledge ?? []) delete next.commands[id];
     all.set(taskArn, next);
-    return { member: clone(next), renewed: true };
+    return { member: cloneMember(next), renewed: true };
   }
 
   release(service: string, taskArn: string, now: number): Member | undefined {
@@ -61,7 +63,7 @@ export class MemoryCoordinationCore {
     if (!cur) return undefined;
     if (cur.goneAt === undefined) cur.goneAt = now;
     cur.updatedAt = now;
-    return clone(cur);
+    return cloneMember(cur);
   }
 
   elect(req: ElectionRequest): ElectionOutcome {
@@ -103,7 +105,7 @@ export class MemoryCoordinationCore {
     }
     cand.primaryTerm = next.term;
     cand.updatedAt = req.now;
-    return { kind: 'elected', lease: clone(next) };
+    return { kind: 'elected', lease: cloneLease(next) };
   }
 
   markMissing(service: string, taskArn: string, now: number): boolean {
@@ -121,7 +123,7 @@ export class MemoryCoordinationCore {
     const cur = this.membersOf(service).get(taskArn);
     if (!cur) return 'no-member';
     if (cur.goneAt !== undefined) return 'gone';
-    cur.commands = { ...cur.commands, [command.id]: clone(command) };
+    cur.commands = { ...cur.commands, [command.id]: { ...command, ...(command.args ? { args: structuredClone(command.args) } : {}) } };
     return 'queued';
   }
 

@@ -75,33 +75,52 @@ export function sameRole(a: Role, b: Role): boolean {
   return a.kind === b.kind && (a.kind !== 'primary' || (b.kind === 'primary' && a.term === b.term));
 }
 
-export async function runAgent(o: AgentOptions): Promise<AgentSummary> {
-  const now = o.now ?? Date.now;
-  const sleep = o.sleep ?? abortableSleep;
-  const notice = o.onNotice ?? (() => undefined);
-  const leaseMs = o.failover.leaseSeconds * 1000;
-  const intervalMs = o.failover.heartbeatSeconds * 1000;
-  const summary: AgentSummary = { heartbeats: 0, failedHeartbeats: 0, commands: 0, elections: 0, finalRole: STANDBY };
-  let role: Role = STANDBY;
-  /** The last lease this agent knows was written. */
-  let knownAliveUntil = Number.NEGATIVE_INFINITY;
-  const handled = new Set<string>();
-  const toAcknowledge = new Set<string>();
+/**
+ * One agent's state and its heartbeat round, apart from the loop that paces it, so the
+ * property simulation drives the very same code on its own clock.
+ */
+export class AgentMember {
+  role: Role = STANDBY;
+  /** The last lease this agent knows was written (time the heartbeat was sent + lease). */
+  knownAliveUntil = Number.NEGATIVE_INFINITY;
+  readonly summary: AgentSummary = { heartbeats: 0, failedHeartbeats: 0, commands: 0, elections: 0, finalRole: STANDBY };
+  private readonly handled = new Set<string>();
+  private readonly toAcknowledge = new Set<string>();
+  private readonly now: () => number;
+  private readonly notice: (line: string) => void;
 
-  const become = async (next: Role) => {
-    if (sameRole(next, role)) return;
-    const previous = role;
-    role = next;
-    await o.onRole?.(next, previous);
-  };
+  constructor(private readonly o: Omit<AgentOptions, 'signal' | 'sleep'>) {
+    this.now = o.now ?? Date.now;
+    this.notice = o.onNotice ?? (() => undefined);
+  }
 
-  while (!o.signal.aborted) {
-    // Self-fence before anything else: a lease this agent cannot vouch for is not held.
-    if (role.kind === 'primary' && now() >= knownAliveUntil) {
-      notice(`lease of term ${role.term} ran out without a successful heartbeat; demoting`);
-      await become(STANDBY);
+  /** Primary as far as this agent can vouch: role primary and its known lease not run out. */
+  believesPrimary(at = this.now()): boolean {
+    return this.role.kind === 'primary' && at < this.knownAliveUntil;
+  }
+
+  private async become(next: Role): Promise<void> {
+    if (sameRole(next, this.role)) return;
+    const previous = this.role;
+    this.role = next;
+    await this.o.onRole?.(next, previous);
+  }
+
+  /** Demotes a primary whose last known lease has run out (called at every wake-up). */
+  async fence(): Promise<void> {
+    if (this.role.kind === 'primary' && this.now() >= this.knownAliveUntil) {
+      this.notice(`lease of term ${this.role.term} ran out without a successful heartbeat; demoting`);
+      await this.become(STANDBY);
     }
-    const sentAt = now();
+  }
+
+  /** One round (see the module comment); returns how long to wait before the next. */
+  async tick(): Promise<number> {
+    const o = this.o;
+    const leaseMs = o.failover.leaseSeconds * 1000;
+    const intervalMs = o.failover.heartbeatSeconds * 1000;
+    await this.fence();
+    const sentAt = this.now();
     let beat: HeartbeatResult | undefined;
     try {
       const position = await o.dataPosition?.();
@@ -109,49 +128,60 @@ export async function runAgent(o: AgentOptions): Promise<AgentSummary> {
         now: sentAt,
         aliveUntil: sentAt + leaseMs,
         ...(position !== undefined ? { dataPosition: position } : {}),
-        ...(toAcknowledge.size ? { acknowledge: [...toAcknowledge] } : {}),
+        ...(this.toAcknowledge.size ? { acknowledge: [...this.toAcknowledge] } : {}),
       });
-      summary.heartbeats++;
+      this.summary.heartbeats++;
     } catch (err) {
-      summary.failedHeartbeats++;
-      notice(`heartbeat failed: ${(err as Error).message}`);
+      this.summary.failedHeartbeats++;
+      this.notice(`heartbeat failed: ${(err as Error).message}`);
     }
-    let electNow = false;
     if (beat) {
       if (beat.renewed) {
-        knownAliveUntil = sentAt + leaseMs;
-        toAcknowledge.clear();
+        this.knownAliveUntil = sentAt + leaseMs;
+        this.toAcknowledge.clear();
       }
-      await become(roleOf(beat.member));
+      await this.become(roleOf(beat.member));
       for (const command of Object.values(beat.member.commands).sort((a, b) => a.enqueuedAt - b.enqueuedAt)) {
-        if (handled.has(command.id)) continue;
+        if (this.handled.has(command.id)) continue;
         await o.onCommand?.(command);
-        handled.add(command.id);
-        toAcknowledge.add(command.id);
-        summary.commands++;
+        this.handled.add(command.id);
+        this.toAcknowledge.add(command.id);
+        this.summary.commands++;
       }
-      if (role.kind === 'standby' && o.elect !== false) electNow = await tryElect(o, now, summary, notice);
+      // This agent may be the one elected: learn it with an immediate heartbeat.
+      if (this.role.kind === 'standby' && o.elect !== false && (await tryElect(o, this.now, this.summary, this.notice))) return 0;
     }
-    if (electNow) continue; // this agent may be the one elected: learn it with an immediate heartbeat
     // Wake up in time to self-fence if the next heartbeats fail.
-    const wake = role.kind === 'primary' ? Math.min(intervalMs, Math.max(0, knownAliveUntil - now())) : intervalMs;
-    await sleep(wake, o.signal);
+    return this.role.kind === 'primary' ? Math.min(intervalMs, Math.max(0, this.knownAliveUntil - this.now())) : intervalMs;
   }
 
-  if (o.release !== false) {
-    try {
-      await o.store.release(o.service, o.taskArn, now());
-    } catch (err) {
-      notice(`could not release the membership: ${(err as Error).message}`);
+  /** Leaving (SIGTERM): releases the membership, which starts the failover clock now. */
+  async leave(release = true): Promise<void> {
+    if (release) {
+      try {
+        await this.o.store.release(this.o.service, this.o.taskArn, this.now());
+      } catch (err) {
+        this.notice(`could not release the membership: ${(err as Error).message}`);
+      }
     }
+    await this.become({ kind: 'leaving' });
+    this.summary.finalRole = this.role;
   }
-  await become({ kind: 'leaving' });
-  summary.finalRole = role;
-  return summary;
+}
+
+export async function runAgent(o: AgentOptions): Promise<AgentSummary> {
+  const sleep = o.sleep ?? abortableSleep;
+  const agent = new AgentMember(o);
+  while (!o.signal.aborted) {
+    const wait = await agent.tick();
+    if (wait > 0) await sleep(wait, o.signal);
+  }
+  await agent.leave(o.release !== false);
+  return agent.summary;
 }
 
 /** Returns true when an election was won for this agent (so it should heartbeat at once). */
-async function tryElect(o: AgentOptions, now: () => number, summary: AgentSummary, notice: (l: string) => void): Promise<boolean> {
+async function tryElect(o: Omit<AgentOptions, 'signal' | 'sleep'>, now: () => number, summary: AgentSummary, notice: (l: string) => void): Promise<boolean> {
   try {
     const state = await o.store.readState(o.service);
     const decision = decideFailover(o.service, state.lease, state.members, o.failover, now());
