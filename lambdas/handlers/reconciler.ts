@@ -27,7 +27,7 @@ export function createReconcilerHandler(deps: FullDeps) {
           if (result.recorded || result.markedMissing) {
             deps.logger.info('members reconciled with ECS', { service, recorded: result.recorded, markedMissing: result.markedMissing });
             const one = deps.metrics.singleMetric();
-            one.addDimension('service', service);
+            one.addDimension('ProtectedService', service);
             one.addMetric('ReconciledMembers', MetricUnit.Count, result.recorded + result.markedMissing);
           }
           if (result.check) reportCheck(deps, result.check, 'reconciler');

@@ -72,7 +72,7 @@ export function beginInvocation(o: Observability, correlationId: string | undefi
 export function reportCheck(o: Observability, result: CheckResult, trigger: string): void {
   const fields = { service: result.service, trigger, decision: result.decision, term: result.lease?.term, holder: result.lease?.holder, retries: result.retries };
   const one = o.metrics.singleMetric();
-  one.addDimension('service', result.service);
+  one.addDimension('ProtectedService', result.service);
   if (result.elected) {
     const latency = Math.max(0, result.elected.lease.electedAt - result.elected.lostAt);
     o.logger.info('primary elected', { ...fields, reason: result.elected.reason, previousHolder: result.elected.lease.previousHolder, failoverMs: latency, discovery: result.discovery });

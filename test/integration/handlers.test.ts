@@ -132,7 +132,7 @@ describe('lifeboat handlers', () => {
       InstanceId: 'primary',
       Attributes: { AWS_INSTANCE_IPV4: '10.0.1.11', AWS_INSTANCE_PORT: '8080', LIFEBOAT_TERM: '1', LIFEBOAT_TASK: arn(1) },
     });
-    expect(h.recorded).toContainEqual({ name: 'Elections', value: 1, dims: { service: 'wiki' } });
+    expect(h.recorded).toContainEqual({ name: 'Elections', value: 1, dims: { ProtectedService: 'wiki' } });
     // Nothing to do for a service whose members never heartbeat.
     expect(run.checked.find((c) => c.service === 'cache')).toMatchObject({ decision: 'no-candidate' });
 
@@ -167,7 +167,7 @@ describe('lifeboat handlers', () => {
     expect(run.batchItemFailures).toEqual([]);
     expect(run.checked[0]).toMatchObject({ decision: 'elect', elected: { reason: 'failover', lostAt: T0 + 1000, lease: { holder: arn(2), term: 2, previousHolder: arn(1) } } });
     expect(h.mocks.sd).toHaveReceivedCommandWith(RegisterInstanceCommand, { Attributes: { AWS_INSTANCE_IPV4: '10.0.1.12', AWS_INSTANCE_PORT: '8080', LIFEBOAT_TERM: '2', LIFEBOAT_TASK: arn(2) } });
-    expect(h.recorded).toContainEqual({ name: 'FailoverTime', value: 30_000, dims: { service: 'wiki' } });
+    expect(h.recorded).toContainEqual({ name: 'FailoverTime', value: 30_000, dims: { ProtectedService: 'wiki' } });
 
     // A duplicate delivery finds the new primary and changes nothing.
     h.mocks.sd.on(GetInstanceCommand).resolves({ Instance: { Id: 'primary', Attributes: { AWS_INSTANCE_IPV4: '10.0.1.12', AWS_INSTANCE_PORT: '8080', LIFEBOAT_TERM: '2', LIFEBOAT_TASK: arn(2) } } });
