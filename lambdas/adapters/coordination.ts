@@ -12,7 +12,7 @@ import { QueryCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumen
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { ElectionOutcome, ElectionRequest } from '../domain/election.js';
 import { UnavailableError } from '../domain/errors.js';
-import { goneAtOf, stoppedMemberExpiry, type Lease, type Member, type MemberCommand, type TaskObservation } from '../domain/membership.js';
+import { goneAtOf, stoppedMemberExpiry, withExpiry, type Lease, type Member, type MemberCommand, type TaskObservation } from '../domain/membership.js';
 import { errorName, translateAwsError } from './aws.js';
 import { LEASE_SK, TABLE_KEY, TTL_ATTRIBUTE, coordinationRange, leaseKey, memberKey, taskArnFromMemberSk } from './keys.js';
 
@@ -40,7 +40,7 @@ export interface HeartbeatResult {
 export interface CoordinationStore {
   /** Strongly consistent read of the lease and every member (one Query). */
   readState(service: string): Promise<CoordinationState>;
-  /** Applies what ECS says about a task, unless a newer version was applied already. */
+  /** Applies what ECS says about a task, unless a newer version was applied already or it is STOPPED. */
   recordTaskState(service: string, obs: TaskObservation, now: number): Promise<{ applied: boolean; member?: Member }>;
   /**
    * The agent's heartbeat: ONE conditional UpdateItem that renews the member (and so the
@@ -138,6 +138,7 @@ export class DynamoCoordinationStore implements CoordinationStore, MemberCommand
       }
       startKey = out.LastEvaluatedKey;
     } while (startKey);
+    if (state.lease) state.lease = withExpiry(state.lease, state.members);
     return state;
   }
 
@@ -160,6 +161,7 @@ export class DynamoCoordinationStore implements CoordinationStore, MemberCommand
     set('startedAt', obs.startedAt);
     set('stopCode', obs.stopCode);
     set('stoppedReason', obs.stoppedReason);
+    set('exitCodes', obs.exitCodes);
     set('updatedAt', now);
     sets.push(`${e.name('commands')} = if_not_exists(${e.name('commands')}, ${e.value({})})`);
     const goneAt = goneAtOf(obs, now);
@@ -167,14 +169,18 @@ export class DynamoCoordinationStore implements CoordinationStore, MemberCommand
     if (goneAt !== undefined) sets.push(`${e.name('goneAt')} = if_not_exists(${e.name('goneAt')}, ${e.value(goneAt)})`);
     if (obs.lastStatus === 'STOPPED') set(TTL_ATTRIBUTE, stoppedMemberExpiry(now));
     const version = e.name('version');
+    const lastStatus = e.name('lastStatus');
     try {
       const out = await this.client.send(
         new UpdateCommand({
           TableName: this.table,
           Key: memberKey(service, obs.taskArn),
           UpdateExpression: `SET ${sets.join(', ')}`,
-          // ECS may deliver events late, twice or out of order: only a newer version counts.
-          ConditionExpression: `attribute_not_exists(${version}) OR ${version} < ${e.value(obs.version)}`,
+          // ECS may deliver events late, twice or out of order: only a newer version counts,
+          // and STOPPED is final (a task never runs again; the reconciler may have said so).
+          ConditionExpression:
+            `(attribute_not_exists(${version}) OR ${version} < ${e.value(obs.version)}) AND ` +
+            `(attribute_not_exists(${lastStatus}) OR ${lastStatus} <> ${e.value('STOPPED')})`,
           ExpressionAttributeNames: e.names,
           ExpressionAttributeValues: e.values,
           ReturnValues: 'ALL_NEW',

@@ -8,7 +8,7 @@
  * the class wraps it in the async CoordinationStore interface.
  */
 import type { ElectionOutcome, ElectionRequest } from '../domain/election.js';
-import { goneAtOf, type Lease, type Member, type MemberCommand, type TaskObservation } from '../domain/membership.js';
+import { goneAtOf, withExpiry, type Lease, type Member, type MemberCommand, type TaskObservation } from '../domain/membership.js';
 import type { CoordinationState, CoordinationStore, Heartbeat, HeartbeatResult, MemberCommands } from './coordination.js';
 
 /** Copies what callers may hold on to; command objects are never mutated in place. */
@@ -29,15 +29,16 @@ export class MemoryCoordinationCore {
   readState(service: string): CoordinationState {
     const lease = this.leases.get(service);
     const members = [...this.membersOf(service).values()].sort((a, b) => (a.taskArn < b.taskArn ? -1 : 1)).map(cloneMember);
-    return { ...(lease ? { lease: cloneLease(lease) } : {}), members };
+    return { ...(lease ? { lease: withExpiry(cloneLease(lease), members)! } : {}), members };
   }
 
   recordTaskState(service: string, obs: TaskObservation, now: number): { applied: boolean; member?: Member } {
     const all = this.membersOf(service);
     const cur = all.get(obs.taskArn);
     if (cur?.version !== undefined && !(cur.version < obs.version)) return { applied: false };
+    if (cur?.lastStatus === 'STOPPED') return { applied: false };
     const next: Member = { ...(cur ?? { service, taskArn: obs.taskArn, commands: {} }) };
-    const fields = ['lastStatus', 'desiredStatus', 'version', 'group', 'startedBy', 'clusterArn', 'taskDefinitionArn', 'ip', 'startedAt', 'stopCode', 'stoppedReason'] as const;
+    const fields = ['lastStatus', 'desiredStatus', 'version', 'group', 'startedBy', 'clusterArn', 'taskDefinitionArn', 'ip', 'startedAt', 'stopCode', 'stoppedReason', 'exitCodes'] as const;
     for (const f of fields) if (obs[f] !== undefined) (next as unknown as Record<string, unknown>)[f] = obs[f];
     next.updatedAt = now;
     const goneAt = goneAtOf(obs, now);

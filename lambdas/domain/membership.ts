@@ -38,6 +38,8 @@ export interface Member {
   taskDefinitionArn?: string;
   stopCode?: string;
   stoppedReason?: string;
+  /** Exit codes of the task's containers that have exited, by container name. */
+  exitCodes?: Record<string, number>;
   /**
    * When the task started going away: ECS desired it STOPPED, it stopped, or its agent
    * released the lease. Set once. A member with `goneAt` is never elected and cannot
@@ -61,13 +63,25 @@ export interface Member {
   updatedAt?: number;
 }
 
-/** Who is primary. `term` is the fencing token: strictly increasing, one holder per term. */
+/**
+ * Who is primary. `term` is the fencing token: strictly increasing, one holder per term.
+ * The lease's expiry is the holder's `aliveUntil` (renewed by its heartbeat, the one write
+ * that also renews its member item); stores fill in `expiresAt` from it when they read.
+ */
 export interface Lease {
   service: string;
   holder: string;
   term: number;
   electedAt: number;
   previousHolder?: string;
+  expiresAt?: number;
+}
+
+/** The lease with its expiry filled in from the holder's member item. */
+export function withExpiry(lease: Lease | undefined, members: readonly Member[]): Lease | undefined {
+  if (!lease) return undefined;
+  const until = members.find((m) => m.taskArn === lease.holder)?.aliveUntil;
+  return until === undefined ? lease : { ...lease, expiresAt: until };
 }
 
 /** What ECS says about one task, normalised from an event or from DescribeTasks. */
@@ -88,6 +102,7 @@ export interface TaskObservation {
   updatedAt?: number;
   stopCode?: string;
   stoppedReason?: string;
+  exitCodes?: Record<string, number>;
   /** Environment variables set by RunTask overrides (any container). */
   overrideEnvironment?: Record<string, string>;
 }
@@ -120,8 +135,8 @@ export function isGoingAway(obs: Pick<TaskObservation, 'lastStatus' | 'desiredSt
 /** When ECS says the task started going away, or undefined while it is meant to run. */
 export function goneAtOf(obs: TaskObservation, now: number): number | undefined {
   if (!isGoingAway(obs)) return undefined;
-  const times = [obs.stoppingAt, obs.stoppedAt, obs.updatedAt].filter((t): t is number => t !== undefined && Number.isFinite(t));
-  return times.length ? Math.min(...times) : now;
+  // ECS's own account first (stopping began, then stopped); the event's time as a fallback.
+  return obs.stoppingAt ?? obs.stoppedAt ?? obs.updatedAt ?? now;
 }
 
 /** Days a STOPPED member is kept before DynamoDB's TTL removes it. */
@@ -163,7 +178,7 @@ export interface EcsTaskLike {
   stopCode?: string;
   stoppedReason?: string;
   attachments?: { type?: string; details?: { name?: string; value?: string }[] }[];
-  containers?: { networkInterfaces?: { privateIpv4Address?: string }[] }[];
+  containers?: { name?: string; exitCode?: number | null; networkInterfaces?: { privateIpv4Address?: string }[] }[];
   overrides?: { containerOverrides?: { environment?: { name?: string; value?: string }[] }[] };
 }
 
@@ -198,5 +213,8 @@ export function observationFromEcsTask(task: EcsTaskLike): TaskObservation | und
   put('stopCode', task.stopCode);
   put('stoppedReason', task.stoppedReason);
   if (Object.keys(env).length) obs.overrideEnvironment = env;
+  const exits: Record<string, number> = {};
+  for (const c of task.containers ?? []) if (c.name && typeof c.exitCode === 'number') exits[c.name] = c.exitCode;
+  if (Object.keys(exits).length) obs.exitCodes = exits;
   return obs;
 }

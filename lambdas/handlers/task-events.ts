@@ -34,7 +34,15 @@ export const TaskStateChangeEvent = z.looseObject({
     stopCode: z.string().optional(),
     stoppedReason: z.string().optional(),
     attachments: z.array(z.looseObject({ type: z.string().optional(), details: z.array(nameValue).optional() })).optional(),
-    containers: z.array(z.looseObject({ networkInterfaces: z.array(z.looseObject({ privateIpv4Address: z.string().optional() })).optional() })).optional(),
+    containers: z
+      .array(
+        z.looseObject({
+          name: z.string().optional(),
+          exitCode: z.number().int().nullable().optional(),
+          networkInterfaces: z.array(z.looseObject({ privateIpv4Address: z.string().optional() })).optional(),
+        }),
+      )
+      .optional(),
     overrides: z.looseObject({ containerOverrides: z.array(z.looseObject({ environment: z.array(nameValue).optional() })).optional() }).optional(),
   }),
 });

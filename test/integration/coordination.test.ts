@@ -45,6 +45,10 @@ describe.each(COORDINATION_STORES)('coordination store: $name', ({ make }) => {
     await store.recordTaskState(s, observation(arn(1), 'STOPPED', 3, { stoppingAt: T0 + 1000, stoppedAt: T0 + 5000 }), T0 + 5000);
     const [m] = (await store.readState(s)).members;
     expect(m).toMatchObject({ lastStatus: 'STOPPED', desiredStatus: 'STOPPED', goneAt: T0 + 1000 });
+    // STOPPED is final: an older RUNNING, or even a newer version, changes nothing.
+    expect((await store.recordTaskState(s, observation(arn(1), 'RUNNING', 2), T0 + 6000)).applied).toBe(false);
+    expect((await store.recordTaskState(s, observation(arn(1), 'RUNNING', 9), T0 + 6000)).applied).toBe(false);
+    expect((await store.readState(s)).members[0]).toMatchObject({ lastStatus: 'STOPPED', version: 3 });
   });
 
   it('heartbeats renew the member, return it, and are refused once it is going away', async () => {
@@ -98,7 +102,8 @@ describe.each(COORDINATION_STORES)('coordination store: $name', ({ make }) => {
     expect(await store.elect(decision.request)).toMatchObject({ kind: 'elected', lease: { holder: arn(2), term: 1 } });
     expect(await store.elect({ ...decision.request, candidate: arn(1) })).toEqual({ kind: 'superseded' });
     const state = await store.readState(s);
-    expect(state.lease).toMatchObject({ service: s, holder: arn(2), term: 1, electedAt: T0 + 1 });
+    // The lease's expiry is its holder's heartbeat lease, read with it.
+    expect(state.lease).toEqual({ service: s, holder: arn(2), term: 1, electedAt: T0 + 1, expiresAt: T0 + 15_000 });
     expect(state.members.map((m) => [m.taskArn, m.primaryTerm])).toEqual([
       [arn(1), undefined],
       [arn(2), 1],

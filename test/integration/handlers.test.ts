@@ -119,6 +119,27 @@ describe('lifeboat handlers', () => {
     ]);
   });
 
+  it("replays a task's life with duplicates and an older RUNNING after STOPPED: STOPPED is final", async () => {
+    const onEvent = createTaskEventsHandler(h.deps);
+    const t = arn(60);
+    const replay = [
+      taskStateChange({ taskArn: t, lastStatus: 'PENDING', version: 1 }),
+      taskStateChange({ taskArn: t, lastStatus: 'RUNNING', version: 2 }),
+      taskStateChange({ taskArn: t, lastStatus: 'RUNNING', version: 2 }),
+      taskStateChange({ taskArn: t, lastStatus: 'STOPPED', version: 4, stoppingAt: '2026-11-27T12:00:01.000Z', stoppedAt: '2026-11-27T12:00:03.000Z' }),
+      taskStateChange({ taskArn: t, lastStatus: 'RUNNING', version: 3 }),
+      taskStateChange({ taskArn: t, lastStatus: 'STOPPED', version: 4, stoppedAt: '2026-11-27T12:00:03.000Z' }),
+    ];
+    const outcomes = [];
+    for (const e of replay) outcomes.push((await onEvent(e)).outcome);
+    expect(outcomes).toEqual(['recorded', 'recorded', 'stale', 'recorded', 'stale', 'stale']);
+    const m = (await h.store.readState('wiki')).members.find((x) => x.taskArn === t);
+    expect(m).toMatchObject({ lastStatus: 'STOPPED', version: 4, exitCodes: { app: 137 }, stoppedReason: 'Essential container in task exited', goneAt: Date.parse('2026-11-27T12:00:01.000Z') });
+    expect(h.recorded.filter((r) => r.name === 'StaleEvents')).toHaveLength(3);
+    // A RunTask task of the same family (no service group) is not a member.
+    expect(await onEvent(taskStateChange({ taskArn: arn(61), lastStatus: 'RUNNING', version: 1, group: 'family:wiki', startedBy: 'ci-job-7' }))).toEqual({ outcome: 'ignored', why: 'not-a-service-task' });
+  });
+
   it('watchdog (schedule): elects the first primary once agents heartbeat, and registers it in Cloud Map', async () => {
     await h.store.heartbeat('wiki', arn(1), { now: T0, aliveUntil: T0 + 15_000, dataPosition: 7 });
     await h.store.heartbeat('wiki', arn(2), { now: T0, aliveUntil: T0 + 15_000, dataPosition: 3 });

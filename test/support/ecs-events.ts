@@ -55,6 +55,7 @@ export function taskStateChange(o: TaskEventOptions) {
         {
           containerArn: `${o.taskArn.replace(':task/', ':container/')}/a0a99b87-baa8-4bf6-b9f1-a9a95917a635`,
           lastStatus: o.lastStatus,
+          ...(o.lastStatus === 'STOPPED' ? { exitCode: 137 } : {}),
           name: 'app',
           image: 'wiki:1',
           taskArn: o.taskArn,
