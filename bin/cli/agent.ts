@@ -25,8 +25,8 @@ interface AgentFlags {
   task?: string;
   dir?: string;
   restore?: boolean;
-  promote?: string;
-  demote?: string;
+  onPromote?: string;
+  onDemote?: string;
   onCommand?: string;
   positionCommand?: string;
   hookTimeout: number;
@@ -45,8 +45,8 @@ export function registerAgent(program: Command, io: CliIO, _done: (r: CommandRes
     .option('--task <arn>', 'this task (default: env LIFEBOAT_TASK, else the ECS task metadata endpoint)')
     .option('--dir <path>', 'data directory (env LIFEBOAT_DIR), for --restore')
     .option('--restore', 'restore the newest complete snapshot into --dir first if it is empty')
-    .option('--promote <command>', 'shell command run when this task becomes primary (LIFEBOAT_TERM is set)')
-    .option('--demote <command>', 'shell command run when this task stops being primary')
+    .option('--on-promote <command>', 'shell command run when this task becomes primary (LIFEBOAT_TERM is set)')
+    .option('--on-demote <command>', 'shell command run when this task stops being primary')
     .option('--on-command <command>', 'shell command run for each received command (LIFEBOAT_COMMAND_ID/_TYPE/_ARGS); default: print it as a JSON line')
     .option('--position-command <command>', 'shell command printing how fresh the data is (a number, bigger is fresher)')
     .option('--hook-timeout <seconds>', 'time limit for each hook', positiveNumber('--hook-timeout'), 600)
@@ -125,8 +125,8 @@ export function registerAgent(program: Command, io: CliIO, _done: (r: CommandRes
         onNotice: (line) => say(io, line),
         onRole: async (role, previous) => {
           say(io, `role: ${describeRole(previous)} -> ${describeRole(role)}`);
-          if (role.kind === 'primary') await hook(flags.promote, 'promote hook', { LIFEBOAT_ROLE: 'primary', LIFEBOAT_TERM: String(role.term) });
-          else if (previous.kind === 'primary') await hook(flags.demote, 'demote hook', { LIFEBOAT_ROLE: role.kind, LIFEBOAT_TERM: String(previous.term) });
+          if (role.kind === 'primary') await hook(flags.onPromote, 'promote hook', { LIFEBOAT_ROLE: 'primary', LIFEBOAT_TERM: String(role.term) });
+          else if (previous.kind === 'primary') await hook(flags.onDemote, 'demote hook', { LIFEBOAT_ROLE: role.kind, LIFEBOAT_TERM: String(previous.term) });
         },
         onCommand: async (command) => {
           if (flags.onCommand) {

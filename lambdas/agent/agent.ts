@@ -10,15 +10,16 @@
  *   3. new commands are handed to `onCommand` and acknowledged with the next heartbeat
  *      (at least once: a command whose acknowledgement is lost comes back; the agent
  *      remembers what it handled, so it is not run twice while the agent lives);
- *   4. a standby reads the service's state and, when the primary is lost past the failover
+ *   4. a replica reads the service's state and, when the primary is lost past the failover
  *      timeout (or there is none), runs the same conditional election as the control plane.
  *
- * Self-fencing: a primary believes it is primary only until the last lease it *knows*
- * was written (time the heartbeat was sent + lease duration). If heartbeats fail, it
- * demotes itself at that instant — before anyone else can be elected, since an elector
- * needs that lease to have run out (plus the failover timeout).
+ * Self-fencing (Patroni-style): a primary believes it is primary only until the last lease
+ * it *knows* was written (time the heartbeat was sent + lease duration) minus a safety
+ * margin (selfFenceMarginMs). If heartbeats fail, it demotes itself at that instant —
+ * before anyone else can be elected, since an elector needs that lease to have run out
+ * (plus the failover timeout), and even if the clocks disagree by less than the margin.
  */
-import { decideFailover, roleOf, type Role } from '../domain/election.js';
+import { decideFailover, roleOf, selfFenceMarginMs, type Role } from '../domain/election.js';
 import type { MemberCommand } from '../domain/membership.js';
 import type { FailoverPolicy } from '../domain/service-policy.js';
 import type { CoordinationStore, HeartbeatResult } from '../adapters/coordination.js';
@@ -45,6 +46,8 @@ export interface AgentOptions {
   /** Mark the member gone on stop, which starts the failover clock at once (default true). */
   release?: boolean;
   now?: () => number;
+  /** Demote this long before the known lease runs out (default: selfFenceMarginMs). */
+  fenceMarginMs?: number;
   /** Waits `ms` or until aborted. */
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
@@ -69,7 +72,7 @@ const abortableSleep = (ms: number, signal: AbortSignal) =>
     signal.addEventListener('abort', done, { once: true });
   });
 
-const STANDBY: Role = { kind: 'standby' };
+const REPLICA: Role = { kind: 'replica' };
 
 export function sameRole(a: Role, b: Role): boolean {
   return a.kind === b.kind && (a.kind !== 'primary' || (b.kind === 'primary' && a.term === b.term));
@@ -80,23 +83,30 @@ export function sameRole(a: Role, b: Role): boolean {
  * property simulation drives the very same code on its own clock.
  */
 export class AgentMember {
-  role: Role = STANDBY;
+  role: Role = REPLICA;
   /** The last lease this agent knows was written (time the heartbeat was sent + lease). */
   knownAliveUntil = Number.NEGATIVE_INFINITY;
-  readonly summary: AgentSummary = { heartbeats: 0, failedHeartbeats: 0, commands: 0, elections: 0, finalRole: STANDBY };
+  readonly summary: AgentSummary = { heartbeats: 0, failedHeartbeats: 0, commands: 0, elections: 0, finalRole: REPLICA };
   private readonly handled = new Set<string>();
   private readonly toAcknowledge = new Set<string>();
   private readonly now: () => number;
   private readonly notice: (line: string) => void;
+  private readonly marginMs: number;
 
   constructor(private readonly o: Omit<AgentOptions, 'signal' | 'sleep'>) {
     this.now = o.now ?? Date.now;
     this.notice = o.onNotice ?? (() => undefined);
+    this.marginMs = o.fenceMarginMs ?? selfFenceMarginMs(o.failover);
   }
 
-  /** Primary as far as this agent can vouch: role primary and its known lease not run out. */
+  /** When this agent stops vouching for its lease. */
+  private get fenceAt(): number {
+    return this.knownAliveUntil - this.marginMs;
+  }
+
+  /** Primary as far as this agent can vouch: role primary and its known lease (less the margin) not run out. */
   believesPrimary(at = this.now()): boolean {
-    return this.role.kind === 'primary' && at < this.knownAliveUntil;
+    return this.role.kind === 'primary' && at < this.fenceAt;
   }
 
   private async become(next: Role): Promise<void> {
@@ -108,9 +118,9 @@ export class AgentMember {
 
   /** Demotes a primary whose last known lease has run out (called at every wake-up). */
   async fence(): Promise<void> {
-    if (this.role.kind === 'primary' && this.now() >= this.knownAliveUntil) {
-      this.notice(`lease of term ${this.role.term} ran out without a successful heartbeat; demoting`);
-      await this.become(STANDBY);
+    if (this.role.kind === 'primary' && this.now() >= this.fenceAt) {
+      this.notice(`lease of term ${this.role.term} could not be renewed in time; demoting`);
+      await this.become(REPLICA);
     }
   }
 
@@ -149,10 +159,10 @@ export class AgentMember {
         this.summary.commands++;
       }
       // This agent may be the one elected: learn it with an immediate heartbeat.
-      if (this.role.kind === 'standby' && o.elect !== false && (await tryElect(o, this.now, this.summary, this.notice))) return 0;
+      if (this.role.kind === 'replica' && o.elect !== false && (await tryElect(o, this.now, this.summary, this.notice))) return 0;
     }
     // Wake up in time to self-fence if the next heartbeats fail.
-    return this.role.kind === 'primary' ? Math.min(intervalMs, Math.max(0, this.knownAliveUntil - this.now())) : intervalMs;
+    return this.role.kind === 'primary' ? Math.min(intervalMs, Math.max(0, this.fenceAt - this.now())) : intervalMs;
   }
 
   /** Leaving (SIGTERM): releases the membership, which starts the failover clock now. */

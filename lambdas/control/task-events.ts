@@ -24,7 +24,7 @@ export async function applyTaskObservation(obs: TaskObservation, deps: TaskEvent
   if (!policy) return { outcome: 'ignored', why: 'unprotected' };
   const { applied, member } = await deps.store.recordTaskState(policy.service, obs, deps.now());
   if (!applied) return { outcome: 'stale', service: policy.service };
-  // Only the holder's departure needs a decision; a standby leaving changes nothing.
+  // Only the holder's departure needs a decision; a replica leaving changes nothing.
   if (member?.goneAt !== undefined && member.primaryTerm !== undefined) {
     return { outcome: 'recorded', service: policy.service, check: await checkService(policy, deps) };
   }

@@ -3,7 +3,7 @@
  * lost, and what an elector should do about it. Pure: plain data in, a decision out.
  *
  * The same decision runs in the task-events Lambda (the holder's task STOPPED), the
- * watchdog (a lease that ran out, a failover wait that is over) and the standby agents
+ * watchdog (a lease that ran out, a failover wait that is over) and the replica agents
  * (their heartbeat found no live primary). Whoever runs it, the write that follows is one
  * conditional transaction on the observed term (see ElectionRequest), so concurrent and
  * duplicate electors elect exactly one primary per term.
@@ -129,9 +129,19 @@ export function decideFailover(
 }
 
 /** What an agent is, as its own member item says. */
-export type Role = { kind: 'primary'; term: number } | { kind: 'standby' } | { kind: 'leaving' };
+export type Role = { kind: 'primary'; term: number } | { kind: 'replica' } | { kind: 'leaving' };
 
 export function roleOf(member: Member | undefined): Role {
   if (!member || member.goneAt !== undefined) return { kind: 'leaving' };
-  return member.primaryTerm !== undefined ? { kind: 'primary', term: member.primaryTerm } : { kind: 'standby' };
+  return member.primaryTerm !== undefined ? { kind: 'primary', term: member.primaryTerm } : { kind: 'replica' };
+}
+
+/**
+ * How long before its lease runs out a primary that could not renew demotes itself
+ * (Patroni-style): a fifth of the lease. It also absorbs clock skew between the task and
+ * the electors up to that much. Heartbeats come at most every half lease, so a healthy
+ * primary never gets near it.
+ */
+export function selfFenceMarginMs(policy: Pick<FailoverPolicy, 'leaseSeconds'>): number {
+  return Math.round((policy.leaseSeconds * 1000) / 5);
 }

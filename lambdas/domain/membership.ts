@@ -54,7 +54,7 @@ export interface Member {
   dataPosition?: number;
   /** Tie-breaker after data freshness; bigger wins. */
   priority?: number;
-  /** The term for which this member is primary; absent for standbys. */
+  /** The term for which this member is primary; absent for replicas. */
   primaryTerm?: number;
   /** The last term this member held before it was deposed. */
   deposedTerm?: number;

@@ -64,7 +64,7 @@ describe('runAgent', () => {
     const summary = await runAgent({ store, service: 'boot', taskArn: arn(1), failover, ...run, ...rec, dataPosition: async () => 11 });
     expect(summary).toMatchObject({ elections: 1, failedHeartbeats: 0, finalRole: { kind: 'leaving' } });
     expect(rec.roles).toEqual([
-      { at: T0, from: 'standby', to: 'primary:1' },
+      { at: T0, from: 'replica', to: 'primary:1' },
       { at: T0 + 6000, from: 'primary:1', to: 'leaving' },
     ]);
     const { lease, members } = await store.readState('boot');
@@ -115,15 +115,15 @@ describe('runAgent', () => {
     };
     const summary = await runAgent({ store: partitioned, service: 'fence', taskArn: arn(1), failover: { ...failover, timeoutSeconds: 0 }, ...run, ...rec, release: false });
     // Beat 1 at T0 elected it (bootstrap) and beat 2, sent at once, renewed its lease until
-    // T0+6s; beats from T0+2s fail. It demotes at exactly T0+6s (then the election of
-    // arn(2) at T0+8s is possible), not at its next heartbeat.
+    // T0+6s; beats from T0+2s fail. It demotes at exactly T0+4.8s — the lease less the
+    // safety margin (a fifth of it) — not at its next heartbeat; arn(2) is elected later.
     expect(election).toBe('elected');
     expect(rec.roles.slice(0, 2)).toEqual([
-      { at: T0, from: 'standby', to: 'primary:1' },
-      { at: T0 + 6000, from: 'primary:1', to: 'standby' },
+      { at: T0, from: 'replica', to: 'primary:1' },
+      { at: T0 + 4800, from: 'primary:1', to: 'replica' },
     ]);
-    // Heartbeats work again: it learns it was deposed (no primaryTerm) and stays standby.
-    expect(rec.roles.slice(2)).toEqual([{ at: expect.any(Number), from: 'standby', to: 'leaving' }]);
+    // Heartbeats work again: it learns it was deposed (no primaryTerm) and stays replica.
+    expect(rec.roles.slice(2)).toEqual([{ at: expect.any(Number), from: 'replica', to: 'leaving' }]);
     expect(summary.failedHeartbeats).toBe(4);
     const { lease, members } = await store.readState('fence');
     expect(lease).toMatchObject({ holder: arn(2), term: 2 });
@@ -164,7 +164,7 @@ describe('lifeboat agent / lifeboat role', () => {
     const stop = new AbortController();
     const work = await tempDir('lifeboat-agent');
     const marker = join(work.path, 'promoted');
-    const running = cli(['agent', '--service', 'wiki', '--task', arn(1), '--promote', `echo "$LIFEBOAT_TERM $LIFEBOAT_ROLE" > ${marker}`], env, stop.signal);
+    const running = cli(['agent', '--service', 'wiki', '--task', arn(1), '--on-promote', `echo "$LIFEBOAT_TERM $LIFEBOAT_ROLE" > ${marker}`], env, stop.signal);
     const state = await waitFor(async () => {
       const s = await store.readState('wiki');
       const m = s.members[0];
@@ -172,24 +172,32 @@ describe('lifeboat agent / lifeboat role', () => {
     }, 'the agent to become primary and acknowledge its command');
     expect(state.lease).toMatchObject({ holder: arn(1), term: 1 });
 
-    const role = await cli(['role', '--service', 'wiki'], env);
-    expect(role.code).toBe(0);
-    expect(role.stderr).toMatch(/wiki: primary .*t001 \(term 1\), lease valid for/);
-    expect(role.stdout).toMatch(/^TASK\s+ROLE\s+TERM\s+STATUS\s+IP\s+HEARTBEAT\s+POSITION\nt001\s+primary\s+1\s+RUNNING\s+10\.0\.0\.1\s+/);
-    expect((await cli(['role', '--service', 'wiki', '--task', 't001'], env)).stdout).toBe('primary\n');
-    expect((await cli(['role', '--service', 'wiki', '--task', 'nope'], env)).stdout).toBe('unknown\n');
-    const doc = JSON.parse((await cli(['role', '--service', 'wiki', '--json'], env)).stdout);
+    // For scripts: this task's role as a word and an exit code.
+    expect(await cli(['role', '--service', 'wiki', '--task', arn(1)], env)).toMatchObject({ code: 0, stdout: 'primary\n' });
+    expect(await cli(['role', '--service', 'wiki'], { ...env, LIFEBOAT_TASK: 't001' })).toMatchObject({ code: 0, stdout: 'primary\n' });
+    expect(await cli(['role', '--service', 'wiki', '--task', 'nope'], env)).toMatchObject({ code: 2, stdout: 'none\n' });
+    const one = await cli(['role', '--service', 'wiki', '--task', arn(1), '--json'], env);
+    expect(JSON.parse(one.stdout)).toMatchObject({ service: 'wiki', task: arn(1), role: 'primary', term: 1, lease: { holder: arn(1), term: 1 } });
+
+    const all = await cli(['role', '--service', 'wiki', '--members'], env);
+    expect(all.code).toBe(0);
+    expect(all.stderr).toMatch(/wiki: primary .*t001 \(term 1\), lease valid for/);
+    expect(all.stdout).toMatch(/^TASK\s+ROLE\s+TERM\s+STATUS\s+IP\s+HEARTBEAT\s+POSITION\nt001\s+primary\s+1\s+RUNNING\s+10\.0\.0\.1\s+/);
+    const doc = JSON.parse((await cli(['role', '--service', 'wiki', '--members', '--json'], env)).stdout);
     expect(doc).toMatchObject({ service: 'wiki', status: 'healthy', lease: { holder: arn(1), term: 1 }, members: [{ task: arn(1), role: 'primary', term: 1, eligible: true }] });
 
     stop.abort();
     const r = await running;
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout.trim())).toEqual({ id: 'snap-1', type: 'snapshot', args: { reason: 'hook' }, enqueuedAt: 1 });
-    expect(r.stderr).toMatch(/role: standby -> primary \(term 1\)/);
+    expect(r.stderr).toMatch(/role: replica -> primary \(term 1\)/);
     expect(await readFile(marker, 'utf8')).toBe('1 primary\n');
     await work.cleanup();
     expect(r.stderr).toMatch(/role: primary \(term 1\) -> leaving/);
     expect((await store.readState('wiki')).members[0]!.goneAt).toBeGreaterThan(0);
-    expect((await cli(['role', '--service', 'wiki', '--task', arn(1)], env)).stdout).toBe('leaving\n');
+    // Released (its task is going away): no longer primary, still a member until it stops.
+    expect(await cli(['role', '--service', 'wiki', '--task', arn(1)], env)).toMatchObject({ code: 1, stdout: 'replica\n' });
+    await store.recordTaskState('wiki', observation(arn(1), 'STOPPED', 7), Date.now());
+    expect(await cli(['role', '--service', 'wiki', '--task', arn(1)], env)).toMatchObject({ code: 2, stdout: 'none\n' });
   });
 });

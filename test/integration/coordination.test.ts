@@ -57,7 +57,7 @@ describe.each(COORDINATION_STORES)('coordination store: $name', ({ make }) => {
     const beat = await store.heartbeat(s, arn(1), { now: T0, aliveUntil: T0 + 15_000, dataPosition: 42 });
     expect(beat.renewed).toBe(true);
     expect(beat.member).toMatchObject({ taskArn: arn(1), heartbeatAt: T0, aliveUntil: T0 + 15_000, dataPosition: 42, lastStatus: 'RUNNING', commands: {} });
-    expect(roleOf(beat.member)).toEqual({ kind: 'standby' });
+    expect(roleOf(beat.member)).toEqual({ kind: 'replica' });
     // A heartbeat may arrive before the RUNNING event: it creates the member.
     const early = await store.heartbeat(s, arn(2), { now: T0, aliveUntil: T0 + 15_000 });
     expect(early).toMatchObject({ renewed: true, member: { taskArn: arn(2), commands: {} } });
@@ -117,7 +117,7 @@ describe.each(COORDINATION_STORES)('coordination store: $name', ({ make }) => {
     const boot = decideFailover(s, undefined, (await store.readState(s)).members, policy, T0);
     if (boot.kind !== 'elect') throw new Error('expected a bootstrap election');
     await store.elect(boot.request);
-    // The primary's task stops at T0+1s; the standby keeps heartbeating.
+    // The primary's task stops at T0+1s; the replica keeps heartbeating.
     await store.recordTaskState(s, observation(arn(1), 'STOPPED', 5, { stoppingAt: T0 + 1000, stoppedAt: T0 + 2000 }), T0 + 2000);
     await store.heartbeat(s, arn(2), { now: T0 + 20_000, aliveUntil: T0 + 35_000 });
     let state = await store.readState(s);

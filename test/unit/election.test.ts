@@ -90,7 +90,7 @@ describe('decideFailover', () => {
     expect(primaryLostAt(lease('a'), member('a', { goneAt: 5, aliveUntil: 9 }))).toBe(5);
     expect(primaryLostAt(lease('a'), member('a', { aliveUntil: 9 }))).toBe(9);
     expect(roleOf(member('a', { primaryTerm: 4 }))).toEqual({ kind: 'primary', term: 4 });
-    expect(roleOf(member('a'))).toEqual({ kind: 'standby' });
+    expect(roleOf(member('a'))).toEqual({ kind: 'replica' });
     expect(roleOf(member('a', { primaryTerm: 4, goneAt: 1 }))).toEqual({ kind: 'leaving' });
     expect(roleOf(undefined)).toEqual({ kind: 'leaving' });
   });
