@@ -1,37 +1,48 @@
 /**
  * Property simulation of failover: 10,000 random histories of a service, each a sequence
- * of what the world can do — agents heartbeat (the real AgentMember code), crash, get
- * partitioned or lose a reply; ECS stops and drains tasks and delivers its events late,
- * twice or out of order (through the real task-events flow); the watchdog runs; electors
- * read the state and write much later; primaries try to commit snapshots; commands are
- * enqueued — over the in-memory model of the conditional writes, on a virtual clock.
+ * of what the world can do — agents heartbeat (the real AgentMember code, each on a clock
+ * skewed by up to ±250 ms), crash, pause, get partitioned or lose a reply; ECS stops and
+ * drains tasks and delivers its events late, twice, out of order or never (through the
+ * real task-events flow; the real reconciler repairs dropped ones); the watchdog runs,
+ * alone or concurrently with other invocations; electors read the state and write much
+ * later; primaries — also paused ones that have not noticed they were deposed — try to
+ * commit snapshots; commands are enqueued; discovery is kept by the real Cloud Map
+ * adapter over an in-memory Cloud Map — over the in-memory model of the conditional
+ * writes, on a virtual clock.
  *
  * After every step:
  *   - the lease term never goes back, and each term has one holder, ever;
- *   - a new term is elected only when the previous holder has been lost (by the table)
- *     for at least the failover timeout, and only for a live, running member;
+ *   - a new term follows the last one, and is elected only when the previous holder has
+ *     been lost (by the table) for at least the failover timeout, only for a live, running
+ *     member, and only when no other agent still believes it is primary — by its own
+ *     skewed clock — unless it is being stopped (checked at the instant of each election);
  *   - only the lease holder's member item carries a primaryTerm, and it is the lease's;
  *   - two live agents never both believe they are primary, except while the older one is
  *     already marked going away by ECS or itself (its task is being stopped);
  *   - a snapshot commit with a term succeeds only for that term's holder, so a deposed
  *     primary can never register one;
  *   - no agent handles a command twice.
- * At the end of each history (partitions healed, events delivered, time passing): if any
- * task can be primary, exactly one is, its agent knows it, and every command enqueued to a
- * live member was delivered.
+ * At the end of each history (partitions healed, events delivered, reconciler run, time
+ * passing): if any task can be primary, exactly one is, its agent knows it, discovery
+ * points at it with the highest term, and every command enqueued to a live member was
+ * delivered.
  *
  * Deterministic: fixed seed. A failure prints fast-check's seed and path to replay it.
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { GetInstanceCommand, RegisterInstanceCommand, type ServiceDiscoveryClient } from '@aws-sdk/client-servicediscovery';
 import { AgentMember } from '../../lambdas/agent/agent.js';
+import { CloudMapDiscovery, TASK_ATTRIBUTE, TERM_ATTRIBUTE } from '../../lambdas/adapters/discovery.js';
+import type { EcsTasks } from '../../lambdas/adapters/ecs-tasks.js';
+import { reconcileService } from '../../lambdas/control/reconcile.js';
 import type { CoordinationStore } from '../../lambdas/adapters/coordination.js';
 import { MemoryCoordinationStore } from '../../lambdas/adapters/memory-coordination.js';
 import { checkService } from '../../lambdas/control/failover.js';
 import { ServiceResolver } from '../../lambdas/control/services.js';
 import { applyTaskObservation } from '../../lambdas/control/task-events.js';
-import { decideFailover, primaryLostAt, type FailoverDecision } from '../../lambdas/domain/election.js';
-import type { Lease, TaskObservation } from '../../lambdas/domain/membership.js';
+import { decideFailover, isEligible, primaryLostAt, type FailoverDecision } from '../../lambdas/domain/election.js';
+import type { TaskObservation } from '../../lambdas/domain/membership.js';
 import { normalizeServicePolicy, type ServicePolicy } from '../../lambdas/domain/service-policy.js';
 
 const SERVICE = 'sim';
@@ -50,6 +61,10 @@ type Step =
   | { kind: 'sigterm'; i: number }
   | { kind: 'start' }
   | { kind: 'deliver'; j: number; duplicate: boolean }
+  | { kind: 'drop'; j: number }
+  | { kind: 'reconcile' }
+  /** Two watchdog invocations and an event delivery at the same time (interleaved at every await). */
+  | { kind: 'concurrent'; j: number }
   | { kind: 'watchdog' }
   | { kind: 'electorRead'; k: number }
   | { kind: 'electorWrite'; k: number }
@@ -72,6 +87,9 @@ const step: fc.Arbitrary<Step> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('sigterm' as const), i: task }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'start' as const }) },
   { weight: 5, arbitrary: fc.record({ kind: fc.constant('deliver' as const), j: fc.nat({ max: 20 }), duplicate: fc.boolean() }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('drop' as const), j: fc.nat({ max: 20 }) }) },
+  { weight: 1, arbitrary: fc.constant({ kind: 'reconcile' as const }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('concurrent' as const), j: fc.nat({ max: 20 }) }) },
   { weight: 2, arbitrary: fc.constant({ kind: 'watchdog' as const }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('electorRead' as const), k: fc.nat({ max: 1 }) }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('electorWrite' as const), k: fc.nat({ max: 1 }) }) },
@@ -86,6 +104,8 @@ const history = fc.record({
   leaseSeconds: fc.constantFrom(3, 6),
   /** Time a heartbeat's reply takes to come back after the write was applied. */
   latencyMs: fc.constantFrom(0, 400, 1500),
+  /** Each task's clock is off by this much (the control plane's is right). */
+  skews: fc.array(fc.oneof(fc.constantFrom(-250, 250), fc.integer({ min: -250, max: 250 })), { minLength: MAX_TASKS, maxLength: MAX_TASKS }),
   positions: fc.array(fc.integer({ min: 0, max: 3 }), { minLength: MAX_TASKS, maxLength: MAX_TASKS }),
   initialTasks: fc.integer({ min: 1, max: 4 }),
   // size 'max': fast-check would otherwise keep arrays short (about 10 steps).
@@ -99,7 +119,27 @@ interface SimTask {
   partitioned: boolean;
   loseNextReply: boolean;
   version: number;
+  /** What ECS says about the task now (what DescribeTasks would answer). */
+  truth: TaskObservation;
   delivered: Map<string, number>;
+}
+
+/** Cloud Map in memory, behind the real CloudMapDiscovery adapter. */
+function memoryCloudMap(): { client: ServiceDiscoveryClient; instances: Map<string, Record<string, string>> } {
+  const instances = new Map<string, Record<string, string>>();
+  const send = async (command: unknown) => {
+    if (command instanceof GetInstanceCommand) {
+      const attrs = instances.get(command.input.InstanceId!);
+      if (!attrs) throw Object.assign(new Error('no such instance'), { name: 'InstanceNotFound' });
+      return { Instance: { Id: command.input.InstanceId, Attributes: { ...attrs } } };
+    }
+    if (command instanceof RegisterInstanceCommand) {
+      instances.set(command.input.InstanceId!, { ...command.input.Attributes });
+      return { OperationId: 'op' };
+    }
+    throw new Error(`unexpected Cloud Map call ${String(command)}`);
+  };
+  return { client: { send } as unknown as ServiceDiscoveryClient, instances };
 }
 
 /** Plain checks: the simulation runs millions of them. */
@@ -116,19 +156,58 @@ class Simulation {
   readonly termHolders = new Map<number, string>();
   readonly queued = new Map<string, string>();
   lastTerm = 0;
-  lastLease: Lease | undefined;
+  /** Elections that broke the rules, noted at the moment of the write. */
+  readonly violations: string[] = [];
   commands = 0;
   readonly policy: ServicePolicy;
-  private readonly deps;
+  private readonly deps: Parameters<typeof reconcileService>[1] & Parameters<typeof applyTaskObservation>[1];
 
   constructor(
     failover: { timeoutSeconds: number; leaseSeconds: number },
     private readonly positions: number[],
     private latencyMs = 0,
+    private readonly skews: number[] = [],
   ) {
-    this.policy = normalizeServicePolicy({ service: SERVICE, failover: { ...failover, heartbeatSeconds: 1 } });
+    this.policy = normalizeServicePolicy({ service: SERVICE, failover: { ...failover, heartbeatSeconds: 1 }, discovery: { serviceId: 'srv-sim' }, ecs: { cluster: 'sim' } });
     const registry = { get: async (s: string) => (s === SERVICE ? this.policy : undefined), list: async () => [SERVICE] };
-    this.deps = { store: this.store, services: new ServiceResolver(registry, () => this.t, 0), now: () => this.t };
+    const ecs: EcsTasks = {
+      serviceTasks: async () => this.tasks.filter((x) => x.truth.desiredStatus === 'RUNNING').map((x) => ({ ...x.truth })),
+      describe: async (_c, arns) => ({ found: this.tasks.filter((x) => arns.includes(x.arn)).map((x) => ({ ...x.truth })), missing: [] }),
+    };
+    this.watchElections();
+    this.deps = { store: this.store, services: new ServiceResolver(registry, () => this.t, 0), now: () => this.t, discovery: new CloudMapDiscovery(this.cloudMap.client), ecs };
+  }
+
+  readonly cloudMap = memoryCloudMap();
+
+  /**
+   * Checks each successful election against the domain's rules at the instant it is
+   * written (several actors may act within one step): the new term follows the old one;
+   * the previous holder had been lost for at least the failover timeout; the candidate
+   * was alive, running and not leaving.
+   */
+  private watchElections(): void {
+    const core = this.store.core;
+    const elect = core.elect.bind(core);
+    core.elect = (req) => {
+      const before = core.readState(SERVICE);
+      const out = elect(req);
+      if (out.kind !== 'elected') return out;
+      const at = `term ${out.lease.term} (${req.reason}, at ${req.now})`;
+      if (out.lease.term !== (before.lease?.term ?? 0) + 1) this.violations.push(`${at}: the term did not follow ${before.lease?.term}`);
+      const prev = before.lease ? before.members.find((m) => m.taskArn === before.lease!.holder) : undefined;
+      const lostAt = primaryLostAt(before.lease, prev);
+      if (prev && lostAt + this.policy.failover.timeoutSeconds * 1000 > req.now) this.violations.push(`${at}: ${prev.taskArn} was lost only since ${lostAt}`);
+      const cand = before.members.find((m) => m.taskArn === req.candidate);
+      if (!cand || !isEligible(cand, req.now)) this.violations.push(`${at}: ${req.candidate} was not eligible: ${JSON.stringify(cand)}`);
+      // Nobody may still believe in an older term (by its own, skewed clock), unless ECS or
+      // its agent already marked it as going away.
+      for (const t of this.tasks) {
+        if (!t.alive || t.arn === req.candidate || !t.agent.believesPrimary()) continue;
+        if (before.members.find((m) => m.taskArn === t.arn)?.goneAt === undefined) this.violations.push(`${at}: ${t.arn} still believed it was primary of term ${(t.agent.role as { term: number }).term}`);
+      }
+      return out;
+    };
   }
 
   /** The store as one agent sees it: failing while partitioned, sometimes losing a reply. */
@@ -169,29 +248,31 @@ class Simulation {
       service: SERVICE,
       taskArn: arn,
       failover: this.policy.failover,
-      now: () => this.t,
+      now: () => this.t + (this.skews[i] ?? 0),
       dataPosition: async () => this.positions[i],
       onCommand: (c) => void delivered.set(c.id, (delivered.get(c.id) ?? 0) + 1),
     });
-    self = { arn, agent, alive: true, partitioned: false, loseNextReply: false, version: 2, delivered };
+    const base = { taskArn: arn, group: `service:${SERVICE}`, startedBy: 'ecs-svc/1', ip: `10.0.0.${i + 1}` };
+    const running: TaskObservation = { ...base, lastStatus: 'RUNNING', desiredStatus: 'RUNNING', version: 2, startedAt: this.t, updatedAt: this.t };
+    self = { arn, agent, alive: true, partitioned: false, loseNextReply: false, version: 2, truth: running, delivered };
     this.tasks.push(self);
-    const base = { taskArn: arn, group: `service:${SERVICE}`, startedBy: 'ecs-svc/1' };
     this.events.push({ ...base, lastStatus: 'PENDING', desiredStatus: 'RUNNING', version: 1, updatedAt: this.t });
-    this.events.push({ ...base, lastStatus: 'RUNNING', desiredStatus: 'RUNNING', version: 2, startedAt: this.t, updatedAt: this.t });
+    this.events.push(running);
   }
 
   private ecsEvent(st: SimTask, lastStatus: string, desiredStatus: string): void {
     st.version++;
-    this.events.push({
+    st.truth = {
       taskArn: st.arn,
       group: `service:${SERVICE}`,
       lastStatus,
       desiredStatus,
       version: st.version,
-      stoppingAt: this.t,
+      stoppingAt: st.truth.stoppingAt ?? this.t,
       ...(lastStatus === 'STOPPED' ? { stoppedAt: this.t } : {}),
       updatedAt: this.t,
-    });
+    };
+    this.events.push(st.truth);
   }
 
   async deliver(j: number, duplicate: boolean): Promise<void> {
@@ -248,6 +329,15 @@ class Simulation {
       case 'deliver':
         await this.deliver(s.j, s.duplicate);
         return;
+      case 'drop':
+        if (this.events.length) this.events.splice(s.j % this.events.length, 1);
+        return;
+      case 'reconcile':
+        await reconcileService(this.policy, this.deps);
+        return;
+      case 'concurrent':
+        await Promise.all([checkService(this.policy, this.deps), checkService(this.policy, this.deps), this.deliver(s.j, true)]);
+        return;
       case 'watchdog':
         await checkService(this.policy, this.deps);
         return;
@@ -296,27 +386,8 @@ class Simulation {
     const { lease, members } = this.store.core.readState(SERVICE);
     const term = lease?.term ?? 0;
     check(term >= this.lastTerm, `${where}: lease term went back from ${this.lastTerm} to ${term}`);
-    if (lease && this.lastLease && term > this.lastLease.term) {
-      // The failover timeout is honoured: the previous holder was lost (by the table) for
-      // at least the timeout when the new term was elected — or its item was gone.
-      check(term === this.lastLease.term + 1, `${where}: term jumped from ${this.lastLease.term} to ${term}`);
-      const prev = members.find((m) => m.taskArn === this.lastLease!.holder);
-      const lostAt = primaryLostAt(this.lastLease, prev);
-      check(
-        lostAt + this.policy.failover.timeoutSeconds * 1000 <= lease.electedAt,
-        `${where}: term ${term} elected at ${lease.electedAt} though ${this.lastLease.holder} was lost only since ${lostAt}`,
-      );
-    }
-    if (lease && term > this.lastTerm) {
-      // Only a live, running member is elected.
-      const holder = members.find((m) => m.taskArn === lease.holder);
-      check(
-        holder?.lastStatus === 'RUNNING' && holder.aliveUntil !== undefined && holder.aliveUntil > lease.electedAt,
-        `${where}: term ${term} went to ${lease.holder}, which was not alive and running: ${JSON.stringify(holder)}`,
-      );
-    }
+    check(this.violations.length === 0, `${where}: ${this.violations.join('; ')}`);
     this.lastTerm = term;
-    this.lastLease = lease;
     if (lease) {
       const known = this.termHolders.get(lease.term);
       check(known === undefined || known === lease.holder, `${where}: term ${lease.term} had two holders, ${known} and ${lease.holder}`);
@@ -357,6 +428,9 @@ class Simulation {
       await this.deliver(0, false);
       this.checkSafety('settling, event delivered');
     }
+    // Whatever was dropped, the reconciler repairs from what ECS says now.
+    await reconcileService(this.policy, this.deps);
+    this.checkSafety('settling, reconciled');
     const { failover } = this.policy;
     const rounds = failover.timeoutSeconds + failover.leaseSeconds + 4;
     for (let r = 0; r < rounds; r++) {
@@ -382,6 +456,8 @@ class Simulation {
         const s = viable.find((v) => v.arn === arn);
         if (s) check(s.delivered.get(id) === 1, `command ${id} never delivered to ${arn}`);
       }
+      const record = this.cloudMap.instances.get('primary');
+      check(record?.[TERM_ATTRIBUTE] === String(lease.term) && record[TASK_ATTRIBUTE] === lease.holder, `discovery ends on ${JSON.stringify(record)}, not term ${lease.term} of ${lease.holder}`);
     }
   }
 }
@@ -393,7 +469,7 @@ describe('failover simulation', () => {
     const started = Date.now();
     await fc.assert(
       fc.asyncProperty(history, async (h) => {
-        const sim = new Simulation({ timeoutSeconds: h.timeoutSeconds, leaseSeconds: h.leaseSeconds }, h.positions, h.latencyMs);
+        const sim = new Simulation({ timeoutSeconds: h.timeoutSeconds, leaseSeconds: h.leaseSeconds }, h.positions, h.latencyMs, h.skews);
         for (let i = 0; i < h.initialTasks; i++) sim.start();
         for (const [n, s] of h.steps.entries()) {
           await sim.apply(s);
