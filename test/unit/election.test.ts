@@ -138,3 +138,24 @@ describe('ECS task observations', () => {
     expect(ecsServiceOfGroup('family:wiki')).toBeUndefined();
   });
 });
+
+describe('ServiceResolver', () => {
+  it('caches policies, matches clusters, and notices a newly protected service on a miss', async () => {
+    const { ServiceResolver } = await import('../../lambdas/control/services.js');
+    const { normalizeServicePolicy } = await import('../../lambdas/domain/service-policy.js');
+    const policies = new Map([['wiki', normalizeServicePolicy({ service: 'wiki', ecs: { cluster: 'prod' } })]]);
+    let lists = 0;
+    const registry = { list: async () => (lists++, [...policies.keys()]), get: async (s: string) => policies.get(s) };
+    let now = 0;
+    const r = new ServiceResolver(registry, () => now);
+    expect((await r.resolve('wiki', 'arn:aws:ecs:us-east-1:1:cluster/prod'))?.service).toBe('wiki');
+    expect(await r.resolve('wiki', 'arn:aws:ecs:us-east-1:1:cluster/staging')).toBeUndefined();
+    expect(lists).toBe(1);
+    policies.set('db', normalizeServicePolicy({ service: 'db', ecs: { serviceName: 'db-ecs' } }));
+    expect(await r.resolve('db-ecs')).toBeUndefined(); // within a few seconds of the last read: cached miss
+    expect(lists).toBe(1);
+    now = 6000;
+    expect((await r.resolve('db-ecs'))?.service).toBe('db');
+    expect(lists).toBe(2);
+  });
+});
