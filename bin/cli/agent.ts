@@ -1,9 +1,13 @@
 /**
- * `lifeboat agent`: runs inside a protected task, next to the application. Optionally
- * restores the data directory first (restore-on-start), then heartbeats until stopped:
- * role changes on stderr (and through the promote/demote hooks), received commands as
- * one JSON line each on stdout (or through --on-command).
+ * `lifeboat agent`: runs inside a protected task, as a sidecar or as the entrypoint
+ * wrapper (`lifeboat agent [options] -- APP ARGS...`). Optionally restores the data
+ * directory first (restore-on-start), then heartbeats until stopped — or, as a wrapper,
+ * until the application exits, passing on its exit code and forwarding SIGTERM/SIGINT.
+ * Role changes go to stderr (and through the promote/demote hooks); received commands go
+ * through --on-command, else as one JSON line each on stdout (on stderr when wrapping an
+ * application, whose stdout it is).
  */
+import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
 import { runAgent } from '../../lambdas/agent/agent.js';
 import { runHook } from '../../lambdas/agent/hooks.js';
@@ -37,10 +41,11 @@ interface AgentFlags {
 
 const describeRole = (r: Role) => (r.kind === 'primary' ? `primary (term ${r.term})` : r.kind);
 
-export function registerAgent(program: Command, io: CliIO, _done: (r: CommandResult) => void): void {
+export function registerAgent(program: Command, io: CliIO, done: (r: CommandResult) => void): void {
   program
     .command('agent')
     .description('join the service from inside its task: restore on start, heartbeat, follow the primary role, receive commands')
+    .argument('[app...]', 'run this application under the agent (after --) and exit with its exit code')
     .option('--service <name>', 'protected service name (env LIFEBOAT_SERVICE)')
     .option('--task <arn>', 'this task (default: env LIFEBOAT_TASK, else the ECS task metadata endpoint)')
     .option('--dir <path>', 'data directory (env LIFEBOAT_DIR), for --restore')
@@ -53,7 +58,7 @@ export function registerAgent(program: Command, io: CliIO, _done: (r: CommandRes
     .option('--no-elect', 'never run an election from this agent (leave it to the control plane)')
     .option('--table <name>', 'catalog table (env LIFEBOAT_TABLE)')
     .option('--store <url>', 's3://bucket/prefix or file:///path, for --restore (env LIFEBOAT_STORE or LIFEBOAT_BUCKET)')
-    .action(async (flags: AgentFlags) => {
+    .action(async (app: string[], flags: AgentFlags) => {
       const service = assertServiceName(serviceName(flags.service, io.env));
       const table = tableName(flags, io.env);
       const dynamo = createDynamoClient(io.env);
@@ -113,12 +118,18 @@ export function registerAgent(program: Command, io: CliIO, _done: (r: CommandRes
       };
 
       say(io, `agent for ${service} in ${identity.taskArn}: heartbeat every ${policy.failover.heartbeatSeconds} s, lease ${policy.failover.leaseSeconds} s, failover after ${policy.failover.timeoutSeconds} s`);
+      // As an entrypoint wrapper, the agent lives as long as the application does.
+      const stopAgent = new AbortController();
+      const onSignal = () => stopAgent.abort();
+      io.signal.addEventListener('abort', onSignal, { once: true });
+      const wrapped = app.length ? startApp(app, { ...baseEnv }, io, stopAgent) : undefined;
+      const printCommand = (line: string) => (wrapped ? io.stderr : io.stdout).write(`${line}\n`);
       const summary = await runAgent({
         store: new DynamoCoordinationStore(dynamo, table),
         service,
         taskArn: identity.taskArn,
         failover: policy.failover,
-        signal: io.signal,
+        signal: stopAgent.signal,
         dataPosition,
         elect: flags.elect,
         ...(io.env.LIFEBOAT_FAILOVER_QUEUE_URL ? { timer: new SqsFailoverTimer(createSqsClient(io.env), io.env.LIFEBOAT_FAILOVER_QUEUE_URL) } : {}),
@@ -136,10 +147,42 @@ export function registerAgent(program: Command, io: CliIO, _done: (r: CommandRes
               LIFEBOAT_COMMAND_ARGS: JSON.stringify(command.args ?? {}),
             });
           } else {
-            io.stdout.write(`${JSON.stringify(command)}\n`);
+            printCommand(JSON.stringify(command));
           }
         },
       });
+      io.signal.removeEventListener('abort', onSignal);
       say(io, `agent stopped after ${summary.heartbeats} heartbeats (${summary.failedHeartbeats} failed), ${summary.commands} commands, ${summary.elections} elections`);
+      if (wrapped) {
+        const code = await wrapped.exited;
+        say(io, `${app[0]} exited with ${code}`);
+        done({ exitCode: code });
+      }
     });
+}
+
+/**
+ * Starts the wrapped application. Its output goes where the agent's goes; a signal to the
+ * agent is passed on to it; its exit stops the agent (which then releases the membership).
+ */
+function startApp(app: string[], env: Record<string, string>, io: CliIO, stopAgent: AbortController): { exited: Promise<number> } {
+  const direct = io.stdout === process.stdout;
+  const child = spawn(app[0]!, app.slice(1), { env: { ...io.env, ...env }, stdio: direct ? 'inherit' : ['ignore', 'pipe', 'pipe'] });
+  if (!direct) {
+    child.stdout!.on('data', (b: Buffer) => io.stdout.write(b));
+    child.stderr!.on('data', (b: Buffer) => io.stderr.write(b));
+  }
+  const forward = () => child.kill('SIGTERM');
+  io.signal.addEventListener('abort', forward, { once: true });
+  const exited = new Promise<number>((resolve) => {
+    child.once('error', (err) => {
+      say(io, `lifeboat: error: cannot start ${app[0]}: ${err.message}`);
+      resolve(127);
+    });
+    child.once('exit', (code, signal) => resolve(code ?? (signal === 'SIGTERM' ? 143 : signal === 'SIGINT' ? 130 : 128)));
+  }).finally(() => {
+    io.signal.removeEventListener('abort', forward);
+    stopAgent.abort();
+  });
+  return { exited };
 }

@@ -15,7 +15,8 @@ import { registerSnapshot } from './snapshot.js';
 import { registerSnapshots } from './snapshots.js';
 
 export interface CommandResult {
-  exitCode: ExitCode;
+  /** Lifeboat's own codes (0-3), or the wrapped application's (`lifeboat agent -- CMD`). */
+  exitCode: ExitCode | number;
 }
 
 export const VERSION = '0.1.0';
@@ -32,7 +33,7 @@ function wantsJson(argv: readonly string[]): boolean {
   return argv.includes('--json');
 }
 
-export async function runCli(argv: readonly string[], io: CliIO): Promise<ExitCode> {
+export async function runCli(argv: readonly string[], io: CliIO): Promise<ExitCode | number> {
   let result: CommandResult = { exitCode: 0 };
   const done = (r: CommandResult) => {
     result = r;

@@ -137,9 +137,8 @@ describe('lifeboat agent / lifeboat role', () => {
   beforeAll(async () => {
     table = await freshTable();
     env = { LIFEBOAT_TABLE: table };
-    await new DynamoServiceRegistry(createDynamoClient(), table).put(
-      normalizeServicePolicy({ service: 'wiki', failover: { timeoutSeconds: 5, leaseSeconds: 4, heartbeatSeconds: 1 } }),
-    );
+    const registry = new DynamoServiceRegistry(createDynamoClient(), table);
+    for (const service of ['wiki', 'wrapped']) await registry.put(normalizeServicePolicy({ service, failover: { timeoutSeconds: 5, leaseSeconds: 4, heartbeatSeconds: 1 } }));
   });
 
   it('refuses an unprotected service and a task it cannot identify', async () => {
@@ -155,6 +154,23 @@ describe('lifeboat agent / lifeboat role', () => {
     const r = await cli(['agent', '--service', 'wiki', '--task', arn(50)], { ...env, LIFEBOAT_DRILL: '1' });
     expect(r).toMatchObject({ code: 0, stdout: '' });
     expect(r.stderr).toMatch(/drill task .* not joining wiki/);
+  });
+
+  it('wraps an application: runs it, heartbeats while it runs, exits with its exit code', async () => {
+    const store = new DynamoCoordinationStore(createDynamoClient(), table);
+    await store.recordTaskState('wrapped', observation(arn(7), 'RUNNING', 1), Date.now());
+    // The application waits until its task is primary (as a database would), then exits 3.
+    const app = `
+      const { execFileSync } = require('node:child_process');
+      const wait = () => { try { execFileSync(process.execPath, ['--import', 'tsx', 'bin/lifeboat.ts', 'role', '--service', 'wrapped'], { env: process.env, stdio: 'ignore' }); process.stdout.write('app: primary ' + process.env.LIFEBOAT_TASK + '\\n'); process.exit(3); } catch { setTimeout(wait, 200); } };
+      wait();`;
+    const r = await cli(['agent', '--service', 'wrapped', '--task', arn(7), '--', process.execPath, '-e', app], env);
+    expect(r.stderr).toMatch(/role: replica -> primary \(term \d+\)/);
+    expect(r.stdout).toBe(`app: primary ${arn(7)}\n`);
+    expect(r.stderr).toMatch(/exited with 3/);
+    expect(r.code).toBe(3);
+    // The agent released its membership when the application ended.
+    expect((await store.readState('wrapped')).members.find((m) => m.taskArn === arn(7))?.goneAt).toBeGreaterThan(0);
   });
 
   it('runs until stopped: becomes primary, runs the promote hook, prints commands on stdout; role shows it', async () => {
