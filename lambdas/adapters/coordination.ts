@@ -238,8 +238,10 @@ export class DynamoCoordinationStore implements CoordinationStore, MemberCommand
       return { member: memberFromItem(out.Attributes ?? {}), renewed: true };
     } catch (err) {
       if (errorName(err) === 'ConditionalCheckFailedException') {
-        const old = (err as { Item?: Item }).Item;
-        if (old) return { member: memberFromItem(rawItem(old)), renewed: false };
+        // The refused write's item comes back as raw AttributeValues (the document client
+        // does not unmarshall error payloads).
+        const old = (err as { Item?: Parameters<typeof unmarshall>[0] }).Item;
+        if (old) return { member: memberFromItem(unmarshall(old)), renewed: false };
       }
       if (errorName(err) === 'ValidationException') throw err;
       this.fail(err, 'UpdateItem');
@@ -410,14 +412,4 @@ export class DynamoCoordinationStore implements CoordinationStore, MemberCommand
       this.fail(err, 'UpdateItem');
     }
   }
-}
-
-/**
- * The item a ConditionalCheckFailedException carries: the document client leaves it as raw
- * AttributeValues, so unmarshall it (accepting an already plain object too).
- */
-function rawItem(item: Item): Item {
-  const first = Object.values(item)[0] as Record<string, unknown> | undefined;
-  const marshalled = first !== null && typeof first === 'object' && Object.keys(first).length === 1 && /^(S|N|BOOL|M|L|NULL|SS|NS)$/.test(Object.keys(first)[0]!);
-  return marshalled ? unmarshall(item as Parameters<typeof unmarshall>[0], { wrapNumbers: false }) : item;
 }

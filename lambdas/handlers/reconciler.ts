@@ -6,7 +6,7 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { reconcileService, type ReconcileResult } from '../control/reconcile.js';
-import { beginInvocation, flushMetrics, reportCheck, runtimeDeps, type FullDeps } from './runtime.js';
+import { beginInvocation, flushMetrics, reportCheck, runtimeDeps, serviceMetric, type FullDeps } from './runtime.js';
 
 export interface ReconcilerRun {
   reconciled: ReconcileResult[];
@@ -26,9 +26,7 @@ export function createReconcilerHandler(deps: FullDeps) {
           run.reconciled.push(result);
           if (result.recorded || result.markedMissing) {
             deps.logger.info('members reconciled with ECS', { service, recorded: result.recorded, markedMissing: result.markedMissing });
-            const one = deps.metrics.singleMetric();
-            one.addDimension('ProtectedService', service);
-            one.addMetric('ReconciledMembers', MetricUnit.Count, result.recorded + result.markedMissing);
+            serviceMetric(deps, service, 'ReconciledMembers', MetricUnit.Count, result.recorded + result.markedMissing);
           }
           if (result.check) reportCheck(deps, result.check, 'reconciler');
         } catch (err) {

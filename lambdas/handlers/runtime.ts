@@ -34,6 +34,8 @@ export type FullDeps = HandlerDeps & ReconcileDeps;
 
 export const METRICS_NAMESPACE = 'Lifeboat';
 
+type Unit = (typeof MetricUnit)[keyof typeof MetricUnit];
+
 export function createObservability(env: Record<string, string | undefined> = process.env): Observability {
   return {
     logger: new Logger({ serviceName: 'lifeboat', ...(env.POWERTOOLS_LOG_LEVEL ? {} : { logLevel: 'INFO' }) }),
@@ -68,27 +70,36 @@ export function beginInvocation(o: Observability, correlationId: string | undefi
   o.logger.setCorrelationId(correlationId ?? context?.awsRequestId);
 }
 
+/**
+ * One metric with the protected service as its dimension. A single-metric instance is
+ * published (and its dimensions cleared) by each addMetric, so each metric gets its own.
+ */
+export function serviceMetric(o: Observability, service: string, name: string, unit: Unit, value: number): void {
+  const one = o.metrics.singleMetric();
+  one.addDimension('ProtectedService', service);
+  one.addMetric(name, unit, value);
+}
+
 /** Logs and measures what a failover check did; one place so every handler reports alike. */
 export function reportCheck(o: Observability, result: CheckResult, trigger: string): void {
   const fields = { service: result.service, trigger, decision: result.decision, term: result.lease?.term, holder: result.lease?.holder, retries: result.retries };
-  const one = o.metrics.singleMetric();
-  one.addDimension('ProtectedService', result.service);
+  const metric = (name: string, unit: Unit, value: number) => serviceMetric(o, result.service, name, unit, value);
   if (result.elected) {
     const latency = Math.max(0, result.elected.lease.electedAt - result.elected.lostAt);
     o.logger.info('primary elected', { ...fields, reason: result.elected.reason, previousHolder: result.elected.lease.previousHolder, failoverMs: latency, discovery: result.discovery });
-    one.addMetric('Elections', MetricUnit.Count, 1);
-    if (result.elected.reason === 'failover') one.addMetric('FailoverTime', MetricUnit.Milliseconds, latency);
+    metric('Elections', MetricUnit.Count, 1);
+    if (result.elected.reason === 'failover') metric('FailoverTime', MetricUnit.Milliseconds, latency);
   } else if (result.decision === 'wait') {
     o.logger.info('primary lost; failover scheduled', { ...fields, dueAt: result.dueAt ? new Date(result.dueAt).toISOString() : undefined });
-    one.addMetric('FailoverWaits', MetricUnit.Count, 1);
+    metric('FailoverWaits', MetricUnit.Count, 1);
   } else if (result.decision === 'no-candidate') {
     o.logger.warn('primary lost and no member can take over', fields);
-    one.addMetric('NoCandidate', MetricUnit.Count, 1);
+    metric('NoCandidate', MetricUnit.Count, 1);
   } else {
     o.logger.debug('failover check', { ...fields, discovery: result.discovery });
   }
-  if (result.discovery === 'registered') one.addMetric('DiscoveryUpdates', MetricUnit.Count, 1);
-  if (result.retries) one.addMetric('ElectionRetries', MetricUnit.Count, result.retries);
+  if (result.discovery === 'registered') metric('DiscoveryUpdates', MetricUnit.Count, 1);
+  if (result.retries) metric('ElectionRetries', MetricUnit.Count, result.retries);
 }
 
 /** Publishes what the invocation measured (per-service metrics went out as they were made). */
