@@ -243,7 +243,8 @@ export class DynamoCoordinationStore implements CoordinationStore, MemberCommand
         const old = (err as { Item?: Parameters<typeof unmarshall>[0] }).Item;
         if (old) return { member: memberFromItem(unmarshall(old)), renewed: false };
       }
-      if (errorName(err) === 'ValidationException') throw err;
+      // Handed back to heartbeat(), which renews again without acknowledging.
+      if (acks.length && errorName(err) === 'ValidationException') throw err;
       this.fail(err, 'UpdateItem');
     }
   }

@@ -132,8 +132,11 @@ export class AgentMember {
     await this.fence();
     const sentAt = this.now();
     let beat: HeartbeatResult | undefined;
+    // A failing position report must not cost the heartbeat (and with it the lease).
+    const position = await Promise.resolve()
+      .then(() => o.dataPosition?.())
+      .catch((err: unknown) => void this.notice(`data position unknown: ${(err as Error).message}`));
     try {
-      const position = await o.dataPosition?.();
       beat = await o.store.heartbeat(o.service, o.taskArn, {
         now: sentAt,
         aliveUntil: sentAt + leaseMs,

@@ -72,6 +72,20 @@ describe('runAgent', () => {
     expect(members[0]).toMatchObject({ primaryTerm: 1, dataPosition: 11, goneAt: T0 + 6000, aliveUntil: T0 + 4000 + 6000 });
   });
 
+  it('keeps heartbeating when the data position cannot be read', async () => {
+    await store.recordTaskState('pos', observation(arn(1), 'RUNNING', 1), T0);
+    const run = virtualRun(2);
+    const notices: string[] = [];
+    const summary = await runAgent({
+      store, service: 'pos', taskArn: arn(1), failover, ...run, release: false, onNotice: (l) => void notices.push(l),
+      dataPosition: async () => {
+        throw new Error('position command failed');
+      },
+    });
+    expect(summary).toMatchObject({ failedHeartbeats: 0, elections: 1 });
+    expect(notices).toContain('data position unknown: position command failed');
+  });
+
   it('hands each command over once and acknowledges it with the next heartbeat', async () => {
     await store.recordTaskState('cmds', observation(arn(1), 'RUNNING', 1), T0);
     await store.enqueue('cmds', arn(1), { id: 'b', type: 'snapshot', enqueuedAt: T0 + 1 });
