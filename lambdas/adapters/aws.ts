@@ -120,3 +120,17 @@ export function translateAwsError(err: unknown, what: string): unknown {
   }
   return err;
 }
+
+/**
+ * The error to throw for a failed call on a Lifeboat table: connection, credential and
+ * permission failures as translateAwsError says, a missing table with how to create it,
+ * anything else as UnavailableError naming the action.
+ */
+export function tableError(err: unknown, table: string, action: string): unknown {
+  const t = translateAwsError(err, `table ${table}`);
+  if (t !== err) return t;
+  if (errorName(err) === 'ResourceNotFoundException') {
+    return new UnavailableError(`table ${table} does not exist`, { hint: 'create it with `lifeboat init` or deploy the CDK construct' });
+  }
+  return new UnavailableError(`${action} on table ${table} failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+}

@@ -11,9 +11,8 @@
 import { QueryCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { ElectionOutcome, ElectionRequest } from '../domain/election.js';
-import { UnavailableError } from '../domain/errors.js';
-import { goneAtOf, stoppedMemberExpiry, withExpiry, type Lease, type Member, type MemberCommand, type TaskObservation } from '../domain/membership.js';
-import { errorName, translateAwsError } from './aws.js';
+import { ECS_MEMBER_FIELDS, goneAtOf, stoppedMemberExpiry, withExpiry, type Lease, type Member, type MemberCommand, type TaskObservation } from '../domain/membership.js';
+import { errorName, tableError } from './aws.js';
 import { LEASE_SK, TABLE_KEY, TTL_ATTRIBUTE, coordinationRange, leaseKey, memberKey, taskArnFromMemberSk } from './keys.js';
 
 export interface CoordinationState {
@@ -104,12 +103,7 @@ export class DynamoCoordinationStore implements CoordinationStore, MemberCommand
   ) {}
 
   private fail(err: unknown, action: string): never {
-    const t = translateAwsError(err, `table ${this.table}`);
-    if (t !== err) throw t;
-    if (errorName(err) === 'ResourceNotFoundException') {
-      throw new UnavailableError(`table ${this.table} does not exist`, { hint: 'create it with `lifeboat init` or deploy the CDK construct' });
-    }
-    throw new UnavailableError(`${action} on table ${this.table} failed: ${(err as Error).message ?? String(err)}`, { cause: err });
+    throw tableError(err, this.table, action);
   }
 
   async readState(service: string): Promise<CoordinationState> {
@@ -150,18 +144,7 @@ export class DynamoCoordinationStore implements CoordinationStore, MemberCommand
     };
     set('type', 'member');
     set('service', service);
-    set('lastStatus', obs.lastStatus);
-    set('desiredStatus', obs.desiredStatus);
-    set('version', obs.version);
-    set('group', obs.group);
-    set('startedBy', obs.startedBy);
-    set('clusterArn', obs.clusterArn);
-    set('taskDefinitionArn', obs.taskDefinitionArn);
-    set('ip', obs.ip);
-    set('startedAt', obs.startedAt);
-    set('stopCode', obs.stopCode);
-    set('stoppedReason', obs.stoppedReason);
-    set('exitCodes', obs.exitCodes);
+    for (const field of ECS_MEMBER_FIELDS) set(field, obs[field]);
     set('updatedAt', now);
     sets.push(`${e.name('commands')} = if_not_exists(${e.name('commands')}, ${e.value({})})`);
     const goneAt = goneAtOf(obs, now);

@@ -8,7 +8,7 @@
  * the class wraps it in the async CoordinationStore interface.
  */
 import type { ElectionOutcome, ElectionRequest } from '../domain/election.js';
-import { goneAtOf, withExpiry, type Lease, type Member, type MemberCommand, type TaskObservation } from '../domain/membership.js';
+import { ECS_MEMBER_FIELDS, goneAtOf, withExpiry, type Lease, type Member, type MemberCommand, type TaskObservation } from '../domain/membership.js';
 import type { CoordinationState, CoordinationStore, Heartbeat, HeartbeatResult, MemberCommands } from './coordination.js';
 
 /** Copies what callers may hold on to; command objects are never mutated in place. */
@@ -38,8 +38,7 @@ export class MemoryCoordinationCore {
     if (cur?.version !== undefined && !(cur.version < obs.version)) return { applied: false };
     if (cur?.lastStatus === 'STOPPED') return { applied: false };
     const next: Member = { ...(cur ?? { service, taskArn: obs.taskArn, commands: {} }) };
-    const fields = ['lastStatus', 'desiredStatus', 'version', 'group', 'startedBy', 'clusterArn', 'taskDefinitionArn', 'ip', 'startedAt', 'stopCode', 'stoppedReason', 'exitCodes'] as const;
-    for (const f of fields) if (obs[f] !== undefined) (next as unknown as Record<string, unknown>)[f] = obs[f];
+    for (const f of ECS_MEMBER_FIELDS) if (obs[f] !== undefined) (next as unknown as Record<string, unknown>)[f] = obs[f];
     next.updatedAt = now;
     const goneAt = goneAtOf(obs, now);
     if (goneAt !== undefined && next.goneAt === undefined) next.goneAt = goneAt;

@@ -107,6 +107,22 @@ export interface TaskObservation {
   overrideEnvironment?: Record<string, string>;
 }
 
+/** The member fields that come from ECS (events, DescribeTasks); the agent never writes them. */
+export const ECS_MEMBER_FIELDS = [
+  'lastStatus',
+  'desiredStatus',
+  'version',
+  'group',
+  'startedBy',
+  'clusterArn',
+  'taskDefinitionArn',
+  'ip',
+  'startedAt',
+  'stopCode',
+  'stoppedReason',
+  'exitCodes',
+] as const satisfies readonly (keyof TaskObservation & keyof Member)[];
+
 /** `startedBy` prefix of drill tasks launched by Lifeboat. */
 export const DRILL_STARTED_BY_PREFIX = 'drill-';
 /** Environment variable (set through RunTask overrides) that puts a task in drill mode. */
