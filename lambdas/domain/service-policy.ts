@@ -139,6 +139,14 @@ export function normalizeServicePolicy(input: ServicePolicyInput): ServicePolicy
   wholeSeconds('targets.rtoSeconds', targets.rtoSeconds, { min: 1 });
   wholeSeconds('snapshot.deadlineSeconds', input.snapshot?.deadlineSeconds, { min: 1 });
   wholeSeconds('drill.timeoutSeconds', input.drill?.timeoutSeconds, { min: 1 });
+  const port = input.discovery?.port;
+  if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65535)) {
+    throw new UsageError(`discovery.port is ${JSON.stringify(port)}; it must be a whole number between 1 and 65535`);
+  }
+  const instanceId = input.discovery?.instanceId;
+  if (instanceId !== undefined && !/^[A-Za-z0-9_.:-]{1,64}$/.test(instanceId)) {
+    throw new UsageError(`discovery.instanceId ${JSON.stringify(instanceId)} is not a valid Cloud Map instance id`, { hint: 'use 1-64 letters, digits, "_", ".", ":" or "-"' });
+  }
   return {
     service,
     ...(input.dataDir ? { dataDir: input.dataDir } : {}),

@@ -159,3 +159,12 @@ describe('ServiceResolver', () => {
     expect(lists).toBe(2);
   });
 });
+
+describe('discovery policy', () => {
+  it('checks the port and the instance id', async () => {
+    const { normalizeServicePolicy } = await import('../../lambdas/domain/service-policy.js');
+    expect(normalizeServicePolicy({ service: 'wiki', discovery: { serviceId: 'srv-1', port: 5432, instanceId: 'primary' } }).discovery).toEqual({ serviceId: 'srv-1', port: 5432, instanceId: 'primary' });
+    expect(() => normalizeServicePolicy({ service: 'wiki', discovery: { port: 70000 } })).toThrow(/discovery.port is 70000/);
+    expect(() => normalizeServicePolicy({ service: 'wiki', discovery: { instanceId: 'a/b' } })).toThrow(/not a valid Cloud Map instance id/);
+  });
+});
