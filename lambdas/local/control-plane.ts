@@ -35,6 +35,10 @@ import type { TaskLauncher } from '../adapters/ecs-launcher.js';
 import type { EcsTasks } from '../adapters/ecs-tasks.js';
 import { DynamoSnapshotUseLeases } from '../adapters/snapshot-use.js';
 import type { ObjectStore } from '../adapters/stores/store.js';
+import { DynamoJobStore } from '../adapters/job-store.js';
+import { createSnapshotSchedulerHandler } from '../handlers/snapshot-scheduler.js';
+import { createSnapshotWatchHandler } from '../handlers/snapshot-watch.js';
+import { jobDeps, type SnapshotHandlerDeps } from '../handlers/snapshot-runtime.js';
 
 /** setTimeout in place of an SQS delay queue; delivers the same message body. */
 export class LocalFailoverTimer implements FailoverTimer {
@@ -126,19 +130,25 @@ export function createLocalHandlers(o: LocalHandlersOptions) {
   process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
   const metrics = new Metrics({ namespace: 'Lifeboat', serviceName: 'lifeboat' });
   const registry = new DynamoServiceRegistry(dynamo, o.table);
-  const deps = {
+  const coordination = new DynamoCoordinationStore(dynamo, o.table);
+  const catalog = new DynamoSnapshotCatalog(dynamo, o.table);
+  const deps: SnapshotHandlerDeps & { ecs: EcsTasks } = {
     logger: o.logger,
     metrics,
-    store: new DynamoCoordinationStore(dynamo, o.table),
+    store: coordination,
     services: new ServiceResolver(registry, now),
     timer: o.timer,
     discovery: o.discovery,
     ecs: o.ecs,
+    jobs: new DynamoJobStore(dynamo, o.table),
+    commands: coordination,
+    catalog,
+    launcher: o.ecs,
     now,
   };
   const drillRuntime: DrillRuntime = {
     drills: new DynamoDrillStore(dynamo, o.table),
-    catalog: new DynamoSnapshotCatalog(dynamo, o.table),
+    catalog,
     registry,
     launcher: o.ecs,
     store: o.store,
@@ -162,6 +172,11 @@ export function createLocalHandlers(o: LocalHandlersOptions) {
     drillScheduler: makeDrillSchedulerHandler(() => drillRuntime),
     drillWatchdog: makeDrillWatchdogHandler(() => drillRuntime),
     report: makeReportHandler(() => drillRuntime, o.env),
+    snapshotScheduler: createSnapshotSchedulerHandler(deps),
+    snapshotWatch: createSnapshotWatchHandler(deps),
+    /** What a manual snapshot request (`lifeboat snapshot`'s job path, local mode's key) goes through. */
+    snapshotJobs: jobDeps(deps),
+    drillDeps: drillRuntime,
   };
 }
 

@@ -101,10 +101,16 @@ export class LocalTaskLauncher implements TaskLauncher, EcsTasks {
   private readonly region: string;
   private readonly account: string;
 
+  /** Last resort if this process exits without shutdown() (a second Ctrl-C): no task outlives it. */
+  private readonly killAll = () => {
+    for (const t of this.tasks.values()) signalGroup(t, 'SIGKILL');
+  };
+
   constructor(private readonly o: LocalLauncherOptions) {
     this.region = o.region ?? 'us-east-1';
     this.account = o.account ?? ACCOUNT;
     this.clusterArn = `arn:aws:ecs:${this.region}:${this.account}:cluster/${o.cluster}`;
+    process.on('exit', this.killAll);
   }
 
   registerTaskDefinition(def: LocalTaskDefinition): string {
@@ -227,6 +233,7 @@ export class LocalTaskLauncher implements TaskLauncher, EcsTasks {
   // --- lifecycle ------------------------------------------------------------------------
 
   private async start(def: LocalTaskDefinition, how: { group: string; startedBy: string; service?: string; overrides?: Record<string, string> }): Promise<LocalTask> {
+    if (this.shuttingDown) throw new OperationFailedError(`RunTask on ${this.o.cluster} was refused: local mode is shutting down`);
     const svc = how.service ? this.services.get(how.service) : undefined;
     if (svc) svc.pending++;
     try {
@@ -333,6 +340,7 @@ export class LocalTaskLauncher implements TaskLauncher, EcsTasks {
     const timer = setTimeout(() => live.forEach((t) => signalGroup(t, 'SIGKILL')), graceMs);
     await Promise.all(live.map((t) => t.exited));
     clearTimeout(timer);
+    process.removeListener('exit', this.killAll);
   }
 }
 

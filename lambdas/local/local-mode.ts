@@ -46,6 +46,8 @@ import { openStore } from '../adapters/stores/open-store.js';
 import type { ObjectStore } from '../adapters/stores/store.js';
 import { planServiceRetention, type ServiceRetentionPlan } from '../control/retention.js';
 import { startDrill, type StartDrillResult } from '../drills/start.js';
+import { requestSnapshotJob, type RequestOutcome } from '../control/snapshot-jobs.js';
+import { makeJobId, type SnapshotJob } from '../domain/snapshot-jobs.js';
 import { REPORT_FORMATS } from '../domain/report/render.js';
 import { createLocalHandlers, type LocalHandlers } from './control-plane.js';
 import { LocalDiscovery } from './discovery.js';
@@ -221,12 +223,12 @@ export class LocalMode {
     // 2. Table, store, queue.
     const created = await ensureCatalogTable(new DynamoDBClient({ endpoint: env.AWS_ENDPOINT_URL_DYNAMODB, region: env.AWS_REGION, credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID!, secretAccessKey: env.AWS_SECRET_ACCESS_KEY! } }), this.table);
     this.say(`table ${this.table}: ${created === 'created' ? 'created' : 'found (state from an earlier run)'}`);
-    this.storeUrl = this.ephemeral ? `s3://${LOCAL_BUCKET}/` : `file://${join(state, 'store')}`;
+    this.storeUrl = this.ephemeral ? `s3://${this.table === LOCAL_TABLE ? LOCAL_BUCKET : this.table.toLowerCase()}/` : `file://${join(state, 'store')}`;
     this.store = openStore(this.storeUrl, () => createS3Client(env));
     await this.store.ensure();
     this.say(`snapshot store: ${this.storeUrl}${this.ephemeral ? ' (in memory)' : ''}`);
     const sqs = createSqsClient(env);
-    const { queueUrl, queueArn } = await createQueue(sqs, LOCAL_QUEUE);
+    const { queueUrl, queueArn } = await createQueue(sqs, this.table === LOCAL_TABLE ? LOCAL_QUEUE : `${this.table}-failover`);
     env.LIFEBOAT_FAILOVER_QUEUE_URL = queueUrl;
 
     // 3. The example service's policy.
@@ -295,14 +297,14 @@ export class LocalMode {
 
     // 6. Schedules: the control plane's own, and the service's.
     this.scheduler = new LocalScheduler({ speed: this.speed, onFiring: (f) => this.onFiring(f) });
-    this.onClose('scheduler', () => this.scheduler.stop());
     const s = this.scheduler;
     s.add({ name: 'watchdog', expression: 'rate(1 minute)', target: (e) => h.watchdog(e), input: (t) => scheduledEvent('watchdog', t) });
     s.add({ name: 'reconciler', expression: 'rate(5 minutes)', target: (e) => h.reconciler(e), input: (t) => scheduledEvent('reconciler', t) });
     s.add({ name: 'drill-watchdog', expression: 'rate(5 minutes)', target: (e) => h.drillWatchdog(e), input: (t) => scheduledEvent('drill-watchdog', t) });
     if (p.retention.schedule) s.add({ name: 'retention', expression: p.retention.schedule, timezone: p.retention.timezone, target: (e) => h.retention(e), input: () => ({ service: p.service }) });
     if (p.drill.schedule) s.add({ name: 'drill', expression: p.drill.schedule, timezone: p.drill.timezone, target: (e) => h.drillScheduler(e), input: (t) => ({ service: p.service, scheduledTime: t.toISOString() }) });
-    if (p.snapshot.schedule) s.add({ name: 'snapshot', expression: p.snapshot.schedule, timezone: p.snapshot.timezone, target: () => this.requestSnapshot('schedule'), input: () => undefined });
+    s.add({ name: 'snapshot-watch', expression: 'rate(1 minute)', target: (e) => h.snapshotWatch(e), input: (t) => scheduledEvent('snapshot-watch', t) });
+    if (p.snapshot.schedule) s.add({ name: 'snapshot', expression: p.snapshot.schedule, timezone: p.snapshot.timezone, target: (e) => h.snapshotScheduler(e), input: (t) => ({ service: p.service, scheduledTime: t.toISOString() }) });
     if (this.speed !== 1) this.say(`schedules run ${this.speed}× faster than the clock (--speed ${this.speed})`);
 
     // 7. Servers: the service's front (discovery) and the local API.
@@ -323,6 +325,8 @@ export class LocalMode {
     void s.fireNow('reconciler').catch(() => undefined);
     this.say(`launching ${o.replicas ?? 3} tasks of ${p.service} (each: lifeboat agent --restore … -- kv-server)`);
     await this.launcher.createService({ name: p.service, taskDefinition: p.service, desiredCount: o.replicas ?? 3, replaceAfterMs: 2000 });
+    // Stopped first: no schedule may start a drill or a snapshot while the tasks go away.
+    this.onClose('scheduler', () => this.scheduler.stop());
   }
 
   /** Serves the local API (api.ts) and remembers its URL. */
@@ -378,34 +382,31 @@ export class LocalMode {
   }
 
   /**
-   * Asks the primary for a snapshot: a `snapshot` command in its heartbeat answer, which
-   * its agent runs (the pre/post hooks of the policy pause and resume the service).
+   * A manual snapshot job (the schedule's goes through the snapshot-scheduler handler):
+   * the primary's agent gets a `snapshot` command with its next heartbeat and takes the
+   * snapshot under its term, the policy's pre/post hooks pausing and resuming the service.
    */
-  async requestSnapshot(trigger: 'schedule' | 'manual' = 'manual'): Promise<{ commandId: string; taskArn: string }> {
-    const store = this.coordination();
-    const { lease } = await store.readState(this.service);
-    if (!lease) throw new OperationFailedError('there is no primary to take a snapshot yet');
-    const commandId = `snapshot-${Date.now()}-${randomBytes(3).toString('hex')}`;
-    const queued = await store.enqueue(this.service, lease.holder, { id: commandId, type: 'snapshot', args: { trigger }, enqueuedAt: Date.now() });
-    if (queued !== 'queued') throw new OperationFailedError(`the primary ${shortTask(lease.holder)} cannot take commands (${queued})`);
-    this.activity('snapshot', `snapshot requested from the primary, task ${shortTask(lease.holder)} (${trigger})`);
-    return { commandId, taskArn: lease.holder };
+  async requestSnapshot(): Promise<RequestOutcome> {
+    const r = await requestSnapshotJob(this.handlers.snapshotJobs, { service: this.service, jobId: makeJobId(new Date(), randomBytes(4)), trigger: 'manual' });
+    this.activity(r.outcome === 'failed' ? 'error' : 'snapshot', `snapshot job ${r.job.jobId} ${r.outcome}${r.job.target ? ` (asked task ${shortTask(r.job.target.taskArn)}, term ${r.job.target.term})` : ''}${r.job.reason ? `: ${r.job.reason}` : ''}`);
+    return r;
+  }
+
+  /** A snapshot job's record, to follow it. */
+  async snapshotJob(jobId: string): Promise<SnapshotJob | undefined> {
+    return this.handlers.snapshotJobs.jobs.get(this.service, jobId);
   }
 
   /** Starts a restore drill (the same workflow as `lifeboat drill`). */
   async drill(snapshot?: string): Promise<StartDrillResult> {
-    const dynamo = createDynamoClient(this.env);
-    const r = await startDrill(
-      { drills: new DynamoDrillStore(dynamo, this.table), catalog: new DynamoSnapshotCatalog(dynamo, this.table), registry: new DynamoServiceRegistry(dynamo, this.table), launcher: this.launcher },
-      { service: this.service, ...(snapshot ? { snapshot } : {}), trigger: 'manual' },
-    );
+    const r = await startDrill(this.handlers.drillDeps, { service: this.service, ...(snapshot ? { snapshot } : {}), trigger: 'manual' });
     this.activity('drill', `drill ${r.drill.drillId} started on snapshot ${r.drill.snapshotId} (${r.outcome})`);
     return r;
   }
 
-  /** Runs a schedule now (e.g. retention), as if its time had come. */
-  async runSchedule(name: string): Promise<void> {
-    await this.scheduler.fireNow(name);
+  /** Runs a schedule now (e.g. retention), as if its time had come; returns what its target returned. */
+  async runSchedule(name: string): Promise<ScheduleFiring> {
+    return this.scheduler.fireNow(name);
   }
 
   /**

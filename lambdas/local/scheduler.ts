@@ -12,6 +12,7 @@
  * and never while its previous invocation is still running (fires in between are coalesced
  * and counted).
  */
+import { UsageError } from '../domain/errors.js';
 import { nextFireTime, parseScheduleExpression, type ScheduleExpression } from '../domain/schedule-expression.js';
 
 export interface LocalScheduleSpec {
@@ -53,7 +54,7 @@ interface Entry {
   nextReal?: number;
   lastReal?: number;
   fired: number;
-  running?: Promise<void>;
+  running?: Promise<ScheduleFiring>;
 }
 
 export interface LocalSchedulerOptions {
@@ -107,7 +108,7 @@ export class LocalScheduler {
     entry.timer = setTimeout(() => void this.fire(entry), Math.max(0, entry.nextReal - this.now()));
   }
 
-  private async fire(entry: Entry): Promise<void> {
+  private async fire(entry: Entry): Promise<ScheduleFiring> {
     entry.timer = undefined;
     const at = this.now();
     // Virtual firings since the last one, beyond this one, are coalesced into it.
@@ -123,30 +124,35 @@ export class LocalScheduler {
     entry.lastReal = at;
     entry.fired++;
     const scheduledTime = new Date(at);
-    const run = (async () => {
+    const run = (async (): Promise<ScheduleFiring> => {
       const started = this.now();
+      let firing: ScheduleFiring;
       try {
         const result = await entry.spec.target(entry.spec.input(scheduledTime));
-        this.o.onFiring?.({ name: entry.spec.name, scheduledTime, coalesced, result, durationMs: this.now() - started });
+        firing = { name: entry.spec.name, scheduledTime, coalesced, result, durationMs: this.now() - started };
       } catch (err) {
-        this.o.onFiring?.({ name: entry.spec.name, scheduledTime, coalesced, error: err as Error, durationMs: this.now() - started });
+        firing = { name: entry.spec.name, scheduledTime, coalesced, error: err as Error, durationMs: this.now() - started };
       }
+      this.o.onFiring?.(firing);
+      return firing;
     })();
     entry.running = run;
-    await run;
+    const firing = await run;
     entry.running = undefined;
     // The next firing after this one finished: a slow target is never invoked twice at once.
     this.arm(entry, this.now());
+    return firing;
   }
 
   /** Fires a schedule now (a key or API command), as if its time had come. */
-  async fireNow(name: string): Promise<void> {
+  async fireNow(name: string): Promise<ScheduleFiring> {
     const entry = this.entries.find((e) => e.spec.name === name);
-    if (!entry) throw new RangeError(`no schedule named ${name}`);
-    if (entry.running) return entry.running;
+    if (!entry) throw new UsageError(`no schedule named ${name}`, { hint: `schedules: ${this.entries.map((e) => e.spec.name).join(', ')}` });
+    // Running now: wait for it, then fire (the caller wants a run that starts after asking).
+    while (entry.running) await entry.running;
     if (entry.timer) clearTimeout(entry.timer);
     entry.nextVirtual = this.toVirtual(this.now());
-    await this.fire(entry);
+    return this.fire(entry);
   }
 
   status(): ScheduleStatus[] {
