@@ -103,6 +103,8 @@ export interface MemberStatus {
   role: 'primary' | 'replica' | 'leaving' | 'stopped' | 'drill';
   term?: number;
   port?: number;
+  /** The task's main process, while it runs. */
+  pid?: number;
   heartbeatAgeMs?: number;
   dataPosition?: number;
   exitCode?: number;
@@ -494,6 +496,7 @@ export class LocalMode {
           role,
           ...(role === 'primary' ? { term: state.lease!.term } : {}),
           port: t.port,
+          ...(t.child?.pid !== undefined ? { pid: t.child.pid } : {}),
           ...(m?.heartbeatAt !== undefined ? { heartbeatAgeMs: now - m.heartbeatAt } : {}),
           ...(m?.dataPosition !== undefined ? { dataPosition: m.dataPosition } : {}),
           ...(t.exitCode !== undefined ? { exitCode: t.exitCode } : {}),

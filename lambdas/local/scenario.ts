@@ -151,25 +151,15 @@ export async function runScenario(mode: LocalMode, o: ScenarioOptions = {}): Pro
     const w = await http('PUT', `/kv/${key}`, `late ${i}`);
     if (w.status === 200) after.set(key, `late ${i}`);
   }
-  const killed = await mode.killPrimary();
-  log(`killed task ${short(killed.taskArn)} (term ${killed.term}); failover timeout ${mode.servicePolicy.failover.timeoutSeconds} s`);
+  log(`killing the primary; failover timeout ${mode.servicePolicy.failover.timeoutSeconds} s`);
 
   // 5.
   step(5, 'a new primary is elected after the failover timeout and serves the data');
   const firstKey = [...acked.keys()][0]!;
-  const elected = await until('a new term in the table', async () => {
-    const s = await mode.status();
-    return s.lease && s.lease.term > killed.term ? s.lease : undefined;
-  }, 60_000, 50);
-  const serving = await until('the new primary to serve reads and writes', async () => {
-    const r = await http('GET', `/kv/${firstKey}`);
-    if (r.status !== 200 || r.role !== 'primary' || r.term <= killed.term || r.task === killed.taskArn) return undefined;
-    const w = await http('PUT', `/kv/after-failover-${run}`, 'ok');
-    return w.status === 200 ? { at: Date.now(), task: r.task, term: r.term } : undefined;
-  }, 60_000, 50);
-  const electionMs = elected.electedAt - killed.at;
-  const servingMs = serving.at - killed.at;
-  log(`term ${elected.term}: task ${short(elected.holder)} elected ${(electionMs / 1000).toFixed(1)} s after the kill, serving through discovery after ${(servingMs / 1000).toFixed(1)} s`);
+  const failover = await killPrimaryAndWaitForService(mode, firstKey);
+  const { killed, elected } = failover;
+  const { electionMs, servingMs } = failover;
+  log(`killed task ${short(killed.taskArn)} (term ${killed.term}); term ${elected.term}: task ${short(elected.holder)} elected ${(electionMs / 1000).toFixed(1)} s after the kill, serving through discovery after ${(servingMs / 1000).toFixed(1)} s`);
   const all = JSON.parse((await http('GET', '/kv')).text) as { data: Record<string, string> };
   const survived = [...acked].filter(([k, v]) => all.data[k] === v).length;
   const lateSurvived = [...after].filter(([k, v]) => all.data[k] === v).length;
@@ -186,7 +176,7 @@ export async function runScenario(mode: LocalMode, o: ScenarioOptions = {}): Pro
   while ((await complete()).length < 5) await snapshot();
   const before = await complete();
   const plan = (await mode.status()).snapshots.filter((s) => s.retention).map((s) => ({ id: s.id, action: s.retention!.action, reasons: s.retention!.reasons }));
-  for (const e of plan) log(`  ${e.action.padEnd(6)} ${e.id}  ${e.reasons.join('; ')}`);
+  for (const e of plan) log(`  ${e.action.padEnd(6)} ${e.id}  ${e.reasons.join('; ') || 'no rule keeps it'}`);
   const firing = await mode.runSchedule('retention');
   if (firing.error) throw new ScenarioError(`the retention handler failed: ${firing.error.message}`);
   const remaining = new Set(await complete());
@@ -232,6 +222,32 @@ export async function runScenario(mode: LocalMode, o: ScenarioOptions = {}): Pro
     totalMs: Date.now() - started,
   };
   return result;
+}
+
+/**
+ * Kills the primary (SIGKILL) and measures, through discovery's front like a client, the
+ * time to a new term in the table and to the new primary serving: `key` reads back and a
+ * write is accepted, from a task other than the killed one, in a newer term.
+ */
+export async function killPrimaryAndWaitForService(mode: LocalMode, key: string) {
+  const front = mode.serviceUrl!;
+  const get = async (method: string, path: string, body?: string) => {
+    const res = await fetch(`${front}${path}`, { method, ...(body !== undefined ? { body } : {}), signal: AbortSignal.timeout(5000) });
+    await res.body?.cancel();
+    return { status: res.status, role: res.headers.get('x-kv-role'), term: Number(res.headers.get('x-kv-term') ?? 0), task: res.headers.get('x-lifeboat-task') ?? '' };
+  };
+  const killed = await mode.killPrimary();
+  const elected = await until('a new term in the table', async () => {
+    const s = await mode.status();
+    return s.lease && s.lease.term > killed.term ? s.lease : undefined;
+  }, 60_000, 50);
+  const servingAt = await until('the new primary to serve reads and writes', async () => {
+    const r = await get('GET', `/kv/${encodeURIComponent(key)}`);
+    if (r.status !== 200 || r.role !== 'primary' || r.term <= killed.term || r.task === killed.taskArn) return undefined;
+    const w = await get('PUT', `/kv/failover-probe`, String(Date.now()));
+    return w.status === 200 ? Date.now() : undefined;
+  }, 60_000, 50);
+  return { killed, elected, electionMs: elected.electedAt - killed.at, servingMs: servingAt - killed.at };
 }
 
 function short(taskArn: string): string {
