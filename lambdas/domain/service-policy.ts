@@ -7,6 +7,7 @@
  */
 import { UsageError } from './errors.js';
 import { assertServiceName } from './ids.js';
+import { assertScheduleExpression, assertTimeZone } from './schedule-expression.js';
 
 export interface SnapshotPolicy {
   /** EventBridge Scheduler expression: `cron(...)` or `rate(...)`. */
@@ -140,6 +141,7 @@ export function normalizeServicePolicy(input: ServicePolicyInput): ServicePolicy
   wholeSeconds('snapshot.deadlineSeconds', input.snapshot?.deadlineSeconds, { min: 1 });
   wholeSeconds('drill.timeoutSeconds', input.drill?.timeoutSeconds, { min: 1 });
   validateDrill(input.drill);
+  validateSchedules(input);
   return {
     service,
     ...(input.dataDir ? { dataDir: input.dataDir } : {}),
@@ -151,6 +153,18 @@ export function normalizeServicePolicy(input: ServicePolicyInput): ServicePolicy
     targets,
     ...(input.discovery ? { discovery: input.discovery } : {}),
   };
+}
+
+/** Schedules and time zones are checked here, so a bad one is refused before it is stored or deployed. */
+function validateSchedules(input: ServicePolicyInput): void {
+  for (const [section, policy] of [
+    ['snapshot', input.snapshot],
+    ['retention', input.retention],
+    ['drill', input.drill],
+  ] as const) {
+    if (policy?.schedule !== undefined) assertScheduleExpression(`${section}.schedule`, policy.schedule);
+    if (policy?.timezone !== undefined) assertTimeZone(`${section}.timezone`, policy.timezone);
+  }
 }
 
 function validateDrill(drill: DrillPolicy | undefined): void {
