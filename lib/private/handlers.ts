@@ -1,0 +1,118 @@
+/**
+ * The control plane as a table: one entry per Lambda entry in `lambdas/handlers/` — its
+ * file, what triggers it, what it may touch, and its size. `Lifeboat` turns each entry into
+ * a function, its triggers and its grants; adding a handler is adding an entry here.
+ *
+ * Only strings and plain data: the library never imports handler code.
+ *
+ * Not deployed yet, because their entries are not in `lambdas/handlers/` yet (add an entry
+ * when they land): the snapshot-job scheduler (per-service `snapshot` schedule), the
+ * retention sweep (per-service `retention` schedule), and the orchestrator's task-events
+ * (every task state change of the protected clusters), watchdog and reconciler (shared
+ * schedules).
+ */
+import { Duration } from 'aws-cdk-lib';
+import { ContextAttribute } from 'aws-cdk-lib/aws-scheduler';
+
+/** The policy sections that can have a schedule per protected service. */
+export type ServiceScheduleKind = 'snapshot' | 'retention' | 'drill';
+
+export type HandlerTrigger =
+  /** ECS "Task State Change" events of the protected clusters, narrowed by `detail`. */
+  | { readonly kind: 'ecs-task-state-change'; readonly id: string; readonly description: string; readonly detail?: Record<string, unknown> }
+  /** One schedule for the whole control plane. */
+  | { readonly kind: 'schedule'; readonly id: string; readonly description: string; readonly every: Duration }
+  /** One schedule per protected service that has this policy section; its expression comes from the policy. */
+  | { readonly kind: 'service-schedule'; readonly policy: ServiceScheduleKind; readonly input: (service: string) => Record<string, unknown> }
+  /** The provider of `protect()`'s custom resource. */
+  | { readonly kind: 'custom-resource' };
+
+/** What a handler may do across the control plane (beyond its logs, traces and failure queue). */
+export type SharedAccess =
+  /** Items of every service: catalog, drills, policies (the control plane works on all of them). */
+  | 'table-read-write'
+  /** Only the policy items: `SVC#<service>`/`CONFIG` and `REGISTRY` entries. */
+  | 'service-registry-write'
+  /** Write the drill reports under `_reports/drills/`. */
+  | 'drill-reports-write';
+
+/** What a handler may do with each protected service's ECS resources. */
+export type ServiceAccess =
+  /** RunTask of the service's task definition in its cluster, and pass its roles to ECS. */
+  | 'run-drill-task'
+  /** StopTask of tasks in the service's cluster. */
+  | 'stop-drill-task';
+
+/** Settings a handler reads from its environment beyond the table and the bucket. */
+export type HandlerSetting = 'report-max-age';
+
+export interface HandlerDefinition {
+  /** Construct id of the function: part of the construct's public contract (logical ids). */
+  readonly id: string;
+  /** File in `lambdas/handlers/` that exports `handler`. */
+  readonly entry: string;
+  readonly description: string;
+  readonly memorySize: number;
+  readonly timeout: Duration;
+  readonly triggers: readonly HandlerTrigger[];
+  readonly access: readonly SharedAccess[];
+  readonly serviceAccess?: readonly ServiceAccess[];
+  readonly settings?: readonly HandlerSetting[];
+}
+
+export const HANDLERS: readonly HandlerDefinition[] = [
+  {
+    id: 'ServiceConfig',
+    entry: 'service-config.ts',
+    description: 'Lifeboat: stores a protected service policy (custom resource of protect())',
+    memorySize: 256,
+    timeout: Duration.minutes(1),
+    triggers: [{ kind: 'custom-resource' }],
+    access: ['service-registry-write'],
+  },
+  {
+    id: 'DrillScheduler',
+    entry: 'drill-scheduler.ts',
+    description: "Lifeboat: starts a service's scheduled restore drill (RunTask in drill mode)",
+    memorySize: 512,
+    timeout: Duration.minutes(1),
+    triggers: [
+      {
+        kind: 'service-schedule',
+        policy: 'drill',
+        // The scheduled time makes the drill id, so a retried invocation starts the same drill.
+        input: (service) => ({ service, scheduledTime: ContextAttribute.scheduledTime }),
+      },
+    ],
+    access: ['table-read-write'],
+    serviceAccess: ['run-drill-task'],
+  },
+  {
+    id: 'DrillWatchdog',
+    entry: 'drill-watchdog.ts',
+    description: 'Lifeboat: times out drills past their deadline (StopTask) and rewrites their reports',
+    memorySize: 512,
+    timeout: Duration.minutes(5),
+    triggers: [{ kind: 'schedule', id: 'DrillWatchdogSchedule', description: 'Lifeboat: drills past their deadline are timed out', every: Duration.minutes(5) }],
+    access: ['table-read-write', 'drill-reports-write'],
+    serviceAccess: ['stop-drill-task'],
+    settings: ['report-max-age'],
+  },
+  {
+    id: 'Report',
+    entry: 'report.ts',
+    description: "Lifeboat: finalizes a finished drill from its task's STOPPED event and writes the drill reports",
+    memorySize: 1024,
+    timeout: Duration.minutes(2),
+    triggers: [
+      {
+        kind: 'ecs-task-state-change',
+        id: 'DrillTaskStoppedRule',
+        description: 'Lifeboat: a drill task of a protected cluster stopped',
+        detail: { lastStatus: ['STOPPED'], startedBy: [{ prefix: 'drill-' }] },
+      },
+    ],
+    access: ['table-read-write', 'drill-reports-write'],
+    settings: ['report-max-age'],
+  },
+];
