@@ -480,6 +480,21 @@ export class Lifeboat extends Construct {
             `the report writer puts the drill reports under ${REPORTS_PREFIX} (one object per format and service); the prefix is as narrow as the layout allows`,
           );
           break;
+        case 'snapshots-expire': {
+          // Every service's snapshots (`<service>/snapshots/...`), nothing else in the bucket.
+          const snapshots = this.bucket.arnForObjects('*/snapshots/*');
+          fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket', 's3:ListBucketMultipartUploads'], resources: [this.bucket.bucketArn] }));
+          fn.addToRolePolicy(
+            new iam.PolicyStatement({
+              // GetObject for the HEAD of a manifest; the Object Lock reads so S3 returns its retain-until and legal hold.
+              actions: ['s3:GetObject', 's3:DeleteObject', 's3:AbortMultipartUpload', 's3:GetObjectRetention', 's3:GetObjectLegalHold'],
+              resources: [snapshots],
+            }),
+          );
+          this.bucket.encryptionKey?.grantEncryptDecrypt(fn);
+          acknowledgeWildcardResource(fn.role!, snapshots, 'the retention sweep deletes expired snapshots of every protected service, whose keys are only known at run time; limited to the snapshots/ part of each service prefix');
+          break;
+        }
       }
     }
     return fn;

@@ -181,6 +181,15 @@ export interface RetentionOptions {
    * @default - the time zone of `schedule`
    */
   readonly timeZone?: TimeZone;
+
+  /**
+   * Snapshots still uploading after this long, and incomplete multipart uploads as old,
+   * are a dead writer's and are removed by the sweep. Must exceed the longest snapshot
+   * upload (and `snapshot.deadline`); at least 1 hour.
+   *
+   * @default Duration.hours(24)
+   */
+  readonly reapAfter?: Duration;
 }
 
 /** When a new primary is elected. */

@@ -9,7 +9,7 @@ import { Option, type Command } from 'commander';
 import { runDrillAgent } from '../../lambdas/agent/drill.js';
 import { DRILL_ENV } from '../../lambdas/domain/drills.js';
 import { UsageError } from '../../lambdas/domain/errors.js';
-import { dataDir, openCatalog, openDrillStore, openObjectStore, serviceName, type CliIO } from './context.js';
+import { dataDir, openCatalog, openDrillStore, openLeases, openObjectStore, serviceName, type CliIO } from './context.js';
 import { positiveNumber, type CommandResult } from './program.js';
 import { say } from './output.js';
 
@@ -66,6 +66,7 @@ export function registerDrillAgent(program: Command, io: CliIO, done: (r: Comman
         drills: openDrillStore(flags, io),
         catalog: openCatalog(flags, io),
         store: openObjectStore(flags, io),
+        leases: openLeases(flags, io),
         service: serviceName(flags.service, env) ?? '',
         drillId,
         snapshotId,

@@ -4,6 +4,7 @@
  * unreachable. Runs in-process for tests (`runCli`) and from bin/lifeboat.ts.
  */
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import ms from 'ms';
 import { isLifeboatError, type ExitCode } from '../../lambdas/domain/errors.js';
 import type { CliIO } from './context.js';
 import { registerCatalog } from './catalog.js';
@@ -12,6 +13,7 @@ import { registerDrillAgent } from './drill-agent.js';
 import { registerInit } from './init.js';
 import { registerReport } from './report.js';
 import { registerRestore } from './restore.js';
+import { registerRetention } from './retention.js';
 import { registerSnapshot } from './snapshot.js';
 import { registerSnapshots } from './snapshots.js';
 
@@ -25,6 +27,17 @@ export function positiveNumber(flag: string) {
   return (value: string): number => {
     const n = Number(value);
     if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${flag} must be a positive number, not ${JSON.stringify(value)}`);
+    return n;
+  };
+}
+
+/** A duration with a unit, e.g. 90s, 10m, 2h, 1d (the `ms` package's syntax; a bare number is refused). */
+export function durationMs(flag: string) {
+  return (value: string): number => {
+    const n = /^\s*\d+(\.\d+)?\s*[a-z]+\s*$/i.test(value) ? ms(value as ms.StringValue) : undefined;
+    if (n === undefined || !Number.isFinite(n) || n <= 0) {
+      throw new InvalidArgumentError(`${flag} must be a duration with a unit like 90s, 10m, 2h or 1d, not ${JSON.stringify(value)}`);
+    }
     return n;
   };
 }
@@ -53,6 +66,7 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<ExitCo
   registerSnapshots(program, io, done);
   registerInit(program, io, done);
   registerCatalog(program, io, done);
+  registerRetention(program, io, done);
   registerDrill(program, io, done);
   registerReport(program, io, done);
   registerDrillAgent(program, io, done);

@@ -1,9 +1,11 @@
 /** `lifeboat snapshot`: stream a data directory to the store and commit it to the catalog. */
 import type { Command } from 'commander';
+import ms from 'ms';
+import { recentSnapshot } from '../../lambdas/agent/min-interval.js';
 import { takeSnapshot } from '../../lambdas/agent/snapshot.js';
 import { assertServiceName } from '../../lambdas/domain/ids.js';
 import { dataDir, openCatalog, openObjectStore, serviceName, type CliIO } from './context.js';
-import { positiveNumber, type CommandResult } from './program.js';
+import { durationMs, positiveNumber, type CommandResult } from './program.js';
 import { formatBytes, formatDuration, progressBar, say } from './output.js';
 
 interface SnapshotFlags {
@@ -15,6 +17,7 @@ interface SnapshotFlags {
   hookTimeout: number;
   term?: number;
   sourceTask?: string;
+  minInterval?: number;
   table?: string;
   store?: string;
   json?: boolean;
@@ -32,6 +35,7 @@ export function registerSnapshot(program: Command, io: CliIO, done: (r: CommandR
     .option('--hook-timeout <seconds>', 'time limit for each hook', positiveNumber('--hook-timeout'), 600)
     .option('--term <n>', "writer's fencing term (set by the agent)", positiveNumber('--term'))
     .option('--source-task <id>', 'task that took the snapshot (env LIFEBOAT_TASK)')
+    .option('--min-interval <duration>', 'skip (exit 0) when a complete snapshot is younger than this, e.g. 10m (debounce for hooks)', durationMs('--min-interval'))
     .option('--table <name>', 'catalog table (env LIFEBOAT_TABLE)')
     .option('--store <url>', 's3://bucket/prefix or file:///path (env LIFEBOAT_STORE or LIFEBOAT_BUCKET)')
     .option('--json', 'print one JSON document instead of the id')
@@ -40,6 +44,19 @@ export function registerSnapshot(program: Command, io: CliIO, done: (r: CommandR
       const dir = dataDir(flags.dir, io.env);
       const catalog = openCatalog(flags, io);
       const store = openObjectStore(flags, io);
+      if (flags.minInterval !== undefined) {
+        const now = new Date();
+        const recent = await recentSnapshot(catalog, service, flags.minInterval, now);
+        if (recent) {
+          const ageMs = Math.max(0, now.getTime() - Date.parse(recent.createdAt));
+          if (flags.json) {
+            const doc = { status: 'skipped', reason: 'min-interval', service, recentSnapshot: recent.id, recentSnapshotCreatedAt: recent.createdAt, ageMs, minIntervalMs: flags.minInterval };
+            io.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+          }
+          say(io, `skipped: snapshot ${recent.id} of ${service} is ${ms(ageMs)} old, younger than --min-interval ${ms(flags.minInterval)}`);
+          return;
+        }
+      }
       const bar = progressBar(io, true);
       let result;
       try {

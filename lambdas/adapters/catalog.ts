@@ -5,6 +5,11 @@
  * store; `commit` flips it to `complete` after every object (manifest last) is stored.
  * That conditional write is the commit point: restore only ever picks `complete` entries,
  * and an entry left `uploading` by a crash is inert until the sweeper reaps it.
+ *
+ * Deletion is two-phase (control/retention-sweep.ts): `markExpiring` flips a `complete`
+ * (or stale `uploading`) entry to `expiring` — from then on nothing can restore, commit or
+ * lease it — then the objects go, then `deleteExpiring` removes the entry. A crash leaves
+ * an `expiring` entry that the next sweep finishes.
  */
 import {
   CreateTableCommand,
@@ -43,6 +48,19 @@ export interface SnapshotRecord {
   verifiedAt?: string;
   /** Files that changed while being read, and other entries worth a look. */
   warningCount?: number;
+  /** When the retention sweep marked it `expiring`, and the status it had before. */
+  expiringAt?: string;
+  expiringFrom?: 'complete' | 'uploading';
+}
+
+/** What the retention sweep reads of every entry (a projection: a million entries stay cheap). */
+export type SnapshotSummary = Pick<SnapshotRecord, 'service' | 'id' | 'status' | 'createdAt' | 'manifestKey' | 'verifiedAt' | 'expiringAt' | 'expiringFrom'>;
+
+/** What `markExpiring` expects to find, so a decision made on a plan is not applied to a changed entry. */
+export interface ExpiringExpectation {
+  status: 'complete' | 'uploading';
+  /** The entry's verifiedAt when the plan was made (undefined: it was not verified). */
+  verifiedAt?: string;
 }
 
 export type SnapshotStart = Pick<SnapshotRecord, 'service' | 'id' | 'createdAt' | 'manifestKey' | 'term' | 'sourceTask' | 'sourceHost' | 'reason'>;
@@ -72,6 +90,17 @@ export interface SnapshotCatalog {
   markVerified(service: string, id: string, at: string): Promise<void>;
   /** Writes a complete entry recovered from a manifest, unless one exists. */
   importComplete(record: SnapshotRecord): Promise<'imported' | 'exists'>;
+  /** Every entry of the service, any status, newest first, with only the fields retention needs. */
+  summaries(service: string): AsyncIterable<SnapshotSummary>;
+  /**
+   * Phase one of deletion: the entry becomes `expiring`, only if it still has the expected
+   * status (and verifiedAt). False when it changed or is gone: the caller skips it.
+   */
+  markExpiring(service: string, id: string, expect: ExpiringExpectation, at: string): Promise<boolean>;
+  /** Undoes `markExpiring` for an entry that was `complete` (a use-lease appeared). False if not applicable. */
+  unmarkExpiring(service: string, id: string): Promise<boolean>;
+  /** Phase two, after the objects are gone: removes an `expiring` entry. False when it was not there (or not expiring). */
+  deleteExpiring(service: string, id: string): Promise<boolean>;
 }
 
 type Item = SnapshotRecord & { pk: string; sk: string; type: 'snapshot' };
@@ -257,6 +286,86 @@ export class DynamoSnapshotCatalog implements SnapshotCatalog {
       if (errorName(err) === 'ConditionalCheckFailedException') return 'exists';
       this.fail(err, 'PutItem');
     }
+  }
+
+  async *summaries(service: string): AsyncIterable<SnapshotSummary> {
+    const fields = ['service', 'status', 'createdAt', 'manifestKey', 'verifiedAt', 'expiringAt', 'expiringFrom'];
+    const names: Record<string, string> = { '#pk': TABLE_KEY.partition, '#sk': TABLE_KEY.sort };
+    for (const f of fields) names[`#${f}`] = f;
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      let out;
+      try {
+        out = await this.client.send(
+          new QueryCommand({
+            TableName: this.name,
+            KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
+            ProjectionExpression: ['#sk', ...fields.map((f) => `#${f}`)].join(', '),
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: { ':pk': servicePk(service), ':prefix': SNAPSHOT_SK_PREFIX },
+            ScanIndexForward: false,
+            ConsistentRead: true,
+            ExclusiveStartKey: startKey,
+          }),
+        );
+      } catch (err) {
+        this.fail(err, 'Query');
+      }
+      for (const item of out.Items ?? []) yield toRecord(item) as SnapshotSummary;
+      startKey = out.LastEvaluatedKey;
+    } while (startKey);
+  }
+
+  /** A conditional write that reports a failed condition as `false`. */
+  private async conditional(action: string, send: () => Promise<unknown>): Promise<boolean> {
+    try {
+      await send();
+      return true;
+    } catch (err) {
+      if (errorName(err) === 'ConditionalCheckFailedException') return false;
+      this.fail(err, action);
+    }
+  }
+
+  async markExpiring(service: string, id: string, expect: ExpiringExpectation, at: string): Promise<boolean> {
+    const verified = expect.verifiedAt === undefined ? 'attribute_not_exists(#verifiedAt)' : '#verifiedAt = :verifiedAt';
+    const update = new UpdateCommand({
+      TableName: this.name,
+      Key: snapshotKey(service, id),
+      UpdateExpression: 'SET #status = :expiring, #expiringAt = :at, #expiringFrom = :from',
+      ConditionExpression: `#status = :from AND ${verified}`,
+      ExpressionAttributeNames: { '#status': 'status', '#expiringAt': 'expiringAt', '#expiringFrom': 'expiringFrom', '#verifiedAt': 'verifiedAt' },
+      ExpressionAttributeValues: {
+        ':expiring': 'expiring',
+        ':at': at,
+        ':from': expect.status,
+        ...(expect.verifiedAt === undefined ? {} : { ':verifiedAt': expect.verifiedAt }),
+      },
+    });
+    return this.conditional('UpdateItem', () => this.client.send(update));
+  }
+
+  async unmarkExpiring(service: string, id: string): Promise<boolean> {
+    const update = new UpdateCommand({
+      TableName: this.name,
+      Key: snapshotKey(service, id),
+      UpdateExpression: 'SET #status = :complete REMOVE #expiringAt, #expiringFrom',
+      ConditionExpression: '#status = :expiring AND #expiringFrom = :complete',
+      ExpressionAttributeNames: { '#status': 'status', '#expiringAt': 'expiringAt', '#expiringFrom': 'expiringFrom' },
+      ExpressionAttributeValues: { ':expiring': 'expiring', ':complete': 'complete' },
+    });
+    return this.conditional('UpdateItem', () => this.client.send(update));
+  }
+
+  async deleteExpiring(service: string, id: string): Promise<boolean> {
+    const remove = new DeleteCommand({
+      TableName: this.name,
+      Key: snapshotKey(service, id),
+      ConditionExpression: '#status = :expiring',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: { ':expiring': 'expiring' },
+    });
+    return this.conditional('DeleteItem', () => this.client.send(remove));
   }
 }
 

@@ -12,6 +12,9 @@
  *   REGISTRY        SVC#<service>         directory of protected services (for "all services")
  *   SVC#<service>   DRILL#<drillId>       one restore drill: status, snapshot, agent result, RTO/RPO
  *                                         (drill ids sort by start time, so a Query reads newest first)
+ *   SVC#<service>   USE#<snapshotId>#<holder>
+ *                                         use-lease: a running restore or drill holds the
+ *                                         snapshot until `expiresAt` (TTL); retention skips it
  *
  * Store: keys are relative to the store root (the bucket prefix or directory).
  *
@@ -94,3 +97,16 @@ export function reportObjectKey(format: ReportFormat, service?: string): string 
   const scope = service === undefined ? 'all' : `service/${service}`;
   return `${REPORTS_PREFIX}${scope}/report.${REPORT_EXTENSIONS[format]}`;
 }
+/**
+ * Use-leases: one item per snapshot and holder (a restore's task, a drill's id), in the
+ * service's partition so the sweep finds every live one with a single Query. Snapshot ids
+ * never contain '#', so `USE#<id>#` selects exactly one snapshot's leases.
+ */
+export const SNAPSHOT_USE_SK_PREFIX = 'USE#';
+export const snapshotUseSkPrefix = (snapshotId?: string): string =>
+  snapshotId === undefined ? SNAPSHOT_USE_SK_PREFIX : `${SNAPSHOT_USE_SK_PREFIX}${snapshotId}#`;
+
+export const snapshotUseKey = (service: string, snapshotId: string, holder: string) => ({
+  [TABLE_KEY.partition]: servicePk(service),
+  [TABLE_KEY.sort]: `${snapshotUseSkPrefix(snapshotId)}${holder}`,
+});

@@ -29,6 +29,7 @@ import {
 } from '../domain/drills.js';
 import type { SnapshotCatalog } from '../adapters/catalog.js';
 import type { AgentResultOutcome, DrillStore } from '../adapters/drill-store.js';
+import type { SnapshotUseLeases } from '../adapters/snapshot-use.js';
 import type { ObjectStore } from '../adapters/stores/store.js';
 import { restoreSnapshot } from './restore.js';
 import { runCommand } from './hooks.js';
@@ -67,6 +68,8 @@ export interface DrillAgentOptions {
   onNotice?: (line: string) => void;
   /** Health-check URL fetcher; default global fetch. */
   fetch?: typeof fetch;
+  /** When given, the restore holds a use-lease (holder = drill id) so retention cannot delete the snapshot under it. */
+  leases?: SnapshotUseLeases;
 }
 
 export interface DrillAgentRun {
@@ -116,7 +119,16 @@ export async function runDrillAgent(options: DrillAgentOptions): Promise<DrillAg
     const restoreStart = clock();
     let restored;
     try {
-      restored = await restoreSnapshot({ catalog: options.catalog, store: options.store, service, dir: options.dir, snapshot: options.snapshotId, signal: options.signal, onNotice: notice });
+      restored = await restoreSnapshot({
+        catalog: options.catalog,
+        store: options.store,
+        service,
+        dir: options.dir,
+        snapshot: options.snapshotId,
+        signal: options.signal,
+        onNotice: notice,
+        ...(options.leases ? { use: { leases: options.leases, holder: options.drillId, purpose: 'drill' as const } } : {}),
+      });
     } catch (err) {
       const durationSeconds = secondsBetween(restoreStart, clock());
       const message = messageOf(err);

@@ -51,6 +51,7 @@ import { AbortedError, IntegrityError, LifeboatError, OperationFailedError, Snap
 import { assertServiceName, isSnapshotId } from '../domain/ids.js';
 import { validateManifest, type Manifest, type ManifestEntry, type ManifestPart } from '../domain/manifest.js';
 import type { SnapshotCatalog, SnapshotRecord } from '../adapters/catalog.js';
+import { DEFAULT_USE_TTL_SECONDS, holdSnapshotUse, type SnapshotUseLeases, type SnapshotUsePurpose } from '../adapters/snapshot-use.js';
 import type { ObjectStore } from '../adapters/stores/store.js';
 
 const gunzipAsync = promisify(gunzip);
@@ -78,6 +79,11 @@ export interface RestoreOptions {
   signal?: AbortSignal;
   onProgress?: (p: { bytesDone: number; bytesTotal: number; filesDone: number; filesTotal: number }) => void;
   onNotice?: (line: string) => void;
+  /**
+   * Hold a use-lease on the snapshot while restoring, so retention does not delete it
+   * mid-restore (adapters/snapshot-use.ts). Without it, nothing is leased.
+   */
+  use?: { leases: SnapshotUseLeases; holder: string; purpose?: SnapshotUsePurpose; ttlSeconds?: number };
 }
 
 export type RestoreResult =
@@ -160,6 +166,12 @@ async function resolveSnapshot(catalog: SnapshotCatalog, service: string, select
   if (!record) {
     throw new SnapshotNotFoundError(`snapshot ${selector} of service ${service} is not in the catalog`, {
       hint: `list the ids with \`lifeboat snapshots --service ${service}\``,
+    });
+  }
+  if (record.status === 'expiring') {
+    // Gone for every purpose but the sweep's: like an unknown id (exit 2), not a broken backup.
+    throw new SnapshotNotFoundError(`snapshot ${selector} of service ${service} is being deleted by retention; it cannot be restored`, {
+      hint: `pick another with \`lifeboat snapshots --service ${service}\``,
     });
   }
   if (record.status !== 'complete') {
@@ -493,6 +505,26 @@ export async function restoreSnapshot(options: RestoreOptions): Promise<RestoreR
     if (options.ifEmpty) return { status: 'skipped', dir, reason: 'no-snapshot', message: `${message}; starting empty`, durationMs: elapsed() };
     throw new OperationFailedError(message, { hint: 'take one with `lifeboat snapshot`, or check --service and LIFEBOAT_TABLE' });
   }
+  // Leased before the first object is read, released when the tree is in place (or on failure).
+  const held = options.use
+    ? await holdSnapshotUse(
+        options.use.leases,
+        { service, snapshotId: record.id, holder: options.use.holder, purpose: options.use.purpose ?? 'restore', ttlSeconds: options.use.ttlSeconds ?? DEFAULT_USE_TTL_SECONDS },
+        notice,
+      )
+    : undefined;
+  try {
+    return await placeSnapshot(options, { dir, state, record, signal, elapsed });
+  } finally {
+    await held?.release();
+  }
+}
+
+/** Fetches the manifest, extracts and verifies everything into staging, then puts it in place. */
+async function placeSnapshot(
+  options: RestoreOptions,
+  { dir, state, record, signal, elapsed }: { dir: string; state: TargetState; record: SnapshotRecord; signal: AbortSignal; elapsed: () => number },
+): Promise<RestoreResult> {
   const { manifest } = await fetchManifest(options.store, record);
 
   const parent = dirname(dir);

@@ -66,3 +66,9 @@ export class AbortedError extends LifeboatError {
 export function isLifeboatError(err: unknown): err is LifeboatError {
   return err instanceof LifeboatError;
 }
+
+/**
+ * A retention policy that cannot be applied: malformed, empty, or one that would delete
+ * every snapshot. Nothing is deleted; the message names the policy and the hint the fix.
+ */
+export class RetentionPolicyError extends UsageError {}

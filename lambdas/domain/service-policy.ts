@@ -7,6 +7,7 @@
  */
 import { UsageError } from './errors.js';
 import { assertServiceName } from './ids.js';
+import { DEFAULT_REAP_AFTER_SECONDS, validateRetentionPolicy } from './retention-policy.js';
 import { assertScheduleExpression, assertTimeZone } from './schedule-expression.js';
 
 export interface SnapshotPolicy {
@@ -23,8 +24,12 @@ export interface SnapshotPolicy {
   post?: string;
 }
 
-/** restic-style keep rules; any rule left out keeps nothing by itself. */
+/**
+ * restic-style keep rules (see domain/retention.ts); any rule left out keeps nothing by
+ * itself, and a policy with no rule is refused rather than applied.
+ */
 export interface RetentionPolicy {
+  /** EventBridge Scheduler expression for the sweep. */
   schedule?: string;
   last?: number;
   hourly?: number;
@@ -34,8 +39,13 @@ export interface RetentionPolicy {
   yearly?: number;
   /** Keep everything newer than this (relative to the newest snapshot), e.g. "2d", "36h". */
   within?: string;
-  /** IANA time zone for calendar periods. */
+  /** IANA time zone for calendar periods (default UTC). */
   timezone?: string;
+  /**
+   * `uploading` catalog entries and incomplete multipart uploads older than this are
+   * reaped by the sweep (default 86400). Must exceed the longest snapshot upload.
+   */
+  reapAfterSeconds?: number;
 }
 
 export interface FailoverPolicy {
@@ -140,6 +150,14 @@ export function normalizeServicePolicy(input: ServicePolicyInput): ServicePolicy
   wholeSeconds('targets.rtoSeconds', targets.rtoSeconds, { min: 1 });
   wholeSeconds('snapshot.deadlineSeconds', input.snapshot?.deadlineSeconds, { min: 1 });
   wholeSeconds('drill.timeoutSeconds', input.drill?.timeoutSeconds, { min: 1 });
+  validateRetentionPolicy(input.retention ?? {});
+  const reapAfter = input.retention?.reapAfterSeconds ?? DEFAULT_REAP_AFTER_SECONDS;
+  const deadline = input.snapshot?.deadlineSeconds;
+  if (deadline !== undefined && reapAfter <= deadline) {
+    throw new UsageError(`retention.reapAfterSeconds (${reapAfter}) must be longer than snapshot.deadlineSeconds (${deadline})`, {
+      hint: 'otherwise the sweep could reap a snapshot that is still uploading within its deadline',
+    });
+  }
   validateDrill(input.drill);
   validateSchedules(input);
   return {

@@ -6,10 +6,9 @@
  * Only strings and plain data: the library never imports handler code.
  *
  * Not deployed yet, because their entries are not in `lambdas/handlers/` yet (add an entry
- * when they land): the snapshot-job scheduler (per-service `snapshot` schedule), the
- * retention sweep (per-service `retention` schedule), and the orchestrator's task-events
- * (every task state change of the protected clusters), watchdog and reconciler (shared
- * schedules).
+ * when they land): the snapshot-job scheduler (per-service `snapshot` schedule), and the
+ * orchestrator's task-events (every task state change of the protected clusters), watchdog
+ * and reconciler (shared schedules).
  */
 import { Duration } from 'aws-cdk-lib';
 import { ContextAttribute } from 'aws-cdk-lib/aws-scheduler';
@@ -34,7 +33,9 @@ export type SharedAccess =
   /** Only the policy items: `SVC#<service>`/`CONFIG` and `REGISTRY` entries. */
   | 'service-registry-write'
   /** Write the drill reports under `_reports/drills/`. */
-  | 'drill-reports-write';
+  | 'drill-reports-write'
+  /** List, read the lock state of, and delete every service's snapshot objects; abort their uploads. */
+  | 'snapshots-expire';
 
 /** What a handler may do with each protected service's ECS resources. */
 export type ServiceAccess =
@@ -114,5 +115,15 @@ export const HANDLERS: readonly HandlerDefinition[] = [
     ],
     access: ['table-read-write', 'drill-reports-write'],
     settings: ['report-max-age'],
+  },
+  {
+    id: 'Retention',
+    entry: 'retention.ts',
+    description: "Lifeboat: applies a service's retention policy (two-phase deletion) and reaps dead uploads",
+    memorySize: 512,
+    // The sweep stops starting new work 30 s before the function's end; the next run resumes.
+    timeout: Duration.minutes(15),
+    triggers: [{ kind: 'service-schedule', policy: 'retention', input: (service) => ({ service }) }],
+    access: ['table-read-write', 'snapshots-expire'],
   },
 ];

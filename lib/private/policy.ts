@@ -37,6 +37,7 @@ const OPTION_OF_FIELD: Record<string, string> = {
   'retention.schedule': 'retention.schedule',
   'drill.schedule': 'drill.schedule',
   'retention.timezone': 'retention.timeZone',
+  'retention.reapAfterSeconds': 'retention.reapAfter',
 };
 
 export const DEFAULT_DRILL_SCHEDULE = 'cron(0 3 * * ? *)';
@@ -140,6 +141,7 @@ export function buildServicePolicy(policy: ProtectionPolicy, ecs: EcsPlacement, 
           ...(retention.keepWithin !== undefined ? { within: retention.keepWithin.trim() } : {}),
           // The planner's calendar: its own time zone, else the sweep's.
           timezone: retention.timeZone?.timezoneName ?? retentionSchedule!.timezone,
+          ...(retention.reapAfter ? { reapAfterSeconds: seconds(fail, 'retention.reapAfter', retention.reapAfter) } : {}),
         }
       : {},
     failover: {

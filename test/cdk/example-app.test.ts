@@ -11,6 +11,7 @@ import type { CloudAssembly } from 'aws-cdk-lib/cx-api';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createExampleApp } from '../../bin/example-stack.js';
+import { HANDLERS } from '../../lib/private/handlers.js';
 import { FEATURE_FLAGS } from '../support/cdk.js';
 
 let app: App;
@@ -30,7 +31,7 @@ describe('the example app', () => {
     template.resourceCountIs('AWS::EC2::VPC', 1);
     template.resourceCountIs('AWS::ECS::Cluster', 1);
     template.resourceCountIs('AWS::ECS::Service', 1);
-    template.resourceCountIs('AWS::Lambda::Function', 4);
+    template.resourceCountIs('AWS::Lambda::Function', HANDLERS.length);
     template.resourceCountIs('Custom::LifeboatService', 1);
     template.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'cron(30 3 * * ? *)', ScheduleExpressionTimezone: 'Europe/Paris' });
     template.hasOutput('LifeboatTable', {});
@@ -49,7 +50,7 @@ describe('the example app', () => {
   it('GIVEN the functions WHEN bundled with the local esbuild THEN each is one ESM file without the native zstd module', () => {
     const stack = assembly.getStackByName('LifeboatExample');
     const functions = Object.values(stack.template.Resources as Record<string, { Type: string; Properties: { Code: { S3Key: string } } }>).filter((r) => r.Type === 'AWS::Lambda::Function');
-    expect(functions).toHaveLength(4);
+    expect(functions).toHaveLength(HANDLERS.length);
     for (const fn of functions) {
       // The code's S3 key is the asset hash; the bundle is staged as asset.<hash>.
       const dir = join(assembly.directory, `asset.${fn.Properties.Code.S3Key.replace(/\.zip$/, '')}`);

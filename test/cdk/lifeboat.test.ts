@@ -10,6 +10,7 @@ import { ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { describe, expect, it } from 'vitest';
 import { Lifeboat, type LifeboatProps } from '../../lib/index.js';
+import { HANDLERS } from '../../lib/private/handlers.js';
 import { evaluateIntrinsics, fargateService, testApp, testStack } from '../support/cdk.js';
 
 type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: Record<string, unknown> };
@@ -136,7 +137,7 @@ describe('Lifeboat control plane', () => {
   it('GIVEN a Lifeboat WHEN synthesized THEN every function runs on Node.js 24, arm64, with explicit memory and timeout, tracing and the table and bucket in its environment', () => {
     const { template } = shared();
     const functions = template.findResources('AWS::Lambda::Function');
-    expect(Object.keys(functions).map((k) => k.replace(/[0-9A-F]{8}$/, '')).sort()).toEqual(['LifeboatDrillScheduler', 'LifeboatDrillWatchdog', 'LifeboatReport', 'LifeboatServiceConfig']);
+    expect(Object.keys(functions).map((k) => k.replace(/[0-9A-F]{8}$/, '')).sort()).toEqual(['LifeboatDrillScheduler', 'LifeboatDrillWatchdog', 'LifeboatReport', 'LifeboatRetention', 'LifeboatServiceConfig']);
     for (const fn of Object.values(functions)) {
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs24.x',
@@ -155,7 +156,7 @@ describe('Lifeboat control plane', () => {
   it('GIVEN a Lifeboat WHEN synthesized THEN each function logs to its own log group with a retention, through its own role without managed policies', () => {
     const { template } = shared();
     const groups = template.findResources('AWS::Logs::LogGroup');
-    expect(Object.values(groups).filter((g) => g.Properties.RetentionInDays === 90)).toHaveLength(4);
+    expect(Object.values(groups).filter((g) => g.Properties.RetentionInDays === 90)).toHaveLength(HANDLERS.length);
     for (const fn of Object.values(template.findResources('AWS::Lambda::Function'))) {
       expect(fn.Properties.LoggingConfig.LogGroup.Ref).toMatch(/Logs/);
     }
@@ -168,7 +169,7 @@ describe('Lifeboat control plane', () => {
     const { template } = shared();
     template.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true, MessageRetentionPeriod: 1209600 });
     const configs = Object.values(template.findResources('AWS::Lambda::EventInvokeConfig'));
-    expect(configs).toHaveLength(4);
+    expect(configs).toHaveLength(HANDLERS.length);
     for (const c of configs) {
       expect(c.Properties).toMatchObject({
         MaximumRetryAttempts: 2,
@@ -261,11 +262,32 @@ describe('Lifeboat control plane', () => {
     expect(JSON.stringify(invoke[0]!.Resource)).not.toMatch(/LifeboatReport|LifeboatDrillWatchdog/);
   });
 
-  it('GIVEN snapshot and retention schedules WHEN this version has no handler for them THEN it says so instead of creating a schedule', () => {
+  it('GIVEN a retention policy WHEN protected THEN its sweep is scheduled daily with the service as input', () => {
+    shared().template.hasResourceProperties('AWS::Scheduler::Schedule', {
+      Description: 'Lifeboat: retention of wiki',
+      ScheduleExpression: 'cron(0 4 * * ? *)',
+      ScheduleExpressionTimezone: 'Etc/UTC',
+      Target: Match.objectLike({ Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^LifeboatRetention'), 'Arn'] }, Input: '{"service":"wiki"}' }),
+    });
+  });
+
+  it('GIVEN a snapshot schedule WHEN this version has no handler for it THEN it says so instead of creating a schedule', () => {
     const { stack, template } = shared();
-    expect(Object.keys(template.findResources('AWS::Scheduler::Schedule'))).toHaveLength(2);
-    const warnings = Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('no (snapshot|retention) handler'));
-    expect(warnings.map((w) => w.entry.data)).toEqual([expect.stringContaining('snapshot.schedule is stored'), expect.stringContaining('retention.schedule is stored')]);
+    expect(Object.keys(template.findResources('AWS::Scheduler::Schedule'))).toHaveLength(3);
+    const warnings = Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('no (snapshot|retention|drill) handler'));
+    expect(warnings.map((w) => w.entry.data)).toEqual([expect.stringContaining('snapshot.schedule is stored in the policy, but this version of Lifeboat has no snapshot handler')]);
+  });
+
+  it('GIVEN the retention sweep WHEN it expires snapshots THEN it may list the bucket and delete only objects under <service>/snapshots/', () => {
+    const { template } = shared();
+    const s3 = statementsOf(template, 'LifeboatRetentionRole').filter((s) => actionsOf(s).some((a) => a.startsWith('s3:')));
+    expect(s3).toEqual([
+      expect.objectContaining({ Action: ['s3:ListBucket', 's3:ListBucketMultipartUploads'], Resource: { 'Fn::GetAtt': [expect.stringMatching(/^LifeboatSnapshots/), 'Arn'] } }),
+      expect.objectContaining({
+        Action: ['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:GetObject', 's3:GetObjectLegalHold', 's3:GetObjectRetention'],
+        Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [expect.stringMatching(/^LifeboatSnapshots/), 'Arn'] }, '/*/snapshots/*']] },
+      }),
+    ]);
   });
 
   it('GIVEN a protected service WHEN synthesized THEN its policy is stored by the ServiceConfig custom resource, with its ECS placement and schedules', () => {
@@ -388,13 +410,13 @@ describe('Lifeboat control plane', () => {
 
   it('GIVEN a Lifeboat WHEN synthesized THEN every function and the dead-letter queue have an alarm, and the dashboard shows them', () => {
     const { template, lifeboat } = shared();
-    for (const fn of ['ServiceConfig', 'DrillScheduler', 'DrillWatchdog', 'Report']) {
+    for (const fn of HANDLERS.map((h) => h.id)) {
       template.hasResourceProperties('AWS::CloudWatch::Alarm', {
         MetricName: 'Errors', Namespace: 'AWS/Lambda', Dimensions: [{ Name: 'FunctionName', Value: { Ref: Match.stringLikeRegexp(`^Lifeboat${fn}`) } }], Threshold: 1,
       });
     }
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ApproximateNumberOfMessagesVisible', Namespace: 'AWS/SQS', Threshold: 1 });
-    expect(lifeboat.alarms).toHaveLength(4 + 1 + 3);
+    expect(lifeboat.alarms).toHaveLength(HANDLERS.length + 1 + 3);
     const body = JSON.stringify(template.findResources('AWS::CloudWatch::Dashboard'));
     for (const text of ['Lifeboat control plane', 'Handler errors', 'Dead letters', 'wiki: recovery time and point', 'RtoSeconds', 'RpoSeconds', 'RTO target']) expect(body).toContain(text);
   });
@@ -405,7 +427,7 @@ describe('Lifeboat control plane', () => {
     const lifeboat = new Lifeboat(stack, 'Lifeboat', { alarmAction: new cwActions.SnsAction(topic), dashboard: false });
     lifeboat.protect(fargateService(stack).service, { name: 'wiki', dataDirectory: '/data', drill: { verifyCommand: 'true' } });
     const alarms = Object.values(Template.fromStack(stack).findResources('AWS::CloudWatch::Alarm'));
-    expect(alarms).toHaveLength(4 + 1 + 2);
+    expect(alarms).toHaveLength(HANDLERS.length + 1 + 2);
     for (const a of alarms) expect(a.Properties.AlarmActions).toEqual([{ Ref: expect.stringMatching(/^Topic/) }]);
     Template.fromStack(stack).resourceCountIs('AWS::CloudWatch::Dashboard', 0);
   });

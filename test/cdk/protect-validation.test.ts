@@ -39,6 +39,7 @@ describe('protect() validation', () => {
     ['an empty retention policy', { retention: {} }, /retention is \{\}, which keeps nothing: give at least one keep rule, e.g. retention: \{ keepDaily: 7, keepWeekly: 4, keepMonthly: 12 \}, or leave retention out/],
     ['a retention policy of zeros', { retention: { keepLast: 0, keepDaily: 0 } }, /retention is \{"keepLast":0,"keepDaily":0\}, which keeps nothing/],
     ['a bad keepWithin', { retention: { keepWithin: '2 days' } }, /retention.keepWithin is "2 days"; write a duration in restic's notation: .* e.g. '2d', '36h', '1y6m'/],
+    ['a reap age shorter than the snapshot deadline', { snapshot: { deadline: Duration.hours(2) }, retention: { keepDaily: 7, reapAfter: Duration.hours(1) } }, /retention.reapAfterSeconds \(3600\) must be longer than snapshot.deadlineSeconds \(7200\) \(the retention.reapAfter option\); otherwise the sweep could reap a snapshot that is still uploading/],
     ['an RTO target of 0', { targets: { rto: Duration.seconds(0) } }, /targets.rtoSeconds is 0; it must be a whole number of seconds between 1 and \d+ \(the targets.rto option\)/],
     ['an RPO target of 0', { targets: { rpo: Duration.minutes(0) } }, /targets.rpoSeconds is 0; .* \(the targets.rpo option\)/],
     ['a failover timeout over an hour', { failover: { timeout: Duration.hours(2) } }, /failover.timeoutSeconds is 7200; it must be a whole number of seconds between 0 and 3600 \(the failover.timeout option\)/],
@@ -77,7 +78,7 @@ describe('protect() validation', () => {
     expect(() =>
       protect({
         snapshot: { schedule: ScheduleExpression.rate(Duration.hours(1)), deadline: Duration.minutes(30), preCommand: 'sync', postCommand: 'true' },
-        retention: { keepLast: 24, keepDaily: 7, keepWeekly: 4, keepMonthly: 12, keepYearly: 2, keepWithin: '2d', timeZone: TimeZone.EUROPE_PARIS },
+        retention: { keepLast: 24, keepDaily: 7, keepWeekly: 4, keepMonthly: 12, keepYearly: 2, keepWithin: '2d', timeZone: TimeZone.EUROPE_PARIS, reapAfter: Duration.hours(6) },
         failover: { timeout: Duration.seconds(0), lease: Duration.seconds(15), heartbeat: Duration.seconds(5) },
         drill: {
           schedule: ScheduleExpression.cron({ hour: '3', minute: '30', weekDay: 'MON-FRI' }),

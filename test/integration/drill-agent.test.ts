@@ -11,6 +11,9 @@ import { runDrillAgent, type DrillAgentOptions } from '../../lambdas/agent/drill
 import { startDrill } from '../../lambdas/drills/start.js';
 import { finalizeDrill } from '../../lambdas/drills/finalize.js';
 import { partObjectKey } from '../../lambdas/adapters/keys.js';
+import { createDynamoClient } from '../../lambdas/adapters/aws.js';
+import { DynamoSnapshotUseLeases } from '../../lambdas/adapters/snapshot-use.js';
+import type { ObjectStore } from '../../lambdas/adapters/stores/store.js';
 import { freePort } from '../../lambdas/local/embedded-services.js';
 import { DRILL_OUTPUT_LIMIT_BYTES, timedOutConclusion, type DrillRecord } from '../../lambdas/domain/drills.js';
 import type { SnapshotRecord } from '../../lambdas/adapters/catalog.js';
@@ -170,6 +173,23 @@ describe('runDrillAgent', () => {
     const run = await runDrillAgent(agentOptions(drill, { dir, verify: 'true' }));
     expect(run).toMatchObject({ exitCode: 1, result: { outcome: 'error', reason: expect.stringMatching(/could not run: .* is not empty/) } });
     expect((await finalizeDrill(env, taskEvent(drill, { exitCode: 1 }))).drill?.status).toBe('error');
+  });
+
+  it('holds a use-lease on the snapshot while restoring it, so retention cannot delete it mid-drill', async () => {
+    const drill = await runningDrill();
+    const leases = new DynamoSnapshotUseLeases(createDynamoClient(), env.table);
+    const seen: string[][] = [];
+    const watching: ObjectStore = Object.assign(Object.create(env.store) as ObjectStore, {
+      get: async (key: string, o?: { signal?: AbortSignal }) => {
+        seen.push((await leases.live(drill.service, drill.snapshotId)).map((u) => `${u.purpose}:${u.holder}`));
+        return env.store.get(key, o);
+      },
+    });
+    const run = await runDrillAgent(agentOptions(drill, { store: watching, leases, verify: 'true' }));
+    expect(run.exitCode).toBe(0);
+    expect(seen.length).toBeGreaterThan(0);
+    for (const holders of seen) expect(holders).toEqual([`drill:${drill.drillId}`]);
+    expect(await leases.live(drill.service, drill.snapshotId)).toEqual([]);
   });
 });
 

@@ -7,11 +7,13 @@
  */
 import { Transform, type Readable } from 'node:stream';
 import {
+  AbortMultipartUploadCommand,
   CreateBucketCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
+  ListMultipartUploadsCommand,
   paginateListObjectsV2,
   type BucketLocationConstraint,
   type S3Client,
@@ -19,7 +21,16 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { AbortedError, UnavailableError } from '../../domain/errors.js';
 import { errorName, httpStatus, translateAwsError } from '../aws.js';
-import { ObjectNotFoundError, type ObjectInfo, type ObjectStore, type PutOptions } from './store.js';
+import {
+  ObjectNotFoundError,
+  type IncompleteUpload,
+  type IncompleteUploadsCapability,
+  type ObjectInfo,
+  type ObjectLockCapability,
+  type ObjectLockState,
+  type ObjectStore,
+  type PutOptions,
+} from './store.js';
 
 export interface S3StoreOptions {
   client: S3Client;
@@ -34,7 +45,7 @@ export interface S3StoreOptions {
 
 const DELETE_BATCH = 1000; // DeleteObjects accepts at most 1,000 keys per request
 
-export class S3Store implements ObjectStore {
+export class S3Store implements ObjectStore, IncompleteUploadsCapability, ObjectLockCapability {
   readonly url: string;
   private readonly client: S3Client;
   private readonly bucket: string;
@@ -192,6 +203,60 @@ export class S3Store implements ObjectStore {
         const first = errors[0]!;
         throw new UnavailableError(`could not delete ${errors.length} object(s) from ${this.url}, first ${first.Key}: ${first.Code} ${first.Message}`);
       }
+    }
+  }
+
+  async *listIncompleteUploads(prefix: string): AsyncIterable<IncompleteUpload> {
+    // No SDK paginator exists for ListMultipartUploads: follow the key and upload-id markers.
+    let keyMarker: string | undefined;
+    let uploadIdMarker: string | undefined;
+    for (;;) {
+      let out;
+      try {
+        out = await this.client.send(
+          new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: this.prefix + prefix, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }),
+        );
+      } catch (err) {
+        this.fail(err, `ListMultipartUploads ${prefix}`);
+      }
+      for (const u of out.Uploads ?? []) {
+        if (u.Key === undefined || u.UploadId === undefined) continue;
+        yield { key: u.Key.slice(this.prefix.length), uploadId: u.UploadId, ...(u.Initiated ? { initiated: u.Initiated } : {}) };
+      }
+      if (!out.IsTruncated) return;
+      keyMarker = out.NextKeyMarker;
+      uploadIdMarker = out.NextUploadIdMarker;
+      // A server that says "truncated" without markers would loop forever: stop instead.
+      if (keyMarker === undefined && uploadIdMarker === undefined) return;
+    }
+  }
+
+  async abortIncompleteUpload(upload: IncompleteUpload): Promise<void> {
+    try {
+      await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: this.prefix + upload.key, UploadId: upload.uploadId }));
+    } catch (err) {
+      if (errorName(err) === 'NoSuchUpload' || httpStatus(err) === 404) return;
+      this.fail(err, `AbortMultipartUpload ${upload.key}`);
+    }
+  }
+
+  /**
+   * Reads the lock from HEAD (`x-amz-object-lock-retain-until-date`, `-mode`,
+   * `-legal-hold`), which S3 returns when the caller may read them (s3:GetObjectRetention,
+   * s3:GetObjectLegalHold). One request per object, and it works on S3-compatible servers
+   * without Object Lock (no headers = no lock).
+   */
+  async objectLock(key: string): Promise<ObjectLockState | undefined> {
+    try {
+      const out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }));
+      return {
+        ...(out.ObjectLockRetainUntilDate ? { retainUntil: out.ObjectLockRetainUntilDate } : {}),
+        ...(out.ObjectLockMode ? { mode: out.ObjectLockMode } : {}),
+        legalHold: out.ObjectLockLegalHoldStatus === 'ON',
+      };
+    } catch (err) {
+      if (httpStatus(err) === 404 || errorName(err) === 'NotFound' || errorName(err) === 'NoSuchKey') return undefined;
+      this.fail(err, `HeadObject ${key}`);
     }
   }
 }

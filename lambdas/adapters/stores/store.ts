@@ -58,3 +58,47 @@ export class ObjectNotFoundError extends LifeboatError {
     super(`object ${key} does not exist in ${storeUrl}`);
   }
 }
+
+/** A multipart upload that was started and never completed or aborted (S3 only). */
+export interface IncompleteUpload {
+  /** Key relative to the store root, like every other key. */
+  key: string;
+  uploadId: string;
+  initiated?: Date;
+}
+
+/**
+ * Optional capability: stores with server-side multipart uploads (S3) can list and abort
+ * the ones a crashed writer left behind; they cost storage until aborted.
+ */
+export interface IncompleteUploadsCapability {
+  /** Incomplete uploads whose key starts with `prefix`. */
+  listIncompleteUploads(prefix: string): AsyncIterable<IncompleteUpload>;
+  /** Aborts one; an upload that is already gone is not an error. */
+  abortIncompleteUpload(upload: IncompleteUpload): Promise<void>;
+}
+
+/** S3 Object Lock state of one object: a retain-until date (any mode) and/or a legal hold. */
+export interface ObjectLockState {
+  retainUntil?: Date;
+  mode?: string;
+  legalHold: boolean;
+}
+
+/** Optional capability: stores that can tell whether an object is under S3 Object Lock. */
+export interface ObjectLockCapability {
+  /**
+   * The object's lock state; undefined when it does not exist or the store has no Object
+   * Lock (not supported or not configured counts as "no lock").
+   */
+  objectLock(key: string): Promise<ObjectLockState | undefined>;
+}
+
+export function canReapIncompleteUploads(store: ObjectStore): store is ObjectStore & IncompleteUploadsCapability {
+  const s = store as Partial<IncompleteUploadsCapability>;
+  return typeof s.listIncompleteUploads === 'function' && typeof s.abortIncompleteUpload === 'function';
+}
+
+export function canReadObjectLock(store: ObjectStore): store is ObjectStore & ObjectLockCapability {
+  return typeof (store as Partial<ObjectLockCapability>).objectLock === 'function';
+}

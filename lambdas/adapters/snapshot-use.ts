@@ -1,0 +1,245 @@
+/**
+ * Use-leases: how a running restore or drill tells retention "I am reading this snapshot".
+ *
+ * One DynamoDB item per snapshot and holder (keys.ts: `USE#<snapshotId>#<holder>`), with an
+ * expiry (`expiresAt`, epoch seconds, also the table's TTL attribute) that the holder
+ * renews while it works and deletes when done; a holder that crashes simply lets it run
+ * out. The retention sweep never deletes a snapshot with a live lease.
+ *
+ * The race with the sweep is closed by DynamoDB, not by timing:
+ * - `acquire` is a transaction that also checks the snapshot entry is still `complete`;
+ * - the sweep first marks the entry `expiring` (conditional on `complete`), then looks for
+ *   live leases once more and backs off (back to `complete`) if it finds one.
+ * Both are serialisable writes on the snapshot entry, so either the lease exists before the
+ * mark (and the sweep's re-check sees it, reads being strongly consistent) or the mark
+ * comes first (and `acquire` fails: the snapshot is being deleted).
+ *
+ * Issue-5 drills acquire through the same interface (`purpose: 'drill'`, holder = drill id).
+ */
+import { DeleteCommand, QueryCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { OperationFailedError, SnapshotNotFoundError, UnavailableError, UsageError } from '../domain/errors.js';
+import { isSnapshotId } from '../domain/ids.js';
+import { errorName, translateAwsError } from './aws.js';
+import { TABLE_KEY, TTL_ATTRIBUTE, servicePk, snapshotKey, snapshotUseKey, snapshotUseSkPrefix } from './keys.js';
+
+export type SnapshotUsePurpose = 'restore' | 'drill';
+
+export interface SnapshotUse {
+  service: string;
+  snapshotId: string;
+  /** Who holds it: a task ARN, a drill id, `host:pid`. */
+  holder: string;
+  purpose: SnapshotUsePurpose;
+  acquiredAt: string;
+  /** Epoch seconds; the lease is live while this is in the future. */
+  expiresAt: number;
+}
+
+export interface SnapshotUseRequest {
+  service: string;
+  snapshotId: string;
+  holder: string;
+  purpose: SnapshotUsePurpose;
+  /** How long the lease lasts unless renewed. */
+  ttlSeconds: number;
+}
+
+export interface SnapshotUseLeases {
+  /**
+   * Takes (or extends) the holder's lease on a `complete` snapshot. Throws
+   * SnapshotNotFoundError when the snapshot is not in the catalog and OperationFailedError
+   * when it is not complete (e.g. being deleted by retention).
+   */
+  acquire(request: SnapshotUseRequest): Promise<SnapshotUse>;
+  /** Pushes the expiry out; throws OperationFailedError when the lease is gone. */
+  renew(use: SnapshotUse, ttlSeconds: number): Promise<SnapshotUse>;
+  /** Gives the lease up; harmless when it is already gone. */
+  release(use: SnapshotUse): Promise<void>;
+  /** Live leases of one snapshot, or of every snapshot of the service. Strongly consistent. */
+  live(service: string, snapshotId?: string): Promise<SnapshotUse[]>;
+}
+
+export const DEFAULT_USE_TTL_SECONDS = 600;
+
+const HOLDER = /^[^\u0000-\u001f]{1,512}$/;
+
+export class DynamoSnapshotUseLeases implements SnapshotUseLeases {
+  constructor(
+    private readonly client: DynamoDBDocumentClient,
+    readonly table: string,
+    /** The clock leases are judged by (tests move it). */
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  private fail(err: unknown, action: string): never {
+    const t = translateAwsError(err, `table ${this.table}`);
+    if (t !== err) throw t;
+    if (errorName(err) === 'ResourceNotFoundException') {
+      throw new UnavailableError(`table ${this.table} does not exist`, { hint: 'create it with `lifeboat init` or deploy the CDK construct' });
+    }
+    throw new UnavailableError(`${action} on table ${this.table} failed: ${(err as Error).message}`, { cause: err });
+  }
+
+  private nowSeconds(): number {
+    return Math.floor(this.now().getTime() / 1000);
+  }
+
+  async acquire(request: SnapshotUseRequest): Promise<SnapshotUse> {
+    const { service, snapshotId, holder, purpose, ttlSeconds } = request;
+    if (!isSnapshotId(snapshotId)) throw new UsageError(`"${snapshotId}" is not a snapshot id`);
+    if (!HOLDER.test(holder)) throw new UsageError(`use-lease holder ${JSON.stringify(holder)} must be 1-512 printable characters`);
+    if (!(ttlSeconds > 0)) throw new UsageError(`use-lease ttlSeconds must be positive, not ${ttlSeconds}`);
+    const use: SnapshotUse = {
+      service,
+      snapshotId,
+      holder,
+      purpose,
+      acquiredAt: this.now().toISOString(),
+      expiresAt: this.nowSeconds() + Math.ceil(ttlSeconds),
+    };
+    try {
+      await this.client.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              ConditionCheck: {
+                TableName: this.table,
+                Key: snapshotKey(service, snapshotId),
+                ConditionExpression: '#status = :complete',
+                ExpressionAttributeNames: { '#status': 'status' },
+                ExpressionAttributeValues: { ':complete': 'complete' },
+                ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+              },
+            },
+            { Put: { TableName: this.table, Item: { ...snapshotUseKey(service, snapshotId, holder), type: 'snapshot-use', ...use } } },
+          ],
+        }),
+      );
+      return use;
+    } catch (err) {
+      if (errorName(err) === 'TransactionCanceledException') {
+        const reasons = (err as { CancellationReasons?: { Code?: string; Item?: Record<string, unknown> }[] }).CancellationReasons ?? [];
+        const check = reasons[0];
+        if (check?.Code === 'ConditionalCheckFailed') {
+          const status = check.Item?.status as { S?: string } | string | undefined;
+          const statusText = typeof status === 'string' ? status : status?.S;
+          if (!check.Item) {
+            throw new SnapshotNotFoundError(`snapshot ${snapshotId} of service ${service} is not in the catalog`, {
+              hint: `list the ids with \`lifeboat snapshots --service ${service}\``,
+            });
+          }
+          throw new OperationFailedError(
+            `snapshot ${snapshotId} of service ${service} is ${statusText ?? 'not complete'}${statusText === 'expiring' ? ' (being deleted by retention)' : ''}; it cannot be used`,
+            { hint: 'pick another snapshot (`lifeboat snapshots`) or use latest' },
+          );
+        }
+      }
+      this.fail(err, 'TransactWriteItems');
+    }
+  }
+
+  async renew(use: SnapshotUse, ttlSeconds: number): Promise<SnapshotUse> {
+    const expiresAt = this.nowSeconds() + Math.ceil(ttlSeconds);
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: snapshotUseKey(use.service, use.snapshotId, use.holder),
+          UpdateExpression: 'SET #exp = :exp',
+          ConditionExpression: 'attribute_exists(#pk)',
+          ExpressionAttributeNames: { '#exp': TTL_ATTRIBUTE, '#pk': TABLE_KEY.partition },
+          ExpressionAttributeValues: { ':exp': expiresAt },
+        }),
+      );
+      return { ...use, expiresAt };
+    } catch (err) {
+      if (errorName(err) === 'ConditionalCheckFailedException') {
+        throw new OperationFailedError(`the use-lease of ${use.holder} on snapshot ${use.snapshotId} of ${use.service} is gone; it cannot be renewed`);
+      }
+      this.fail(err, 'UpdateItem');
+    }
+  }
+
+  async release(use: SnapshotUse): Promise<void> {
+    try {
+      await this.client.send(new DeleteCommand({ TableName: this.table, Key: snapshotUseKey(use.service, use.snapshotId, use.holder) }));
+    } catch (err) {
+      this.fail(err, 'DeleteItem');
+    }
+  }
+
+  async live(service: string, snapshotId?: string): Promise<SnapshotUse[]> {
+    const out: SnapshotUse[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      let page;
+      try {
+        page = await this.client.send(
+          new QueryCommand({
+            TableName: this.table,
+            KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
+            FilterExpression: '#exp > :now',
+            ExpressionAttributeNames: { '#pk': TABLE_KEY.partition, '#sk': TABLE_KEY.sort, '#exp': TTL_ATTRIBUTE },
+            ExpressionAttributeValues: { ':pk': servicePk(service), ':prefix': snapshotUseSkPrefix(snapshotId), ':now': this.nowSeconds() },
+            ConsistentRead: true,
+            ExclusiveStartKey: startKey,
+          }),
+        );
+      } catch (err) {
+        this.fail(err, 'Query');
+      }
+      for (const item of page.Items ?? []) {
+        out.push({
+          service: String(item.service),
+          snapshotId: String(item.snapshotId),
+          holder: String(item.holder),
+          purpose: item.purpose as SnapshotUsePurpose,
+          acquiredAt: String(item.acquiredAt),
+          expiresAt: Number(item[TTL_ATTRIBUTE]),
+        });
+      }
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return out;
+  }
+}
+
+export interface HeldSnapshotUse {
+  readonly use: SnapshotUse;
+  /** Stops renewing and releases the lease (errors are reported through onLost, not thrown). */
+  release(): Promise<void>;
+}
+
+/**
+ * Acquires a lease and keeps it renewed (every third of its TTL) until `release()`. A
+ * failed renewal is reported through `onProblem` and retried at the next tick; if the
+ * lease is lost, the work it protected may find objects gone and fail cleanly.
+ */
+export async function holdSnapshotUse(
+  leases: SnapshotUseLeases,
+  request: SnapshotUseRequest,
+  onProblem: (message: string) => void = () => undefined,
+): Promise<HeldSnapshotUse> {
+  let use = await leases.acquire(request);
+  let renewing: Promise<void> = Promise.resolve();
+  const timer = setInterval(
+    () => {
+      renewing = leases.renew(use, request.ttlSeconds).then(
+        (renewed) => void (use = renewed),
+        (err: unknown) => onProblem(`could not renew the use-lease on snapshot ${use.snapshotId}: ${(err as Error).message}`),
+      );
+    },
+    Math.max(1000, (request.ttlSeconds * 1000) / 3),
+  );
+  timer.unref();
+  return {
+    get use() {
+      return use;
+    },
+    async release() {
+      clearInterval(timer);
+      await renewing;
+      await leases.release(use).catch((err: unknown) => onProblem(`could not release the use-lease on snapshot ${use.snapshotId}: ${(err as Error).message}`));
+    },
+  };
+}

@@ -1,0 +1,177 @@
+/**
+ * The retention schedule's Lambda: sweeps one service (the per-service schedule passes
+ * `{ "service": "wiki" }`) or every protected service (no service in the event).
+ *
+ * Thin on purpose: parse the event (zod), read each service's policy, call the sweep
+ * (control/retention.ts), log one structured line per service and emit EMF metrics. A
+ * service whose policy is refused (empty) is reaped only and reported (RetentionRefused);
+ * a service that fails does not stop the others, but the invocation then fails so the
+ * Lambda's Errors metric and the scheduler's retry see it (the sweep is idempotent).
+ *
+ * Deployed entry: `handler`. Local mode and tests call `createRetentionHandler(deps)`.
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { z } from 'zod';
+import { createDynamoClient, createS3Client } from '../adapters/aws.js';
+import { DynamoSnapshotCatalog, type SnapshotCatalog } from '../adapters/catalog.js';
+import { DynamoServiceRegistry, type ServiceRegistry } from '../adapters/service-registry.js';
+import { DynamoSnapshotUseLeases, type SnapshotUseLeases } from '../adapters/snapshot-use.js';
+import { openStore } from '../adapters/stores/open-store.js';
+import type { ObjectStore } from '../adapters/stores/store.js';
+import { sweepServiceRetention, type SweepResult } from '../control/retention.js';
+import { OperationFailedError, RetentionPolicyError, UsageError, isLifeboatError } from '../domain/errors.js';
+import { assertServiceName } from '../domain/ids.js';
+
+/** EventBridge Scheduler input (`{ service }`), or an EventBridge rule's event with it in `detail`. */
+export const RetentionEventSchema = z
+  .object({
+    service: z.string().min(1).optional(),
+    detail: z.object({ service: z.string().min(1).optional() }).passthrough().optional(),
+  })
+  .passthrough();
+export type RetentionEvent = z.input<typeof RetentionEventSchema>;
+
+/** The part of a Lambda context the handler uses. */
+export interface RetentionInvocationContext {
+  getRemainingTimeInMillis?(): number;
+  awsRequestId?: string;
+}
+
+/** What the handler logs with (Powertools' Logger satisfies it). */
+export interface RetentionLogger {
+  info(message: string, ...extra: Record<string, unknown>[]): void;
+  warn(message: string, ...extra: Record<string, unknown>[]): void;
+  error(message: string, ...extra: Record<string, unknown>[]): void;
+  appendKeys?(keys: Record<string, unknown>): void;
+}
+
+/** What the handler emits metrics with (Powertools' Metrics satisfies it). */
+export interface RetentionMetrics {
+  addDimension(name: string, value: string): void;
+  addMetric(name: string, unit: typeof MetricUnit.Count, value: number): void;
+  publishStoredMetrics(): void;
+}
+
+export interface RetentionHandlerDeps {
+  catalog: SnapshotCatalog;
+  store: ObjectStore;
+  leases: SnapshotUseLeases;
+  registry: ServiceRegistry;
+  logger: RetentionLogger;
+  metrics: RetentionMetrics;
+  now?: () => Date;
+}
+
+export interface ServiceSweepSummary {
+  service: string;
+  outcome: 'swept' | 'refused' | 'not-protected' | 'failed';
+  deleted: number;
+  resumed: number;
+  reaped: number;
+  skipped: number;
+  failed: number;
+  abortedUploads: number;
+  stoppedEarly: boolean;
+  error?: string;
+}
+
+export interface RetentionRunSummary {
+  services: ServiceSweepSummary[];
+}
+
+/** Stop starting deletions this long before the Lambda times out; the next run resumes. */
+const SAFETY_MS = 30_000;
+
+const empty = { deleted: 0, resumed: 0, reaped: 0, skipped: 0, failed: 0, abortedUploads: 0, stoppedEarly: false };
+const summarize = (service: string, outcome: ServiceSweepSummary['outcome'], r: SweepResult): ServiceSweepSummary => ({
+  service,
+  outcome,
+  deleted: r.deleted,
+  resumed: r.resumed,
+  reaped: r.reaped,
+  skipped: r.skipped,
+  failed: r.failed,
+  abortedUploads: r.abortedUploads,
+  stoppedEarly: r.stoppedEarly,
+});
+
+export function createRetentionHandler(deps: RetentionHandlerDeps | (() => RetentionHandlerDeps)) {
+  let resolved: RetentionHandlerDeps | undefined;
+  const get = () => (resolved ??= typeof deps === 'function' ? deps() : deps);
+
+  return async function retentionHandler(event: unknown, context: RetentionInvocationContext = {}): Promise<RetentionRunSummary> {
+    const { catalog, store, leases, registry, logger, metrics, now } = get();
+    const parsed = RetentionEventSchema.safeParse(event ?? {});
+    if (!parsed.success) {
+      logger.error('invalid retention event', { issues: parsed.error.issues });
+      throw new UsageError(`invalid retention event: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+    }
+    logger.appendKeys?.({ requestId: context.awsRequestId });
+    const one = parsed.data.service ?? parsed.data.detail?.service;
+    const services = one !== undefined ? [assertServiceName(one)] : await registry.list();
+    const deadline = context.getRemainingTimeInMillis ? Date.now() + context.getRemainingTimeInMillis() - SAFETY_MS : undefined;
+    const ctx = { catalog, store, leases, ...(now ? { now } : {}) };
+
+    const summaries: ServiceSweepSummary[] = [];
+    for (const service of services) {
+      let summary: ServiceSweepSummary;
+      try {
+        const policy = await registry.get(service);
+        if (!policy) {
+          summary = { service, outcome: 'not-protected', ...empty, error: `service ${service} has no policy` };
+          logger.warn('service is not protected; nothing swept', { service });
+        } else {
+          try {
+            const r = await sweepServiceRetention(ctx, { service, policy: policy.retention, ...(deadline ? { deadline } : {}) });
+            summary = summarize(service, 'swept', r);
+            logger.info('retention swept', { ...summary, policy: r.plan.policy, timezone: r.plan.timezone, snapshots: r.snapshots });
+          } catch (err) {
+            if (!(err instanceof RetentionPolicyError)) throw err;
+            // A refused policy deletes nothing complete; dead uploads still go.
+            const r = await sweepServiceRetention(ctx, { service, policy: policy.retention, reapOnly: true, ...(deadline ? { deadline } : {}) });
+            summary = { ...summarize(service, 'refused', r), error: err.message };
+            logger.warn('retention policy refused; only dead uploads were reaped', { ...summary, hint: err.hint });
+          }
+        }
+      } catch (err) {
+        summary = { service, outcome: 'failed', ...empty, error: isLifeboatError(err) ? err.message : String((err as Error)?.stack ?? err) };
+        logger.error('retention sweep failed', { service, error: summary.error });
+      }
+      summaries.push(summary);
+      metrics.addDimension('protectedService', service); // 'service' is Powertools' own default dimension
+      metrics.addMetric('SnapshotsExpired', MetricUnit.Count, summary.deleted + summary.resumed);
+      metrics.addMetric('UploadsReaped', MetricUnit.Count, summary.reaped + summary.abortedUploads);
+      metrics.addMetric('RetentionFailures', MetricUnit.Count, summary.failed + (summary.outcome === 'failed' ? 1 : 0));
+      metrics.addMetric('RetentionRefused', MetricUnit.Count, summary.outcome === 'refused' ? 1 : 0);
+      metrics.publishStoredMetrics();
+    }
+    const failed = summaries.filter((s) => s.outcome === 'failed' || s.failed > 0);
+    if (failed.length > 0) {
+      throw new OperationFailedError(`retention failed for ${failed.map((s) => s.service).join(', ')}; the next run retries`, {
+        hint: 'see the log lines "retention sweep failed" / "retention swept" for each service',
+      });
+    }
+    return { services: summaries };
+  };
+}
+
+/** Dependencies from the Lambda's environment: LIFEBOAT_TABLE, and LIFEBOAT_STORE or LIFEBOAT_BUCKET (+ LIFEBOAT_PREFIX). */
+export function depsFromEnvironment(env: Record<string, string | undefined> = process.env): RetentionHandlerDeps {
+  const table = env.LIFEBOAT_TABLE;
+  if (!table) throw new UsageError('LIFEBOAT_TABLE is not set', { hint: 'the CDK construct sets it on the retention function' });
+  const url = env.LIFEBOAT_STORE ?? (env.LIFEBOAT_BUCKET ? `s3://${env.LIFEBOAT_BUCKET}/${env.LIFEBOAT_PREFIX ?? ''}` : undefined);
+  if (!url) throw new UsageError('neither LIFEBOAT_STORE nor LIFEBOAT_BUCKET is set', { hint: 'the CDK construct sets LIFEBOAT_BUCKET on the retention function' });
+  const dynamo = createDynamoClient(env);
+  return {
+    catalog: new DynamoSnapshotCatalog(dynamo, table),
+    store: openStore(url, () => createS3Client(env)),
+    leases: new DynamoSnapshotUseLeases(dynamo, table),
+    registry: new DynamoServiceRegistry(dynamo, table),
+    logger: new Logger({ serviceName: 'lifeboat-retention' }),
+    metrics: new Metrics({ namespace: 'Lifeboat', serviceName: 'lifeboat-retention' }),
+  };
+}
+
+/** The Lambda entry point the CDK construct deploys (lambdas/handlers/retention.ts → handler). */
+export const handler = createRetentionHandler(() => depsFromEnvironment());
