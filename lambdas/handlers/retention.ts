@@ -169,7 +169,7 @@ export function depsFromEnvironment(env: Record<string, string | undefined> = pr
     leases: new DynamoSnapshotUseLeases(dynamo, table),
     registry: new DynamoServiceRegistry(dynamo, table),
     logger: new Logger({ serviceName: 'lifeboat-retention' }),
-    metrics: new Metrics({ namespace: 'Lifeboat', serviceName: 'lifeboat-retention' }),
+    metrics: new Metrics({ namespace: env.LIFEBOAT_METRICS_NAMESPACE ?? 'Lifeboat', serviceName: 'lifeboat-retention' }),
   };
 }
 
