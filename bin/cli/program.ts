@@ -7,6 +7,7 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import ms from 'ms';
 import { isLifeboatError, type ExitCode } from '../../lambdas/domain/errors.js';
 import type { CliIO } from './context.js';
+import { registerAgent } from './agent.js';
 import { registerCatalog } from './catalog.js';
 import { registerDrill } from './drill.js';
 import { registerDrillAgent } from './drill-agent.js';
@@ -14,11 +15,13 @@ import { registerInit } from './init.js';
 import { registerReport } from './report.js';
 import { registerRestore } from './restore.js';
 import { registerRetention } from './retention.js';
+import { registerRole } from './role.js';
 import { registerSnapshot } from './snapshot.js';
 import { registerSnapshots } from './snapshots.js';
 
 export interface CommandResult {
-  exitCode: ExitCode;
+  /** Lifeboat's own codes (0-3), or the wrapped application's (`lifeboat agent -- CMD`). */
+  exitCode: ExitCode | number;
 }
 
 export const VERSION = '0.1.0';
@@ -46,14 +49,14 @@ function wantsJson(argv: readonly string[]): boolean {
   return argv.includes('--json');
 }
 
-export async function runCli(argv: readonly string[], io: CliIO): Promise<ExitCode> {
+export async function runCli(argv: readonly string[], io: CliIO): Promise<ExitCode | number> {
   let result: CommandResult = { exitCode: 0 };
   const done = (r: CommandResult) => {
     result = r;
   };
   const program = new Command()
     .name('lifeboat')
-    .description('Snapshots, restores, the catalog and restore drills for stateful services on Amazon ECS.')
+    .description('Snapshots, restores, the catalog, the primary role and restore drills for stateful services on Amazon ECS.')
     .version(VERSION)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
@@ -70,6 +73,8 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<ExitCo
   registerDrill(program, io, done);
   registerReport(program, io, done);
   registerDrillAgent(program, io, done);
+  registerAgent(program, io, done);
+  registerRole(program, io, done);
   for (const cmd of program.commands) {
     cmd.exitOverride();
     for (const sub of cmd.commands) sub.exitOverride();

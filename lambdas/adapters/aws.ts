@@ -9,11 +9,13 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { ECSClient } from '@aws-sdk/client-ecs';
+import { ServiceDiscoveryClient } from '@aws-sdk/client-servicediscovery';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { UnavailableError, UsageError } from '../domain/errors.js';
 
 type Env = Record<string, string | undefined>;
 
-function customEndpoint(env: Env, service: 'S3' | 'DYNAMODB' | 'ECS'): string | undefined {
+function customEndpoint(env: Env, service: 'S3' | 'DYNAMODB' | 'ECS' | 'SERVICEDISCOVERY' | 'SQS'): string | undefined {
   return env[`AWS_ENDPOINT_URL_${service}`] ?? env.AWS_ENDPOINT_URL;
 }
 
@@ -64,6 +66,14 @@ export function createEcsClient(env: Env = process.env): ECSClient {
   return new ECSClient(common(env, customEndpoint(env, 'ECS')));
 }
 
+export function createServiceDiscoveryClient(env: Env = process.env): ServiceDiscoveryClient {
+  return new ServiceDiscoveryClient(common(env, customEndpoint(env, 'SERVICEDISCOVERY')));
+}
+
+export function createSqsClient(env: Env = process.env): SQSClient {
+  return new SQSClient(common(env, customEndpoint(env, 'SQS')));
+}
+
 interface AwsErrorShape {
   name?: string;
   code?: string;
@@ -110,4 +120,18 @@ export function translateAwsError(err: unknown, what: string): unknown {
     });
   }
   return err;
+}
+
+/**
+ * The error to throw for a failed call on a Lifeboat table: connection, credential and
+ * permission failures as translateAwsError says, a missing table with how to create it,
+ * anything else as UnavailableError naming the action.
+ */
+export function tableError(err: unknown, table: string, action: string): unknown {
+  const t = translateAwsError(err, `table ${table}`);
+  if (t !== err) return t;
+  if (errorName(err) === 'ResourceNotFoundException') {
+    return new UnavailableError(`table ${table} does not exist`, { hint: 'create it with `lifeboat init` or deploy the CDK construct' });
+  }
+  return new UnavailableError(`${action} on table ${table} failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
 }

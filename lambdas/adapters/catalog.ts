@@ -10,6 +10,10 @@
  * (or stale `uploading`) entry to `expiring` — from then on nothing can restore, commit or
  * lease it — then the objects go, then `deleteExpiring` removes the entry. A crash leaves
  * an `expiring` entry that the next sweep finishes.
+ *
+ * Fencing: a snapshot taken by a primary carries its lease term, and its commit is one
+ * transaction with a check that the service's lease is still at that term. A primary that
+ * was deposed while it uploaded cannot register what it uploaded.
  */
 import {
   CreateTableCommand,
@@ -18,10 +22,11 @@ import {
   waitUntilTableExists,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { OperationFailedError, UnavailableError } from '../domain/errors.js';
 import { errorName, translateAwsError } from './aws.js';
-import { SNAPSHOT_SK_PREFIX, TABLE_KEY, TTL_ATTRIBUTE, servicePk, snapshotIdFromSk, snapshotKey } from './keys.js';
+import { SNAPSHOT_SK_PREFIX, TABLE_KEY, TTL_ATTRIBUTE, leaseKey, servicePk, snapshotIdFromSk, snapshotKey } from './keys.js';
 
 export type SnapshotStatus = 'uploading' | 'complete' | 'expiring';
 
@@ -76,8 +81,11 @@ export interface SnapshotCatalog {
   check(): Promise<void>;
   /** Records a new snapshot as `uploading`. Fails if the id exists. */
   begin(start: SnapshotStart): Promise<void>;
-  /** The commit point: `uploading` → `complete`. Fails unless the entry is `uploading`. */
-  commit(service: string, id: string, completion: SnapshotCompletion): Promise<SnapshotRecord>;
+  /**
+   * The commit point: `uploading` → `complete`. Fails unless the entry is `uploading`, and,
+   * with a `fence`, unless the service's lease is still at `fence.term` (same transaction).
+   */
+  commit(service: string, id: string, completion: SnapshotCompletion, fence?: CommitFence): Promise<SnapshotRecord>;
   /** Removes an entry that is still `uploading` (after a clean failure). */
   discard(service: string, id: string): Promise<void>;
   /** Strongly consistent read of one entry. */
@@ -101,6 +109,11 @@ export interface SnapshotCatalog {
   unmarkExpiring(service: string, id: string): Promise<boolean>;
   /** Phase two, after the objects are gone: removes an `expiring` entry. False when it was not there (or not expiring). */
   deleteExpiring(service: string, id: string): Promise<boolean>;
+}
+
+/** The writer's fencing token: the lease term it held when it started the snapshot. */
+export interface CommitFence {
+  term: number;
 }
 
 type Item = SnapshotRecord & { pk: string; sk: string; type: 'snapshot' };
@@ -150,7 +163,7 @@ export class DynamoSnapshotCatalog implements SnapshotCatalog {
     }
   }
 
-  async commit(service: string, id: string, completion: SnapshotCompletion): Promise<SnapshotRecord> {
+  async commit(service: string, id: string, completion: SnapshotCompletion, fence?: CommitFence): Promise<SnapshotRecord> {
     const names: Record<string, string> = { '#status': 'status' };
     const values: Record<string, unknown> = { ':complete': 'complete', ':uploading': 'uploading' };
     const sets = ['#status = :complete'];
@@ -159,27 +172,56 @@ export class DynamoSnapshotCatalog implements SnapshotCatalog {
       values[`:${k}`] = v;
       sets.push(`#${k} = :${k}`);
     }
+    const update = {
+      TableName: this.name,
+      Key: snapshotKey(service, id),
+      UpdateExpression: `SET ${sets.join(', ')}`,
+      ConditionExpression: '#status = :uploading',
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values,
+    };
+    const notUploading = () =>
+      new OperationFailedError(`snapshot ${id} of ${service} is no longer uploading; it cannot be committed`, {
+        hint: 'another process changed or removed its catalog entry; take a new snapshot',
+      });
+    if (!fence) {
+      try {
+        const out = await this.client.send(new UpdateCommand({ ...update, ReturnValues: 'ALL_NEW' }));
+        return toRecord(out.Attributes ?? {});
+      } catch (err) {
+        if (errorName(err) === 'ConditionalCheckFailedException') throw notUploading();
+        this.fail(err, 'UpdateItem');
+      }
+    }
     try {
-      const out = await this.client.send(
-        new UpdateCommand({
-          TableName: this.name,
-          Key: snapshotKey(service, id),
-          UpdateExpression: `SET ${sets.join(', ')}`,
-          ConditionExpression: '#status = :uploading',
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
-          ReturnValues: 'ALL_NEW',
+      await this.client.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            { Update: update },
+            {
+              ConditionCheck: {
+                TableName: this.name,
+                Key: leaseKey(service),
+                ConditionExpression: '#term = :term',
+                ExpressionAttributeNames: { '#term': 'term' },
+                ExpressionAttributeValues: { ':term': fence.term },
+                ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+              },
+            },
+          ],
         }),
       );
-      return toRecord(out.Attributes ?? {});
     } catch (err) {
-      if (errorName(err) === 'ConditionalCheckFailedException') {
-        throw new OperationFailedError(`snapshot ${id} of ${service} is no longer uploading; it cannot be committed`, {
-          hint: 'another process changed or removed its catalog entry; take a new snapshot',
-        });
+      if (errorName(err) === 'TransactionCanceledException') {
+        const reasons = (err as { CancellationReasons?: { Code?: string; Item?: Record<string, unknown> }[] }).CancellationReasons ?? [];
+        if (reasons[0]?.Code === 'ConditionalCheckFailed') throw notUploading();
+        if (reasons[1]?.Code === 'ConditionalCheckFailed') throw deposed(service, id, fence.term, reasons[1].Item);
       }
-      this.fail(err, 'UpdateItem');
+      this.fail(err, 'TransactWriteItems');
     }
+    const record = await this.get(service, id);
+    if (!record) throw notUploading();
+    return record;
   }
 
   async discard(service: string, id: string): Promise<void> {
@@ -367,6 +409,15 @@ export class DynamoSnapshotCatalog implements SnapshotCatalog {
     });
     return this.conditional('DeleteItem', () => this.client.send(remove));
   }
+}
+
+/** The writer's term is no longer the lease's: it was deposed (or never was primary). */
+function deposed(service: string, id: string, term: number, leaseItem: Record<string, unknown> | undefined): OperationFailedError {
+  const lease = leaseItem ? (unmarshall(leaseItem as Parameters<typeof unmarshall>[0]) as { term?: number; holder?: string }) : undefined;
+  const now = lease?.term !== undefined ? `the lease is at term ${lease.term}, held by ${lease.holder}` : 'the service has no lease';
+  return new OperationFailedError(`snapshot ${id} of ${service} was taken under term ${term}, but ${now}: this task is no longer primary, so the snapshot is not registered`, {
+    hint: 'only the current primary registers snapshots; its objects were removed. `lifeboat role` shows the primary',
+  });
 }
 
 function missingTable(name: string): UnavailableError {

@@ -15,6 +15,9 @@
  *   SVC#<service>   USE#<snapshotId>#<holder>
  *                                         use-lease: a running restore or drill holds the
  *                                         snapshot until `expiresAt` (TTL); retention skips it
+ *   SVC#<service>   LEASE                 who is primary: holder task ARN, term (the fencing token)
+ *   SVC#<service>   MEMBER#<taskArn>      one task of the service: ECS state, heartbeat, data
+ *                                         position, primaryTerm, pending commands; TTL once STOPPED
  *
  * Store: keys are relative to the store root (the bucket prefix or directory).
  *
@@ -110,3 +113,31 @@ export const snapshotUseKey = (service: string, snapshotId: string, holder: stri
   [TABLE_KEY.partition]: servicePk(service),
   [TABLE_KEY.sort]: `${snapshotUseSkPrefix(snapshotId)}${holder}`,
 });
+/** The service's lease: the single item every election is a conditional write on. */
+export const LEASE_SK = 'LEASE';
+export const leaseKey = (service: string) => ({
+  [TABLE_KEY.partition]: servicePk(service),
+  [TABLE_KEY.sort]: LEASE_SK,
+});
+
+/** Members: one item per task of the service (task ARNs contain no '#'). */
+export const MEMBER_SK_PREFIX = 'MEMBER#';
+export const memberSk = (taskArn: string): string => `${MEMBER_SK_PREFIX}${taskArn}`;
+export const taskArnFromMemberSk = (sk: string): string => sk.slice(MEMBER_SK_PREFIX.length);
+export const memberKey = (service: string, taskArn: string) => ({
+  [TABLE_KEY.partition]: servicePk(service),
+  [TABLE_KEY.sort]: memberSk(taskArn),
+});
+
+/**
+ * The lease and every member of a service in one consistent Query: `LEASE` sorts right
+ * before `MEMBER#...`, and `MEMBER$` ('$' follows '#') right after the last member.
+ */
+export const coordinationRange = (service: string) => ({
+  pk: servicePk(service),
+  from: LEASE_SK,
+  to: 'MEMBER$',
+});
+
+/** Cloud Map instance id under which the primary is registered (one per discovery service). */
+export const PRIMARY_INSTANCE_ID = 'primary';

@@ -4,9 +4,8 @@
  * the registry partition so "every service" can be listed without a scan.
  */
 import { DeleteCommand, GetCommand, QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { UnavailableError } from '../domain/errors.js';
 import type { ServicePolicy } from '../domain/service-policy.js';
-import { errorName, translateAwsError } from './aws.js';
+import { errorName, tableError } from './aws.js';
 import { REGISTRY_PK, REGISTRY_SK_PREFIX, TABLE_KEY, registryKey, serviceConfigKey } from './keys.js';
 
 /**
@@ -40,12 +39,7 @@ export class DynamoServiceRegistry implements ServiceRegistry {
   ) {}
 
   private fail(err: unknown, action: string): never {
-    const t = translateAwsError(err, `table ${this.table}`);
-    if (t !== err) throw t;
-    if (errorName(err) === 'ResourceNotFoundException') {
-      throw new UnavailableError(`table ${this.table} does not exist`, { hint: 'create it with `lifeboat init` or deploy the CDK construct' });
-    }
-    throw new UnavailableError(`${action} on table ${this.table} failed: ${(err as Error).message}`, { cause: err });
+    throw tableError(err, this.table, action);
   }
 
   async put(policy: ServicePolicy, options: RegistryWriteOptions = {}): Promise<void> {

@@ -611,7 +611,7 @@ async function uploadSnapshot(options: SnapshotOptions, snap: SnapshotIdentity):
       partCount,
       manifestSha256,
       warningCount: warnings.length,
-    });
+    }, options.term !== undefined ? { term: options.term } : undefined);
     return { record, warnings };
   } catch (err) {
     if (began) {

@@ -96,12 +96,28 @@ export interface TargetsPolicy {
 /** Where the service runs, for RunTask (drills, dumps) and the reconciler. */
 export interface EcsPlacement {
   cluster?: string;
+  /** The ECS service's name, when it differs from the protected service's name. */
+  serviceName?: string;
   taskDefinition?: string;
   containerName?: string;
   launchType?: 'FARGATE' | 'EC2';
   subnets?: string[];
   securityGroups?: string[];
   assignPublicIp?: boolean;
+}
+
+/**
+ * Where clients find the primary: a Cloud Map service (DNS or API-only) in which
+ * Lifeboat keeps exactly one instance, `instanceId`, pointing at the primary's address.
+ * Use a Cloud Map service of its own, not the one ECS service discovery registers tasks in.
+ */
+export interface DiscoveryPolicy {
+  namespaceId?: string;
+  serviceId?: string;
+  /** @default 'primary' */
+  instanceId?: string;
+  /** Registered as AWS_INSTANCE_PORT (needed for SRV records). */
+  port?: number;
 }
 
 export interface ServicePolicy {
@@ -115,7 +131,7 @@ export interface ServicePolicy {
   drill: DrillPolicy;
   targets: TargetsPolicy;
   /** Cloud Map service to point at the primary. */
-  discovery?: { namespaceId?: string; serviceId?: string };
+  discovery?: DiscoveryPolicy;
 }
 
 export const DEFAULT_FAILOVER: FailoverPolicy = { timeoutSeconds: 30, leaseSeconds: 15, heartbeatSeconds: 5 };
@@ -160,6 +176,14 @@ export function normalizeServicePolicy(input: ServicePolicyInput): ServicePolicy
   }
   validateDrill(input.drill);
   validateSchedules(input);
+  const port = input.discovery?.port;
+  if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65535)) {
+    throw new UsageError(`discovery.port is ${JSON.stringify(port)}; it must be a whole number between 1 and 65535`);
+  }
+  const instanceId = input.discovery?.instanceId;
+  if (instanceId !== undefined && !/^[A-Za-z0-9_.:-]{1,64}$/.test(instanceId)) {
+    throw new UsageError(`discovery.instanceId ${JSON.stringify(instanceId)} is not a valid Cloud Map instance id`, { hint: 'use 1-64 letters, digits, "_", ".", ":" or "-"' });
+  }
   return {
     service,
     ...(input.dataDir ? { dataDir: input.dataDir } : {}),

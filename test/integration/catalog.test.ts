@@ -8,7 +8,7 @@ import { createDynamoClient } from '../../lambdas/adapters/aws.js';
 import { DynamoSnapshotCatalog, ensureCatalogTable, type SnapshotCompletion } from '../../lambdas/adapters/catalog.js';
 import { makeSnapshotId } from '../../lambdas/domain/ids.js';
 import { OperationFailedError, UnavailableError } from '../../lambdas/domain/errors.js';
-import { freshCatalog, uniqueName } from '../support/fixtures.js';
+import { freshCatalog, setLeaseTerm, uniqueName } from '../support/fixtures.js';
 
 const completion = (n = 1): SnapshotCompletion => ({
   completedAt: new Date().toISOString(),
@@ -75,6 +75,25 @@ describe('DynamoSnapshotCatalog', () => {
     await catalog.markVerified(service, ids[3]!, '2026-11-27T00:00:00.000Z');
     expect(await catalog.latest(service, { verified: true })).toMatchObject({ id: ids[3], verifiedAt: '2026-11-27T00:00:00.000Z' });
     await expect(catalog.markVerified(service, ids[29]!, 'now')).rejects.toThrow(/not complete/);
+  });
+
+  it("commits a fenced entry only while the writer's term is the lease's", async () => {
+    const id = idAt(20);
+    const other = idAt(21);
+    await begin('fenced', id);
+    await begin('fenced', other);
+    // No lease at all: nobody is primary, so nobody's term is current.
+    await expect(catalog.commit('fenced', id, completion(), { term: 1 })).rejects.toThrow(/taken under term 1, but the service has no lease/);
+    await setLeaseTerm(catalog, 'fenced', 5, 'task-b');
+    const err = await catalog.commit('fenced', id, completion(), { term: 4 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OperationFailedError);
+    expect((err as Error).message).toMatch(/taken under term 4, but the lease is at term 5, held by task-b: this task is no longer primary/);
+    // Nothing changed: still uploading (the snapshot engine discards it).
+    expect((await catalog.get('fenced', id))?.status).toBe('uploading');
+    const done = await catalog.commit('fenced', other, completion(2), { term: 5 });
+    expect(done).toMatchObject({ id: other, status: 'complete', fileCount: 2 });
+    // The uploading check still comes first in the same transaction.
+    await expect(catalog.commit('fenced', other, completion(), { term: 5 })).rejects.toThrow(/no longer uploading/);
   });
 
   it('keeps services apart', async () => {

@@ -14,9 +14,10 @@ import { AbortedError, HookFailedError, IntegrityError, OperationFailedError, Sn
 import { snapshotPrefix } from '../../lambdas/adapters/keys.js';
 import type { DynamoSnapshotCatalog } from '../../lambdas/adapters/catalog.js';
 import type { ObjectStore } from '../../lambdas/adapters/stores/store.js';
-import { freshCatalog, tempDir } from '../support/fixtures.js';
+import { freshCatalog, setLeaseTerm, tempDir } from '../support/fixtures.js';
 import { compress, decompress } from 'zstd-napi';
 import { STORE_CASES, flipByteAt, readObject, tamper } from '../support/stores.js';
+import { waitFor } from '../support/cli.js';
 import { buildRichTree, describeTree, type TreeHandle } from '../support/tree.js';
 
 async function listKeys(store: ObjectStore, prefix: string): Promise<string[]> {
@@ -74,6 +75,7 @@ describe.each(STORE_CASES)('snapshot and restore through the $name', ({ make }) 
   });
 
   it('records the catalog entry with sizes, counts and the manifest checksum', async () => {
+    await setLeaseTerm(catalog, 'entry', 7, 'task-1');
     const snap = await takeSnapshot({ catalog, store, service: 'entry', dir: source, reason: 'schedule', term: 7, sourceTask: 'task-1' });
     const record = await catalog.get('entry', snap.record.id);
     expect(record).toMatchObject({
@@ -93,6 +95,25 @@ describe.each(STORE_CASES)('snapshot and restore through the $name', ({ make }) 
       `entry/snapshots/${snap.record.id}/manifest.json.gz`,
       `entry/snapshots/${snap.record.id}/part-0000.tar.zst`,
     ]);
+  });
+
+  it('refuses to register the snapshot of a deposed primary and removes what it uploaded', async () => {
+    await setLeaseTerm(catalog, 'fenced', 3, 'task-old');
+    // Deposed while uploading: the lease moves to term 4 right before the commit.
+    const deposing = Object.create(catalog) as DynamoSnapshotCatalog;
+    deposing.commit = async (...args) => {
+      await setLeaseTerm(catalog, 'fenced', 4, 'task-new');
+      return catalog.commit(...args);
+    };
+    const err = await takeSnapshot({ catalog: deposing, store, service: 'fenced', dir: source, term: 3, sourceTask: 'task-old' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OperationFailedError);
+    expect((err as OperationFailedError).message).toMatch(/taken under term 3, but the lease is at term 4, held by task-new: this task is no longer primary/);
+    expect((err as OperationFailedError).hint).toMatch(/only the current primary registers snapshots/);
+    expect(await catalogIds(catalog, 'fenced')).toEqual([]);
+    expect(await listKeys(store, 'fenced/')).toEqual([]);
+    // The current primary's snapshot goes through.
+    const ok = await takeSnapshot({ catalog, store, service: 'fenced', dir: source, term: 4, sourceTask: 'task-new' });
+    expect(ok.record).toMatchObject({ status: 'complete', term: 4 });
   });
 
   it('splits large trees into parts that upload and restore in parallel', async () => {

@@ -6,6 +6,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { leaseKey } from '../../lambdas/adapters/keys.js';
 import { createDynamoClient, createS3Client } from '../../lambdas/adapters/aws.js';
 import { DynamoSnapshotCatalog, ensureCatalogTable } from '../../lambdas/adapters/catalog.js';
 import { S3Store } from '../../lambdas/adapters/stores/s3-store.js';
@@ -43,4 +45,11 @@ export async function freshDirectoryStore(): Promise<{ store: DirectoryStore; cl
   const store = new DirectoryStore(join(dir.path, 'store'));
   await store.ensure();
   return { store, cleanup: dir.cleanup };
+}
+
+/** Puts the service's lease at `term` (as a sequence of elections would have). */
+export async function setLeaseTerm(catalog: DynamoSnapshotCatalog, service: string, term: number, holder: string): Promise<void> {
+  await createDynamoClient().send(
+    new PutCommand({ TableName: catalog.name, Item: { ...leaseKey(service), type: 'lease', service, holder, term, electedAt: Date.now() } }),
+  );
 }
