@@ -10,6 +10,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import * as cloudmap from 'aws-cdk-lib/aws-servicediscovery';
 import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
@@ -18,7 +19,7 @@ import { acknowledge, acknowledgeWildcardResource } from './private/acknowledge.
 import { HANDLERS, type HandlerDefinition, type ServiceAccess, type ServiceScheduleKind } from './private/handlers.js';
 import { createLifeboatFunction } from './private/lifeboat-function.js';
 import { ProtectedService } from './protected-service.js';
-import type { ProtectionPolicy } from './protection-policy.js';
+import type { PrimaryDiscovery, ProtectionPolicy } from './protection-policy.js';
 
 /**
  * Properties of the Lifeboat construct.
@@ -141,6 +142,12 @@ export class Lifeboat extends Construct {
    * message here is work the control plane did not do.
    */
   readonly deadLetterQueue: sqs.Queue;
+  /**
+   * The failover queue: delayed "check this service" messages that end a failover wait
+   * on time (SQS delays are accurate to the second). The watchdog consumes it; the
+   * control plane and the agents send to it. Failed messages go to `deadLetterQueue`.
+   */
+  readonly failoverQueue?: sqs.Queue;
   /** The group of every schedule Lifeboat creates. */
   readonly scheduleGroup: scheduler.ScheduleGroup;
   /** The control plane's functions, by handler id (`DrillScheduler`, `Report`, ...). */
@@ -156,6 +163,8 @@ export class Lifeboat extends Construct {
   private readonly clusterRules = new Map<string, events.Rule>();
   private readonly watchedClusters = new Set<string>();
   private readonly schedulerRoles = new Map<string, iam.Role>();
+  private readonly discoveryGrants = new Set<string>();
+  private readonly route53Grants = new Set<string>();
 
   constructor(scope: Construct, id: string, props: LifeboatProps = {}) {
     super(scope, id);
@@ -224,9 +233,34 @@ export class Lifeboat extends Construct {
 
     this.scheduleGroup = new scheduler.ScheduleGroup(this, 'Schedules', {});
 
+    const queueConsumer = HANDLERS.find((d) => d.triggers.some((t) => t.kind === 'failover-queue'));
+    if (queueConsumer) {
+      this.failoverQueue = new sqs.Queue(this, 'FailoverQueue', {
+        encryption: sqs.QueueEncryption.SQS_MANAGED,
+        enforceSSL: true,
+        // Six times the consumer's timeout, as Lambda recommends for SQS event sources.
+        visibilityTimeout: Duration.seconds(queueConsumer.timeout.toSeconds() * 6),
+        retentionPeriod: Duration.days(1),
+        deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: 5 },
+      });
+    }
+
     const functions: Record<string, lambda.Function> = {};
     for (const def of HANDLERS) functions[def.id] = this.createFunction(def, reportMaxAge);
     this.functions = functions;
+
+    for (const def of HANDLERS) {
+      if (!def.triggers.some((t) => t.kind === 'failover-queue')) continue;
+      // Each record is checked on its own; a failed one is retried alone (ReportBatchItemFailures).
+      const fn = functions[def.id]!;
+      const mapping = fn.addEventSourceMapping('FailoverQueueSource', { eventSourceArn: this.failoverQueue!.queueArn, batchSize: 10, reportBatchItemFailures: true });
+      this.failoverQueue!.grantConsumeMessages(fn);
+      acknowledge(
+        mapping,
+        'Serverless-LambdaEventSourceMappingDestination',
+        'an SQS source keeps failed messages through its redrive policy (to the dead-letter queue after 5 receives); on-failure destinations exist for stream sources only',
+      );
+    }
 
     for (const def of HANDLERS) {
       for (const trigger of def.triggers) {
@@ -262,7 +296,7 @@ export class Lifeboat extends Construct {
     const protectedService = new ProtectedService(this, `Service-${policy.name}`, { lifeboat: this, service, policy });
     this.services.set(policy.name, protectedService);
     this.watchCluster(service.cluster);
-    this.grantServiceAccess(service);
+    this.grantServiceAccess(service, policy.discovery);
     return protectedService;
   }
 
@@ -377,12 +411,44 @@ export class Lifeboat extends Construct {
   }
 
   /**
+   * Failover checks that found the primary lost and no member able to take over: a
+   * service without a primary. Emitted by the control plane (dimensions `service` =
+   * `lifeboat`, `ProtectedService` = the service).
+   *
+   * @default - Sum over 1 minute
+   */
+  metricNoPrimary(service: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.controlPlaneMetric('NoCandidate', service, props);
+  }
+
+  /**
+   * Time from losing a primary to electing the next one, in milliseconds.
+   *
+   * @default - Maximum over 1 minute
+   */
+  metricFailoverTime(service: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.controlPlaneMetric('FailoverTime', service, { statistic: cloudwatch.Stats.MAXIMUM, ...props });
+  }
+
+  /**
    * Messages waiting in the dead-letter queue: work the control plane could not do.
    *
    * @default - Maximum over 5 minutes
    */
   metricDeadLetters(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ statistic: cloudwatch.Stats.MAXIMUM, period: Duration.minutes(5), ...props });
+  }
+
+  private controlPlaneMetric(metricName: string, service: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: this.metricsNamespace,
+      metricName,
+      // Powertools adds its own `service` dimension (the handlers' name); the protected service is `ProtectedService`.
+      dimensionsMap: { service: 'lifeboat', ProtectedService: service },
+      statistic: cloudwatch.Stats.SUM,
+      period: Duration.minutes(1),
+      ...props,
+    });
   }
 
   // -- used by ProtectedService ------------------------------------------------------------
@@ -447,6 +513,7 @@ export class Lifeboat extends Construct {
       LIFEBOAT_METRICS_NAMESPACE: this.metricsNamespace,
     };
     if (def.settings?.includes('report-max-age')) environment.LIFEBOAT_REPORT_MAX_AGE = `${reportMaxAge.toSeconds()}s`;
+    if (def.settings?.includes('failover-queue') && this.failoverQueue) environment.LIFEBOAT_FAILOVER_QUEUE_URL = this.failoverQueue.queueUrl;
     const fn = createLifeboatFunction(this, def, {
       environment,
       logRetention: this.props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
@@ -480,6 +547,9 @@ export class Lifeboat extends Construct {
             `the report writer puts the drill reports under ${REPORTS_PREFIX} (one object per format and service); the prefix is as narrow as the layout allows`,
           );
           break;
+        case 'failover-queue-send':
+          this.failoverQueue?.grantSendMessages(fn);
+          break;
         case 'snapshots-expire': {
           // Every service's snapshots (`<service>/snapshots/...`), nothing else in the bucket.
           const snapshots = this.bucket.arnForObjects('*/snapshots/*');
@@ -500,9 +570,11 @@ export class Lifeboat extends Construct {
     return fn;
   }
 
-  /** Per-service grants of the handlers (RunTask of its task definition, StopTask in its cluster). */
-  private grantServiceAccess(service: ecs.BaseService): void {
+  /** Per-service grants of the handlers: its task definition, its cluster's tasks, its discovery. */
+  private grantServiceAccess(service: ecs.BaseService, discovery: PrimaryDiscovery | undefined): void {
     const stack = Stack.of(this);
+    const clusterTasks = stack.formatArn({ service: 'ecs', resource: 'task', resourceName: `${service.cluster.clusterName}/*` });
+    const inCluster = { ArnEquals: { 'ecs:cluster': service.cluster.clusterArn } };
     for (const def of HANDLERS) {
       const fn = this.functions[def.id]!;
       for (const access of def.serviceAccess ?? ([] as ServiceAccess[])) {
@@ -523,18 +595,41 @@ export class Lifeboat extends Construct {
             }),
           );
         } else if (access === 'stop-drill-task') {
-          const tasks = stack.formatArn({ service: 'ecs', resource: 'task', resourceName: `${service.cluster.clusterName}/*` });
-          fn.addToRolePolicy(
-            new iam.PolicyStatement({ actions: ['ecs:StopTask'], resources: [tasks], conditions: { ArnEquals: { 'ecs:cluster': service.cluster.clusterArn } } }),
-          );
+          fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ecs:StopTask'], resources: [clusterTasks], conditions: inCluster }));
           acknowledgeWildcardResource(
             fn.role!,
-            tasks,
+            clusterTasks,
             'the watchdog stops drill tasks, whose ids are only known at run time; limited to the protected cluster (ecs:cluster condition)',
           );
+        } else if (access === 'read-service-tasks') {
+          // ListTasks has no task resource to name; the condition limits it to the cluster.
+          fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ecs:ListTasks'], resources: ['*'], conditions: inCluster }));
+          fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ecs:DescribeTasks'], resources: [clusterTasks], conditions: inCluster }));
+          acknowledgeWildcardResource(fn.role!, clusterTasks, "the reconciler describes the service's tasks, whose ids are only known at run time; limited to the protected cluster");
+        } else if (access === 'publish-primary' && discovery) {
+          this.grantPublishPrimary(fn, discovery.service);
         }
       }
     }
+  }
+
+  /**
+   * RegisterInstance (and the GetInstance that avoids needless ones) on the service's Cloud
+   * Map service. In a DNS namespace Cloud Map changes Route 53 records with the caller's
+   * permissions, so the caller also needs those (no Route 53 health checks: Lifeboat keeps
+   * the one instance pointed at the primary itself).
+   */
+  private grantPublishPrimary(fn: lambda.IFunction, service: cloudmap.IService): void {
+    if (this.discoveryGrants.has(`${fn.node.id}:${service.serviceArn}`)) return;
+    this.discoveryGrants.add(`${fn.node.id}:${service.serviceArn}`);
+    fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['servicediscovery:RegisterInstance', 'servicediscovery:GetInstance'], resources: [service.serviceArn] }));
+    const type = service.namespace.type;
+    if (type === cloudmap.NamespaceType.HTTP || this.route53Grants.has(fn.node.id)) return;
+    this.route53Grants.add(fn.node.id);
+    const zones = Stack.of(this).formatArn({ service: 'route53', region: '', account: '', resource: 'hostedzone', resourceName: '*' });
+    fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['route53:ChangeResourceRecordSets', 'route53:GetHostedZone'], resources: [zones] }));
+    fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['route53:ListHostedZonesByName'], resources: ['*'] }));
+    acknowledgeWildcardResource(fn.role!, zones, "Cloud Map writes the primary's DNS record with the caller's Route 53 permissions; the namespace's hosted zone id is not known to the construct");
   }
 
   /** Routes the cluster's task state changes to the handlers that want them. */

@@ -3,7 +3,7 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import { Construct } from 'constructs';
-import type { EcsPlacement, ServicePolicyInput } from '../lambdas/domain/service-policy.js';
+import type { DiscoveryPolicy, EcsPlacement, ServicePolicyInput } from '../lambdas/domain/service-policy.js';
 import type { ServiceScheduleKind } from './private/handlers.js';
 import { acknowledgeWildcardResource } from './private/acknowledge.js';
 import { buildServicePolicy } from './private/policy.js';
@@ -27,6 +27,7 @@ const AGENT_ENV = {
   table: 'LIFEBOAT_TABLE',
   bucket: 'LIFEBOAT_BUCKET',
   region: 'AWS_REGION',
+  failoverQueue: 'LIFEBOAT_FAILOVER_QUEUE_URL',
 } as const;
 
 const SCHEDULE_KINDS: readonly ServiceScheduleKind[] = ['snapshot', 'retention', 'drill'];
@@ -78,7 +79,7 @@ export class ProtectedService extends Construct {
     // now (ECS needs one for logs and private images anyway) lets the grant name it.
     taskDefinition.obtainExecutionRole();
 
-    const policyInput = buildServicePolicy(policy, placement(service, launchType, container), discoveryOf(policy, service));
+    const policyInput = buildServicePolicy(policy, placement(service, launchType, container), discoveryOf(policy));
 
     // The policy goes where every handler and the agent read it, through the registry's own code.
     this.policyResource = new CustomResource(this, 'Policy', {
@@ -136,6 +137,24 @@ export class ProtectedService extends Construct {
   }
 
   /**
+   * Failover checks that found no primary and no member able to take over.
+   *
+   * @default - Sum over 1 minute
+   */
+  metricNoPrimary(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.lifeboat.metricNoPrimary(this.serviceName, props);
+  }
+
+  /**
+   * Time from losing a primary to electing the next one, in milliseconds.
+   *
+   * @default - Maximum over 1 minute
+   */
+  metricFailoverTime(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.lifeboat.metricFailoverTime(this.serviceName, props);
+  }
+
+  /**
    * Recovery time measured by this service's drills, in seconds.
    *
    * @default - Maximum over 1 hour
@@ -188,7 +207,7 @@ export class ProtectedService extends Construct {
 
   /** The agent's settings, as environment variables of its container. */
   private configureAgent(policy: ProtectionPolicy, lifeboat: Lifeboat): Record<string, string> {
-    const settings = {
+    const settings: Record<string, string> = {
       [AGENT_ENV.service]: policy.name,
       [AGENT_ENV.dir]: policy.dataDirectory,
       [AGENT_ENV.table]: lifeboat.table.tableName,
@@ -196,14 +215,35 @@ export class ProtectedService extends Construct {
       // The table and bucket's region, which EC2 container instances do not always set.
       [AGENT_ENV.region]: Stack.of(lifeboat).region,
     };
+    if (lifeboat.failoverQueue) {
+      // An agent that elects itself hands the service to the watchdog through the queue.
+      settings[AGENT_ENV.failoverQueue] = lifeboat.failoverQueue.queueUrl;
+      lifeboat.failoverQueue.grantSendMessages(this.service.taskDefinition.taskRole);
+    }
     for (const [name, value] of Object.entries(settings)) this.container.addEnvironment(name, value);
     return settings;
   }
 
   private createAlarms(policy: ProtectionPolicy): cloudwatch.Alarm[] {
     const alarms: cloudwatch.Alarm[] = [];
-    if (!policy.drill) return alarms;
     const name = policy.name;
+    if (this.lifeboat.failoverQueue) {
+      alarms.push(
+        this.lifeboat._addAlarm(
+          new cloudwatch.Alarm(this, 'NoPrimaryAlarm', {
+            alarmDescription: `Lifeboat: ${name} has had no primary for 3 minutes: its primary was lost and no member can take over`,
+            metric: this.metricNoPrimary(),
+            threshold: 1,
+            // The watchdog checks every minute; three checks in a row without a candidate.
+            evaluationPeriods: 3,
+            datapointsToAlarm: 3,
+            comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+          }),
+        ),
+      );
+    }
+    if (!policy.drill) return alarms;
     alarms.push(
       this.lifeboat._addAlarm(
         new cloudwatch.Alarm(this, 'DrillFailedAlarm', {
@@ -273,6 +313,16 @@ export class ProtectedService extends Construct {
       }),
       new cloudwatch.AlarmStatusWidget({ title: `${policy.name}: alarms`, alarms: [...this.alarms], width: 6 }),
     );
+    if (this.lifeboat.failoverQueue) {
+      dashboard.addWidgets(
+        new cloudwatch.GraphWidget({
+          title: `${policy.name}: failover`,
+          left: [this.metricFailoverTime({ label: 'failover time (ms)', period: Duration.minutes(5) })],
+          right: [this.metricNoPrimary({ label: 'checks without a primary', period: Duration.minutes(5) })],
+          width: 24,
+        }),
+      );
+    }
   }
 }
 
@@ -284,6 +334,8 @@ function placement(service: ecs.BaseService, launchType: 'FARGATE' | 'EC2', cont
   const awsvpc = network?.awsvpcConfiguration as ecs.CfnService.AwsVpcConfigurationProperty | undefined;
   return {
     cluster: service.cluster.clusterArn,
+    // The reconciler lists the service's tasks by the ECS service's own name.
+    serviceName: service.serviceName,
     taskDefinition: service.taskDefinition.taskDefinitionArn,
     containerName: container.containerName,
     launchType,
@@ -293,7 +345,13 @@ function placement(service: ecs.BaseService, launchType: 'FARGATE' | 'EC2', cont
   };
 }
 
-function discoveryOf(policy: ProtectionPolicy, service: ecs.BaseService): { namespaceId: string; serviceId: string } | undefined {
-  const cloudMap = policy.discovery ?? service.cloudMapService;
-  return cloudMap ? { namespaceId: cloudMap.namespace.namespaceId, serviceId: cloudMap.serviceId } : undefined;
+function discoveryOf(policy: ProtectionPolicy): DiscoveryPolicy | undefined {
+  const d = policy.discovery;
+  if (!d) return undefined;
+  return {
+    namespaceId: d.service.namespace.namespaceId,
+    serviceId: d.service.serviceId,
+    ...(d.instanceId !== undefined ? { instanceId: d.instanceId } : {}),
+    ...(d.port !== undefined ? { port: d.port } : {}),
+  };
 }

@@ -67,11 +67,36 @@ export interface ProtectionPolicy {
   readonly targets?: RecoveryTargets;
 
   /**
-   * A Cloud Map service that Lifeboat points at the primary task.
+   * Where clients find the primary: a Cloud Map service in which Lifeboat keeps one
+   * instance pointed at the primary task.
    *
-   * @default - the ECS service's own Cloud Map service, when it has one
+   * @default - no discovery: clients find the primary some other way (`lifeboat role`)
    */
-  readonly discovery?: cloudmap.IService;
+  readonly discovery?: PrimaryDiscovery;
+}
+
+/**
+ * A Cloud Map service that always points at the primary. Use a service of its own, not
+ * the one ECS service discovery registers every task in, and without Route 53 health
+ * checks (Lifeboat re-points its one instance itself).
+ */
+export interface PrimaryDiscovery {
+  /** The Cloud Map service (DNS or API-only namespace). */
+  readonly service: cloudmap.IService;
+
+  /**
+   * The id of the one instance Lifeboat keeps registered.
+   *
+   * @default 'primary'
+   */
+  readonly instanceId?: string;
+
+  /**
+   * Port registered with the instance (`AWS_INSTANCE_PORT`, needed for SRV records).
+   *
+   * @default - no port
+   */
+  readonly port?: number;
 }
 
 /** Scheduled snapshots of a protected service. */

@@ -5,10 +5,8 @@
  *
  * Only strings and plain data: the library never imports handler code.
  *
- * Not deployed yet, because their entries are not in `lambdas/handlers/` yet (add an entry
- * when they land): the snapshot-job scheduler (per-service `snapshot` schedule), and the
- * orchestrator's task-events (every task state change of the protected clusters), watchdog
- * and reconciler (shared schedules).
+ * Not deployed yet, because its entry is not in `lambdas/handlers/` yet (add an entry when it
+ * lands): the snapshot-job scheduler (per-service `snapshot` schedule).
  */
 import { Duration } from 'aws-cdk-lib';
 import { ContextAttribute } from 'aws-cdk-lib/aws-scheduler';
@@ -24,7 +22,9 @@ export type HandlerTrigger =
   /** One schedule per protected service that has this policy section; its expression comes from the policy. */
   | { readonly kind: 'service-schedule'; readonly policy: ServiceScheduleKind; readonly input: (service: string) => Record<string, unknown> }
   /** The provider of `protect()`'s custom resource. */
-  | { readonly kind: 'custom-resource' };
+  | { readonly kind: 'custom-resource' }
+  /** The failover queue: delayed "check this service" messages (the failover wait). */
+  | { readonly kind: 'failover-queue' };
 
 /** What a handler may do across the control plane (beyond its logs, traces and failure queue). */
 export type SharedAccess =
@@ -35,17 +35,23 @@ export type SharedAccess =
   /** Write the drill reports under `_reports/drills/`. */
   | 'drill-reports-write'
   /** List, read the lock state of, and delete every service's snapshot objects; abort their uploads. */
-  | 'snapshots-expire';
+  | 'snapshots-expire'
+  /** Send delayed failover checks to the failover queue. */
+  | 'failover-queue-send';
 
 /** What a handler may do with each protected service's ECS resources. */
 export type ServiceAccess =
   /** RunTask of the service's task definition in its cluster, and pass its roles to ECS. */
   | 'run-drill-task'
   /** StopTask of tasks in the service's cluster. */
-  | 'stop-drill-task';
+  | 'stop-drill-task'
+  /** ListTasks and DescribeTasks in the service's cluster. */
+  | 'read-service-tasks'
+  /** Re-point the service's Cloud Map discovery at its primary. */
+  | 'publish-primary';
 
 /** Settings a handler reads from its environment beyond the table and the bucket. */
-export type HandlerSetting = 'report-max-age';
+export type HandlerSetting = 'report-max-age' | 'failover-queue';
 
 export interface HandlerDefinition {
   /** Construct id of the function: part of the construct's public contract (logical ids). */
@@ -125,5 +131,41 @@ export const HANDLERS: readonly HandlerDefinition[] = [
     timeout: Duration.minutes(15),
     triggers: [{ kind: 'service-schedule', policy: 'retention', input: (service) => ({ service }) }],
     access: ['table-read-write', 'snapshots-expire'],
+  },
+  {
+    id: 'TaskEvents',
+    entry: 'task-events.ts',
+    description: "Lifeboat: records the protected services' task state changes and starts failovers",
+    memorySize: 512,
+    timeout: Duration.minutes(1),
+    triggers: [{ kind: 'ecs-task-state-change', id: 'TaskStateChangeRule', description: 'Lifeboat: task state changes of the protected clusters' }],
+    access: ['table-read-write', 'failover-queue-send'],
+    serviceAccess: ['publish-primary'],
+    settings: ['failover-queue'],
+  },
+  {
+    id: 'Watchdog',
+    entry: 'watchdog.ts',
+    description: 'Lifeboat: elects primaries when failover waits end or leases run out, and keeps discovery right',
+    memorySize: 512,
+    timeout: Duration.minutes(2),
+    triggers: [
+      { kind: 'schedule', id: 'WatchdogSchedule', description: 'Lifeboat: failover check of every protected service', every: Duration.minutes(1) },
+      { kind: 'failover-queue' },
+    ],
+    access: ['table-read-write', 'failover-queue-send'],
+    serviceAccess: ['publish-primary'],
+    settings: ['failover-queue'],
+  },
+  {
+    id: 'Reconciler',
+    entry: 'reconciler.ts',
+    description: 'Lifeboat: makes the members agree with ECS when task events were lost',
+    memorySize: 512,
+    timeout: Duration.minutes(5),
+    triggers: [{ kind: 'schedule', id: 'ReconcilerSchedule', description: 'Lifeboat: members reconciled with ECS', every: Duration.minutes(5) }],
+    access: ['table-read-write', 'failover-queue-send'],
+    serviceAccess: ['read-service-tasks', 'publish-primary'],
+    settings: ['failover-queue'],
   },
 ];

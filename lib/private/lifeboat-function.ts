@@ -40,6 +40,11 @@ export const BUNDLING: nodejs.BundlingOptions = {
   forceDockerBundling: false,
 };
 
+/** Why a function's role may have statements on "*" — the test checks the actions are these. */
+export const RESOURCE_STAR_ACTIONS = ['xray:PutTraceSegments', 'xray:PutTelemetryRecords', 'ecs:ListTasks', 'route53:ListHostedZonesByName'];
+const RESOURCE_STAR_REASON =
+  'only actions without resource-level permissions are granted on "*": X-Ray trace writes and, where a handler needs them, ecs:ListTasks (held to the protected clusters by an ecs:cluster condition) and route53:ListHostedZonesByName (Cloud Map DNS discovery)';
+
 export interface LifeboatFunctionOptions {
   readonly environment: Record<string, string>;
   readonly logRetention: logs.RetentionDays;
@@ -95,7 +100,7 @@ export function createLifeboatFunction(scope: Construct, def: HandlerDefinition,
     'failed asynchronous invocations go to an on-failure destination (the control plane dead-letter queue), which keeps the error along with the event: the successor of a function DLQ',
   );
   if (options.tracing !== lambda.Tracing.DISABLED) {
-    acknowledge(role, 'AwsSolutions-IAM5[Resource::*]', 'X-Ray PutTraceSegments and PutTelemetryRecords support no resource-level permissions; the tracing grant is the only statement on "*"');
+    acknowledge(role, 'AwsSolutions-IAM5[Resource::*]', RESOURCE_STAR_REASON);
   }
   return fn;
 }

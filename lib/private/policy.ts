@@ -10,7 +10,7 @@
 import { Duration, Token } from 'aws-cdk-lib';
 import type * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import { LifeboatError } from '../../lambdas/domain/errors.js';
-import { normalizeServicePolicy, type EcsPlacement, type ServicePolicyInput } from '../../lambdas/domain/service-policy.js';
+import { normalizeServicePolicy, type DiscoveryPolicy, type EcsPlacement, type ServicePolicyInput } from '../../lambdas/domain/service-policy.js';
 import type { ProtectionPolicy } from '../protection-policy.js';
 
 /** A protection policy that cannot work; the message names the bad value and the fix. */
@@ -38,6 +38,8 @@ const OPTION_OF_FIELD: Record<string, string> = {
   'drill.schedule': 'drill.schedule',
   'retention.timezone': 'retention.timeZone',
   'retention.reapAfterSeconds': 'retention.reapAfter',
+  'discovery.port': 'discovery.port',
+  'discovery.instanceId': 'discovery.instanceId',
 };
 
 export const DEFAULT_DRILL_SCHEDULE = 'cron(0 3 * * ? *)';
@@ -74,7 +76,7 @@ function withoutTokens<T>(value: T): T {
  * The stored policy of a protected service, checked. Throws ProtectionPolicyError naming
  * `protect('<name>')`, the option, its value and what would be right.
  */
-export function buildServicePolicy(policy: ProtectionPolicy, ecs: EcsPlacement, discovery?: { namespaceId: string; serviceId: string }): ServicePolicyInput {
+export function buildServicePolicy(policy: ProtectionPolicy, ecs: EcsPlacement, discovery?: DiscoveryPolicy): ServicePolicyInput {
   if (unresolved(policy.name)) {
     throw new ProtectionPolicyError(`protect(): name must be a literal string, not a token (${policy.name}); it names the service's backups and IAM conditions`);
   }

@@ -6,11 +6,13 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import * as cloudmap from 'aws-cdk-lib/aws-servicediscovery';
 import { ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { describe, expect, it } from 'vitest';
 import { Lifeboat, type LifeboatProps } from '../../lib/index.js';
 import { HANDLERS } from '../../lib/private/handlers.js';
+import { RESOURCE_STAR_ACTIONS } from '../../lib/private/lifeboat-function.js';
 import { evaluateIntrinsics, fargateService, testApp, testStack } from '../support/cdk.js';
 
 type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: Record<string, unknown> };
@@ -137,7 +139,7 @@ describe('Lifeboat control plane', () => {
   it('GIVEN a Lifeboat WHEN synthesized THEN every function runs on Node.js 24, arm64, with explicit memory and timeout, tracing and the table and bucket in its environment', () => {
     const { template } = shared();
     const functions = template.findResources('AWS::Lambda::Function');
-    expect(Object.keys(functions).map((k) => k.replace(/[0-9A-F]{8}$/, '')).sort()).toEqual(['LifeboatDrillScheduler', 'LifeboatDrillWatchdog', 'LifeboatReport', 'LifeboatRetention', 'LifeboatServiceConfig']);
+    expect(Object.keys(functions).map((k) => k.replace(/[0-9A-F]{8}$/, '')).sort()).toEqual(['LifeboatDrillScheduler', 'LifeboatDrillWatchdog', 'LifeboatReconciler', 'LifeboatReport', 'LifeboatRetention', 'LifeboatServiceConfig', 'LifeboatTaskEvents', 'LifeboatWatchdog']);
     for (const fn of Object.values(functions)) {
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs24.x',
@@ -221,8 +223,10 @@ describe('Lifeboat control plane', () => {
     const lifeboat = new Lifeboat(stack, 'Lifeboat');
     for (const [name, s] of [['a', a], ['b', b], ['c', c]] as const) lifeboat.protect(s.service, { name, dataDirectory: '/data' });
     const rules = Object.values(Template.fromStack(stack).findResources('AWS::Events::Rule'));
-    expect(rules).toHaveLength(1);
-    expect(rules[0]!.Properties.EventPattern.detail.clusterArn).toEqual([{ 'Fn::GetAtt': [expect.stringMatching(/^ACluster/), 'Arn'] }, { 'Fn::GetAtt': [expect.stringMatching(/^CCluster/), 'Arn'] }]);
+    expect(rules).toHaveLength(2);
+    for (const rule of rules) {
+      expect(rule.Properties.EventPattern.detail.clusterArn).toEqual([{ 'Fn::GetAtt': [expect.stringMatching(/^ACluster/), 'Arn'] }, { 'Fn::GetAtt': [expect.stringMatching(/^CCluster/), 'Arn'] }]);
+    }
   });
 
   it('GIVEN a drill policy WHEN protected THEN a schedule in its time zone invokes the drill scheduler with the service and the scheduled time, after the policy is stored', () => {
@@ -273,7 +277,8 @@ describe('Lifeboat control plane', () => {
 
   it('GIVEN a snapshot schedule WHEN this version has no handler for it THEN it says so instead of creating a schedule', () => {
     const { stack, template } = shared();
-    expect(Object.keys(template.findResources('AWS::Scheduler::Schedule'))).toHaveLength(3);
+    // Shared: drill watchdog, watchdog, reconciler; wiki's: drill, retention.
+    expect(Object.keys(template.findResources('AWS::Scheduler::Schedule'))).toHaveLength(5);
     const warnings = Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('no (snapshot|retention|drill) handler'));
     expect(warnings.map((w) => w.entry.data)).toEqual([expect.stringContaining('snapshot.schedule is stored in the policy, but this version of Lifeboat has no snapshot handler')]);
   });
@@ -301,6 +306,7 @@ describe('Lifeboat control plane', () => {
       dataDir: '/var/lib/wiki',
       ecs: {
         cluster: expect.stringMatching(/^getatt:WikiCluster.*\.Arn$/),
+        serviceName: expect.stringMatching(/^getatt:WikiService.*\.Name$/),
         taskDefinition: expect.stringMatching(/^ref:WikiTask/),
         containerName: 'app',
         launchType: 'FARGATE',
@@ -387,8 +393,11 @@ describe('Lifeboat control plane', () => {
     const { template } = shared();
     const all = statementsOf(template, 'Lifeboat');
     expect(all.flatMap(actionsOf).filter((a) => a.endsWith(':*') || a === '*')).toEqual([]);
-    // The only Resource "*" statements are X-Ray's, which has no resource-level permissions.
-    for (const s of all.filter((x) => x.Resource === '*')) expect(actionsOf(s).every((a) => a.startsWith('xray:'))).toBe(true);
+    // The only Resource "*" statements are actions without resource-level permissions.
+    const star = all.filter((x) => x.Resource === '*').flatMap(actionsOf);
+    expect(star.length).toBeGreaterThan(0);
+    expect(star.filter((a) => !RESOURCE_STAR_ACTIONS.includes(a))).toEqual([]);
+    for (const x of all.filter((y) => y.Resource === '*' && actionsOf(y).includes('ecs:ListTasks'))) expect(x.Condition).toHaveProperty('ArnEquals.ecs:cluster');
   });
 
   it('GIVEN a drill policy with targets WHEN protected THEN it gets failed-drill, stale-drill and RPO alarms on its own metrics', () => {
@@ -405,7 +414,7 @@ describe('Lifeboat control plane', () => {
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Namespace: 'Lifeboat', MetricName: 'RpoSeconds', Dimensions: dims, Threshold: 14400, ComparisonOperator: 'GreaterThanThreshold',
     });
-    expect(shared().wiki.alarms).toHaveLength(3);
+    expect(shared().wiki.alarms).toHaveLength(4);
   });
 
   it('GIVEN a Lifeboat WHEN synthesized THEN every function and the dead-letter queue have an alarm, and the dashboard shows them', () => {
@@ -416,9 +425,105 @@ describe('Lifeboat control plane', () => {
       });
     }
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ApproximateNumberOfMessagesVisible', Namespace: 'AWS/SQS', Threshold: 1 });
-    expect(lifeboat.alarms).toHaveLength(HANDLERS.length + 1 + 3);
+    expect(lifeboat.alarms).toHaveLength(HANDLERS.length + 1 + 4);
     const body = JSON.stringify(template.findResources('AWS::CloudWatch::Dashboard'));
     for (const text of ['Lifeboat control plane', 'Handler errors', 'Dead letters', 'wiki: recovery time and point', 'RtoSeconds', 'RpoSeconds', 'RTO target']) expect(body).toContain(text);
+  });
+
+  it('GIVEN a protected service WHEN synthesized THEN every task state change of its cluster goes to the task-events function, with a dead-letter queue', () => {
+    shared().template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: { source: ['aws.ecs'], 'detail-type': ['ECS Task State Change'], detail: { clusterArn: [{ 'Fn::GetAtt': [Match.stringLikeRegexp('^WikiCluster'), 'Arn'] }] } },
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^LifeboatTaskEvents'), 'Arn'] }, DeadLetterConfig: Match.anyValue() })],
+    });
+  });
+
+  it('GIVEN a Lifeboat WHEN synthesized THEN the watchdog runs every minute and the reconciler every 5 minutes', () => {
+    const { template } = shared();
+    template.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'rate(1 minute)', Target: Match.objectLike({ Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^LifeboatWatchdog'), 'Arn'] } }) });
+    template.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'rate(5 minutes)', Target: Match.objectLike({ Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^LifeboatReconciler'), 'Arn'] } }) });
+  });
+
+  it('GIVEN a Lifeboat WHEN a failover wait is scheduled THEN it goes through an encrypted queue the watchdog consumes, failures redriven to the dead-letter queue', () => {
+    const { template } = shared();
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      SqsManagedSseEnabled: true,
+      VisibilityTimeout: 720,
+      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^LifeboatDeadLetters'), 'Arn'] }, maxReceiveCount: 5 },
+    });
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^LifeboatFailoverQueue'), 'Arn'] },
+      FunctionName: { Ref: Match.stringLikeRegexp('^LifeboatWatchdog') },
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
+    for (const fn of ['TaskEvents', 'Watchdog', 'Reconciler']) {
+      template.hasResourceProperties('AWS::Lambda::Function', {
+        Role: { 'Fn::GetAtt': [Match.stringLikeRegexp(`^Lifeboat${fn}Role`), 'Arn'] },
+        Environment: { Variables: Match.objectLike({ LIFEBOAT_FAILOVER_QUEUE_URL: { Ref: Match.stringLikeRegexp('^LifeboatFailoverQueue') } }) },
+      });
+      const send = statementsOf(template, `Lifeboat${fn}Role`).filter((x) => actionsOf(x).includes('sqs:SendMessage'));
+      expect(send.flatMap((x) => [x.Resource].flat())).toContainEqual({ 'Fn::GetAtt': [expect.stringMatching(/^LifeboatFailoverQueue/), 'Arn'] });
+    }
+  });
+
+  it("GIVEN a protected service WHEN its agent elects itself THEN it may send the failover check, and knows the queue's URL", () => {
+    const { template } = shared();
+    const send = statementsOf(template, 'WikiTaskTaskRole').find((x) => actionsOf(x).includes('sqs:SendMessage'))!;
+    expect(send.Resource).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^LifeboatFailoverQueue/), 'Arn'] });
+    template.hasResourceProperties('AWS::ECS::TaskDefinition', {
+      ContainerDefinitions: [Match.objectLike({ Environment: Match.arrayWith([{ Name: 'LIFEBOAT_FAILOVER_QUEUE_URL', Value: { Ref: Match.stringLikeRegexp('^LifeboatFailoverQueue') } }]) })],
+    });
+  });
+
+  it("GIVEN a protected service WHEN the reconciler catches up with ECS THEN it may list and describe that cluster's tasks only", () => {
+    const doc = statementsOf(shared().template, 'LifeboatReconcilerRole');
+    const inCluster = { ArnEquals: { 'ecs:cluster': { 'Fn::GetAtt': [expect.stringMatching(/^WikiCluster/), 'Arn'] } } };
+    expect(doc.find((x) => actionsOf(x).includes('ecs:ListTasks'))).toMatchObject({ Resource: '*', Condition: inCluster });
+    const describe = doc.find((x) => actionsOf(x).includes('ecs:DescribeTasks'))!;
+    expect(JSON.stringify(describe.Resource)).toMatch(/:task\/".*WikiCluster.*"\/\*"/);
+    expect(describe.Condition).toEqual(inCluster);
+  });
+
+  it('GIVEN a protected service WHEN its primary cannot be replaced for 3 minutes THEN the no-primary alarm fires', () => {
+    shared().template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'Lifeboat',
+      MetricName: 'NoCandidate',
+      Dimensions: Match.arrayEquals([{ Name: 'ProtectedService', Value: 'wiki' }, { Name: 'service', Value: 'lifeboat' }]),
+      Statistic: 'Sum',
+      Period: 60,
+      EvaluationPeriods: 3,
+      DatapointsToAlarm: 3,
+      TreatMissingData: 'notBreaching',
+    });
+  });
+
+  it('GIVEN discovery in a DNS namespace WHEN protected THEN the policy names it and the failover handlers may re-point only that service', () => {
+    const stack = testStack('Discovery');
+    const { service } = fargateService(stack);
+    const namespace = new cloudmap.PrivateDnsNamespace(stack, 'Namespace', { name: 'internal', vpc: new ec2.Vpc(stack, 'NsVpc', { maxAzs: 1, natGateways: 0, restrictDefaultSecurityGroup: false }) });
+    const primary = namespace.createService('Primary', { name: 'wiki-primary' });
+    new Lifeboat(stack, 'Lifeboat').protect(service, { name: 'wiki', dataDirectory: '/data', discovery: { service: primary, port: 5432 } });
+    const template = Template.fromStack(stack);
+    const [resource] = Object.values(template.findResources('Custom::LifeboatService'));
+    expect(JSON.parse(evaluateIntrinsics(resource!.Properties.Policy) as string).discovery).toEqual({
+      namespaceId: expect.stringMatching(/^getatt:Namespace.*\.Id$/),
+      serviceId: expect.stringMatching(/^getatt:NamespacePrimary.*\.Id$/),
+      port: 5432,
+    });
+    for (const fn of ['TaskEvents', 'Watchdog', 'Reconciler']) {
+      const doc = statementsOf(template, `Lifeboat${fn}Role`);
+      expect(doc.find((x) => actionsOf(x).includes('servicediscovery:RegisterInstance'))!.Resource).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^NamespacePrimary/), 'Arn'] });
+      expect(doc.flatMap(actionsOf).filter((a) => a.startsWith('route53:')).sort()).toEqual(['route53:ChangeResourceRecordSets', 'route53:GetHostedZone', 'route53:ListHostedZonesByName']);
+    }
+    expect(statementsOf(template, 'LifeboatReportRole').flatMap(actionsOf).filter((a) => a.startsWith('servicediscovery:'))).toEqual([]);
+  });
+
+  it('GIVEN discovery in an API-only namespace WHEN protected THEN no Route 53 permission is granted', () => {
+    const stack = testStack('HttpDiscovery');
+    const namespace = new cloudmap.HttpNamespace(stack, 'Namespace', { name: 'internal' });
+    new Lifeboat(stack, 'Lifeboat').protect(fargateService(stack).service, { name: 'wiki', dataDirectory: '/data', discovery: { service: namespace.createService('Primary', {}) } });
+    const actions = statementsOf(Template.fromStack(stack), 'Lifeboat').flatMap(actionsOf);
+    expect(actions).toContain('servicediscovery:RegisterInstance');
+    expect(actions.filter((a) => a.startsWith('route53:'))).toEqual([]);
   });
 
   it('GIVEN an alarm action WHEN alarms are created THEN every one of them notifies it', () => {
@@ -427,7 +532,7 @@ describe('Lifeboat control plane', () => {
     const lifeboat = new Lifeboat(stack, 'Lifeboat', { alarmAction: new cwActions.SnsAction(topic), dashboard: false });
     lifeboat.protect(fargateService(stack).service, { name: 'wiki', dataDirectory: '/data', drill: { verifyCommand: 'true' } });
     const alarms = Object.values(Template.fromStack(stack).findResources('AWS::CloudWatch::Alarm'));
-    expect(alarms).toHaveLength(HANDLERS.length + 1 + 2);
+    expect(alarms).toHaveLength(HANDLERS.length + 1 + 3);
     for (const a of alarms) expect(a.Properties.AlarmActions).toEqual([{ Ref: expect.stringMatching(/^Topic/) }]);
     Template.fromStack(stack).resourceCountIs('AWS::CloudWatch::Dashboard', 0);
   });
@@ -442,7 +547,7 @@ describe('Lifeboat control plane', () => {
     new Lifeboat(stack, 'Lifeboat').protect(service, { name: 'db', dataDirectory: '/var/lib/postgresql/data' });
     const [resource] = Object.values(Template.fromStack(stack).findResources('Custom::LifeboatService'));
     const policy = JSON.parse(evaluateIntrinsics(resource!.Properties.Policy) as string);
-    expect(policy.ecs).toEqual({ cluster: expect.stringMatching(/^getatt:Cluster/), taskDefinition: expect.stringMatching(/^ref:Task/), containerName: 'db', launchType: 'EC2' });
+    expect(policy.ecs).toEqual({ cluster: expect.stringMatching(/^getatt:Cluster/), serviceName: expect.stringMatching(/^getatt:DbService/), taskDefinition: expect.stringMatching(/^ref:Task/), containerName: 'db', launchType: 'EC2' });
   });
 
   it('GIVEN a task definition with several containers WHEN the agent container is named THEN that one gets the settings', () => {
