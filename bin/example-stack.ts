@@ -1,7 +1,7 @@
 /**
  * The example stack of the CDK app: a VPC, an ECS cluster and one stateful Fargate service
  * ("notes", data in /data) protected by Lifeboat — hourly snapshots, retention, a nightly
- * restore drill, RPO/RTO targets.
+ * restore drill, RPO/RTO targets, failover after 30 s and a DNS name for the primary.
  *
  * The image is a placeholder (`-c lifeboat:exampleImage=<image>` replaces it): a real one
  * runs the application and `lifeboat agent --restore` next to it, and a `verify` command the
@@ -12,6 +12,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
+import * as cloudmap from 'aws-cdk-lib/aws-servicediscovery';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import type { Construct } from 'constructs';
 import { Lifeboat } from '../lib/index.js';
@@ -96,6 +97,11 @@ export class LifeboatExampleStack extends Stack {
       circuitBreaker: { rollback: true },
     });
 
+    // Clients reach the primary at primary.notes.internal: a Cloud Map service of its own
+    // that Lifeboat keeps pointed at the primary task.
+    const namespace = new cloudmap.PrivateDnsNamespace(this, 'Namespace', { name: 'notes.internal', vpc });
+    const primary = namespace.createService('Primary', { name: 'primary', dnsRecordType: cloudmap.DnsRecordType.A, dnsTtl: Duration.seconds(10) });
+
     this.lifeboat = new Lifeboat(this, 'Lifeboat');
     this.lifeboat.protect(this.service, {
       name: 'notes',
@@ -108,6 +114,8 @@ export class LifeboatExampleStack extends Stack {
         timeout: Duration.minutes(30),
       },
       targets: { rpo: Duration.hours(2), rto: Duration.minutes(15) },
+      failover: { timeout: Duration.seconds(30) },
+      discovery: { service: primary },
     });
 
     new CfnOutput(this, 'LifeboatTable', { value: this.lifeboat.table.tableName, description: 'LIFEBOAT_TABLE for the lifeboat CLI' });
