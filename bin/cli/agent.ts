@@ -1,6 +1,8 @@
 /**
  * `lifeboat agent`: runs inside a protected task, as a sidecar or as the entrypoint
- * wrapper (`lifeboat agent [options] -- APP ARGS...`). Optionally restores the data
+ * wrapper (`lifeboat agent [options] -- APP ARGS...`). In a drill task (LIFEBOAT_MODE=drill,
+ * set by the drill launcher) it runs drill mode instead: restore the drill's snapshot into
+ * an empty --dir, verify, record the result, exit 0 (passed) or 1. Optionally restores the data
  * directory first (restore-on-start), then heartbeats until stopped — or, as a wrapper,
  * until the application exits, passing on its exit code and forwarding SIGTERM/SIGINT.
  * Role changes go to stderr (and through the promote/demote hooks); received commands go
@@ -23,12 +25,15 @@ import { DynamoServiceRegistry } from '../../lambdas/adapters/service-registry.j
 import { dataDir, openCatalog, openObjectStore, serviceName, tableName, type CliIO } from './context.js';
 import { positiveNumber, type CommandResult } from './program.js';
 import { say } from './output.js';
+import { runDrillMode } from './drill-agent.js';
+import { DRILL_ENV } from '../../lambdas/domain/drills.js';
 
 interface AgentFlags {
   service?: string;
   task?: string;
   dir?: string;
   restore?: boolean;
+  verify?: string;
   onPromote?: string;
   onDemote?: string;
   onCommand?: string;
@@ -50,6 +55,7 @@ export function registerAgent(program: Command, io: CliIO, done: (r: CommandResu
     .option('--task <arn>', 'this task (default: env LIFEBOAT_TASK, else the ECS task metadata endpoint)')
     .option('--dir <path>', 'data directory (env LIFEBOAT_DIR), for --restore')
     .option('--restore', 'restore the newest complete snapshot into --dir first if it is empty')
+    .option('--verify <command>', 'in a drill task (LIFEBOAT_MODE=drill): the check run after the restore; exit 0 = pass (env LIFEBOAT_VERIFY)')
     .option('--on-promote <command>', 'shell command run when this task becomes primary (LIFEBOAT_TERM is set)')
     .option('--on-demote <command>', 'shell command run when this task stops being primary')
     .option('--on-command <command>', 'shell command run for each received command (LIFEBOAT_COMMAND_ID/_TYPE/_ARGS); default: print it as a JSON line')
@@ -66,6 +72,14 @@ export function registerAgent(program: Command, io: CliIO, done: (r: CommandResu
       if (identity.drill) {
         // Drill tasks restore and verify; they never join the service they rehearse.
         say(io, `drill task ${identity.taskArn}: not joining ${service} as a member`);
+        // Without a drill id this is a task someone marked as a drill by hand: nothing to run.
+        if (io.env[DRILL_ENV.drillId] === undefined) return;
+        done({
+          exitCode: await runDrillMode(
+            { service, dir: flags.dir, verify: flags.verify, taskArn: identity.taskArn, table: flags.table, store: flags.store },
+            io,
+          ),
+        });
         return;
       }
       const policy = await new DynamoServiceRegistry(dynamo, table).get(service);

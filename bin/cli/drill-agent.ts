@@ -13,7 +13,7 @@ import { dataDir, openCatalog, openDrillStore, openLeases, openObjectStore, serv
 import { positiveNumber, type CommandResult } from './program.js';
 import { say } from './output.js';
 
-interface DrillAgentFlags {
+export interface DrillAgentFlags {
   service?: string;
   drill?: string;
   snapshot?: string;
@@ -51,42 +51,50 @@ export function registerDrillAgent(program: Command, io: CliIO, done: (r: Comman
     .option('--store <url>', 's3://bucket/prefix or file:///path (env LIFEBOAT_STORE or LIFEBOAT_BUCKET)')
     .option('--json', 'print the result as one JSON document')
     .action(async (flags: DrillAgentFlags) => {
-      const env = io.env;
-      const drillId = flags.drill ?? env[DRILL_ENV.drillId];
-      const snapshotId = flags.snapshot ?? env[DRILL_ENV.snapshotId];
-      if (!drillId) throw new UsageError('no drill id given', { hint: `pass --drill ID or set ${DRILL_ENV.drillId}` });
-      if (!snapshotId) throw new UsageError('no snapshot id given', { hint: `pass --snapshot ID or set ${DRILL_ENV.snapshotId}` });
-      const appCommand = flags.app ?? env[DRILL_ENV.appCommand];
-      const healthCheckCommand = flags.healthCmd ?? env[DRILL_ENV.healthCommand];
-      const healthCheckUrl = flags.healthUrl ?? env[DRILL_ENV.healthUrl];
-      if (appCommand && !healthCheckCommand && !healthCheckUrl) {
-        throw new UsageError('--app needs a health check', { hint: 'add --health-cmd CMD or --health-url URL' });
-      }
-      const run = await runDrillAgent({
-        drills: openDrillStore(flags, io),
-        catalog: openCatalog(flags, io),
-        store: openObjectStore(flags, io),
-        leases: openLeases(flags, io),
-        service: serviceName(flags.service, env) ?? '',
-        drillId,
-        snapshotId,
-        dir: dataDir(flags.dir, env),
-        verify: flags.verify ?? env[DRILL_ENV.verify],
-        verifyTimeoutMs: flags.verifyTimeout === undefined ? undefined : flags.verifyTimeout * 1000,
-        app: appCommand
-          ? { command: appCommand, healthCheckCommand, healthCheckUrl, startTimeoutMs: flags.startTimeout === undefined ? undefined : flags.startTimeout * 1000 }
-          : undefined,
-        deadline: flags.deadline ?? env[DRILL_ENV.deadline],
-        taskArn: flags.taskArn ?? env.LIFEBOAT_TASK,
-        signal: io.signal,
-        onNotice: (line) => say(io, line),
-      });
-      if (flags.json) {
-        io.stdout.write(`${JSON.stringify({ drillId, exitCode: run.exitCode, recorded: run.recorded, recordError: run.recordError, ...run.result }, null, 2)}\n`);
-      } else {
-        io.stdout.write(`${run.result.outcome}\n`);
-      }
-      say(io, `drill ${drillId} ${run.result.outcome}: ${run.result.reason}`);
-      done({ exitCode: run.exitCode });
+      done({ exitCode: await runDrillMode(flags, io) });
     });
+}
+
+/**
+ * Drill mode, shared by `lifeboat agent` (when the task is a drill task) and the hidden
+ * `lifeboat drill-agent`: restore, verify, record; returns the exit code (0 passed).
+ */
+export async function runDrillMode(flags: DrillAgentFlags, io: CliIO): Promise<0 | 1> {
+  const env = io.env;
+  const drillId = flags.drill ?? env[DRILL_ENV.drillId];
+  const snapshotId = flags.snapshot ?? env[DRILL_ENV.snapshotId];
+  if (!drillId) throw new UsageError('no drill id given', { hint: `pass --drill ID or set ${DRILL_ENV.drillId}` });
+  if (!snapshotId) throw new UsageError('no snapshot id given', { hint: `pass --snapshot ID or set ${DRILL_ENV.snapshotId}` });
+  const appCommand = flags.app ?? env[DRILL_ENV.appCommand];
+  const healthCheckCommand = flags.healthCmd ?? env[DRILL_ENV.healthCommand];
+  const healthCheckUrl = flags.healthUrl ?? env[DRILL_ENV.healthUrl];
+  if (appCommand && !healthCheckCommand && !healthCheckUrl) {
+    throw new UsageError('--app needs a health check', { hint: 'add --health-cmd CMD or --health-url URL' });
+  }
+  const run = await runDrillAgent({
+    drills: openDrillStore(flags, io),
+    catalog: openCatalog(flags, io),
+    store: openObjectStore(flags, io),
+    leases: openLeases(flags, io),
+    service: serviceName(flags.service, env) ?? '',
+    drillId,
+    snapshotId,
+    dir: dataDir(flags.dir, env),
+    verify: flags.verify ?? env[DRILL_ENV.verify],
+    verifyTimeoutMs: flags.verifyTimeout === undefined ? undefined : flags.verifyTimeout * 1000,
+    app: appCommand
+      ? { command: appCommand, healthCheckCommand, healthCheckUrl, startTimeoutMs: flags.startTimeout === undefined ? undefined : flags.startTimeout * 1000 }
+      : undefined,
+    deadline: flags.deadline ?? env[DRILL_ENV.deadline],
+    taskArn: flags.taskArn ?? env.LIFEBOAT_TASK,
+    signal: io.signal,
+    onNotice: (line) => say(io, line),
+  });
+  if (flags.json) {
+    io.stdout.write(`${JSON.stringify({ drillId, exitCode: run.exitCode, recorded: run.recorded, recordError: run.recordError, ...run.result }, null, 2)}\n`);
+  } else {
+    io.stdout.write(`${run.result.outcome}\n`);
+  }
+  say(io, `drill ${drillId} ${run.result.outcome}: ${run.result.reason}`);
+  return run.exitCode;
 }

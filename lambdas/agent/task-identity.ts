@@ -3,7 +3,8 @@
  * `LIFEBOAT_TASK` (or `--task`) overrides it, and is how local mode names its tasks.
  */
 import { UsageError } from '../domain/errors.js';
-import { DRILL_ENV, isDrillTask } from '../domain/membership.js';
+import { DRILL_ENV } from '../domain/drills.js';
+import { isDrillTask } from '../domain/membership.js';
 
 export interface TaskIdentity {
   taskArn: string;
@@ -17,7 +18,9 @@ export async function resolveTaskIdentity(
   env: Record<string, string | undefined>,
   fetchJson: (url: string) => Promise<unknown> = async (url) => (await fetch(url, { signal: AbortSignal.timeout(2000) })).json(),
 ): Promise<TaskIdentity> {
-  const drillEnv = env[DRILL_ENV] !== undefined ? { [DRILL_ENV]: env[DRILL_ENV]! } : undefined;
+  // The drill launcher sets LIFEBOAT_MODE=drill in the task's environment (RunTask overrides).
+  const mode = env[DRILL_ENV.mode];
+  const drillEnv = mode !== undefined ? { [DRILL_ENV.mode]: mode } : undefined;
   if (flag) return { taskArn: flag, drill: isDrillTask({ overrideEnvironment: drillEnv }), source: 'flag' };
   if (env.LIFEBOAT_TASK) return { taskArn: env.LIFEBOAT_TASK, drill: isDrillTask({ overrideEnvironment: drillEnv }), source: 'env' };
   const base = env.ECS_CONTAINER_METADATA_URI_V4;

@@ -11,6 +11,7 @@
  *
  * Times are epoch milliseconds.
  */
+import { DRILL_ENV as DRILL_OVERRIDE_ENV, DRILL_MODE } from './drills.js';
 
 /** A request for the agent (e.g. "take a snapshot now"), delivered at least once. */
 export interface MemberCommand {
@@ -123,19 +124,19 @@ export const ECS_MEMBER_FIELDS = [
   'exitCodes',
 ] as const satisfies readonly (keyof TaskObservation & keyof Member)[];
 
-/** `startedBy` prefix of drill tasks launched by Lifeboat. */
+/** `startedBy` prefix of drill tasks launched by Lifeboat (drill ids, domain/drills.ts). */
 export const DRILL_STARTED_BY_PREFIX = 'drill-';
-/** Environment variable (set through RunTask overrides) that puts a task in drill mode. */
-export const DRILL_ENV = 'LIFEBOAT_DRILL';
 
 /**
  * Drill tasks restore a snapshot in a throw-away task; they are never members and never
- * primary, even though they run the service's task definition.
+ * primary, even though they run the service's task definition. Recognised by the drill id
+ * in `startedBy`, or by the `LIFEBOAT_MODE=drill` override the drill launcher sets (for a
+ * drill task whose `startedBy` someone else chose). Deliberately looser than
+ * `drillIdOfTask`: keeping a doubtful task out of elections is the safe side.
  */
 export function isDrillTask(task: { startedBy?: string; overrideEnvironment?: Record<string, string> }): boolean {
   if (task.startedBy?.startsWith(DRILL_STARTED_BY_PREFIX)) return true;
-  const flag = task.overrideEnvironment?.[DRILL_ENV];
-  return flag !== undefined && flag !== '' && flag !== '0' && flag.toLowerCase() !== 'false';
+  return task.overrideEnvironment?.[DRILL_OVERRIDE_ENV.mode] === DRILL_MODE;
 }
 
 /** The ECS service name of a task's group (`service:wiki` → `wiki`), if it belongs to one. */

@@ -165,7 +165,7 @@ describe('lifeboat agent / lifeboat role', () => {
   });
 
   it('a drill task does not join', async () => {
-    const r = await cli(['agent', '--service', 'wiki', '--task', arn(50)], { ...env, LIFEBOAT_DRILL: '1' });
+    const r = await cli(['agent', '--service', 'wiki', '--task', arn(50)], { ...env, LIFEBOAT_MODE: 'drill' });
     expect(r).toMatchObject({ code: 0, stdout: '' });
     expect(r.stderr).toMatch(/drill task .* not joining wiki/);
   });

@@ -221,3 +221,29 @@ describe('lifeboat drill-agent (hidden)', () => {
     expect(r.stderr).toMatch(/no drill id given/);
   });
 });
+
+describe('lifeboat agent in a drill task', () => {
+  it('runs drill mode (LIFEBOAT_MODE=drill from the launcher) instead of joining the service', async () => {
+    const drill = await runningDrill();
+    const r = await cli(['agent', '--service', 'wiki', '--task', 'arn:aws:ecs:eu-west-1:1:task/c/drill-task', '--dir', emptyDir(), '--verify', 'test -s db/rows.csv'], {
+      LIFEBOAT_TABLE: env.table,
+      LIFEBOAT_STORE: env.store.url,
+      LIFEBOAT_MODE: 'drill',
+      LIFEBOAT_DRILL_ID: drill.drillId,
+      LIFEBOAT_SNAPSHOT_ID: drill.snapshotId,
+    });
+    expect(r.stderr).toMatch(/not joining wiki as a member/);
+    expect(r.stderr).toMatch(/drill drill-\S+ passed/);
+    expect(r.code).toBe(0);
+    const failing = await runningDrill();
+    const f = await cli(['agent', '--service', 'wiki', '--task', 'arn:aws:ecs:eu-west-1:1:task/c/drill-task-2', '--dir', emptyDir(), '--verify', 'exit 7'], {
+      LIFEBOAT_TABLE: env.table,
+      LIFEBOAT_STORE: env.store.url,
+      LIFEBOAT_MODE: 'drill',
+      LIFEBOAT_DRILL_ID: failing.drillId,
+      LIFEBOAT_SNAPSHOT_ID: failing.snapshotId,
+    });
+    expect(f.code).toBe(1);
+    expect(f.stdout.trim()).toBe('failed');
+  });
+});

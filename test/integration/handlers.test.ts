@@ -101,7 +101,7 @@ describe('lifeboat handlers', () => {
     expect(await onEvent(taskStateChange({ taskArn: arn(2), lastStatus: 'RUNNING', version: 3, ip: '10.0.1.12' }))).toEqual({ outcome: 'recorded', service: 'wiki' });
     expect(await onEvent(taskStateChange({ taskArn: arn(1), lastStatus: 'PENDING', version: 2 }))).toEqual({ outcome: 'stale', service: 'wiki' });
     expect(await onEvent(taskStateChange({ taskArn: arn(90), lastStatus: 'RUNNING', version: 1, group: 'family:wiki', startedBy: 'drill-20261127-ab12' }))).toEqual({ outcome: 'ignored', why: 'drill' });
-    expect(await onEvent(taskStateChange({ taskArn: arn(91), lastStatus: 'RUNNING', version: 1, environment: { LIFEBOAT_DRILL: '1' } }))).toEqual({ outcome: 'ignored', why: 'drill' });
+    expect(await onEvent(taskStateChange({ taskArn: arn(91), lastStatus: 'RUNNING', version: 1, environment: { LIFEBOAT_MODE: 'drill' } }))).toEqual({ outcome: 'ignored', why: 'drill' });
     expect(await onEvent(taskStateChange({ taskArn: arn(92), lastStatus: 'RUNNING', version: 1, group: 'service:billing' }))).toEqual({ outcome: 'ignored', why: 'unprotected' });
     expect(await onEvent(taskStateChange({ taskArn: arn(93), lastStatus: 'RUNNING', version: 1, group: 'family:adhoc' }))).toEqual({ outcome: 'ignored', why: 'not-a-service-task' });
     // An ECS service named differently from the protected service it belongs to.

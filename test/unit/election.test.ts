@@ -128,11 +128,11 @@ describe('ECS task observations', () => {
 
   it('recognises drill tasks by startedBy or by the drill flag in overrides', () => {
     expect(isDrillTask({ startedBy: 'drill-20261127-1' })).toBe(true);
-    expect(isDrillTask({ startedBy: 'ecs-svc/1', overrideEnvironment: { LIFEBOAT_DRILL: 'true' } })).toBe(true);
-    expect(isDrillTask({ overrideEnvironment: { LIFEBOAT_DRILL: '0' } })).toBe(false);
-    expect(isDrillTask({ overrideEnvironment: { LIFEBOAT_DRILL: 'false' } })).toBe(false);
+    expect(isDrillTask({ startedBy: 'ecs-svc/1', overrideEnvironment: { LIFEBOAT_MODE: 'drill' } })).toBe(true);
+    expect(isDrillTask({ overrideEnvironment: { LIFEBOAT_MODE: 'replica' } })).toBe(false);
     expect(isDrillTask({ startedBy: 'ecs-svc/1' })).toBe(false);
-    const drill = taskStateChange({ taskArn: 't', lastStatus: 'RUNNING', version: 1, environment: { LIFEBOAT_DRILL: '1' } });
+    expect(isDrillTask({ startedBy: 'ecs-svc/1' })).toBe(false);
+    const drill = taskStateChange({ taskArn: 't', lastStatus: 'RUNNING', version: 1, environment: { LIFEBOAT_MODE: 'drill' } });
     expect(isDrillTask(observationFromEcsTask(drill.detail)!)).toBe(true);
     expect(ecsServiceOfGroup('service:wiki')).toBe('wiki');
     expect(ecsServiceOfGroup('family:wiki')).toBeUndefined();
