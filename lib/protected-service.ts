@@ -48,7 +48,7 @@ export class ProtectedService extends Construct {
   /** The custom resource that stores the policy in the catalog table. */
   readonly policyResource: CustomResource;
   /** The service's schedules that this version of Lifeboat deploys, by policy section. */
-  readonly schedules: Readonly<Partial<Record<ServiceScheduleKind, scheduler.Schedule>>>;
+  readonly schedules: Readonly<Partial<Record<'snapshot' | 'retention' | 'drill', scheduler.Schedule>>>;
   /** Alarms of this service: failed drill, stale drill, RPO breach. */
   readonly alarms: readonly cloudwatch.Alarm[];
 
