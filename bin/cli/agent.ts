@@ -5,7 +5,8 @@
  * an empty --dir, verify, record the result, exit 0 (passed) or 1. Optionally restores the data
  * directory first (restore-on-start), then heartbeats until stopped — or, as a wrapper,
  * until the application exits, passing on its exit code and forwarding SIGTERM/SIGINT.
- * Role changes go to stderr (and through the promote/demote hooks); received commands go
+ * Role changes go to stderr (and through the promote/demote hooks). `snapshot` commands
+ * (snapshot jobs) are run by the agent itself, beside the heartbeat; other commands go
  * through --on-command, else as one JSON line each on stdout (on stderr when wrapping an
  * application, whose stdout it is).
  */
@@ -25,6 +26,11 @@ import { DynamoServiceRegistry } from '../../lambdas/adapters/service-registry.j
 import { dataDir, openCatalog, openObjectStore, serviceName, tableName, type CliIO } from './context.js';
 import { positiveNumber, type CommandResult } from './program.js';
 import { say } from './output.js';
+import { runSnapshotCommand } from '../../lambdas/agent/snapshot-command.js';
+import { finishAgentJob, jobForCommand } from '../../lambdas/control/snapshot-jobs.js';
+import { DynamoJobStore } from '../../lambdas/adapters/job-store.js';
+import { SNAPSHOT_COMMAND } from '../../lambdas/domain/snapshot-jobs.js';
+import type { MemberCommand } from '../../lambdas/domain/membership.js';
 import { runDrillMode } from './drill-agent.js';
 import { DRILL_ENV } from '../../lambdas/domain/drills.js';
 
@@ -131,6 +137,43 @@ export function registerAgent(program: Command, io: CliIO, done: (r: CommandResu
         }
       };
 
+      // Snapshot jobs arrive as commands; the snapshot runs beside the heartbeat loop (it
+      // may take minutes; the lease must keep being renewed meanwhile), one at a time.
+      let role: Role = { kind: 'replica' };
+      let snapshotting: Promise<void> | undefined;
+      const jobs = new DynamoJobStore(dynamo, table);
+      const snapshotStore = (() => {
+        try {
+          return openObjectStore(flags, io);
+        } catch {
+          return undefined; // the job says why, if one ever comes
+        }
+      })();
+      const startSnapshot = (command: MemberCommand) => {
+        const deps = { jobs, catalog: openCatalog(flags, io), store: snapshotStore, now: () => Date.now() };
+        if (snapshotting) {
+          return void jobForCommand(jobs, service, command)
+            .then((job) => job && finishAgentJob(deps, job, { error: `task ${identity.taskArn} is already taking a snapshot` }))
+            .catch((err: Error) => say(io, `lifeboat: error: snapshot job ${command.id}: ${err.message}`));
+        }
+        say(io, `snapshot requested (job ${command.id})`);
+        snapshotting = runSnapshotCommand(deps, {
+          service,
+          policy,
+          taskArn: identity.taskArn,
+          role,
+          dir: flags.dir ?? io.env.LIFEBOAT_DIR,
+          command,
+          signal: io.signal,
+          onNotice: (line) => say(io, line),
+        })
+          .then((r) => say(io, r.outcome === 'skipped' ? `snapshot job ${command.id} skipped: ${r.reason}` : `snapshot job ${r.job.jobId} ${r.job.status}: ${r.job.reason}`))
+          .catch((err: Error) => say(io, `lifeboat: error: snapshot job ${command.id}: ${err.message}`))
+          .finally(() => {
+            snapshotting = undefined;
+          });
+      };
+
       say(io, `agent for ${service} in ${identity.taskArn}: heartbeat every ${policy.failover.heartbeatSeconds} s, lease ${policy.failover.leaseSeconds} s, failover after ${policy.failover.timeoutSeconds} s`);
       // As an entrypoint wrapper, the agent lives as long as the application does.
       const stopAgent = new AbortController();
@@ -148,12 +191,17 @@ export function registerAgent(program: Command, io: CliIO, done: (r: CommandResu
         elect: flags.elect,
         ...(io.env.LIFEBOAT_FAILOVER_QUEUE_URL ? { timer: new SqsFailoverTimer(createSqsClient(io.env), io.env.LIFEBOAT_FAILOVER_QUEUE_URL) } : {}),
         onNotice: (line) => say(io, line),
-        onRole: async (role, previous) => {
-          say(io, `role: ${describeRole(previous)} -> ${describeRole(role)}`);
-          if (role.kind === 'primary') await hook(flags.onPromote, 'promote hook', { LIFEBOAT_ROLE: 'primary', LIFEBOAT_TERM: String(role.term) });
-          else if (previous.kind === 'primary') await hook(flags.onDemote, 'demote hook', { LIFEBOAT_ROLE: role.kind, LIFEBOAT_TERM: String(previous.term) });
+        onRole: async (next, previous) => {
+          role = next;
+          say(io, `role: ${describeRole(previous)} -> ${describeRole(next)}`);
+          if (next.kind === 'primary') await hook(flags.onPromote, 'promote hook', { LIFEBOAT_ROLE: 'primary', LIFEBOAT_TERM: String(next.term) });
+          else if (previous.kind === 'primary') await hook(flags.onDemote, 'demote hook', { LIFEBOAT_ROLE: next.kind, LIFEBOAT_TERM: String(previous.term) });
         },
         onCommand: async (command) => {
+          if (command.type === SNAPSHOT_COMMAND) {
+            startSnapshot(command);
+            return;
+          }
           if (flags.onCommand) {
             await hook(flags.onCommand, `command hook (${command.type})`, {
               LIFEBOAT_COMMAND_ID: command.id,
@@ -166,6 +214,8 @@ export function registerAgent(program: Command, io: CliIO, done: (r: CommandResu
         },
       });
       io.signal.removeEventListener('abort', onSignal);
+      // A snapshot still running when the agent stops finishes (or is aborted by the signal) first.
+      await snapshotting;
       say(io, `agent stopped after ${summary.heartbeats} heartbeats (${summary.failedHeartbeats} failed), ${summary.commands} commands, ${summary.elections} elections`);
       if (wrapped) {
         const code = await wrapped.exited;

@@ -18,6 +18,7 @@ import { registerRetention } from './retention.js';
 import { registerRole } from './role.js';
 import { registerSnapshot } from './snapshot.js';
 import { registerSnapshots } from './snapshots.js';
+import { registerStatus } from './status.js';
 
 export interface CommandResult {
   /** Lifeboat's own codes (0-3), or the wrapped application's (`lifeboat agent -- CMD`). */
@@ -75,6 +76,7 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<ExitCo
   registerDrillAgent(program, io, done);
   registerAgent(program, io, done);
   registerRole(program, io, done);
+  registerStatus(program, io, done);
   for (const cmd of program.commands) {
     cmd.exitOverride();
     for (const sub of cmd.commands) sub.exitOverride();

@@ -2,9 +2,12 @@
 import type { Command } from 'commander';
 import ms from 'ms';
 import { recentSnapshot } from '../../lambdas/agent/min-interval.js';
+import { DynamoJobStore } from '../../lambdas/adapters/job-store.js';
+import { createDynamoClient } from '../../lambdas/adapters/aws.js';
+import { assertJobId } from '../../lambdas/domain/snapshot-jobs.js';
 import { takeSnapshot } from '../../lambdas/agent/snapshot.js';
 import { assertServiceName } from '../../lambdas/domain/ids.js';
-import { dataDir, openCatalog, openObjectStore, serviceName, type CliIO } from './context.js';
+import { dataDir, openCatalog, openObjectStore, serviceName, tableName, type CliIO } from './context.js';
 import { durationMs, positiveNumber, type CommandResult } from './program.js';
 import { formatBytes, formatDuration, progressBar, say } from './output.js';
 
@@ -18,6 +21,7 @@ interface SnapshotFlags {
   term?: number;
   sourceTask?: string;
   minInterval?: number;
+  job?: string;
   table?: string;
   store?: string;
   json?: boolean;
@@ -35,6 +39,7 @@ export function registerSnapshot(program: Command, io: CliIO, done: (r: CommandR
     .option('--hook-timeout <seconds>', 'time limit for each hook', positiveNumber('--hook-timeout'), 600)
     .option('--term <n>', "writer's fencing term (set by the agent)", positiveNumber('--term'))
     .option('--source-task <id>', 'task that took the snapshot (env LIFEBOAT_TASK)')
+    .option('--job <id>', 'the snapshot job this snapshot is for (a dump task; env LIFEBOAT_JOB_ID): recorded on the job')
     .option('--min-interval <duration>', 'skip (exit 0) when a complete snapshot is younger than this, e.g. 10m (debounce for hooks)', durationMs('--min-interval'))
     .option('--table <name>', 'catalog table (env LIFEBOAT_TABLE)')
     .option('--store <url>', 's3://bucket/prefix or file:///path (env LIFEBOAT_STORE or LIFEBOAT_BUCKET)')
@@ -112,6 +117,12 @@ export function registerSnapshot(program: Command, io: CliIO, done: (r: CommandR
         `snapshot ${r.id} of ${service} complete: ${r.fileCount} files, ${formatBytes(r.dataSize)} stored as ${formatBytes(r.size)} in ${formatDuration(result.durationMs)}` +
           (result.warnings.length ? ` (${result.warnings.length} warning${result.warnings.length > 1 ? 's' : ''})` : ''),
       );
+      const jobId = flags.job ?? io.env.LIFEBOAT_JOB_ID;
+      if (jobId) {
+        // The dump task's STOPPED event decides the job; this tells it which snapshot it made.
+        const linked = await new DynamoJobStore(createDynamoClient(io.env), tableName(flags, io.env)).linkSnapshot(service, assertJobId(jobId), r.id);
+        say(io, linked ? `recorded on snapshot job ${jobId}` : `snapshot job ${jobId} was already decided; not recorded on it`);
+      }
       if (result.postHookError) {
         say(io, `lifeboat: error: ${result.postHookError.message}`);
         done({ exitCode: 1 });

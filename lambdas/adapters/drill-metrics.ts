@@ -1,7 +1,7 @@
 /**
  * Drill metrics as CloudWatch EMF (Powertools Metrics): one EMF document per finished
- * drill, namespace `Lifeboat` (or LIFEBOAT_METRICS_NAMESPACE), dimension `service` = the
- * protected service, so alarms and dashboards work per service.
+ * drill, namespace `Lifeboat` (or LIFEBOAT_METRICS_NAMESPACE), dimension `ProtectedService`
+ * (metric-names.ts), so alarms and dashboards work per service.
  *
  *   DrillsPassed        1 when the drill passed within its targets, else 0
  *   DrillsFailed        1 when it failed a check or timed out, else 0
@@ -16,6 +16,7 @@
  * Every count is emitted as 0 or 1 on every drill, so an alarm sees data, not gaps.
  */
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { METRICS_NAMESPACE, POWERTOOLS_SERVICE_NAME, SERVICE_DIMENSION } from './metric-names.js';
 import type { DrillRecord } from '../domain/drills.js';
 
 export interface DrillMetrics {
@@ -23,15 +24,15 @@ export interface DrillMetrics {
   drillFinished(drill: DrillRecord): void;
 }
 
-export const DEFAULT_METRICS_NAMESPACE = 'Lifeboat';
+export const DEFAULT_METRICS_NAMESPACE = METRICS_NAMESPACE;
 
 export class PowertoolsDrillMetrics implements DrillMetrics {
   constructor(private readonly namespace: string = process.env.LIFEBOAT_METRICS_NAMESPACE ?? DEFAULT_METRICS_NAMESPACE) {}
 
   drillFinished(drill: DrillRecord): void {
-    // Powertools names the `service` dimension after serviceName: one instance per service
-    // keeps each EMF document's dimension right, and publishing at once keeps them apart.
-    const metrics = new Metrics({ namespace: this.namespace, serviceName: drill.service });
+    // One instance per drill, published at once: each EMF document carries its own service.
+    const metrics = new Metrics({ namespace: this.namespace, serviceName: POWERTOOLS_SERVICE_NAME });
+    metrics.addDimension(SERVICE_DIMENSION, drill.service);
     const passed = drill.status === 'passed' && drill.withinTargets !== false;
     const overTarget = drill.status === 'passed' && drill.withinTargets === false;
     const failed = drill.status === 'failed' || drill.status === 'timed-out';

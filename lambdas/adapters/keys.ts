@@ -15,6 +15,7 @@
  *   SVC#<service>   USE#<snapshotId>#<holder>
  *                                         use-lease: a running restore or drill holds the
  *                                         snapshot until `expiresAt` (TTL); retention skips it
+ *   SVC#<service>   JOB#<jobId>           snapshot job: requested → complete | failed | error, deadline
  *   SVC#<service>   LEASE                 who is primary: holder task ARN, term (the fencing token)
  *   SVC#<service>   MEMBER#<taskArn>      one task of the service: ECS state, heartbeat, data
  *                                         position, primaryTerm, pending commands; TTL once STOPPED
@@ -141,3 +142,11 @@ export const coordinationRange = (service: string) => ({
 
 /** Cloud Map instance id under which the primary is registered (one per discovery service). */
 export const PRIMARY_INSTANCE_ID = 'primary';
+
+/** Snapshot jobs: one item per requested snapshot (job ids sort by request time). */
+export const JOB_SK_PREFIX = 'JOB#';
+export const jobKey = (service: string, jobId: string) => ({
+  [TABLE_KEY.partition]: servicePk(service),
+  [TABLE_KEY.sort]: `${JOB_SK_PREFIX}${jobId}`,
+});
+export const jobIdFromSk = (sk: string): string => sk.slice(JOB_SK_PREFIX.length);

@@ -19,6 +19,14 @@ export interface SnapshotPolicy {
   deadlineSeconds?: number;
   /** `agent`: the primary's agent streams its data dir; `dump`: a one-off ECS task (RunTask). */
   mode?: 'agent' | 'dump';
+  /**
+   * Dump mode: the task definition of the one-off dump task (default: `ecs.taskDefinition`).
+   * Its container gets LIFEBOAT_MODE=dump, LIFEBOAT_JOB_ID and LIFEBOAT_SERVICE, dumps the
+   * data over the network into a directory and runs `lifeboat snapshot --job "$LIFEBOAT_JOB_ID"`.
+   */
+  dumpTaskDefinition?: string;
+  /** Dump mode: the container that runs the dump (default: `ecs.containerName`). */
+  dumpContainerName?: string;
   /** Shell commands run by the agent around each snapshot. */
   pre?: string;
   post?: string;
@@ -165,6 +173,10 @@ export function normalizeServicePolicy(input: ServicePolicyInput): ServicePolicy
   wholeSeconds('targets.rpoSeconds', targets.rpoSeconds, { min: 1 });
   wholeSeconds('targets.rtoSeconds', targets.rtoSeconds, { min: 1 });
   wholeSeconds('snapshot.deadlineSeconds', input.snapshot?.deadlineSeconds, { min: 1 });
+  const mode = input.snapshot?.mode;
+  if (mode !== undefined && mode !== 'agent' && mode !== 'dump') {
+    throw new UsageError(`snapshot.mode is ${JSON.stringify(mode)}; it must be "agent" or "dump"`);
+  }
   wholeSeconds('drill.timeoutSeconds', input.drill?.timeoutSeconds, { min: 1 });
   validateRetentionPolicy(input.retention ?? {});
   const reapAfter = input.retention?.reapAfterSeconds ?? DEFAULT_REAP_AFTER_SECONDS;

@@ -10,6 +10,7 @@
  *
  * Deployed entry: `handler`. Local mode and tests call `createRetentionHandler(deps)`.
  */
+import { METRICS_NAMESPACE, POWERTOOLS_SERVICE_NAME, SERVICE_DIMENSION } from '../adapters/metric-names.js';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { z } from 'zod';
@@ -139,7 +140,7 @@ export function createRetentionHandler(deps: RetentionHandlerDeps | (() => Reten
         logger.error('retention sweep failed', { service, error: summary.error });
       }
       summaries.push(summary);
-      metrics.addDimension('protectedService', service); // 'service' is Powertools' own default dimension
+      metrics.addDimension(SERVICE_DIMENSION, service); // 'service' is Powertools' own default dimension
       metrics.addMetric('SnapshotsExpired', MetricUnit.Count, summary.deleted + summary.resumed);
       metrics.addMetric('UploadsReaped', MetricUnit.Count, summary.reaped + summary.abortedUploads);
       metrics.addMetric('RetentionFailures', MetricUnit.Count, summary.failed + (summary.outcome === 'failed' ? 1 : 0));
@@ -169,7 +170,7 @@ export function depsFromEnvironment(env: Record<string, string | undefined> = pr
     leases: new DynamoSnapshotUseLeases(dynamo, table),
     registry: new DynamoServiceRegistry(dynamo, table),
     logger: new Logger({ serviceName: 'lifeboat-retention' }),
-    metrics: new Metrics({ namespace: env.LIFEBOAT_METRICS_NAMESPACE ?? 'Lifeboat', serviceName: 'lifeboat-retention' }),
+    metrics: new Metrics({ namespace: env.LIFEBOAT_METRICS_NAMESPACE ?? METRICS_NAMESPACE, serviceName: POWERTOOLS_SERVICE_NAME }),
   };
 }
 

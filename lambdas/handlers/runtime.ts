@@ -9,6 +9,7 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { METRICS_NAMESPACE, POWERTOOLS_SERVICE_NAME, SERVICE_DIMENSION } from '../adapters/metric-names.js';
 import type { Context } from 'aws-lambda';
 import { UsageError } from '../domain/errors.js';
 import { createDynamoClient, createEcsClient, createServiceDiscoveryClient, createSqsClient } from '../adapters/aws.js';
@@ -17,6 +18,7 @@ import { CloudMapDiscovery } from '../adapters/discovery.js';
 import { EcsTaskReader } from '../adapters/ecs-tasks.js';
 import { SqsFailoverTimer } from '../adapters/failover-timer.js';
 import { DynamoServiceRegistry } from '../adapters/service-registry.js';
+import { DynamoJobStore, type JobStore } from '../adapters/job-store.js';
 import type { CheckResult, FailoverDeps } from '../control/failover.js';
 import { ServiceResolver } from '../control/services.js';
 import type { ReconcileDeps } from '../control/reconcile.js';
@@ -28,18 +30,20 @@ export interface Observability {
 
 export interface HandlerDeps extends FailoverDeps, Observability {
   services: ServiceResolver;
+  /** Snapshot jobs: the task-events flow finishes dump jobs from their tasks' STOPPED events. */
+  jobs?: JobStore;
 }
 
 export type FullDeps = HandlerDeps & ReconcileDeps;
 
-export const METRICS_NAMESPACE = 'Lifeboat';
+export { METRICS_NAMESPACE } from '../adapters/metric-names.js';
 
 type Unit = (typeof MetricUnit)[keyof typeof MetricUnit];
 
 export function createObservability(env: Record<string, string | undefined> = process.env): Observability {
   return {
     logger: new Logger({ serviceName: 'lifeboat', ...(env.POWERTOOLS_LOG_LEVEL ? {} : { logLevel: 'INFO' }) }),
-    metrics: new Metrics({ namespace: env.LIFEBOAT_METRICS_NAMESPACE ?? METRICS_NAMESPACE, serviceName: 'lifeboat' }),
+    metrics: new Metrics({ namespace: env.LIFEBOAT_METRICS_NAMESPACE ?? METRICS_NAMESPACE, serviceName: POWERTOOLS_SERVICE_NAME }),
   };
 }
 
@@ -59,6 +63,7 @@ export function runtimeDeps(env: Record<string, string | undefined> = process.en
     discovery: new CloudMapDiscovery(createServiceDiscoveryClient(env)),
     ...(env.LIFEBOAT_FAILOVER_QUEUE_URL ? { timer: new SqsFailoverTimer(createSqsClient(env), env.LIFEBOAT_FAILOVER_QUEUE_URL) } : {}),
     ecs: new EcsTaskReader(createEcsClient(env)),
+    jobs: new DynamoJobStore(dynamo, table),
     now,
   };
   return cached;
@@ -76,7 +81,7 @@ export function beginInvocation(o: Observability, correlationId: string | undefi
  */
 export function serviceMetric(o: Observability, service: string, name: string, unit: Unit, value: number): void {
   const one = o.metrics.singleMetric();
-  one.addDimension('ProtectedService', service);
+  one.addDimension(SERVICE_DIMENSION, service);
   one.addMetric(name, unit, value);
 }
 

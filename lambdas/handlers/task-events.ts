@@ -8,7 +8,9 @@ import type { Context } from 'aws-lambda';
 import { z } from 'zod';
 import { observationFromEcsTask } from '../domain/membership.js';
 import { applyTaskObservation, type TaskEventResult } from '../control/task-events.js';
-import { beginInvocation, flushMetrics, reportCheck, runtimeDeps, type HandlerDeps } from './runtime.js';
+import { beginInvocation, flushMetrics, reportCheck, runtimeDeps, serviceMetric, type HandlerDeps } from './runtime.js';
+import { finishDumpTask, type DumpStopOutcome } from '../control/snapshot-jobs.js';
+import { isJobId } from '../domain/snapshot-jobs.js';
 
 const nameValue = z.looseObject({ name: z.string().optional(), value: z.string().optional() });
 
@@ -47,7 +49,7 @@ export const TaskStateChangeEvent = z.looseObject({
   }),
 });
 
-export type TaskEventsResult = TaskEventResult | { outcome: 'invalid'; issues: string };
+export type TaskEventsResult = TaskEventResult | { outcome: 'invalid'; issues: string } | { outcome: 'snapshot-job'; result: DumpStopOutcome };
 
 export function createTaskEventsHandler(deps: HandlerDeps) {
   return async (event: unknown, context?: Context): Promise<TaskEventsResult> => {
@@ -60,6 +62,17 @@ export function createTaskEventsHandler(deps: HandlerDeps) {
         deps.logger.error('not an ECS Task State Change event', { issues });
         deps.metrics.addMetric('InvalidEvents', MetricUnit.Count, 1);
         return { outcome: 'invalid', issues };
+      }
+      // A dump task of a snapshot job (RunTask, `startedBy` = job id): its end decides the job.
+      if (deps.jobs && parsed.data.detail.startedBy && isJobId(parsed.data.detail.startedBy)) {
+        const detail = parsed.data.detail;
+        const done = await finishDumpTask(
+          { jobs: deps.jobs, now: deps.now, count: (service, metric) => serviceMetric(deps, service, metric, MetricUnit.Count, 1) },
+          { ...detail, containers: detail.containers?.map((c) => ({ name: c.name, exitCode: c.exitCode ?? null })) },
+        );
+        if (done.outcome === 'finished') deps.logger.info('snapshot job finished', { service: done.job.service, jobId: done.job.jobId, status: done.job.status, reason: done.job.reason });
+        else deps.logger.debug('dump task event', { task: detail.taskArn, outcome: done.outcome, ...('why' in done ? { why: done.why } : {}) });
+        return { outcome: 'snapshot-job', result: done };
       }
       const obs = observationFromEcsTask(parsed.data.detail);
       if (!obs) throw new Error('unreachable: the schema guarantees the task fields');

@@ -190,7 +190,7 @@ describe('lifeboat agent / lifeboat role', () => {
   it('runs until stopped: becomes primary, runs the promote hook, prints commands on stdout; role shows it', async () => {
     const store = new DynamoCoordinationStore(createDynamoClient(), table);
     await store.recordTaskState('wiki', observation(arn(1), 'RUNNING', 1, { ip: '10.0.0.1' }), Date.now());
-    await store.enqueue('wiki', arn(1), { id: 'snap-1', type: 'snapshot', args: { reason: 'hook' }, enqueuedAt: 1 });
+    await store.enqueue('wiki', arn(1), { id: 'flush-1', type: 'flush', args: { reason: 'hook' }, enqueuedAt: 1 });
     const stop = new AbortController();
     const work = await tempDir('lifeboat-agent');
     const marker = join(work.path, 'promoted');
@@ -219,7 +219,7 @@ describe('lifeboat agent / lifeboat role', () => {
     stop.abort();
     const r = await running;
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout.trim())).toEqual({ id: 'snap-1', type: 'snapshot', args: { reason: 'hook' }, enqueuedAt: 1 });
+    expect(JSON.parse(r.stdout.trim())).toEqual({ id: 'flush-1', type: 'flush', args: { reason: 'hook' }, enqueuedAt: 1 });
     expect(r.stderr).toMatch(/role: replica -> primary \(term 1\)/);
     expect(await readFile(marker, 'utf8')).toBe('1 primary\n');
     await work.cleanup();

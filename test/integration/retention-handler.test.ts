@@ -87,10 +87,10 @@ describe('retention handler', () => {
     expect(await objectCount(store, a.name, a.ids[0]!)).toBe(0);
     expect(rec.logs).toEqual([expect.objectContaining({ level: 'info', message: 'retention swept', data: expect.objectContaining({ service: a.name, deleted: 2, policy: 'last=1' }) })]);
     expect(rec.metrics).toEqual([
-      { dimensions: { protectedService: a.name }, name: 'SnapshotsExpired', value: 2 },
-      { dimensions: { protectedService: a.name }, name: 'UploadsReaped', value: 0 },
-      { dimensions: { protectedService: a.name }, name: 'RetentionFailures', value: 0 },
-      { dimensions: { protectedService: a.name }, name: 'RetentionRefused', value: 0 },
+      { dimensions: { ProtectedService: a.name }, name: 'SnapshotsExpired', value: 2 },
+      { dimensions: { ProtectedService: a.name }, name: 'UploadsReaped', value: 0 },
+      { dimensions: { ProtectedService: a.name }, name: 'RetentionFailures', value: 0 },
+      { dimensions: { ProtectedService: a.name }, name: 'RetentionRefused', value: 0 },
     ]);
   });
 
@@ -123,8 +123,8 @@ describe('retention handler', () => {
     expect(byService(broken.name)).toMatchObject({ level: 'info', data: { failed: 1 } });
     expect(await catalog.get(bare.name, dead)).toBeUndefined();
     for (const id of bare.ids) expect((await catalog.get(bare.name, id))?.status).toBe('complete');
-    expect(rec.metrics).toContainEqual({ dimensions: { protectedService: bare.name }, name: 'RetentionRefused', value: 1 });
-    expect(rec.metrics).toContainEqual({ dimensions: { protectedService: broken.name }, name: 'RetentionFailures', value: 1 });
+    expect(rec.metrics).toContainEqual({ dimensions: { ProtectedService: bare.name }, name: 'RetentionRefused', value: 1 });
+    expect(rec.metrics).toContainEqual({ dimensions: { ProtectedService: broken.name }, name: 'RetentionFailures', value: 1 });
   });
 
   it('starts no deletion when the Lambda is about to time out', async () => {

@@ -29,8 +29,9 @@ describe('PowertoolsDrillMetrics', () => {
     const doc = docs[0]! as Record<string, unknown> & { _aws: { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string; Unit: string }[] }[] } };
     const cw = doc._aws.CloudWatchMetrics[0]!;
     expect(cw.Namespace).toBe('LifeboatTest');
-    expect(cw.Dimensions).toEqual([['service']]);
-    expect(doc.service).toBe('billing-db');
+    expect(cw.Dimensions).toEqual([['service', 'ProtectedService']]);
+    expect(doc.service).toBe('lifeboat');
+    expect(doc.ProtectedService).toBe('billing-db');
     expect(Object.fromEntries(cw.Metrics.map((m) => [m.Name, m.Unit]))).toEqual({
       DrillsPassed: 'Count',
       DrillsFailed: 'Count',
@@ -52,6 +53,6 @@ describe('PowertoolsDrillMetrics', () => {
     ['error', { status: 'error' as const, withinTargets: false }, { DrillErrors: 1, DrillsFailed: 0, DrillAlarm: 1 }],
   ])('raises the alarm metric for a drill that %s', (_what, overrides, expected) => {
     const [doc] = emitted(() => new PowertoolsDrillMetrics('LifeboatTest').drillFinished(fixtureDrill('wiki', 1, overrides)));
-    expect(doc).toMatchObject({ service: 'wiki', ...expected });
+    expect(doc).toMatchObject({ ProtectedService: 'wiki', ...expected });
   });
 });
