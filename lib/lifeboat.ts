@@ -15,6 +15,7 @@ import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { REPORTS_PREFIX, TABLE_KEY, TTL_ATTRIBUTE, servicePk } from '../lambdas/adapters/keys.js';
+import { METRICS_NAMESPACE, POWERTOOLS_SERVICE_NAME, SERVICE_DIMENSION } from '../lambdas/adapters/metric-names.js';
 import { acknowledge, acknowledgeWildcardResource } from './private/acknowledge.js';
 import { HANDLERS, type HandlerDefinition, type ServiceAccess, type ServiceScheduleKind } from './private/handlers.js';
 import { createLifeboatFunction } from './private/lifeboat-function.js';
@@ -184,7 +185,7 @@ export class Lifeboat extends Construct {
     if (!reportMaxAge.isUnresolved() && (!Number.isInteger(reportMaxAge.toSeconds({ integral: false })) || reportMaxAge.toSeconds() < 60)) {
       throw new Error(`reportMaxAge must be a whole number of seconds, at least 1 minute (got ${reportMaxAge.toHumanString()}); use e.g. Duration.hours(26)`);
     }
-    this.metricsNamespace = props.metricsNamespace ?? 'Lifeboat';
+    this.metricsNamespace = props.metricsNamespace ?? METRICS_NAMESPACE;
     if (!Token.isUnresolved(this.metricsNamespace) && !/^[A-Za-z0-9.\-_/#:]{1,255}$/.test(this.metricsNamespace)) {
       throw new Error(`metricsNamespace ${JSON.stringify(this.metricsNamespace)} is not a CloudWatch namespace; use letters, digits and . - _ / # : (e.g. 'Lifeboat')`);
     }
@@ -296,7 +297,7 @@ export class Lifeboat extends Construct {
     const protectedService = new ProtectedService(this, `Service-${policy.name}`, { lifeboat: this, service, policy });
     this.services.set(policy.name, protectedService);
     this.watchCluster(service.cluster);
-    this.grantServiceAccess(service, policy.discovery);
+    this.grantServiceAccess(service, policy);
     return protectedService;
   }
 
@@ -357,8 +358,10 @@ export class Lifeboat extends Construct {
   }
 
   /**
-   * A metric Lifeboat's handlers emit for a protected service (namespace `metricsNamespace`,
-   * dimension `service`), e.g. `DrillAlarm`, `DrillsPassed`, `RtoSeconds`, `RpoSeconds`.
+   * A metric Lifeboat's handlers emit for a protected service: namespace
+   * `metricsNamespace`, dimensions `service` = `lifeboat` (Powertools') and
+   * `ProtectedService` = the service — e.g. `DrillAlarm`, `RtoSeconds`, `RpoBreached`,
+   * `NewestSnapshotAgeSeconds`, `NoCandidate`, `SnapshotsExpired`.
    *
    * @default - statistic and period of `props`, else Maximum over 1 hour
    */
@@ -366,7 +369,7 @@ export class Lifeboat extends Construct {
     return new cloudwatch.Metric({
       namespace: this.metricsNamespace,
       metricName,
-      dimensionsMap: { service },
+      dimensionsMap: { service: POWERTOOLS_SERVICE_NAME, [SERVICE_DIMENSION]: service },
       statistic: cloudwatch.Stats.MAXIMUM,
       period: Duration.hours(1),
       ...props,
@@ -411,14 +414,33 @@ export class Lifeboat extends Construct {
   }
 
   /**
+   * Age of the service's newest complete snapshot, in seconds, published by the snapshot
+   * watch every 5 minutes.
+   *
+   * @default - Maximum over 5 minutes
+   */
+  metricSnapshotAge(service: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('NewestSnapshotAgeSeconds', service, { period: Duration.minutes(5), ...props });
+  }
+
+  /**
+   * 1 while the newest complete snapshot is older than the RPO target (or there is none),
+   * 0 otherwise; published by the snapshot watch for services with an RPO target.
+   *
+   * @default - Maximum over 5 minutes
+   */
+  metricRpoBreached(service: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('RpoBreached', service, { period: Duration.minutes(5), ...props });
+  }
+
+  /**
    * Failover checks that found the primary lost and no member able to take over: a
-   * service without a primary. Emitted by the control plane (dimensions `service` =
-   * `lifeboat`, `ProtectedService` = the service).
+   * service without a primary.
    *
    * @default - Sum over 1 minute
    */
   metricNoPrimary(service: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.controlPlaneMetric('NoCandidate', service, props);
+    return this.metric('NoCandidate', service, { statistic: cloudwatch.Stats.SUM, period: Duration.minutes(1), ...props });
   }
 
   /**
@@ -427,7 +449,7 @@ export class Lifeboat extends Construct {
    * @default - Maximum over 1 minute
    */
   metricFailoverTime(service: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.controlPlaneMetric('FailoverTime', service, { statistic: cloudwatch.Stats.MAXIMUM, ...props });
+    return this.metric('FailoverTime', service, { period: Duration.minutes(1), ...props });
   }
 
   /**
@@ -437,18 +459,6 @@ export class Lifeboat extends Construct {
    */
   metricDeadLetters(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ statistic: cloudwatch.Stats.MAXIMUM, period: Duration.minutes(5), ...props });
-  }
-
-  private controlPlaneMetric(metricName: string, service: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return new cloudwatch.Metric({
-      namespace: this.metricsNamespace,
-      metricName,
-      // Powertools adds its own `service` dimension (the handlers' name); the protected service is `ProtectedService`.
-      dimensionsMap: { service: 'lifeboat', ProtectedService: service },
-      statistic: cloudwatch.Stats.SUM,
-      period: Duration.minutes(1),
-      ...props,
-    });
   }
 
   // -- used by ProtectedService ------------------------------------------------------------
@@ -571,7 +581,8 @@ export class Lifeboat extends Construct {
   }
 
   /** Per-service grants of the handlers: its task definition, its cluster's tasks, its discovery. */
-  private grantServiceAccess(service: ecs.BaseService, discovery: PrimaryDiscovery | undefined): void {
+  private grantServiceAccess(service: ecs.BaseService, policy: ProtectionPolicy): void {
+    const discovery: PrimaryDiscovery | undefined = policy.discovery;
     const stack = Stack.of(this);
     const clusterTasks = stack.formatArn({ service: 'ecs', resource: 'task', resourceName: `${service.cluster.clusterName}/*` });
     const inCluster = { ArnEquals: { 'ecs:cluster': service.cluster.clusterArn } };
@@ -579,21 +590,9 @@ export class Lifeboat extends Construct {
       const fn = this.functions[def.id]!;
       for (const access of def.serviceAccess ?? ([] as ServiceAccess[])) {
         if (access === 'run-drill-task') {
-          fn.addToRolePolicy(
-            new iam.PolicyStatement({
-              actions: ['ecs:RunTask'],
-              resources: [service.taskDefinition.taskDefinitionArn],
-              conditions: { ArnEquals: { 'ecs:cluster': service.cluster.clusterArn } },
-            }),
-          );
-          const roles = [service.taskDefinition.taskRole, service.taskDefinition.executionRole].filter((r): r is iam.IRole => r !== undefined);
-          fn.addToRolePolicy(
-            new iam.PolicyStatement({
-              actions: ['iam:PassRole'],
-              resources: roles.map((r) => r.roleArn),
-              conditions: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
-            }),
-          );
+          this.grantRunTask(fn, service.taskDefinition, inCluster);
+        } else if (access === 'run-dump-task') {
+          if (policy.snapshot?.mode === 'dump') this.grantRunTask(fn, policy.snapshot.dumpTaskDefinition ?? service.taskDefinition, inCluster);
         } else if (access === 'stop-drill-task') {
           fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ecs:StopTask'], resources: [clusterTasks], conditions: inCluster }));
           acknowledgeWildcardResource(
@@ -611,6 +610,19 @@ export class Lifeboat extends Construct {
         }
       }
     }
+  }
+
+  /** RunTask of one task definition in one cluster, and PassRole of its roles to ECS tasks only. */
+  private grantRunTask(fn: lambda.IFunction, taskDefinition: ecs.TaskDefinition, inCluster: Record<string, unknown>): void {
+    fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ecs:RunTask'], resources: [taskDefinition.taskDefinitionArn], conditions: inCluster }));
+    const roles = [taskDefinition.taskRole, taskDefinition.executionRole].filter((r): r is iam.IRole => r !== undefined);
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['iam:PassRole'],
+        resources: roles.map((r) => r.roleArn),
+        conditions: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
+      }),
+    );
   }
 
   /**

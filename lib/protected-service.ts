@@ -49,7 +49,7 @@ export class ProtectedService extends Construct {
   readonly policyResource: CustomResource;
   /** The service's schedules that this version of Lifeboat deploys, by policy section. */
   readonly schedules: Readonly<Partial<Record<'snapshot' | 'retention' | 'drill', scheduler.Schedule>>>;
-  /** Alarms of this service: failed drill, stale drill, RPO breach. */
+  /** Alarms of this service: no primary, RPO breach, failed drill, stale drill. */
   readonly alarms: readonly cloudwatch.Alarm[];
 
   private readonly lifeboat: Lifeboat;
@@ -79,7 +79,13 @@ export class ProtectedService extends Construct {
     // now (ECS needs one for logs and private images anyway) lets the grant name it.
     taskDefinition.obtainExecutionRole();
 
-    const policyInput = buildServicePolicy(policy, placement(service, launchType, container), discoveryOf(policy));
+    const dump = this.dumpTask(policy);
+    const policyInput = buildServicePolicy(
+      policy,
+      placement(service, launchType, container),
+      discoveryOf(policy),
+      dump ? { taskDefinition: dump.taskDefinition.taskDefinitionArn, containerName: dump.container.containerName } : undefined,
+    );
 
     // The policy goes where every handler and the agent read it, through the registry's own code.
     this.policyResource = new CustomResource(this, 'Policy', {
@@ -89,13 +95,13 @@ export class ProtectedService extends Construct {
     });
 
     this.schedules = this.createSchedules(policy, policyInput);
-    this.agentSettings = this.configureAgent(policy, lifeboat);
-    lifeboat.grantSnapshotAccess(taskDefinition.taskRole, policy.name);
-    acknowledgeWildcardResource(
-      taskDefinition.taskRole,
-      lifeboat.bucket.arnForObjects(`${policy.name}/*`),
-      `the ${policy.name} tasks write and read their own snapshots, whose keys are made at run time, under their own prefix only`,
-    );
+    this.agentSettings = this.configureAgent(policy, lifeboat, this.container);
+    this.grantSnapshots(policy, taskDefinition);
+    if (dump) {
+      // The dump task snapshots what it dumped: the same settings and the same narrow access.
+      this.configureAgent(policy, lifeboat, dump.container);
+      this.grantSnapshots(policy, dump.taskDefinition);
+    }
     this.alarms = this.createAlarms(policy);
     this.addDashboardRow(policy);
     this.node.addValidation({ validate: () => this.validateAgentSettings(policy) });
@@ -134,6 +140,24 @@ export class ProtectedService extends Construct {
    */
   metricDrillsPassed(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.lifeboat.metricDrillsPassed(this.serviceName, props);
+  }
+
+  /**
+   * Age of this service's newest complete snapshot, in seconds (the snapshot watch).
+   *
+   * @default - Maximum over 5 minutes
+   */
+  metricSnapshotAge(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.lifeboat.metricSnapshotAge(this.serviceName, props);
+  }
+
+  /**
+   * 1 while this service's newest complete snapshot is older than its RPO target.
+   *
+   * @default - Maximum over 5 minutes
+   */
+  metricRpoBreached(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.lifeboat.metricRpoBreached(this.serviceName, props);
   }
 
   /**
@@ -205,8 +229,31 @@ export class ProtectedService extends Construct {
     return schedules;
   }
 
+  /** A separate dump task definition and its container, when snapshots are dumps. */
+  private dumpTask(policy: ProtectionPolicy): { taskDefinition: ecs.TaskDefinition; container: ecs.ContainerDefinition } | undefined {
+    const taskDefinition = policy.snapshot?.mode === 'dump' ? policy.snapshot.dumpTaskDefinition : undefined;
+    if (!taskDefinition || taskDefinition === this.service.taskDefinition) return undefined;
+    const name = policy.snapshot?.dumpContainerName;
+    const container = name ? taskDefinition.findContainer(name) : taskDefinition.defaultContainer;
+    if (!container) {
+      throw new Error(`protect('${policy.name}'): snapshot.dumpContainerName ${JSON.stringify(name ?? null)} is not a container of ${taskDefinition.node.path}; name the container that runs the dump`);
+    }
+    taskDefinition.obtainExecutionRole();
+    return { taskDefinition, container };
+  }
+
+  /** Only the service's own prefix and partition, for a task definition that snapshots it. */
+  private grantSnapshots(policy: ProtectionPolicy, taskDefinition: ecs.TaskDefinition): void {
+    this.lifeboat.grantSnapshotAccess(taskDefinition.taskRole, policy.name);
+    acknowledgeWildcardResource(
+      taskDefinition.taskRole,
+      this.lifeboat.bucket.arnForObjects(`${policy.name}/*`),
+      `the ${policy.name} tasks write and read their own snapshots, whose keys are made at run time, under their own prefix only`,
+    );
+  }
+
   /** The agent's settings, as environment variables of its container. */
-  private configureAgent(policy: ProtectionPolicy, lifeboat: Lifeboat): Record<string, string> {
+  private configureAgent(policy: ProtectionPolicy, lifeboat: Lifeboat, container: ecs.ContainerDefinition): Record<string, string> {
     const settings: Record<string, string> = {
       [AGENT_ENV.service]: policy.name,
       [AGENT_ENV.dir]: policy.dataDirectory,
@@ -218,9 +265,9 @@ export class ProtectedService extends Construct {
     if (lifeboat.failoverQueue) {
       // An agent that elects itself hands the service to the watchdog through the queue.
       settings[AGENT_ENV.failoverQueue] = lifeboat.failoverQueue.queueUrl;
-      lifeboat.failoverQueue.grantSendMessages(this.service.taskDefinition.taskRole);
+      lifeboat.failoverQueue.grantSendMessages(container.taskDefinition.taskRole);
     }
-    for (const [name, value] of Object.entries(settings)) this.container.addEnvironment(name, value);
+    for (const [name, value] of Object.entries(settings)) container.addEnvironment(name, value);
     return settings;
   }
 
@@ -238,6 +285,24 @@ export class ProtectedService extends Construct {
             evaluationPeriods: 3,
             datapointsToAlarm: 3,
             comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+          }),
+        ),
+      );
+    }
+    const rpo = policy.targets?.rpo;
+    if (rpo) {
+      alarms.push(
+        this.lifeboat._addAlarm(
+          new cloudwatch.Alarm(this, 'RpoAlarm', {
+            alarmDescription: `Lifeboat: ${name}'s newest complete snapshot is older than its RPO target (${rpo.toHumanString()}), or it has none`,
+            metric: this.metricRpoBreached(),
+            threshold: 1,
+            // The snapshot watch publishes every 5 minutes; two in a row, so one late run is not a page.
+            evaluationPeriods: 2,
+            datapointsToAlarm: 2,
+            comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            // No data means the watch did not run: its own Errors alarm says so.
             treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
           }),
         ),
@@ -271,21 +336,6 @@ export class ProtectedService extends Construct {
         }),
       ),
     );
-    const rpo = policy.targets?.rpo;
-    if (rpo) {
-      alarms.push(
-        this.lifeboat._addAlarm(
-          new cloudwatch.Alarm(this, 'RpoAlarm', {
-            alarmDescription: `Lifeboat: when the latest drill of ${name} started, its newest complete snapshot was older than the RPO target (${rpo.toHumanString()})`,
-            metric: this.metricRpo(),
-            threshold: rpo.toSeconds(),
-            evaluationPeriods: 1,
-            comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            treatMissingData: cloudwatch.TreatMissingData.IGNORE,
-          }),
-        ),
-      );
-    }
     return alarms;
   }
 
@@ -297,8 +347,8 @@ export class ProtectedService extends Construct {
     dashboard.addWidgets(
       new cloudwatch.TextWidget({ markdown: `## ${policy.name}`, width: 24, height: 1 }),
       new cloudwatch.GraphWidget({
-        title: `${policy.name}: recovery time and point (drills)`,
-        left: [this.metricRto({ label: 'RTO (s)' }), this.metricRpo({ label: 'RPO (s)' })],
+        title: `${policy.name}: recovery time and point`,
+        left: [this.metricRto({ label: 'RTO measured by drills (s)' }), this.metricSnapshotAge({ label: 'newest snapshot age (s)' })],
         leftAnnotations: [...annotations(policy.targets?.rto, 'RTO target'), ...annotations(policy.targets?.rpo, 'RPO target')],
         width: 12,
       }),

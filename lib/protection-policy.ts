@@ -1,4 +1,5 @@
 import type { Duration, TimeZone } from 'aws-cdk-lib';
+import type * as ecs from 'aws-cdk-lib/aws-ecs';
 import type * as cloudmap from 'aws-cdk-lib/aws-servicediscovery';
 import type * as scheduler from 'aws-cdk-lib/aws-scheduler';
 
@@ -122,6 +123,22 @@ export interface SnapshotOptions {
    * @default 'agent'
    */
   readonly mode?: 'agent' | 'dump';
+
+  /**
+   * Dump mode: the task definition of the one-off dump task. Its container gets the
+   * agent's settings, its task role the service's snapshot access; it dumps the data over
+   * the network and runs `lifeboat snapshot --job "$LIFEBOAT_JOB_ID"`.
+   *
+   * @default - the service's own task definition
+   */
+  readonly dumpTaskDefinition?: ecs.TaskDefinition;
+
+  /**
+   * Dump mode: the container of `dumpTaskDefinition` that runs the dump.
+   *
+   * @default - that task definition's default container
+   */
+  readonly dumpContainerName?: string;
 
   /**
    * Shell command the agent runs before each snapshot (flush, freeze).

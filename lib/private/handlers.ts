@@ -5,8 +5,7 @@
  *
  * Only strings and plain data: the library never imports handler code.
  *
- * Not deployed yet, because its entry is not in `lambdas/handlers/` yet (add an entry when it
- * lands): the snapshot-job scheduler (per-service `snapshot` schedule).
+ * Every handler of `lambdas/handlers/` is deployed (the others there are shared runtime code).
  */
 import { Duration } from 'aws-cdk-lib';
 import { ContextAttribute } from 'aws-cdk-lib/aws-scheduler';
@@ -43,6 +42,8 @@ export type SharedAccess =
 export type ServiceAccess =
   /** RunTask of the service's task definition in its cluster, and pass its roles to ECS. */
   | 'run-drill-task'
+  /** The same for the dump task definition of a service whose snapshots are dumps. */
+  | 'run-dump-task'
   /** StopTask of tasks in the service's cluster. */
   | 'stop-drill-task'
   /** ListTasks and DescribeTasks in the service's cluster. */
@@ -167,5 +168,31 @@ export const HANDLERS: readonly HandlerDefinition[] = [
     access: ['table-read-write', 'failover-queue-send'],
     serviceAccess: ['read-service-tasks', 'publish-primary'],
     settings: ['failover-queue'],
+  },
+  {
+    id: 'SnapshotScheduler',
+    entry: 'snapshot-scheduler.ts',
+    description: "Lifeboat: asks the primary's agent for a scheduled snapshot, or launches the dump task",
+    memorySize: 512,
+    timeout: Duration.minutes(1),
+    triggers: [
+      {
+        kind: 'service-schedule',
+        policy: 'snapshot',
+        // The scheduled time makes the job id: a retried invocation asks once.
+        input: (service) => ({ service, scheduledTime: ContextAttribute.scheduledTime }),
+      },
+    ],
+    access: ['table-read-write'],
+    serviceAccess: ['run-dump-task'],
+  },
+  {
+    id: 'SnapshotWatch',
+    entry: 'snapshot-watch.ts',
+    description: 'Lifeboat: fails snapshot jobs past their deadline and publishes the RPO watch',
+    memorySize: 512,
+    timeout: Duration.minutes(2),
+    triggers: [{ kind: 'schedule', id: 'SnapshotWatchSchedule', description: 'Lifeboat: snapshot deadlines and RPO of every protected service', every: Duration.minutes(5) }],
+    access: ['table-read-write'],
   },
 ];

@@ -76,7 +76,12 @@ function withoutTokens<T>(value: T): T {
  * The stored policy of a protected service, checked. Throws ProtectionPolicyError naming
  * `protect('<name>')`, the option, its value and what would be right.
  */
-export function buildServicePolicy(policy: ProtectionPolicy, ecs: EcsPlacement, discovery?: DiscoveryPolicy): ServicePolicyInput {
+export function buildServicePolicy(
+  policy: ProtectionPolicy,
+  ecs: EcsPlacement,
+  discovery?: DiscoveryPolicy,
+  dump?: { taskDefinition: string; containerName: string },
+): ServicePolicyInput {
   if (unresolved(policy.name)) {
     throw new ProtectionPolicyError(`protect(): name must be a literal string, not a token (${policy.name}); it names the service's backups and IAM conditions`);
   }
@@ -96,6 +101,10 @@ export function buildServicePolicy(policy: ProtectionPolicy, ecs: EcsPlacement, 
       const h = drill.staleAfter.toHours({ integral: false });
       if (!Number.isInteger(h) || h < 1 || h > 168) fail(`drill.staleAfter is ${drill.staleAfter.toHumanString()}; it must be whole hours between 1 hour and 7 days, e.g. Duration.hours(26)`);
     }
+  }
+
+  if (policy.snapshot?.dumpTaskDefinition && policy.snapshot.mode !== 'dump') {
+    fail(`snapshot.dumpTaskDefinition is set but snapshot.mode is ${JSON.stringify(policy.snapshot.mode ?? 'agent')}; set mode: 'dump' to take snapshots with the dump task, or leave dumpTaskDefinition out`);
   }
 
   const retention = policy.retention;
@@ -128,6 +137,7 @@ export function buildServicePolicy(policy: ProtectionPolicy, ecs: EcsPlacement, 
       ...snapshotSchedule,
       ...(policy.snapshot?.deadline ? { deadlineSeconds: seconds(fail, 'snapshot.deadline', policy.snapshot.deadline) } : {}),
       ...(policy.snapshot?.mode ? { mode: policy.snapshot.mode } : {}),
+      ...(dump ? { dumpTaskDefinition: dump.taskDefinition, dumpContainerName: dump.containerName } : {}),
       ...(policy.snapshot?.preCommand ? { pre: policy.snapshot.preCommand } : {}),
       ...(policy.snapshot?.postCommand ? { post: policy.snapshot.postCommand } : {}),
     },

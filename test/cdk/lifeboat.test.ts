@@ -139,7 +139,18 @@ describe('Lifeboat control plane', () => {
   it('GIVEN a Lifeboat WHEN synthesized THEN every function runs on Node.js 24, arm64, with explicit memory and timeout, tracing and the table and bucket in its environment', () => {
     const { template } = shared();
     const functions = template.findResources('AWS::Lambda::Function');
-    expect(Object.keys(functions).map((k) => k.replace(/[0-9A-F]{8}$/, '')).sort()).toEqual(['LifeboatDrillScheduler', 'LifeboatDrillWatchdog', 'LifeboatReconciler', 'LifeboatReport', 'LifeboatRetention', 'LifeboatServiceConfig', 'LifeboatTaskEvents', 'LifeboatWatchdog']);
+    expect(Object.keys(functions).map((k) => k.replace(/[0-9A-F]{8}$/, '')).sort()).toEqual([
+      'LifeboatDrillScheduler',
+      'LifeboatDrillWatchdog',
+      'LifeboatReconciler',
+      'LifeboatReport',
+      'LifeboatRetention',
+      'LifeboatServiceConfig',
+      'LifeboatSnapshotScheduler',
+      'LifeboatSnapshotWatch',
+      'LifeboatTaskEvents',
+      'LifeboatWatchdog',
+    ]);
     for (const fn of Object.values(functions)) {
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs24.x',
@@ -275,12 +286,45 @@ describe('Lifeboat control plane', () => {
     });
   });
 
-  it('GIVEN a snapshot schedule WHEN this version has no handler for it THEN it says so instead of creating a schedule', () => {
+  it('GIVEN a snapshot schedule WHEN protected THEN the snapshot scheduler is invoked with the service and the scheduled time', () => {
     const { stack, template } = shared();
-    // Shared: drill watchdog, watchdog, reconciler; wiki's: drill, retention.
-    expect(Object.keys(template.findResources('AWS::Scheduler::Schedule'))).toHaveLength(5);
-    const warnings = Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('no (snapshot|retention|drill) handler'));
-    expect(warnings.map((w) => w.entry.data)).toEqual([expect.stringContaining('snapshot.schedule is stored in the policy, but this version of Lifeboat has no snapshot handler')]);
+    // Shared: drill watchdog, watchdog, reconciler, snapshot watch; wiki's: snapshot, retention, drill.
+    expect(Object.keys(template.findResources('AWS::Scheduler::Schedule'))).toHaveLength(7);
+    template.hasResourceProperties('AWS::Scheduler::Schedule', {
+      Description: 'Lifeboat: snapshot of wiki',
+      ScheduleExpression: 'rate(1 hour)',
+      Target: Match.objectLike({ Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^LifeboatSnapshotScheduler'), 'Arn'] }, Input: '{"service":"wiki","scheduledTime":"<aws.scheduler.scheduled-time>"}' }),
+    });
+    template.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'rate(5 minutes)',
+      Target: Match.objectLike({ Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^LifeboatSnapshotWatch'), 'Arn'] } }),
+    });
+    expect(Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('no (snapshot|retention|drill) handler'))).toEqual([]);
+  });
+
+  it('GIVEN agent-mode snapshots WHEN the scheduler asks for one THEN it may run no task at all', () => {
+    expect(statementsOf(shared().template, 'LifeboatSnapshotSchedulerRole').flatMap(actionsOf).filter((a) => a.startsWith('ecs:') || a === 'iam:PassRole')).toEqual([]);
+  });
+
+  it('GIVEN dump-mode snapshots with a dump task WHEN protected THEN the scheduler may run that task only, and the dump container gets the settings and its role the service\'s access', () => {
+    const stack = testStack('Dump');
+    const { service } = fargateService(stack);
+    const dumpTask = new ecs.FargateTaskDefinition(stack, 'DumpTask');
+    dumpTask.addContainer('dump', { image: ecs.ContainerImage.fromRegistry('public.ecr.aws/docker/library/postgres:16') });
+    new Lifeboat(stack, 'Lifeboat').protect(service, { name: 'db', dataDirectory: '/dump', snapshot: { mode: 'dump', dumpTaskDefinition: dumpTask, schedule: ScheduleExpression.rate(Duration.hours(6)) } });
+    const template = Template.fromStack(stack);
+    const doc = statementsOf(template, 'LifeboatSnapshotSchedulerRole');
+    expect(doc.find((x) => actionsOf(x).includes('ecs:RunTask'))!.Resource).toEqual({ Ref: expect.stringMatching(/^DumpTask/) });
+    expect(doc.find((x) => actionsOf(x).includes('iam:PassRole'))!.Resource).toEqual([{ 'Fn::GetAtt': [expect.stringMatching(/^DumpTaskExecutionRole/), 'Arn'] }, { 'Fn::GetAtt': [expect.stringMatching(/^DumpTaskTaskRole/), 'Arn'] }]);
+    const dumpRole = statementsOf(template, 'DumpTaskTaskRole');
+    expect(dumpRole.find((x) => actionsOf(x).includes('dynamodb:PutItem'))!.Condition).toEqual({ 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['SVC#db'] } });
+    const [resource] = Object.values(template.findResources('Custom::LifeboatService'));
+    expect(JSON.parse(evaluateIntrinsics(resource!.Properties.Policy) as string).snapshot).toEqual({
+      schedule: 'rate(6 hours)', timezone: 'Etc/UTC', mode: 'dump', dumpTaskDefinition: expect.stringMatching(/^ref:DumpTask/), dumpContainerName: 'dump',
+    });
+    template.hasResourceProperties('AWS::ECS::TaskDefinition', {
+      ContainerDefinitions: [Match.objectLike({ Name: 'dump', Environment: Match.arrayWith([{ Name: 'LIFEBOAT_SERVICE', Value: 'db' }]) })],
+    });
   });
 
   it('GIVEN the retention sweep WHEN it expires snapshots THEN it may list the bucket and delete only objects under <service>/snapshots/', () => {
@@ -400,9 +444,9 @@ describe('Lifeboat control plane', () => {
     for (const x of all.filter((y) => y.Resource === '*' && actionsOf(y).includes('ecs:ListTasks'))) expect(x.Condition).toHaveProperty('ArnEquals.ecs:cluster');
   });
 
-  it('GIVEN a drill policy with targets WHEN protected THEN it gets failed-drill, stale-drill and RPO alarms on its own metrics', () => {
+  it('GIVEN a drill policy and an RPO target WHEN protected THEN it gets failed-drill, stale-drill and RPO alarms on its own metrics', () => {
     const { template } = shared();
-    const dims = [{ Name: 'service', Value: 'wiki' }];
+    const dims = Match.arrayEquals([{ Name: 'ProtectedService', Value: 'wiki' }, { Name: 'service', Value: 'lifeboat' }]);
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Namespace: 'Lifeboat', MetricName: 'DrillAlarm', Dimensions: dims, Statistic: 'Maximum', Threshold: 1,
       ComparisonOperator: 'GreaterThanOrEqualToThreshold', TreatMissingData: 'ignore',
@@ -412,7 +456,8 @@ describe('Lifeboat control plane', () => {
       ComparisonOperator: 'LessThanThreshold', Threshold: 1, TreatMissingData: 'breaching',
     });
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      Namespace: 'Lifeboat', MetricName: 'RpoSeconds', Dimensions: dims, Threshold: 14400, ComparisonOperator: 'GreaterThanThreshold',
+      Namespace: 'Lifeboat', MetricName: 'RpoBreached', Dimensions: dims, Statistic: 'Maximum', Period: 300, Threshold: 1,
+      EvaluationPeriods: 2, DatapointsToAlarm: 2, ComparisonOperator: 'GreaterThanOrEqualToThreshold', TreatMissingData: 'notBreaching',
     });
     expect(shared().wiki.alarms).toHaveLength(4);
   });
@@ -427,7 +472,7 @@ describe('Lifeboat control plane', () => {
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ApproximateNumberOfMessagesVisible', Namespace: 'AWS/SQS', Threshold: 1 });
     expect(lifeboat.alarms).toHaveLength(HANDLERS.length + 1 + 4);
     const body = JSON.stringify(template.findResources('AWS::CloudWatch::Dashboard'));
-    for (const text of ['Lifeboat control plane', 'Handler errors', 'Dead letters', 'wiki: recovery time and point', 'RtoSeconds', 'RpoSeconds', 'RTO target']) expect(body).toContain(text);
+    for (const text of ['Lifeboat control plane', 'Handler errors', 'Dead letters', 'wiki: recovery time and point', 'RtoSeconds', 'NewestSnapshotAgeSeconds', 'RTO target', 'wiki: failover']) expect(body).toContain(text);
   });
 
   it('GIVEN a protected service WHEN synthesized THEN every task state change of its cluster goes to the task-events function, with a dead-letter queue', () => {
@@ -577,8 +622,10 @@ describe('Lifeboat control plane', () => {
     const m = wiki.metricRpo();
     expect(m).toBeInstanceOf(cloudwatch.Metric);
     expect({ namespace: m.namespace, name: m.metricName, dims: m.dimensions, stat: m.statistic, period: m.period.toSeconds() }).toEqual({
-      namespace: 'Acme/Lifeboat', name: 'RpoSeconds', dims: { service: 'wiki' }, stat: 'Maximum', period: 3600,
+      namespace: 'Acme/Lifeboat', name: 'RpoSeconds', dims: { service: 'lifeboat', ProtectedService: 'wiki' }, stat: 'Maximum', period: 3600,
     });
+    expect(wiki.metricRpoBreached().metricName).toBe('RpoBreached');
+    expect(wiki.metricSnapshotAge().period.toSeconds()).toBe(300);
     expect(wiki.metricDrillsPassed().statistic).toBe('Sum');
     expect(lifeboat.metricDrillAlarm('wiki', { period: Duration.minutes(5) }).period.toSeconds()).toBe(300);
     expect(lifeboat.metricDeadLetters().metricName).toBe('ApproximateNumberOfMessagesVisible');

@@ -50,6 +50,7 @@ describe('protect() validation', () => {
     ['a drill staleness beyond 7 days', { drill: { verifyCommand: 'check', staleAfter: Duration.days(8) } }, /drill.staleAfter is 8 days; it must be whole hours between 1 hour and 7 days/],
     ['a random window in hours', { drill: { verifyCommand: 'check', snapshot: 'random', randomWindow: Duration.hours(36) } }, /drill.randomWindow is 1 day 12 hours; it must be whole days/],
     ['an app check without a health check', { drill: { verifyCommand: 'check', app: { command: 'serve' } } }, /drill.app has neither healthCheckCommand nor healthCheckUrl/],
+    ['a dump task without dump mode', { snapshot: { dumpTaskDefinition: {} as never } }, /snapshot.dumpTaskDefinition is set but snapshot.mode is "agent"; set mode: 'dump'/],
     ['a bad service name', { name: 'wiki/prod' }, /protect\('wiki\/prod'\): service name "wiki\/prod" is not valid/],
   ])('refuses %s, naming the value and the fix', (_what, patch, message) => {
     const error = errorOf(patch);
