@@ -1,14 +1,9 @@
 #!/usr/bin/env node
 /**
- * The CDK app (`cdk.json` points here): an example stack with Lifeboat's storage.
- * `npx cdk synth` works without AWS credentials and without Docker.
+ * The CDK app (`cdk.json` points here): the example stack of `example-stack.ts`, checked by
+ * cdk-nag during synth. `npx cdk synth` works without AWS credentials and without Docker
+ * (esbuild bundles the Lambda functions locally).
  */
-import { App, Stack } from 'aws-cdk-lib';
-import { Lifeboat } from '../lib/index.js';
+import { createExampleApp } from './example-stack.js';
 
-const app = new App();
-const stack = new Stack(app, 'LifeboatExample', {
-  description: 'Lifeboat: snapshot catalog and bucket for stateful ECS services',
-});
-new Lifeboat(stack, 'Lifeboat');
-app.synth();
+createExampleApp().synth();

@@ -131,7 +131,7 @@ export function tableError(err: unknown, table: string, action: string): unknown
   const t = translateAwsError(err, `table ${table}`);
   if (t !== err) return t;
   if (errorName(err) === 'ResourceNotFoundException') {
-    return new UnavailableError(`table ${table} does not exist`, { hint: 'create it with `lifeboat init` or deploy the CDK construct' });
+    return new UnavailableError(`table ${table} does not exist`, { hint: 'create it with `lifeboat init`, deploy the CDK construct, or fix LIFEBOAT_TABLE / --table' });
   }
   return new UnavailableError(`${action} on table ${table} failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
 }

@@ -22,10 +22,11 @@ import {
   waitUntilTableExists,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { OperationFailedError, UnavailableError } from '../domain/errors.js';
 import { errorName, translateAwsError } from './aws.js';
+import { DynamoTable } from './dynamo-table.js';
 import { SNAPSHOT_SK_PREFIX, TABLE_KEY, TTL_ATTRIBUTE, leaseKey, servicePk, snapshotIdFromSk, snapshotKey } from './keys.js';
 
 export type SnapshotStatus = 'uploading' | 'complete' | 'expiring';
@@ -124,16 +125,17 @@ function toRecord(item: Record<string, unknown>): SnapshotRecord {
 }
 
 export class DynamoSnapshotCatalog implements SnapshotCatalog {
+  private readonly table: DynamoTable;
+
   constructor(
     private readonly client: DynamoDBDocumentClient,
     readonly name: string,
-  ) {}
+  ) {
+    this.table = new DynamoTable(client, name);
+  }
 
   private fail(err: unknown, action: string): never {
-    const translated = translateAwsError(err, `table ${this.name}`);
-    if (translated !== err) throw translated;
-    if (errorName(err) === 'ResourceNotFoundException') throw missingTable(this.name);
-    throw new UnavailableError(`${action} on table ${this.name} failed: ${(err as Error).message ?? String(err)}`, { cause: err });
+    this.table.fail(err, action);
   }
 
   async check(): Promise<void> {
@@ -145,21 +147,8 @@ export class DynamoSnapshotCatalog implements SnapshotCatalog {
   }
 
   async begin(start: SnapshotStart): Promise<void> {
-    const item: Item = { ...snapshotKey(start.service, start.id), type: 'snapshot', ...start, status: 'uploading' } as Item;
-    try {
-      await this.client.send(
-        new PutCommand({
-          TableName: this.name,
-          Item: item,
-          ConditionExpression: 'attribute_not_exists(#pk)',
-          ExpressionAttributeNames: { '#pk': TABLE_KEY.partition },
-        }),
-      );
-    } catch (err) {
-      if (errorName(err) === 'ConditionalCheckFailedException') {
-        throw new OperationFailedError(`snapshot ${start.id} of ${start.service} already exists in the catalog`);
-      }
-      this.fail(err, 'PutItem');
+    if (!(await this.table.putIfAbsent({ ...snapshotKey(start.service, start.id), type: 'snapshot', ...start, status: 'uploading' }))) {
+      throw new OperationFailedError(`snapshot ${start.id} of ${start.service} already exists in the catalog`);
     }
   }
 
@@ -225,8 +214,9 @@ export class DynamoSnapshotCatalog implements SnapshotCatalog {
   }
 
   async discard(service: string, id: string): Promise<void> {
-    try {
-      await this.client.send(
+    // Not uploading any more (committed, or already gone): nothing to discard.
+    await this.table.conditional('DeleteItem', () =>
+      this.client.send(
         new DeleteCommand({
           TableName: this.name,
           Key: snapshotKey(service, id),
@@ -234,26 +224,18 @@ export class DynamoSnapshotCatalog implements SnapshotCatalog {
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: { ':uploading': 'uploading' },
         }),
-      );
-    } catch (err) {
-      if (errorName(err) === 'ConditionalCheckFailedException') return;
-      this.fail(err, 'DeleteItem');
-    }
+      ),
+    );
   }
 
   async get(service: string, id: string): Promise<SnapshotRecord | undefined> {
-    try {
-      const out = await this.client.send(new GetCommand({ TableName: this.name, Key: snapshotKey(service, id), ConsistentRead: true }));
-      return out.Item ? toRecord(out.Item) : undefined;
-    } catch (err) {
-      this.fail(err, 'GetItem');
-    }
+    const item = await this.table.get(snapshotKey(service, id));
+    return item ? toRecord(item) : undefined;
   }
 
   async *list(service: string, filter?: { verified?: boolean; complete?: boolean }): AsyncIterable<SnapshotRecord> {
-    let startKey: Record<string, unknown> | undefined;
-    const names: Record<string, string> = { '#pk': TABLE_KEY.partition, '#sk': TABLE_KEY.sort };
-    const values: Record<string, unknown> = { ':pk': servicePk(service), ':prefix': SNAPSHOT_SK_PREFIX };
+    const names: Record<string, string> = {};
+    const values: Record<string, unknown> = {};
     const conditions: string[] = [];
     if (filter?.complete) {
       names['#status'] = 'status';
@@ -264,27 +246,8 @@ export class DynamoSnapshotCatalog implements SnapshotCatalog {
       names['#verifiedAt'] = 'verifiedAt';
       conditions.push('attribute_exists(#verifiedAt)');
     }
-    do {
-      let out;
-      try {
-        out = await this.client.send(
-          new QueryCommand({
-            TableName: this.name,
-            KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
-            FilterExpression: conditions.length ? conditions.join(' AND ') : undefined,
-            ExpressionAttributeNames: names,
-            ExpressionAttributeValues: values,
-            ScanIndexForward: false,
-            ConsistentRead: true,
-            ExclusiveStartKey: startKey,
-          }),
-        );
-      } catch (err) {
-        this.fail(err, 'Query');
-      }
-      for (const item of out.Items ?? []) yield toRecord(item);
-      startKey = out.LastEvaluatedKey;
-    } while (startKey);
+    const query = { pk: servicePk(service), prefix: SNAPSHOT_SK_PREFIX, newestFirst: true, ...(conditions.length ? { filter: { expression: conditions.join(' AND '), names, values } } : {}) };
+    for await (const item of this.table.query(query)) yield toRecord(item);
   }
 
   async latest(service: string, options: { verified?: boolean } = {}): Promise<SnapshotRecord | undefined> {
@@ -313,60 +276,20 @@ export class DynamoSnapshotCatalog implements SnapshotCatalog {
   }
 
   async importComplete(record: SnapshotRecord): Promise<'imported' | 'exists'> {
-    const item = { ...snapshotKey(record.service, record.id), type: 'snapshot', ...record, status: 'complete' };
-    try {
-      await this.client.send(
-        new PutCommand({
-          TableName: this.name,
-          Item: item,
-          ConditionExpression: 'attribute_not_exists(#pk)',
-          ExpressionAttributeNames: { '#pk': TABLE_KEY.partition },
-        }),
-      );
-      return 'imported';
-    } catch (err) {
-      if (errorName(err) === 'ConditionalCheckFailedException') return 'exists';
-      this.fail(err, 'PutItem');
-    }
+    const created = await this.table.putIfAbsent({ ...snapshotKey(record.service, record.id), type: 'snapshot', ...record, status: 'complete' });
+    return created ? 'imported' : 'exists';
   }
 
   async *summaries(service: string): AsyncIterable<SnapshotSummary> {
-    const fields = ['service', 'status', 'createdAt', 'manifestKey', 'verifiedAt', 'expiringAt', 'expiringFrom'];
-    const names: Record<string, string> = { '#pk': TABLE_KEY.partition, '#sk': TABLE_KEY.sort };
-    for (const f of fields) names[`#${f}`] = f;
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      let out;
-      try {
-        out = await this.client.send(
-          new QueryCommand({
-            TableName: this.name,
-            KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
-            ProjectionExpression: ['#sk', ...fields.map((f) => `#${f}`)].join(', '),
-            ExpressionAttributeNames: names,
-            ExpressionAttributeValues: { ':pk': servicePk(service), ':prefix': SNAPSHOT_SK_PREFIX },
-            ScanIndexForward: false,
-            ConsistentRead: true,
-            ExclusiveStartKey: startKey,
-          }),
-        );
-      } catch (err) {
-        this.fail(err, 'Query');
-      }
-      for (const item of out.Items ?? []) yield toRecord(item) as SnapshotSummary;
-      startKey = out.LastEvaluatedKey;
-    } while (startKey);
+    const projection = ['service', 'status', 'createdAt', 'manifestKey', 'verifiedAt', 'expiringAt', 'expiringFrom'];
+    for await (const item of this.table.query({ pk: servicePk(service), prefix: SNAPSHOT_SK_PREFIX, newestFirst: true, projection })) {
+      yield toRecord(item) as SnapshotSummary;
+    }
   }
 
   /** A conditional write that reports a failed condition as `false`. */
-  private async conditional(action: string, send: () => Promise<unknown>): Promise<boolean> {
-    try {
-      await send();
-      return true;
-    } catch (err) {
-      if (errorName(err) === 'ConditionalCheckFailedException') return false;
-      this.fail(err, action);
-    }
+  private conditional(action: string, send: () => Promise<unknown>): Promise<boolean> {
+    return this.table.conditional(action, send);
   }
 
   async markExpiring(service: string, id: string, expect: ExpiringExpectation, at: string): Promise<boolean> {
@@ -420,11 +343,6 @@ function deposed(service: string, id: string, term: number, leaseItem: Record<st
   });
 }
 
-function missingTable(name: string): UnavailableError {
-  return new UnavailableError(`table ${name} does not exist`, {
-    hint: 'create it with `lifeboat init`, deploy the CDK construct, or fix LIFEBOAT_TABLE / --table',
-  });
-}
 
 /**
  * Creates the catalog table when missing (for local servers and setups without CDK) and

@@ -11,10 +11,10 @@
  *
  * A write that loses its condition reads the item back (strongly consistent) and says why.
  */
-import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { UnavailableError } from '../domain/errors.js';
+import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { DrillAgentResult, DrillConclusion, DrillRecord } from '../domain/drills.js';
-import { errorName, translateAwsError } from './aws.js';
+import { errorName } from './aws.js';
+import { DynamoTable } from './dynamo-table.js';
 import { DRILL_SK_PREFIX, TABLE_KEY, drillIdFromSk, drillKey, servicePk } from './keys.js';
 
 export type AgentResultOutcome = 'recorded' | 'not-running' | 'already-recorded' | 'unknown-drill';
@@ -56,58 +56,31 @@ function toRecord(item: Record<string, unknown>): DrillRecord {
 }
 
 export class DynamoDrillStore implements DrillStore {
+  private readonly table: DynamoTable;
+
   constructor(
     private readonly client: DynamoDBDocumentClient,
     readonly name: string,
-  ) {}
+  ) {
+    this.table = new DynamoTable(client, name);
+  }
 
   private fail(err: unknown, action: string): never {
-    const translated = translateAwsError(err, `table ${this.name}`);
-    if (translated !== err) throw translated;
-    if (errorName(err) === 'ResourceNotFoundException') {
-      throw new UnavailableError(`table ${this.name} does not exist`, {
-        hint: 'create it with `lifeboat init`, deploy the CDK construct, or fix LIFEBOAT_TABLE / --table',
-      });
-    }
-    throw new UnavailableError(`${action} on table ${this.name} failed: ${(err as Error).message ?? String(err)}`, { cause: err });
+    this.table.fail(err, action);
   }
 
   /** Runs a conditional update; false when the condition did not hold. */
-  private async conditional(command: UpdateCommand, action: string): Promise<boolean> {
-    try {
-      await this.client.send(command);
-      return true;
-    } catch (err) {
-      if (errorName(err) === 'ConditionalCheckFailedException') return false;
-      this.fail(err, action);
-    }
+  private conditional(command: UpdateCommand, action: string): Promise<boolean> {
+    return this.table.conditional(action, () => this.client.send(command));
   }
 
   async create(drill: DrillRecord): Promise<'created' | 'exists'> {
-    const item: Item = { ...drill, ...drillKey(drill.service, drill.drillId), type: 'drill' } as Item;
-    try {
-      await this.client.send(
-        new PutCommand({
-          TableName: this.name,
-          Item: item,
-          ConditionExpression: 'attribute_not_exists(#pk)',
-          ExpressionAttributeNames: { '#pk': TABLE_KEY.partition },
-        }),
-      );
-      return 'created';
-    } catch (err) {
-      if (errorName(err) === 'ConditionalCheckFailedException') return 'exists';
-      this.fail(err, 'PutItem');
-    }
+    return (await this.table.putIfAbsent({ ...drill, ...drillKey(drill.service, drill.drillId), type: 'drill' })) ? 'created' : 'exists';
   }
 
   async get(service: string, drillId: string): Promise<DrillRecord | undefined> {
-    try {
-      const out = await this.client.send(new GetCommand({ TableName: this.name, Key: drillKey(service, drillId), ConsistentRead: true }));
-      return out.Item ? toRecord(out.Item) : undefined;
-    } catch (err) {
-      this.fail(err, 'GetItem');
-    }
+    const item = await this.table.get(drillKey(service, drillId));
+    return item ? toRecord(item) : undefined;
   }
 
   async recordLaunch(service: string, drillId: string, taskArn: string, at: string): Promise<DrillRecord | undefined> {
@@ -184,39 +157,12 @@ export class DynamoDrillStore implements DrillStore {
   }
 
   async *list(service: string, options: { limit?: number; running?: boolean } = {}): AsyncIterable<DrillRecord> {
-    let startKey: Record<string, unknown> | undefined;
     let yielded = 0;
-    const names: Record<string, string> = { '#pk': TABLE_KEY.partition, '#sk': TABLE_KEY.sort };
-    const values: Record<string, unknown> = { ':pk': servicePk(service), ':prefix': DRILL_SK_PREFIX };
-    if (options.running) {
-      names['#status'] = 'status';
-      values[':running'] = 'running';
+    const filter = options.running ? { expression: '#status = :running', names: { '#status': 'status' }, values: { ':running': 'running' } } : undefined;
+    for await (const item of this.table.query({ pk: servicePk(service), prefix: DRILL_SK_PREFIX, newestFirst: true, ...(filter ? { filter } : {}) })) {
+      yield toRecord(item);
+      if (options.limit !== undefined && ++yielded >= options.limit) return;
     }
-    do {
-      let out;
-      try {
-        out = await this.client.send(
-          new QueryCommand({
-            TableName: this.name,
-            KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
-            FilterExpression: options.running ? '#status = :running' : undefined,
-            ExpressionAttributeNames: names,
-            ExpressionAttributeValues: values,
-            ScanIndexForward: false,
-            ConsistentRead: true,
-            ExclusiveStartKey: startKey,
-            // Without a filter, the page can stop at the limit; with one, it cannot know.
-            Limit: options.limit !== undefined && !options.running ? options.limit : undefined,
-          }),
-        );
-      } catch (err) {
-        this.fail(err, 'Query');
-      }
-      for (const item of out.Items ?? []) {
-        yield toRecord(item);
-        if (options.limit !== undefined && ++yielded >= options.limit) return;
-      }
-      startKey = out.LastEvaluatedKey;
-    } while (startKey);
   }
+
 }

@@ -3,10 +3,10 @@
  * a conditional write, so a job leaves `requested` exactly once whoever races to finish it
  * (the agent, a duplicated STOPPED event, the deadline watchdog).
  */
-import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { JobConclusion, SnapshotJob } from '../domain/snapshot-jobs.js';
-import { errorName, tableError } from './aws.js';
-import { JOB_SK_PREFIX, TABLE_KEY, TTL_ATTRIBUTE, jobIdFromSk, jobKey, servicePk } from './keys.js';
+import { DynamoTable } from './dynamo-table.js';
+import { JOB_SK_PREFIX, TTL_ATTRIBUTE, jobIdFromSk, jobKey, servicePk } from './keys.js';
 
 /** How long a finished job stays readable (`lifeboat status`, investigations). */
 export const FINISHED_JOB_TTL_SECONDS = 30 * 86_400;
@@ -29,7 +29,7 @@ export interface JobStore {
   recent(service: string, limit: number): Promise<SnapshotJob[]>;
 }
 
-type Item = Record<string, unknown>;
+import type { Item } from './dynamo-table.js';
 
 function toJob(item: Item): SnapshotJob {
   const { pk: _pk, sk, type: _type, [TTL_ATTRIBUTE]: _ttl, ...rest } = item;
@@ -37,50 +37,23 @@ function toJob(item: Item): SnapshotJob {
 }
 
 export class DynamoJobStore implements JobStore {
-  constructor(
-    private readonly client: DynamoDBDocumentClient,
-    readonly table: string,
-  ) {}
+  private readonly table: DynamoTable;
 
-  private fail(err: unknown, action: string): never {
-    throw tableError(err, this.table, action);
-  }
-
-  private async conditional(action: string, send: () => Promise<unknown>): Promise<boolean> {
-    try {
-      await send();
-      return true;
-    } catch (err) {
-      if (errorName(err) === 'ConditionalCheckFailedException') return false;
-      this.fail(err, action);
-    }
+  constructor(client: DynamoDBDocumentClient, tableName: string) {
+    this.table = new DynamoTable(client, tableName);
   }
 
   async create(job: SnapshotJob): Promise<{ created: boolean; job: SnapshotJob }> {
     const { jobId, ...fields } = job;
-    const created = await this.conditional('PutItem', () =>
-      this.client.send(
-        new PutCommand({
-          TableName: this.table,
-          Item: { ...jobKey(job.service, jobId), type: 'snapshot-job', ...fields },
-          ConditionExpression: 'attribute_not_exists(#pk)',
-          ExpressionAttributeNames: { '#pk': TABLE_KEY.partition },
-        }),
-      ),
-    );
-    if (created) return { created, job };
+    if (await this.table.putIfAbsent({ ...jobKey(job.service, jobId), type: 'snapshot-job', ...fields })) return { created: true, job };
     const existing = await this.get(job.service, jobId);
     if (!existing) throw new Error(`job ${jobId} of ${job.service} exists and does not: DynamoDB disagrees with itself`);
-    return { created, job: existing };
+    return { created: false, job: existing };
   }
 
   async get(service: string, jobId: string): Promise<SnapshotJob | undefined> {
-    try {
-      const out = await this.client.send(new GetCommand({ TableName: this.table, Key: jobKey(service, jobId), ConsistentRead: true }));
-      return out.Item ? toJob(out.Item) : undefined;
-    } catch (err) {
-      this.fail(err, 'GetItem');
-    }
+    const item = await this.table.get(jobKey(service, jobId));
+    return item ? toJob(item) : undefined;
   }
 
   private setWhileRequested(service: string, jobId: string, fields: Record<string, unknown>): Promise<boolean> {
@@ -91,10 +64,10 @@ export class DynamoJobStore implements JobStore {
       values[`:${k}`] = v;
       return `#${k} = :${k}`;
     });
-    return this.conditional('UpdateItem', () =>
-      this.client.send(
+    return this.table.conditional('UpdateItem', () =>
+      this.table.client.send(
         new UpdateCommand({
-          TableName: this.table,
+          TableName: this.table.name,
           Key: jobKey(service, jobId),
           UpdateExpression: `SET ${sets.join(', ')}`,
           ConditionExpression: '#status = :requested',
@@ -123,41 +96,18 @@ export class DynamoJobStore implements JobStore {
     return this.setWhileRequested(service, jobId, { ...conclusion, [TTL_ATTRIBUTE]: expiresAt });
   }
 
-  private async query(service: string, options: { requestedOnly?: boolean; newestFirst: boolean; limit?: number }): Promise<SnapshotJob[]> {
+  async open(service: string): Promise<SnapshotJob[]> {
     const jobs: SnapshotJob[] = [];
-    let startKey: Item | undefined;
-    do {
-      let out;
-      try {
-        out = await this.client.send(
-          new QueryCommand({
-            TableName: this.table,
-            KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
-            ...(options.requestedOnly ? { FilterExpression: '#status = :requested' } : {}),
-            ExpressionAttributeNames: { '#pk': TABLE_KEY.partition, '#sk': TABLE_KEY.sort, ...(options.requestedOnly ? { '#status': 'status' } : {}) },
-            ExpressionAttributeValues: { ':pk': servicePk(service), ':prefix': JOB_SK_PREFIX, ...(options.requestedOnly ? { ':requested': 'requested' } : {}) },
-            ScanIndexForward: !options.newestFirst,
-            ConsistentRead: true,
-            ExclusiveStartKey: startKey,
-          }),
-        );
-      } catch (err) {
-        this.fail(err, 'Query');
-      }
-      for (const item of out.Items ?? []) {
-        jobs.push(toJob(item));
-        if (options.limit !== undefined && jobs.length >= options.limit) return jobs;
-      }
-      startKey = out.LastEvaluatedKey;
-    } while (startKey);
+    const filter = { expression: '#status = :requested', names: { '#status': 'status' }, values: { ':requested': 'requested' } };
+    for await (const item of this.table.query({ pk: servicePk(service), prefix: JOB_SK_PREFIX, filter })) jobs.push(toJob(item));
     return jobs;
   }
 
-  open(service: string): Promise<SnapshotJob[]> {
-    return this.query(service, { requestedOnly: true, newestFirst: false });
-  }
-
-  recent(service: string, limit: number): Promise<SnapshotJob[]> {
-    return this.query(service, { newestFirst: true, limit });
+  async recent(service: string, limit: number): Promise<SnapshotJob[]> {
+    const jobs: SnapshotJob[] = [];
+    for await (const item of this.table.query({ pk: servicePk(service), prefix: JOB_SK_PREFIX, newestFirst: true })) {
+      if (jobs.push(toJob(item)) >= limit) break;
+    }
+    return jobs;
   }
 }

@@ -5,18 +5,31 @@
  */
 import { DeleteCommand, GetCommand, QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ServicePolicy } from '../domain/service-policy.js';
-import { tableError } from './aws.js';
+import { errorName, tableError } from './aws.js';
 import { REGISTRY_PK, REGISTRY_SK_PREFIX, TABLE_KEY, registryKey, serviceConfigKey } from './keys.js';
+
+/**
+ * Who wrote a policy, when a deployment tool did (the CDK construct's custom resource:
+ * `<stack id>/<logical id>`). A removal that names an owner only removes a policy that owner
+ * wrote, so moving `protect()` to another construct (create new, then delete old) cannot
+ * unprotect the service.
+ */
+export interface RegistryWriteOptions {
+  owner?: string;
+}
 
 export interface ServiceRegistry {
   /** Creates or replaces the policy (and registers the service). */
-  put(policy: ServicePolicy): Promise<void>;
+  put(policy: ServicePolicy, options?: RegistryWriteOptions): Promise<void>;
   /** Strongly consistent read; undefined when the service is not protected. */
   get(service: string): Promise<ServicePolicy | undefined>;
   /** Names of every protected service, in name order. */
   list(): Promise<string[]>;
-  /** Stops protecting a service (its snapshots and other items stay). */
-  remove(service: string): Promise<void>;
+  /**
+   * Stops protecting a service (its snapshots and other items stay). With an owner, only if
+   * that owner wrote the current policy; returns whether the service was removed.
+   */
+  remove(service: string, options?: RegistryWriteOptions): Promise<boolean>;
 }
 
 export class DynamoServiceRegistry implements ServiceRegistry {
@@ -29,12 +42,13 @@ export class DynamoServiceRegistry implements ServiceRegistry {
     throw tableError(err, this.table, action);
   }
 
-  async put(policy: ServicePolicy): Promise<void> {
+  async put(policy: ServicePolicy, options: RegistryWriteOptions = {}): Promise<void> {
+    const owner = options.owner === undefined ? {} : { owner: options.owner };
     try {
       await this.client.send(
         new TransactWriteCommand({
           TransactItems: [
-            { Put: { TableName: this.table, Item: { ...serviceConfigKey(policy.service), type: 'service', updatedAt: new Date().toISOString(), policy } } },
+            { Put: { TableName: this.table, Item: { ...serviceConfigKey(policy.service), type: 'service', updatedAt: new Date().toISOString(), ...owner, policy } } },
             { Put: { TableName: this.table, Item: { ...registryKey(policy.service), type: 'registry', service: policy.service } } },
           ],
         }),
@@ -78,10 +92,38 @@ export class DynamoServiceRegistry implements ServiceRegistry {
     return names;
   }
 
-  async remove(service: string): Promise<void> {
+  async remove(service: string, options: RegistryWriteOptions = {}): Promise<boolean> {
+    if (options.owner !== undefined) {
+      // Both items in one transaction, conditional on the owner: all or nothing.
+      try {
+        await this.client.send(
+          new TransactWriteCommand({
+            TransactItems: [
+              {
+                Delete: {
+                  TableName: this.table,
+                  Key: serviceConfigKey(service),
+                  ConditionExpression: '#owner = :owner',
+                  ExpressionAttributeNames: { '#owner': 'owner' },
+                  ExpressionAttributeValues: { ':owner': options.owner },
+                },
+              },
+              { Delete: { TableName: this.table, Key: registryKey(service) } },
+            ],
+          }),
+        );
+        return true;
+      } catch (err) {
+        // Another owner's policy (or none at all): not ours to remove.
+        const reasons = (err as { CancellationReasons?: { Code?: string }[] }).CancellationReasons ?? [];
+        if (errorName(err) === 'TransactionCanceledException' && reasons.some((r) => r.Code === 'ConditionalCheckFailed')) return false;
+        this.fail(err, 'TransactWriteItems');
+      }
+    }
     try {
       await this.client.send(new DeleteCommand({ TableName: this.table, Key: registryKey(service) }));
       await this.client.send(new DeleteCommand({ TableName: this.table, Key: serviceConfigKey(service) }));
+      return true;
     } catch (err) {
       this.fail(err, 'DeleteItem');
     }

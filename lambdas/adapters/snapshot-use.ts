@@ -16,10 +16,11 @@
  *
  * Issue-5 drills acquire through the same interface (`purpose: 'drill'`, holder = drill id).
  */
-import { DeleteCommand, QueryCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { OperationFailedError, SnapshotNotFoundError, UnavailableError, UsageError } from '../domain/errors.js';
+import { DeleteCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { OperationFailedError, SnapshotNotFoundError, UsageError } from '../domain/errors.js';
 import { isSnapshotId } from '../domain/ids.js';
-import { errorName, translateAwsError } from './aws.js';
+import { errorName, tableError } from './aws.js';
+import { DynamoTable } from './dynamo-table.js';
 import { TABLE_KEY, TTL_ATTRIBUTE, servicePk, snapshotKey, snapshotUseKey, snapshotUseSkPrefix } from './keys.js';
 
 export type SnapshotUsePurpose = 'restore' | 'drill';
@@ -72,13 +73,9 @@ export class DynamoSnapshotUseLeases implements SnapshotUseLeases {
   ) {}
 
   private fail(err: unknown, action: string): never {
-    const t = translateAwsError(err, `table ${this.table}`);
-    if (t !== err) throw t;
-    if (errorName(err) === 'ResourceNotFoundException') {
-      throw new UnavailableError(`table ${this.table} does not exist`, { hint: 'create it with `lifeboat init` or deploy the CDK construct' });
-    }
-    throw new UnavailableError(`${action} on table ${this.table} failed: ${(err as Error).message}`, { cause: err });
+    throw tableError(err, this.table, action);
   }
+
 
   private nowSeconds(): number {
     return Math.floor(this.now().getTime() / 1000);
@@ -170,38 +167,20 @@ export class DynamoSnapshotUseLeases implements SnapshotUseLeases {
 
   async live(service: string, snapshotId?: string): Promise<SnapshotUse[]> {
     const out: SnapshotUse[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      let page;
-      try {
-        page = await this.client.send(
-          new QueryCommand({
-            TableName: this.table,
-            KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
-            FilterExpression: '#exp > :now',
-            ExpressionAttributeNames: { '#pk': TABLE_KEY.partition, '#sk': TABLE_KEY.sort, '#exp': TTL_ATTRIBUTE },
-            ExpressionAttributeValues: { ':pk': servicePk(service), ':prefix': snapshotUseSkPrefix(snapshotId), ':now': this.nowSeconds() },
-            ConsistentRead: true,
-            ExclusiveStartKey: startKey,
-          }),
-        );
-      } catch (err) {
-        this.fail(err, 'Query');
-      }
-      for (const item of page.Items ?? []) {
-        out.push({
-          service: String(item.service),
-          snapshotId: String(item.snapshotId),
-          holder: String(item.holder),
-          purpose: item.purpose as SnapshotUsePurpose,
-          acquiredAt: String(item.acquiredAt),
-          expiresAt: Number(item[TTL_ATTRIBUTE]),
-        });
-      }
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+    const filter = { expression: '#exp > :now', names: { '#exp': TTL_ATTRIBUTE }, values: { ':now': this.nowSeconds() } };
+    for await (const item of new DynamoTable(this.client, this.table).query({ pk: servicePk(service), prefix: snapshotUseSkPrefix(snapshotId), filter })) {
+      out.push({
+        service: String(item.service),
+        snapshotId: String(item.snapshotId),
+        holder: String(item.holder),
+        purpose: item.purpose as SnapshotUsePurpose,
+        acquiredAt: String(item.acquiredAt),
+        expiresAt: Number(item[TTL_ATTRIBUTE]),
+      });
+    }
     return out;
   }
+
 }
 
 export interface HeldSnapshotUse {

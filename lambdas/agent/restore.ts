@@ -39,7 +39,6 @@ import {
   type FileHandle,
 } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { gunzip } from 'node:zlib';
 import { promisify } from 'node:util';

@@ -11,7 +11,6 @@
  * Data crosses threads in batches of about 1 MiB whose buffers are transferred, not
  * copied; at most a few batches are in flight per stream, so memory stays bounded.
  */
-import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';

@@ -8,6 +8,7 @@
 import { UsageError } from './errors.js';
 import { assertServiceName } from './ids.js';
 import { DEFAULT_REAP_AFTER_SECONDS, validateRetentionPolicy } from './retention-policy.js';
+import { assertScheduleExpression, assertTimeZone } from './schedule-expression.js';
 
 export interface SnapshotPolicy {
   /** EventBridge Scheduler expression: `cron(...)` or `rate(...)`. */
@@ -186,6 +187,7 @@ export function normalizeServicePolicy(input: ServicePolicyInput): ServicePolicy
     });
   }
   validateDrill(input.drill);
+  validateSchedules(input);
   const port = input.discovery?.port;
   if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65535)) {
     throw new UsageError(`discovery.port is ${JSON.stringify(port)}; it must be a whole number between 1 and 65535`);
@@ -205,6 +207,18 @@ export function normalizeServicePolicy(input: ServicePolicyInput): ServicePolicy
     targets,
     ...(input.discovery ? { discovery: input.discovery } : {}),
   };
+}
+
+/** Schedules and time zones are checked here, so a bad one is refused before it is stored or deployed. */
+function validateSchedules(input: ServicePolicyInput): void {
+  for (const [section, policy] of [
+    ['snapshot', input.snapshot],
+    ['retention', input.retention],
+    ['drill', input.drill],
+  ] as const) {
+    if (policy?.schedule !== undefined) assertScheduleExpression(`${section}.schedule`, policy.schedule);
+    if (policy?.timezone !== undefined) assertTimeZone(`${section}.timezone`, policy.timezone);
+  }
 }
 
 function validateDrill(drill: DrillPolicy | undefined): void {

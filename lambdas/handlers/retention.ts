@@ -170,7 +170,7 @@ export function depsFromEnvironment(env: Record<string, string | undefined> = pr
     leases: new DynamoSnapshotUseLeases(dynamo, table),
     registry: new DynamoServiceRegistry(dynamo, table),
     logger: new Logger({ serviceName: 'lifeboat-retention' }),
-    metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName: POWERTOOLS_SERVICE_NAME }),
+    metrics: new Metrics({ namespace: env.LIFEBOAT_METRICS_NAMESPACE ?? METRICS_NAMESPACE, serviceName: POWERTOOLS_SERVICE_NAME }),
   };
 }
 

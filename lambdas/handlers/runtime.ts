@@ -4,7 +4,7 @@
  * Lambda container from the environment. Handlers are also plain async functions of an
  * event (`createXxxHandler(deps)`), so local mode and tests call them directly.
  *
- * Environment: LIFEBOAT_TABLE (required), LIFEBOAT_FAILOVER_QUEUE_URL (the watchdog's
+ * Environment: LIFEBOAT_TABLE (required), LIFEBOAT_METRICS_NAMESPACE, LIFEBOAT_FAILOVER_QUEUE_URL (the watchdog's
  * queue, for failover waits), plus the SDK's own (AWS_REGION, AWS_ENDPOINT_URL_*).
  */
 import { Logger } from '@aws-lambda-powertools/logger';
@@ -43,7 +43,7 @@ type Unit = (typeof MetricUnit)[keyof typeof MetricUnit];
 export function createObservability(env: Record<string, string | undefined> = process.env): Observability {
   return {
     logger: new Logger({ serviceName: 'lifeboat', ...(env.POWERTOOLS_LOG_LEVEL ? {} : { logLevel: 'INFO' }) }),
-    metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName: POWERTOOLS_SERVICE_NAME }),
+    metrics: new Metrics({ namespace: env.LIFEBOAT_METRICS_NAMESPACE ?? METRICS_NAMESPACE, serviceName: POWERTOOLS_SERVICE_NAME }),
   };
 }
 

@@ -281,7 +281,8 @@ export class LocalMode {
     });
     const h = this.handlers;
     const clusterArn = this.launcher.clusterArn;
-    // The rules the construct deploys: every task of the cluster to task-events; drill tasks' STOPPED to the report handler.
+    // The rules the construct deploys (lib/private/handlers.ts): every task state change of the
+    // cluster to task-events; drill tasks' STOPPED to the report handler.
     this.bus.addRule({ name: 'task-events', pattern: { source: ['aws.ecs'], 'detail-type': ['ECS Task State Change'], detail: { clusterArn: [clusterArn] } }, target: (e) => h.taskEvents(e) });
     this.bus.addRule({
       name: 'drill-report',
@@ -297,7 +298,7 @@ export class LocalMode {
     poller.start();
     this.onClose('failover queue poller', () => poller.stop());
 
-    // 6. Schedules: the control plane's own, and the service's.
+    // 6. Schedules: the control plane's own and the service's — the triggers of lib/private/handlers.ts.
     this.scheduler = new LocalScheduler({ speed: this.speed, onFiring: (f) => this.onFiring(f) });
     const s = this.scheduler;
     s.add({ name: 'watchdog', expression: 'rate(1 minute)', target: (e) => h.watchdog(e), input: (t) => scheduledEvent('watchdog', t) });
@@ -305,7 +306,7 @@ export class LocalMode {
     s.add({ name: 'drill-watchdog', expression: 'rate(5 minutes)', target: (e) => h.drillWatchdog(e), input: (t) => scheduledEvent('drill-watchdog', t) });
     if (p.retention.schedule) s.add({ name: 'retention', expression: p.retention.schedule, timezone: p.retention.timezone, target: (e) => h.retention(e), input: () => ({ service: p.service }) });
     if (p.drill.schedule) s.add({ name: 'drill', expression: p.drill.schedule, timezone: p.drill.timezone, target: (e) => h.drillScheduler(e), input: (t) => ({ service: p.service, scheduledTime: t.toISOString() }) });
-    s.add({ name: 'snapshot-watch', expression: 'rate(1 minute)', target: (e) => h.snapshotWatch(e), input: (t) => scheduledEvent('snapshot-watch', t) });
+    s.add({ name: 'snapshot-watch', expression: 'rate(5 minutes)', target: (e) => h.snapshotWatch(e), input: (t) => scheduledEvent('snapshot-watch', t) });
     if (p.snapshot.schedule) s.add({ name: 'snapshot', expression: p.snapshot.schedule, timezone: p.snapshot.timezone, target: (e) => h.snapshotScheduler(e), input: (t) => ({ service: p.service, scheduledTime: t.toISOString() }) });
     if (this.speed !== 1) this.say(`schedules run ${this.speed}× faster than the clock (--speed ${this.speed})`);
 

@@ -90,7 +90,7 @@ export class LocalScheduler {
 
   /** Adds a schedule; throws UsageError for a bad expression or time zone. */
   add(spec: LocalScheduleSpec): void {
-    const entry: Entry = { spec, parsed: parseScheduleExpression(spec.expression, spec.timezone ?? 'UTC'), fired: 0 };
+    const entry: Entry = { spec, parsed: parseScheduleExpression(spec.expression, spec.timezone ?? 'UTC', `schedule ${spec.name}`), fired: 0 };
     this.entries.push(entry);
     this.arm(entry, this.now());
   }

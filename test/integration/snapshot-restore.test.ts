@@ -17,7 +17,6 @@ import type { ObjectStore } from '../../lambdas/adapters/stores/store.js';
 import { freshCatalog, setLeaseTerm, tempDir } from '../support/fixtures.js';
 import { compress, decompress } from 'zstd-napi';
 import { STORE_CASES, flipByteAt, readObject, tamper } from '../support/stores.js';
-import { waitFor } from '../support/cli.js';
 import { buildRichTree, describeTree, type TreeHandle } from '../support/tree.js';
 
 async function listKeys(store: ObjectStore, prefix: string): Promise<string[]> {
