@@ -44,6 +44,10 @@ export function describeFiring(f: ScheduleFiring): ActivityLine | undefined {
       const r = f.result as { outcome?: string; drillId?: string; snapshotId?: string; reason?: string } | undefined;
       return { kind: 'drill', text: `scheduled drill: ${r?.outcome ?? '?'} ${r?.drillId ?? ''}${r?.snapshotId ? ` on ${r.snapshotId}` : ''}${r?.reason ? ` — ${r.reason}` : ''}${extra}` };
     }
+    case 'snapshot': {
+      const r = f.result as { outcome?: string; job?: { jobId: string; reason?: string; target?: { taskArn: string } }; reason?: string } | undefined;
+      return { kind: r?.outcome === 'failed' || r?.outcome === 'not-started' ? 'error' : 'snapshot', text: `scheduled snapshot job ${r?.job?.jobId ?? ''} ${r?.outcome ?? '?'}${r?.job?.target ? ` (asked task ${short(r.job.target.taskArn)})` : ''}${r?.job?.reason || r?.reason ? `: ${r?.job?.reason ?? r?.reason}` : ''}${extra}` };
+    }
     case 'drill-watchdog': {
       const r = f.result as { timedOut?: { drillId: string }[] } | undefined;
       return r?.timedOut?.length ? { kind: 'drill', text: `drill watchdog: timed out ${r.timedOut.map((d) => d.drillId).join(', ')}` } : undefined;

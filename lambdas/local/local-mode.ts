@@ -304,10 +304,7 @@ export class LocalMode {
     s.add({ name: 'watchdog', expression: 'rate(1 minute)', target: (e) => h.watchdog(e), input: (t) => scheduledEvent('watchdog', t) });
     s.add({ name: 'reconciler', expression: 'rate(5 minutes)', target: (e) => h.reconciler(e), input: (t) => scheduledEvent('reconciler', t) });
     s.add({ name: 'drill-watchdog', expression: 'rate(5 minutes)', target: (e) => h.drillWatchdog(e), input: (t) => scheduledEvent('drill-watchdog', t) });
-    if (p.retention.schedule) s.add({ name: 'retention', expression: p.retention.schedule, timezone: p.retention.timezone, target: (e) => h.retention(e), input: () => ({ service: p.service }) });
-    if (p.drill.schedule) s.add({ name: 'drill', expression: p.drill.schedule, timezone: p.drill.timezone, target: (e) => h.drillScheduler(e), input: (t) => ({ service: p.service, scheduledTime: t.toISOString() }) });
     s.add({ name: 'snapshot-watch', expression: 'rate(5 minutes)', target: (e) => h.snapshotWatch(e), input: (t) => scheduledEvent('snapshot-watch', t) });
-    if (p.snapshot.schedule) s.add({ name: 'snapshot', expression: p.snapshot.schedule, timezone: p.snapshot.timezone, target: (e) => h.snapshotScheduler(e), input: (t) => ({ service: p.service, scheduledTime: t.toISOString() }) });
     if (this.speed !== 1) this.say(`schedules run ${this.speed}× faster than the clock (--speed ${this.speed})`);
 
     // 7. Servers: the service's front (discovery) and the local API.
@@ -330,6 +327,31 @@ export class LocalMode {
     await this.launcher.createService({ name: p.service, taskDefinition: p.service, desiredCount: o.replicas ?? 3, replaceAfterMs: 2000 });
     // Stopped first: no schedule may start a drill or a snapshot while the tasks go away.
     this.onClose('scheduler', () => this.scheduler.stop());
+    // The service's own schedules start once it has a primary, as they would once a service
+    // is deployed and running; otherwise the first snapshot (rate schedules fire at once)
+    // would only find no primary, and the next one come a whole period later.
+    const serviceSchedules = () => {
+      if (p.retention.schedule) s.add({ name: 'retention', expression: p.retention.schedule, timezone: p.retention.timezone, target: (e) => h.retention(e), input: () => ({ service: p.service }) });
+      if (p.drill.schedule) s.add({ name: 'drill', expression: p.drill.schedule, timezone: p.drill.timezone, target: (e) => h.drillScheduler(e), input: (t) => ({ service: p.service, scheduledTime: t.toISOString() }) });
+      if (p.snapshot.schedule) s.add({ name: 'snapshot', expression: p.snapshot.schedule, timezone: p.snapshot.timezone, target: (e) => h.snapshotScheduler(e), input: (t) => ({ service: p.service, scheduledTime: t.toISOString() }) });
+    };
+    void this.whenPrimary(60_000).then((found) => {
+      if (this.stopping) return;
+      if (!found) this.activity('error', 'no primary after 60 s; starting the service schedules anyway');
+      serviceSchedules();
+      this.activity('schedule', `service schedules started: snapshot ${p.snapshot.schedule ?? '-'}, retention ${p.retention.schedule ?? '-'}, drill ${p.drill.schedule ?? '-'}`);
+    });
+  }
+
+  /** Resolves true once the service has a primary, false after `timeoutMs`. */
+  private async whenPrimary(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline && !this.stopping) {
+      const { lease } = await this.coordination().readState(this.service).catch(() => ({ lease: undefined }));
+      if (lease) return true;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    return false;
   }
 
   /** Serves the local API (api.ts) and remembers its URL. */
