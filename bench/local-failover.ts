@@ -9,23 +9,13 @@ import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LocalMode } from '../lambdas/local/local-mode.js';
-import { killPrimaryAndWaitForService } from '../lambdas/local/scenario.js';
+import { killPrimaryAndWaitForService, until } from '../lambdas/local/scenario.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const args = process.argv.slice(2);
 const rounds = Number(args[args.indexOf('--rounds') + 1] ?? 5) || 5;
 
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
-
-async function until<T>(what: string, f: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await f().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const mode = await LocalMode.start({ repoRoot: join(dirname(fileURLToPath(import.meta.url)), '..'), ephemeral: true, speed: 1 });
 try {
@@ -38,10 +28,10 @@ try {
     await until('three live members and a primary', async () => {
       const s = await mode.status();
       return s.lease && s.members.filter((m) => m.role === 'primary' || m.role === 'replica').length === 3 ? s : undefined;
-    });
-    await until('a write', async () => ((await fetch(`${front}/kv/bench`, { method: 'PUT', body: String(i) })).status === 200 ? true : undefined));
+    }, 60_000);
+    await until('a write', async () => ((await fetch(`${front}/kv/bench`, { method: 'PUT', body: String(i) })).status === 200 ? true : undefined), 60_000);
     const job = await mode.requestSnapshot();
-    await until('the snapshot', async () => ((await mode.snapshotJob(job.job.jobId))?.status === 'complete' ? true : undefined));
+    await until('the snapshot', async () => ((await mode.snapshotJob(job.job.jobId))?.status === 'complete' ? true : undefined), 60_000);
     const r = await killPrimaryAndWaitForService(mode, 'bench');
     elections.push(r.electionMs);
     serving.push(r.servingMs);

@@ -89,7 +89,7 @@ export function registerLocal(program: Command, io: CliIO, done: (r: CommandResu
         say(io, `lifeboat local: local API: ${api.url}/status  (POST /kill-primary, /snapshot, /drill, /corrupt, /schedules/NAME)`);
         say(io, `lifeboat local: logs: ${join(mode.stateDir, 'logs')}; drill reports: ${mode.reportsDir}`);
         if (io.signal.aborted) stop.abort();
-        if (tty) await interactive(mode, io, stop, { renderStatus, KEYS_HELP });
+        if (tty) await interactive(mode, stop, { renderStatus, KEYS_HELP });
         else await plain(mode, io, stop, summaryLine);
       } catch (err) {
         exitCode = isLifeboatError(err) ? err.exitCode : 1;
@@ -120,7 +120,6 @@ async function plain(mode: LocalModeT, io: CliIO, stop: AbortController, summary
 /** The refreshing table, redrawn every second, and keys for commands. */
 async function interactive(
   mode: LocalModeT,
-  io: CliIO,
   stop: AbortController,
   view: { renderStatus: typeof import('../../lambdas/local/status-view.js').renderStatus; KEYS_HELP: string },
 ): Promise<void> {

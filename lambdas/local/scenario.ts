@@ -59,7 +59,8 @@ export interface ScenarioOptions {
   writes?: number;
 }
 
-async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs: number, intervalMs = 100): Promise<T> {
+/** Polls `check` until it returns a value; throws ScenarioError after `timeoutMs` (with the last error). */
+export async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs: number, intervalMs = 100): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
