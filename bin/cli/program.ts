@@ -12,6 +12,7 @@ import { registerCatalog } from './catalog.js';
 import { registerDrill } from './drill.js';
 import { registerDrillAgent } from './drill-agent.js';
 import { registerInit } from './init.js';
+import { registerLocal } from './local.js';
 import { registerReport } from './report.js';
 import { registerRestore } from './restore.js';
 import { registerRetention } from './retention.js';
@@ -76,6 +77,7 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<ExitCo
   registerDrillAgent(program, io, done);
   registerAgent(program, io, done);
   registerRole(program, io, done);
+  registerLocal(program, io, done);
   registerStatus(program, io, done);
   for (const cmd of program.commands) {
     cmd.exitOverride();

@@ -1,13 +1,29 @@
 /**
- * EventBridge Scheduler expressions and time zones, checked before anything is deployed or
- * stored: a policy with `cron(0 3 * * * *)` (both day fields set) would otherwise be
- * refused by the Scheduler API at deploy time, or never fire. Pure.
+ * EventBridge Scheduler expressions and time zones. Pure.
  *
- * Recurring expressions only: `rate(value unit)` and `cron(minutes hours day-of-month month
- * day-of-week year)`, as the Scheduler documents them
+ * Checking (`assertScheduleExpression`, `assertTimeZone`): before anything is deployed or
+ * stored: a policy with `cron(0 3 * * * *)` (both day fields set) would otherwise be
+ * refused by the Scheduler API at deploy time, or never fire. Recurring expressions only:
+ * `rate(value unit)` and `cron(minutes hours day-of-month month day-of-week year)`, as the
+ * Scheduler documents them
  * (https://docs.aws.amazon.com/scheduler/latest/UserGuide/schedule-types.html). One-time
  * `at(...)` schedules make no sense for a snapshot, retention or drill policy.
+ *
+ * Evaluating (`parseScheduleExpression`, `nextFireTime`): when a checked expression fires,
+ * in its time zone — local mode's scheduler stands in for EventBridge Scheduler with it.
+ * Croner evaluates the cron (well tested: L, W, #, years, IANA zones); this module adapts
+ * AWS's dialect to it and applies AWS's rules where Croner's defaults differ:
+ * - day-of-week 1-7 is SUN-SAT (Quartz numbering, Croner's `alternativeWeekdays`);
+ * - `5/15` (a numeric start with a step) means `5-59/15` (Croner only takes ranges or `*`);
+ * - a wall-clock time that does not exist (skipped by a DST change in spring) is skipped,
+ *   and a repeated one (autumn) fires once — AWS's documented behaviour, where Croner
+ *   would move the first to the next valid minute.
+ * Rate schedules fire at once and then every period from the schedule's start; `days` are
+ * 24 hours of elapsed time, whatever DST does to the wall clock (as AWS documents).
+ * `at(yyyy-mm-ddThh:mm:ss)` fires once.
  */
+import { Cron } from 'croner';
+import { DateTime } from 'luxon';
 import { UsageError } from './errors.js';
 
 const CRON_HINT = 'write cron(minutes hours day-of-month month day-of-week year) with "?" in one of the two day fields, e.g. cron(0 3 * * ? *) for 03:00 every day';
@@ -107,4 +123,95 @@ export function assertTimeZone(path: string, timezone: string): void {
   } catch {
     throw new UsageError(`${path} ${JSON.stringify(timezone)} is not an IANA time zone`, { hint: 'use a name such as "UTC", "Europe/Paris" or "America/New_York"' });
   }
+}
+
+// ---------------------------------------------------------------------------------------
+// Evaluation
+
+export type ScheduleExpression =
+  | { kind: 'rate'; expression: string; timezone: string; periodMs: number }
+  | { kind: 'cron'; expression: string; timezone: string; cron: Cron }
+  | { kind: 'at'; expression: string; timezone: string; at: number };
+
+const UNIT_MS: Record<string, number> = { minute: 60_000, hour: 3_600_000, day: 86_400_000 };
+
+/** The highest value of each cron field, for `a/b` → `a-max/b`. */
+const FIELD_MAX = [59, 23, 31, 12, 7, 2199] as const;
+
+/**
+ * Parses an expression for evaluation (rate and cron as `assertScheduleExpression` checks
+ * them, plus one-time `at(...)`); throws UsageError naming what is wrong.
+ */
+export function parseScheduleExpression(expression: string, timezone = 'UTC', path = 'schedule'): ScheduleExpression {
+  assertTimeZone(`${path} time zone`, timezone);
+  const at = /^at\((.*)\)$/.exec(expression.trim());
+  if (at) {
+    const text = at[1]!.trim();
+    const local = DateTime.fromISO(text, { zone: timezone });
+    if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$/.test(text) || !local.isValid) {
+      throw new UsageError(`${path} ${JSON.stringify(expression)} is not a valid schedule: write at(yyyy-mm-ddThh:mm:ss)`);
+    }
+    return { kind: 'at', expression, timezone, at: local.toMillis() };
+  }
+  assertScheduleExpression(path, expression);
+  const body = /^(?:rate|cron)\((.*)\)$/.exec(expression.trim())![1]!.trim();
+  if (expression.trim().startsWith('rate(')) {
+    const r = /^(\d+) (minute|minutes|hour|hours|day|days)$/.exec(body)!;
+    return { kind: 'rate', expression, timezone, periodMs: Number(r[1]) * UNIT_MS[r[2]!.replace(/s$/, '')]! };
+  }
+  const fields = body.split(/\s+/);
+  const croner = fields.map((f, i) => {
+    // AWS's `5/15` starts at 5 and steps to the end of the field; Croner wants it as a range.
+    const step = /^(\d+)\/(\d+)$/.exec(f);
+    if (step) return `${step[1]}-${FIELD_MAX[i]}/${step[2]}`;
+    return f === '?' ? '*' : f;
+  });
+  let cron: Cron;
+  try {
+    cron = new Cron(`0 ${croner.join(' ')}`, { timezone, alternativeWeekdays: true, paused: true });
+  } catch (err) {
+    throw new UsageError(`${path} ${JSON.stringify(expression)} is not a valid schedule: ${(err as Error).message}`);
+  }
+  return { kind: 'cron', expression, timezone, cron };
+}
+
+/**
+ * The first firing strictly after `after` (epoch ms), or undefined when there is none (a
+ * one-time schedule in the past, a cron whose years are over). `start` is when a rate
+ * schedule started counting.
+ */
+export function nextFireTime(schedule: ScheduleExpression, after: number, start: number): number | undefined {
+  switch (schedule.kind) {
+    case 'rate': {
+      const n = after < start ? 0 : Math.floor((after - start) / schedule.periodMs) + 1;
+      return start + n * schedule.periodMs;
+    }
+    case 'at':
+      return schedule.at > after ? schedule.at : undefined;
+    case 'cron': {
+      let from = new Date(after);
+      // A few candidates at most: each skipped one is a DST gap, at most one per pass.
+      for (let i = 0; i < 8; i++) {
+        const next = schedule.cron.nextRun(from);
+        if (!next) return undefined;
+        // Croner moves a wall-clock time that does not exist to the next valid minute; AWS skips it.
+        if (schedule.cron.match(next)) return next.getTime();
+        from = next;
+      }
+      return undefined;
+    }
+  }
+}
+
+/** Several firings after `after`, for display and tests. */
+export function nextFireTimes(schedule: ScheduleExpression, after: number, start: number, count: number): number[] {
+  const out: number[] = [];
+  let t = after;
+  for (let i = 0; i < count; i++) {
+    const next = nextFireTime(schedule, t, start);
+    if (next === undefined) break;
+    out.push(next);
+    t = next;
+  }
+  return out;
 }

