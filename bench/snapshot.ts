@@ -6,13 +6,17 @@
  * S3 server (see ../shared/LOCAL-SERVICES.md), so both are compared on local directory
  * stores; lifeboat's S3 figures (through fauxqs, in memory) are reported on their own.
  *
- * Fairness: the tree is read once before timing (warm page cache for both), dirty pages
- * are flushed with `sync` before every timed command, the two tools alternate who goes
- * first, every backup is a full one into an empty repository, and the median of N rounds
- * is reported. Peak memory is the maximum RSS from GNU time.
+ * Fairness: before every timed command dirty pages are flushed (`sync`), the page cache is
+ * dropped and then exactly that command's input is read back in (the tree for a backup,
+ * the store or repository for a restore), so each run starts from the same state: inputs
+ * warm, nothing else cached. (Measured here: with a page cache full of a previous run's
+ * freed pages, a restore's kernel time tripled for both tools, run to run.) The two tools
+ * alternate who goes first, every backup is a full one into an empty repository, and the
+ * median of N rounds is reported. Peak memory is the maximum RSS from GNU time.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -45,8 +49,28 @@ function need(cmd: string, install: string): void {
  * Runs a command under GNU time. Asynchronous on purpose: the S3 server lives in this
  * process, and a synchronous spawn would stop it from answering the command it waits for.
  */
-async function timed(cmd: string, argv: string[], env: NodeJS.ProcessEnv, cwd = process.cwd()): Promise<Measure> {
+let dropWarned = false;
+
+/** Flushes, drops the page cache (root only; otherwise says so once) and reads `warm` back in. */
+function settle(warm: string[]): void {
   execFileSync('sync');
+  try {
+    writeFileSync('/proc/sys/vm/drop_caches', '3');
+  } catch {
+    if (!dropWarned) console.error('bench: cannot drop the page cache (not root): results will be noisier');
+    dropWarned = true;
+  }
+  for (const path of warm) execFileSync('sh', ['-c', 'find "$1" -type f -exec cat {} + > /dev/null', 'sh', path]);
+}
+
+/** The tool's own code is warm too (a first `--version` loads what a run loads). */
+function warmTool(cmd: string, argv: string[]): void {
+  execFileSync(cmd, cmd === 'restic' ? ['version'] : [argv[0]!, '--version'], { stdio: 'ignore' });
+}
+
+async function timed(cmd: string, argv: string[], env: NodeJS.ProcessEnv, cwd = process.cwd(), warm: string[] = []): Promise<Measure> {
+  settle(warm);
+  warmTool(cmd, argv);
   const child = spawn('/usr/bin/time', ['-f', 'TIME %e %M %U %S', cmd, ...argv], { env, cwd });
   let out = '';
   let err = '';
@@ -79,8 +103,6 @@ async function main() {
   const { generated } = await ensureTree(tree);
   console.error(`bench: tree ${generated ? 'generated' : 'reused'}: ${(treeBytes(DEFAULT_TREE) / MiB).toFixed(0)} MiB`);
   execFileSync('node', ['scripts/build-cli.mjs']);
-  // Warm the page cache so neither tool pays for the first read.
-  execFileSync('tar', ['cf', '/dev/null', '-C', tree, '.']);
 
   const services = await startEmbeddedServices();
   const lifeboat = resolve('dist/lifeboat.mjs');
@@ -101,10 +123,10 @@ async function main() {
         async () => {
           await rm(fileStore, { recursive: true, force: true });
           await mkdir(fileStore);
-          result.lifeboatSnapshot!.push(await timed('node', [lifeboat, 'snapshot', '--service', `bench${round}`, '--dir', tree], lifeboatEnv));
+          result.lifeboatSnapshot!.push(await timed('node', [lifeboat, 'snapshot', '--service', `bench${round}`, '--dir', tree], lifeboatEnv, undefined, [tree]));
           const out = join(work, 'lifeboat-restored');
           await rm(out, { recursive: true, force: true });
-          result.lifeboatRestore!.push(await timed('node', [lifeboat, 'restore', '--service', `bench${round}`, '--dir', out], lifeboatEnv));
+          result.lifeboatRestore!.push(await timed('node', [lifeboat, 'restore', '--service', `bench${round}`, '--dir', out], lifeboatEnv, undefined, [fileStore]));
           if (round === 0) sameTree(tree, out);
           await rm(out, { recursive: true, force: true });
         },
@@ -112,10 +134,10 @@ async function main() {
           await rm(resticRepo, { recursive: true, force: true });
           execFileSync('restic', ['init', '-q'], { env: resticEnv });
           // restic stores paths as given; back up from inside the tree's parent like lifeboat's --dir.
-          result.resticBackup!.push(await timed('restic', ['backup', '-q', 'tree'], resticEnv, work));
+          result.resticBackup!.push(await timed('restic', ['backup', '-q', 'tree'], resticEnv, work, [tree]));
           const out = join(work, 'restic-restored');
           await rm(out, { recursive: true, force: true });
-          result.resticRestore!.push(await timed('restic', ['restore', 'latest', '-q', '--target', out], resticEnv));
+          result.resticRestore!.push(await timed('restic', ['restore', 'latest', '-q', '--target', out], resticEnv, undefined, [resticRepo]));
           if (round === 0) sameTree(tree, join(out, 'tree'));
           await rm(out, { recursive: true, force: true });
         },
@@ -128,7 +150,7 @@ async function main() {
     if (!skipS3) {
       const s3Env = { ...baseEnv, LIFEBOAT_STORE: 's3://bench-bucket/lifeboat' };
       for (let round = 0; round < rounds; round++) {
-        result.s3Snapshot!.push(await timed('node', [lifeboat, 'snapshot', '--service', `s3bench${round}`, '--dir', tree], s3Env));
+        result.s3Snapshot!.push(await timed('node', [lifeboat, 'snapshot', '--service', `s3bench${round}`, '--dir', tree], s3Env, undefined, [tree]));
         const out = join(work, 's3-restored');
         await rm(out, { recursive: true, force: true });
         result.s3Restore!.push(await timed('node', [lifeboat, 'restore', '--service', `s3bench${round}`, '--dir', out], s3Env));

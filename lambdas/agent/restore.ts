@@ -44,7 +44,7 @@ import { gunzip } from 'node:zlib';
 import { promisify } from 'node:util';
 import * as tarStream from 'tar-stream';
 import { DecompressStream } from 'zstd-napi';
-import { ZstdWorkerPool } from './zstd-worker.js';
+import { SmallFileWriter } from './file-writer.js';
 import { hashTap } from './hash-tap.js';
 import { AbortedError, IntegrityError, LifeboatError, OperationFailedError, SnapshotNotFoundError, UsageError } from '../domain/errors.js';
 import { assertServiceName, isSnapshotId } from '../domain/ids.js';
@@ -255,6 +255,21 @@ async function writeAll(fh: FileHandle, buf: Buffer): Promise<void> {
   for (let at = 0; at < buf.length; ) at += (await fh.write(buf, at, buf.length - at)).bytesWritten;
 }
 
+const WRITE_BATCH = 1024 * 1024;
+
+/** writev, finishing with plain writes if the kernel took only part of it. */
+async function writeAllv(fh: FileHandle, bufs: Buffer[]): Promise<void> {
+  let written = (await fh.writev(bufs)).bytesWritten;
+  for (const b of bufs) {
+    if (written >= b.length) {
+      written -= b.length;
+      continue;
+    }
+    await writeAll(fh, b.subarray(written));
+    written = 0;
+  }
+}
+
 class WriterPool {
   private readonly inFlight = new Set<Promise<void>>();
   private failure: unknown;
@@ -284,7 +299,8 @@ interface ExtractContext {
   byPath: Map<string, ManifestEntry>;
   seen: Set<string>;
   writers: WriterPool;
-  zstd: ZstdWorkerPool | undefined;
+  /** Small files are written in batches from a worker thread (file-writer.ts). */
+  smallFiles: SmallFileWriter;
   signal: AbortSignal;
   progress: (bytes: number, files: number) => void;
 }
@@ -299,23 +315,13 @@ const TAR_TYPE: Record<ManifestEntry['type'], string> = { dir: 'directory', file
 
 async function extractPart(ctx: ExtractContext, store: ObjectStore, part: ManifestPart, index: number): Promise<void> {
   const body = await store.get(part.key, { signal: ctx.signal });
-  let digest: () => { sha256: string; stored: number };
+  const tap = hashTap();
   const extract = tarStream.extract();
-  let piping: Promise<void>;
-  if (part.compression === 'none') {
-    const tap = hashTap();
-    digest = tap.digest;
-    piping = pipeline(body, tap.stream, extract as unknown as NodeJS.WritableStream, { signal: ctx.signal });
-  } else if (ctx.zstd) {
-    // The codec and the part's SHA-256 run on a worker thread.
-    const unzstd = ctx.zstd.decompressStream();
-    digest = () => unzstd.digest();
-    piping = pipeline(body, unzstd, extract as unknown as NodeJS.WritableStream, { signal: ctx.signal });
-  } else {
-    const tap = hashTap();
-    digest = tap.digest;
-    piping = pipeline(body, tap.stream, new DecompressStream(), extract as unknown as NodeJS.WritableStream, { signal: ctx.signal });
-  }
+  const target = extract as unknown as NodeJS.WritableStream;
+  const piping =
+    part.compression === 'none'
+      ? pipeline(body, tap.stream, target, { signal: ctx.signal })
+      : pipeline(body, tap.stream, new DecompressStream(), target, { signal: ctx.signal });
   piping.catch(() => undefined); // awaited below; this only keeps it from being "unhandled"
   let current: string | undefined;
   try {
@@ -358,7 +364,7 @@ async function extractPart(ctx: ExtractContext, store: ObjectStore, part: Manife
       { hint: 'restore an older snapshot with --snapshot ID; the target directory was not changed', cause: err },
     );
   }
-  const { sha256: sha, stored } = digest();
+  const { sha256: sha, stored } = tap.digest();
   if (stored !== part.size || sha !== part.sha256) {
     throw new IntegrityError(`part ${part.key} of snapshot ${ctx.manifest.id} is corrupted: ${stored !== part.size ? `${stored} bytes stored, ${part.size} expected` : 'SHA-256 does not match the manifest'}`, {
       hint: 'restore an older snapshot with --snapshot ID; the target directory was not changed',
@@ -377,19 +383,37 @@ async function writeFileEntry(ctx: ExtractContext, member: AsyncIterable<Buffer>
     }
     if (hash.digest('hex') !== e.sha256) throw corrupted(ctx, e.path, 'content SHA-256 does not match the manifest');
     const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-    await ctx.writers.submit(async () => {
-      await createFile(dest, e, (fh) => writeAll(fh, data));
-      ctx.progress(data.length, 1);
+    const chown = isRoot && (e.uid !== OWN_UID || e.gid !== OWN_GID);
+    await ctx.smallFiles.add({
+      path: dest,
+      data,
+      mode: e.mode,
+      mtimeMs: e.mtimeMs,
+      ...(chown ? { chown: { uid: e.uid, gid: e.gid } } : {}),
+      // open() applies the umask and ignores setuid/setgid/sticky; chown clears setuid/setgid.
+      chmod: chown || (e.mode & ~UMASK & 0o777) !== e.mode,
     });
     return;
   }
   // Large files stream to disk; the whole staging tree is discarded if the hash fails.
+  // Archive chunks arrive small (tens of KiB): gathering them into one writev per MiB
+  // saves most of the system calls and thread-pool round trips.
   await createFile(dest, e, async (fh) => {
+    let batch: Buffer[] = [];
+    let batched = 0;
+    const flush = async () => {
+      await writeAllv(fh, batch);
+      ctx.progress(batched, 0);
+      batch = [];
+      batched = 0;
+    };
     for await (const c of member) {
       hash.update(c);
-      await writeAll(fh, c);
-      ctx.progress(c.length, 0);
+      batch.push(c);
+      batched += c.length;
+      if (batched >= WRITE_BATCH) await flush();
     }
+    if (batched > 0) await flush();
     if (hash.digest('hex') !== e.sha256) throw corrupted(ctx, e.path, 'content SHA-256 does not match the manifest');
   });
   ctx.progress(0, 1);
@@ -413,7 +437,7 @@ async function extractAll(manifest: Manifest, store: ObjectStore, staging: strin
     byPath,
     seen: new Set(['.']),
     writers: new WriterPool(),
-    zstd: process.env.LIFEBOAT_CODEC === 'inline' ? undefined : new ZstdWorkerPool(),
+    smallFiles: new SmallFileWriter((bytes, files) => ctx.progress(bytes, files)),
     signal,
     progress: (bytes, files) => {
       bytesDone += bytes;
@@ -446,10 +470,11 @@ async function extractAll(manifest: Manifest, store: ObjectStore, staging: strin
     ),
   );
   signal.removeEventListener('abort', onAbort);
-  await ctx.zstd?.close();
-  await ctx.writers.drain().catch((err: unknown) => {
-    if (!results.some((r) => r.status === 'rejected')) throw err;
-  });
+  const flushed = await Promise.allSettled([ctx.writers.drain(), ctx.smallFiles.drain()]);
+  await ctx.smallFiles.close();
+  const writeFailure = flushed.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
+  // A part's own error explains more than the write error it caused.
+  if (writeFailure && !results.some((r) => r.status === 'rejected')) throw writeFailure.reason;
   const failed = results.find((r) => r.status === 'rejected' && !(r.reason instanceof AbortedError)) ?? results.find((r) => r.status === 'rejected');
   if (failed) throw (failed as PromiseRejectedResult).reason;
   if (signal.aborted) throw new AbortedError('restore aborted; the target directory was not changed');

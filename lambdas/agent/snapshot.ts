@@ -39,7 +39,6 @@ import type { ObjectStore } from '../adapters/stores/store.js';
 import { runHook, type HookResult } from './hooks.js';
 import { assertReadableDirectory, walkTree, type WalkedNode } from './walk.js';
 import { CompressStream } from 'zstd-napi';
-import { ZstdWorkerPool } from './zstd-worker.js';
 import { hashTap } from './hash-tap.js';
 import { findIncompressible, planParts, type PartCompression } from './part-plan.js';
 
@@ -228,7 +227,6 @@ interface PartContext {
   store: ObjectStore;
   key: string;
   compressionLevel: number;
-  zstd: ZstdWorkerPool | undefined;
   signal: AbortSignal;
   progress: Progress;
 }
@@ -238,26 +236,17 @@ async function producePart(ctx: PartContext, indices: readonly number[], compres
   const pack = tarStream.pack();
   const body = new PassThrough({ highWaterMark: CHUNK });
   let streamError: unknown;
-  let digest: () => { sha256: string; stored: number };
-  const onDone = (err: Error | null | undefined) => {
-    if (err) streamError ??= err;
-  };
+  const tap = hashTap();
+  const stages: NodeJS.ReadWriteStream[] =
+    compression === 'none'
+      ? [tap.stream]
+      : // Frame checksums on: a corrupted part fails in the decompressor, before its bytes are used.
+        [new CompressStream({ compressionLevel: ctx.compressionLevel, checksumFlag: true }), tap.stream];
   // Readable.from: Node's pipeline mishandles a streamx source on premature close (an
   // unhandled rejection on abort); a Node Readable over its async iterator does not.
-  if (compression === 'none') {
-    const tap = hashTap();
-    digest = tap.digest;
-    pipeline(Readable.from(pack), tap.stream, body, onDone);
-  } else if (ctx.zstd) {
-    // Frame checksums on; codec and the part's SHA-256 run on a worker thread.
-    const zstd = ctx.zstd.compressStream(ctx.compressionLevel);
-    digest = () => zstd.digest();
-    pipeline(Readable.from(pack), zstd, body, onDone);
-  } else {
-    const tap = hashTap();
-    digest = tap.digest;
-    pipeline(Readable.from(pack), new CompressStream({ compressionLevel: ctx.compressionLevel, checksumFlag: true }), tap.stream, body, onDone);
-  }
+  pipeline([Readable.from(pack), ...stages, body], (err) => {
+    if (err) streamError ??= err;
+  });
 
   const upload = ctx.store.put(ctx.key, body, { signal: ctx.signal, contentType: compression === 'none' ? 'application/x-tar' : 'application/zstd' });
   let members = 0;
@@ -358,7 +347,7 @@ async function producePart(ctx: PartContext, indices: readonly number[], compres
     throw err;
   }
   const { size } = (results[1] as PromiseFulfilledResult<{ size: number }>).value;
-  const { sha256, stored } = digest();
+  const { sha256, stored } = tap.digest();
   if (stored !== size) throw new OperationFailedError(`part ${ctx.key}: ${size} bytes stored but ${stored} produced`);
   return { size, sha256, entries: members, compression };
 }
@@ -537,7 +526,6 @@ async function uploadSnapshot(options: SnapshotOptions, snap: SnapshotIdentity):
     // One failing part stops its siblings; kept apart from the caller's signal so the
     // caller sees the part's error, not an "aborted".
     const stopParts = new AbortController();
-    const zstd = process.env.LIFEBOAT_CODEC === 'inline' ? undefined : new ZstdWorkerPool();
     const stopOnAbort = () => stopParts.abort();
     signal.addEventListener('abort', stopOnAbort, { once: true });
     let nextPart = 0;
@@ -547,7 +535,7 @@ async function uploadSnapshot(options: SnapshotOptions, snap: SnapshotIdentity):
         const { compression, indices } = plan.parts[p]!;
         const key = partObjectKey(service, id, p, compression);
         const done = await producePart(
-          { root, nodes, indexOfPath, packed, warnings, store: options.store, key, compressionLevel: level, zstd, signal: stopParts.signal, progress },
+          { root, nodes, indexOfPath, packed, warnings, store: options.store, key, compressionLevel: level, signal: stopParts.signal, progress },
           indices,
           compression,
         );
@@ -560,7 +548,7 @@ async function uploadSnapshot(options: SnapshotOptions, snap: SnapshotIdentity):
         throw err;
       }),
     );
-    const settled = await Promise.allSettled(workers).finally(() => zstd?.close());
+    const settled = await Promise.allSettled(workers);
     signal.removeEventListener('abort', stopOnAbort);
     // The first failure is the cause; the others are mostly "aborted" echoes of it.
     const failed = settled.find((s) => s.status === 'rejected' && !(s.reason instanceof AbortedError)) ?? settled.find((s) => s.status === 'rejected');
