@@ -3,7 +3,7 @@
  * failover timeout 3 s), kill the primary N times and measure, as a client through
  * discovery's front sees it, the time from the kill to (a) a new term in the table and
  * (b) the new primary serving a read of the data and a write. Between rounds the service
- * is back to three live members. Results: docs/PERFORMANCE-local.md.
+ * is back to three live members. Results: docs/PERFORMANCE.md.
  */
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';

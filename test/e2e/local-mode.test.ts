@@ -4,7 +4,7 @@
  * local` as a real child process stopped with SIGINT, checking nothing it started is left.
  *
  * Times are asserted only against generous bounds (this machine is shared); the measured
- * figures are in docs/PERFORMANCE-local.md.
+ * figures are in docs/PERFORMANCE.md.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
