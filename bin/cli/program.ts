@@ -20,6 +20,7 @@ import { registerRole } from './role.js';
 import { registerSnapshot } from './snapshot.js';
 import { registerSnapshots } from './snapshots.js';
 import { registerStatus } from './status.js';
+import { registerService } from './service.js';
 
 export interface CommandResult {
   /** Lifeboat's own codes (0-3), or the wrapped application's (`lifeboat agent -- CMD`). */
@@ -79,6 +80,7 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<ExitCo
   registerRole(program, io, done);
   registerLocal(program, io, done);
   registerStatus(program, io, done);
+  registerService(program, io, done);
   for (const cmd of program.commands) {
     cmd.exitOverride();
     for (const sub of cmd.commands) sub.exitOverride();

@@ -63,7 +63,7 @@ async function decide(deps: Pick<SnapshotJobDeps, 'jobs' | 'count'>, job: Snapsh
 export async function requestSnapshotJob(deps: SnapshotJobDeps, input: { service: string; jobId: string; trigger: SnapshotJob['trigger'] }): Promise<RequestOutcome> {
   const policy = await deps.policy(input.service);
   if (!policy) {
-    throw new UsageError(`service ${input.service} is not protected: no policy in the table`, { hint: 'protect it with the CDK construct or `lifeboat service put`' });
+    throw new UsageError(`service ${input.service} is not protected: no policy in the table`, { hint: 'protect it with the CDK construct or `lifeboat service put --policy FILE`' });
   }
   const now = new Date(deps.now());
   const mode = policy.snapshot.mode ?? 'agent';

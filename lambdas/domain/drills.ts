@@ -15,7 +15,8 @@
  * - `timed-out`: still running at its deadline; the watchdog stopped it. Counts as failed.
  */
 import { UsageError } from './errors.js';
-import type { EcsPlacement, ServicePolicy } from './service-policy.js';
+import type { ServicePolicy } from './service-policy.js';
+import { buildRunTask, stampedId, taskPlacement, type RunTaskRequest, type TaskPlacement } from './run-task.js';
 
 export type DrillStatus = 'running' | 'passed' | 'failed' | 'error' | 'timed-out';
 export const FINISHED_DRILL_STATUSES: readonly DrillStatus[] = ['passed', 'failed', 'error', 'timed-out'];
@@ -52,12 +53,10 @@ export const DRILL_MODE = 'drill';
  * ECS `startedBy` (at most 36 letters, digits, '-', '/', '_'; no '.'), which carries it.
  */
 const DRILL_ID = /^drill-(\d{8}T\d{6}Z)-([0-9a-f]{8})$/;
-export const ECS_STARTED_BY_MAX = 36;
+export { ECS_STARTED_BY_MAX } from './run-task.js';
 
 export function makeDrillId(at: Date, random: Uint8Array): string {
-  const stamp = at.toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/[-:]/g, '');
-  const suffix = Buffer.from(random.subarray(0, 4)).toString('hex').padStart(8, '0');
-  return `drill-${stamp}-${suffix}`;
+  return stampedId('drill', at, random);
 }
 
 export function isDrillId(id: string): boolean {
@@ -114,14 +113,7 @@ export interface DrillAgentResult {
 
 /** What the drill task is launched with: copied from the policy when the drill starts, so
  *  a retried launch sends exactly the same RunTask request (the client token needs that). */
-export interface DrillLaunchSpec {
-  cluster: string;
-  taskDefinition: string;
-  containerName: string;
-  launchType?: 'FARGATE' | 'EC2';
-  subnets?: string[];
-  securityGroups?: string[];
-  assignPublicIp?: boolean;
+export interface DrillLaunchSpec extends TaskPlacement {
   verifyCommand?: string;
   appCommand?: string;
   healthCheckCommand?: string;
@@ -225,27 +217,9 @@ export function selectDrillSnapshot(
 
 /** The launch settings a drill needs from the policy; throws UsageError naming what is missing. */
 export function drillLaunchSpec(policy: ServicePolicy): DrillLaunchSpec {
-  const ecs: EcsPlacement = policy.ecs ?? {};
-  const missing = (['cluster', 'taskDefinition', 'containerName'] as const).filter((k) => !ecs[k]);
-  if (missing.length > 0) {
-    throw new UsageError(`service ${policy.service} has no ${missing.map((m) => `ecs.${m}`).join(', ')} in its policy; a drill cannot be launched`, {
-      hint: 'protect the service with the CDK construct (it fills the ECS placement) or add them with `lifeboat service put`',
-    });
-  }
-  if ((ecs.launchType ?? 'FARGATE') === 'FARGATE' && !(ecs.subnets && ecs.subnets.length > 0)) {
-    throw new UsageError(`service ${policy.service} runs on Fargate but its policy has no ecs.subnets; a drill task needs a network`, {
-      hint: 'set ecs.subnets (and ecs.securityGroups) to those of the ECS service',
-    });
-  }
   const drill = policy.drill;
   return {
-    cluster: ecs.cluster!,
-    taskDefinition: ecs.taskDefinition!,
-    containerName: ecs.containerName!,
-    ...(ecs.launchType ? { launchType: ecs.launchType } : {}),
-    ...(ecs.subnets ? { subnets: [...ecs.subnets] } : {}),
-    ...(ecs.securityGroups ? { securityGroups: [...ecs.securityGroups] } : {}),
-    ...(ecs.assignPublicIp !== undefined ? { assignPublicIp: ecs.assignPublicIp } : {}),
+    ...taskPlacement(policy, { what: 'a drill' }),
     ...(drill.verifyCommand ? { verifyCommand: drill.verifyCommand } : {}),
     ...(drill.app?.command ? { appCommand: drill.app.command } : {}),
     ...(drill.app?.healthCheckCommand ? { healthCheckCommand: drill.app.healthCheckCommand } : {}),
@@ -253,19 +227,8 @@ export function drillLaunchSpec(policy: ServicePolicy): DrillLaunchSpec {
   };
 }
 
-/** A RunTask request as plain data (the ECS adapter sends it as is). */
-export interface DrillRunTaskRequest {
-  cluster: string;
-  taskDefinition: string;
-  count: 1;
-  startedBy: string;
-  clientToken: string;
-  launchType?: 'FARGATE' | 'EC2';
-  networkConfiguration?: {
-    awsvpcConfiguration: { subnets: string[]; securityGroups?: string[]; assignPublicIp: 'ENABLED' | 'DISABLED' };
-  };
-  overrides: { containerOverrides: { name: string; environment: { name: string; value: string }[] }[] };
-}
+/** A RunTask request as plain data (domain/run-task.ts). */
+export type DrillRunTaskRequest = RunTaskRequest;
 
 /**
  * The RunTask request for a drill, built only from the drill record, so that a retry
@@ -276,9 +239,6 @@ export interface DrillRunTaskRequest {
  * service's discovery, and `isDrillTask` keeps them out of membership and elections.
  */
 export function buildDrillRunTask(drill: Pick<DrillRecord, 'service' | 'drillId' | 'snapshotId' | 'deadline' | 'launch'>): DrillRunTaskRequest {
-  if (drill.drillId.length > ECS_STARTED_BY_MAX) {
-    throw new UsageError(`drill id ${drill.drillId} is longer than ECS startedBy allows (${ECS_STARTED_BY_MAX})`);
-  }
   const l = drill.launch;
   const environment: { name: string; value: string }[] = [
     { name: DRILL_ENV.mode, value: DRILL_MODE },
@@ -291,26 +251,7 @@ export function buildDrillRunTask(drill: Pick<DrillRecord, 'service' | 'drillId'
   if (l.appCommand) environment.push({ name: DRILL_ENV.appCommand, value: l.appCommand });
   if (l.healthCheckCommand) environment.push({ name: DRILL_ENV.healthCommand, value: l.healthCheckCommand });
   if (l.healthCheckUrl) environment.push({ name: DRILL_ENV.healthUrl, value: l.healthCheckUrl });
-  return {
-    cluster: l.cluster,
-    taskDefinition: l.taskDefinition,
-    count: 1,
-    startedBy: drill.drillId,
-    clientToken: drill.drillId,
-    ...(l.launchType ? { launchType: l.launchType } : {}),
-    ...(l.subnets && l.subnets.length > 0
-      ? {
-          networkConfiguration: {
-            awsvpcConfiguration: {
-              subnets: [...l.subnets],
-              ...(l.securityGroups && l.securityGroups.length > 0 ? { securityGroups: [...l.securityGroups] } : {}),
-              assignPublicIp: l.assignPublicIp ? 'ENABLED' : 'DISABLED',
-            },
-          },
-        }
-      : {}),
-    overrides: { containerOverrides: [{ name: l.containerName, environment }] },
-  };
+  return buildRunTask(l, drill.drillId, environment);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -11,23 +11,15 @@
  *   STOPPED event decides the job from the exit code and stop code.
  */
 import { createHash } from 'node:crypto';
-import type { DrillRunTaskRequest } from './drills.js';
+import { buildRunTask, stampedId, taskPlacement, type RunTaskRequest, type TaskPlacement } from './run-task.js';
 import { UsageError } from './errors.js';
-import type { EcsPlacement, ServicePolicy } from './service-policy.js';
+import type { ServicePolicy } from './service-policy.js';
 
 export type JobStatus = 'requested' | 'complete' | 'failed' | 'error';
 export type JobMode = 'agent' | 'dump';
 
 /** What the dump task is launched with, copied from the policy so a retry is identical. */
-export interface DumpLaunchSpec {
-  cluster: string;
-  taskDefinition: string;
-  containerName: string;
-  launchType?: 'FARGATE' | 'EC2';
-  subnets?: string[];
-  securityGroups?: string[];
-  assignPublicIp?: boolean;
-}
+export type DumpLaunchSpec = TaskPlacement;
 
 export interface SnapshotJob {
   service: string;
@@ -75,8 +67,7 @@ export const DUMP_MODE = 'dump';
 const JOB_ID = /^job-(\d{8}T\d{6}Z)-([0-9a-f]{8})$/;
 
 export function makeJobId(at: Date, random: Uint8Array): string {
-  const stamp = at.toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/[-:]/g, '');
-  return `job-${stamp}-${Buffer.from(random.subarray(0, 4)).toString('hex').padStart(8, '0')}`;
+  return stampedId('job', at, random);
 }
 
 /** The same service and scheduled time always give the same job: a retried schedule asks once. */
@@ -99,69 +90,25 @@ export function jobDeadline(policy: ServicePolicy, requestedAt: Date): Date {
 
 /** The dump task's launch settings; throws UsageError naming what the policy lacks. */
 export function dumpLaunchSpec(policy: ServicePolicy): DumpLaunchSpec {
-  const ecs: EcsPlacement = policy.ecs ?? {};
-  const taskDefinition = policy.snapshot.dumpTaskDefinition ?? ecs.taskDefinition;
-  const containerName = policy.snapshot.dumpContainerName ?? ecs.containerName;
-  const missing = [!ecs.cluster && 'ecs.cluster', !taskDefinition && 'snapshot.dumpTaskDefinition (or ecs.taskDefinition)', !containerName && 'snapshot.dumpContainerName (or ecs.containerName)'].filter(Boolean);
-  if (missing.length > 0) {
-    throw new UsageError(`service ${policy.service} takes snapshots in dump mode but its policy has no ${missing.join(', ')}`, {
-      hint: 'protect the service with the CDK construct, or add the dump task settings to its policy',
-    });
-  }
-  if ((ecs.launchType ?? 'FARGATE') === 'FARGATE' && !(ecs.subnets && ecs.subnets.length > 0)) {
-    throw new UsageError(`service ${policy.service} runs on Fargate but its policy has no ecs.subnets; a dump task needs a network`, {
-      hint: 'set ecs.subnets (and ecs.securityGroups) to those of the ECS service',
-    });
-  }
-  return {
-    cluster: ecs.cluster!,
-    taskDefinition: taskDefinition!,
-    containerName: containerName!,
-    ...(ecs.launchType ? { launchType: ecs.launchType } : {}),
-    ...(ecs.subnets ? { subnets: [...ecs.subnets] } : {}),
-    ...(ecs.securityGroups ? { securityGroups: [...ecs.securityGroups] } : {}),
-    ...(ecs.assignPublicIp !== undefined ? { assignPublicIp: ecs.assignPublicIp } : {}),
-  };
+  return taskPlacement(policy, {
+    what: 'a dump task (snapshot.mode "dump")',
+    taskDefinition: policy.snapshot.dumpTaskDefinition,
+    containerName: policy.snapshot.dumpContainerName,
+    names: { taskDefinition: 'snapshot.dumpTaskDefinition (or ecs.taskDefinition)', containerName: 'snapshot.dumpContainerName (or ecs.containerName)' },
+  });
 }
 
 /**
  * The dump task's RunTask request, built only from the job record so a retry is the same
  * request (ECS treats a repeated client token with the same parameters as one launch).
  */
-export function buildDumpRunTask(job: Pick<SnapshotJob, 'service' | 'jobId' | 'launch'>): DrillRunTaskRequest {
-  const l = job.launch;
-  if (!l) throw new UsageError(`job ${job.jobId} is not a dump job`);
-  return {
-    cluster: l.cluster,
-    taskDefinition: l.taskDefinition,
-    count: 1,
-    startedBy: job.jobId,
-    clientToken: job.jobId,
-    ...(l.launchType ? { launchType: l.launchType } : {}),
-    ...(l.subnets && l.subnets.length > 0
-      ? {
-          networkConfiguration: {
-            awsvpcConfiguration: {
-              subnets: [...l.subnets],
-              ...(l.securityGroups && l.securityGroups.length > 0 ? { securityGroups: [...l.securityGroups] } : {}),
-              assignPublicIp: l.assignPublicIp ? 'ENABLED' : 'DISABLED',
-            },
-          },
-        }
-      : {}),
-    overrides: {
-      containerOverrides: [
-        {
-          name: l.containerName,
-          environment: [
-            { name: JOB_ENV.mode, value: DUMP_MODE },
-            { name: JOB_ENV.jobId, value: job.jobId },
-            { name: JOB_ENV.service, value: job.service },
-          ],
-        },
-      ],
-    },
-  };
+export function buildDumpRunTask(job: Pick<SnapshotJob, 'service' | 'jobId' | 'launch'>): RunTaskRequest {
+  if (!job.launch) throw new UsageError(`job ${job.jobId} is not a dump job`);
+  return buildRunTask(job.launch, job.jobId, [
+    { name: JOB_ENV.mode, value: DUMP_MODE },
+    { name: JOB_ENV.jobId, value: job.jobId },
+    { name: JOB_ENV.service, value: job.service },
+  ]);
 }
 
 /** How a dump task ended (from its STOPPED event). */

@@ -147,7 +147,7 @@ export async function startDrill(deps: DrillDeps, request: StartDrillRequest): P
   const policy = await deps.registry.get(service);
   if (!policy) {
     throw new UsageError(`service ${service} is not protected by Lifeboat`, {
-      hint: 'protect it with the CDK construct or `lifeboat service put`, or check --service and LIFEBOAT_TABLE',
+      hint: 'protect it with the CDK construct or `lifeboat service put --policy FILE`, or check --service and LIFEBOAT_TABLE',
     });
   }
   const spec = drillLaunchSpec(policy);

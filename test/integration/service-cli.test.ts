@@ -1,0 +1,43 @@
+/** `lifeboat service put|show|list|remove` against DynamoDB Local. */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freshTable, tempDir } from '../support/fixtures.js';
+import { cli } from '../support/cli.js';
+
+let table: string;
+let work: { path: string; cleanup: () => Promise<void> };
+beforeAll(async () => {
+  [table, work] = await Promise.all([freshTable(), tempDir('lifeboat-service')]);
+});
+afterAll(() => work.cleanup());
+
+describe('lifeboat service', () => {
+  it('stores a validated policy with defaults, shows, lists and removes it', async () => {
+    const file = join(work.path, 'wiki.json');
+    await writeFile(file, JSON.stringify({ service: 'wiki', targets: { rpoSeconds: 3600 }, retention: { last: 3, daily: 7 } }));
+    const put = await cli(['service', 'put', '--policy', file, '--table', table, '--json']);
+    expect(put.code).toBe(0);
+    expect(put.stderr).toMatch(/service wiki is protected \(failover after 30 s\)/);
+    expect(JSON.parse(put.stdout)).toMatchObject({ service: 'wiki', failover: { timeoutSeconds: 30, leaseSeconds: 15, heartbeatSeconds: 5 }, targets: { rpoSeconds: 3600 } });
+
+    const shown = await cli(['service', 'show', '--service', 'wiki', '--table', table]);
+    expect(JSON.parse(shown.stdout)).toMatchObject({ service: 'wiki', retention: { last: 3, daily: 7 } });
+    expect((await cli(['service', 'list', '--table', table])).stdout).toBe('wiki\n');
+
+    expect((await cli(['service', 'remove', '--service', 'wiki', '--table', table])).stderr).toMatch(/wiki is no longer protected/);
+    expect(await cli(['service', 'show', '--service', 'wiki', '--table', table])).toMatchObject({ code: 1, stdout: '' });
+  });
+
+  it('refuses a bad policy with the value and the fix, and stores nothing', async () => {
+    const file = join(work.path, 'bad.json');
+    await writeFile(file, JSON.stringify({ service: 'db', failover: { timeoutSeconds: -5 } }));
+    const r = await cli(['service', 'put', '--policy', file, '--table', table]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/failover.timeoutSeconds is -5/);
+    await writeFile(file, '{ not json');
+    expect((await cli(['service', 'put', '--policy', file, '--table', table])).stderr).toMatch(/is not valid JSON/);
+    expect((await cli(['service', 'put', '--policy', join(work.path, 'missing.json'), '--table', table])).stderr).toMatch(/cannot read the policy file .*missing.json: ENOENT/);
+    expect((await cli(['service', 'list', '--table', table, '--json'])).stdout).toBe('[]\n');
+  });
+});
