@@ -3,10 +3,11 @@
  * partition (so handlers read it with the rest of the service's items), and an entry in
  * the registry partition so "every service" can be listed without a scan.
  */
-import { DeleteCommand, GetCommand, QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ServicePolicy } from '../domain/service-policy.js';
 import { errorName, tableError } from './aws.js';
-import { REGISTRY_PK, REGISTRY_SK_PREFIX, TABLE_KEY, registryKey, serviceConfigKey } from './keys.js';
+import { REGISTRY_PK, REGISTRY_SK_PREFIX, registryKey, serviceConfigKey } from './keys.js';
+import { DynamoTable } from './dynamo-table.js';
 
 /**
  * Who wrote a policy, when a deployment tool did (the CDK construct's custom resource:
@@ -69,26 +70,7 @@ export class DynamoServiceRegistry implements ServiceRegistry {
 
   async list(): Promise<string[]> {
     const names: string[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      let out;
-      try {
-        out = await this.client.send(
-          new QueryCommand({
-            TableName: this.table,
-            KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
-            ExpressionAttributeNames: { '#pk': TABLE_KEY.partition, '#sk': TABLE_KEY.sort },
-            ExpressionAttributeValues: { ':pk': REGISTRY_PK, ':prefix': REGISTRY_SK_PREFIX },
-            ConsistentRead: true,
-            ExclusiveStartKey: startKey,
-          }),
-        );
-      } catch (err) {
-        this.fail(err, 'Query');
-      }
-      for (const item of out.Items ?? []) names.push(String(item.service));
-      startKey = out.LastEvaluatedKey;
-    } while (startKey);
+    for await (const item of new DynamoTable(this.client, this.table).query({ pk: REGISTRY_PK, prefix: REGISTRY_SK_PREFIX })) names.push(String(item.service));
     return names;
   }
 

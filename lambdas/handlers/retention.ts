@@ -64,18 +64,11 @@ export interface RetentionHandlerDeps {
   now?: () => Date;
 }
 
-export interface ServiceSweepSummary {
-  service: string;
+/** A sweep's counts (SweepResult without the details), and how the service came out. */
+export type ServiceSweepSummary = Pick<SweepResult, 'service' | 'deleted' | 'resumed' | 'reaped' | 'skipped' | 'failed' | 'abortedUploads' | 'stoppedEarly'> & {
   outcome: 'swept' | 'refused' | 'not-protected' | 'failed';
-  deleted: number;
-  resumed: number;
-  reaped: number;
-  skipped: number;
-  failed: number;
-  abortedUploads: number;
-  stoppedEarly: boolean;
   error?: string;
-}
+};
 
 export interface RetentionRunSummary {
   services: ServiceSweepSummary[];
