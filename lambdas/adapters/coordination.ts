@@ -8,11 +8,12 @@
  * implements the same contract in memory for the property simulation; one shared suite
  * (test/integration/coordination.test.ts) runs against both.
  */
-import { QueryCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { ElectionOutcome, ElectionRequest } from '../domain/election.js';
 import { ECS_MEMBER_FIELDS, goneAtOf, stoppedMemberExpiry, withExpiry, type Lease, type Member, type MemberCommand, type TaskObservation } from '../domain/membership.js';
 import { errorName, tableError } from './aws.js';
+import { DynamoTable } from './dynamo-table.js';
 import { LEASE_SK, TABLE_KEY, TTL_ATTRIBUTE, coordinationRange, leaseKey, memberKey, taskArnFromMemberSk } from './keys.js';
 
 export interface CoordinationState {
@@ -107,31 +108,13 @@ export class DynamoCoordinationStore implements CoordinationStore, MemberCommand
   }
 
   async readState(service: string): Promise<CoordinationState> {
-    const range = coordinationRange(service);
+    // The lease and every member in one consistent Query (keys.ts: LEASE sorts just before MEMBER#…).
+    const { pk, from, to } = coordinationRange(service);
     const state: CoordinationState = { members: [] };
-    let startKey: Item | undefined;
-    do {
-      let out;
-      try {
-        out = await this.client.send(
-          new QueryCommand({
-            TableName: this.table,
-            KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :from AND :to',
-            ExpressionAttributeNames: { '#pk': TABLE_KEY.partition, '#sk': TABLE_KEY.sort },
-            ExpressionAttributeValues: { ':pk': range.pk, ':from': range.from, ':to': range.to },
-            ConsistentRead: true,
-            ExclusiveStartKey: startKey,
-          }),
-        );
-      } catch (err) {
-        this.fail(err, 'Query');
-      }
-      for (const item of out.Items ?? []) {
-        if (item[TABLE_KEY.sort] === LEASE_SK) state.lease = leaseFromItem(item);
-        else state.members.push(memberFromItem(item));
-      }
-      startKey = out.LastEvaluatedKey;
-    } while (startKey);
+    for await (const item of new DynamoTable(this.client, this.table).query({ pk, range: { from, to } })) {
+      if (item[TABLE_KEY.sort] === LEASE_SK) state.lease = leaseFromItem(item);
+      else state.members.push(memberFromItem(item));
+    }
     if (state.lease) state.lease = withExpiry(state.lease, state.members);
     return state;
   }

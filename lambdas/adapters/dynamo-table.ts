@@ -13,8 +13,9 @@ export type Item = Record<string, unknown>;
 export interface PrefixQuery {
   /** Partition key value. */
   pk: string;
-  /** Sort-key prefix of the items wanted. */
-  prefix: string;
+  /** Sort-key prefix of the items wanted; or, with `range`, every sort key between two. */
+  prefix?: string;
+  range?: { from: string; to: string };
   newestFirst?: boolean;
   /** A FilterExpression with its own names and values (placeholders must not clash with #pk/#sk/:pk/:prefix). */
   filter?: { expression: string; names?: Record<string, string>; values?: Record<string, unknown> };
@@ -66,7 +67,7 @@ export class DynamoTable {
     }
   }
 
-  /** Every item of the partition whose sort key starts with the prefix, across pages. */
+  /** Every item of the partition whose sort key starts with the prefix (or is in the range), across pages. */
   async *query(q: PrefixQuery): AsyncGenerator<Item> {
     const names: Record<string, string> = { '#pk': TABLE_KEY.partition, '#sk': TABLE_KEY.sort, ...q.filter?.names };
     const projection = q.projection?.map((attr) => {
@@ -80,11 +81,11 @@ export class DynamoTable {
         out = await this.client.send(
           new QueryCommand({
             TableName: this.name,
-            KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
+            KeyConditionExpression: q.range ? '#pk = :pk AND #sk BETWEEN :from AND :to' : '#pk = :pk AND begins_with(#sk, :prefix)',
             ...(q.filter ? { FilterExpression: q.filter.expression } : {}),
             ...(projection ? { ProjectionExpression: ['#sk', ...projection].join(', ') } : {}),
             ExpressionAttributeNames: names,
-            ExpressionAttributeValues: { ':pk': q.pk, ':prefix': q.prefix, ...q.filter?.values },
+            ExpressionAttributeValues: { ':pk': q.pk, ...(q.range ? { ':from': q.range.from, ':to': q.range.to } : { ':prefix': q.prefix ?? '' }), ...q.filter?.values },
             ScanIndexForward: !q.newestFirst,
             ConsistentRead: true,
             ExclusiveStartKey: startKey,
