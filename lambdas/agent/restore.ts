@@ -104,9 +104,10 @@ export const DEFAULT_RESTORE_CONCURRENCY = 4;
 export const IN_PROGRESS_MARKER = '.lifeboat-restore-in-progress';
 const STAGING_MARK = '.lifeboat-staging-';
 const REPLACED_MARK = '.lifeboat-replaced-';
-/** Files up to this size are buffered, verified, then written by a pool of writers. */
+/** Files up to this size are buffered, verified, then written in batches by the file writer. */
 const SMALL_FILE = 1024 * 1024;
-const WRITERS = Number(process.env.LB_WRITERS ?? 32);
+/** Symlinks and other small async jobs in flight at once. */
+const WRITERS = 32;
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 
