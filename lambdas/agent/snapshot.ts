@@ -176,8 +176,9 @@ async function loadSmallFile(abs: string, walked: Stats): Promise<LoadedFile | u
       changed: short || !sameContentStats(walked, after),
     };
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EISDIR') return undefined; // replaced by a directory
-    throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EISDIR' || code === 'EAGAIN') return undefined; // replaced by a directory or a FIFO
+    throw new OperationFailedError(`cannot read ${abs}: ${code ?? (err as Error).message}`, { hint: 'check the disk and the permissions of the data directory' });
   } finally {
     await fh.close();
   }
@@ -338,7 +339,12 @@ async function producePart(ctx: PartContext, indices: readonly number[], compres
     pack.finalize();
   };
 
-  const results = await Promise.allSettled([fill(), upload]);
+  // A failed read must also end the upload, which otherwise waits for the rest of the part.
+  const filling = fill().catch((err: unknown) => {
+    pack.destroy(err instanceof Error ? err : new Error(String(err)));
+    throw err;
+  });
+  const results = await Promise.allSettled([filling, upload]);
   const failure = results.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
   if (failure) {
     const err = ctx.signal.aborted ? new AbortedError('snapshot aborted') : (streamError ?? failure.reason);
@@ -406,6 +412,11 @@ async function streamLargeFile(
     await finished;
     const after = await fh.stat();
     return { stats: walked, sha256: hash.digest('hex'), changed: short || !sameContentStats(walked, after) };
+  } catch (err) {
+    // Half an entry is in the archive already: a read error here fails the part.
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === undefined || err instanceof AbortedError) throw err;
+    throw new OperationFailedError(`cannot read ${abs}: ${code}`, { hint: 'check the disk and the permissions of the data directory' });
   } finally {
     await fh.close();
   }

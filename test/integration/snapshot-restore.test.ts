@@ -3,7 +3,8 @@
  * backends (S3 over HTTP to the local S3 server, and a directory).
  */
 import { execFileSync } from 'node:child_process';
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
 import { createHash, randomBytes } from 'node:crypto';
 import { appendFile, link, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -351,6 +352,34 @@ describe.each(STORE_CASES)('snapshot and restore through the $name', ({ make }) 
     expect(snap.warnings).toContainEqual(expect.objectContaining({ path: 'growing.log', kind: 'changed' }));
     expect(snap.warnings.find((w) => w.path === 'steady')).toBeUndefined();
     expect(snap.record.warningCount).toBe(1);
+  });
+
+  it('a file that cannot be read fails the snapshot cleanly instead of hanging it', async () => {
+    const dir = join(work.path, 'unreadable');
+    await mkdir(dir);
+    await writeFile(join(dir, 'a-large'), Buffer.alloc(3 * 1024 * 1024, 'a'));
+    await writeFile(join(dir, 'b-small'), 'will become a socket');
+    // After the first chunk of the large file (part 0), swap the small file (part 1) for a
+    // socket: opening it fails (ENXIO), which must end its part's upload too.
+    let server: Server | undefined;
+    const err = await takeSnapshot({
+      catalog,
+      store,
+      service: 'unreadable',
+      dir,
+      partBytes: 1024 * 1024,
+      concurrency: 1,
+      onProgress: (p) => {
+        if (server || p.phase !== 'upload' || p.bytesDone === 0) return;
+        rmSync(join(dir, 'b-small'));
+        server = createServer().listen(join(dir, 'b-small'));
+      },
+    }).catch((e: unknown) => e);
+    await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
+    expect(err).toBeInstanceOf(OperationFailedError);
+    expect((err as Error).message).toMatch(/cannot read .*b-small: ENXIO/);
+    expect(await catalogIds(catalog, 'unreadable')).toEqual([]);
+    expect(await listKeys(store, 'unreadable/')).toEqual([]);
   });
 
   it('snapshots an empty directory', async () => {
