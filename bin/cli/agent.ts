@@ -29,6 +29,7 @@ import { say } from './output.js';
 import { runSnapshotCommand } from '../../lambdas/agent/snapshot-command.js';
 import { finishAgentJob, jobForCommand } from '../../lambdas/control/snapshot-jobs.js';
 import { DynamoJobStore } from '../../lambdas/adapters/job-store.js';
+import { DynamoSnapshotCatalog } from '../../lambdas/adapters/catalog.js';
 import { SNAPSHOT_COMMAND } from '../../lambdas/domain/snapshot-jobs.js';
 import type { MemberCommand } from '../../lambdas/domain/membership.js';
 import { runDrillMode } from './drill-agent.js';
@@ -149,15 +150,15 @@ export function registerAgent(program: Command, io: CliIO, done: (r: CommandResu
           return undefined; // the job says why, if one ever comes
         }
       })();
+      const snapshotDeps = { jobs, catalog: new DynamoSnapshotCatalog(dynamo, table), store: snapshotStore, now: () => Date.now() };
       const startSnapshot = (command: MemberCommand) => {
-        const deps = { jobs, catalog: openCatalog(flags, io), store: snapshotStore, now: () => Date.now() };
         if (snapshotting) {
           return void jobForCommand(jobs, service, command)
-            .then((job) => job && finishAgentJob(deps, job, { error: `task ${identity.taskArn} is already taking a snapshot` }))
+            .then((job) => job && finishAgentJob(snapshotDeps, job, { error: `task ${identity.taskArn} is already taking a snapshot` }))
             .catch((err: Error) => say(io, `lifeboat: error: snapshot job ${command.id}: ${err.message}`));
         }
         say(io, `snapshot requested (job ${command.id})`);
-        snapshotting = runSnapshotCommand(deps, {
+        snapshotting = runSnapshotCommand(snapshotDeps, {
           service,
           policy,
           taskArn: identity.taskArn,

@@ -134,15 +134,12 @@ export class DynamoSnapshotCatalog implements SnapshotCatalog {
     this.table = new DynamoTable(client, name);
   }
 
-  private fail(err: unknown, action: string): never {
-    this.table.fail(err, action);
-  }
 
   async check(): Promise<void> {
     try {
       await this.client.send(new DescribeTableCommand({ TableName: this.name }));
     } catch (err) {
-      this.fail(err, 'DescribeTable');
+      this.table.fail(err, 'DescribeTable');
     }
   }
 
@@ -179,7 +176,7 @@ export class DynamoSnapshotCatalog implements SnapshotCatalog {
         return toRecord(out.Attributes ?? {});
       } catch (err) {
         if (errorName(err) === 'ConditionalCheckFailedException') throw notUploading();
-        this.fail(err, 'UpdateItem');
+        this.table.fail(err, 'UpdateItem');
       }
     }
     try {
@@ -206,7 +203,7 @@ export class DynamoSnapshotCatalog implements SnapshotCatalog {
         if (reasons[0]?.Code === 'ConditionalCheckFailed') throw notUploading();
         if (reasons[1]?.Code === 'ConditionalCheckFailed') throw deposed(service, id, fence.term, reasons[1].Item);
       }
-      this.fail(err, 'TransactWriteItems');
+      this.table.fail(err, 'TransactWriteItems');
     }
     const record = await this.get(service, id);
     if (!record) throw notUploading();
@@ -271,7 +268,7 @@ export class DynamoSnapshotCatalog implements SnapshotCatalog {
       if (errorName(err) === 'ConditionalCheckFailedException') {
         throw new OperationFailedError(`snapshot ${id} of ${service} is not complete; it cannot be marked verified`);
       }
-      this.fail(err, 'UpdateItem');
+      this.table.fail(err, 'UpdateItem');
     }
   }
 
@@ -285,11 +282,6 @@ export class DynamoSnapshotCatalog implements SnapshotCatalog {
     for await (const item of this.table.query({ pk: servicePk(service), prefix: SNAPSHOT_SK_PREFIX, newestFirst: true, projection })) {
       yield toRecord(item) as SnapshotSummary;
     }
-  }
-
-  /** A conditional write that reports a failed condition as `false`. */
-  private conditional(action: string, send: () => Promise<unknown>): Promise<boolean> {
-    return this.table.conditional(action, send);
   }
 
   async markExpiring(service: string, id: string, expect: ExpiringExpectation, at: string): Promise<boolean> {
@@ -307,7 +299,7 @@ export class DynamoSnapshotCatalog implements SnapshotCatalog {
         ...(expect.verifiedAt === undefined ? {} : { ':verifiedAt': expect.verifiedAt }),
       },
     });
-    return this.conditional('UpdateItem', () => this.client.send(update));
+    return this.table.conditional('UpdateItem', () => this.client.send(update));
   }
 
   async unmarkExpiring(service: string, id: string): Promise<boolean> {
@@ -319,7 +311,7 @@ export class DynamoSnapshotCatalog implements SnapshotCatalog {
       ExpressionAttributeNames: { '#status': 'status', '#expiringAt': 'expiringAt', '#expiringFrom': 'expiringFrom' },
       ExpressionAttributeValues: { ':expiring': 'expiring', ':complete': 'complete' },
     });
-    return this.conditional('UpdateItem', () => this.client.send(update));
+    return this.table.conditional('UpdateItem', () => this.client.send(update));
   }
 
   async deleteExpiring(service: string, id: string): Promise<boolean> {
@@ -330,7 +322,7 @@ export class DynamoSnapshotCatalog implements SnapshotCatalog {
       ExpressionAttributeNames: { '#status': 'status' },
       ExpressionAttributeValues: { ':expiring': 'expiring' },
     });
-    return this.conditional('DeleteItem', () => this.client.send(remove));
+    return this.table.conditional('DeleteItem', () => this.client.send(remove));
   }
 }
 

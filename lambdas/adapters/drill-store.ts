@@ -65,9 +65,6 @@ export class DynamoDrillStore implements DrillStore {
     this.table = new DynamoTable(client, name);
   }
 
-  private fail(err: unknown, action: string): never {
-    this.table.fail(err, action);
-  }
 
   /** Runs a conditional update; false when the condition did not hold. */
   private conditional(command: UpdateCommand, action: string): Promise<boolean> {
@@ -147,7 +144,7 @@ export class DynamoDrillStore implements DrillStore {
       );
       attributes = out.Attributes;
     } catch (err) {
-      if (errorName(err) !== 'ConditionalCheckFailedException') this.fail(err, 'UpdateItem');
+      if (errorName(err) !== 'ConditionalCheckFailedException') this.table.fail(err, 'UpdateItem');
     }
     if (attributes) return { outcome: 'finished', drill: toRecord(attributes) };
     const now = await this.get(service, drillId);

@@ -13,7 +13,8 @@ import { METRICS_NAMESPACE, POWERTOOLS_SERVICE_NAME, SERVICE_DIMENSION } from '.
 import type { Context } from 'aws-lambda';
 import { UsageError } from '../domain/errors.js';
 import { createDynamoClient, createEcsClient, createServiceDiscoveryClient, createSqsClient } from '../adapters/aws.js';
-import { DynamoCoordinationStore } from '../adapters/coordination.js';
+import { DynamoCoordinationStore, type MemberCommands } from '../adapters/coordination.js';
+import { DynamoSnapshotCatalog, type SnapshotCatalog } from '../adapters/catalog.js';
 import { CloudMapDiscovery } from '../adapters/discovery.js';
 import { EcsTaskReader } from '../adapters/ecs-tasks.js';
 import { SqsFailoverTimer } from '../adapters/failover-timer.js';
@@ -32,6 +33,10 @@ export interface HandlerDeps extends FailoverDeps, Observability {
   services: ServiceResolver;
   /** Snapshot jobs: the task-events flow finishes dump jobs from their tasks' STOPPED events. */
   jobs?: JobStore;
+  /** Commands for members (the same DynamoDB store as `store`): snapshot requests. */
+  commands?: MemberCommands;
+  /** The snapshot catalog on the same table and client (the RPO watch reads the newest). */
+  catalog?: Pick<SnapshotCatalog, 'latest'>;
 }
 
 export type FullDeps = HandlerDeps & ReconcileDeps;
@@ -55,10 +60,13 @@ export function runtimeDeps(env: Record<string, string | undefined> = process.en
   const table = env.LIFEBOAT_TABLE;
   if (!table) throw new UsageError('LIFEBOAT_TABLE is not set', { hint: 'the CDK construct sets it on every Lifeboat function' });
   const dynamo = createDynamoClient(env);
+  const coordination = new DynamoCoordinationStore(dynamo, table);
   const now = () => Date.now();
   cached = {
     ...createObservability(env),
-    store: new DynamoCoordinationStore(dynamo, table),
+    store: coordination,
+    commands: coordination,
+    catalog: new DynamoSnapshotCatalog(dynamo, table),
     services: new ServiceResolver(new DynamoServiceRegistry(dynamo, table), now),
     discovery: new CloudMapDiscovery(createServiceDiscoveryClient(env)),
     ...(env.LIFEBOAT_FAILOVER_QUEUE_URL ? { timer: new SqsFailoverTimer(createSqsClient(env), env.LIFEBOAT_FAILOVER_QUEUE_URL) } : {}),

@@ -3,11 +3,11 @@
  * catalog (for the RPO watch) and the ECS launcher (dump mode).
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { createDynamoClient, createEcsClient } from '../adapters/aws.js';
-import { DynamoSnapshotCatalog, type SnapshotCatalog } from '../adapters/catalog.js';
+import { createEcsClient } from '../adapters/aws.js';
+import type { SnapshotCatalog } from '../adapters/catalog.js';
 import { EcsTaskLauncher, type TaskLauncher } from '../adapters/ecs-launcher.js';
 import type { JobStore } from '../adapters/job-store.js';
-import { DynamoCoordinationStore, type MemberCommands } from '../adapters/coordination.js';
+import type { MemberCommands } from '../adapters/coordination.js';
 import type { SnapshotJobDeps } from '../control/snapshot-jobs.js';
 import { runtimeDeps, serviceMetric, type HandlerDeps } from './runtime.js';
 
@@ -37,8 +37,9 @@ export function snapshotDeps(env: Record<string, string | undefined> = process.e
   cached = {
     ...base,
     jobs: base.jobs!,
-    commands: new DynamoCoordinationStore(createDynamoClient(env), env.LIFEBOAT_TABLE!),
-    catalog: new DynamoSnapshotCatalog(createDynamoClient(env), env.LIFEBOAT_TABLE!),
+    // Built once in runtimeDeps, on the same DynamoDB client.
+    commands: base.commands!,
+    catalog: base.catalog!,
     launcher: new EcsTaskLauncher(createEcsClient(env)),
   };
   return cached;
