@@ -33,7 +33,7 @@ import { createLocalControlPlane } from '../lambdas/local/control-plane.js';
 import { startEmbeddedServices } from '../lambdas/local/embedded-services.js';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import { leaseKey } from '../lambdas/adapters/keys.js';
+import { leaseKey } from '../lambdas/contract/keys.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const args = process.argv.slice(2);

@@ -13,8 +13,8 @@
 import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
 import { runAgent } from '../../lambdas/agent/agent.js';
-import { runHook } from '../../lambdas/agent/hooks.js';
-import { restoreSnapshot } from '../../lambdas/agent/restore.js';
+import { runHook } from '../../lambdas/engine/hooks.js';
+import { restoreSnapshot } from '../../lambdas/engine/restore.js';
 import { resolveTaskIdentity } from '../../lambdas/agent/task-identity.js';
 import type { Role } from '../../lambdas/domain/election.js';
 import { HookFailedError, UsageError } from '../../lambdas/domain/errors.js';

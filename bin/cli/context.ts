@@ -9,8 +9,8 @@ import { DynamoSnapshotCatalog, type SnapshotCatalog } from '../../lambdas/adapt
 import { DynamoDrillStore, type DrillStore } from '../../lambdas/adapters/drill-store.js';
 import { EcsTaskLauncher, type TaskLauncher } from '../../lambdas/adapters/ecs-launcher.js';
 import { DynamoServiceRegistry, type ServiceRegistry } from '../../lambdas/adapters/service-registry.js';
-import { DynamoSnapshotUseLeases, type SnapshotUseLeases } from '../../lambdas/adapters/snapshot-use.js';
-import { openStore } from '../../lambdas/adapters/stores/open-store.js';
+import { DynamoSnapshotHolds, type SnapshotHolds } from '../../lambdas/adapters/snapshot-holds.js';
+import { openStore } from '../../lambdas/adapters/stores/registry.js';
 import type { ObjectStore } from '../../lambdas/adapters/stores/store.js';
 
 export interface CliIO {
@@ -50,8 +50,8 @@ export function openCatalog(flags: ConnectionFlags, io: CliIO): SnapshotCatalog 
   return new DynamoSnapshotCatalog(createDynamoClient(io.env), tableName(flags, io.env));
 }
 
-export function openLeases(flags: ConnectionFlags, io: CliIO): SnapshotUseLeases {
-  return new DynamoSnapshotUseLeases(createDynamoClient(io.env), tableName(flags, io.env));
+export function openHolds(flags: ConnectionFlags, io: CliIO): SnapshotHolds {
+  return new DynamoSnapshotHolds(createDynamoClient(io.env), tableName(flags, io.env));
 }
 
 export function openDrillStore(flags: ConnectionFlags, io: CliIO): DrillStore {

@@ -6,10 +6,10 @@
  * folded into `lifeboat agent` (drill mode when LIFEBOAT_MODE=drill).
  */
 import { Option, type Command } from 'commander';
-import { runDrillAgent } from '../../lambdas/agent/drill.js';
+import { runDrillAgent } from '../../lambdas/agent/drill-mode.js';
 import { DRILL_ENV } from '../../lambdas/domain/drills.js';
 import { UsageError } from '../../lambdas/domain/errors.js';
-import { dataDir, openCatalog, openDrillStore, openLeases, openObjectStore, serviceName, type CliIO } from './context.js';
+import { dataDir, openCatalog, openDrillStore, openHolds, openObjectStore, serviceName, type CliIO } from './context.js';
 import { positiveNumber, type CommandResult } from './program.js';
 import { say } from './output.js';
 
@@ -75,7 +75,7 @@ export async function runDrillMode(flags: DrillAgentFlags, io: CliIO): Promise<0
     drills: openDrillStore(flags, io),
     catalog: openCatalog(flags, io),
     store: openObjectStore(flags, io),
-    leases: openLeases(flags, io),
+    holds: openHolds(flags, io),
     service: serviceName(flags.service, env) ?? '',
     drillId,
     snapshotId,

@@ -4,7 +4,7 @@ import { assertServiceName } from '../../lambdas/domain/ids.js';
 import { formatSeconds, type DrillRecord } from '../../lambdas/domain/drills.js';
 import { drillVerdict } from '../../lambdas/domain/drill-report.js';
 import type { ExitCode } from '../../lambdas/domain/errors.js';
-import { startDrill, waitForDrill } from '../../lambdas/drills/start.js';
+import { startDrill, waitForDrill } from '../../lambdas/control/drills/start.js';
 import { openCatalog, openDrillStore, openLauncher, openRegistry, serviceName, type CliIO } from './context.js';
 import { positiveNumber, type CommandResult } from './program.js';
 import { say } from './output.js';

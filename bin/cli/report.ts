@@ -11,7 +11,7 @@ import { UsageError } from '../../lambdas/domain/errors.js';
 import { SERVICE_VERDICT_LABEL } from '../../lambdas/domain/report/format.js';
 import { parseMaxAge, type ReportFormat } from '../../lambdas/domain/drill-report.js';
 import { renderReport, REPORT_FORMATS } from '../../lambdas/domain/report/render.js';
-import { loadDrillReport } from '../../lambdas/drills/reports.js';
+import { loadDrillReport } from '../../lambdas/control/drills/reports.js';
 import { openDrillStore, openRegistry, type CliIO } from './context.js';
 import type { CommandResult } from './program.js';
 import { say } from './output.js';

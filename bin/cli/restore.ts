@@ -1,9 +1,9 @@
 /** `lifeboat restore`: rebuild a data directory from a snapshot, verified, all at once. */
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
-import { restoreSnapshot } from '../../lambdas/agent/restore.js';
+import { restoreSnapshot } from '../../lambdas/engine/restore.js';
 import { assertServiceName } from '../../lambdas/domain/ids.js';
-import { dataDir, openCatalog, openLeases, openObjectStore, serviceName, type CliIO } from './context.js';
+import { dataDir, openCatalog, openHolds, openObjectStore, serviceName, type CliIO } from './context.js';
 import { positiveNumber, type CommandResult } from './program.js';
 import { formatBytes, formatDuration, progressBar, say } from './output.js';
 
@@ -50,7 +50,7 @@ export function registerRestore(program: Command, io: CliIO, _done: (r: CommandR
           force: flags.force,
           concurrency: flags.concurrency,
           // Retention does not delete a snapshot while this restore reads it.
-          use: { leases: openLeases(flags, io), holder: io.env.LIFEBOAT_TASK ?? `${hostname()}:${process.pid}` },
+          use: { holds: openHolds(flags, io), holder: io.env.LIFEBOAT_TASK ?? `${hostname()}:${process.pid}` },
           signal: io.signal,
           onProgress: (p) => bar.update(p.bytesDone, p.bytesTotal, 'restore'),
           onNotice: (line) => say(io, line),

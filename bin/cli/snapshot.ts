@@ -5,7 +5,7 @@ import { recentSnapshot } from '../../lambdas/agent/min-interval.js';
 import { DynamoJobStore } from '../../lambdas/adapters/job-store.js';
 import { createDynamoClient } from '../../lambdas/adapters/aws.js';
 import { assertJobId } from '../../lambdas/domain/snapshot-jobs.js';
-import { takeSnapshot } from '../../lambdas/agent/snapshot.js';
+import { takeSnapshot } from '../../lambdas/engine/snapshot.js';
 import { assertServiceName } from '../../lambdas/domain/ids.js';
 import { dataDir, openCatalog, openObjectStore, serviceName, tableName, type CliIO } from './context.js';
 import { durationMs, positiveNumber, type CommandResult } from './program.js';

@@ -1,7 +1,7 @@
 /** `lifeboat snapshots`: the catalog of one service, newest first. */
 import type { Command } from 'commander';
 import { assertServiceName } from '../../lambdas/domain/ids.js';
-import type { SnapshotRecord } from '../../lambdas/adapters/catalog.js';
+import type { SnapshotRecord } from '../../lambdas/domain/snapshot.js';
 import { openCatalog, serviceName, type CliIO } from './context.js';
 import { positiveNumber, type CommandResult } from './program.js';
 import { formatBytes, formatTable } from './output.js';

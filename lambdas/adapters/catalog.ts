@@ -27,53 +27,8 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { OperationFailedError, UnavailableError } from '../domain/errors.js';
 import { errorName, translateAwsError } from './aws.js';
 import { DynamoTable } from './dynamo-table.js';
-import { SNAPSHOT_SK_PREFIX, TABLE_KEY, TTL_ATTRIBUTE, leaseKey, servicePk, snapshotIdFromSk, snapshotKey } from './keys.js';
-
-export type SnapshotStatus = 'uploading' | 'complete' | 'expiring';
-
-export interface SnapshotRecord {
-  service: string;
-  id: string;
-  status: SnapshotStatus;
-  createdAt: string;
-  completedAt?: string;
-  /** Bytes stored in the object store (compressed archives plus manifest). */
-  size?: number;
-  /** Bytes of file content in the snapshot, before compression. */
-  dataSize?: number;
-  fileCount?: number;
-  entryCount?: number;
-  partCount?: number;
-  manifestKey: string;
-  manifestSha256?: string;
-  /** Fencing term of the writer (the primary's lease term), when it had one. */
-  term?: number;
-  sourceTask?: string;
-  sourceHost?: string;
-  reason: string;
-  verifiedAt?: string;
-  /** Files that changed while being read, and other entries worth a look. */
-  warningCount?: number;
-  /** When the retention sweep marked it `expiring`, and the status it had before. */
-  expiringAt?: string;
-  expiringFrom?: 'complete' | 'uploading';
-}
-
-/** What the retention sweep reads of every entry (a projection: a million entries stay cheap). */
-export type SnapshotSummary = Pick<SnapshotRecord, 'service' | 'id' | 'status' | 'createdAt' | 'manifestKey' | 'verifiedAt' | 'expiringAt' | 'expiringFrom'>;
-
-/** What `markExpiring` expects to find, so a decision made on a plan is not applied to a changed entry. */
-export interface ExpiringExpectation {
-  status: 'complete' | 'uploading';
-  /** The entry's verifiedAt when the plan was made (undefined: it was not verified). */
-  verifiedAt?: string;
-}
-
-export type SnapshotStart = Pick<SnapshotRecord, 'service' | 'id' | 'createdAt' | 'manifestKey' | 'term' | 'sourceTask' | 'sourceHost' | 'reason'>;
-
-export type SnapshotCompletion = Required<
-  Pick<SnapshotRecord, 'completedAt' | 'size' | 'dataSize' | 'fileCount' | 'entryCount' | 'partCount' | 'manifestSha256' | 'warningCount'>
->;
+import type { SnapshotRecord, SnapshotSummary, ExpiringExpectation, SnapshotStart, SnapshotCompletion, CommitFence } from '../domain/snapshot.js';
+import { SNAPSHOT_SK_PREFIX, TABLE_KEY, TTL_ATTRIBUTE, leaseKey, servicePk, snapshotIdFromSk, snapshotKey } from '../contract/keys.js';
 
 export interface SnapshotCatalog {
   /** The table name, for messages. */
@@ -106,15 +61,10 @@ export interface SnapshotCatalog {
    * status (and verifiedAt). False when it changed or is gone: the caller skips it.
    */
   markExpiring(service: string, id: string, expect: ExpiringExpectation, at: string): Promise<boolean>;
-  /** Undoes `markExpiring` for an entry that was `complete` (a use-lease appeared). False if not applicable. */
+  /** Undoes `markExpiring` for an entry that was `complete` (a snapshot hold appeared). False if not applicable. */
   unmarkExpiring(service: string, id: string): Promise<boolean>;
   /** Phase two, after the objects are gone: removes an `expiring` entry. False when it was not there (or not expiring). */
   deleteExpiring(service: string, id: string): Promise<boolean>;
-}
-
-/** The writer's fencing token: the lease term it held when it started the snapshot. */
-export interface CommitFence {
-  term: number;
 }
 
 type Item = SnapshotRecord & { pk: string; sk: string; type: 'snapshot' };

@@ -14,7 +14,7 @@ import type { ElectionOutcome, ElectionRequest } from '../domain/election.js';
 import { ECS_MEMBER_FIELDS, goneAtOf, stoppedMemberExpiry, withExpiry, type Lease, type Member, type MemberCommand, type TaskObservation } from '../domain/membership.js';
 import { errorName, tableError } from './aws.js';
 import { DynamoTable } from './dynamo-table.js';
-import { LEASE_SK, TABLE_KEY, TTL_ATTRIBUTE, coordinationRange, leaseKey, memberKey, taskArnFromMemberSk } from './keys.js';
+import { LEASE_SK, TABLE_KEY, TTL_ATTRIBUTE, coordinationRange, leaseKey, memberKey, taskArnFromMemberSk } from '../contract/keys.js';
 
 export interface CoordinationState {
   lease?: Lease;

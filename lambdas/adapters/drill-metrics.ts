@@ -1,7 +1,7 @@
 /**
  * Drill metrics as CloudWatch EMF (Powertools Metrics): one EMF document per finished
  * drill, namespace `Lifeboat` (or LIFEBOAT_METRICS_NAMESPACE), dimension `ProtectedService`
- * (metric-names.ts), so alarms and dashboards work per service.
+ * (contract/metrics.ts), so alarms and dashboards work per service.
  *
  *   DrillsPassed        1 when the drill passed within its targets, else 0
  *   DrillsFailed        1 when it failed a check or timed out, else 0
@@ -16,7 +16,7 @@
  * Every count is emitted as 0 or 1 on every drill, so an alarm sees data, not gaps.
  */
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { METRICS_NAMESPACE, POWERTOOLS_SERVICE_NAME, SERVICE_DIMENSION } from './metric-names.js';
+import { METRICS_NAMESPACE, POWERTOOLS_SERVICE_NAME, SERVICE_DIMENSION } from '../contract/metrics.js';
 import type { DrillRecord } from '../domain/drills.js';
 
 export interface DrillMetrics {

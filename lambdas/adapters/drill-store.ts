@@ -15,7 +15,7 @@ import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamod
 import type { DrillAgentResult, DrillConclusion, DrillRecord } from '../domain/drills.js';
 import { errorName } from './aws.js';
 import { DynamoTable } from './dynamo-table.js';
-import { DRILL_SK_PREFIX, TABLE_KEY, drillIdFromSk, drillKey, servicePk } from './keys.js';
+import { DRILL_SK_PREFIX, TABLE_KEY, drillIdFromSk, drillKey, servicePk } from '../contract/keys.js';
 
 export type AgentResultOutcome = 'recorded' | 'not-running' | 'already-recorded' | 'unknown-drill';
 

@@ -6,7 +6,7 @@
  */
 import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { errorName, tableError } from './aws.js';
-import { TABLE_KEY } from './keys.js';
+import { TABLE_KEY } from '../contract/keys.js';
 
 export type Item = Record<string, unknown>;
 

@@ -6,7 +6,7 @@
 import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { JobConclusion, SnapshotJob } from '../domain/snapshot-jobs.js';
 import { DynamoTable } from './dynamo-table.js';
-import { JOB_SK_PREFIX, TTL_ATTRIBUTE, jobIdFromSk, jobKey, servicePk } from './keys.js';
+import { JOB_SK_PREFIX, TTL_ATTRIBUTE, jobIdFromSk, jobKey, servicePk } from '../contract/keys.js';
 
 /** How long a finished job stays readable (`lifeboat status`, investigations). */
 export const FINISHED_JOB_TTL_SECONDS = 30 * 86_400;

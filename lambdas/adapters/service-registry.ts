@@ -6,7 +6,7 @@
 import { DeleteCommand, GetCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ServicePolicy } from '../domain/service-policy.js';
 import { errorName, tableError } from './aws.js';
-import { REGISTRY_PK, REGISTRY_SK_PREFIX, registryKey, serviceConfigKey } from './keys.js';
+import { REGISTRY_PK, REGISTRY_SK_PREFIX, registryKey, serviceConfigKey } from '../contract/keys.js';
 import { DynamoTable } from './dynamo-table.js';
 
 /**

@@ -4,7 +4,8 @@
  * each interval takes a snapshot. Not a lock: two calls at the same instant can both
  * snapshot, which is harmless.
  */
-import type { SnapshotCatalog, SnapshotRecord } from '../adapters/catalog.js';
+import type { SnapshotCatalog } from '../adapters/catalog.js';
+import type { SnapshotRecord } from '../domain/snapshot.js';
 
 /** The newest complete snapshot if it is younger than `minIntervalMs` (by creation time), else undefined. */
 export async function recentSnapshot(catalog: SnapshotCatalog, service: string, minIntervalMs: number, now: Date = new Date()): Promise<SnapshotRecord | undefined> {

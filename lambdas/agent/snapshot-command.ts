@@ -11,7 +11,7 @@ import type { SnapshotCatalog } from '../adapters/catalog.js';
 import type { JobStore } from '../adapters/job-store.js';
 import type { ObjectStore } from '../adapters/stores/store.js';
 import { finishAgentJob, jobForCommand } from '../control/snapshot-jobs.js';
-import { takeSnapshot } from './snapshot.js';
+import { takeSnapshot } from '../engine/snapshot.js';
 
 export interface SnapshotCommandDeps {
   jobs: JobStore;

@@ -1,12 +1,12 @@
 /**
  * Retention for one service, against the real catalog and store: gather the planner's
- * inputs (catalog entries, live use-leases, Object Lock dates), plan, and sweep.
+ * inputs (catalog entries, live snapshot holds, Object Lock dates), plan, and sweep.
  *
  * The sweep is two-phase and resumable. For each snapshot to delete:
  *
  *   1. mark     catalog entry complete → expiring (conditional: still complete, and still
  *               as verified as when planned). From here nothing can restore or lease it.
- *   2. recheck  look for a live use-lease once more (a restore that started after the
+ *   2. recheck  look for a live snapshot hold once more (a restore that started after the
  *               plan); if there is one, put the entry back to complete and skip it.
  *   3. objects  delete every object under the snapshot's prefix (DeleteObjects, at most
  *               1,000 keys a request).
@@ -28,15 +28,16 @@ import { snapshotIdTime } from '../domain/ids.js';
 import { DEFAULT_REAP_AFTER_SECONDS, DEFAULT_RETENTION_TIMEZONE, formatRetentionSpec, retentionRules } from '../domain/retention-policy.js';
 import { planEntries, planRetention, plannedDeletions, type PlanEntry, type RetentionCandidate, type RetentionPlan } from '../domain/retention.js';
 import type { RetentionPolicy } from '../domain/service-policy.js';
-import type { SnapshotCatalog, SnapshotSummary } from '../adapters/catalog.js';
-import { parseSnapshotObjectKey, serviceSnapshotsPrefix, snapshotPrefix } from '../adapters/keys.js';
-import type { SnapshotUseLeases } from '../adapters/snapshot-use.js';
+import type { SnapshotCatalog } from '../adapters/catalog.js';
+import type { SnapshotSummary } from '../domain/snapshot.js';
+import { parseSnapshotObjectKey, serviceSnapshotsPrefix, snapshotPrefix } from '../contract/keys.js';
+import type { SnapshotHolds } from '../adapters/snapshot-holds.js';
 import { canReadObjectLock, canReapIncompleteUploads, type IncompleteUpload, type ObjectStore } from '../adapters/stores/store.js';
 
 export interface RetentionContext {
   catalog: SnapshotCatalog;
   store: ObjectStore;
-  leases: SnapshotUseLeases;
+  holds: SnapshotHolds;
   now?: () => Date;
 }
 
@@ -112,7 +113,7 @@ async function gather(ctx: RetentionContext, options: ServiceRetentionOptions): 
       for await (const s of ctx.catalog.summaries(service)) all.push(s);
       return all;
     })(),
-    ctx.leases.live(service),
+    ctx.holds.live(service),
   ]);
   const holders = new Map<string, string[]>();
   for (const u of uses) holders.set(u.snapshotId, [...(holders.get(u.snapshotId) ?? []), `${u.purpose}:${u.holder}`]);
@@ -245,7 +246,7 @@ const DELETE_BATCH = 1000;
 export async function sweepServiceRetention(ctx: RetentionContext, options: SweepOptions): Promise<SweepResult> {
   const state = await gather(ctx, options);
   const { service } = options;
-  const { catalog, store, leases } = ctx;
+  const { catalog, store, holds } = ctx;
   const now = ctx.now ?? (() => new Date());
   const fault = options.fault ?? (() => undefined);
   const results: SweepOutcome[] = [];
@@ -270,7 +271,7 @@ export async function sweepServiceRetention(ctx: RetentionContext, options: Swee
   const finish = async (id: string, from: 'complete' | 'uploading' | undefined): Promise<string | undefined> => {
     if (from !== 'uploading') {
       await fault('recheck', id);
-      const users = await leases.live(service, id);
+      const users = await holds.live(service, id);
       if (users.length > 0) {
         const who = users.map((u) => `${u.purpose}:${u.holder}`).join(', ');
         // Back to complete, so it stays restorable; the next plan decides again.

@@ -38,7 +38,7 @@ export interface RetentionCandidate {
   time: number;
   /** Verified by a passing restore drill. */
   verified?: boolean;
-  /** Holders of live use-leases (running restores and drills). */
+  /** Holders of live snapshot holds (running restores and drills). */
   inUseBy?: readonly string[];
   /** S3 Object Lock retain-until date of the snapshot's objects, epoch milliseconds. */
   retainUntil?: number;

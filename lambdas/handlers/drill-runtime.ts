@@ -13,8 +13,8 @@ import { DynamoDrillStore } from '../adapters/drill-store.js';
 import { EcsTaskLauncher } from '../adapters/ecs-launcher.js';
 import { PowertoolsDrillMetrics } from '../adapters/drill-metrics.js';
 import { DynamoServiceRegistry } from '../adapters/service-registry.js';
-import { openStore } from '../adapters/stores/open-store.js';
-import type { DrillDeps } from '../drills/start.js';
+import { openStore } from '../adapters/stores/registry.js';
+import type { DrillDeps } from '../control/drills/start.js';
 import type { ObjectStore } from '../adapters/stores/store.js';
 
 export type Env = Record<string, string | undefined>;

@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { LifeboatError } from '../domain/errors.js';
 import { makeDrillId } from '../domain/drills.js';
-import { startDrill } from '../drills/start.js';
+import { startDrill } from '../control/drills/start.js';
 import { lazyRuntime, type DrillRuntime } from './drill-runtime.js';
 
 const ScheduleEvent = z.object({

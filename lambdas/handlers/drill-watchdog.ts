@@ -3,8 +3,8 @@
  * still running past their deadline are recorded as timed out and their tasks stopped
  * (StopTask); then the reports of the services concerned are rewritten.
  */
-import { stopOverdueDrills } from '../drills/finalize.js';
-import { publishDrillReports } from '../drills/reports.js';
+import { stopOverdueDrills } from '../control/drills/finalize.js';
+import { publishDrillReports } from '../control/drills/reports.js';
 import { lazyRuntime, logWith, type DrillRuntime } from './drill-runtime.js';
 
 export interface DrillWatchdogResult {

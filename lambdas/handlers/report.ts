@@ -12,8 +12,8 @@
  */
 import { z } from 'zod';
 import { parseMaxAge } from '../domain/drill-report.js';
-import { finalizeDrill } from '../drills/finalize.js';
-import { publishDrillReports } from '../drills/reports.js';
+import { finalizeDrill } from '../control/drills/finalize.js';
+import { publishDrillReports } from '../control/drills/reports.js';
 import { EcsTaskStateChangeSchema, toEcsTaskDetail } from './ecs-task-detail.js';
 import { lazyRuntime, logWith, type DrillRuntime } from './drill-runtime.js';
 

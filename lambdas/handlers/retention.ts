@@ -10,15 +10,15 @@
  *
  * Deployed entry: `handler`. Local mode and tests call `createRetentionHandler(deps)`.
  */
-import { METRICS_NAMESPACE, POWERTOOLS_SERVICE_NAME, SERVICE_DIMENSION } from '../adapters/metric-names.js';
+import { METRICS_NAMESPACE, POWERTOOLS_SERVICE_NAME, SERVICE_DIMENSION } from '../contract/metrics.js';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { z } from 'zod';
 import { createDynamoClient, createS3Client } from '../adapters/aws.js';
 import { DynamoSnapshotCatalog, type SnapshotCatalog } from '../adapters/catalog.js';
 import { DynamoServiceRegistry, type ServiceRegistry } from '../adapters/service-registry.js';
-import { DynamoSnapshotUseLeases, type SnapshotUseLeases } from '../adapters/snapshot-use.js';
-import { openStore } from '../adapters/stores/open-store.js';
+import { DynamoSnapshotHolds, type SnapshotHolds } from '../adapters/snapshot-holds.js';
+import { openStore } from '../adapters/stores/registry.js';
 import type { ObjectStore } from '../adapters/stores/store.js';
 import { sweepServiceRetention, type SweepResult } from '../control/retention.js';
 import { OperationFailedError, RetentionPolicyError, UsageError, isLifeboatError } from '../domain/errors.js';
@@ -57,7 +57,7 @@ export interface RetentionMetrics {
 export interface RetentionHandlerDeps {
   catalog: SnapshotCatalog;
   store: ObjectStore;
-  leases: SnapshotUseLeases;
+  holds: SnapshotHolds;
   registry: ServiceRegistry;
   logger: RetentionLogger;
   metrics: RetentionMetrics;
@@ -95,7 +95,7 @@ export function createRetentionHandler(deps: RetentionHandlerDeps | (() => Reten
   const get = () => (resolved ??= typeof deps === 'function' ? deps() : deps);
 
   return async function retentionHandler(event: unknown, context: RetentionInvocationContext = {}): Promise<RetentionRunSummary> {
-    const { catalog, store, leases, registry, logger, metrics, now } = get();
+    const { catalog, store, holds, registry, logger, metrics, now } = get();
     const parsed = RetentionEventSchema.safeParse(event ?? {});
     if (!parsed.success) {
       logger.error('invalid retention event', { issues: parsed.error.issues });
@@ -105,7 +105,7 @@ export function createRetentionHandler(deps: RetentionHandlerDeps | (() => Reten
     const one = parsed.data.service ?? parsed.data.detail?.service;
     const services = one !== undefined ? [assertServiceName(one)] : await registry.list();
     const deadline = context.getRemainingTimeInMillis ? Date.now() + context.getRemainingTimeInMillis() - SAFETY_MS : undefined;
-    const ctx = { catalog, store, leases, ...(now ? { now } : {}) };
+    const ctx = { catalog, store, holds, ...(now ? { now } : {}) };
 
     const summaries: ServiceSweepSummary[] = [];
     for (const service of services) {
@@ -160,7 +160,7 @@ export function depsFromEnvironment(env: Record<string, string | undefined> = pr
   return {
     catalog: new DynamoSnapshotCatalog(dynamo, table),
     store: openStore(url, () => createS3Client(env)),
-    leases: new DynamoSnapshotUseLeases(dynamo, table),
+    holds: new DynamoSnapshotHolds(dynamo, table),
     registry: new DynamoServiceRegistry(dynamo, table),
     logger: new Logger({ serviceName: 'lifeboat-retention' }),
     metrics: new Metrics({ namespace: env.LIFEBOAT_METRICS_NAMESPACE ?? METRICS_NAMESPACE, serviceName: POWERTOOLS_SERVICE_NAME }),

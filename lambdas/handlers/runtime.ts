@@ -9,7 +9,7 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { METRICS_NAMESPACE, POWERTOOLS_SERVICE_NAME, SERVICE_DIMENSION } from '../adapters/metric-names.js';
+import { METRICS_NAMESPACE, POWERTOOLS_SERVICE_NAME, SERVICE_DIMENSION } from '../contract/metrics.js';
 import type { Context } from 'aws-lambda';
 import { UsageError } from '../domain/errors.js';
 import { createDynamoClient, createEcsClient, createServiceDiscoveryClient, createSqsClient } from '../adapters/aws.js';
@@ -41,7 +41,7 @@ export interface HandlerDeps extends FailoverDeps, Observability {
 
 export type FullDeps = HandlerDeps & ReconcileDeps;
 
-export { METRICS_NAMESPACE } from '../adapters/metric-names.js';
+export { METRICS_NAMESPACE } from '../contract/metrics.js';
 
 type Unit = (typeof MetricUnit)[keyof typeof MetricUnit];
 

@@ -33,7 +33,7 @@ import { DynamoDrillStore } from '../adapters/drill-store.js';
 import { PowertoolsDrillMetrics } from '../adapters/drill-metrics.js';
 import type { TaskLauncher } from '../adapters/ecs-launcher.js';
 import type { EcsTasks } from '../adapters/ecs-tasks.js';
-import { DynamoSnapshotUseLeases } from '../adapters/snapshot-use.js';
+import { DynamoSnapshotHolds } from '../adapters/snapshot-holds.js';
 import type { ObjectStore } from '../adapters/stores/store.js';
 import { DynamoJobStore } from '../adapters/job-store.js';
 import { createSnapshotSchedulerHandler } from '../handlers/snapshot-scheduler.js';
@@ -163,7 +163,7 @@ export function createLocalHandlers(o: LocalHandlersOptions) {
     retention: createRetentionHandler({
       catalog: drillRuntime.catalog,
       store: o.store,
-      leases: new DynamoSnapshotUseLeases(dynamo, o.table),
+      holds: new DynamoSnapshotHolds(dynamo, o.table),
       registry,
       logger: o.logger,
       metrics,

@@ -35,17 +35,18 @@ import type { DrillRecord } from '../domain/drills.js';
 import type { Lease, Member } from '../domain/membership.js';
 import { normalizeServicePolicy, type ServicePolicy, type ServicePolicyInput } from '../domain/service-policy.js';
 import { createDynamoClient, createS3Client, createSqsClient } from '../adapters/aws.js';
-import { DynamoSnapshotCatalog, ensureCatalogTable, type SnapshotRecord } from '../adapters/catalog.js';
+import { DynamoSnapshotCatalog, ensureCatalogTable } from '../adapters/catalog.js';
+import type { SnapshotRecord } from '../domain/snapshot.js';
 import { DynamoCoordinationStore } from '../adapters/coordination.js';
 import { DynamoDrillStore } from '../adapters/drill-store.js';
 import { SqsFailoverTimer } from '../adapters/failover-timer.js';
-import { partObjectKey, reportObjectKey } from '../adapters/keys.js';
+import { partObjectKey, reportObjectKey } from '../contract/keys.js';
 import { DynamoServiceRegistry } from '../adapters/service-registry.js';
-import { DynamoSnapshotUseLeases } from '../adapters/snapshot-use.js';
-import { openStore } from '../adapters/stores/open-store.js';
+import { DynamoSnapshotHolds } from '../adapters/snapshot-holds.js';
+import { openStore } from '../adapters/stores/registry.js';
 import type { ObjectStore } from '../adapters/stores/store.js';
 import { planServiceRetention, type ServiceRetentionPlan } from '../control/retention.js';
-import { startDrill, type StartDrillResult } from '../drills/start.js';
+import { startDrill, type StartDrillResult } from '../control/drills/start.js';
 import { requestSnapshotJob, type RequestOutcome } from '../control/snapshot-jobs.js';
 import { makeJobId, type SnapshotJob } from '../domain/snapshot-jobs.js';
 import { REPORT_FORMATS } from '../domain/report/render.js';
@@ -500,7 +501,7 @@ export class LocalMode {
       this.coordination().readState(service),
       collect(catalog.list(service), 12),
       collect(new DynamoDrillStore(dynamo, this.table).list(service, { limit: 8 }), 8),
-      planServiceRetention({ catalog, store: this.store, leases: new DynamoSnapshotUseLeases(dynamo, this.table) }, { service, policy: this.policy.retention }).catch(() => undefined),
+      planServiceRetention({ catalog, store: this.store, holds: new DynamoSnapshotHolds(dynamo, this.table) }, { service, policy: this.policy.retention }).catch(() => undefined),
     ]);
     const now = Date.now();
     const byArn = new Map<string, Member>(state.members.map((m) => [m.taskArn, m]));

@@ -70,12 +70,10 @@ describe('Lambda bundles', () => {
 });
 
 describe('the library entry point', () => {
-  it('imports no handler, adapter (but the key layout and metric names) or SDK code', async () => {
+  it('imports only the contract and the domain of the runtime, and no SDK code', async () => {
     const meta = await metafileOf(`${PROJECT_ROOT}lib/index.ts`, { external: true });
     const local = Object.keys(meta.inputs).filter((f) => f.startsWith('lambdas/'));
-    // The key layout and the metric names are constants the construct shares with the handlers.
-    const shared = ['lambdas/adapters/keys.ts', 'lambdas/adapters/metric-names.ts'];
-    expect(local.filter((f) => !f.startsWith('lambdas/domain/') && !shared.includes(f))).toEqual([]);
+    expect(local.filter((f) => !f.startsWith('lambdas/domain/') && !f.startsWith('lambdas/contract/'))).toEqual([]);
     const packages = Object.values(meta.inputs).flatMap((i) => i.imports.filter((imp) => imp.external).map((imp) => imp.path));
     expect(packages.filter((p) => /^@aws-sdk\/|^@aws-lambda-powertools\/|^zstd-napi/.test(p))).toEqual([]);
   });

@@ -1,9 +1,10 @@
 /**
  * The catalog's deletion phases against DynamoDB Local: complete/uploading → expiring only
- * when the entry is as planned, back to complete (use-lease found), and the final delete.
+ * when the entry is as planned, back to complete (snapshot hold found), and the final delete.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { DynamoSnapshotCatalog, SnapshotCompletion } from '../../lambdas/adapters/catalog.js';
+import type { DynamoSnapshotCatalog } from '../../lambdas/adapters/catalog.js';
+import type { SnapshotCompletion } from '../../lambdas/domain/snapshot.js';
 import { makeSnapshotId } from '../../lambdas/domain/ids.js';
 import { freshCatalog } from '../support/fixtures.js';
 

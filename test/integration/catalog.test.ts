@@ -5,7 +5,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createDynamoClient } from '../../lambdas/adapters/aws.js';
-import { DynamoSnapshotCatalog, ensureCatalogTable, type SnapshotCompletion } from '../../lambdas/adapters/catalog.js';
+import { DynamoSnapshotCatalog, ensureCatalogTable } from '../../lambdas/adapters/catalog.js';
+import type { SnapshotCompletion } from '../../lambdas/domain/snapshot.js';
 import { makeSnapshotId } from '../../lambdas/domain/ids.js';
 import { OperationFailedError, UnavailableError } from '../../lambdas/domain/errors.js';
 import { freshCatalog, setLeaseTerm, uniqueName } from '../support/fixtures.js';

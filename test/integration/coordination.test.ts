@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { createDynamoClient } from '../../lambdas/adapters/aws.js';
 import { DynamoCoordinationStore } from '../../lambdas/adapters/coordination.js';
-import { memberKey } from '../../lambdas/adapters/keys.js';
+import { memberKey } from '../../lambdas/contract/keys.js';
 import { decideFailover, roleOf, type ElectionRequest } from '../../lambdas/domain/election.js';
 import { freshTable } from '../support/fixtures.js';
 import { COORDINATION_STORES, arn, observation, runningMember, type TestStore } from '../support/coordination.js';

@@ -7,16 +7,16 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { compress, decompress } from 'zstd-napi';
-import { runDrillAgent, type DrillAgentOptions } from '../../lambdas/agent/drill.js';
-import { startDrill } from '../../lambdas/drills/start.js';
-import { finalizeDrill } from '../../lambdas/drills/finalize.js';
-import { partObjectKey } from '../../lambdas/adapters/keys.js';
+import { runDrillAgent, type DrillAgentOptions } from '../../lambdas/agent/drill-mode.js';
+import { startDrill } from '../../lambdas/control/drills/start.js';
+import { finalizeDrill } from '../../lambdas/control/drills/finalize.js';
+import { partObjectKey } from '../../lambdas/contract/keys.js';
 import { createDynamoClient } from '../../lambdas/adapters/aws.js';
-import { DynamoSnapshotUseLeases } from '../../lambdas/adapters/snapshot-use.js';
+import { DynamoSnapshotHolds } from '../../lambdas/adapters/snapshot-holds.js';
 import type { ObjectStore } from '../../lambdas/adapters/stores/store.js';
 import { freePort } from '../../lambdas/local/embedded-services.js';
 import { DRILL_OUTPUT_LIMIT_BYTES, timedOutConclusion, type DrillRecord } from '../../lambdas/domain/drills.js';
-import type { SnapshotRecord } from '../../lambdas/adapters/catalog.js';
+import type { SnapshotRecord } from '../../lambdas/domain/snapshot.js';
 import { tempDir } from '../support/fixtures.js';
 import { readObject, tamper } from '../support/stores.js';
 import { cli } from '../support/cli.js';
@@ -175,21 +175,21 @@ describe('runDrillAgent', () => {
     expect((await finalizeDrill(env, taskEvent(drill, { exitCode: 1 }))).drill?.status).toBe('error');
   });
 
-  it('holds a use-lease on the snapshot while restoring it, so retention cannot delete it mid-drill', async () => {
+  it('holds a snapshot hold on the snapshot while restoring it, so retention cannot delete it mid-drill', async () => {
     const drill = await runningDrill();
-    const leases = new DynamoSnapshotUseLeases(createDynamoClient(), env.table);
+    const holds = new DynamoSnapshotHolds(createDynamoClient(), env.table);
     const seen: string[][] = [];
     const watching: ObjectStore = Object.assign(Object.create(env.store) as ObjectStore, {
       get: async (key: string, o?: { signal?: AbortSignal }) => {
-        seen.push((await leases.live(drill.service, drill.snapshotId)).map((u) => `${u.purpose}:${u.holder}`));
+        seen.push((await holds.live(drill.service, drill.snapshotId)).map((u) => `${u.purpose}:${u.holder}`));
         return env.store.get(key, o);
       },
     });
-    const run = await runDrillAgent(agentOptions(drill, { store: watching, leases, verify: 'true' }));
+    const run = await runDrillAgent(agentOptions(drill, { store: watching, holds, verify: 'true' }));
     expect(run.exitCode).toBe(0);
     expect(seen.length).toBeGreaterThan(0);
     for (const holders of seen) expect(holders).toEqual([`drill:${drill.drillId}`]);
-    expect(await leases.live(drill.service, drill.snapshotId)).toEqual([]);
+    expect(await holds.live(drill.service, drill.snapshotId)).toEqual([]);
   });
 });
 

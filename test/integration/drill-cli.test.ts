@@ -11,7 +11,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createDynamoClient } from '../../lambdas/adapters/aws.js';
 import { DynamoDrillStore } from '../../lambdas/adapters/drill-store.js';
 import { DynamoServiceRegistry } from '../../lambdas/adapters/service-registry.js';
-import { finalizeDrill } from '../../lambdas/drills/finalize.js';
+import { finalizeDrill } from '../../lambdas/control/drills/finalize.js';
 import { normalizeServicePolicy } from '../../lambdas/domain/service-policy.js';
 import type { DrillRecord } from '../../lambdas/domain/drills.js';
 import { freePort } from '../../lambdas/local/embedded-services.js';

@@ -6,14 +6,14 @@
 import 'aws-sdk-client-mock-vitest/extend';
 import { RunTaskCommand, StopTaskCommand } from '@aws-sdk/client-ecs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startDrill } from '../../lambdas/drills/start.js';
-import { finalizeDrill, stopOverdueDrills } from '../../lambdas/drills/finalize.js';
+import { startDrill } from '../../lambdas/control/drills/start.js';
+import { finalizeDrill, stopOverdueDrills } from '../../lambdas/control/drills/finalize.js';
 import { makeDrillSchedulerHandler, scheduledDrillId } from '../../lambdas/handlers/drill-scheduler.js';
 import { makeReportHandler } from '../../lambdas/handlers/report.js';
 import { makeDrillWatchdogHandler } from '../../lambdas/handlers/drill-watchdog.js';
-import { reportObjectKey } from '../../lambdas/adapters/keys.js';
+import { reportObjectKey } from '../../lambdas/contract/keys.js';
 import { buildDrillRunTask, type DrillAgentResult, type DrillRecord } from '../../lambdas/domain/drills.js';
-import type { SnapshotRecord } from '../../lambdas/adapters/catalog.js';
+import type { SnapshotRecord } from '../../lambdas/domain/snapshot.js';
 import { OperationFailedError, UsageError } from '../../lambdas/domain/errors.js';
 import { readObject } from '../support/stores.js';
 import { drillEnv, ecsMock, mockRunTask, nextTaskArn, protect, taskEvent, type DrillEnv } from '../support/drill-env.js';

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createS3Client } from '../../lambdas/adapters/aws.js';
 import { S3Store } from '../../lambdas/adapters/stores/s3-store.js';
 import { DirectoryStore } from '../../lambdas/adapters/stores/directory-store.js';
-import { openStore } from '../../lambdas/adapters/stores/open-store.js';
+import { openStore } from '../../lambdas/adapters/stores/registry.js';
 import { ObjectNotFoundError, type ObjectStore } from '../../lambdas/adapters/stores/store.js';
 import { AbortedError, UnavailableError, UsageError } from '../../lambdas/domain/errors.js';
 import { STORE_CASES, readObject } from '../support/stores.js';

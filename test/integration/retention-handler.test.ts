@@ -7,7 +7,7 @@ import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createDynamoClient, createS3Client } from '../../lambdas/adapters/aws.js';
 import type { DynamoSnapshotCatalog } from '../../lambdas/adapters/catalog.js';
 import { DynamoServiceRegistry } from '../../lambdas/adapters/service-registry.js';
-import { DynamoSnapshotUseLeases } from '../../lambdas/adapters/snapshot-use.js';
+import { DynamoSnapshotHolds } from '../../lambdas/adapters/snapshot-holds.js';
 import { S3Store } from '../../lambdas/adapters/stores/s3-store.js';
 import type { ObjectStore } from '../../lambdas/adapters/stores/store.js';
 import { UnavailableError, UsageError } from '../../lambdas/domain/errors.js';
@@ -58,7 +58,7 @@ function deps(rec: ReturnType<typeof recorder>, overrides: Partial<RetentionHand
   return {
     catalog,
     store,
-    leases: new DynamoSnapshotUseLeases(createDynamoClient(), catalog.name, () => NOW),
+    holds: new DynamoSnapshotHolds(createDynamoClient(), catalog.name, () => NOW),
     registry,
     logger: rec.logger,
     metrics: rec.metricsSink,

@@ -6,7 +6,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createDynamoClient, createS3Client } from '../../lambdas/adapters/aws.js';
 import type { DynamoSnapshotCatalog } from '../../lambdas/adapters/catalog.js';
-import { DynamoSnapshotUseLeases, type SnapshotUse } from '../../lambdas/adapters/snapshot-use.js';
+import { DynamoSnapshotHolds, type SnapshotHold } from '../../lambdas/adapters/snapshot-holds.js';
 import type { ObjectStore } from '../../lambdas/adapters/stores/store.js';
 import { planServiceRetention, sweepServiceRetention, type RetentionContext, type SweepStep } from '../../lambdas/control/retention.js';
 import { OperationFailedError, RetentionPolicyError, UnavailableError } from '../../lambdas/domain/errors.js';
@@ -19,18 +19,18 @@ const minutesAgo = (m: number) => new Date(NOW.getTime() - m * 60_000);
 
 let catalog: DynamoSnapshotCatalog;
 let bucket: string;
-let leases: DynamoSnapshotUseLeases;
+let holds: DynamoSnapshotHolds;
 
 beforeAll(async () => {
   [catalog, bucket] = await Promise.all([freshCatalog(), freshBucket()]);
-  leases = new DynamoSnapshotUseLeases(createDynamoClient(), catalog.name, () => NOW);
+  holds = new DynamoSnapshotHolds(createDynamoClient(), catalog.name, () => NOW);
 });
 
 let serial = 0;
 const newService = (label: string) => `${label}-${++serial}`;
 
 function context(store: ObjectStore): RetentionContext {
-  return { catalog, store, leases, now: () => NOW };
+  return { catalog, store, holds, now: () => NOW };
 }
 
 /**
@@ -223,7 +223,7 @@ describe('sweepServiceRetention', () => {
     const service = newService('dir');
     const old = await seedSnapshot(catalog, dir.store, service, daysAgo(2));
     const recent = await seedSnapshot(catalog, dir.store, service, daysAgo(1));
-    const result = await sweepServiceRetention({ catalog, store: dir.store, leases, now: () => NOW }, { service, policy: { last: 1 } });
+    const result = await sweepServiceRetention({ catalog, store: dir.store, holds, now: () => NOW }, { service, policy: { last: 1 } });
     expect(result.snapshots).toEqual([{ id: old, outcome: 'deleted' }]);
     expect(await objectCount(dir.store, service, old)).toBe(0);
     expect(await objectCount(dir.store, service, recent)).toBe(2);
@@ -233,26 +233,26 @@ describe('sweepServiceRetention', () => {
 });
 
 describe('what the sweep must not delete', () => {
-  it('a snapshot with a live use-lease at planning time', async () => {
+  it('a snapshot with a live snapshot hold at planning time', async () => {
     const w = await world('inuse');
-    const use = await leases.acquire({ service: w.service, snapshotId: w.ids.d5, holder: 'task-1', purpose: 'restore', ttlSeconds: 300 });
+    const use = await holds.acquire({ service: w.service, snapshotId: w.ids.d5, holder: 'task-1', purpose: 'restore', ttlSeconds: 300 });
     const result = await sweepServiceRetention(context(w.store), { service: w.service, policy, concurrency: 1 });
     expect(result.plan.snapshots.find((s) => s.id === w.ids.d5)?.reasons).toEqual(['in use by restore:task-1 (protected)']);
     expect((await snapshotState(w)).d5).toEqual(['complete', 3]);
-    await leases.release(use);
+    await holds.release(use);
     // An expired lease protects nothing.
-    await leases.acquire({ service: w.service, snapshotId: w.ids.d5, holder: 'crashed', purpose: 'drill', ttlSeconds: 1 });
-    const later = { ...context(w.store), leases: new DynamoSnapshotUseLeases(createDynamoClient(), catalog.name, () => new Date(NOW.getTime() + 5000)) };
+    await holds.acquire({ service: w.service, snapshotId: w.ids.d5, holder: 'crashed', purpose: 'drill', ttlSeconds: 1 });
+    const later = { ...context(w.store), holds: new DynamoSnapshotHolds(createDynamoClient(), catalog.name, () => new Date(NOW.getTime() + 5000)) };
     await sweepServiceRetention(later, { service: w.service, policy });
     expect((await snapshotState(w)).d5).toEqual(['gone', 0]);
   });
 
   it('a snapshot whose restore started after the plan (re-checked after marking)', async () => {
     const w = await world('late-restore');
-    let use: SnapshotUse | undefined;
+    let use: SnapshotHold | undefined;
     const fault = async (step: SweepStep, id: string) => {
       // The restore's lease lands between planning and marking.
-      if (step === 'mark' && id === w.ids.d5 && !use) use = await leases.acquire({ service: w.service, snapshotId: id, holder: 'task-late', purpose: 'restore', ttlSeconds: 300 });
+      if (step === 'mark' && id === w.ids.d5 && !use) use = await holds.acquire({ service: w.service, snapshotId: id, holder: 'task-late', purpose: 'restore', ttlSeconds: 300 });
     };
     const result = await sweepServiceRetention(context(w.store), { service: w.service, policy, concurrency: 1, fault });
     expect(result.snapshots[0]).toEqual({ id: w.ids.d5, outcome: 'skipped', reason: 'in use by restore:task-late' });
@@ -260,7 +260,7 @@ describe('what the sweep must not delete', () => {
     expect(entry?.status).toBe('complete');
     expect(entry).not.toHaveProperty('expiringFrom');
     expect(await objectCount(w.store, w.service, w.ids.d5)).toBe(3);
-    await leases.release(use!);
+    await holds.release(use!);
     await sweepServiceRetention(context(w.store), { service: w.service, policy });
     expect(await snapshotState(w)).toEqual(CONVERGED);
   });
@@ -270,7 +270,7 @@ describe('what the sweep must not delete', () => {
     let refused: unknown;
     const fault = async (step: SweepStep, id: string) => {
       if (step === 'recheck' && id === w.ids.d5) {
-        refused = await leases.acquire({ service: w.service, snapshotId: id, holder: 'too-late', purpose: 'restore', ttlSeconds: 300 }).catch((e: unknown) => e);
+        refused = await holds.acquire({ service: w.service, snapshotId: id, holder: 'too-late', purpose: 'restore', ttlSeconds: 300 }).catch((e: unknown) => e);
       }
     };
     await sweepServiceRetention(context(w.store), { service: w.service, policy, concurrency: 1, fault });

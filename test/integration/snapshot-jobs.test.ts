@@ -20,7 +20,7 @@ import { DynamoJobStore } from '../../lambdas/adapters/job-store.js';
 import { DynamoServiceRegistry } from '../../lambdas/adapters/service-registry.js';
 import type { S3Store } from '../../lambdas/adapters/stores/s3-store.js';
 import { runSnapshotCommand } from '../../lambdas/agent/snapshot-command.js';
-import { takeSnapshot } from '../../lambdas/agent/snapshot.js';
+import { takeSnapshot } from '../../lambdas/engine/snapshot.js';
 import { ServiceResolver } from '../../lambdas/control/services.js';
 import { expireOverdueJobs, finishDumpTask, requestSnapshotJob, type SnapshotJobDeps } from '../../lambdas/control/snapshot-jobs.js';
 import { roleOf } from '../../lambdas/domain/election.js';

@@ -15,11 +15,11 @@ import { EcsTaskLauncher } from '../../lambdas/adapters/ecs-launcher.js';
 import { DynamoServiceRegistry } from '../../lambdas/adapters/service-registry.js';
 import type { DrillMetrics } from '../../lambdas/adapters/drill-metrics.js';
 import type { S3Store } from '../../lambdas/adapters/stores/s3-store.js';
-import { takeSnapshot } from '../../lambdas/agent/snapshot.js';
+import { takeSnapshot } from '../../lambdas/engine/snapshot.js';
 import { normalizeServicePolicy, type ServicePolicyInput } from '../../lambdas/domain/service-policy.js';
 import { DRILL_ENV, type DrillRecord, type EcsTaskDetail } from '../../lambdas/domain/drills.js';
 import type { DrillRuntime } from '../../lambdas/handlers/drill-runtime.js';
-import type { SnapshotRecord } from '../../lambdas/adapters/catalog.js';
+import type { SnapshotRecord } from '../../lambdas/domain/snapshot.js';
 import { freshS3Store, freshTable, tempDir } from './fixtures.js';
 
 export const ecsMock = mockClient(ECSClient);

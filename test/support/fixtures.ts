@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import { leaseKey } from '../../lambdas/adapters/keys.js';
+import { leaseKey } from '../../lambdas/contract/keys.js';
 import { createDynamoClient, createS3Client } from '../../lambdas/adapters/aws.js';
 import { DynamoSnapshotCatalog, ensureCatalogTable } from '../../lambdas/adapters/catalog.js';
 import { S3Store } from '../../lambdas/adapters/stores/s3-store.js';

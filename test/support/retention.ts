@@ -6,7 +6,7 @@
 import { Readable } from 'node:stream';
 import { CreateMultipartUploadCommand, UploadPartCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { SnapshotCatalog } from '../../lambdas/adapters/catalog.js';
-import { manifestObjectKey, partObjectKey, snapshotPrefix } from '../../lambdas/adapters/keys.js';
+import { manifestObjectKey, partObjectKey, snapshotPrefix } from '../../lambdas/contract/keys.js';
 import { S3Store, type S3StoreOptions } from '../../lambdas/adapters/stores/s3-store.js';
 import type { IncompleteUpload, ObjectStore } from '../../lambdas/adapters/stores/store.js';
 import { makeSnapshotId } from '../../lambdas/domain/ids.js';

@@ -1,7 +1,7 @@
 import type { Stats } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { planParts } from '../../lambdas/agent/part-plan.js';
-import type { WalkedNode } from '../../lambdas/agent/walk.js';
+import { planParts } from '../../lambdas/engine/part-plan.js';
+import type { WalkedNode } from '../../lambdas/engine/walk.js';
 
 const node = (path: string, type: WalkedNode['type'], size = 0, target?: string): WalkedNode => ({
   path,

@@ -1,5 +1,5 @@
 /**
- * Use-leases: how a running restore or drill tells retention "I am reading this snapshot".
+ * Snapshot holds: how a running restore or drill tells retention "I am reading this snapshot".
  *
  * One DynamoDB item per snapshot and holder (keys.ts: `USE#<snapshotId>#<holder>`), with an
  * expiry (`expiresAt`, epoch seconds, also the table's TTL attribute) that the holder
@@ -9,7 +9,7 @@
  * The race with the sweep is closed by DynamoDB, not by timing:
  * - `acquire` is a transaction that also checks the snapshot entry is still `complete`;
  * - the sweep first marks the entry `expiring` (conditional on `complete`), then looks for
- *   live leases once more and backs off (back to `complete`) if it finds one.
+ *   live holds once more and backs off (back to `complete`) if it finds one.
  * Both are serialisable writes on the snapshot entry, so either the lease exists before the
  * mark (and the sweep's re-check sees it, reads being strongly consistent) or the mark
  * comes first (and `acquire` fails: the snapshot is being deleted).
@@ -21,54 +21,54 @@ import { OperationFailedError, SnapshotNotFoundError, UsageError } from '../doma
 import { isSnapshotId } from '../domain/ids.js';
 import { errorName, tableError } from './aws.js';
 import { DynamoTable } from './dynamo-table.js';
-import { TABLE_KEY, TTL_ATTRIBUTE, servicePk, snapshotKey, snapshotUseKey, snapshotUseSkPrefix } from './keys.js';
+import { TABLE_KEY, TTL_ATTRIBUTE, servicePk, snapshotKey, snapshotUseKey, snapshotUseSkPrefix } from '../contract/keys.js';
 
-export type SnapshotUsePurpose = 'restore' | 'drill';
+export type SnapshotHoldPurpose = 'restore' | 'drill';
 
-export interface SnapshotUse {
+export interface SnapshotHold {
   service: string;
   snapshotId: string;
   /** Who holds it: a task ARN, a drill id, `host:pid`. */
   holder: string;
-  purpose: SnapshotUsePurpose;
+  purpose: SnapshotHoldPurpose;
   acquiredAt: string;
   /** Epoch seconds; the lease is live while this is in the future. */
   expiresAt: number;
 }
 
-export interface SnapshotUseRequest {
+export interface SnapshotHoldRequest {
   service: string;
   snapshotId: string;
   holder: string;
-  purpose: SnapshotUsePurpose;
+  purpose: SnapshotHoldPurpose;
   /** How long the lease lasts unless renewed. */
   ttlSeconds: number;
 }
 
-export interface SnapshotUseLeases {
+export interface SnapshotHolds {
   /**
    * Takes (or extends) the holder's lease on a `complete` snapshot. Throws
    * SnapshotNotFoundError when the snapshot is not in the catalog and OperationFailedError
    * when it is not complete (e.g. being deleted by retention).
    */
-  acquire(request: SnapshotUseRequest): Promise<SnapshotUse>;
+  acquire(request: SnapshotHoldRequest): Promise<SnapshotHold>;
   /** Pushes the expiry out; throws OperationFailedError when the lease is gone. */
-  renew(use: SnapshotUse, ttlSeconds: number): Promise<SnapshotUse>;
+  renew(use: SnapshotHold, ttlSeconds: number): Promise<SnapshotHold>;
   /** Gives the lease up; harmless when it is already gone. */
-  release(use: SnapshotUse): Promise<void>;
-  /** Live leases of one snapshot, or of every snapshot of the service. Strongly consistent. */
-  live(service: string, snapshotId?: string): Promise<SnapshotUse[]>;
+  release(use: SnapshotHold): Promise<void>;
+  /** Live holds of one snapshot, or of every snapshot of the service. Strongly consistent. */
+  live(service: string, snapshotId?: string): Promise<SnapshotHold[]>;
 }
 
 export const DEFAULT_USE_TTL_SECONDS = 600;
 
 const HOLDER = /^[^\u0000-\u001f]{1,512}$/;
 
-export class DynamoSnapshotUseLeases implements SnapshotUseLeases {
+export class DynamoSnapshotHolds implements SnapshotHolds {
   constructor(
     private readonly client: DynamoDBDocumentClient,
     readonly table: string,
-    /** The clock leases are judged by (tests move it). */
+    /** The clock holds are judged by (tests move it). */
     private readonly now: () => Date = () => new Date(),
   ) {}
 
@@ -81,12 +81,12 @@ export class DynamoSnapshotUseLeases implements SnapshotUseLeases {
     return Math.floor(this.now().getTime() / 1000);
   }
 
-  async acquire(request: SnapshotUseRequest): Promise<SnapshotUse> {
+  async acquire(request: SnapshotHoldRequest): Promise<SnapshotHold> {
     const { service, snapshotId, holder, purpose, ttlSeconds } = request;
     if (!isSnapshotId(snapshotId)) throw new UsageError(`"${snapshotId}" is not a snapshot id`);
-    if (!HOLDER.test(holder)) throw new UsageError(`use-lease holder ${JSON.stringify(holder)} must be 1-512 printable characters`);
-    if (!(ttlSeconds > 0)) throw new UsageError(`use-lease ttlSeconds must be positive, not ${ttlSeconds}`);
-    const use: SnapshotUse = {
+    if (!HOLDER.test(holder)) throw new UsageError(`snapshot hold holder ${JSON.stringify(holder)} must be 1-512 printable characters`);
+    if (!(ttlSeconds > 0)) throw new UsageError(`snapshot hold ttlSeconds must be positive, not ${ttlSeconds}`);
+    const use: SnapshotHold = {
       service,
       snapshotId,
       holder,
@@ -135,7 +135,7 @@ export class DynamoSnapshotUseLeases implements SnapshotUseLeases {
     }
   }
 
-  async renew(use: SnapshotUse, ttlSeconds: number): Promise<SnapshotUse> {
+  async renew(use: SnapshotHold, ttlSeconds: number): Promise<SnapshotHold> {
     const expiresAt = this.nowSeconds() + Math.ceil(ttlSeconds);
     try {
       await this.client.send(
@@ -151,13 +151,13 @@ export class DynamoSnapshotUseLeases implements SnapshotUseLeases {
       return { ...use, expiresAt };
     } catch (err) {
       if (errorName(err) === 'ConditionalCheckFailedException') {
-        throw new OperationFailedError(`the use-lease of ${use.holder} on snapshot ${use.snapshotId} of ${use.service} is gone; it cannot be renewed`);
+        throw new OperationFailedError(`the snapshot hold of ${use.holder} on snapshot ${use.snapshotId} of ${use.service} is gone; it cannot be renewed`);
       }
       this.fail(err, 'UpdateItem');
     }
   }
 
-  async release(use: SnapshotUse): Promise<void> {
+  async release(use: SnapshotHold): Promise<void> {
     try {
       await this.client.send(new DeleteCommand({ TableName: this.table, Key: snapshotUseKey(use.service, use.snapshotId, use.holder) }));
     } catch (err) {
@@ -165,15 +165,15 @@ export class DynamoSnapshotUseLeases implements SnapshotUseLeases {
     }
   }
 
-  async live(service: string, snapshotId?: string): Promise<SnapshotUse[]> {
-    const out: SnapshotUse[] = [];
+  async live(service: string, snapshotId?: string): Promise<SnapshotHold[]> {
+    const out: SnapshotHold[] = [];
     const filter = { expression: '#exp > :now', names: { '#exp': TTL_ATTRIBUTE }, values: { ':now': this.nowSeconds() } };
     for await (const item of new DynamoTable(this.client, this.table).query({ pk: servicePk(service), prefix: snapshotUseSkPrefix(snapshotId), filter })) {
       out.push({
         service: String(item.service),
         snapshotId: String(item.snapshotId),
         holder: String(item.holder),
-        purpose: item.purpose as SnapshotUsePurpose,
+        purpose: item.purpose as SnapshotHoldPurpose,
         acquiredAt: String(item.acquiredAt),
         expiresAt: Number(item[TTL_ATTRIBUTE]),
       });
@@ -183,8 +183,8 @@ export class DynamoSnapshotUseLeases implements SnapshotUseLeases {
 
 }
 
-export interface HeldSnapshotUse {
-  readonly use: SnapshotUse;
+export interface HeldSnapshot {
+  readonly use: SnapshotHold;
   /** Stops renewing and releases the lease (errors are reported through onLost, not thrown). */
   release(): Promise<void>;
 }
@@ -194,18 +194,18 @@ export interface HeldSnapshotUse {
  * failed renewal is reported through `onProblem` and retried at the next tick; if the
  * lease is lost, the work it protected may find objects gone and fail cleanly.
  */
-export async function holdSnapshotUse(
-  leases: SnapshotUseLeases,
-  request: SnapshotUseRequest,
+export async function holdSnapshot(
+  holds: SnapshotHolds,
+  request: SnapshotHoldRequest,
   onProblem: (message: string) => void = () => undefined,
-): Promise<HeldSnapshotUse> {
-  let use = await leases.acquire(request);
+): Promise<HeldSnapshot> {
+  let use = await holds.acquire(request);
   let renewing: Promise<void> = Promise.resolve();
   const timer = setInterval(
     () => {
-      renewing = leases.renew(use, request.ttlSeconds).then(
+      renewing = holds.renew(use, request.ttlSeconds).then(
         (renewed) => void (use = renewed),
-        (err: unknown) => onProblem(`could not renew the use-lease on snapshot ${use.snapshotId}: ${(err as Error).message}`),
+        (err: unknown) => onProblem(`could not renew the snapshot hold on snapshot ${use.snapshotId}: ${(err as Error).message}`),
       );
     },
     Math.max(1000, (request.ttlSeconds * 1000) / 3),
@@ -218,7 +218,7 @@ export async function holdSnapshotUse(
     async release() {
       clearInterval(timer);
       await renewing;
-      await leases.release(use).catch((err: unknown) => onProblem(`could not release the use-lease on snapshot ${use.snapshotId}: ${(err as Error).message}`));
+      await holds.release(use).catch((err: unknown) => onProblem(`could not release the snapshot hold on snapshot ${use.snapshotId}: ${(err as Error).message}`));
     },
   };
 }

@@ -6,8 +6,9 @@
  */
 import { IntegrityError } from '../domain/errors.js';
 import { assertServiceName, isSnapshotId } from '../domain/ids.js';
-import type { SnapshotCatalog, SnapshotRecord } from '../adapters/catalog.js';
-import { MANIFEST_NAME, manifestObjectKey, parseSnapshotObjectKey, serviceSnapshotsPrefix } from '../adapters/keys.js';
+import type { SnapshotCatalog } from '../adapters/catalog.js';
+import type { SnapshotRecord } from '../domain/snapshot.js';
+import { MANIFEST_NAME, manifestObjectKey, parseSnapshotObjectKey, serviceSnapshotsPrefix } from '../contract/keys.js';
 import type { ObjectStore } from '../adapters/stores/store.js';
 import { fetchManifest } from './restore.js';
 

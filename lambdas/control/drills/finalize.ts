@@ -9,7 +9,7 @@
  * snapshot verified, metrics) after; a redelivered event for a passed drill re-applies the
  * (idempotent) verification, so a crash between the two converges.
  */
-import { OperationFailedError } from '../domain/errors.js';
+import { OperationFailedError } from '../../domain/errors.js';
 import {
   concludeDrill,
   drillIdOfTask,
@@ -19,12 +19,12 @@ import {
   DRILL_ENV,
   type DrillRecord,
   type EcsTaskDetail,
-} from '../domain/drills.js';
-import type { SnapshotCatalog } from '../adapters/catalog.js';
-import type { DrillStore } from '../adapters/drill-store.js';
-import type { TaskLauncher } from '../adapters/ecs-launcher.js';
-import type { ServiceRegistry } from '../adapters/service-registry.js';
-import type { DrillMetrics } from '../adapters/drill-metrics.js';
+} from '../../domain/drills.js';
+import type { SnapshotCatalog } from '../../adapters/catalog.js';
+import type { DrillStore } from '../../adapters/drill-store.js';
+import type { TaskLauncher } from '../../adapters/ecs-launcher.js';
+import type { ServiceRegistry } from '../../adapters/service-registry.js';
+import type { DrillMetrics } from '../../adapters/drill-metrics.js';
 
 export interface FinalizeDeps {
   drills: DrillStore;

@@ -4,15 +4,15 @@
  * object store in every format after each drill (the report handler).
  */
 import { Readable } from 'node:stream';
-import { UsageError } from '../domain/errors.js';
-import { assertServiceName } from '../domain/ids.js';
-import { buildDrillReport, type DrillReport, type ServiceDrillInput } from '../domain/drill-report.js';
-import { REPORT_CONTENT_TYPES, REPORT_FORMATS, renderReport } from '../domain/report/render.js';
-import type { DrillRecord } from '../domain/drills.js';
-import type { DrillStore } from '../adapters/drill-store.js';
-import type { ServiceRegistry } from '../adapters/service-registry.js';
-import type { ObjectStore } from '../adapters/stores/store.js';
-import { reportObjectKey } from '../adapters/keys.js';
+import { UsageError } from '../../domain/errors.js';
+import { assertServiceName } from '../../domain/ids.js';
+import { buildDrillReport, type DrillReport, type ServiceDrillInput } from '../../domain/drill-report.js';
+import { REPORT_CONTENT_TYPES, REPORT_FORMATS, renderReport } from '../../domain/report/render.js';
+import type { DrillRecord } from '../../domain/drills.js';
+import type { DrillStore } from '../../adapters/drill-store.js';
+import type { ServiceRegistry } from '../../adapters/service-registry.js';
+import type { ObjectStore } from '../../adapters/stores/store.js';
+import { reportObjectKey } from '../../contract/keys.js';
 
 export interface ReportDeps {
   drills: DrillStore;
@@ -72,7 +72,7 @@ export interface PublishedReports {
 
 /**
  * Writes the report of every service (and, with `service`, that service's own report) to
- * the store in all four formats, under the keys of adapters/keys.ts. Each object replaces
+ * the store in all four formats, under the keys of contract/keys.ts. Each object replaces
  * the previous one atomically, so readers see an old report or a new one, never half.
  */
 export async function publishDrillReports(

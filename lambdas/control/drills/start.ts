@@ -9,8 +9,8 @@
  * the same RunTask — which ECS answers with the same task.
  */
 import { randomBytes as nodeRandomBytes } from 'node:crypto';
-import { LifeboatError, OperationFailedError, SnapshotNotFoundError, UsageError } from '../domain/errors.js';
-import { assertServiceName, isSnapshotId } from '../domain/ids.js';
+import { LifeboatError, OperationFailedError, SnapshotNotFoundError, UsageError } from '../../domain/errors.js';
+import { assertServiceName, isSnapshotId } from '../../domain/ids.js';
 import {
   DEFAULT_DRILL_TIMEOUT_SECONDS,
   ageSeconds,
@@ -25,12 +25,12 @@ import {
   type DrillTrigger,
   type SnapshotCandidate,
   type SnapshotChoice,
-} from '../domain/drills.js';
-import type { SnapshotCatalog } from '../adapters/catalog.js';
-import type { DrillStore } from '../adapters/drill-store.js';
-import type { TaskLauncher } from '../adapters/ecs-launcher.js';
-import type { ServiceRegistry } from '../adapters/service-registry.js';
-import type { DrillMetrics } from '../adapters/drill-metrics.js';
+} from '../../domain/drills.js';
+import type { SnapshotCatalog } from '../../adapters/catalog.js';
+import type { DrillStore } from '../../adapters/drill-store.js';
+import type { TaskLauncher } from '../../adapters/ecs-launcher.js';
+import type { ServiceRegistry } from '../../adapters/service-registry.js';
+import type { DrillMetrics } from '../../adapters/drill-metrics.js';
 
 export interface DrillDeps {
   drills: DrillStore;

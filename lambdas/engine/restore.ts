@@ -49,8 +49,9 @@ import { hashTap } from './hash-tap.js';
 import { AbortedError, IntegrityError, LifeboatError, OperationFailedError, SnapshotNotFoundError, UsageError } from '../domain/errors.js';
 import { assertServiceName, isSnapshotId } from '../domain/ids.js';
 import { validateManifest, type Manifest, type ManifestEntry, type ManifestPart } from '../domain/manifest.js';
-import type { SnapshotCatalog, SnapshotRecord } from '../adapters/catalog.js';
-import { DEFAULT_USE_TTL_SECONDS, holdSnapshotUse, type SnapshotUseLeases, type SnapshotUsePurpose } from '../adapters/snapshot-use.js';
+import type { SnapshotCatalog } from '../adapters/catalog.js';
+import type { SnapshotRecord } from '../domain/snapshot.js';
+import { DEFAULT_USE_TTL_SECONDS, holdSnapshot, type SnapshotHolds, type SnapshotHoldPurpose } from '../adapters/snapshot-holds.js';
 import type { ObjectStore } from '../adapters/stores/store.js';
 
 const gunzipAsync = promisify(gunzip);
@@ -79,10 +80,10 @@ export interface RestoreOptions {
   onProgress?: (p: { bytesDone: number; bytesTotal: number; filesDone: number; filesTotal: number }) => void;
   onNotice?: (line: string) => void;
   /**
-   * Hold a use-lease on the snapshot while restoring, so retention does not delete it
+   * Hold a snapshot hold on the snapshot while restoring, so retention does not delete it
    * mid-restore (adapters/snapshot-use.ts). Without it, nothing is leased.
    */
-  use?: { leases: SnapshotUseLeases; holder: string; purpose?: SnapshotUsePurpose; ttlSeconds?: number };
+  use?: { holds: SnapshotHolds; holder: string; purpose?: SnapshotHoldPurpose; ttlSeconds?: number };
 }
 
 export type RestoreResult =
@@ -532,8 +533,8 @@ export async function restoreSnapshot(options: RestoreOptions): Promise<RestoreR
   }
   // Leased before the first object is read, released when the tree is in place (or on failure).
   const held = options.use
-    ? await holdSnapshotUse(
-        options.use.leases,
+    ? await holdSnapshot(
+        options.use.holds,
         { service, snapshotId: record.id, holder: options.use.holder, purpose: options.use.purpose ?? 'restore', ttlSeconds: options.use.ttlSeconds ?? DEFAULT_USE_TTL_SECONDS },
         notice,
       )

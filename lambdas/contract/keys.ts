@@ -13,7 +13,7 @@
  *   SVC#<service>   DRILL#<drillId>       one restore drill: status, snapshot, agent result, RTO/RPO
  *                                         (drill ids sort by start time, so a Query reads newest first)
  *   SVC#<service>   USE#<snapshotId>#<holder>
- *                                         use-lease: a running restore or drill holds the
+ *                                         snapshot hold: a running restore or drill holds the
  *                                         snapshot until `expiresAt` (TTL); retention skips it
  *   SVC#<service>   JOB#<jobId>           snapshot job: requested → complete | failed | error, deadline
  *   SVC#<service>   LEASE                 who is primary: holder task ARN, term (the fencing token)
@@ -102,7 +102,7 @@ export function reportObjectKey(format: ReportFormat, service?: string): string 
   return `${REPORTS_PREFIX}${scope}/report.${REPORT_EXTENSIONS[format]}`;
 }
 /**
- * Use-leases: one item per snapshot and holder (a restore's task, a drill's id), in the
+ * Snapshot holds: one item per snapshot and holder (a restore's task, a drill's id), in the
  * service's partition so the sweep finds every live one with a single Query. Snapshot ids
  * never contain '#', so `USE#<id>#` selects exactly one snapshot's leases.
  */

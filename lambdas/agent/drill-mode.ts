@@ -29,10 +29,10 @@ import {
 } from '../domain/drills.js';
 import type { SnapshotCatalog } from '../adapters/catalog.js';
 import type { AgentResultOutcome, DrillStore } from '../adapters/drill-store.js';
-import type { SnapshotUseLeases } from '../adapters/snapshot-use.js';
+import type { SnapshotHolds } from '../adapters/snapshot-holds.js';
 import type { ObjectStore } from '../adapters/stores/store.js';
-import { restoreSnapshot } from './restore.js';
-import { runCommand } from './hooks.js';
+import { restoreSnapshot } from '../engine/restore.js';
+import { runCommand } from '../engine/hooks.js';
 
 export interface DrillAppOptions {
   /** Shell command that runs the application in the foreground. */
@@ -68,8 +68,8 @@ export interface DrillAgentOptions {
   onNotice?: (line: string) => void;
   /** Health-check URL fetcher; default global fetch. */
   fetch?: typeof fetch;
-  /** When given, the restore holds a use-lease (holder = drill id) so retention cannot delete the snapshot under it. */
-  leases?: SnapshotUseLeases;
+  /** When given, the restore holds a snapshot hold (holder = drill id) so retention cannot delete the snapshot under it. */
+  holds?: SnapshotHolds;
 }
 
 export interface DrillAgentRun {
@@ -127,7 +127,7 @@ export async function runDrillAgent(options: DrillAgentOptions): Promise<DrillAg
         snapshot: options.snapshotId,
         signal: options.signal,
         onNotice: notice,
-        ...(options.leases ? { use: { leases: options.leases, holder: options.drillId, purpose: 'drill' as const } } : {}),
+        ...(options.holds ? { use: { holds: options.holds, holder: options.drillId, purpose: 'drill' as const } } : {}),
       });
     } catch (err) {
       const durationSeconds = secondsBetween(restoreStart, clock());

@@ -33,8 +33,9 @@ import {
   type ManifestPart,
   type ManifestWarning,
 } from '../domain/manifest.js';
-import type { SnapshotCatalog, SnapshotRecord } from '../adapters/catalog.js';
-import { manifestObjectKey, partObjectKey, snapshotPrefix } from '../adapters/keys.js';
+import type { SnapshotCatalog } from '../adapters/catalog.js';
+import type { SnapshotRecord } from '../domain/snapshot.js';
+import { manifestObjectKey, partObjectKey, snapshotPrefix } from '../contract/keys.js';
 import type { ObjectStore } from '../adapters/stores/store.js';
 import { runHook, type HookResult } from './hooks.js';
 import { assertReadableDirectory, walkTree, type WalkedNode } from './walk.js';
