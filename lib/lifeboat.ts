@@ -17,7 +17,9 @@ import { Construct } from 'constructs';
 import { REPORTS_PREFIX, TABLE_KEY, TTL_ATTRIBUTE, servicePk } from '../lambdas/contract/keys.js';
 import { METRICS_NAMESPACE, POWERTOOLS_SERVICE_NAME, SERVICE_DIMENSION } from '../lambdas/contract/metrics.js';
 import { acknowledge, acknowledgeWildcardResource } from './private/acknowledge.js';
-import { HANDLERS, type HandlerDefinition, type ServiceAccess, type ServiceScheduleKind } from './private/handlers.js';
+import { HANDLERS, type HandlerDefinition, type ServiceAccess } from './private/handlers.js';
+import { ENV } from '../lambdas/contract/environment.js';
+import { FAILOVER_QUEUE, ecsTaskEventPattern, rateExpression, type EventPattern, type ServiceScheduleKind } from '../lambdas/contract/triggers.js';
 import { createLifeboatFunction } from './private/lifeboat-function.js';
 import { ProtectedService } from './protected-service.js';
 import type { PrimaryDiscovery, ProtectionPolicy } from './protection-policy.js';
@@ -240,9 +242,9 @@ export class Lifeboat extends Construct {
         encryption: sqs.QueueEncryption.SQS_MANAGED,
         enforceSSL: true,
         // Six times the consumer's timeout, as Lambda recommends for SQS event sources.
-        visibilityTimeout: Duration.seconds(queueConsumer.timeout.toSeconds() * 6),
-        retentionPeriod: Duration.days(1),
-        deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: 5 },
+        visibilityTimeout: Duration.seconds(queueConsumer.timeout.toSeconds() * FAILOVER_QUEUE.visibilityTimeoutPerConsumerTimeout),
+        retentionPeriod: Duration.seconds(FAILOVER_QUEUE.retentionSeconds),
+        deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: FAILOVER_QUEUE.maxReceiveCount },
       });
     }
 
@@ -251,10 +253,10 @@ export class Lifeboat extends Construct {
     this.functions = functions;
 
     for (const def of HANDLERS) {
-      if (!def.triggers.some((t) => t.kind === 'failover-queue')) continue;
-      // Each record is checked on its own; a failed one is retried alone (ReportBatchItemFailures).
+      const source = def.triggers.find((t) => t.kind === 'failover-queue');
+      if (!source) continue;
       const fn = functions[def.id]!;
-      const mapping = fn.addEventSourceMapping('FailoverQueueSource', { eventSourceArn: this.failoverQueue!.queueArn, batchSize: 10, reportBatchItemFailures: true });
+      const mapping = fn.addEventSourceMapping('FailoverQueueSource', { eventSourceArn: this.failoverQueue!.queueArn, batchSize: source.batchSize, reportBatchItemFailures: source.reportBatchItemFailures });
       this.failoverQueue!.grantConsumeMessages(fn);
       acknowledge(
         mapping,
@@ -267,10 +269,10 @@ export class Lifeboat extends Construct {
       for (const trigger of def.triggers) {
         if (trigger.kind !== 'schedule') continue;
         new scheduler.Schedule(this, trigger.id, {
-          schedule: scheduler.ScheduleExpression.rate(trigger.every),
+          schedule: scheduler.ScheduleExpression.expression(rateExpression(trigger.everySeconds)),
           description: trigger.description,
           scheduleGroup: this.scheduleGroup,
-          target: this._scheduleTarget(def, {}, trigger.every),
+          target: this._scheduleTarget(def, {}, Duration.seconds(trigger.everySeconds)),
         });
       }
     }
@@ -464,7 +466,7 @@ export class Lifeboat extends Construct {
   // -- used by ProtectedService ------------------------------------------------------------
 
   /** @internal The handler that serves a per-service schedule, if this version deploys one. */
-  _serviceScheduleHandler(kind: ServiceScheduleKind): { def: HandlerDefinition; input: (service: string) => Record<string, unknown> } | undefined {
+  _serviceScheduleHandler(kind: ServiceScheduleKind): { def: HandlerDefinition; input: EventPattern } | undefined {
     for (const def of HANDLERS) {
       for (const t of def.triggers) if (t.kind === 'service-schedule' && t.policy === kind) return { def, input: t.input };
     }
@@ -518,12 +520,12 @@ export class Lifeboat extends Construct {
 
   private createFunction(def: HandlerDefinition, reportMaxAge: Duration): lambda.Function {
     const environment: Record<string, string> = {
-      LIFEBOAT_TABLE: this.table.tableName,
-      LIFEBOAT_BUCKET: this.bucket.bucketName,
-      LIFEBOAT_METRICS_NAMESPACE: this.metricsNamespace,
+      [ENV.table]: this.table.tableName,
+      [ENV.bucket]: this.bucket.bucketName,
+      [ENV.metricsNamespace]: this.metricsNamespace,
     };
-    if (def.settings?.includes('report-max-age')) environment.LIFEBOAT_REPORT_MAX_AGE = `${reportMaxAge.toSeconds()}s`;
-    if (def.settings?.includes('failover-queue') && this.failoverQueue) environment.LIFEBOAT_FAILOVER_QUEUE_URL = this.failoverQueue.queueUrl;
+    if (def.settings?.includes('report-max-age')) environment[ENV.reportMaxAge] = `${reportMaxAge.toSeconds()}s`;
+    if (def.settings?.includes('failover-queue') && this.failoverQueue) environment[ENV.failoverQueueUrl] = this.failoverQueue.queueUrl;
     const fn = createLifeboatFunction(this, def, {
       environment,
       logRetention: this.props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
@@ -654,9 +656,10 @@ export class Lifeboat extends Construct {
         if (trigger.kind !== 'ecs-task-state-change') continue;
         let rule = this.clusterRules.get(trigger.id);
         if (!rule) {
+          const pattern = ecsTaskEventPattern(trigger);
           rule = new events.Rule(this, trigger.id, {
             description: trigger.description,
-            eventPattern: { source: ['aws.ecs'], detailType: ['ECS Task State Change'], detail: { ...trigger.detail } },
+            eventPattern: { source: pattern.source as string[], detailType: pattern['detail-type'] as string[], detail: pattern.detail as Record<string, unknown> },
           });
           rule.addTarget(
             new eventTargets.LambdaFunction(this.functions[def.id]!, {

@@ -4,7 +4,8 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import { Construct } from 'constructs';
 import type { DiscoveryPolicy, EcsPlacement, ServicePolicyInput } from '../lambdas/domain/service-policy.js';
-import type { ServiceScheduleKind } from './private/handlers.js';
+import { ENV } from '../lambdas/contract/environment.js';
+import { SCHEDULED_TIME, SERVICE_SCHEDULE_KINDS, renderScheduleInput, type ServiceScheduleKind } from '../lambdas/contract/triggers.js';
 import { acknowledgeWildcardResource } from './private/acknowledge.js';
 import { buildServicePolicy } from './private/policy.js';
 import type { Lifeboat } from './lifeboat.js';
@@ -22,15 +23,14 @@ export interface ProtectedServiceProps {
 
 /** Settings the agent reads from its container's environment. */
 const AGENT_ENV = {
-  service: 'LIFEBOAT_SERVICE',
-  dir: 'LIFEBOAT_DIR',
-  table: 'LIFEBOAT_TABLE',
-  bucket: 'LIFEBOAT_BUCKET',
+  service: ENV.service,
+  dir: ENV.dir,
+  table: ENV.table,
+  bucket: ENV.bucket,
   region: 'AWS_REGION',
-  failoverQueue: 'LIFEBOAT_FAILOVER_QUEUE_URL',
+  failoverQueue: ENV.failoverQueueUrl,
 } as const;
 
-const SCHEDULE_KINDS: readonly ServiceScheduleKind[] = ['snapshot', 'retention', 'drill'];
 const SCHEDULE_IDS: Record<ServiceScheduleKind, string> = { snapshot: 'SnapshotSchedule', retention: 'RetentionSchedule', drill: 'DrillSchedule' };
 
 /**
@@ -204,7 +204,7 @@ export class ProtectedService extends Construct {
       retention: policy.retention?.schedule,
       drill: policy.drill?.schedule,
     };
-    for (const kind of SCHEDULE_KINDS) {
+    for (const kind of SERVICE_SCHEDULE_KINDS) {
       const section = stored[kind] as { schedule?: string; timezone?: string } | undefined;
       if (!section?.schedule) continue;
       const handler = this.lifeboat._serviceScheduleHandler(kind);
@@ -220,7 +220,8 @@ export class ProtectedService extends Construct {
         schedule: expression,
         description: `Lifeboat: ${kind} of ${policy.name}`,
         scheduleGroup: this.lifeboat.scheduleGroup,
-        target: this.lifeboat._scheduleTarget(handler.def, handler.input(policy.name)),
+        // Scheduler fills in its own context attribute, which is the table's placeholder.
+        target: this.lifeboat._scheduleTarget(handler.def, renderScheduleInput(handler.input, { service: policy.name, scheduledTime: SCHEDULED_TIME })),
       });
       // A schedule that fires before its policy is stored would find no service.
       schedule.node.addDependency(this.policyResource);

@@ -124,8 +124,9 @@ export const ECS_MEMBER_FIELDS = [
   'exitCodes',
 ] as const satisfies readonly (keyof TaskObservation & keyof Member)[];
 
-/** `startedBy` prefix of drill tasks launched by Lifeboat (drill ids, domain/drills.ts). */
-export const DRILL_STARTED_BY_PREFIX = 'drill-';
+// `startedBy` prefix of drill tasks (drill ids): defined once in the trigger table, whose rule routes them.
+import { DRILL_STARTED_BY_PREFIX } from '../contract/triggers.js';
+export { DRILL_STARTED_BY_PREFIX };
 
 /**
  * Drill tasks restore a snapshot in a throw-away task; they are never members and never
