@@ -228,7 +228,7 @@ async function main(): Promise<void> {
         };
         const runs = arns.map((arn, i) =>
           runAgent({
-            store: storeOf(i),
+            coordination: storeOf(i),
             service,
             taskArn: arn,
             failover: policy.failover,

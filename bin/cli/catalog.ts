@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { rebuildCatalog } from '../../lambdas/engine/catalog-rebuild.js';
 import { assertServiceName } from '../../lambdas/domain/ids.js';
 import { openCatalog, openObjectStore, serviceName, type CliIO } from './context.js';
-import type { CommandResult } from './program.js';
+import type { CommandResult } from './options.js';
 import { say } from './output.js';
 
 interface RebuildFlags {

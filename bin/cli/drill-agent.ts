@@ -10,7 +10,7 @@ import { runDrillAgent } from '../../lambdas/agent/drill-mode.js';
 import { DRILL_ENV } from '../../lambdas/domain/drills.js';
 import { UsageError } from '../../lambdas/domain/errors.js';
 import { dataDir, openCatalog, openDrillStore, openHolds, openObjectStore, serviceName, type CliIO } from './context.js';
-import { positiveNumber, type CommandResult } from './program.js';
+import { positiveNumber, type CommandResult } from './options.js';
 import { say } from './output.js';
 
 export interface DrillAgentFlags {
@@ -74,7 +74,7 @@ export async function runDrillMode(flags: DrillAgentFlags, io: CliIO): Promise<0
   const run = await runDrillAgent({
     drills: openDrillStore(flags, io),
     catalog: openCatalog(flags, io),
-    store: openObjectStore(flags, io),
+    objects: openObjectStore(flags, io),
     holds: openHolds(flags, io),
     service: serviceName(flags.service, env) ?? '',
     drillId,

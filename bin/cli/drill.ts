@@ -6,7 +6,7 @@ import { drillVerdict } from '../../lambdas/domain/drill-report.js';
 import type { ExitCode } from '../../lambdas/domain/errors.js';
 import { startDrill, waitForDrill } from '../../lambdas/control/drills/start.js';
 import { openCatalog, openDrillStore, openLauncher, openRegistry, serviceName, type CliIO } from './context.js';
-import { positiveNumber, type CommandResult } from './program.js';
+import { positiveNumber, type CommandResult } from './options.js';
 import { say } from './output.js';
 
 interface DrillFlags {
@@ -76,7 +76,7 @@ export function registerDrill(program: Command, io: CliIO, done: (r: CommandResu
       const service = assertServiceName(serviceName(flags.service, io.env));
       const drills = openDrillStore(flags, io);
       const started = await startDrill(
-        { drills, catalog: openCatalog(flags, io), registry: openRegistry(flags, io), launcher: openLauncher(io) },
+        { drills, catalog: openCatalog(flags, io), registry: openRegistry(flags, io), launcher: openLauncher(flags, io) },
         { service, snapshot: flags.snapshot, trigger: 'manual' },
       );
       let drill = started.drill;

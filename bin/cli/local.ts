@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { isLifeboatError, UsageError } from '../../lambdas/domain/errors.js';
 import type { CliIO } from './context.js';
-import { positiveNumber, type CommandResult } from './program.js';
+import { positiveNumber, type CommandResult } from './options.js';
 import { say } from './output.js';
 import type { LocalMode as LocalModeT, LocalStatus as LocalStatusT } from '../../lambdas/local/local-mode.js';
 

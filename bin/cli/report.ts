@@ -13,7 +13,7 @@ import { parseMaxAge, type ReportFormat } from '../../lambdas/domain/drill-repor
 import { renderReport, REPORT_FORMATS } from '../../lambdas/domain/report/render.js';
 import { loadDrillReport } from '../../lambdas/control/drills/reports.js';
 import { openDrillStore, openRegistry, type CliIO } from './context.js';
-import type { CommandResult } from './program.js';
+import type { CommandResult } from './options.js';
 import { say } from './output.js';
 
 interface ReportFlags {

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { restoreSnapshot } from '../../lambdas/engine/restore.js';
 import { assertServiceName } from '../../lambdas/domain/ids.js';
 import { dataDir, openCatalog, openHolds, openObjectStore, serviceName, type CliIO } from './context.js';
-import { positiveNumber, type CommandResult } from './program.js';
+import { positiveNumber, type CommandResult } from './options.js';
 import { formatBytes, formatDuration, progressBar, say } from './output.js';
 
 interface RestoreFlags {

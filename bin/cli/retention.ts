@@ -16,7 +16,7 @@ import { formatRetentionSpec, parseRetentionSpec, retentionRules } from '../../l
 import { candidatesFromJson, planEntries, planRetention, type PlanEntry } from '../../lambdas/domain/retention.js';
 import type { RetentionPolicy } from '../../lambdas/domain/service-policy.js';
 import { openCatalog, openHolds, openObjectStore, openRegistry, serviceName, tableName, type CliIO } from './context.js';
-import type { CommandResult } from './program.js';
+import type { CommandResult } from './options.js';
 import { formatTable, say } from './output.js';
 
 interface RetentionFlags {
@@ -134,7 +134,7 @@ export function registerRetention(program: Command, io: CliIO, done: (r: Command
       const service = assertServiceName(serviceName(flags.service, io.env));
       const policy = flags.policy !== undefined ? parseRetentionSpec(flags.policy) : await storedPolicy(flags, io, service);
       const plan = await planServiceRetention(
-        { catalog: openCatalog(flags, io), store: openObjectStore(flags, io), holds: openHolds(flags, io) },
+        { catalog: openCatalog(flags, io), objects: openObjectStore(flags, io), holds: openHolds(flags, io) },
         {
           service,
           policy,
@@ -158,7 +158,7 @@ export function registerRetention(program: Command, io: CliIO, done: (r: Command
       const service = assertServiceName(serviceName(flags.service, io.env));
       const policy = await storedPolicy(flags, io, service);
       const result: SweepResult = await sweepServiceRetention(
-        { catalog: openCatalog(flags, io), store: openObjectStore(flags, io), holds: openHolds(flags, io) },
+        { catalog: openCatalog(flags, io), objects: openObjectStore(flags, io), holds: openHolds(flags, io) },
         { service, policy },
       );
       if (flags.json) io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);

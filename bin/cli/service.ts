@@ -9,7 +9,7 @@ import { UsageError } from '../../lambdas/domain/errors.js';
 import { assertServiceName } from '../../lambdas/domain/ids.js';
 import { normalizeServicePolicy, type ServicePolicyInput } from '../../lambdas/domain/service-policy.js';
 import { openRegistry, serviceName, type CliIO } from './context.js';
-import type { CommandResult } from './program.js';
+import type { CommandResult } from './options.js';
 import { say } from './output.js';
 
 interface Flags {

@@ -2,13 +2,11 @@
 import type { Command } from 'commander';
 import ms from 'ms';
 import { recentSnapshot } from '../../lambdas/agent/min-interval.js';
-import { DynamoJobStore } from '../../lambdas/adapters/job-store.js';
-import { createDynamoClient } from '../../lambdas/adapters/aws.js';
 import { assertJobId } from '../../lambdas/domain/snapshot-jobs.js';
 import { takeSnapshot } from '../../lambdas/engine/snapshot.js';
 import { assertServiceName } from '../../lambdas/domain/ids.js';
-import { dataDir, openCatalog, openObjectStore, serviceName, tableName, type CliIO } from './context.js';
-import { durationMs, positiveNumber, type CommandResult } from './program.js';
+import { cliRuntime, dataDir, openCatalog, openObjectStore, serviceName, type CliIO } from './context.js';
+import { durationMs, positiveNumber, type CommandResult } from './options.js';
 import { formatBytes, formatDuration, progressBar, say } from './output.js';
 
 interface SnapshotFlags {
@@ -120,7 +118,7 @@ export function registerSnapshot(program: Command, io: CliIO, done: (r: CommandR
       const jobId = flags.job ?? io.env.LIFEBOAT_JOB_ID;
       if (jobId) {
         // The dump task's STOPPED event decides the job; this tells it which snapshot it made.
-        const linked = await new DynamoJobStore(createDynamoClient(io.env), tableName(flags, io.env)).linkSnapshot(service, assertJobId(jobId), r.id);
+        const linked = await cliRuntime(flags, io).jobs.linkSnapshot(service, assertJobId(jobId), r.id);
         say(io, linked ? `recorded on snapshot job ${jobId}` : `snapshot job ${jobId} was already decided; not recorded on it`);
       }
       if (result.postHookError) {

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { assertServiceName } from '../../lambdas/domain/ids.js';
 import type { SnapshotRecord } from '../../lambdas/domain/snapshot.js';
 import { openCatalog, serviceName, type CliIO } from './context.js';
-import { positiveNumber, type CommandResult } from './program.js';
+import { positiveNumber, type CommandResult } from './options.js';
 import { formatBytes, formatTable } from './output.js';
 
 interface ListFlags {

@@ -10,11 +10,8 @@ import { UsageError } from '../../lambdas/domain/errors.js';
 import { assertServiceName } from '../../lambdas/domain/ids.js';
 import { rpoState, type RpoState, type SnapshotJob } from '../../lambdas/domain/snapshot-jobs.js';
 import type { DrillRecord } from '../../lambdas/domain/drills.js';
-import { createDynamoClient } from '../../lambdas/adapters/aws.js';
-import { DynamoCoordinationStore } from '../../lambdas/adapters/coordination.js';
-import { DynamoJobStore } from '../../lambdas/adapters/job-store.js';
-import { openCatalog, openDrillStore, openRegistry, serviceName, tableName, type CliIO } from './context.js';
-import type { CommandResult } from './program.js';
+import { cliRuntime, openDrillStore, openRegistry, serviceName, tableName, type CliIO } from './context.js';
+import type { CommandResult } from './options.js';
 import { formatDuration, say } from './output.js';
 
 interface StatusFlags {
@@ -47,12 +44,12 @@ export function registerStatus(program: Command, io: CliIO, done: (r: CommandRes
       const table = tableName(flags, io.env);
       const policy = await openRegistry(flags, io).get(service);
       if (!policy) throw new UsageError(`service ${service} is not protected: table ${table} has no policy for it`, { hint: 'check --service and LIFEBOAT_TABLE' });
-      const dynamo = createDynamoClient(io.env);
-      const now = Date.now();
+      const rt = cliRuntime(flags, io);
+      const now = rt.now();
       const [state, newest, jobs, drill] = await Promise.all([
-        new DynamoCoordinationStore(dynamo, table).readState(service),
-        openCatalog(flags, io).latest(service),
-        new DynamoJobStore(dynamo, table).recent(service, 5),
+        rt.coordination.readState(service),
+        rt.catalog.latest(service),
+        rt.jobs.recent(service, 5),
         (async () => {
           for await (const d of openDrillStore(flags, io).list(service, { limit: 1 })) return d;
           return undefined;

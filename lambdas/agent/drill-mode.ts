@@ -48,7 +48,7 @@ export interface DrillAppOptions {
 export interface DrillAgentOptions {
   drills: DrillStore;
   catalog: SnapshotCatalog;
-  store: ObjectStore;
+  objects: ObjectStore;
   service: string;
   drillId: string;
   snapshotId: string;
@@ -121,7 +121,7 @@ export async function runDrillAgent(options: DrillAgentOptions): Promise<DrillAg
     try {
       restored = await restoreSnapshot({
         catalog: options.catalog,
-        store: options.store,
+        store: options.objects,
         service,
         dir: options.dir,
         snapshot: options.snapshotId,

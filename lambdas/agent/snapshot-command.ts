@@ -17,7 +17,7 @@ export interface SnapshotCommandDeps {
   jobs: JobStore;
   catalog: SnapshotCatalog;
   /** Undefined when the agent was started without a store: the job fails saying so. */
-  store: ObjectStore | undefined;
+  objects: ObjectStore | undefined;
   now(): number;
 }
 
@@ -44,11 +44,11 @@ export async function runSnapshotCommand(deps: SnapshotCommandDeps, ctx: Snapsho
   const fail = async (error: string): Promise<SnapshotCommandResult> => ({ outcome: 'failed', job: await finishAgentJob(deps, job, { error }) });
   if (ctx.role.kind !== 'primary') return fail(`task ${ctx.taskArn} got the request but is no longer primary`);
   if (!ctx.dir) return fail(`the agent in ${ctx.taskArn} was started without --dir (LIFEBOAT_DIR), so it cannot take snapshots`);
-  if (!deps.store) return fail(`the agent in ${ctx.taskArn} has no snapshot store (LIFEBOAT_BUCKET or LIFEBOAT_STORE)`);
+  if (!deps.objects) return fail(`the agent in ${ctx.taskArn} has no snapshot store (LIFEBOAT_BUCKET or LIFEBOAT_STORE)`);
   try {
     const result = await takeSnapshot({
       catalog: deps.catalog,
-      store: deps.store,
+      store: deps.objects,
       service: ctx.service,
       dir: ctx.dir,
       reason: job.trigger,

@@ -13,7 +13,7 @@ import type { PrimaryDiscovery, PublishOutcome } from '../adapters/discovery.js'
 import type { FailoverTimer } from '../adapters/failover-timer.js';
 
 export interface FailoverDeps {
-  store: CoordinationStore;
+  coordination: CoordinationStore;
   /** Absent: discovery is not managed here (e.g. an agent without Cloud Map access). */
   discovery?: PrimaryDiscovery;
   /** Absent: nobody is told to come back later (the caller polls, like the agent does). */
@@ -46,7 +46,7 @@ export async function checkService(policy: ServicePolicy, deps: FailoverDeps): P
   let retries = 0;
   for (let attempt = 1; ; attempt++) {
     const now = deps.now();
-    const state = await deps.store.readState(service);
+    const state = await deps.coordination.readState(service);
     const decision = decideFailover(service, state.lease, state.members, policy.failover, now);
     const base = { service, decision: decision.kind, retries, ...(state.lease ? { lease: state.lease } : {}) };
     switch (decision.kind) {
@@ -58,7 +58,7 @@ export async function checkService(policy: ServicePolicy, deps: FailoverDeps): P
       case 'no-candidate':
         return base;
       case 'elect': {
-        const outcome: ElectionOutcome = await deps.store.elect(decision.request);
+        const outcome: ElectionOutcome = await deps.coordination.elect(decision.request);
         if (outcome.kind === 'elected') {
           const holder = state.members.find((m) => m.taskArn === outcome.lease.holder);
           // No primary at all (bootstrap) counts from now: there was nothing to lose.

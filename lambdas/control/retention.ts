@@ -36,7 +36,7 @@ import { canReadObjectLock, canReapIncompleteUploads, type IncompleteUpload, typ
 
 export interface RetentionContext {
   catalog: SnapshotCatalog;
-  store: ObjectStore;
+  objects: ObjectStore;
   holds: SnapshotHolds;
   now?: () => Date;
 }
@@ -129,7 +129,7 @@ async function gather(ctx: RetentionContext, options: ServiceRetentionOptions): 
 
   // Object Lock dates are asked for the deletion candidates only (a HEAD of each manifest):
   // the manifest is written last, so its retain-until is the latest of the snapshot's objects.
-  const store = ctx.store;
+  const store = ctx.objects;
   if (rules && planned && canReadObjectLock(store) && planned.deleted > 0) {
     const limit = pLimit(LOCK_LOOKUPS);
     let locked = false;
@@ -246,7 +246,7 @@ const DELETE_BATCH = 1000;
 export async function sweepServiceRetention(ctx: RetentionContext, options: SweepOptions): Promise<SweepResult> {
   const state = await gather(ctx, options);
   const { service } = options;
-  const { catalog, store, holds } = ctx;
+  const { catalog, objects: store, holds } = ctx;
   const now = ctx.now ?? (() => new Date());
   const fault = options.fault ?? (() => undefined);
   const results: SweepOutcome[] = [];

@@ -22,7 +22,7 @@ export async function applyTaskObservation(obs: TaskObservation, deps: TaskEvent
   if (!ecsService) return { outcome: 'ignored', why: 'not-a-service-task' };
   const policy = await deps.services.resolve(ecsService, obs.clusterArn);
   if (!policy) return { outcome: 'ignored', why: 'unprotected' };
-  const { applied, member } = await deps.store.recordTaskState(policy.service, obs, deps.now());
+  const { applied, member } = await deps.coordination.recordTaskState(policy.service, obs, deps.now());
   if (!applied) return { outcome: 'stale', service: policy.service };
   // Only the holder's departure needs a decision; a replica leaving changes nothing.
   if (member?.goneAt !== undefined && member.primaryTerm !== undefined) {

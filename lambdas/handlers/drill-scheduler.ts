@@ -13,7 +13,8 @@ import { z } from 'zod';
 import { LifeboatError } from '../domain/errors.js';
 import { makeDrillId } from '../domain/drills.js';
 import { startDrill } from '../control/drills/start.js';
-import { lazyRuntime, type DrillRuntime } from './drill-runtime.js';
+import { drillFlows, type DrillRuntime } from '../runtime/flows.js';
+import { lambdaEntry } from '../runtime/runtime.js';
 
 const ScheduleEvent = z.object({
   service: z.string().min(1),
@@ -31,9 +32,8 @@ export function scheduledDrillId(service: string, scheduledTime: Date): string {
   return makeDrillId(scheduledTime, digest);
 }
 
-export function makeDrillSchedulerHandler(runtime: () => DrillRuntime) {
+export function createDrillSchedulerHandler(rt: DrillRuntime) {
   return async function drillScheduler(event: unknown): Promise<DrillSchedulerResult> {
-    const rt = runtime();
     const parsed = ScheduleEvent.safeParse(event);
     if (!parsed.success) {
       // A malformed schedule input will not improve on retry: log it and stop.
@@ -42,9 +42,9 @@ export function makeDrillSchedulerHandler(runtime: () => DrillRuntime) {
       return { outcome: 'rejected', reason };
     }
     const { service, snapshot } = parsed.data;
-    const at = parsed.data.scheduledTime ? new Date(parsed.data.scheduledTime) : (rt.clock ?? (() => new Date()))();
+    const at = new Date(parsed.data.scheduledTime ?? rt.now());
     try {
-      const r = await startDrill(rt, { service, snapshot, trigger: 'schedule', drillId: scheduledDrillId(service, at) });
+      const r = await startDrill(drillFlows(rt), { service, snapshot, trigger: 'schedule', drillId: scheduledDrillId(service, at) });
       rt.logger.info('drill started', { service, drillId: r.drill.drillId, outcome: r.outcome, snapshotId: r.drill.snapshotId, taskArn: r.drill.taskArn, note: r.note });
       return { outcome: r.outcome, service, drillId: r.drill.drillId, snapshotId: r.drill.snapshotId, ...(r.drill.taskArn ? { taskArn: r.drill.taskArn } : {}) };
     } catch (err) {
@@ -59,4 +59,4 @@ export function makeDrillSchedulerHandler(runtime: () => DrillRuntime) {
   };
 }
 
-export const handler = makeDrillSchedulerHandler(lazyRuntime());
+export const handler = lambdaEntry(createDrillSchedulerHandler);

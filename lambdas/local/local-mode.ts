@@ -27,33 +27,31 @@ import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { randomBytes } from 'node:crypto';
 import { OperationFailedError, UsageError } from '../domain/errors.js';
 import type { DrillRecord } from '../domain/drills.js';
 import type { Lease, Member } from '../domain/membership.js';
 import { normalizeServicePolicy, type ServicePolicy, type ServicePolicyInput } from '../domain/service-policy.js';
-import { createDynamoClient, createS3Client, createSqsClient } from '../adapters/aws.js';
-import { DynamoSnapshotCatalog, ensureCatalogTable } from '../adapters/catalog.js';
+import { createDynamoBaseClient, createSqsClient } from '../adapters/aws.js';
+import { ensureCatalogTable } from '../adapters/catalog.js';
 import type { SnapshotRecord } from '../domain/snapshot.js';
-import { DynamoCoordinationStore } from '../adapters/coordination.js';
-import { DynamoDrillStore } from '../adapters/drill-store.js';
-import { SqsFailoverTimer } from '../adapters/failover-timer.js';
 import { partObjectKey, reportObjectKey } from '../contract/keys.js';
-import { DynamoServiceRegistry } from '../adapters/service-registry.js';
-import { DynamoSnapshotHolds } from '../adapters/snapshot-holds.js';
-import { openStore } from '../adapters/stores/registry.js';
 import type { ObjectStore } from '../adapters/stores/store.js';
 import { planServiceRetention, type ServiceRetentionPlan } from '../control/retention.js';
 import { startDrill, type StartDrillResult } from '../control/drills/start.js';
 import { requestSnapshotJob, type RequestOutcome } from '../control/snapshot-jobs.js';
 import { makeJobId, type SnapshotJob } from '../domain/snapshot-jobs.js';
 import { REPORT_FORMATS } from '../domain/report/render.js';
-import { createLocalHandlers, type LocalHandlers } from './control-plane.js';
+import { createLocalHandlers, quietMetrics, type LocalHandlers } from './control-plane.js';
+import { localWiring, type LocalSchedule, type LocalWiring } from './wiring.js';
+import { DRILL_STARTED_BY_PREFIX, HANDLER_IDS, type HandlerId } from '../contract/triggers.js';
+import { ENV } from '../contract/environment.js';
+import { createRuntime, type Runtime } from '../runtime/runtime.js';
+import { retentionFlows } from '../runtime/flows.js';
 import { LocalDiscovery } from './discovery.js';
 import { startEmbeddedServices, type EmbeddedServices } from './embedded-services.js';
-import { LocalEventBus, type Delivery } from './event-bus.js';
+import { LocalEventBus, type Delivery, type EventPattern as BusPattern } from './event-bus.js';
 import { LocalTaskLauncher, type LocalTask } from './launcher.js';
 import { LocalQueuePoller } from './queue-poller.js';
 import { LocalScheduler, type ScheduleFiring, type ScheduleStatus } from './scheduler.js';
@@ -133,7 +131,7 @@ export interface LocalStatus {
 }
 
 /** The example service's task definition, run the same way its container would run. */
-function examplePolicy(raw: ServicePolicyInput): ServicePolicy {
+export function examplePolicy(raw: ServicePolicyInput): ServicePolicy {
   return normalizeServicePolicy({
     ...raw,
     // Where the service runs: local mode's cluster and task definition (EC2-like, no subnets).
@@ -152,7 +150,9 @@ export class LocalMode {
   private scheduler!: LocalScheduler;
   private bus!: LocalEventBus;
   private discovery!: LocalDiscovery;
-  private store!: ObjectStore;
+  private objects!: ObjectStore;
+  private runtime!: Runtime;
+  private wiring!: LocalWiring;
   private policy!: ServicePolicy;
   private env: Record<string, string> = {};
   private controlLog: WriteStream | undefined;
@@ -224,22 +224,44 @@ export class LocalMode {
     const env = this.env;
 
     // 2. Table, store, queue.
-    const created = await ensureCatalogTable(new DynamoDBClient({ endpoint: env.AWS_ENDPOINT_URL_DYNAMODB, region: env.AWS_REGION, credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID!, secretAccessKey: env.AWS_SECRET_ACCESS_KEY! } }), this.table);
+    const created = await ensureCatalogTable(createDynamoBaseClient(env), this.table);
     this.say(`table ${this.table}: ${created === 'created' ? 'created' : 'found (state from an earlier run)'}`);
     this.storeUrl = this.ephemeral ? `s3://${this.table === LOCAL_TABLE ? LOCAL_BUCKET : this.table.toLowerCase()}/` : `file://${join(state, 'store')}`;
-    this.store = openStore(this.storeUrl, () => createS3Client(env));
-    await this.store.ensure();
-    this.say(`snapshot store: ${this.storeUrl}${this.ephemeral ? ' (in memory)' : ''}`);
     const sqs = createSqsClient(env);
     const { queueUrl, queueArn } = await createQueue(sqs, this.table === LOCAL_TABLE ? LOCAL_QUEUE : `${this.table}-failover`);
-    env.LIFEBOAT_FAILOVER_QUEUE_URL = queueUrl;
+    // What the Lambdas get from the construct: the table, the store, the failover queue.
+    Object.assign(env, { [ENV.table]: this.table, [ENV.store]: this.storeUrl, [ENV.failoverQueueUrl]: queueUrl });
+
+    // The one runtime of the control plane's handlers and local mode's own commands. Local
+    // mode's stand-ins for ECS and Cloud Map are made below; the runtime reads them when used.
+    const logger = new Logger({ serviceName: 'lifeboat', logLevel: 'INFO' });
+    // Powertools writes to stdout, which the status view owns: send handler logs to a file.
+    Object.assign(logger, { console: new Console({ stdout: controlLog, stderr: controlLog }) });
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the getters read what boot() makes later
+    const mode = this;
+    this.runtime = createRuntime(env, {
+      logger,
+      metrics: quietMetrics(),
+      get launcher() {
+        return mode.launcher;
+      },
+      get ecs() {
+        return mode.launcher;
+      },
+      get discovery() {
+        return mode.discovery;
+      },
+    });
+    const rt = this.runtime;
+    this.objects = rt.objects;
+    await this.objects.ensure();
+    this.say(`snapshot store: ${this.storeUrl}${this.ephemeral ? ' (in memory)' : ''}`);
 
     // 3. The example service's policy.
     const repo = o.repoRoot;
     const raw = JSON.parse(await readFile(join(repo, 'examples/kv/lifeboat-policy.json'), 'utf8')) as ServicePolicyInput;
     this.policy = examplePolicy(raw);
-    const dynamo = createDynamoClient(env);
-    await new DynamoServiceRegistry(dynamo, this.table).put(this.policy);
+    await rt.registry.put(this.policy);
     const p = this.policy;
     this.say(
       `protected service ${p.service}: ${o.replicas ?? 3} replicas, failover after ${p.failover.timeoutSeconds} s, snapshots ${p.snapshot.schedule ?? 'on demand'}, ` +
@@ -252,15 +274,10 @@ export class LocalMode {
       ...env,
       PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`,
       HOME: process.env.HOME ?? state,
-      LIFEBOAT_TABLE: this.table,
-      LIFEBOAT_STORE: this.storeUrl,
-      LIFEBOAT_SERVICE: p.service,
+      [ENV.service]: p.service,
     };
 
-    // 5. The control plane: handlers over local adapters.
-    const logger = new Logger({ serviceName: 'lifeboat', logLevel: 'INFO' });
-    // Powertools writes to stdout, which the status view owns: send handler logs to a file.
-    Object.assign(logger, { console: new Console({ stdout: controlLog, stderr: controlLog }) });
+    // 5. The control plane: the Lambdas' handlers over the local runtime.
     this.discovery = new LocalDiscovery((record) => this.activity('primary', `discovery → task ${shortTask(record.taskArn)} (term ${record.term})`));
     this.bus = new LocalEventBus({ onDelivery: (d) => this.onDelivery(d) });
     this.launcher = new LocalTaskLauncher({
@@ -271,41 +288,42 @@ export class LocalMode {
       emit: (event) => this.bus.put(event),
       onNotice: (line) => this.activity('error', line),
     });
-    this.handlers = createLocalHandlers({
-      table: this.table,
-      env,
-      store: this.store,
-      ecs: this.launcher,
-      discovery: this.discovery,
-      timer: new SqsFailoverTimer(sqs, queueUrl),
-      logger,
-    });
-    const h = this.handlers;
-    const clusterArn = this.launcher.clusterArn;
-    // The rules the construct deploys (lib/private/handlers.ts): every task state change of the
-    // cluster to task-events; drill tasks' STOPPED to the report handler.
-    this.bus.addRule({ name: 'task-events', pattern: { source: ['aws.ecs'], 'detail-type': ['ECS Task State Change'], detail: { clusterArn: [clusterArn] } }, target: (e) => h.taskEvents(e) });
-    this.bus.addRule({
-      name: 'drill-report',
-      pattern: { source: ['aws.ecs'], 'detail-type': ['ECS Task State Change'], detail: { clusterArn: [clusterArn], startedBy: [{ prefix: 'drill-' }], lastStatus: ['STOPPED'] } },
-      target: async (e) => {
-        const r = await h.report(e);
-        await this.exportReports(r.keys);
-        return r;
-      },
-    });
+    this.handlers = createLocalHandlers(rt);
+    const h = this.handlers.handlers;
+    // What local mode adds to a handler: the report handler's reports are copied to the
+    // reports directory; elections a handler made show in the activity list.
+    const targets: Record<HandlerId, (event: unknown, via: string) => Promise<unknown>> = Object.fromEntries(
+      HANDLER_IDS.map((id) => [id, async (event: unknown, via: string) => this.logged(via, await h[id](event))]),
+    ) as Record<HandlerId, (event: unknown, via: string) => Promise<unknown>>;
+    targets.Report = async (event) => {
+      const r = await h.Report(event);
+      await this.exportReports(r.keys);
+      return r;
+    };
+    // The topology the construct deploys, from the same trigger table (lambdas/local/wiring.ts).
+    const wiring = localWiring({ clusterArn: this.launcher.clusterArn, policy: p });
+    this.wiring = wiring;
+    for (const rule of wiring.rules) this.bus.addRule({ name: rule.id, pattern: rule.pattern as BusPattern, target: (e) => targets[rule.handler](e, rule.id) });
     this.onClose('event bus', () => this.bus.close());
-    const poller = new LocalQueuePoller({ client: sqs, queueUrl, queueArn, target: async (e) => this.logged('watchdog (queue)', await h.watchdog(e)), onError: (err) => this.activity('error', `failover queue: ${err.message}`) });
-    poller.start();
-    this.onClose('failover queue poller', () => poller.stop());
+    for (const source of wiring.queues) {
+      const poller = new LocalQueuePoller({
+        client: sqs,
+        queueUrl,
+        queueArn,
+        batchSize: source.batchSize,
+        target: (e) => targets[source.handler](e, `${source.handler.toLowerCase()} (queue)`),
+        onError: (err) => this.activity('error', `failover queue: ${err.message}`),
+      });
+      poller.start();
+      this.onClose('failover queue poller', () => poller.stop());
+    }
 
-    // 6. Schedules: the control plane's own and the service's — the triggers of lib/private/handlers.ts.
+    // 6. Schedules: the control plane's own now, the service's once it has a primary (below).
     this.scheduler = new LocalScheduler({ speed: this.speed, onFiring: (f) => this.onFiring(f) });
     const s = this.scheduler;
-    s.add({ name: 'watchdog', expression: 'rate(1 minute)', target: (e) => h.watchdog(e), input: (t) => scheduledEvent('watchdog', t) });
-    s.add({ name: 'reconciler', expression: 'rate(5 minutes)', target: (e) => h.reconciler(e), input: (t) => scheduledEvent('reconciler', t) });
-    s.add({ name: 'drill-watchdog', expression: 'rate(5 minutes)', target: (e) => h.drillWatchdog(e), input: (t) => scheduledEvent('drill-watchdog', t) });
-    s.add({ name: 'snapshot-watch', expression: 'rate(5 minutes)', target: (e) => h.snapshotWatch(e), input: (t) => scheduledEvent('snapshot-watch', t) });
+    const schedule = (entry: LocalSchedule) =>
+      s.add({ name: entry.name, expression: entry.expression, ...(entry.timezone ? { timezone: entry.timezone } : {}), target: (e) => h[entry.handler](e), input: entry.input });
+    for (const entry of wiring.schedules) schedule(entry);
     if (this.speed !== 1) this.say(`schedules run ${this.speed}× faster than the clock (--speed ${this.speed})`);
 
     // 7. Servers: the service's front (discovery) and the local API.
@@ -332,9 +350,7 @@ export class LocalMode {
     // is deployed and running; otherwise the first snapshot (rate schedules fire at once)
     // would only find no primary, and the next one come a whole period later.
     const serviceSchedules = () => {
-      if (p.retention.schedule) s.add({ name: 'retention', expression: p.retention.schedule, timezone: p.retention.timezone, target: (e) => h.retention(e), input: () => ({ service: p.service }) });
-      if (p.drill.schedule) s.add({ name: 'drill', expression: p.drill.schedule, timezone: p.drill.timezone, target: (e) => h.drillScheduler(e), input: (t) => ({ service: p.service, scheduledTime: t.toISOString() }) });
-      if (p.snapshot.schedule) s.add({ name: 'snapshot', expression: p.snapshot.schedule, timezone: p.snapshot.timezone, target: (e) => h.snapshotScheduler(e), input: (t) => ({ service: p.service, scheduledTime: t.toISOString() }) });
+      for (const entry of wiring.serviceSchedules) schedule(entry);
     };
     void this.whenPrimary(60_000).then((found) => {
       if (this.stopping) return;
@@ -370,7 +386,7 @@ export class LocalMode {
   }
 
   get environment(): Record<string, string> {
-    return { ...this.env, LIFEBOAT_TABLE: this.table, LIFEBOAT_STORE: this.storeUrl };
+    return { ...this.env };
   }
 
   private logged<T>(what: string, result: T): T {
@@ -393,7 +409,12 @@ export class LocalMode {
   // --- commands ------------------------------------------------------------------------
 
   private coordination() {
-    return new DynamoCoordinationStore(createDynamoClient(this.env), this.table);
+    return this.runtime.coordination;
+  }
+
+  /** The rules, schedules and queue consumers local mode wired (from the trigger table). */
+  get topology(): LocalWiring {
+    return this.wiring;
   }
 
   /** Kills the primary's task at once (SIGKILL to its processes), like a crash. */
@@ -425,7 +446,7 @@ export class LocalMode {
 
   /** Starts a restore drill (the same workflow as `lifeboat drill`). */
   async drill(snapshot?: string): Promise<StartDrillResult> {
-    const r = await startDrill(this.handlers.drillDeps, { service: this.service, ...(snapshot ? { snapshot } : {}), trigger: 'manual' });
+    const r = await startDrill(this.handlers.drills, { service: this.service, ...(snapshot ? { snapshot } : {}), trigger: 'manual' });
     this.activity('drill', `drill ${r.drill.drillId} started on snapshot ${r.drill.snapshotId} (${r.outcome})`);
     return r;
   }
@@ -441,17 +462,17 @@ export class LocalMode {
    * restore (a drill) can find out.
    */
   async corruptSnapshot(snapshotId?: string): Promise<{ snapshotId: string; key: string }> {
-    const catalog = new DynamoSnapshotCatalog(createDynamoClient(this.env), this.table);
+    const catalog = this.runtime.catalog;
     const record = snapshotId ? await catalog.get(this.service, snapshotId) : await catalog.latest(this.service);
     if (!record) throw new UsageError(snapshotId ? `no snapshot ${snapshotId}` : 'there is no complete snapshot to damage yet');
     let key = partObjectKey(this.service, record.id, 0, 'zstd');
-    if (!(await this.store.head(key))) key = partObjectKey(this.service, record.id, 0, 'none');
+    if (!(await this.objects.head(key))) key = partObjectKey(this.service, record.id, 0, 'none');
     const chunks: Buffer[] = [];
-    for await (const c of await this.store.get(key)) chunks.push(c as Buffer);
+    for await (const c of await this.objects.get(key)) chunks.push(c as Buffer);
     const bytes = Buffer.concat(chunks);
     const middle = Math.floor(bytes.length / 2);
     bytes[middle] = bytes[middle]! ^ 0xff;
-    await this.store.put(key, Readable.from([bytes]));
+    await this.objects.put(key, Readable.from([bytes]));
     this.activity('snapshot', `damaged snapshot ${record.id}: flipped one byte of ${key.split('/').pop()}`);
     return { snapshotId: record.id, key };
   }
@@ -464,7 +485,7 @@ export class LocalMode {
       const target = join(this.reportsDir, rel);
       await mkdir(dirname(target), { recursive: true });
       const chunks: Buffer[] = [];
-      for await (const c of await this.store.get(key)) chunks.push(c as Buffer);
+      for await (const c of await this.objects.get(key)) chunks.push(c as Buffer);
       await writeFile(target, Buffer.concat(chunks));
     }
     this.activity('report', `drill reports written to ${this.reportsDir} (${REPORT_FORMATS.join(', ')})`);
@@ -494,14 +515,14 @@ export class LocalMode {
   }
 
   private async computeStatus(): Promise<LocalStatus> {
-    const dynamo = createDynamoClient(this.env);
     const service = this.service;
-    const catalog = new DynamoSnapshotCatalog(dynamo, this.table);
+    const rt = this.runtime;
+    const catalog = rt.catalog;
     const [state, snapshots, drills, plan] = await Promise.all([
       this.coordination().readState(service),
       collect(catalog.list(service), 12),
-      collect(new DynamoDrillStore(dynamo, this.table).list(service, { limit: 8 }), 8),
-      planServiceRetention({ catalog, store: this.store, holds: new DynamoSnapshotHolds(dynamo, this.table) }, { service, policy: this.policy.retention }).catch(() => undefined),
+      collect(rt.drills.list(service, { limit: 8 }), 8),
+      planServiceRetention(retentionFlows(rt), { service, policy: this.policy.retention }).catch(() => undefined),
     ]);
     const now = Date.now();
     const byArn = new Map<string, Member>(state.members.map((m) => [m.taskArn, m]));
@@ -510,7 +531,7 @@ export class LocalMode {
       .filter((t) => t.lastStatus !== 'STOPPED' || now - Date.parse(t.stoppedAt ?? t.createdAt) < 60_000)
       .map((t) => {
         const m = byArn.get(t.taskArn);
-        const drill = t.startedBy.startsWith('drill-');
+        const drill = t.startedBy.startsWith(DRILL_STARTED_BY_PREFIX);
         const role: MemberStatus['role'] = drill ? 'drill' : t.lastStatus === 'STOPPED' ? 'stopped' : m?.goneAt !== undefined ? 'leaving' : state.lease?.holder === t.taskArn && m?.primaryTerm !== undefined ? 'primary' : 'replica';
         return {
           taskArn: t.taskArn,
@@ -580,10 +601,6 @@ async function createQueue(sqs: SQSClient, name: string): Promise<{ queueUrl: st
   const q = await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: { VisibilityTimeout: '30' } }));
   const a = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: q.QueueUrl, AttributeNames: ['QueueArn'] }));
   return { queueUrl: q.QueueUrl!, queueArn: a.Attributes?.QueueArn ?? `arn:aws:sqs:us-east-1:000000000000:${name}` };
-}
-
-function scheduledEvent(rule: string, t: Date) {
-  return { version: '0', id: `local-${rule}-${t.getTime()}`, 'detail-type': 'Scheduled Event', source: 'aws.events', account: '000000000000', time: t.toISOString().replace(/\.\d{3}Z$/, 'Z'), region: 'us-east-1', resources: [`arn:aws:events:us-east-1:000000000000:rule/lifeboat-${rule}`], detail: {} };
 }
 
 export function shortTask(taskArn: string): string {

@@ -61,7 +61,7 @@ describe('runAgent', () => {
     await store.recordTaskState('boot', observation(arn(1), 'RUNNING', 1), T0);
     const run = virtualRun(3);
     const rec = recorder(run.now);
-    const summary = await runAgent({ store, service: 'boot', taskArn: arn(1), failover, ...run, ...rec, dataPosition: async () => 11 });
+    const summary = await runAgent({ coordination: store, service: 'boot', taskArn: arn(1), failover, ...run, ...rec, dataPosition: async () => 11 });
     expect(summary).toMatchObject({ elections: 1, failedHeartbeats: 0, finalRole: { kind: 'leaving' } });
     expect(rec.roles).toEqual([
       { at: T0, from: 'replica', to: 'primary:1' },
@@ -77,7 +77,7 @@ describe('runAgent', () => {
     const run = virtualRun(2);
     const notices: string[] = [];
     const summary = await runAgent({
-      store, service: 'pos', taskArn: arn(1), failover, ...run, release: false, onNotice: (l) => void notices.push(l),
+      coordination: store, service: 'pos', taskArn: arn(1), failover, ...run, release: false, onNotice: (l) => void notices.push(l),
       dataPosition: async () => {
         throw new Error('position command failed');
       },
@@ -99,7 +99,7 @@ describe('runAgent', () => {
       afterFirst ??= Object.keys(r.member.commands).sort();
       return r;
     };
-    await runAgent({ store: peeking, service: 'cmds', taskArn: arn(1), failover, ...run, ...rec, elect: false, release: false });
+    await runAgent({ coordination: peeking, service: 'cmds', taskArn: arn(1), failover, ...run, ...rec, elect: false, release: false });
     expect(afterFirst).toEqual(['a', 'b']);
     // Handled once each, oldest first; the second heartbeat acknowledged both.
     expect(rec.commands).toEqual(['a', 'b']);
@@ -127,7 +127,7 @@ describe('runAgent', () => {
       }
       return store.heartbeat(...args);
     };
-    const summary = await runAgent({ store: partitioned, service: 'fence', taskArn: arn(1), failover: { ...failover, timeoutSeconds: 0 }, ...run, ...rec, release: false });
+    const summary = await runAgent({ coordination: partitioned, service: 'fence', taskArn: arn(1), failover: { ...failover, timeoutSeconds: 0 }, ...run, ...rec, release: false });
     // Beat 1 at T0 elected it (bootstrap) and beat 2, sent at once, renewed its lease until
     // T0+6s; beats from T0+2s fail. It demotes at exactly T0+4.8s — the lease less the
     // safety margin (a fifth of it) — not at its next heartbeat; arn(2) is elected later.

@@ -53,7 +53,7 @@ async function runningDrill(service = 'wiki', snapshot?: string): Promise<DrillR
 const emptyDir = () => join(work.path, `restore-${n}-${Math.random().toString(16).slice(2, 8)}`);
 
 function agentOptions(drill: DrillRecord, extra: Partial<DrillAgentOptions> = {}): DrillAgentOptions {
-  return { drills: env.drills, catalog: env.catalog, store: env.store, service: drill.service, drillId: drill.drillId, snapshotId: drill.snapshotId, dir: emptyDir(), taskArn: drill.taskArn, ...extra };
+  return { drills: env.drills, catalog: env.catalog, objects: env.store, service: drill.service, drillId: drill.drillId, snapshotId: drill.snapshotId, dir: emptyDir(), taskArn: drill.taskArn, ...extra };
 }
 
 describe('runDrillAgent', () => {
@@ -185,7 +185,7 @@ describe('runDrillAgent', () => {
         return env.store.get(key, o);
       },
     });
-    const run = await runDrillAgent(agentOptions(drill, { store: watching, holds, verify: 'true' }));
+    const run = await runDrillAgent(agentOptions(drill, { objects: watching, holds, verify: 'true' }));
     expect(run.exitCode).toBe(0);
     expect(seen.length).toBeGreaterThan(0);
     for (const holders of seen) expect(holders).toEqual([`drill:${drill.drillId}`]);

@@ -8,9 +8,9 @@ import { RunTaskCommand, StopTaskCommand } from '@aws-sdk/client-ecs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startDrill } from '../../lambdas/control/drills/start.js';
 import { finalizeDrill, stopOverdueDrills } from '../../lambdas/control/drills/finalize.js';
-import { makeDrillSchedulerHandler, scheduledDrillId } from '../../lambdas/handlers/drill-scheduler.js';
-import { makeReportHandler } from '../../lambdas/handlers/report.js';
-import { makeDrillWatchdogHandler } from '../../lambdas/handlers/drill-watchdog.js';
+import { createDrillSchedulerHandler, scheduledDrillId } from '../../lambdas/handlers/drill-scheduler.js';
+import { createReportHandler } from '../../lambdas/handlers/report.js';
+import { createDrillWatchdogHandler } from '../../lambdas/handlers/drill-watchdog.js';
 import { reportObjectKey } from '../../lambdas/contract/keys.js';
 import { buildDrillRunTask, type DrillAgentResult, type DrillRecord } from '../../lambdas/domain/drills.js';
 import type { SnapshotRecord } from '../../lambdas/domain/snapshot.js';
@@ -308,7 +308,7 @@ describe('the watchdog', () => {
 
 describe('handlers', () => {
   it('the scheduler starts one drill per scheduled time, however often it is invoked', async () => {
-    const handler = makeDrillSchedulerHandler(env.runtime);
+    const handler = createDrillSchedulerHandler(env.runtime());
     mockRunTask();
     const scheduledTime = env.clock().toISOString();
     const first = await handler({ service: 'db', scheduledTime });
@@ -324,7 +324,7 @@ describe('handlers', () => {
   it('the report handler finalizes the drill of a STOPPED event and writes all four formats, all services and its own', async () => {
     const d = await launched();
     await env.drills.recordAgentResult('db', d.drillId, agentResult(d));
-    const handler = makeReportHandler(env.runtime, { LIFEBOAT_REPORT_MAX_AGE: '26h' });
+    const handler = createReportHandler({ ...env.runtime(), reportMaxAgeSeconds: 26 * 3600 });
     const event = { version: '0', id: 'e1', 'detail-type': 'ECS Task State Change', source: 'aws.ecs', account: '123456789012', time: d.createdAt, region: 'eu-west-1', resources: [d.taskArn], detail: taskEvent(d, { exitCode: 0 }) };
     const r = await handler(event);
     expect(r.finalized).toBe('finalized');
@@ -343,7 +343,7 @@ describe('handlers', () => {
     const d = await launched();
     env.clock.set(new Date(Date.parse(d.deadline) + 1));
     ecsMock.on(StopTaskCommand).resolves({});
-    const r = await makeDrillWatchdogHandler(env.runtime)({});
+    const r = await createDrillWatchdogHandler(env.runtime())({});
     expect(r.timedOut).toContainEqual({ service: 'db', drillId: d.drillId });
     const doc = JSON.parse((await readObject(env.store, reportObjectKey('json', 'db'))).toString());
     expect(doc.services[0].drills.find((x: { drillId: string }) => x.drillId === d.drillId)).toMatchObject({ status: 'timed-out', verdict: 'timed-out' });

@@ -20,7 +20,7 @@ import { DynamoServiceRegistry } from '../../lambdas/adapters/service-registry.j
 import { ServiceResolver } from '../../lambdas/control/services.js';
 import { normalizeServicePolicy } from '../../lambdas/domain/service-policy.js';
 import { createReconcilerHandler } from '../../lambdas/handlers/reconciler.js';
-import type { FullDeps } from '../../lambdas/handlers/runtime.js';
+import type { ReconcilerRuntime } from '../../lambdas/handlers/reconciler.js';
 import { createTaskEventsHandler } from '../../lambdas/handlers/task-events.js';
 import { createWatchdogHandler } from '../../lambdas/handlers/watchdog.js';
 import { freshTable } from '../support/fixtures.js';
@@ -61,10 +61,10 @@ function harness(table: string) {
     recorded.push({ name, value, dims: {} });
     return metrics;
   });
-  const deps: FullDeps = {
+  const deps: ReconcilerRuntime = {
     logger: new Logger({ serviceName: 'lifeboat', logLevel: 'SILENT' }),
     metrics,
-    store,
+    coordination: store,
     services: new ServiceResolver(registry, () => clock.now, 0),
     discovery: new CloudMapDiscovery(sd),
     timer: new SqsFailoverTimer(sqs, QUEUE),
@@ -219,7 +219,7 @@ describe('lifeboat handlers', () => {
   });
 
   it('watchdog (SQS): drops unreadable messages and reports failed checks for retry', async () => {
-    const failing = { ...h.deps, services: { ...h.deps.services, policy: async () => Promise.reject(new Error('throttled')) } } as unknown as FullDeps;
+    const failing = { ...h.deps, services: { ...h.deps.services, policy: async () => Promise.reject(new Error('throttled')) } } as unknown as ReconcilerRuntime;
     const run = await createWatchdogHandler(failing)({
       Records: [
         { messageId: 'bad', body: 'not json', eventSource: 'aws:sqs' },

@@ -148,13 +148,15 @@ describe('store setup errors', () => {
   });
 
   it('parses store URLs and rejects the ones it cannot use', () => {
-    const client = () => createS3Client();
+    const client = { s3: () => createS3Client() };
     expect(openStore('s3://my-bucket/some/prefix', client).url).toBe('s3://my-bucket/some/prefix/');
     expect(openStore('s3://my-bucket', client).url).toBe('s3://my-bucket/');
     expect(openStore('file:///var/backups/lifeboat', client).url).toBe('file:///var/backups/lifeboat');
     expect(() => openStore('s3://Bad_Bucket', client)).toThrow(UsageError);
     expect(() => openStore('gs://bucket', client)).toThrow(/not supported/);
     expect(() => openStore('relative/path', client)).toThrow(UsageError);
+    // Without the runtime's client, the S3 backend makes one from the environment it is given.
+    expect(openStore('s3://my-bucket/p', { env: { AWS_REGION: 'eu-west-1' } }).url).toBe('s3://my-bucket/p/');
   });
 
   it('keeps directory store keys inside its root', async () => {

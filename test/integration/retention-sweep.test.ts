@@ -30,7 +30,7 @@ let serial = 0;
 const newService = (label: string) => `${label}-${++serial}`;
 
 function context(store: ObjectStore): RetentionContext {
-  return { catalog, store, holds, now: () => NOW };
+  return { catalog, objects: store, holds, now: () => NOW };
 }
 
 /**
@@ -223,7 +223,7 @@ describe('sweepServiceRetention', () => {
     const service = newService('dir');
     const old = await seedSnapshot(catalog, dir.store, service, daysAgo(2));
     const recent = await seedSnapshot(catalog, dir.store, service, daysAgo(1));
-    const result = await sweepServiceRetention({ catalog, store: dir.store, holds, now: () => NOW }, { service, policy: { last: 1 } });
+    const result = await sweepServiceRetention({ catalog, objects: dir.store, holds, now: () => NOW }, { service, policy: { last: 1 } });
     expect(result.snapshots).toEqual([{ id: old, outcome: 'deleted' }]);
     expect(await objectCount(dir.store, service, old)).toBe(0);
     expect(await objectCount(dir.store, service, recent)).toBe(2);

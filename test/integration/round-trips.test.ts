@@ -46,7 +46,7 @@ describe('DynamoDB round trips on the hot paths', () => {
     onEvent = createTaskEventsHandler({
       logger: new Logger({ logLevel: 'SILENT' }),
       metrics: new Metrics({ namespace: 'LifeboatTest' }),
-      store,
+      coordination: store,
       services,
       now: () => T0 + 5000,
     });

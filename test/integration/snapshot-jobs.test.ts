@@ -29,7 +29,7 @@ import { SNAPSHOT_COMMAND, scheduledJobId } from '../../lambdas/domain/snapshot-
 import { createSnapshotSchedulerHandler } from '../../lambdas/handlers/snapshot-scheduler.js';
 import { createSnapshotWatchHandler } from '../../lambdas/handlers/snapshot-watch.js';
 import { createTaskEventsHandler } from '../../lambdas/handlers/task-events.js';
-import type { SnapshotHandlerDeps } from '../../lambdas/handlers/snapshot-runtime.js';
+import type { SnapshotWatchRuntime } from '../../lambdas/handlers/snapshot-watch.js';
 import { arn, runningMember } from '../support/coordination.js';
 import { freshS3Store, freshTable, tempDir } from '../support/fixtures.js';
 import { cli, waitFor } from '../support/cli.js';
@@ -112,14 +112,14 @@ describe('agent mode', () => {
 
     const catalog = new DynamoSnapshotCatalog(dynamo(), table);
     const policy = (await d.policy('web'))!;
-    const r = await runSnapshotCommand({ jobs: d.jobs, catalog, store, now: () => now }, { service: 'web', policy, taskArn: arn(1), role: roleOf(beat.member), dir: data, command });
+    const r = await runSnapshotCommand({ jobs: d.jobs, catalog, objects: store, now: () => now }, { service: 'web', policy, taskArn: arn(1), role: roleOf(beat.member), dir: data, command });
     expect(r.outcome).toBe('complete');
     const job = await d.jobs.get('web', jobId);
     expect(job).toMatchObject({ status: 'complete', snapshotId: expect.stringMatching(/^\d{8}T/), reason: expect.stringMatching(/registered under term \d+/) });
     expect(await catalog.get('web', job!.snapshotId!)).toMatchObject({ status: 'complete', term, sourceTask: arn(1), reason: 'schedule' });
 
     // The command comes back until acknowledged; running it again does nothing.
-    expect(await runSnapshotCommand({ jobs: d.jobs, catalog, store, now: () => now }, { service: 'web', policy, taskArn: arn(1), role: roleOf(beat.member), dir: data, command })).toMatchObject({ outcome: 'skipped' });
+    expect(await runSnapshotCommand({ jobs: d.jobs, catalog, objects: store, now: () => now }, { service: 'web', policy, taskArn: arn(1), role: roleOf(beat.member), dir: data, command })).toMatchObject({ outcome: 'skipped' });
     // A retried schedule for the same time finds the decided job.
     expect(await requestSnapshotJob(d, { service: 'web', jobId, trigger: 'schedule' })).toMatchObject({ outcome: 'existing', job: { status: 'complete' } });
   });
@@ -143,7 +143,7 @@ describe('agent mode', () => {
     now += 60_000;
     await primary('fenced', arn(2));
     const catalog = new DynamoSnapshotCatalog(dynamo(), table);
-    const r = await runSnapshotCommand({ jobs: d.jobs, catalog, store, now: () => now }, { service: 'fenced', policy: (await d.policy('fenced'))!, taskArn: arn(1), role: { kind: 'primary', term }, dir: data, command });
+    const r = await runSnapshotCommand({ jobs: d.jobs, catalog, objects: store, now: () => now }, { service: 'fenced', policy: (await d.policy('fenced'))!, taskArn: arn(1), role: { kind: 'primary', term }, dir: data, command });
     expect(r).toMatchObject({ outcome: 'failed', job: { status: 'failed', reason: expect.stringMatching(new RegExp(`taken under term ${term}, but the lease is at term ${term + 1}`)) } });
     const snapshots = [];
     for await (const s of catalog.list('fenced')) snapshots.push(s);
@@ -268,19 +268,18 @@ describe('dump mode', () => {
   });
 });
 
-function handlerDeps(): SnapshotHandlerDeps {
+function handlerDeps(): SnapshotWatchRuntime {
   const coordination = new DynamoCoordinationStore(dynamo(), table);
   return {
     logger: new Logger({ logLevel: 'SILENT' }),
     metrics: new Metrics({ namespace: 'Test', serviceName: 'test' }),
-    store: coordination,
-    commands: coordination,
+    coordination,
     services: new ServiceResolver(new DynamoServiceRegistry(dynamo(), table), () => now),
     jobs: new DynamoJobStore(dynamo(), table),
     catalog: new DynamoSnapshotCatalog(dynamo(), table),
     launcher: deps().launcher!,
     now: () => now,
-  } as SnapshotHandlerDeps;
+  };
 }
 
 describe('handlers', () => {

@@ -18,7 +18,7 @@ import type { S3Store } from '../../lambdas/adapters/stores/s3-store.js';
 import { takeSnapshot } from '../../lambdas/engine/snapshot.js';
 import { normalizeServicePolicy, type ServicePolicyInput } from '../../lambdas/domain/service-policy.js';
 import { DRILL_ENV, type DrillRecord, type EcsTaskDetail } from '../../lambdas/domain/drills.js';
-import type { DrillRuntime } from '../../lambdas/handlers/drill-runtime.js';
+import type { DrillRuntime } from '../../lambdas/runtime/flows.js';
 import type { SnapshotRecord } from '../../lambdas/domain/snapshot.js';
 import { freshS3Store, freshTable, tempDir } from './fixtures.js';
 
@@ -79,7 +79,16 @@ export async function drillEnv(): Promise<DrillEnv> {
     clock,
     finished,
     metrics,
-    runtime: () => ({ ...env, logger: new Logger({ serviceName: 'lifeboat-test', logLevel: 'SILENT' }) }),
+    runtime: () => ({
+      drills: env.drills,
+      catalog: env.catalog,
+      registry: env.registry,
+      launcher: env.launcher,
+      objects: env.store,
+      drillMetrics: env.metrics,
+      logger: new Logger({ serviceName: 'lifeboat-test', logLevel: 'SILENT' }),
+      now: () => env.clock().getTime(),
+    }),
     async snapshot(service, files = { 'hello.txt': 'hello\n' }) {
       const dir = join(work.path, `${service}-${Date.now()}-${Math.random().toString(16).slice(2)}`);
       await mkdir(dir);

@@ -175,7 +175,7 @@ class Simulation {
       describe: async (_c, arns) => ({ found: this.tasks.filter((x) => arns.includes(x.arn)).map((x) => ({ ...x.truth })), missing: [] }),
     };
     this.watchElections();
-    this.deps = { store: this.store, services: new ServiceResolver(registry, () => this.t, 0), now: () => this.t, discovery: new CloudMapDiscovery(this.cloudMap.client), ecs };
+    this.deps = { coordination: this.store, services: new ServiceResolver(registry, () => this.t, 0), now: () => this.t, discovery: new CloudMapDiscovery(this.cloudMap.client), ecs };
   }
 
   readonly cloudMap = memoryCloudMap();
@@ -244,7 +244,7 @@ class Simulation {
     const delivered = new Map<string, number>();
     let self!: SimTask;
     const agent = new AgentMember({
-      store: this.agentStore(() => self),
+      coordination: this.agentStore(() => self),
       service: SERVICE,
       taskArn: arn,
       failover: this.policy.failover,

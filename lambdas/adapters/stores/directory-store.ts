@@ -7,13 +7,13 @@
  */
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rmdir, stat, unlink } from 'node:fs/promises';
-import { dirname, join, sep } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AbortedError, UnavailableError, UsageError } from '../../domain/errors.js';
-import { ObjectNotFoundError, type ObjectInfo, type ObjectStore, type PutOptions } from './store.js';
+import { ObjectNotFoundError, STORE_URL_HINT, type ObjectInfo, type ObjectStore, type PutOptions, type StoreBackend } from './store.js';
 
 const TEMP_MARK = '.lifeboat-tmp-';
 
@@ -146,3 +146,18 @@ export class DirectoryStore implements ObjectStore {
     }
   }
 }
+
+/** `file:///path` (and a bare absolute path): the backend the store registry (registry.ts) opens for it. */
+export const directoryBackend: StoreBackend = {
+  scheme: 'file:',
+  open(url) {
+    if (isAbsolute(url)) return new DirectoryStore(url);
+    let path: string;
+    try {
+      path = fileURLToPath(url);
+    } catch {
+      throw new UsageError(`store URL ${JSON.stringify(url)} is not a valid file URL`, { hint: STORE_URL_HINT });
+    }
+    return new DirectoryStore(resolve(path));
+  },
+};

@@ -76,7 +76,7 @@ export interface PublishedReports {
  * the previous one atomically, so readers see an old report or a new one, never half.
  */
 export async function publishDrillReports(
-  deps: ReportDeps & { store: ObjectStore },
+  deps: ReportDeps & { objects: ObjectStore },
   options: { service?: string; maxAgeSeconds?: number | null } = {},
 ): Promise<PublishedReports> {
   const now = (deps.clock ?? (() => new Date()))();
@@ -92,7 +92,7 @@ export async function publishDrillReports(
     await Promise.all(
       REPORT_FORMATS.map(async (format) => {
         const key = reportObjectKey(format, scope.service);
-        await deps.store.put(key, Readable.from([Buffer.from(renderReport(scope.report, format), 'utf8')]), { contentType: REPORT_CONTENT_TYPES[format] });
+        await deps.objects.put(key, Readable.from([Buffer.from(renderReport(scope.report, format), 'utf8')]), { contentType: REPORT_CONTENT_TYPES[format] });
         keys.push(key);
       }),
     );
