@@ -14,7 +14,7 @@ import { z } from 'zod';
 import { parseMaxAge } from '../domain/drill-report.js';
 import { finalizeDrill } from '../control/drills/finalize.js';
 import { publishDrillReports } from '../control/drills/reports.js';
-import { EcsTaskStateChangeSchema, toEcsTaskDetail } from './ecs-task-detail.js';
+import { EcsTaskStateChangeSchema } from '../domain/ecs-task.js';
 import { lazyRuntime, logWith, type DrillRuntime } from './drill-runtime.js';
 
 const DirectEvent = z.object({ service: z.string().min(1).optional() });
@@ -33,7 +33,7 @@ export function makeReportHandler(runtime: () => DrillRuntime, env: Record<strin
     let finalized: string | undefined;
     const taskEvent = EcsTaskStateChangeSchema.safeParse(event);
     if (taskEvent.success) {
-      const r = await finalizeDrill({ ...rt, log: logWith(rt.logger) }, toEcsTaskDetail(taskEvent.data.detail));
+      const r = await finalizeDrill({ ...rt, log: logWith(rt.logger) }, taskEvent.data.detail);
       finalized = r.outcome === 'finalized' ? 'finalized' : r.reason;
       service = r.drill?.service;
     } else {

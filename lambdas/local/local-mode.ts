@@ -31,7 +31,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { randomBytes } from 'node:crypto';
 import { OperationFailedError, UsageError } from '../domain/errors.js';
-import type { DrillRecord } from '../domain/drills.js';
+import { isDrillTask, type DrillRecord } from '../domain/drills.js';
 import type { Lease, Member } from '../domain/membership.js';
 import { normalizeServicePolicy, type ServicePolicy, type ServicePolicyInput } from '../domain/service-policy.js';
 import { createDynamoClient, createS3Client, createSqsClient } from '../adapters/aws.js';
@@ -510,7 +510,7 @@ export class LocalMode {
       .filter((t) => t.lastStatus !== 'STOPPED' || now - Date.parse(t.stoppedAt ?? t.createdAt) < 60_000)
       .map((t) => {
         const m = byArn.get(t.taskArn);
-        const drill = t.startedBy.startsWith('drill-');
+        const drill = isDrillTask({ startedBy: t.startedBy, overrideEnvironment: t.overrides });
         const role: MemberStatus['role'] = drill ? 'drill' : t.lastStatus === 'STOPPED' ? 'stopped' : m?.goneAt !== undefined ? 'leaving' : state.lease?.holder === t.taskArn && m?.primaryTerm !== undefined ? 'primary' : 'replica';
         return {
           taskArn: t.taskArn,
