@@ -10,7 +10,7 @@
  */
 import { TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { ELIGIBILITY, LOSS, type ElectionOutcome, type ElectionRequest } from '../domain/election.js';
+import { ELIGIBILITY, LOSS, STAYING, type ElectionOutcome, type ElectionRequest } from '../domain/election.js';
 import { ECS_MEMBER_FIELDS, goneAtOf, stoppedMemberExpiry, withExpiry, type Lease, type Member, type MemberCommand, type TaskObservation } from '../domain/membership.js';
 import { errorName, tableError } from './aws.js';
 import { DynamoTable } from './dynamo-table.js';
@@ -178,7 +178,8 @@ export class DynamoCoordinationStore implements CoordinationStore, MemberCommand
           TableName: this.table,
           Key: memberKey(service, taskArn),
           UpdateExpression: `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
-          ConditionExpression: `attribute_not_exists(${e.name('goneAt')})`,
+          // Refused once the member is going away (domain STAYING).
+          ConditionExpression: renderRule(STAYING, {}, e),
           ExpressionAttributeNames: e.names,
           ExpressionAttributeValues: e.values,
           ReturnValues: 'ALL_NEW',
@@ -332,16 +333,20 @@ export class DynamoCoordinationStore implements CoordinationStore, MemberCommand
   }
 
   async enqueue(service: string, taskArn: string, command: MemberCommand): Promise<'queued' | 'no-member' | 'gone'> {
+    const e = new Expr();
+    const commands = e.name('commands');
+    e.names['#id'] = command.id;
     try {
       await this.client.send(
         new UpdateCommand({
           TableName: this.table,
           Key: memberKey(service, taskArn),
-          UpdateExpression: 'SET #commands.#id = :command',
-          // Every member item is created with an empty map, so the nested path exists.
-          ConditionExpression: 'attribute_exists(#commands) AND attribute_not_exists(#goneAt)',
-          ExpressionAttributeNames: { '#commands': 'commands', '#id': command.id, '#goneAt': 'goneAt' },
-          ExpressionAttributeValues: { ':command': command },
+          UpdateExpression: `SET ${commands}.#id = ${e.value(command)}`,
+          // Every member item is created with an empty map, so the nested path exists; a
+          // member going away gets no more commands (domain STAYING).
+          ConditionExpression: `attribute_exists(${commands}) AND ${renderRule(STAYING, {}, e)}`,
+          ExpressionAttributeNames: e.names,
+          ExpressionAttributeValues: e.values,
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );

@@ -12,12 +12,12 @@ import type { Lease, Member } from './membership.js';
 import type { FailoverPolicy } from './service-policy.js';
 
 // ---------------------------------------------------------------------------------------
-// The two rules, as data
+// The rules, as data
 //
-// Eligibility and loss are written once, here, as conditions over a member's fields. The
-// same data is evaluated three ways: `holds` below (the domain, the memory model), and
-// rendered into the ConditionExpressions of the election transaction by the DynamoDB store
-// (adapters/dynamo-condition.ts). A comparison with a field the member does not have is
+// Eligibility, loss and staying are written once, here, as conditions over a member's
+// fields. The same data is evaluated by `holds` below (the domain, the memory model) and
+// rendered into the ConditionExpressions of the DynamoDB store's election transaction,
+// heartbeat and enqueue (adapters/dynamo-condition.ts). A comparison with a field the member does not have is
 // false, in `holds` as in DynamoDB, so they cannot disagree on a missing field.
 // test/integration/election-rule.test.ts checks on generated members that they agree.
 
@@ -45,13 +45,19 @@ export type MemberRule =
 /** The signs that a primary is going or gone: ECS or its agent said so (goneAt), or its lease ran out. */
 export const LOSS_SIGNS = ['goneAt', 'aliveUntil'] as const satisfies readonly TimeField[];
 
+/**
+ * The member is not going away (nobody set `goneAt`): it may renew its heartbeat and be
+ * handed commands. Once it is going away, both are refused and it is never elected.
+ */
+export const STAYING: MemberRule = { test: 'absent', field: 'goneAt' };
+
 /** A member may become primary at `now`: running, meant to run, not leaving, alive. */
 export const ELIGIBILITY: MemberRule = {
   test: 'all',
   of: [
     { test: 'equals', field: 'lastStatus', value: 'RUNNING' },
     { test: 'equals', field: 'desiredStatus', value: 'RUNNING' },
-    { test: 'absent', field: 'goneAt' },
+    STAYING,
     { test: 'after', field: 'aliveUntil', time: 'now' },
   ],
 };
@@ -84,6 +90,11 @@ export function holds(rule: MemberRule, m: RuleMember, times: RuleTimes): boolea
     case 'any':
       return rule.of.some((r) => holds(r, m, times));
   }
+}
+
+/** The member is not going away (STAYING). */
+export function isStaying(m: RuleMember): boolean {
+  return holds(STAYING, m, {});
 }
 
 /** A member may become primary: running, meant to run, alive, not leaving (ELIGIBILITY). */
@@ -206,7 +217,7 @@ export function decideFailover(
 export type Role = { kind: 'primary'; term: number } | { kind: 'replica' } | { kind: 'leaving' };
 
 export function roleOf(member: Member | undefined): Role {
-  if (!member || member.goneAt !== undefined) return { kind: 'leaving' };
+  if (!member || !isStaying(member)) return { kind: 'leaving' };
   return member.primaryTerm !== undefined ? { kind: 'primary', term: member.primaryTerm } : { kind: 'replica' };
 }
 

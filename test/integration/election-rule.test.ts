@@ -14,7 +14,7 @@ import { DynamoCoordinationStore } from '../../lambdas/adapters/coordination.js'
 import { Expr, renderRule } from '../../lambdas/adapters/dynamo-condition.js';
 import { MemoryCoordinationStore } from '../../lambdas/adapters/memory-coordination.js';
 import { leaseKey, memberKey } from '../../lambdas/contract/keys.js';
-import { ELIGIBILITY, LOSS, holds, isEligible, isLostAt, type ElectionOutcome, type MemberRule, type RuleMember, type RuleTimes } from '../../lambdas/domain/election.js';
+import { ELIGIBILITY, LOSS, STAYING, holds, isEligible, isLostAt, type ElectionOutcome, type MemberRule, type RuleMember, type RuleTimes } from '../../lambdas/domain/election.js';
 import type { Member } from '../../lambdas/domain/membership.js';
 import { freshTable } from '../support/fixtures.js';
 import { arn } from '../support/coordination.js';
@@ -66,6 +66,7 @@ const agree = (rule: fc.Arbitrary<MemberRule>, runs: number) =>
 describe('rendered rules against DynamoDB Local', () => {
   it('ELIGIBILITY: DynamoDB accepts exactly the members the domain calls eligible', () => agree(fc.constant(ELIGIBILITY), 15), 120_000);
   it('LOSS: DynamoDB accepts exactly the members the domain calls lost', () => agree(fc.constant(LOSS), 15), 120_000);
+  it('STAYING: DynamoDB accepts exactly the members the domain says are not going away', () => agree(fc.constant(STAYING), 5), 120_000);
   it('any rule tree means the same in DynamoDB as in holds()', () => agree(ruleArb, 25), 120_000);
 });
 
