@@ -4,7 +4,8 @@
  * tasks for about an hour, and after that they are simply missing).
  */
 import { DescribeTasksCommand, paginateListTasks, type ECSClient } from '@aws-sdk/client-ecs';
-import { observationFromEcsTask, type EcsTaskLike, type TaskObservation } from '../domain/membership.js';
+import { parseEcsTask } from '../domain/ecs-task.js';
+import { observationFromEcsTask, type TaskObservation } from '../domain/membership.js';
 import { translateAwsError } from './aws.js';
 
 export interface EcsTasks {
@@ -41,8 +42,9 @@ export class EcsTaskReader implements EcsTasks {
         throw translateAwsError(err, `ECS cluster ${cluster}`);
       }
       for (const task of out.tasks ?? []) {
-        const obs = observationFromEcsTask(task as EcsTaskLike);
-        if (obs) found.push(obs);
+        // The SDK's task, read by the one ECS task schema (Dates become ISO strings).
+        const parsed = parseEcsTask(task);
+        if (parsed) found.push(observationFromEcsTask(parsed));
       }
       for (const f of out.failures ?? []) if (f.arn && f.reason === 'MISSING') missing.push(f.arn);
     }

@@ -3,8 +3,7 @@
  * `LIFEBOAT_TASK` (or `--task`) overrides it, and is how local mode names its tasks.
  */
 import { UsageError } from '../domain/errors.js';
-import { DRILL_ENV } from '../domain/drills.js';
-import { isDrillTask } from '../domain/membership.js';
+import { DRILL_ENV, isDrillTask } from '../domain/drills.js';
 
 export interface TaskIdentity {
   taskArn: string;

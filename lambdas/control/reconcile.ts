@@ -4,7 +4,7 @@
  * alive but ECS no longer lists, mark those ECS has forgotten as stopped — then run the
  * failover check.
  */
-import { isDrillTask } from '../domain/membership.js';
+import { isDrillTask } from '../domain/drills.js';
 import type { ServicePolicy } from '../domain/service-policy.js';
 import type { EcsTasks } from '../adapters/ecs-tasks.js';
 import { checkService, type CheckResult, type FailoverDeps } from './failover.js';

@@ -7,7 +7,9 @@
 import { OperationFailedError, UnavailableError, UsageError, isLifeboatError } from '../domain/errors.js';
 import { primaryLostAt } from '../domain/election.js';
 import type { MemberCommand } from '../domain/membership.js';
+import { overrideEnvironment, type EcsTask } from '../domain/ecs-task.js';
 import {
+  JOB_ENV,
   SNAPSHOT_COMMAND,
   buildDumpRunTask,
   concludeDumpJob,
@@ -126,39 +128,22 @@ export async function finishAgentJob(
   return decide(deps, job, conclusion);
 }
 
-/** A dump task's STOPPED event, as the job flow needs it. */
-export interface DumpTaskDetail {
-  taskArn: string;
-  lastStatus: string;
-  startedBy?: string;
-  stopCode?: string;
-  stoppedReason?: string;
-  stoppedAt?: string;
-  containers?: { name?: string; exitCode?: number | null }[];
-  overrides?: { containerOverrides?: { name?: string; environment?: { name?: string; value?: string }[] }[] };
-}
+/** What the job flow reads of a dump task's STOPPED event (domain/ecs-task.ts). */
+export type DumpTaskEvent = Pick<EcsTask, 'taskArn' | 'lastStatus' | 'startedBy' | 'stopCode' | 'stoppedReason' | 'stoppedAt' | 'containers' | 'overrides'>;
 
 export type DumpStopOutcome =
   | { outcome: 'ignored'; why: 'not-a-dump-task' | 'not-stopped' | 'unknown-job' | 'other-task' }
   | { outcome: 'duplicate' | 'finished'; job: SnapshotJob };
-
-/** The service of a dump task, from the environment the job flow gave it. */
-function serviceOf(detail: DumpTaskDetail): string | undefined {
-  for (const o of detail.overrides?.containerOverrides ?? []) {
-    const v = o.environment?.find((e) => e.name === 'LIFEBOAT_SERVICE')?.value;
-    if (v) return v;
-  }
-  return undefined;
-}
 
 /**
  * Finishes a dump job from its task's STOPPED event: once, whatever duplicates or older
  * events arrive (only STOPPED counts, and the job leaves `requested` with one conditional
  * write).
  */
-export async function finishDumpTask(deps: Pick<SnapshotJobDeps, 'jobs' | 'now' | 'count'>, detail: DumpTaskDetail): Promise<DumpStopOutcome> {
+export async function finishDumpTask(deps: Pick<SnapshotJobDeps, 'jobs' | 'now' | 'count'>, detail: DumpTaskEvent): Promise<DumpStopOutcome> {
   const jobId = detail.startedBy;
-  const service = serviceOf(detail);
+  // The service, from the environment the job flow gave the dump task.
+  const service = overrideEnvironment(detail)[JOB_ENV.service] || undefined;
   if (!jobId || !isJobId(jobId) || !service) return { outcome: 'ignored', why: 'not-a-dump-task' };
   if (detail.lastStatus !== 'STOPPED') return { outcome: 'ignored', why: 'not-stopped' };
   const job = await deps.jobs.get(service, jobId);

@@ -13,7 +13,7 @@
 import { z } from 'zod';
 import { finalizeDrill } from '../control/drills/finalize.js';
 import { publishDrillReports } from '../control/drills/reports.js';
-import { EcsTaskStateChangeSchema, toEcsTaskDetail } from './ecs-task-detail.js';
+import { EcsTaskStateChangeSchema } from '../domain/ecs-task.js';
 import { drillFlows, type DrillRuntime } from '../runtime/flows.js';
 import { lambdaEntry, type Runtime } from '../runtime/runtime.js';
 
@@ -35,7 +35,7 @@ export function createReportHandler(rt: ReportRuntime) {
     let finalized: string | undefined;
     const taskEvent = EcsTaskStateChangeSchema.safeParse(event);
     if (taskEvent.success) {
-      const r = await finalizeDrill(flows, toEcsTaskDetail(taskEvent.data.detail));
+      const r = await finalizeDrill(flows, taskEvent.data.detail);
       finalized = r.outcome === 'finalized' ? 'finalized' : r.reason;
       service = r.drill?.service;
     } else {

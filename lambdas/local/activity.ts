@@ -3,6 +3,7 @@
  * results are the facts (member recorded, primary elected, retention deleted 2, drill
  * failed because …), local mode only words them. Pure.
  */
+import type { EcsTask } from '../domain/ecs-task.js';
 import type { Delivery } from './event-bus.js';
 import type { ScheduleFiring } from './scheduler.js';
 
@@ -14,7 +15,8 @@ export interface ActivityLine {
 const short = (arn: string | undefined) => (arn ?? '?').split('/').pop()!.slice(0, 8);
 
 export function describeDelivery(d: Delivery): ActivityLine | undefined {
-  const detail = (d.event as { detail?: { taskArn?: string; lastStatus?: string; desiredStatus?: string; version?: number; stopCode?: string; containers?: { exitCode?: number }[] } }).detail ?? {};
+  // Any event comes here (schedules too): the task fields are there only for task events.
+  const detail: Partial<EcsTask> = (d.event as { detail?: Partial<EcsTask> }).detail ?? {};
   if (d.error) return { kind: 'error', text: `${d.rule} handler failed after ${d.attempts} attempt(s) on task ${short(detail.taskArn)} ${detail.lastStatus ?? ''}: ${d.error.message}` };
   if (d.rule === 'drill-report') {
     const r = d.result as { finalized?: string; verdict?: string } | undefined;

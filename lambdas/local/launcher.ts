@@ -227,7 +227,7 @@ export class LocalTaskLauncher implements TaskLauncher, EcsTasks {
   }
 
   private observe(task: LocalTask): TaskObservation {
-    return observationFromEcsTask(taskDetail(task, this.clusterArn))!;
+    return observationFromEcsTask(taskDetail(task, this.clusterArn));
   }
 
   // --- lifecycle ------------------------------------------------------------------------

@@ -30,7 +30,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { randomBytes } from 'node:crypto';
 import { OperationFailedError, UsageError } from '../domain/errors.js';
-import type { DrillRecord } from '../domain/drills.js';
+import { isDrillTask, type DrillRecord } from '../domain/drills.js';
 import type { Lease, Member } from '../domain/membership.js';
 import { normalizeServicePolicy, type ServicePolicy, type ServicePolicyInput } from '../domain/service-policy.js';
 import { createDynamoBaseClient, createSqsClient } from '../adapters/aws.js';
@@ -45,7 +45,7 @@ import { makeJobId, type SnapshotJob } from '../domain/snapshot-jobs.js';
 import { REPORT_FORMATS } from '../domain/report/render.js';
 import { createLocalHandlers, quietMetrics, type LocalHandlers } from './control-plane.js';
 import { localWiring, type LocalSchedule, type LocalWiring } from './wiring.js';
-import { DRILL_STARTED_BY_PREFIX, HANDLER_IDS, type HandlerId } from '../contract/triggers.js';
+import { HANDLER_IDS, type HandlerId } from '../contract/triggers.js';
 import { ENV } from '../contract/environment.js';
 import { createRuntime, type Runtime } from '../runtime/runtime.js';
 import { retentionFlows } from '../runtime/flows.js';
@@ -531,7 +531,7 @@ export class LocalMode {
       .filter((t) => t.lastStatus !== 'STOPPED' || now - Date.parse(t.stoppedAt ?? t.createdAt) < 60_000)
       .map((t) => {
         const m = byArn.get(t.taskArn);
-        const drill = t.startedBy.startsWith(DRILL_STARTED_BY_PREFIX);
+        const drill = isDrillTask({ startedBy: t.startedBy, overrideEnvironment: t.overrides });
         const role: MemberStatus['role'] = drill ? 'drill' : t.lastStatus === 'STOPPED' ? 'stopped' : m?.goneAt !== undefined ? 'leaving' : state.lease?.holder === t.taskArn && m?.primaryTerm !== undefined ? 'primary' : 'replica';
         return {
           taskArn: t.taskArn,

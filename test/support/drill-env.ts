@@ -17,7 +17,8 @@ import type { DrillMetrics } from '../../lambdas/adapters/drill-metrics.js';
 import type { S3Store } from '../../lambdas/adapters/stores/s3-store.js';
 import { takeSnapshot } from '../../lambdas/engine/snapshot.js';
 import { normalizeServicePolicy, type ServicePolicyInput } from '../../lambdas/domain/service-policy.js';
-import { DRILL_ENV, type DrillRecord, type EcsTaskDetail } from '../../lambdas/domain/drills.js';
+import { DRILL_ENV, type DrillRecord } from '../../lambdas/domain/drills.js';
+import { EcsTaskSchema, type EcsTask } from '../../lambdas/domain/ecs-task.js';
 import type { DrillRuntime } from '../../lambdas/runtime/flows.js';
 import type { SnapshotRecord } from '../../lambdas/domain/snapshot.js';
 import { freshS3Store, freshTable, tempDir } from './fixtures.js';
@@ -116,12 +117,13 @@ export function mockRunTask(taskArn = nextTaskArn()) {
 
 /**
  * The `detail` of an ECS Task State Change event for the drill's task, shaped like AWS's
- * documented example: containers, overrides (with the drill environment), times.
+ * documented example: containers, overrides (with the drill environment), times; parsed
+ * with the one ECS task schema.
  */
 export function taskEvent(
   drill: DrillRecord,
   options: { lastStatus?: string; exitCode?: number | null; stopCode?: string; stoppedReason?: string; taskArn?: string; startedAt?: string; stoppedAt?: string } = {},
-): EcsTaskDetail & Record<string, unknown> {
+): EcsTask {
   const lastStatus = options.lastStatus ?? 'STOPPED';
   const detail = {
     clusterArn: 'arn:aws:ecs:eu-west-1:123456789012:cluster/prod',
@@ -164,7 +166,8 @@ export function taskEvent(
       ],
     },
   };
-  return detail;
+  // Read as the handlers read it (a null exit code becomes absent).
+  return EcsTaskSchema.parse(detail);
 }
 
 export async function protect(env: DrillEnv, service: string, extra: Partial<ServicePolicyInput> = {}): Promise<void> {

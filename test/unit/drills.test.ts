@@ -19,8 +19,10 @@ import {
   ECS_STARTED_BY_MAX,
   type DrillAgentResult,
   type DrillRecord,
-  type EcsTaskDetail,
 } from '../../lambdas/domain/drills.js';
+import { DRILL_STARTED_BY_PREFIX } from '../../lambdas/contract/triggers.js';
+import { EcsTaskSchema, overrideEnvironment, type EcsTask } from '../../lambdas/domain/ecs-task.js';
+import { routeTask } from '../../lambdas/domain/task-routing.js';
 import { UsageError } from '../../lambdas/domain/errors.js';
 import { normalizeServicePolicy } from '../../lambdas/domain/service-policy.js';
 
@@ -155,23 +157,57 @@ describe('the RunTask request', () => {
 });
 
 describe('recognising drill tasks', () => {
-  const base: EcsTaskDetail = { taskArn: 'arn:task/1' };
+  const base = { taskArn: 'arn:task/1' };
+  const env = (vars: Record<string, string>) => ({ containerOverrides: [{ name: 'db', environment: Object.entries(vars).map(([name, value]) => ({ name, value })) }] });
+  const ID = 'drill-20261127T080000Z-0a0b0c0d';
+  /** isDrillTask on a task as a member observation sees it. */
+  const drillTask = (t: Pick<EcsTask, 'startedBy' | 'overrides'>) => isDrillTask({ ...(t.startedBy ? { startedBy: t.startedBy } : {}), overrideEnvironment: overrideEnvironment(t) });
+
   it('by startedBy, or by the drill-mode override when startedBy is something else', () => {
-    expect(isDrillTask({ ...base, startedBy: 'drill-20261127T080000Z-0a0b0c0d' })).toBe(true);
-    expect(isDrillTask({ ...base, startedBy: 'ecs-svc/9223370545345641169' })).toBe(false);
-    expect(isDrillTask({ ...base })).toBe(false);
-    const overrides = {
-      containerOverrides: [{ name: 'db', environment: [{ name: 'LIFEBOAT_MODE', value: 'drill' }, { name: 'LIFEBOAT_DRILL_ID', value: 'drill-20261127T080000Z-0a0b0c0d' }] }],
-    };
-    expect(drillIdOfTask({ ...base, startedBy: 'someone-else', overrides })).toBe('drill-20261127T080000Z-0a0b0c0d');
+    expect(drillTask({ ...base, startedBy: ID })).toBe(true);
+    expect(drillTask({ ...base, startedBy: 'ecs-svc/9223370545345641169' })).toBe(false);
+    expect(drillTask({})).toBe(false);
+    expect(drillIdOfTask({ ...base, startedBy: 'someone-else', overrides: env({ LIFEBOAT_MODE: 'drill', LIFEBOAT_DRILL_ID: ID }) })).toBe(ID);
+    expect(drillTask({ ...base, startedBy: 'someone-else', overrides: env({ LIFEBOAT_MODE: 'drill', LIFEBOAT_DRILL_ID: ID }) })).toBe(true);
     // A drill id without drill mode is not enough.
-    expect(isDrillTask({ ...base, overrides: { containerOverrides: [{ environment: [{ name: 'LIFEBOAT_DRILL_ID', value: 'drill-20261127T080000Z-0a0b0c0d' }] }] } })).toBe(false);
+    expect(drillTask({ ...base, overrides: env({ LIFEBOAT_DRILL_ID: ID }) })).toBe(false);
+    expect(drillIdOfTask({ ...base, overrides: env({ LIFEBOAT_DRILL_ID: ID }) })).toBeUndefined();
+  });
+
+  it('keeps every task marked as a drill out of membership, but finalizes only those with a valid drill id', () => {
+    // The difference between the two questions: "is it a drill task?" (isDrillTask, never a
+    // member) errs on the safe side; "which drill does it end?" (drillIdOfTask) needs a
+    // real drill id, or there is no record to finish.
+    const handMade = [
+      { ...base, startedBy: `${DRILL_STARTED_BY_PREFIX}by-hand` },
+      { ...base, startedBy: 'drill-20261127-1' },
+      { ...base, startedBy: 'ecs-svc/1', overrides: env({ LIFEBOAT_MODE: 'drill' }) },
+      { ...base, overrides: env({ LIFEBOAT_MODE: 'drill', LIFEBOAT_DRILL_ID: 'not-a-drill-id' }) },
+    ];
+    for (const t of handMade) {
+      expect(drillTask(t)).toBe(true);
+      expect(routeTask(t)).toEqual({ to: 'drill' });
+      expect(drillIdOfTask(t)).toBeUndefined();
+    }
+    // Lifeboat's own drill ids start with the prefix the EventBridge rule matches.
+    expect(makeDrillId(T0, new Uint8Array([1, 2, 3, 4])).startsWith(DRILL_STARTED_BY_PREFIX)).toBe(true);
+  });
+
+  it('routes a task state change to one flow: snapshot job, drill, or membership', () => {
+    expect(routeTask({ startedBy: 'job-20261127T080000Z-0a0b0c0d', overrides: env({ LIFEBOAT_MODE: 'dump' }) })).toEqual({ to: 'snapshot-job', jobId: 'job-20261127T080000Z-0a0b0c0d' });
+    expect(routeTask({ startedBy: ID })).toEqual({ to: 'drill' });
+    expect(routeTask({ startedBy: 'ecs-svc/1' })).toEqual({ to: 'membership' });
+    expect(routeTask({})).toEqual({ to: 'membership' });
+    // Not a job id: not a job's task, whatever the prefix.
+    expect(routeTask({ startedBy: 'job-manual' })).toEqual({ to: 'membership' });
   });
 
   it('reads the drill container exit code, whichever order the containers come in', () => {
-    const detail: EcsTaskDetail = { ...base, containers: [{ name: 'sidecar', exitCode: 0 }, { name: 'db', exitCode: 1 }], stopCode: 'EssentialContainerExited' };
+    const detail = { ...base, containers: [{ name: 'sidecar', exitCode: 0 }, { name: 'db', exitCode: 1 }], stopCode: 'EssentialContainerExited' };
     expect(drillTaskEnd(detail, 'db')).toMatchObject({ exitCode: 1, stopCode: 'EssentialContainerExited' });
-    expect(drillTaskEnd({ ...base, containers: [{ name: 'db', exitCode: null }] }, 'db').exitCode).toBeUndefined();
+    // ECS may send a null exit code: the schema reads it as absent.
+    const noExit = EcsTaskSchema.parse({ ...base, lastStatus: 'STOPPED', desiredStatus: 'STOPPED', version: 4, containers: [{ name: 'db', exitCode: null }] });
+    expect(drillTaskEnd(noExit, 'db').exitCode).toBeUndefined();
   });
 });
 

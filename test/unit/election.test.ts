@@ -4,7 +4,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { compareCandidates, decideFailover, isEligible, primaryLostAt, rankCandidates, roleOf } from '../../lambdas/domain/election.js';
-import { ecsServiceOfGroup, goneAtOf, isDrillTask, observationFromEcsTask, type Lease, type Member } from '../../lambdas/domain/membership.js';
+import { ecsServiceOfGroup, goneAtOf, observationFromEcsTask, type Lease, type Member } from '../../lambdas/domain/membership.js';
+import { isDrillTask } from '../../lambdas/domain/drills.js';
+import { EcsTaskSchema, parseEcsTask } from '../../lambdas/domain/ecs-task.js';
 import { taskStateChange } from '../support/ecs-events.js';
 
 const NOW = 1_000_000;
@@ -99,7 +101,7 @@ describe('decideFailover', () => {
 describe('ECS task observations', () => {
   it('reads the documented event shape: address from the ENI, times, group', () => {
     const event = taskStateChange({ taskArn: 'arn:aws:ecs:us-east-1:1:task/prod/abc', lastStatus: 'RUNNING', version: 3, ip: '10.0.1.163' });
-    expect(observationFromEcsTask(event.detail)).toEqual({
+    expect(observationFromEcsTask(EcsTaskSchema.parse(event.detail))).toEqual({
       taskArn: 'arn:aws:ecs:us-east-1:1:task/prod/abc',
       clusterArn: 'arn:aws:ecs:us-east-1:123456789012:cluster/prod',
       lastStatus: 'RUNNING',
@@ -116,7 +118,7 @@ describe('ECS task observations', () => {
 
   it('falls back to the containers for the address and rejects incomplete tasks', () => {
     expect(observationFromEcsTask({ taskArn: 't', lastStatus: 'RUNNING', desiredStatus: 'RUNNING', version: 1, containers: [{ networkInterfaces: [{ privateIpv4Address: '10.1.1.1' }] }] })?.ip).toBe('10.1.1.1');
-    expect(observationFromEcsTask({ taskArn: 't', lastStatus: 'RUNNING', desiredStatus: 'RUNNING' })).toBeUndefined();
+    expect(parseEcsTask({ taskArn: 't', lastStatus: 'RUNNING', desiredStatus: 'RUNNING' })).toBeUndefined();
   });
 
   it('dates the start of going away from the earliest stop time', () => {
@@ -133,7 +135,7 @@ describe('ECS task observations', () => {
     expect(isDrillTask({ startedBy: 'ecs-svc/1' })).toBe(false);
     expect(isDrillTask({ startedBy: 'ecs-svc/1' })).toBe(false);
     const drill = taskStateChange({ taskArn: 't', lastStatus: 'RUNNING', version: 1, environment: { LIFEBOAT_MODE: 'drill' } });
-    expect(isDrillTask(observationFromEcsTask(drill.detail)!)).toBe(true);
+    expect(isDrillTask(observationFromEcsTask(EcsTaskSchema.parse(drill.detail)))).toBe(true);
     expect(ecsServiceOfGroup('service:wiki')).toBe('wiki');
     expect(ecsServiceOfGroup('family:wiki')).toBeUndefined();
   });

@@ -7,10 +7,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { TaskStateChangeEvent } from '../../lambdas/handlers/task-events.js';
-import { EcsTaskStateChangeSchema } from '../../lambdas/handlers/ecs-task-detail.js';
-import { observationFromEcsTask, isDrillTask } from '../../lambdas/domain/membership.js';
-import { buildDrillRunTask, drillTaskEnd } from '../../lambdas/domain/drills.js';
+import { EcsTaskStateChangeSchema } from '../../lambdas/domain/ecs-task.js';
+import { observationFromEcsTask } from '../../lambdas/domain/membership.js';
+import { buildDrillRunTask, drillIdOfTask, drillTaskEnd } from '../../lambdas/domain/drills.js';
+import { routeTask } from '../../lambdas/domain/task-routing.js';
 import { LocalTaskLauncher } from '../../lambdas/local/launcher.js';
 import { LocalEventBus, matchesPattern } from '../../lambdas/local/event-bus.js';
 import { LocalScheduler } from '../../lambdas/local/scheduler.js';
@@ -52,7 +52,7 @@ describe('LocalTaskLauncher: ECS Task State Change events', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('GIVEN a service task WHEN it runs and is killed THEN the events parse with the handlers\' schemas, versions increase, and the exit is 137', async () => {
+  it('GIVEN a service task WHEN it runs and is killed THEN the events parse with the one ECS task schema, versions increase, and the exit is 137', async () => {
     await launcher.createService({ name: 'app', taskDefinition: 'app', desiredCount: 1, replaceAfterMs: 60_000 });
     const task = launcher.list()[0]!;
     await until(() => of(task.taskArn).find((d) => d.lastStatus === 'RUNNING'), 'RUNNING');
@@ -62,13 +62,12 @@ describe('LocalTaskLauncher: ECS Task State Change events', () => {
     expect(details.map((d) => d.lastStatus)).toEqual(['PROVISIONING', 'PENDING', 'RUNNING', 'DEACTIVATING', 'STOPPED']);
     expect(details.map((d) => d.version)).toEqual([1, 2, 3, 4, 5]);
     for (const e of events.filter((x) => x.detail.taskArn === task.taskArn)) {
-      expect(TaskStateChangeEvent.safeParse(e).success).toBe(true);
       expect(EcsTaskStateChangeSchema.safeParse(e).success).toBe(true);
     }
     const stopped = details.at(-1)!;
     expect(stopped).toMatchObject({ desiredStatus: 'STOPPED', stopCode: 'EssentialContainerExited', group: 'service:app', startedBy: expect.stringMatching(/^ecs-svc\//) });
     expect(stopped.containers[0]!.exitCode).toBe(137);
-    const obs = observationFromEcsTask(stopped as never)!;
+    const obs = observationFromEcsTask(EcsTaskStateChangeSchema.parse(events.find((e) => e.detail === stopped)).detail);
     expect(obs).toMatchObject({ ip: '127.0.0.1', lastStatus: 'STOPPED', exitCodes: { app: 137 } });
     expect(obs.stoppedAt).toBeGreaterThan(0);
   });
@@ -86,7 +85,8 @@ describe('LocalTaskLauncher: ECS Task State Change events', () => {
     const b = await launcher.runTask(request);
     expect(b.taskArn).toBe(a.taskArn);
     const stopped = await until(() => of(a.taskArn).find((d) => d.lastStatus === 'STOPPED'), 'drill task STOPPED');
-    expect(isDrillTask(stopped as never)).toBe(true);
+    expect(routeTask(stopped as never)).toEqual({ to: 'drill' });
+    expect(drillIdOfTask(stopped as never)).toBe('drill-20261127T081735Z-9f3c2a1b');
     expect(drillTaskEnd(stopped as never, 'app').exitCode).toBe(3);
     await expect(launcher.runTask({ ...request, clientToken: 'other', taskDefinition: 'nope' })).rejects.toThrow(/Unable to describe task definition nope/);
   });

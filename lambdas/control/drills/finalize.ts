@@ -18,8 +18,8 @@ import {
   timedOutConclusion,
   DRILL_ENV,
   type DrillRecord,
-  type EcsTaskDetail,
 } from '../../domain/drills.js';
+import { overrideEnvironment, type EcsTask } from '../../domain/ecs-task.js';
 import type { SnapshotCatalog } from '../../adapters/catalog.js';
 import type { DrillStore } from '../../adapters/drill-store.js';
 import type { TaskLauncher } from '../../adapters/ecs-launcher.js';
@@ -34,6 +34,9 @@ export interface FinalizeDeps {
   /** Structured log lines (the handler passes its Powertools logger). */
   log?: (message: string, fields: Record<string, unknown>) => void;
 }
+
+/** What finalizing reads of a drill task's event (domain/ecs-task.ts). */
+export type DrillTaskEvent = Pick<EcsTask, 'taskArn' | 'lastStatus' | 'startedBy' | 'stopCode' | 'stoppedReason' | 'startedAt' | 'stoppedAt' | 'containers' | 'overrides'>;
 
 export type FinalizeResult =
   | { outcome: 'finalized'; drill: DrillRecord; snapshotVerified: boolean }
@@ -50,28 +53,20 @@ export type FinalizeResult =
       drill?: DrillRecord;
     };
 
-/** The service a drill task belongs to, from its container overrides. */
-function serviceOfTask(detail: EcsTaskDetail): string | undefined {
-  for (const o of detail.overrides?.containerOverrides ?? []) {
-    const value = o.environment?.find((e) => e.name === DRILL_ENV.service)?.value;
-    if (value) return value;
-  }
-  return undefined;
-}
-
 /**
  * Finalizes the drill whose task stopped. `detail` is the `detail` of an ECS "Task State
  * Change" event (parsed by the caller); `service` is only needed when the event carries no
  * container overrides. Safe to call for any event: non-drill tasks and non-STOPPED events
  * come back as `ignored`.
  */
-export async function finalizeDrill(deps: FinalizeDeps, detail: EcsTaskDetail, options: { service?: string } = {}): Promise<FinalizeResult> {
+export async function finalizeDrill(deps: FinalizeDeps, detail: DrillTaskEvent, options: { service?: string } = {}): Promise<FinalizeResult> {
   const clock = deps.clock ?? (() => new Date());
   const log = deps.log ?? (() => undefined);
   const drillId = drillIdOfTask(detail);
   if (!drillId) return { outcome: 'ignored', reason: 'not-a-drill' };
   if (detail.lastStatus !== 'STOPPED') return { outcome: 'ignored', reason: 'not-stopped' };
-  const service = serviceOfTask(detail) ?? options.service;
+  // The service, from the environment the drill launcher gave the task.
+  const service = overrideEnvironment(detail)[DRILL_ENV.service] || options.service;
   if (!service) {
     log('drill task event without a service', { drillId, taskArn: detail.taskArn });
     return { outcome: 'ignored', reason: 'unknown-drill' };
