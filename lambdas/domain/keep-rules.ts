@@ -158,8 +158,8 @@ export const KEEP_WITHIN = {
   description: 'every snapshot newer than the newest one minus a duration (2d, 36h, 1y6m; m = months)',
 } as const;
 
-const BY_NAME = new Map<string, KeepRuleRow>(KEEP_RULES.map((r) => [r.name, r]));
+const BY_NAME = new Map<string, KeepRule>(KEEP_RULES.map((r) => [r.name, r]));
 
-export function keepRule(name: KeepRuleName): KeepRuleRow {
+export function keepRule(name: KeepRuleName): KeepRule {
   return BY_NAME.get(name)!;
 }

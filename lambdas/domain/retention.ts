@@ -142,9 +142,10 @@ export function planRetention(snapshots: readonly RetentionCandidate[], rules: R
   // No snapshot in the past (a clock running ahead): restic then keeps everything within.
   const cutoff = rules.within === undefined ? undefined : anchor === undefined ? Number.NEGATIVE_INFINITY : withinCutoff(anchor, rules.within.duration, rules.timezone);
 
-  // Only the rules in use, in table order (the order reasons are listed in).
+  // The rules with count left, in table order (the order reasons are listed in); a rule
+  // leaves these lists when its count runs out, so the walk only asks the ones still counting.
   const inUse = KEEP_RULES.filter((r) => rules.counts[r.name] > 0);
-  const m = inUse.length;
+  let m = inUse.length;
   const period = inUse.map((r) => r.period);
   const name = inUse.map((r) => r.name);
   const left = inUse.map((r) => rules.counts[r.name]);
@@ -162,13 +163,16 @@ export function planRetention(snapshots: readonly RetentionCandidate[], rules: R
       clock.set(i, t);
       const oldest = i === n - 1;
       for (let r = 0; r < m; r++) {
-        if (left[r]! <= 0) continue;
         const key = period[r]!(clock);
         const same = key === last[r];
         if (!same || oldest) {
           last[r] = key;
-          left[r]!--;
           (why ??= []).push({ kind: 'rule', rule: name[r]!, oldest: same });
+          if (--left[r]! === 0) {
+            for (const list of [period, name, left, last] as unknown[][]) list.splice(r, 1);
+            r--;
+            m--;
+          }
         }
       }
     }
@@ -222,7 +226,7 @@ export function plannedDeletions(plan: RetentionPlan): number[] {
 
 /** The period a snapshot falls in for a rule, as a person reads it (local to the policy's zone); undefined for `last`. */
 export function periodLabel(rule: KeepRuleName, time: number, timezone: string): string | undefined {
-  const { label } = keepRule(rule) as { label?: string };
+  const { label } = keepRule(rule);
   return label === undefined ? undefined : DateTime.fromMillis(time, { zone: timezone }).toFormat(label);
 }
 
