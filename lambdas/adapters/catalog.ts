@@ -6,7 +6,7 @@
  * That conditional write is the commit point: restore only ever picks `complete` entries,
  * and an entry left `uploading` by a crash is inert until the sweeper reaps it.
  *
- * Deletion is two-phase (control/retention-sweep.ts): `markExpiring` flips a `complete`
+ * Deletion is two-phase (control/retention.ts): `markExpiring` flips a `complete`
  * (or stale `uploading`) entry to `expiring` — from then on nothing can restore, commit or
  * lease it — then the objects go, then `deleteExpiring` removes the entry. A crash leaves
  * an `expiring` entry that the next sweep finishes.

@@ -1,7 +1,7 @@
 /**
  * Snapshot holds: how a running restore or drill tells retention "I am reading this snapshot".
  *
- * One DynamoDB item per snapshot and holder (keys.ts: `USE#<snapshotId>#<holder>`), with an
+ * One DynamoDB item per snapshot and holder (contract/keys.ts: `USE#<snapshotId>#<holder>`), with an
  * expiry (`expiresAt`, epoch seconds, also the table's TTL attribute) that the holder
  * renews while it works and deletes when done; a holder that crashes simply lets it run
  * out. The retention sweep never deletes a snapshot with a live lease.

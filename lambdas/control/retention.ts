@@ -25,9 +25,8 @@
 import pLimit from 'p-limit';
 import { isLifeboatError, LifeboatError } from '../domain/errors.js';
 import { snapshotIdTime } from '../domain/ids.js';
-import { DEFAULT_REAP_AFTER_SECONDS, DEFAULT_RETENTION_TIMEZONE, formatRetentionSpec, retentionRules } from '../domain/retention-policy.js';
+import { DEFAULT_REAP_AFTER_SECONDS, DEFAULT_RETENTION_TIMEZONE, formatRetentionSpec, retentionRules, type RetentionPolicy } from '../domain/retention-policy.js';
 import { planEntries, planRetention, plannedDeletions, type PlanEntry, type RetentionCandidate, type RetentionPlan } from '../domain/retention.js';
-import type { RetentionPolicy } from '../domain/service-policy.js';
 import type { SnapshotCatalog } from '../adapters/catalog.js';
 import type { SnapshotSummary } from '../domain/snapshot.js';
 import { parseSnapshotObjectKey, serviceSnapshotsPrefix, snapshotPrefix } from '../contract/keys.js';

@@ -7,8 +7,11 @@
  */
 import { UsageError } from './errors.js';
 import { assertServiceName } from './ids.js';
-import { DEFAULT_REAP_AFTER_SECONDS, validateRetentionPolicy } from './retention-policy.js';
+import { DEFAULT_REAP_AFTER_SECONDS, validateRetentionPolicy, type RetentionPolicy } from './retention-policy.js';
 import { assertScheduleExpression, assertTimeZone } from './schedule-expression.js';
+
+// The retention section is defined beside its rules; policy readers find it here too.
+export type { RetentionPolicy } from './retention-policy.js';
 
 export interface SnapshotPolicy {
   /** EventBridge Scheduler expression: `cron(...)` or `rate(...)`. */
@@ -30,30 +33,6 @@ export interface SnapshotPolicy {
   /** Shell commands run by the agent around each snapshot. */
   pre?: string;
   post?: string;
-}
-
-/**
- * restic-style keep rules (see domain/retention.ts); any rule left out keeps nothing by
- * itself, and a policy with no rule is refused rather than applied.
- */
-export interface RetentionPolicy {
-  /** EventBridge Scheduler expression for the sweep. */
-  schedule?: string;
-  last?: number;
-  hourly?: number;
-  daily?: number;
-  weekly?: number;
-  monthly?: number;
-  yearly?: number;
-  /** Keep everything newer than this (relative to the newest snapshot), e.g. "2d", "36h". */
-  within?: string;
-  /** IANA time zone for calendar periods (default UTC). */
-  timezone?: string;
-  /**
-   * `uploading` catalog entries and incomplete multipart uploads older than this are
-   * reaped by the sweep (default 86400). Must exceed the longest snapshot upload.
-   */
-  reapAfterSeconds?: number;
 }
 
 export interface FailoverPolicy {

@@ -81,7 +81,7 @@ export interface RestoreOptions {
   onNotice?: (line: string) => void;
   /**
    * Hold a snapshot hold on the snapshot while restoring, so retention does not delete it
-   * mid-restore (adapters/snapshot-use.ts). Without it, nothing is leased.
+   * mid-restore (adapters/snapshot-holds.ts). Without it, nothing is leased.
    */
   use?: { holds: SnapshotHolds; holder: string; purpose?: SnapshotHoldPurpose; ttlSeconds?: number };
 }

@@ -7,6 +7,7 @@ import { Duration, Lazy, TimeZone, Token } from 'aws-cdk-lib';
 import { ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
 import { describe, expect, it } from 'vitest';
 import { Lifeboat, ProtectionPolicyError, type ProtectionPolicy } from '../../lib/index.js';
+import { buildServicePolicy } from '../../lib/private/policy.js';
 import { fargateService, testStack } from '../support/cdk.js';
 
 function protect(patch: Partial<ProtectionPolicy>): void {
@@ -38,7 +39,11 @@ describe('protect() validation', () => {
     ['a fractional retention count', { retention: { keepLast: 2.5 } }, /retention.keepLast is 2.5; it must be a whole number/],
     ['an empty retention policy', { retention: {} }, /retention is \{\}, which keeps nothing: give at least one keep rule, e.g. retention: \{ keepDaily: 7, keepWeekly: 4, keepMonthly: 12 \}, or leave retention out/],
     ['a retention policy of zeros', { retention: { keepLast: 0, keepDaily: 0 } }, /retention is \{"keepLast":0,"keepDaily":0\}, which keeps nothing/],
-    ['a bad keepWithin', { retention: { keepWithin: '2 days' } }, /retention.keepWithin is "2 days"; write a duration in restic's notation: .* e.g. '2d', '36h', '1y6m'/],
+    ['a bad keepWithin', { retention: { keepWithin: '2 days' } }, /retention.keepWithin "2 days" is not a valid duration: no unit after 2; write it like restic does: .* y \(years\), m \(months\), d \(days\), h \(hours\), e.g. 2d, 36h, 1y6m$/],
+    ['a keepWithin with a unit twice', { retention: { keepWithin: '1d2d' } }, /retention.keepWithin "1d2d" is not a valid duration: unit "d" given twice; write it like restic does/],
+    ['a keepWithin with an unknown unit', { retention: { keepWithin: '2w' } }, /retention.keepWithin "2w" is not a valid duration: unknown unit "w"/],
+    ['a negative quarterly count', { retention: { keepQuarterly: -4 } }, /retention.keepQuarterly is -4; it must be a whole number of snapshots, 0 or more \(e.g. keepQuarterly: 7\)/],
+    ['a retention policy of zero quarters', { retention: { keepQuarterly: 0 } }, /retention is \{"keepQuarterly":0\}, which keeps nothing/],
     ['a reap age shorter than the snapshot deadline', { snapshot: { deadline: Duration.hours(2) }, retention: { keepDaily: 7, reapAfter: Duration.hours(1) } }, /retention.reapAfterSeconds \(3600\) must be longer than snapshot.deadlineSeconds \(7200\) \(the retention.reapAfter option\); otherwise the sweep could reap a snapshot that is still uploading/],
     ['an RTO target of 0', { targets: { rto: Duration.seconds(0) } }, /targets.rtoSeconds is 0; it must be a whole number of seconds between 1 and \d+ \(the targets.rto option\)/],
     ['an RPO target of 0', { targets: { rpo: Duration.minutes(0) } }, /targets.rpoSeconds is 0; .* \(the targets.rpo option\)/],
@@ -57,6 +62,34 @@ describe('protect() validation', () => {
     expect(error).toBeInstanceOf(ProtectionPolicyError);
     expect(error.message).toMatch(new RegExp(`^protect\\('${(patch.name ?? 'wiki').replace('/', '\\/')}'\\): `));
     expect(error.message).toMatch(message);
+  });
+
+  it('accepts every keepWithin the runtime reads, in any unit order', () => {
+    for (const keepWithin of ['2d', '36h', '1y6m', '6m1y', ' 1m14d ', '0y1h']) expect(() => protect({ retention: { keepWithin } }), keepWithin).not.toThrow();
+  });
+
+  it('stores every keep rule under its key in the service policy (keepQuarterly → quarterly)', () => {
+    // The mapping alone (no synth): the stored policy's JSON is checked end to end in lifeboat.test.ts.
+    const stored = buildServicePolicy(
+      {
+        name: 'wiki',
+        dataDirectory: '/data',
+        retention: { keepLast: 1, keepHourly: 2, keepDaily: 3, keepWeekly: 4, keepMonthly: 5, keepQuarterly: 6, keepYearly: 7, keepWithin: ' 2d ' },
+      },
+      {},
+    );
+    expect(stored.retention).toEqual({
+      schedule: 'cron(0 4 * * ? *)',
+      timezone: 'Etc/UTC',
+      last: 1,
+      hourly: 2,
+      daily: 3,
+      weekly: 4,
+      monthly: 5,
+      quarterly: 6,
+      yearly: 7,
+      within: '2d',
+    });
   });
 
   it('refuses a name that is a token: it addresses the backups and the IAM conditions', () => {
@@ -79,7 +112,7 @@ describe('protect() validation', () => {
     expect(() =>
       protect({
         snapshot: { schedule: ScheduleExpression.rate(Duration.hours(1)), deadline: Duration.minutes(30), preCommand: 'sync', postCommand: 'true' },
-        retention: { keepLast: 24, keepDaily: 7, keepWeekly: 4, keepMonthly: 12, keepYearly: 2, keepWithin: '2d', timeZone: TimeZone.EUROPE_PARIS, reapAfter: Duration.hours(6) },
+        retention: { keepLast: 24, keepDaily: 7, keepWeekly: 4, keepMonthly: 12, keepQuarterly: 4, keepYearly: 2, keepWithin: '2d', timeZone: TimeZone.EUROPE_PARIS, reapAfter: Duration.hours(6) },
         failover: { timeout: Duration.seconds(0), lease: Duration.seconds(15), heartbeat: Duration.seconds(5) },
         drill: {
           schedule: ScheduleExpression.cron({ hour: '3', minute: '30', weekDay: 'MON-FRI' }),

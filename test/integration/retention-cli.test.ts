@@ -79,6 +79,19 @@ describe('lifeboat retention plan --snapshots (offline what-if)', () => {
     ]);
   });
 
+  it('keeps calendar quarters (quarterly=N, written in its canonical place)', async () => {
+    const file = await snapshotsFile('snaps-quarterly.json', SNAPS);
+    const r = await cli(['retention', 'plan', '--policy', 'yearly=1,keep-quarterly=2', '--snapshots', file, '--json', '--tz', 'Europe/Berlin', '--now', '2026-11-27T12:00:00Z'], OFFLINE);
+    expect(r.stderr).toBe('what-if: keep 2, delete 6 (policy quarterly=2,yearly=1, Europe/Berlin); nothing was deleted\n');
+    expect(r.code).toBe(0);
+    // Everything from October on is 2026-Q4, so fri (the newest) stands for it; last-year is 2025-Q2.
+    const kept = JSON.parse(r.stdout).snapshots.filter((s: { action: string }) => s.action === 'keep');
+    expect(kept.map((s: { id: string; reasons: string[] }) => [s.id, s.reasons])).toEqual([
+      ['fri', ['quarterly snapshot (2026-Q4)', 'yearly snapshot (2026)']],
+      ['last-year', ['quarterly snapshot (2025-Q2)']],
+    ]);
+  });
+
   it('prints the same plan as a table without --json', async () => {
     const file = await snapshotsFile('snaps-table.json', SNAPS);
     const r = await cli(['retention', 'plan', '--policy', 'last=2', '--snapshots', file, '--now', '2026-11-27T12:00:00Z'], OFFLINE);

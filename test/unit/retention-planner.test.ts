@@ -57,7 +57,7 @@ describe('keep-last', () => {
   });
 });
 
-describe('keep-daily / -hourly / -weekly / -monthly / -yearly', () => {
+describe('keep-daily / -hourly / -weekly / -monthly / -quarterly / -yearly', () => {
   // Newest first: 03-04 11:00, 03-04 10:00, 03-02 09:00, 03-01 20:00, 03-01 08:00 (UTC).
   const days = { a: '2026-03-01T08:00:00Z', b: '2026-03-01T20:00:00Z', c: '2026-03-02T09:00:00Z', d: '2026-03-04T10:00:00Z', e: '2026-03-04T11:00:00Z' };
 
@@ -108,11 +108,40 @@ describe('keep-daily / -hourly / -weekly / -monthly / -yearly', () => {
     expect(plan(snaps, 'yearly=2').keep).toEqual({ e: ['yearly snapshot (2025)'], a: ['yearly snapshot (2024)'] });
   });
 
+  it('keeps calendar quarters: Jan-Mar, Apr-Jun, Jul-Sep, Oct-Dec', () => {
+    // Newest first: Q3 2025 (aug, jul), Q2 (jun, apr), Q1 (mar), Q4 2024 (dec). Q3 starts Jul 1 00:00, not Jun 30.
+    const snaps = {
+      dec: '2024-12-31T23:59:59Z',
+      mar: '2025-03-31T23:59:59Z',
+      apr: '2025-04-01T00:00:00Z',
+      jun: '2025-06-30T23:59:59Z',
+      jul: '2025-07-01T00:00:00Z',
+      aug: '2025-08-15T12:00:00Z',
+    };
+    const o = plan(snaps, 'quarterly=3');
+    expect(o.keep).toEqual({ aug: ['quarterly snapshot (2025-Q3)'], jun: ['quarterly snapshot (2025-Q2)'], mar: ['quarterly snapshot (2025-Q1)'] });
+    expect(o.delete).toEqual(['jul', 'apr', 'dec']);
+    // With count left at the oldest snapshot, it is kept too (as for every counted rule).
+    expect(plan(snaps, 'quarterly=9').keep.dec).toEqual(['quarterly snapshot (2024-Q4)']);
+  });
+
+  it("puts quarters in the policy's time zone", () => {
+    // 2025-03-31T23:30Z is already April 1 (Q2) in Berlin (UTC+2 in summer time), but still Q1 in UTC and New York.
+    const snaps = { edge: '2025-03-31T23:30:00Z', feb: '2025-02-10T12:00:00Z' };
+    expect(plan(snaps, 'quarterly=1', { tz: 'UTC' }).keep).toEqual({ edge: ['quarterly snapshot (2025-Q1)'] });
+    expect(plan(snaps, 'quarterly=2', { tz: 'Europe/Berlin' }).keep).toEqual({ edge: ['quarterly snapshot (2025-Q2)'], feb: ['quarterly snapshot (2025-Q1)'] });
+    expect(plan(snaps, 'quarterly=2', { tz: 'America/New_York' }).keep).toEqual({ edge: ['quarterly snapshot (2025-Q1)'], feb: ['oldest quarterly snapshot (2025-Q1)'] });
+  });
+
   it("ORs the rules, listing every reason (restic's order: last, hourly, daily, weekly, monthly, yearly, then within first)", () => {
     const o = plan(days, 'last=1,daily=2,monthly=1,within=1h');
     expect(o.keep).toEqual({
       e: ['within 1h of the newest', 'last snapshot', 'daily snapshot (2026-03-04)', 'monthly snapshot (2026-03)'],
       c: ['daily snapshot (2026-03-02)'],
+    });
+    // quarterly sits between monthly and yearly.
+    expect(plan(days, 'yearly=1,quarterly=1,monthly=1').keep).toEqual({
+      e: ['monthly snapshot (2026-03)', 'quarterly snapshot (2026-Q1)', 'yearly snapshot (2026)'],
     });
   });
 });
@@ -355,7 +384,7 @@ describe('protections', () => {
   });
 
   it('refuses, even with hand-built rules, a plan whose rules keep nothing', () => {
-    const none = { counts: { last: 0, hourly: 0, daily: 0, weekly: 0, monthly: 0, yearly: 0 }, timezone: 'UTC' };
+    const none = { counts: { last: 0, hourly: 0, daily: 0, weekly: 0, monthly: 0, quarterly: 0, yearly: 0 }, timezone: 'UTC' };
     expect(() => planRetention(base(), none, { now: ms(now) })).toThrow('refusing a retention plan whose rules would delete all 4 snapshots');
     // Protections alone do not make such rules acceptable.
     expect(() => planRetention(base(), none, { now: ms(now) })).toThrow(RetentionPolicyError);

@@ -25,7 +25,7 @@ export class DirectoryStore implements ObjectStore {
   }
 
   private pathOf(key: string): string {
-    // Keys come from keys.ts, but a store must never write outside its root whatever it is given.
+    // Keys come from contract/keys.ts, but a store must never write outside its root whatever it is given.
     if (key.split('/').some((s) => s === '..' || s === '.' || s === '') || key.includes('\0')) {
       throw new UsageError(`object key ${JSON.stringify(key)} is not a safe relative key`);
     }
