@@ -7,7 +7,7 @@
  * of the main process with a count of users, and the last teardown stops them.
  */
 import type { TestProject } from 'vitest/node';
-import { startEmbeddedServices, type EmbeddedServices } from '../../lambdas/local/embedded-services.js';
+import { type EmbeddedServices, startEmbeddedServices } from '../../lambdas/local/embedded-services.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {

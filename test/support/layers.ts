@@ -67,7 +67,10 @@ export function sourceFacts(fileName: string, text: string): SourceFacts {
       const target = node.expression;
       const isProcess =
         (ts.isIdentifier(target) && target.text === 'process') ||
-        (ts.isPropertyAccessExpression(target) && ts.isIdentifier(target.expression) && target.expression.text === 'globalThis' && target.name.text === 'process');
+        (ts.isPropertyAccessExpression(target) &&
+          ts.isIdentifier(target.expression) &&
+          target.expression.text === 'globalThis' &&
+          target.name.text === 'process');
       if (isProcess) ambientIo.push({ what: node.getText(sf), line: lineOf(node) });
     }
     ts.forEachChild(node, visit);
@@ -162,7 +165,9 @@ export function checkFile(root: string, file: string, facts: SourceFacts): Viola
       continue;
     }
     if (specifier.startsWith('.')) {
-      const target = relative(root, resolve(root, dirname(file), specifier)).split(sep).join('/');
+      const target = relative(root, resolve(root, dirname(file), specifier))
+        .split(sep)
+        .join('/');
       const to = layerOf(target);
       if (to === layer) continue;
       if (layer === 'contract' && to === 'domain') {

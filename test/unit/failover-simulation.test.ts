@@ -47,8 +47,8 @@ import { normalizeServicePolicy, type ServicePolicy } from '../../lambdas/domain
 
 const SERVICE = 'sim';
 const MAX_TASKS = 6;
-export const SIMULATION_SEED = 20261127;
-export const SIMULATION_RUNS = 10_000;
+const SIMULATION_SEED = 20261127;
+const SIMULATION_RUNS = 10_000;
 
 type Step =
   | { kind: 'advance'; ms: number }
@@ -217,7 +217,10 @@ class Simulation {
       if (st().partitioned) throw new Error('partitioned');
     };
     return {
-      readState: async (svc) => (guard(), s.readState(svc)),
+      readState: async (svc) => {
+        guard();
+        return s.readState(svc);
+      },
       recordTaskState: async () => {
         throw new Error('agents do not record ECS state');
       },
@@ -231,8 +234,14 @@ class Simulation {
         }
         return r;
       },
-      release: async (svc, arn, now) => (guard(), s.release(svc, arn, now)),
-      elect: async (req) => (guard(), s.elect(req)),
+      release: async (svc, arn, now) => {
+        guard();
+        return s.release(svc, arn, now);
+      },
+      elect: async (req) => {
+        guard();
+        return s.elect(req);
+      },
       markMissing: async () => false,
     };
   }

@@ -32,7 +32,7 @@ describe('layering', () => {
         "import { spawn } from 'child_process';",
         "import { Stack } from 'aws-cdk-lib';",
         "import pLimit from 'p-limit';",
-        "export const table = process.env.LIFEBOAT_TABLE;",
+        'export const table = process.env.LIFEBOAT_TABLE;',
         "export const load = () => import('node:http');",
         "export const get = () => fetch('http://x');",
         "export const zstd = require('zstd-napi');",
