@@ -37,6 +37,10 @@ export default defineConfig({
           name: 'cdk',
           include: ['test/cdk/**/*.test.ts'],
           setupFiles: ['test/support/no-servers-env.ts'],
+          // The first synth of a file bundles every Lambda with esbuild: 37 s on the shared
+          // 2-core machine at load 22, 77-95 s at load 30+, past the default bounds.
+          testTimeout: 180_000,
+          hookTimeout: 300_000,
         },
       },
       { extends: true, test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], ...servers } },
