@@ -17,13 +17,14 @@ import { FEATURE_FLAGS } from '../support/cdk.js';
 let app: App;
 let assembly: CloudAssembly;
 
+// Bounded by the cdk project's hookTimeout (vitest.config.ts): bundling is slow on a loaded machine.
 beforeAll(() => {
   // No credentials and no Docker: nothing here may need either.
   for (const k of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE']) delete process.env[k];
   app = createExampleApp({ context: FEATURE_FLAGS });
   // The cdk-nag plugins run here too: an unacknowledged finding would throw.
   assembly = app.synth();
-}, 120_000);
+});
 
 describe('the example app', () => {
   it('GIVEN the example stack WHEN synthesized THEN it has the VPC, the cluster, the protected service and Lifeboat', () => {
