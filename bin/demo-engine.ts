@@ -111,9 +111,8 @@ async function main(): Promise<number> {
     console.log(`restored tree ${olderOk ? 'matches' : 'DOES NOT match'} the data at snapshot 1`);
 
     step('damage snapshot 2 in the store: the restore is refused and the target left alone');
-    const { createS3Client } = await import('../lambdas/adapters/aws.js');
-    const { S3Store } = await import('../lambdas/adapters/stores/s3-store.js');
-    const store = new S3Store({ client: createS3Client(env), bucket: 'lifeboat-demo', prefix: 'snapshots/' });
+    const { openStore } = await import('../lambdas/adapters/stores/registry.js');
+    const store = openStore('s3://lifeboat-demo/snapshots/', { env });
     const key = `demo-db/snapshots/${second}/part-0000.tar.zst`;
     const chunks: Buffer[] = [];
     for await (const c of await store.get(key)) chunks.push(c as Buffer);

@@ -12,6 +12,7 @@ import { UsageError } from '../../lambdas/domain/errors.js';
 import { dataDir, openCatalog, openDrillStore, openHolds, openObjectStore, serviceName, type CliIO } from './context.js';
 import { positiveNumber, type CommandResult } from './options.js';
 import { say } from './output.js';
+import { ENV } from '../../lambdas/contract/environment.js';
 
 export interface DrillAgentFlags {
   service?: string;
@@ -86,7 +87,7 @@ export async function runDrillMode(flags: DrillAgentFlags, io: CliIO): Promise<0
       ? { command: appCommand, healthCheckCommand, healthCheckUrl, startTimeoutMs: flags.startTimeout === undefined ? undefined : flags.startTimeout * 1000 }
       : undefined,
     deadline: flags.deadline ?? env[DRILL_ENV.deadline],
-    taskArn: flags.taskArn ?? env.LIFEBOAT_TASK,
+    taskArn: flags.taskArn ?? env[ENV.task],
     signal: io.signal,
     onNotice: (line) => say(io, line),
   });

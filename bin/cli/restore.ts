@@ -6,6 +6,7 @@ import { assertServiceName } from '../../lambdas/domain/ids.js';
 import { dataDir, openCatalog, openHolds, openObjectStore, serviceName, type CliIO } from './context.js';
 import { positiveNumber, type CommandResult } from './options.js';
 import { formatBytes, formatDuration, progressBar, say } from './output.js';
+import { ENV } from '../../lambdas/contract/environment.js';
 
 interface RestoreFlags {
   service?: string;
@@ -50,7 +51,7 @@ export function registerRestore(program: Command, io: CliIO, _done: (r: CommandR
           force: flags.force,
           concurrency: flags.concurrency,
           // Retention does not delete a snapshot while this restore reads it.
-          use: { holds: openHolds(flags, io), holder: io.env.LIFEBOAT_TASK ?? `${hostname()}:${process.pid}` },
+          use: { holds: openHolds(flags, io), holder: io.env[ENV.task] ?? `${hostname()}:${process.pid}` },
           signal: io.signal,
           onProgress: (p) => bar.update(p.bytesDone, p.bytesTotal, 'restore'),
           onNotice: (line) => say(io, line),

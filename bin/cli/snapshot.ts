@@ -8,6 +8,7 @@ import { assertServiceName } from '../../lambdas/domain/ids.js';
 import { cliRuntime, dataDir, openCatalog, openObjectStore, serviceName, type CliIO } from './context.js';
 import { durationMs, positiveNumber, type CommandResult } from './options.js';
 import { formatBytes, formatDuration, progressBar, say } from './output.js';
+import { ENV } from '../../lambdas/contract/environment.js';
 
 interface SnapshotFlags {
   service?: string;
@@ -73,7 +74,7 @@ export function registerSnapshot(program: Command, io: CliIO, done: (r: CommandR
           post: flags.post,
           hookTimeoutMs: flags.hookTimeout * 1000,
           term: flags.term,
-          sourceTask: flags.sourceTask ?? io.env.LIFEBOAT_TASK,
+          sourceTask: flags.sourceTask ?? io.env[ENV.task],
           signal: io.signal,
           onProgress: (p) => p.phase === 'upload' && bar.update(p.bytesDone, p.bytesTotal, 'snapshot'),
           onNotice: (line) => say(io, line),

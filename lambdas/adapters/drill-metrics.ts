@@ -18,6 +18,7 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { METRICS_NAMESPACE, POWERTOOLS_SERVICE_NAME, SERVICE_DIMENSION } from '../contract/metrics.js';
 import type { DrillRecord } from '../domain/drills.js';
+import { ENV } from '../contract/environment.js';
 
 export interface DrillMetrics {
   /** Called once per drill, by whoever finishes it. */
@@ -27,7 +28,7 @@ export interface DrillMetrics {
 export const DEFAULT_METRICS_NAMESPACE = METRICS_NAMESPACE;
 
 export class PowertoolsDrillMetrics implements DrillMetrics {
-  constructor(private readonly namespace: string = process.env.LIFEBOAT_METRICS_NAMESPACE ?? DEFAULT_METRICS_NAMESPACE) {}
+  constructor(private readonly namespace: string = process.env[ENV.metricsNamespace] ?? DEFAULT_METRICS_NAMESPACE) {}
 
   drillFinished(drill: DrillRecord): void {
     // One instance per drill, published at once: each EMF document carries its own service.

@@ -18,11 +18,12 @@ export function describeDelivery(d: Delivery): ActivityLine | undefined {
   // Any event comes here (schedules too): the task fields are there only for task events.
   const detail: Partial<EcsTask> = (d.event as { detail?: Partial<EcsTask> }).detail ?? {};
   if (d.error) return { kind: 'error', text: `${d.rule} handler failed after ${d.attempts} attempt(s) on task ${short(detail.taskArn)} ${detail.lastStatus ?? ''}: ${d.error.message}` };
-  if (d.rule === 'drill-report') {
+  // Rules are named by the trigger table's ids (lambdas/contract/triggers.ts).
+  if (d.rule === 'DrillTaskStoppedRule') {
     const r = d.result as { finalized?: string; verdict?: string } | undefined;
     return { kind: 'report', text: `drill task ${short(detail.taskArn)} stopped: ${r?.finalized === 'finalized' ? 'drill finalized' : `drill ${r?.finalized ?? 'not finalized'}`}; reports written (verdict ${r?.verdict ?? '?'})` };
   }
-  if (d.rule !== 'task-events') return undefined;
+  if (d.rule !== 'TaskStateChangeRule') return undefined;
   const r = d.result as { outcome?: string; check?: { elected?: unknown; decision?: string; dueAt?: number } } | undefined;
   if (r?.outcome !== 'recorded') return undefined;
   const exit = detail.containers?.[0]?.exitCode;

@@ -32,6 +32,7 @@ import type { TaskLauncher } from '../adapters/ecs-launcher.js';
 import type { EcsTasks } from '../adapters/ecs-tasks.js';
 import { freePort } from './embedded-services.js';
 import { taskDetail, taskStateChangeEvent, type LocalTaskState } from './ecs-events.js';
+import { ENV } from '../contract/environment.js';
 
 export interface LocalTaskContext {
   taskArn: string;
@@ -267,7 +268,7 @@ export class LocalTaskLauncher implements TaskLauncher, EcsTasks {
       this.emit(task);
       this.update(task, { lastStatus: 'PENDING' });
       const context: LocalTaskContext = { taskArn, taskId, dir, port };
-      const env = { ...this.o.baseEnv, ...def.environment(context), ...task.overrides, LIFEBOAT_TASK: taskArn };
+      const env = { ...this.o.baseEnv, ...def.environment(context), ...task.overrides, [ENV.task]: taskArn };
       const log = createWriteStream(task.logFile, { flags: 'a' });
       const child = spawn(def.command[0]!, def.command.slice(1), { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
       task.child = child;

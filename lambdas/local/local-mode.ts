@@ -151,7 +151,7 @@ export class LocalMode {
   private bus!: LocalEventBus;
   private discovery!: LocalDiscovery;
   private objects!: ObjectStore;
-  private runtime!: Runtime;
+  private rt!: Runtime;
   private wiring!: LocalWiring;
   private policy!: ServicePolicy;
   private env: Record<string, string> = {};
@@ -239,7 +239,7 @@ export class LocalMode {
     Object.assign(logger, { console: new Console({ stdout: controlLog, stderr: controlLog }) });
     // eslint-disable-next-line @typescript-eslint/no-this-alias -- the getters read what boot() makes later
     const mode = this;
-    this.runtime = createRuntime(env, {
+    this.rt = createRuntime(env, {
       logger,
       metrics: quietMetrics(),
       get launcher() {
@@ -252,7 +252,7 @@ export class LocalMode {
         return mode.discovery;
       },
     });
-    const rt = this.runtime;
+    const rt = this.rt;
     this.objects = rt.objects;
     await this.objects.ensure();
     this.say(`snapshot store: ${this.storeUrl}${this.ephemeral ? ' (in memory)' : ''}`);
@@ -409,7 +409,12 @@ export class LocalMode {
   // --- commands ------------------------------------------------------------------------
 
   private coordination() {
-    return this.runtime.coordination;
+    return this.rt.coordination;
+  }
+
+  /** The runtime the handlers and local mode's own commands share (adapters over the embedded servers). */
+  get runtime(): Runtime {
+    return this.rt;
   }
 
   /** The rules, schedules and queue consumers local mode wired (from the trigger table). */
@@ -462,7 +467,7 @@ export class LocalMode {
    * restore (a drill) can find out.
    */
   async corruptSnapshot(snapshotId?: string): Promise<{ snapshotId: string; key: string }> {
-    const catalog = this.runtime.catalog;
+    const catalog = this.rt.catalog;
     const record = snapshotId ? await catalog.get(this.service, snapshotId) : await catalog.latest(this.service);
     if (!record) throw new UsageError(snapshotId ? `no snapshot ${snapshotId}` : 'there is no complete snapshot to damage yet');
     let key = partObjectKey(this.service, record.id, 0, 'zstd');
@@ -516,7 +521,7 @@ export class LocalMode {
 
   private async computeStatus(): Promise<LocalStatus> {
     const service = this.service;
-    const rt = this.runtime;
+    const rt = this.rt;
     const catalog = rt.catalog;
     const [state, snapshots, drills, plan] = await Promise.all([
       this.coordination().readState(service),

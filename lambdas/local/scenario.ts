@@ -24,9 +24,6 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DrillRecord } from '../domain/drills.js';
 import type { SnapshotJob } from '../domain/snapshot-jobs.js';
-import { DynamoDrillStore } from '../adapters/drill-store.js';
-import { DynamoSnapshotCatalog } from '../adapters/catalog.js';
-import { createDynamoClient } from '../adapters/aws.js';
 import type { LocalMode } from './local-mode.js';
 
 export class ScenarioError extends Error {}
@@ -83,9 +80,7 @@ export async function runScenario(mode: LocalMode, o: ScenarioOptions = {}): Pro
   const log = o.log ?? (() => undefined);
   const started = Date.now();
   const front = mode.serviceUrl!;
-  const dynamo = createDynamoClient(mode.environment);
-  const drills = new DynamoDrillStore(dynamo, mode.table);
-  const catalog = new DynamoSnapshotCatalog(dynamo, mode.table);
+  const { drills, catalog } = mode.runtime;
   const service = mode.service;
   const step = (n: number, text: string) => log(`\n== ${n}. ${text}`);
 

@@ -108,8 +108,8 @@ describe('local mode wiring against the synthesized template', () => {
     const wired: Schedule[] = [...local.schedules, ...local.serviceSchedules].map((s) => ({
       handler: s.handler,
       expression: s.expression,
-      // A service's schedule runs in its policy's zone, UTC when it names none (as the construct does).
-      ...(s.policy ? { timezone: s.timezone ?? 'Etc/UTC' } : {}),
+      // Local mode's scheduler runs a schedule without a zone in UTC, the zone the construct writes then.
+      timezone: s.timezone ?? 'Etc/UTC',
       input: s.input(AT),
     }));
     expect(local.serviceSchedules.map((s) => s.policy)).toEqual(['snapshot', 'retention', 'drill']);
