@@ -12,6 +12,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
+import { withLifeline } from '../../lambdas/adapters/lifeline.js';
 import { runAgent } from '../../lambdas/agent/agent.js';
 import { runHook } from '../../lambdas/engine/hooks.js';
 import { restoreSnapshot } from '../../lambdas/engine/restore.js';
@@ -232,7 +233,10 @@ export function registerAgent(program: Command, io: CliIO, done: (r: CommandResu
  */
 function startApp(app: string[], env: Record<string, string>, io: CliIO, stopAgent: AbortController): { exited: Promise<number> } {
   const direct = io.stdout === process.stdout;
-  const child = spawn(app[0]!, app.slice(1), { env: { ...io.env, ...env }, stdio: direct ? 'inherit' : ['ignore', 'pipe', 'pipe'] });
+  // The application dies with the agent (a container's does with its main process; outside
+  // one, e.g. in local mode, nothing would stop it otherwise).
+  const [command, ...args] = withLifeline(app);
+  const child = spawn(command!, args, { env: { ...io.env, ...env }, stdio: direct ? 'inherit' : ['ignore', 'pipe', 'pipe'] });
   if (!direct) {
     child.stdout!.on('data', (b: Buffer) => io.stdout.write(b));
     child.stderr!.on('data', (b: Buffer) => io.stderr.write(b));
