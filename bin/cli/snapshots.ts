@@ -47,7 +47,7 @@ export function registerSnapshots(program: Command, io: CliIO, _done: (r: Comman
             r.fileCount === undefined ? '-' : String(r.fileCount),
             formatBytes(r.dataSize),
             formatBytes(r.size),
-            r.verifiedAt ?? '-',
+            r.suspectAt ? `suspect (drill ${r.suspectDrill ?? '?'} failed)` : (r.verifiedAt ?? '-'),
             r.reason,
           ]),
         ),

@@ -125,7 +125,7 @@ export interface LocalStatus {
   lease?: Lease;
   discovery?: { taskArn: string; term: number; port?: number };
   members: MemberStatus[];
-  snapshots: (Pick<SnapshotRecord, 'id' | 'status' | 'createdAt' | 'size' | 'verifiedAt' | 'reason' | 'term'> & { retention?: { action: string; reasons: string[] } })[];
+  snapshots: (Pick<SnapshotRecord, 'id' | 'status' | 'createdAt' | 'size' | 'verifiedAt' | 'suspectAt' | 'reason' | 'term'> & { retention?: { action: string; reasons: string[] } })[];
   retention?: Pick<ServiceRetentionPlan, 'policy' | 'timezone' | 'summary'>;
   drills: Pick<DrillRecord, 'drillId' | 'status' | 'snapshotId' | 'createdAt' | 'reason' | 'rtoSeconds' | 'rpoSeconds' | 'trigger'>[];
   schedules: ScheduleStatus[];
@@ -557,7 +557,7 @@ export class LocalMode {
       members,
       snapshots: snapshots.map((r) => {
         const e = planById.get(r.id);
-        return { id: r.id, status: r.status, createdAt: r.createdAt, size: r.size, verifiedAt: r.verifiedAt, reason: r.reason, term: r.term, ...(e ? { retention: { action: e.action, reasons: e.reasons } } : {}) };
+        return { id: r.id, status: r.status, createdAt: r.createdAt, size: r.size, verifiedAt: r.verifiedAt, suspectAt: r.suspectAt, reason: r.reason, term: r.term, ...(e ? { retention: { action: e.action, reasons: e.reasons } } : {}) };
       }),
       ...(plan ? { retention: { policy: plan.policy, timezone: plan.timezone, summary: plan.summary } } : {}),
       drills: drills.map((d) => ({ drillId: d.drillId, status: d.status, snapshotId: d.snapshotId, createdAt: d.createdAt, reason: d.reason, rtoSeconds: d.rtoSeconds, rpoSeconds: d.rpoSeconds, trigger: d.trigger })),
