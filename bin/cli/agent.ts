@@ -12,6 +12,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
+import { withLifeline } from '../../lambdas/adapters/lifeline.js';
 import { AgentSession } from '../../lambdas/agent/session.js';
 import { resolveTaskIdentity } from '../../lambdas/agent/task-identity.js';
 import { ENV } from '../../lambdas/contract/environment.js';
@@ -107,7 +108,10 @@ export function registerAgent(program: Command, io: CliIO, done: (r: CommandResu
  */
 function startApp(app: string[], env: Record<string, string>, io: CliIO, stopAgent: AbortController): { exited: Promise<number> } {
   const direct = io.stdout === process.stdout;
-  const child = spawn(app[0]!, app.slice(1), { env: { ...io.env, ...env }, stdio: direct ? 'inherit' : ['ignore', 'pipe', 'pipe'] });
+  // The application dies with the agent (a container's does with its main process; outside
+  // one, e.g. in local mode, nothing would stop it otherwise).
+  const [command, ...args] = withLifeline(app);
+  const child = spawn(command!, args, { env: { ...io.env, ...env }, stdio: direct ? 'inherit' : ['ignore', 'pipe', 'pipe'] });
   if (!direct) {
     child.stdout!.on('data', (b: Buffer) => io.stdout.write(b));
     child.stderr!.on('data', (b: Buffer) => io.stderr.write(b));

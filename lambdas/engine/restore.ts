@@ -156,7 +156,8 @@ async function canWrite(dir: string): Promise<boolean> {
 }
 
 async function resolveSnapshot(catalog: SnapshotCatalog, service: string, selector: SnapshotSelector): Promise<SnapshotRecord | undefined> {
-  if (selector === 'latest') return catalog.latest(service);
+  // A snapshot whose last drill failed is passed over; an explicit id still restores it.
+  if (selector === 'latest') return catalog.latest(service, { trusted: true });
   if (selector === 'latest-verified') return catalog.latest(service, { verified: true });
   if (!isSnapshotId(selector)) {
     throw new UsageError(`--snapshot ${JSON.stringify(selector)} is not a snapshot id, "latest" or "latest-verified"`, {

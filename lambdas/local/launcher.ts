@@ -20,6 +20,7 @@
  * log file that outlives it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { withLifeline } from '../adapters/lifeline.js';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
@@ -87,6 +88,8 @@ export interface LocalLauncherOptions {
   /** The event bus's PutEvents. */
   emit: (event: unknown) => void;
   onNotice?: (line: string) => void;
+  /** Told the process group of every task it starts (local mode's ledger of what to clean up after a crash). */
+  onSpawn?: (pid: number | undefined) => void;
 }
 
 const ACCOUNT = '000000000000';
@@ -270,7 +273,10 @@ export class LocalTaskLauncher implements TaskLauncher, EcsTasks {
       const context: LocalTaskContext = { taskArn, taskId, dir, port };
       const env = { ...this.o.baseEnv, ...def.environment(context), ...task.overrides, [ENV.task]: taskArn };
       const log = createWriteStream(task.logFile, { flags: 'a' });
-      const child = spawn(def.command[0]!, def.command.slice(1), { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      // A lifeline: the task dies with local mode, even when local mode is killed outright.
+      const [command, ...args] = withLifeline(def.command);
+      const child = spawn(command!, args, { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      this.o.onSpawn?.(child.pid);
       task.child = child;
       child.stdout!.pipe(log, { end: false });
       child.stderr!.pipe(log, { end: false });

@@ -22,6 +22,7 @@
 import { Console } from 'node:console';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { ensureDirectory, ProcessLedger, StateDirectoryLock } from './process-guard.js';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
@@ -122,7 +123,7 @@ export interface LocalStatus {
   lease?: Lease;
   discovery?: { taskArn: string; term: number; port?: number };
   members: MemberStatus[];
-  snapshots: (Pick<SnapshotRecord, 'id' | 'status' | 'createdAt' | 'size' | 'verifiedAt' | 'reason' | 'term'> & { retention?: { action: string; reasons: string[] } })[];
+  snapshots: (Pick<SnapshotRecord, 'id' | 'status' | 'createdAt' | 'size' | 'verifiedAt' | 'suspectAt' | 'reason' | 'term'> & { retention?: { action: string; reasons: string[] } })[];
   retention?: Pick<ServiceRetentionPlan, 'policy' | 'timezone' | 'summary'>;
   drills: Pick<DrillRecord, 'drillId' | 'status' | 'snapshotId' | 'createdAt' | 'reason' | 'rtoSeconds' | 'rpoSeconds' | 'trigger'>[];
   schedules: ScheduleStatus[];
@@ -156,6 +157,7 @@ export class LocalMode {
   private policy!: ServicePolicy;
   private env: Record<string, string> = {};
   private controlLog: WriteStream | undefined;
+  private ledger: ProcessLedger | undefined;
   readonly stateDir: string;
   readonly reportsDir: string;
   readonly table: string;
@@ -187,9 +189,10 @@ export class LocalMode {
   /** Starts everything; on failure, stops what was started and rethrows. */
   static async start(o: LocalModeOptions): Promise<LocalMode> {
     if (o.speed !== undefined && !(o.speed > 0)) throw new UsageError(`--speed must be a positive number, not ${o.speed}`);
-    const stateDir = o.ephemeral ? await mkdtemp(join(tmpdir(), 'lifeboat-local-')) : resolve(o.stateDir ?? '.lifeboat');
+    const stateDir = o.ephemeral ? await mkdtemp(join(tmpdir(), 'lifeboat-local-')) : await ensureDirectory(o.stateDir ?? '.lifeboat');
     const mode = new LocalMode(o, stateDir);
     try {
+      await mode.guard();
       await mode.boot();
       return mode;
     } catch (err) {
@@ -200,6 +203,15 @@ export class LocalMode {
 
   private onClose(name: string, close: () => Promise<void> | void): void {
     this.closers.push({ name, close });
+  }
+
+  /** One run per state directory; what a crashed run left running is stopped first (process-guard.ts). */
+  private async guard(): Promise<void> {
+    const lock = await StateDirectoryLock.acquire(this.stateDir, (err) => this.activity('error', `lost the lock on ${this.stateDir}: ${err.message}`));
+    this.onClose('state directory lock', () => lock.unlock());
+    this.ledger = new ProcessLedger(join(this.stateDir, 'processes'));
+    const reaped = await this.ledger.reap();
+    if (reaped) this.say(`stopped ${reaped} process${reaped === 1 ? '' : 'es'} an earlier run left behind`);
   }
 
   private async boot(): Promise<void> {
@@ -217,6 +229,7 @@ export class LocalMode {
       this.say(this.ephemeral ? 'starting DynamoDB Local (java, in memory) and fauxqs (S3 + SQS) on loopback' : `starting DynamoDB Local (java; tables kept in ${join(state, 'dynamodb')}) and fauxqs (SQS) on loopback`);
       const started = await startEmbeddedServices({ ...(this.ephemeral ? {} : { dynamoDbPath: join(state, 'dynamodb') }), detached: true });
       this.onClose('DynamoDB Local and fauxqs', () => started.stop());
+      await this.ledger?.record(started.dynamoPid);
       services = started;
       this.say(`DynamoDB: ${started.dynamoEndpoint}  S3/SQS: ${started.s3Endpoint}`);
     }
@@ -287,6 +300,7 @@ export class LocalMode {
       baseEnv: taskEnv,
       emit: (event) => this.bus.put(event),
       onNotice: (line) => this.activity('error', line),
+      onSpawn: (pid) => void this.ledger?.record(pid).catch(() => undefined),
     });
     this.handlers = createLocalHandlers(rt);
     const h = this.handlers.handlers;
@@ -569,7 +583,7 @@ export class LocalMode {
       members,
       snapshots: snapshots.map((r) => {
         const e = planById.get(r.id);
-        return { id: r.id, status: r.status, createdAt: r.createdAt, size: r.size, verifiedAt: r.verifiedAt, reason: r.reason, term: r.term, ...(e ? { retention: { action: e.action, reasons: e.reasons } } : {}) };
+        return { id: r.id, status: r.status, createdAt: r.createdAt, size: r.size, verifiedAt: r.verifiedAt, suspectAt: r.suspectAt, reason: r.reason, term: r.term, ...(e ? { retention: { action: e.action, reasons: e.reasons } } : {}) };
       }),
       ...(plan ? { retention: { policy: plan.policy, timezone: plan.timezone, summary: plan.summary } } : {}),
       drills: drills.map((d) => ({ drillId: d.drillId, status: d.status, snapshotId: d.snapshotId, createdAt: d.createdAt, reason: d.reason, rtoSeconds: d.rtoSeconds, rpoSeconds: d.rpoSeconds, trigger: d.trigger })),

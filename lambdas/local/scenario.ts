@@ -45,6 +45,8 @@ export interface ScenarioResult {
   retention: { pruned: string[]; kept: number; plan: { id: string; action: string; reasons: string[] }[] };
   passedDrill: DrillRecord;
   corrupted: { snapshotId: string; key: string };
+  /** The damaged snapshot's catalog state after its drill failed. */
+  damagedAfterDrill: { verifiedAt?: string | undefined; suspectAt?: string | undefined };
   failedDrill: DrillRecord;
   reports: string[];
   totalMs: number;
@@ -195,6 +197,13 @@ export async function runScenario(mode: LocalMode, o: ScenarioOptions = {}): Pro
   const failedDrill = await waitDrill(failedStart.drill.drillId);
   log(`drill ${failedDrill.drillId}: ${failedDrill.status} — ${failedDrill.reason}`);
   expect(failedDrill.status === 'failed', `the drill of damaged snapshot ${corrupted.snapshotId} ended ${failedDrill.status}, not failed: ${failedDrill.reason}`);
+  // The failed drill withdrew the snapshot's verification: it is suspect, and latest-verified moved on.
+  const damaged = await until('the damaged snapshot to be marked suspect', async () => {
+    const r = (await mode.status()).snapshots.find((x) => x.id === corrupted.snapshotId);
+    return r?.suspectAt ? r : undefined;
+  }, 30_000, 200);
+  expect(!damaged.verifiedAt, `damaged snapshot ${corrupted.snapshotId} is still verified (${damaged.verifiedAt}) after its drill failed`);
+  log(`snapshot ${corrupted.snapshotId} is suspect since ${damaged.suspectAt}; no longer verified`);
 
   // 9.
   step(9, `reports in ${mode.reportsDir}`);
@@ -214,6 +223,7 @@ export async function runScenario(mode: LocalMode, o: ScenarioOptions = {}): Pro
     passedDrill,
     corrupted,
     failedDrill,
+    damagedAfterDrill: { verifiedAt: damaged.verifiedAt, suspectAt: damaged.suspectAt },
     reports: files,
     totalMs: Date.now() - started,
   };

@@ -70,7 +70,7 @@ export function renderStatus(s: LocalStatus, { color = false } = {}): string {
         ago(Date.parse(x.createdAt), now),
         bytes(x.size),
         String(x.term ?? '-'),
-        x.verifiedAt ? 'yes' : '-',
+        x.suspectAt ? 'suspect' : x.verifiedAt ? 'yes' : '-',
         x.retention ? `${x.retention.action}${x.retention.reasons.length ? `: ${x.retention.reasons.join('; ')}` : ''}`.slice(0, 60) : '-',
       ]),
       color,

@@ -61,4 +61,24 @@ describe('the example app', () => {
       expect(existsSync(join(dir, 'index.mjs.map'))).toBe(true);
     }
   });
+
+  it('GIVEN no image in the context WHEN synthesized THEN the service runs the example image built from the Dockerfile (arm64, example-kv)', () => {
+    const manifest = JSON.parse(readFileSync(join(assembly.directory, 'LifeboatExample.assets.json'), 'utf8')) as {
+      dockerImages: Record<string, { source: { directory: string; dockerBuildTarget?: string; platform?: string } }>;
+    };
+    const images = Object.values(manifest.dockerImages);
+    expect(images).toHaveLength(1);
+    expect(images[0]!.source).toMatchObject({ dockerBuildTarget: 'example-kv', platform: 'linux/arm64' });
+    // The build context is staged without node_modules (.dockerignore): synth stays fast.
+    const context = join(assembly.directory, images[0]!.source.directory);
+    expect(existsSync(join(context, 'Dockerfile'))).toBe(true);
+    expect(existsSync(join(context, 'node_modules'))).toBe(false);
+    const dockerfile = readFileSync(join(context, 'Dockerfile'), 'utf8');
+    expect(dockerfile).toMatch(/^FROM \S+ AS lifeboat$/m);
+    expect(dockerfile).toMatch(/^FROM lifeboat AS example-kv$/m);
+    const template = Template.fromJSON(assembly.getStackByName('LifeboatExample').template);
+    template.hasResourceProperties('AWS::ECS::TaskDefinition', {
+      ContainerDefinitions: [{ Name: 'notes', PortMappings: [{ ContainerPort: 8080 }] }],
+    });
+  });
 });

@@ -99,6 +99,11 @@ describe('local mode: the demo scenario', () => {
     expect(d.reason).toMatch(/corrupted/);
   });
 
+  it('the failed drill withdrew the damaged snapshot\'s verification: it is suspect, not verified', () => {
+    expect(result.damagedAfterDrill.suspectAt).toBeDefined();
+    expect(result.damagedAfterDrill.verifiedAt).toBeUndefined();
+  });
+
   it('reports land in the reports directory in all four formats, and agree', async () => {
     const [json, junit, md, html] = await Promise.all(result.reports.map((f) => readFile(f, 'utf8')));
     const report = JSON.parse(json!) as { schema: string; services: { service: string; verdict: string }[] };

@@ -104,6 +104,36 @@ describe('DynamoSnapshotCatalog', () => {
     expect(new Set(listed)).toEqual(new Set(['svc']));
   });
 
+  it('GIVEN a verified snapshot WHEN a later drill fails THEN it is suspect, not verified, and latest-verified and trusted latest move to the older good one; the later verdict of two drills stands', async () => {
+    const service = 'suspect';
+    const [older, newer] = [idAt(3000), idAt(3001)];
+    for (const id of [older, newer]) {
+      await begin(service, id);
+      await catalog.commit(service, id, completion());
+      expect(await catalog.markVerified(service, id, '2026-12-01T00:00:00.000Z')).toBe(true);
+    }
+    expect((await catalog.latest(service, { verified: true }))?.id).toBe(newer);
+
+    expect(await catalog.markSuspect(service, newer, '2026-12-02T00:00:00.000Z', 'drill-b')).toBe(true);
+    expect(await catalog.get(service, newer)).toMatchObject({ suspectAt: '2026-12-02T00:00:00.000Z', suspectDrill: 'drill-b' });
+    expect((await catalog.get(service, newer))?.verifiedAt).toBeUndefined();
+    expect((await catalog.latest(service, { verified: true }))?.id).toBe(older);
+    expect((await catalog.latest(service, { trusted: true }))?.id).toBe(older);
+    expect((await catalog.latest(service))?.id).toBe(newer); // still the newest taken (RPO, drills)
+
+    // A pass that finished before the failure does not clear it (events arrive in any order)...
+    expect(await catalog.markVerified(service, newer, '2026-12-01T12:00:00.000Z')).toBe(false);
+    expect((await catalog.get(service, newer))?.suspectAt).toBeDefined();
+    // ...a failure older than the last pass does not withdraw it...
+    expect(await catalog.markSuspect(service, older, '2026-11-30T00:00:00.000Z', 'drill-old')).toBe(false);
+    expect((await catalog.get(service, older))?.verifiedAt).toBe('2026-12-01T00:00:00.000Z');
+    // ...and a later pass verifies the snapshot again.
+    expect(await catalog.markVerified(service, newer, '2026-12-03T00:00:00.000Z')).toBe(true);
+    expect(await catalog.get(service, newer)).toMatchObject({ verifiedAt: '2026-12-03T00:00:00.000Z' });
+    expect((await catalog.get(service, newer))?.suspectAt).toBeUndefined();
+    expect((await catalog.latest(service, { verified: true }))?.id).toBe(newer);
+  });
+
   it('imports a recovered entry once', async () => {
     const record = { service: 'rebuilt', id: idAt(9), status: 'complete' as const, createdAt: 'x', manifestKey: 'k', reason: 'r', ...completion() };
     expect(await catalog.importComplete(record)).toBe('imported');

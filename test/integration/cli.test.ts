@@ -68,9 +68,10 @@ describe('lifeboat snapshot / restore / snapshots', () => {
     expect(lines[0]).toMatch(/^ID\s+STATUS\s+CREATED\s+FILES\s+DATA\s+STORED\s+VERIFIED\s+REASON$/);
     expect(lines).toHaveLength(3);
     expect(lines[2]).toMatch(/complete .* test$/);
+    // Neither snapshots nor protected: a typo is named, not answered with an empty list.
     const none = await cli(['snapshots', '--service', 'nobody'], env);
-    expect(none).toMatchObject({ code: 0, stdout: '' });
-    expect(none.stderr).toMatch(/no snapshots of nobody/);
+    expect(none).toMatchObject({ code: 2, stdout: '' });
+    expect(none.stderr).toMatch(/no service "nobody" in \S+: it is not protected and has no snapshots/);
   });
 
   it('--if-empty does nothing (exit 0) for a non-empty directory or a service without snapshots', async () => {
@@ -121,7 +122,10 @@ describe('lifeboat catalog rebuild', () => {
     const e2 = { LIFEBOAT_TABLE: newTable, LIFEBOAT_STORE: store };
     const dry = await cli(['catalog', 'rebuild', '--service', 'lost', '--dry-run', '--json'], e2);
     expect(JSON.parse(dry.stdout)).toMatchObject({ imported: 2, skipped: 2, dryRun: true });
-    expect(JSON.parse((await cli(['snapshots', '--service', 'lost', '--json'], e2)).stdout)).toEqual([]);
+    // The table knows nothing of `lost` yet: named as unknown, with the way back.
+    const unknown = await cli(['snapshots', '--service', 'lost', '--json'], e2);
+    expect(unknown.code).toBe(2);
+    expect(JSON.parse(unknown.stdout)).toMatchObject({ error: { type: 'UsageError', hint: expect.stringMatching(/lifeboat catalog rebuild --service lost/) } });
 
     const r = await cli(['catalog', 'rebuild', '--service', 'lost'], e2);
     expect(r.code).toBe(0);

@@ -220,6 +220,26 @@ describe('finishing a drill from its STOPPED event', () => {
     expect((await env.drills.get('db', drill.drillId))?.status).toBe('failed');
   });
 
+  it('a failed drill withdraws the verification of its snapshot: suspect, and latest-verified moves to the previous good snapshot', async () => {
+    // A service of its own: its failed drill must not decide the reports other tests check.
+    await env.snapshot('suspicious');
+    await protect(env, 'suspicious');
+    const passed = await launched('suspicious');
+    await env.drills.recordAgentResult('suspicious', passed.drillId, agentResult(passed));
+    expect(await finalizeDrill(env, taskEvent(passed, { exitCode: 0 }))).toMatchObject({ snapshotVerified: true });
+    expect((await env.catalog.latest('suspicious', { verified: true }))?.id).toBe(passed.snapshotId);
+
+    env.clock.advance(1000);
+    const failed = await launched('suspicious');
+    expect(failed.snapshotId).toBe(passed.snapshotId);
+    await env.drills.recordAgentResult('suspicious', failed.drillId, agentResult(failed, { outcome: 'failed', reason: 'verify command exited with code 1', readyAt: undefined }));
+    expect(await finalizeDrill(env, taskEvent(failed, { exitCode: 1 }))).toMatchObject({ outcome: 'finalized', snapshotVerified: false, drill: { status: 'failed' } });
+    const after = await env.catalog.get('suspicious', failed.snapshotId);
+    expect(after).toMatchObject({ suspectDrill: failed.drillId });
+    expect(after?.verifiedAt).toBeUndefined();
+    expect(await env.catalog.latest('suspicious', { verified: true })).toBeUndefined();
+  });
+
   it('ignores a STOPPED event of another task carrying the same drill id', async () => {
     const d = await launched();
     expect(await finalizeDrill(env, taskEvent(d, { exitCode: 0, taskArn: nextTaskArn() }))).toMatchObject({ outcome: 'ignored', reason: 'other-task' });

@@ -40,4 +40,17 @@ describe('lifeboat service', () => {
     expect((await cli(['service', 'put', '--policy', join(work.path, 'missing.json'), '--table', table])).stderr).toMatch(/cannot read the policy file .*missing.json: ENOENT/);
     expect((await cli(['service', 'list', '--table', table, '--json'])).stdout).toBe('[]\n');
   });
+
+  it('GIVEN a protected service WHEN snapshots names it with a typo THEN exit 2 with did-you-mean; the protected one without snapshots is an empty list', async () => {
+    const file = join(work.path, 'orders.json');
+    await writeFile(file, JSON.stringify({ service: 'orders' }));
+    expect((await cli(['service', 'put', '--policy', file, '--table', table])).code).toBe(0);
+    const typo = await cli(['snapshots', '--service', 'ordres', '--table', table]);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toMatch(/no service "ordres" .* \(did you mean "orders"\?\)/);
+    expect(typo.stderr).toMatch(/hint: protected services: orders; /);
+    const empty = await cli(['snapshots', '--service', 'orders', '--table', table]);
+    expect(empty).toMatchObject({ code: 0, stdout: '' });
+    expect(empty.stderr).toMatch(/no snapshots of orders/);
+  });
 });

@@ -77,7 +77,7 @@ export async function finalizeDrill(deps: FinalizeDeps, detail: DrillTaskEvent, 
     return { outcome: 'ignored', reason: 'unknown-drill' };
   }
   if (drill.status !== 'running') {
-    const snapshotVerified = await ensureVerified(deps, drill);
+    const snapshotVerified = await applyVerdict(deps, drill);
     log('drill already finished; event ignored', { service, drillId, status: drill.status, snapshotVerified });
     return { outcome: 'ignored', reason: 'already-finished', drill };
   }
@@ -90,24 +90,32 @@ export async function finalizeDrill(deps: FinalizeDeps, detail: DrillTaskEvent, 
   if (finished.outcome !== 'finished') {
     return { outcome: 'ignored', reason: finished.outcome === 'other-task' ? 'other-task' : finished.outcome === 'unknown-drill' ? 'unknown-drill' : 'already-finished', drill: finished.drill };
   }
-  const snapshotVerified = await ensureVerified(deps, finished.drill);
+  const snapshotVerified = await applyVerdict(deps, finished.drill);
   deps.metrics?.drillFinished(finished.drill);
   log('drill finished', { service, drillId, status: finished.drill.status, reason: finished.drill.reason, rtoSeconds: finished.drill.rtoSeconds, rpoSeconds: finished.drill.rpoSeconds });
   return { outcome: 'finalized', drill: finished.drill, snapshotVerified };
 }
 
 /**
- * A passed drill proves its snapshot restorable: mark it verified (retention keeps the
- * newest verified snapshot). Idempotent; false when the drill did not pass or the
- * snapshot is no longer complete (being expired).
+ * The drill's verdict on its snapshot. A pass proves it restorable: verified (retention
+ * keeps the newest verified snapshot). A failure — the data did not restore or verify —
+ * withdraws that: the snapshot becomes suspect, so `latest-verified`, restores of `latest`
+ * and retention's protection move to the previous good one. (`error` and `timed-out` say
+ * nothing about the data and change nothing.) Idempotent, and order-proof: the later of
+ * two drills' verdicts stands. True when the snapshot is verified afterwards.
  */
-async function ensureVerified(deps: FinalizeDeps, drill: DrillRecord): Promise<boolean> {
+async function applyVerdict(deps: FinalizeDeps, drill: DrillRecord): Promise<boolean> {
+  const at = drill.finishedAt ?? (deps.clock ?? (() => new Date()))().toISOString();
+  if (drill.status === 'failed') {
+    const marked = await deps.catalog.markSuspect(drill.service, drill.snapshotId, at, drill.drillId);
+    if (marked) deps.log?.('snapshot of a failed drill is suspect; no longer verified', { service: drill.service, drillId: drill.drillId, snapshotId: drill.snapshotId });
+    return false;
+  }
   if (drill.status !== 'passed') return false;
   const snapshot = await deps.catalog.get(drill.service, drill.snapshotId);
-  if (snapshot?.verifiedAt) return true;
+  if (snapshot?.verifiedAt && !snapshot.suspectAt) return true;
   try {
-    await deps.catalog.markVerified(drill.service, drill.snapshotId, drill.finishedAt ?? (deps.clock ?? (() => new Date()))().toISOString());
-    return true;
+    return await deps.catalog.markVerified(drill.service, drill.snapshotId, at);
   } catch (err) {
     if (err instanceof OperationFailedError) {
       deps.log?.('snapshot of a passed drill could not be marked verified', { service: drill.service, drillId: drill.drillId, snapshotId: drill.snapshotId, error: err.message });
