@@ -9,7 +9,7 @@
  * snapshot is refused without touching the target. Everything it starts, it stops.
  */
 import { createHash } from 'node:crypto';
-import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, link, writeFile } from 'node:fs/promises';
+import { link, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
@@ -33,7 +33,13 @@ async function fingerprint(root: string): Promise<string> {
         lines.push(`${p}/ ${(s.mode & 0o7777).toString(8)}`);
         await walk(p);
       } else if (s.isSymbolicLink()) lines.push(`${p} -> ${await readlink(join(root, p))}`);
-      else lines.push(`${p} ${(s.mode & 0o7777).toString(8)} ${createHash('sha256').update(await readFile(join(root, p))).digest('hex').slice(0, 16)}`);
+      else
+        lines.push(
+          `${p} ${(s.mode & 0o7777).toString(8)} ${createHash('sha256')
+            .update(await readFile(join(root, p)))
+            .digest('hex')
+            .slice(0, 16)}`,
+        );
     }
   };
   await walk('');
@@ -54,7 +60,13 @@ async function main(): Promise<number> {
   const run = async (argv: string[], expectFailure: boolean): Promise<string> => {
     console.log(`$ lifeboat ${argv.map((a) => (/[\s;|&$]/.test(a) ? `'${a}'` : a)).join(' ')}`);
     let stdout = '';
-    const sink = (write: (s: string) => void) => new Writable({ write: (c: Buffer, _e, cb) => (write(c.toString()), cb()) });
+    const sink = (write: (s: string) => void) =>
+      new Writable({
+        write: (c: Buffer, _e, cb) => {
+          write(c.toString());
+          cb();
+        },
+      });
     const code = await runCli(argv, {
       stdout: sink((s) => {
         stdout += s;

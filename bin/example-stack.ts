@@ -9,10 +9,10 @@
  * image of your own instead (it must run the agent: see the Dockerfile's header).
  */
 import { fileURLToPath } from 'node:url';
-import { App, CfnOutput, Duration, Stack, TimeZone, Validations, type AppProps, type StackProps } from 'aws-cdk-lib';
+import { App, type AppProps, CfnOutput, Duration, Stack, type StackProps, TimeZone, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import * as ecs from 'aws-cdk-lib/aws-ecs';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
 import * as cloudmap from 'aws-cdk-lib/aws-servicediscovery';

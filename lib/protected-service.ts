@@ -3,12 +3,12 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import { Construct } from 'constructs';
-import type { DiscoveryPolicy, EcsPlacement, ServicePolicyInput } from '../lambdas/domain/service-policy.js';
 import { ENV } from '../lambdas/contract/environment.js';
-import { SCHEDULED_TIME, SERVICE_SCHEDULE_KINDS, renderScheduleInput, type ServiceScheduleKind } from '../lambdas/contract/triggers.js';
+import { renderScheduleInput, SCHEDULED_TIME, SERVICE_SCHEDULE_KINDS, type ServiceScheduleKind } from '../lambdas/contract/triggers.js';
+import type { DiscoveryPolicy, EcsPlacement, ServicePolicyInput } from '../lambdas/domain/service-policy.js';
+import type { Lifeboat } from './lifeboat.js';
 import { acknowledgeWildcardResource } from './private/acknowledge.js';
 import { buildServicePolicy } from './private/policy.js';
-import type { Lifeboat } from './lifeboat.js';
 import type { ProtectionPolicy } from './protection-policy.js';
 
 /** Properties of a ProtectedService; create one with `Lifeboat.protect()`. */
@@ -64,7 +64,9 @@ export class ProtectedService extends Construct {
 
     const launchType = service instanceof ecs.FargateService ? 'FARGATE' : service instanceof ecs.Ec2Service ? 'EC2' : undefined;
     if (!launchType) {
-      throw new Error(`protect('${policy.name}'): ${service.node.path} is neither a FargateService nor an Ec2Service; Lifeboat launches drill tasks with RunTask on Fargate or EC2`);
+      throw new Error(
+        `protect('${policy.name}'): ${service.node.path} is neither a FargateService nor an Ec2Service; Lifeboat launches drill tasks with RunTask on Fargate or EC2`,
+      );
     }
     const taskDefinition = service.taskDefinition;
     const container = policy.containerName ? taskDefinition.findContainer(policy.containerName) : taskDefinition.defaultContainer;
@@ -114,13 +116,18 @@ export class ProtectedService extends Construct {
    */
   private validateAgentSettings(policy: ProtectionPolicy): string[] {
     if (this.service.taskDefinition.findContainer(this.container.containerName) !== this.container) {
-      return [`protect('${policy.name}'): container ${this.container.containerName} is no longer in the task definition; the Lifeboat agent has nowhere to run`];
+      return [
+        `protect('${policy.name}'): container ${this.container.containerName} is no longer in the task definition; the Lifeboat agent has nowhere to run`,
+      ];
     }
     const rendered = this.container.renderContainerDefinition();
     const environment = new Map((rendered.environment as ecs.CfnTaskDefinition.KeyValuePairProperty[] | undefined)?.map((e) => [e.name, e.value]) ?? []);
     return Object.entries(this.agentSettings)
       .filter(([name, value]) => environment.get(name) !== value)
-      .map(([name, value]) => `protect('${policy.name}'): the container's ${name} is ${JSON.stringify(environment.get(name) ?? null)}, not Lifeboat's ${JSON.stringify(value)}; remove the later addEnvironment('${name}', ...) so the agent uses this Lifeboat`);
+      .map(
+        ([name, value]) =>
+          `protect('${policy.name}'): the container's ${name} is ${JSON.stringify(environment.get(name) ?? null)}, not Lifeboat's ${JSON.stringify(value)}; remove the later addEnvironment('${name}', ...) so the agent uses this Lifeboat`,
+      );
   }
 
   /**
@@ -237,7 +244,9 @@ export class ProtectedService extends Construct {
     const name = policy.snapshot?.dumpContainerName;
     const container = name ? taskDefinition.findContainer(name) : taskDefinition.defaultContainer;
     if (!container) {
-      throw new Error(`protect('${policy.name}'): snapshot.dumpContainerName ${JSON.stringify(name ?? null)} is not a container of ${taskDefinition.node.path}; name the container that runs the dump`);
+      throw new Error(
+        `protect('${policy.name}'): snapshot.dumpContainerName ${JSON.stringify(name ?? null)} is not a container of ${taskDefinition.node.path}; name the container that runs the dump`,
+      );
     }
     taskDefinition.obtainExecutionRole();
     return { taskDefinition, container };

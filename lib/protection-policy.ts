@@ -1,7 +1,7 @@
 import type { Duration, TimeZone } from 'aws-cdk-lib';
 import type * as ecs from 'aws-cdk-lib/aws-ecs';
-import type * as cloudmap from 'aws-cdk-lib/aws-servicediscovery';
 import type * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import type * as cloudmap from 'aws-cdk-lib/aws-servicediscovery';
 
 /**
  * How Lifeboat protects one ECS service: what `Lifeboat.protect(service, policy)` takes.

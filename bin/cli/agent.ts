@@ -18,10 +18,10 @@ import { resolveTaskIdentity } from '../../lambdas/agent/task-identity.js';
 import { ENV } from '../../lambdas/contract/environment.js';
 import { DRILL_ENV } from '../../lambdas/domain/drills.js';
 import { assertServiceName } from '../../lambdas/domain/ids.js';
-import { cliRuntime, dataDir, serviceName, type CliIO } from './context.js';
-import { positiveNumber, type CommandResult } from './options.js';
-import { say } from './output.js';
+import { type CliIO, cliRuntime, dataDir, serviceName } from './context.js';
 import { runDrillMode } from './drill-agent.js';
+import { type CommandResult, positiveNumber } from './options.js';
+import { say } from './output.js';
 
 interface AgentFlags {
   service?: string;
@@ -93,7 +93,9 @@ export function registerAgent(program: Command, io: CliIO, done: (r: CommandResu
       const onSignal = () => stopAgent.abort();
       io.signal.addEventListener('abort', onSignal, { once: true });
       const wrapped = app.length ? startApp(app, { [ENV.service]: service, [ENV.task]: identity.taskArn }, io, stopAgent) : undefined;
-      await session.run(stopAgent.signal, (line) => (wrapped ? io.stderr : io.stdout).write(`${line}\n`)).finally(() => io.signal.removeEventListener('abort', onSignal));
+      await session
+        .run(stopAgent.signal, (line) => (wrapped ? io.stderr : io.stdout).write(`${line}\n`))
+        .finally(() => io.signal.removeEventListener('abort', onSignal));
       if (wrapped) {
         const code = await wrapped.exited;
         say(io, `${app[0]} exited with ${code}`);

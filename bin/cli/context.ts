@@ -4,14 +4,14 @@
  * LIFEBOAT_TABLE and the store variables.
  */
 import type { Writable } from 'node:stream';
-import { ENV, storeUrlFromEnv } from '../../lambdas/contract/environment.js';
-import { UsageError } from '../../lambdas/domain/errors.js';
 import type { SnapshotCatalog } from '../../lambdas/adapters/catalog.js';
 import type { DrillStore } from '../../lambdas/adapters/drill-store.js';
 import type { TaskLauncher } from '../../lambdas/adapters/ecs-launcher.js';
 import type { ServiceRegistry } from '../../lambdas/adapters/service-registry.js';
 import type { SnapshotHolds } from '../../lambdas/adapters/snapshot-holds.js';
 import type { ObjectStore } from '../../lambdas/adapters/stores/store.js';
+import { ENV, storeUrlFromEnv } from '../../lambdas/contract/environment.js';
+import { UsageError } from '../../lambdas/domain/errors.js';
 import { createRuntime, type Runtime } from '../../lambdas/runtime/runtime.js';
 
 export interface CliIO {

@@ -5,14 +5,14 @@
  * drill task's entrypoint can be just `lifeboat drill-agent --dir /data`. Meant to be
  * folded into `lifeboat agent` (drill mode when LIFEBOAT_MODE=drill).
  */
-import { Option, type Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { runDrillAgent } from '../../lambdas/agent/drill-mode.js';
+import { ENV } from '../../lambdas/contract/environment.js';
 import { DRILL_ENV } from '../../lambdas/domain/drills.js';
 import { UsageError } from '../../lambdas/domain/errors.js';
-import { dataDir, openCatalog, openDrillStore, openHolds, openObjectStore, serviceName, type CliIO } from './context.js';
-import { positiveNumber, type CommandResult } from './options.js';
+import { type CliIO, dataDir, openCatalog, openDrillStore, openHolds, openObjectStore, serviceName } from './context.js';
+import { type CommandResult, positiveNumber } from './options.js';
 import { say } from './output.js';
-import { ENV } from '../../lambdas/contract/environment.js';
 
 export interface DrillAgentFlags {
   service?: string;

@@ -5,23 +5,23 @@
  * subcommands import what they share from options.ts, never this file (no import cycle).
  */
 import { Command, CommanderError } from 'commander';
-import { isLifeboatError, type ExitCode } from '../../lambdas/domain/errors.js';
-import { VERSION, type CommandResult } from './options.js';
-import type { CliIO } from './context.js';
+import { type ExitCode, isLifeboatError } from '../../lambdas/domain/errors.js';
 import { registerAgent } from './agent.js';
 import { registerCatalog } from './catalog.js';
+import type { CliIO } from './context.js';
 import { registerDrill } from './drill.js';
 import { registerDrillAgent } from './drill-agent.js';
 import { registerInit } from './init.js';
 import { registerLocal } from './local.js';
+import { type CommandResult, VERSION } from './options.js';
 import { registerReport } from './report.js';
 import { registerRestore } from './restore.js';
 import { registerRetention } from './retention.js';
 import { registerRole } from './role.js';
+import { registerService } from './service.js';
 import { registerSnapshot } from './snapshot.js';
 import { registerSnapshots } from './snapshots.js';
 import { registerStatus } from './status.js';
-import { registerService } from './service.js';
 
 function wantsJson(argv: readonly string[]): boolean {
   return argv.includes('--json');
@@ -80,7 +80,8 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<ExitCo
     // Anything else is a bug or an environment fault we did not anticipate: say so plainly.
     const e = err as Error;
     io.stderr.write(`lifeboat: unexpected error: ${e?.stack ?? String(err)}\n`);
-    if (wantsJson(argv)) io.stdout.write(`${JSON.stringify({ error: { type: e?.name ?? 'Error', message: e?.message ?? String(err), exitCode: 1 } }, null, 2)}\n`);
+    if (wantsJson(argv))
+      io.stdout.write(`${JSON.stringify({ error: { type: e?.name ?? 'Error', message: e?.message ?? String(err), exitCode: 1 } }, null, 2)}\n`);
     return 1;
   }
 }

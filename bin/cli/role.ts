@@ -4,11 +4,11 @@
  */
 import type { Command } from 'commander';
 import { resolveTaskIdentity } from '../../lambdas/agent/task-identity.js';
-import { decideFailover, isEligible, roleOf, type FailoverDecision } from '../../lambdas/domain/election.js';
+import { decideFailover, type FailoverDecision, isEligible, roleOf } from '../../lambdas/domain/election.js';
 import { assertServiceName } from '../../lambdas/domain/ids.js';
 import type { Member } from '../../lambdas/domain/membership.js';
 import { DEFAULT_FAILOVER } from '../../lambdas/domain/service-policy.js';
-import { cliRuntime, serviceName, type CliIO } from './context.js';
+import { type CliIO, cliRuntime, serviceName } from './context.js';
 import type { CommandResult } from './options.js';
 import { formatDuration, formatTable, say } from './output.js';
 

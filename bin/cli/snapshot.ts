@@ -2,13 +2,13 @@
 import type { Command } from 'commander';
 import ms from 'ms';
 import { recentSnapshot } from '../../lambdas/agent/min-interval.js';
+import { ENV } from '../../lambdas/contract/environment.js';
+import { assertServiceName } from '../../lambdas/domain/ids.js';
 import { assertJobId } from '../../lambdas/domain/snapshot-jobs.js';
 import { takeSnapshot } from '../../lambdas/engine/snapshot.js';
-import { assertServiceName } from '../../lambdas/domain/ids.js';
-import { cliRuntime, dataDir, openCatalog, openObjectStore, serviceName, type CliIO } from './context.js';
-import { durationMs, positiveNumber, type CommandResult } from './options.js';
+import { type CliIO, cliRuntime, dataDir, openCatalog, openObjectStore, serviceName } from './context.js';
+import { type CommandResult, durationMs, positiveNumber } from './options.js';
 import { formatBytes, formatDuration, progressBar, say } from './output.js';
-import { ENV } from '../../lambdas/contract/environment.js';
 
 interface SnapshotFlags {
   service?: string;
@@ -39,7 +39,11 @@ export function registerSnapshot(program: Command, io: CliIO, done: (r: CommandR
     .option('--term <n>', "writer's fencing term (set by the agent)", positiveNumber('--term'))
     .option('--source-task <id>', 'task that took the snapshot (env LIFEBOAT_TASK)')
     .option('--job <id>', 'the snapshot job this snapshot is for (a dump task; env LIFEBOAT_JOB_ID): recorded on the job')
-    .option('--min-interval <duration>', 'skip (exit 0) when a complete snapshot is younger than this, e.g. 10m (debounce for hooks)', durationMs('--min-interval'))
+    .option(
+      '--min-interval <duration>',
+      'skip (exit 0) when a complete snapshot is younger than this, e.g. 10m (debounce for hooks)',
+      durationMs('--min-interval'),
+    )
     .option('--table <name>', 'catalog table (env LIFEBOAT_TABLE)')
     .option('--store <url>', 's3://bucket/prefix or file:///path (env LIFEBOAT_STORE or LIFEBOAT_BUCKET)')
     .option('--json', 'print one JSON document instead of the id')
@@ -54,7 +58,15 @@ export function registerSnapshot(program: Command, io: CliIO, done: (r: CommandR
         if (recent) {
           const ageMs = Math.max(0, now.getTime() - Date.parse(recent.createdAt));
           if (flags.json) {
-            const doc = { status: 'skipped', reason: 'min-interval', service, recentSnapshot: recent.id, recentSnapshotCreatedAt: recent.createdAt, ageMs, minIntervalMs: flags.minInterval };
+            const doc = {
+              status: 'skipped',
+              reason: 'min-interval',
+              service,
+              recentSnapshot: recent.id,
+              recentSnapshotCreatedAt: recent.createdAt,
+              ageMs,
+              minIntervalMs: flags.minInterval,
+            };
             io.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
           }
           say(io, `skipped: snapshot ${recent.id} of ${service} is ${ms(ageMs)} old, younger than --min-interval ${ms(flags.minInterval)}`);

@@ -1,12 +1,12 @@
 /** `lifeboat snapshots`: the catalog of one service, newest first. */
 import type { Command } from 'commander';
-import { assertServiceName } from '../../lambdas/domain/ids.js';
-import type { SnapshotRecord } from '../../lambdas/domain/snapshot.js';
-import { openCatalog, openRegistry, serviceName, type CliIO } from './context.js';
 import type { ServiceRegistry } from '../../lambdas/adapters/service-registry.js';
 import { UsageError } from '../../lambdas/domain/errors.js';
+import { assertServiceName } from '../../lambdas/domain/ids.js';
+import type { SnapshotRecord } from '../../lambdas/domain/snapshot.js';
 import { didYouMean } from '../../lambdas/domain/suggest.js';
-import { positiveNumber, type CommandResult } from './options.js';
+import { type CliIO, openCatalog, openRegistry, serviceName } from './context.js';
+import { type CommandResult, positiveNumber } from './options.js';
 import { formatBytes, formatTable } from './output.js';
 
 interface ListFlags {

@@ -15,21 +15,16 @@
  * transaction with a check that the service's lease is still at that term. A primary that
  * was deposed while it uploaded cannot register what it uploaded.
  */
-import {
-  CreateTableCommand,
-  DescribeTableCommand,
-  UpdateTimeToLiveCommand,
-  waitUntilTableExists,
-  type DynamoDBClient,
-} from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
+
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DescribeTableCommand, type DynamoDBClient, UpdateTimeToLiveCommand, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
+import { DeleteCommand, type DynamoDBDocumentClient, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { leaseKey, SNAPSHOT_SK_PREFIX, servicePk, snapshotIdFromSk, snapshotKey, TABLE_KEY, TTL_ATTRIBUTE } from '../contract/keys.js';
 import { OperationFailedError, UnavailableError } from '../domain/errors.js';
+import type { CommitFence, ExpiringExpectation, SnapshotCompletion, SnapshotRecord, SnapshotStart, SnapshotSummary } from '../domain/snapshot.js';
 import { errorName, translateAwsError } from './aws.js';
 import { DynamoTable } from './dynamo-table.js';
-import type { SnapshotRecord, SnapshotSummary, ExpiringExpectation, SnapshotStart, SnapshotCompletion, CommitFence } from '../domain/snapshot.js';
-import { SNAPSHOT_SK_PREFIX, TABLE_KEY, TTL_ATTRIBUTE, leaseKey, servicePk, snapshotIdFromSk, snapshotKey } from '../contract/keys.js';
 
 export interface SnapshotCatalog {
   /** The table name, for messages. */
@@ -99,7 +94,6 @@ export class DynamoSnapshotCatalog implements SnapshotCatalog {
   ) {
     this.table = new DynamoTable(client, name);
   }
-
 
   async check(): Promise<void> {
     try {
@@ -213,7 +207,12 @@ export class DynamoSnapshotCatalog implements SnapshotCatalog {
       names['#suspectAt'] = 'suspectAt';
       conditions.push('attribute_not_exists(#suspectAt)');
     }
-    const query = { pk: servicePk(service), prefix: SNAPSHOT_SK_PREFIX, newestFirst: true, ...(conditions.length ? { filter: { expression: conditions.join(' AND '), names, values } } : {}) };
+    const query = {
+      pk: servicePk(service),
+      prefix: SNAPSHOT_SK_PREFIX,
+      newestFirst: true,
+      ...(conditions.length ? { filter: { expression: conditions.join(' AND '), names, values } } : {}),
+    };
     for await (const item of this.table.query(query)) yield toRecord(item);
   }
 
@@ -324,11 +323,13 @@ export class DynamoSnapshotCatalog implements SnapshotCatalog {
 function deposed(service: string, id: string, term: number, leaseItem: Record<string, unknown> | undefined): OperationFailedError {
   const lease = leaseItem ? (unmarshall(leaseItem as Parameters<typeof unmarshall>[0]) as { term?: number; holder?: string }) : undefined;
   const now = lease?.term !== undefined ? `the lease is at term ${lease.term}, held by ${lease.holder}` : 'the service has no lease';
-  return new OperationFailedError(`snapshot ${id} of ${service} was taken under term ${term}, but ${now}: this task is no longer primary, so the snapshot is not registered`, {
-    hint: 'only the current primary registers snapshots; its objects were removed. `lifeboat role` shows the primary',
-  });
+  return new OperationFailedError(
+    `snapshot ${id} of ${service} was taken under term ${term}, but ${now}: this task is no longer primary, so the snapshot is not registered`,
+    {
+      hint: 'only the current primary registers snapshots; its objects were removed. `lifeboat role` shows the primary',
+    },
+  );
 }
-
 
 /**
  * Creates the catalog table when missing (for local servers and setups without CDK) and

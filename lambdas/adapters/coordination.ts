@@ -8,14 +8,23 @@
  * implements the same contract in memory for the property simulation; one shared suite
  * (test/integration/coordination.test.ts) runs against both.
  */
-import { TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { ELIGIBILITY, LOSS, STAYING, type ElectionOutcome, type ElectionRequest } from '../domain/election.js';
-import { ECS_MEMBER_FIELDS, goneAtOf, stoppedMemberExpiry, withExpiry, type Lease, type Member, type MemberCommand, type TaskObservation } from '../domain/membership.js';
+import { coordinationRange, LEASE_SK, leaseKey, memberKey, TABLE_KEY, TTL_ATTRIBUTE, taskArnFromMemberSk } from '../contract/keys.js';
+import { ELIGIBILITY, type ElectionOutcome, type ElectionRequest, LOSS, STAYING } from '../domain/election.js';
+import {
+  ECS_MEMBER_FIELDS,
+  goneAtOf,
+  type Lease,
+  type Member,
+  type MemberCommand,
+  stoppedMemberExpiry,
+  type TaskObservation,
+  withExpiry,
+} from '../domain/membership.js';
 import { errorName, tableError } from './aws.js';
-import { DynamoTable } from './dynamo-table.js';
 import { Expr, renderRule } from './dynamo-condition.js';
-import { LEASE_SK, TABLE_KEY, TTL_ATTRIBUTE, coordinationRange, leaseKey, memberKey, taskArnFromMemberSk } from '../contract/keys.js';
+import { DynamoTable } from './dynamo-table.js';
 
 export interface CoordinationState {
   lease?: Lease;
@@ -300,7 +309,13 @@ export class DynamoCoordinationStore implements CoordinationStore, MemberCommand
     }
     return {
       kind: 'elected',
-      lease: { service: req.service, holder: req.candidate, term: newTerm, electedAt: req.now, ...(req.previousHolder ? { previousHolder: req.previousHolder } : {}) },
+      lease: {
+        service: req.service,
+        holder: req.candidate,
+        term: newTerm,
+        electedAt: req.now,
+        ...(req.previousHolder ? { previousHolder: req.previousHolder } : {}),
+      },
     };
   }
 

@@ -16,9 +16,9 @@
  * Every count is emitted as 0 or 1 on every drill, so an alarm sees data, not gaps.
  */
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { ENV } from '../contract/environment.js';
 import { METRICS_NAMESPACE, POWERTOOLS_SERVICE_NAME, SERVICE_DIMENSION } from '../contract/metrics.js';
 import type { DrillRecord } from '../domain/drills.js';
-import { ENV } from '../contract/environment.js';
 
 export interface DrillMetrics {
   /** Called once per drill, by whoever finishes it. */

@@ -3,7 +3,7 @@
  * the table still thinks are running (events can be lost; DescribeTasks knows stopped
  * tasks for about an hour, and after that they are simply missing).
  */
-import { DescribeTasksCommand, paginateListTasks, type ECSClient } from '@aws-sdk/client-ecs';
+import { DescribeTasksCommand, type ECSClient, paginateListTasks } from '@aws-sdk/client-ecs';
 import { parseEcsTask } from '../domain/ecs-task.js';
 import { observationFromEcsTask, type TaskObservation } from '../domain/membership.js';
 import { translateAwsError } from './aws.js';
@@ -23,7 +23,8 @@ export class EcsTaskReader implements EcsTasks {
   async serviceTasks(cluster: string, serviceName: string): Promise<TaskObservation[]> {
     const arns: string[] = [];
     try {
-      for await (const page of paginateListTasks({ client: this.client }, { cluster, serviceName, desiredStatus: 'RUNNING' })) arns.push(...(page.taskArns ?? []));
+      for await (const page of paginateListTasks({ client: this.client }, { cluster, serviceName, desiredStatus: 'RUNNING' }))
+        arns.push(...(page.taskArns ?? []));
     } catch (err) {
       throw translateAwsError(err, `ECS cluster ${cluster}`);
     }

@@ -9,8 +9,8 @@
  * `core` is synchronous (each method is one atomic conditional write, as in DynamoDB);
  * the class wraps it in the async CoordinationStore interface.
  */
-import { isEligible, isLostAt, isStaying, type ElectionOutcome, type ElectionRequest } from '../domain/election.js';
-import { ECS_MEMBER_FIELDS, goneAtOf, withExpiry, type Lease, type Member, type MemberCommand, type TaskObservation } from '../domain/membership.js';
+import { type ElectionOutcome, type ElectionRequest, isEligible, isLostAt, isStaying } from '../domain/election.js';
+import { ECS_MEMBER_FIELDS, goneAtOf, type Lease, type Member, type MemberCommand, type TaskObservation, withExpiry } from '../domain/membership.js';
 import type { CoordinationState, CoordinationStore, Heartbeat, HeartbeatResult, MemberCommands } from './coordination.js';
 
 /** Copies what callers may hold on to; command objects are never mutated in place. */

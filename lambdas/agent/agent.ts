@@ -19,11 +19,12 @@
  * before anyone else can be elected, since an elector needs that lease to have run out
  * (plus the failover timeout), and even if the clocks disagree by less than the margin.
  */
-import { decideFailover, roleOf, selfFenceMarginMs, type Role } from '../domain/election.js';
-import type { MemberCommand } from '../domain/membership.js';
-import type { FailoverPolicy } from '../domain/service-policy.js';
+
 import type { CoordinationStore, HeartbeatResult } from '../adapters/coordination.js';
 import type { FailoverTimer } from '../adapters/failover-timer.js';
+import { decideFailover, type Role, roleOf, selfFenceMarginMs } from '../domain/election.js';
+import type { MemberCommand } from '../domain/membership.js';
+import type { FailoverPolicy } from '../domain/service-policy.js';
 
 export interface AgentOptions {
   coordination: CoordinationStore;

@@ -5,18 +5,19 @@
  * role through the promote/demote hooks, taking the snapshots that snapshot jobs ask for
  * beside the heartbeat, and passing every other command to the command hook or the printer.
  */
+
+import type { ObjectStore } from '../adapters/stores/store.js';
+import { ENV } from '../contract/environment.js';
+import { finishAgentJob, jobForCommand } from '../control/snapshot-jobs.js';
 import type { Role } from '../domain/election.js';
 import { HookFailedError, UsageError } from '../domain/errors.js';
 import type { MemberCommand } from '../domain/membership.js';
 import type { ServicePolicy } from '../domain/service-policy.js';
 import { SNAPSHOT_COMMAND } from '../domain/snapshot-jobs.js';
-import { ENV } from '../contract/environment.js';
-import type { ObjectStore } from '../adapters/stores/store.js';
-import { finishAgentJob, jobForCommand } from '../control/snapshot-jobs.js';
 import { runHook } from '../engine/hooks.js';
 import { restoreSnapshot } from '../engine/restore.js';
 import type { Runtime } from '../runtime/runtime.js';
-import { runAgent, type AgentSummary } from './agent.js';
+import { type AgentSummary, runAgent } from './agent.js';
 import { runSnapshotCommand } from './snapshot-command.js';
 
 export interface AgentSessionOptions {
@@ -142,7 +143,9 @@ export class AgentSession {
       signal: o.cancel,
       onNotice: o.say,
     })
-      .then((r) => o.say(r.outcome === 'skipped' ? `snapshot job ${command.id} skipped: ${r.reason}` : `snapshot job ${r.job.jobId} ${r.job.status}: ${r.job.reason}`))
+      .then((r) =>
+        o.say(r.outcome === 'skipped' ? `snapshot job ${command.id} skipped: ${r.reason}` : `snapshot job ${r.job.jobId} ${r.job.status}: ${r.job.reason}`),
+      )
       .catch((err: Error) => o.say(`lifeboat: error: snapshot job ${command.id}: ${err.message}`))
       .finally(() => {
         this.snapshotting = undefined;
@@ -152,7 +155,9 @@ export class AgentSession {
   /** Heartbeats until `signal`; then waits for a snapshot still running. Commands without a hook go to `printCommand`. */
   async run(signal: AbortSignal, printCommand: (line: string) => void): Promise<AgentSummary> {
     const { o, policy } = this;
-    o.say(`agent for ${o.service} in ${o.taskArn}: heartbeat every ${policy.failover.heartbeatSeconds} s, lease ${policy.failover.leaseSeconds} s, failover after ${policy.failover.timeoutSeconds} s`);
+    o.say(
+      `agent for ${o.service} in ${o.taskArn}: heartbeat every ${policy.failover.heartbeatSeconds} s, lease ${policy.failover.leaseSeconds} s, failover after ${policy.failover.timeoutSeconds} s`,
+    );
     const timer = o.runtime.timer;
     const summary = await runAgent({
       coordination: o.runtime.coordination,
@@ -185,7 +190,9 @@ export class AgentSession {
     });
     // A snapshot still running when the agent stops finishes (or is aborted by the signal) first.
     await this.snapshotting;
-    o.say(`agent stopped after ${summary.heartbeats} heartbeats (${summary.failedHeartbeats} failed), ${summary.commands} commands, ${summary.elections} elections`);
+    o.say(
+      `agent stopped after ${summary.heartbeats} heartbeats (${summary.failedHeartbeats} failed), ${summary.commands} commands, ${summary.elections} elections`,
+    );
     return summary;
   }
 }

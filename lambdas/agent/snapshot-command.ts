@@ -3,14 +3,15 @@
  * this task is still primary, take the snapshot under its term (the catalog commit is
  * fenced with it) and finish the job with the result.
  */
-import type { Role } from '../domain/election.js';
-import type { MemberCommand } from '../domain/membership.js';
-import type { ServicePolicy } from '../domain/service-policy.js';
-import type { SnapshotJob } from '../domain/snapshot-jobs.js';
+
 import type { SnapshotCatalog } from '../adapters/catalog.js';
 import type { JobStore } from '../adapters/job-store.js';
 import type { ObjectStore } from '../adapters/stores/store.js';
 import { finishAgentJob, jobForCommand } from '../control/snapshot-jobs.js';
+import type { Role } from '../domain/election.js';
+import type { MemberCommand } from '../domain/membership.js';
+import type { ServicePolicy } from '../domain/service-policy.js';
+import type { SnapshotJob } from '../domain/snapshot-jobs.js';
 import { takeSnapshot } from '../engine/snapshot.js';
 
 export interface SnapshotCommandDeps {
@@ -34,9 +35,7 @@ export interface SnapshotCommandContext {
   onNotice?: (line: string) => void;
 }
 
-export type SnapshotCommandResult =
-  | { outcome: 'skipped'; reason: string }
-  | { outcome: 'complete' | 'failed'; job: SnapshotJob };
+export type SnapshotCommandResult = { outcome: 'skipped'; reason: string } | { outcome: 'complete' | 'failed'; job: SnapshotJob };
 
 export async function runSnapshotCommand(deps: SnapshotCommandDeps, ctx: SnapshotCommandContext): Promise<SnapshotCommandResult> {
   const job = await jobForCommand(deps.jobs, ctx.service, ctx.command);

@@ -2,9 +2,10 @@
  * Which task the agent runs in. In ECS the task metadata endpoint (v4) knows the task ARN;
  * `LIFEBOAT_TASK` (or `--task`) overrides it, and is how local mode names its tasks.
  */
-import { UsageError } from '../domain/errors.js';
-import { DRILL_ENV, isDrillTask } from '../domain/drills.js';
+
 import { ENV } from '../contract/environment.js';
+import { DRILL_ENV, isDrillTask } from '../domain/drills.js';
+import { UsageError } from '../domain/errors.js';
 
 export interface TaskIdentity {
   taskArn: string;

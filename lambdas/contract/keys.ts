@@ -79,13 +79,11 @@ export const snapshotKey = (service: string, snapshotId: string) => ({
 export const serviceSnapshotsPrefix = (service: string): string => `${service}/snapshots/`;
 
 /** All objects of one snapshot. Ends with '/'. */
-export const snapshotPrefix = (service: string, snapshotId: string): string =>
-  `${serviceSnapshotsPrefix(service)}${snapshotId}/`;
+export const snapshotPrefix = (service: string, snapshotId: string): string => `${serviceSnapshotsPrefix(service)}${snapshotId}/`;
 
 export const MANIFEST_NAME = 'manifest.json.gz';
 
-export const manifestObjectKey = (service: string, snapshotId: string): string =>
-  `${snapshotPrefix(service, snapshotId)}${MANIFEST_NAME}`;
+export const manifestObjectKey = (service: string, snapshotId: string): string => `${snapshotPrefix(service, snapshotId)}${MANIFEST_NAME}`;
 
 /** `.tar.zst` for compressed parts, `.tar` for parts of data that does not compress. */
 export const partObjectKey = (service: string, snapshotId: string, index: number, compression: 'zstd' | 'none' = 'zstd'): string =>

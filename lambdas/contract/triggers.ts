@@ -16,7 +16,18 @@ export const SCHEDULED_TIME = '<aws.scheduler.scheduled-time>';
 export const SERVICE_NAME = '<lifeboat.service>';
 
 /** The control plane's handlers; the ids are also the functions' construct ids. */
-export const HANDLER_IDS = ['ServiceConfig', 'DrillScheduler', 'DrillWatchdog', 'Report', 'Retention', 'TaskEvents', 'Watchdog', 'Reconciler', 'SnapshotScheduler', 'SnapshotWatch'] as const;
+export const HANDLER_IDS = [
+  'ServiceConfig',
+  'DrillScheduler',
+  'DrillWatchdog',
+  'Report',
+  'Retention',
+  'TaskEvents',
+  'Watchdog',
+  'Reconciler',
+  'SnapshotScheduler',
+  'SnapshotWatch',
+] as const;
 export type HandlerId = (typeof HANDLER_IDS)[number];
 
 /** The policy sections that can have a schedule per protected service. */
@@ -61,7 +72,9 @@ export const TRIGGERS: { readonly [id in HandlerId]: readonly Trigger[] } = {
   Reconciler: [{ kind: 'schedule', id: 'ReconcilerSchedule', description: 'Lifeboat: members reconciled with ECS', everySeconds: 300 }],
   // The scheduled time makes the job id: a retried invocation asks once.
   SnapshotScheduler: [{ kind: 'service-schedule', policy: 'snapshot', input: { service: SERVICE_NAME, scheduledTime: SCHEDULED_TIME } }],
-  SnapshotWatch: [{ kind: 'schedule', id: 'SnapshotWatchSchedule', description: 'Lifeboat: snapshot deadlines and RPO of every protected service', everySeconds: 300 }],
+  SnapshotWatch: [
+    { kind: 'schedule', id: 'SnapshotWatchSchedule', description: 'Lifeboat: snapshot deadlines and RPO of every protected service', everySeconds: 300 },
+  ],
 };
 
 /** The failover queue's own settings (the consumer's visibility timeout is a multiple of its timeout). */

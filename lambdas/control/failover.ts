@@ -5,12 +5,13 @@
  * (schedule and continuations), the reconciler, and local mode; all of them at once is
  * fine: the election is one conditional write on the observed term.
  */
-import { decideFailover, type ElectionOutcome, type FailoverDecision } from '../domain/election.js';
-import type { Lease, Member } from '../domain/membership.js';
-import type { ServicePolicy } from '../domain/service-policy.js';
+
 import type { CoordinationStore } from '../adapters/coordination.js';
 import type { PrimaryDiscovery, PublishOutcome } from '../adapters/discovery.js';
 import type { FailoverTimer } from '../adapters/failover-timer.js';
+import { decideFailover, type ElectionOutcome, type FailoverDecision } from '../domain/election.js';
+import type { Lease, Member } from '../domain/membership.js';
+import type { ServicePolicy } from '../domain/service-policy.js';
 
 export interface FailoverDeps {
   coordination: CoordinationStore;
@@ -53,7 +54,10 @@ export async function checkService(policy: ServicePolicy, deps: FailoverDeps): P
       case 'healthy':
         return { ...base, discovery: await publish(policy, deps, decision.lease, decision.holder) };
       case 'wait':
-        await deps.timer?.schedule({ service, dueAt: decision.dueAt, reason: decision.lease ? `primary ${decision.lease.holder} lost` : 'no primary yet' }, now);
+        await deps.timer?.schedule(
+          { service, dueAt: decision.dueAt, reason: decision.lease ? `primary ${decision.lease.holder} lost` : 'no primary yet' },
+          now,
+        );
         return { ...base, dueAt: decision.dueAt };
       case 'no-candidate':
         return base;

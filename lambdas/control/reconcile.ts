@@ -4,10 +4,11 @@
  * alive but ECS no longer lists, mark those ECS has forgotten as stopped — then run the
  * failover check.
  */
+
+import type { EcsTasks } from '../adapters/ecs-tasks.js';
 import { isDrillTask } from '../domain/drills.js';
 import type { ServicePolicy } from '../domain/service-policy.js';
-import type { EcsTasks } from '../adapters/ecs-tasks.js';
-import { checkService, type CheckResult, type FailoverDeps } from './failover.js';
+import { type CheckResult, checkService, type FailoverDeps } from './failover.js';
 
 export interface ReconcileDeps extends FailoverDeps {
   ecs: EcsTasks;

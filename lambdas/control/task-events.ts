@@ -5,13 +5,14 @@
  * only), and when the primary's task is going away, start the failover (elect now, or
  * schedule the check for when the failover timeout is over).
  */
+
+import type { JobStore } from '../adapters/job-store.js';
 import type { EcsTask } from '../domain/ecs-task.js';
 import { ecsServiceOfGroup, observationFromEcsTask, type TaskObservation } from '../domain/membership.js';
 import { routeTask } from '../domain/task-routing.js';
-import type { JobStore } from '../adapters/job-store.js';
-import { checkService, type CheckResult, type FailoverDeps } from './failover.js';
+import { type CheckResult, checkService, type FailoverDeps } from './failover.js';
 import type { ServiceResolver } from './services.js';
-import { finishDumpTask, type DumpStopOutcome, type SnapshotJobDeps } from './snapshot-jobs.js';
+import { type DumpStopOutcome, finishDumpTask, type SnapshotJobDeps } from './snapshot-jobs.js';
 
 export interface TaskEventDeps extends FailoverDeps {
   services: ServiceResolver;

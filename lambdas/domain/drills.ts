@@ -15,10 +15,10 @@
  * - `timed-out`: still running at its deadline; the watchdog stopped it. Counts as failed.
  */
 import { DRILL_STARTED_BY_PREFIX } from '../contract/triggers.js';
+import { type EcsTask, overrideEnvironment } from './ecs-task.js';
 import { UsageError } from './errors.js';
+import { buildRunTask, type RunTaskRequest, stampedId, type TaskPlacement, taskPlacement } from './run-task.js';
 import type { ServicePolicy } from './service-policy.js';
-import { buildRunTask, stampedId, taskPlacement, type RunTaskRequest, type TaskPlacement } from './run-task.js';
-import { overrideEnvironment, type EcsTask } from './ecs-task.js';
 
 export type DrillStatus = 'running' | 'passed' | 'failed' | 'error' | 'timed-out';
 export const FINISHED_DRILL_STATUSES: readonly DrillStatus[] = ['passed', 'failed', 'error', 'timed-out'];
@@ -56,6 +56,7 @@ export const DRILL_MODE = 'drill';
  */
 const DRILL_ID_WORD = DRILL_STARTED_BY_PREFIX.slice(0, -1);
 const DRILL_ID = new RegExp(`^${DRILL_STARTED_BY_PREFIX}(\\d{8}T\\d{6}Z)-([0-9a-f]{8})$`);
+
 export { ECS_STARTED_BY_MAX } from './run-task.js';
 
 export function makeDrillId(at: Date, random: Uint8Array): string {
@@ -298,7 +299,10 @@ export interface DrillTaskEnd {
   stoppedAt?: string;
 }
 
-export function drillTaskEnd(detail: Pick<EcsTask, 'taskArn' | 'stopCode' | 'stoppedReason' | 'startedAt' | 'stoppedAt' | 'containers'>, containerName: string): DrillTaskEnd {
+export function drillTaskEnd(
+  detail: Pick<EcsTask, 'taskArn' | 'stopCode' | 'stoppedReason' | 'startedAt' | 'stoppedAt' | 'containers'>,
+  containerName: string,
+): DrillTaskEnd {
   const containers = detail.containers ?? [];
   const container = containers.find((c) => c.name === containerName) ?? (containers.length === 1 ? containers[0] : undefined);
   const exitCode = typeof container?.exitCode === 'number' ? container.exitCode : undefined;
@@ -384,7 +388,9 @@ export function concludeDrill(drill: DrillRecord, end: DrillTaskEnd, now: Date):
 function describeOverTarget(drill: DrillRecord, m: { rtoSeconds?: number; overTarget: ('rto' | 'rpo')[] }): string {
   return m.overTarget
     .map((t) =>
-      t === 'rto' ? `RTO ${formatSeconds(m.rtoSeconds!)} > ${formatSeconds(drill.targets.rtoSeconds!)}` : `RPO ${formatSeconds(drill.rpoSeconds)} > ${formatSeconds(drill.targets.rpoSeconds!)}`,
+      t === 'rto'
+        ? `RTO ${formatSeconds(m.rtoSeconds!)} > ${formatSeconds(drill.targets.rtoSeconds!)}`
+        : `RPO ${formatSeconds(drill.rpoSeconds)} > ${formatSeconds(drill.targets.rpoSeconds!)}`,
     )
     .join(', ');
 }
@@ -443,5 +449,11 @@ export function truncateOutput(text: string, maxBytes = DRILL_OUTPUT_LIMIT_BYTES
   if (bytes.length <= maxBytes) return text;
   const marker = OUTPUT_CUT_MARKER;
   // Cutting inside a multi-byte character leaves a replacement char at the start; drop it.
-  return marker + bytes.subarray(bytes.length - maxBytes).toString('utf8').replace(/^\uFFFD+/, '');
+  return (
+    marker +
+    bytes
+      .subarray(bytes.length - maxBytes)
+      .toString('utf8')
+      .replace(/^\uFFFD+/, '')
+  );
 }

@@ -11,7 +11,7 @@
  *
  * Times are epoch milliseconds.
  */
-import { overrideEnvironment, type EcsTask } from './ecs-task.js';
+import { type EcsTask, overrideEnvironment } from './ecs-task.js';
 
 /** A request for the agent (e.g. "take a snapshot now"), delivered at least once. */
 export interface MemberCommand {

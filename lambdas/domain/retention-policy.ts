@@ -113,11 +113,16 @@ export function parseRetentionSpec(text: string): RetentionPolicy {
     if (item === '') continue;
     const eq = item.indexOf('=');
     if (eq === -1) throw new RetentionPolicyError(`retention rule ${JSON.stringify(item)} has no "="`, { hint });
-    const token = item.slice(0, eq).trim().replace(/^keep-/, '');
+    const token = item
+      .slice(0, eq)
+      .trim()
+      .replace(/^keep-/, '');
     const value = item.slice(eq + 1).trim();
     const rule = KEEP_RULES.find((r) => r.token === token); // undefined: within, or unknown
     if (rule === undefined && token !== KEEP_WITHIN.token) {
-      throw new RetentionPolicyError(`unknown retention rule ${JSON.stringify(item.slice(0, eq).trim())}; rules are ${SPEC_TOKENS}`, { hint: `${hint}; ${RULES_HINT}` });
+      throw new RetentionPolicyError(`unknown retention rule ${JSON.stringify(item.slice(0, eq).trim())}; rules are ${SPEC_TOKENS}`, {
+        hint: `${hint}; ${RULES_HINT}`,
+      });
     }
     if (seen.has(token)) throw new RetentionPolicyError(`retention rule "${token}" is given twice`, { hint });
     seen.add(token);
@@ -168,9 +173,12 @@ export function validateRetentionPolicy(policy: RetentionPolicy, path = 'retenti
   }
   const reap = policy.reapAfterSeconds;
   if (reap !== undefined && (typeof reap !== 'number' || !Number.isSafeInteger(reap) || reap < MIN_REAP_AFTER_SECONDS)) {
-    throw new RetentionPolicyError(`${path}.reapAfterSeconds is ${JSON.stringify(reap)}; it must be a whole number of seconds, at least ${MIN_REAP_AFTER_SECONDS}`, {
-      hint: 'it must exceed the longest snapshot upload, or a running snapshot would be reaped',
-    });
+    throw new RetentionPolicyError(
+      `${path}.reapAfterSeconds is ${JSON.stringify(reap)}; it must be a whole number of seconds, at least ${MIN_REAP_AFTER_SECONDS}`,
+      {
+        hint: 'it must exceed the longest snapshot upload, or a running snapshot would be reaped',
+      },
+    );
   }
 }
 
@@ -183,7 +191,9 @@ export function retentionRules(policy: RetentionPolicy, owner: string, timezoneO
   validateRetentionPolicy(policy);
   const timezone = timezoneOverride ?? policy.timezone ?? DEFAULT_RETENTION_TIMEZONE;
   if (!isValidTimeZone(timezone)) {
-    throw new RetentionPolicyError(`time zone ${JSON.stringify(timezone)} is not an IANA time zone`, { hint: 'use a name like Europe/Berlin, America/New_York or UTC' });
+    throw new RetentionPolicyError(`time zone ${JSON.stringify(timezone)} is not an IANA time zone`, {
+      hint: 'use a name like Europe/Berlin, America/New_York or UTC',
+    });
   }
   const spec = formatRetentionSpec(policy);
   if (spec === '') {

@@ -30,7 +30,7 @@
  */
 import { DateTime } from 'luxon';
 import { RetentionPolicyError, UsageError } from './errors.js';
-import { KEEP_RULES, keepRule, WallClock, type KeepRuleName } from './keep-rules.js';
+import { KEEP_RULES, type KeepRuleName, keepRule, WallClock } from './keep-rules.js';
 import type { KeepWithin, RetentionRules } from './retention-policy.js';
 import { ZoneOffsets } from './zone-offsets.js';
 
@@ -140,7 +140,8 @@ export function planRetention(snapshots: readonly RetentionCandidate[], rules: R
     }
   }
   // No snapshot in the past (a clock running ahead): restic then keeps everything within.
-  const cutoff = rules.within === undefined ? undefined : anchor === undefined ? Number.NEGATIVE_INFINITY : withinCutoff(anchor, rules.within.duration, rules.timezone);
+  const cutoff =
+    rules.within === undefined ? undefined : anchor === undefined ? Number.NEGATIVE_INFINITY : withinCutoff(anchor, rules.within.duration, rules.timezone);
 
   // The rules with count left, in table order (the order reasons are listed in); a rule
   // leaves these lists when its count runs out, so the walk only asks the ones still counting.
@@ -294,11 +295,15 @@ export function candidatesFromJson(doc: unknown, timezone: string, source = 'the
     if (typeof time !== 'string') throw new UsageError(`${where} (${JSON.stringify(id)}) has no "time" string`, { hint });
     const parsed = DateTime.fromISO(time, { zone: timezone });
     if (!parsed.isValid) {
-      throw new UsageError(`${where} (${JSON.stringify(id)}) has time ${JSON.stringify(time)}, which is not ISO-8601: ${parsed.invalidExplanation ?? parsed.invalidReason}`, {
-        hint: 'write times like 2026-11-27T08:00:00Z or 2026-11-27T09:00:00+01:00',
-      });
+      throw new UsageError(
+        `${where} (${JSON.stringify(id)}) has time ${JSON.stringify(time)}, which is not ISO-8601: ${parsed.invalidExplanation ?? parsed.invalidReason}`,
+        {
+          hint: 'write times like 2026-11-27T08:00:00Z or 2026-11-27T09:00:00+01:00',
+        },
+      );
     }
-    if (verified !== undefined && typeof verified !== 'boolean') throw new UsageError(`${where} (${JSON.stringify(id)}) has a "verified" that is not true or false`);
+    if (verified !== undefined && typeof verified !== 'boolean')
+      throw new UsageError(`${where} (${JSON.stringify(id)}) has a "verified" that is not true or false`);
     return { id, time: parsed.toMillis(), ...(verified ? { verified: true } : {}) };
   });
 }

@@ -7,7 +7,7 @@
  */
 import { UsageError } from './errors.js';
 import { assertServiceName } from './ids.js';
-import { DEFAULT_REAP_AFTER_SECONDS, validateRetentionPolicy, type RetentionPolicy } from './retention-policy.js';
+import { DEFAULT_REAP_AFTER_SECONDS, type RetentionPolicy, validateRetentionPolicy } from './retention-policy.js';
 import { assertScheduleExpression, assertTimeZone } from './schedule-expression.js';
 
 // The retention section is defined beside its rules; policy readers find it here too.
@@ -143,10 +143,9 @@ export function normalizeServicePolicy(input: ServicePolicyInput): ServicePolicy
   wholeSeconds('failover.leaseSeconds', failover.leaseSeconds, { min: 3, max: 600 });
   wholeSeconds('failover.heartbeatSeconds', failover.heartbeatSeconds, { min: 1, max: 300 });
   if (failover.heartbeatSeconds * 2 > failover.leaseSeconds) {
-    throw new UsageError(
-      `failover.heartbeatSeconds (${failover.heartbeatSeconds}) must be at most half of failover.leaseSeconds (${failover.leaseSeconds})`,
-      { hint: 'a primary must get at least two heartbeats in before its lease runs out' },
-    );
+    throw new UsageError(`failover.heartbeatSeconds (${failover.heartbeatSeconds}) must be at most half of failover.leaseSeconds (${failover.leaseSeconds})`, {
+      hint: 'a primary must get at least two heartbeats in before its lease runs out',
+    });
   }
   const targets = input.targets ?? {};
   wholeSeconds('targets.rpoSeconds', targets.rpoSeconds, { min: 1 });
@@ -173,7 +172,9 @@ export function normalizeServicePolicy(input: ServicePolicyInput): ServicePolicy
   }
   const instanceId = input.discovery?.instanceId;
   if (instanceId !== undefined && !/^[A-Za-z0-9_.:-]{1,64}$/.test(instanceId)) {
-    throw new UsageError(`discovery.instanceId ${JSON.stringify(instanceId)} is not a valid Cloud Map instance id`, { hint: 'use 1-64 letters, digits, "_", ".", ":" or "-"' });
+    throw new UsageError(`discovery.instanceId ${JSON.stringify(instanceId)} is not a valid Cloud Map instance id`, {
+      hint: 'use 1-64 letters, digits, "_", ".", ":" or "-"',
+    });
   }
   return {
     service,

@@ -9,7 +9,7 @@
  * Pure: the task in, the route out.
  */
 import { isDrillTask } from './drills.js';
-import { overrideEnvironment, type EcsTask } from './ecs-task.js';
+import { type EcsTask, overrideEnvironment } from './ecs-task.js';
 import { isJobId } from './snapshot-jobs.js';
 
 export type TaskRoute = { to: 'snapshot-job'; jobId: string } | { to: 'drill' } | { to: 'membership' };

@@ -10,10 +10,10 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { LifeboatError } from '../domain/errors.js';
-import { makeDrillId } from '../domain/drills.js';
 import { startDrill } from '../control/drills/start.js';
-import { drillFlows, type DrillRuntime } from '../runtime/flows.js';
+import { makeDrillId } from '../domain/drills.js';
+import { LifeboatError } from '../domain/errors.js';
+import { type DrillRuntime, drillFlows } from '../runtime/flows.js';
 import { lambdaEntry } from '../runtime/runtime.js';
 
 const ScheduleEvent = z.object({
@@ -45,8 +45,21 @@ export function createDrillSchedulerHandler(rt: DrillRuntime) {
     const at = new Date(parsed.data.scheduledTime ?? rt.now());
     try {
       const r = await startDrill(drillFlows(rt), { service, snapshot, trigger: 'schedule', drillId: scheduledDrillId(service, at) });
-      rt.logger.info('drill started', { service, drillId: r.drill.drillId, outcome: r.outcome, snapshotId: r.drill.snapshotId, taskArn: r.drill.taskArn, note: r.note });
-      return { outcome: r.outcome, service, drillId: r.drill.drillId, snapshotId: r.drill.snapshotId, ...(r.drill.taskArn ? { taskArn: r.drill.taskArn } : {}) };
+      rt.logger.info('drill started', {
+        service,
+        drillId: r.drill.drillId,
+        outcome: r.outcome,
+        snapshotId: r.drill.snapshotId,
+        taskArn: r.drill.taskArn,
+        note: r.note,
+      });
+      return {
+        outcome: r.outcome,
+        service,
+        drillId: r.drill.drillId,
+        snapshotId: r.drill.snapshotId,
+        ...(r.drill.taskArn ? { taskArn: r.drill.taskArn } : {}),
+      };
     } catch (err) {
       // Not protected, no snapshot, bad policy: retrying will not help; say so and stop.
       // Unreachable table or ECS (exit code 3): throw, so the scheduler's retry policy applies.

@@ -5,7 +5,7 @@
  */
 import { stopOverdueDrills } from '../control/drills/finalize.js';
 import { publishDrillReports } from '../control/drills/reports.js';
-import { drillFlows, type DrillRuntime } from '../runtime/flows.js';
+import { type DrillRuntime, drillFlows } from '../runtime/flows.js';
 import { lambdaEntry } from '../runtime/runtime.js';
 
 export interface DrillWatchdogResult {

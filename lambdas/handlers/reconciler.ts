@@ -5,7 +5,7 @@
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
-import { reconcileService, type ReconcileResult } from '../control/reconcile.js';
+import { type ReconcileResult, reconcileService } from '../control/reconcile.js';
 import { beginInvocation, flushMetrics, reportCheck, serviceMetric } from '../runtime/observability.js';
 import { lambdaEntry, type Runtime } from '../runtime/runtime.js';
 

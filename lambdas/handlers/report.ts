@@ -14,7 +14,7 @@ import { z } from 'zod';
 import { finalizeDrill } from '../control/drills/finalize.js';
 import { publishDrillReports } from '../control/drills/reports.js';
 import { EcsTaskStateChangeSchema } from '../domain/ecs-task.js';
-import { drillFlows, type DrillRuntime } from '../runtime/flows.js';
+import { type DrillRuntime, drillFlows } from '../runtime/flows.js';
 import { lambdaEntry, type Runtime } from '../runtime/runtime.js';
 
 const DirectEvent = z.object({ service: z.string().min(1).optional() });

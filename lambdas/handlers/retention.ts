@@ -10,20 +10,24 @@
  *
  * Deployed entry: `handler`. Local mode and tests call `createRetentionHandler(runtime)`.
  */
-import { SERVICE_DIMENSION } from '../contract/metrics.js';
+
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { z } from 'zod';
-import { sweepServiceRetention, type SweepResult } from '../control/retention.js';
-import { OperationFailedError, RetentionPolicyError, UsageError, isLifeboatError } from '../domain/errors.js';
+import { SERVICE_DIMENSION } from '../contract/metrics.js';
+import { type SweepResult, sweepServiceRetention } from '../control/retention.js';
+import { isLifeboatError, OperationFailedError, RetentionPolicyError, UsageError } from '../domain/errors.js';
+import { assertServiceName } from '../domain/ids.js';
 import { retentionFlows } from '../runtime/flows.js';
 import { lambdaEntry, type Runtime } from '../runtime/runtime.js';
-import { assertServiceName } from '../domain/ids.js';
 
 /** EventBridge Scheduler input (`{ service }`), or an EventBridge rule's event with it in `detail`. */
 export const RetentionEventSchema = z
   .object({
     service: z.string().min(1).optional(),
-    detail: z.object({ service: z.string().min(1).optional() }).passthrough().optional(),
+    detail: z
+      .object({ service: z.string().min(1).optional() })
+      .passthrough()
+      .optional(),
   })
   .passthrough();
 export type RetentionEvent = z.input<typeof RetentionEventSchema>;

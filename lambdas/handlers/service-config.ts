@@ -24,8 +24,8 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { z } from 'zod';
 import type { ServiceRegistry } from '../adapters/service-registry.js';
 import { UsageError } from '../domain/errors.js';
-import { lambdaRuntime } from '../runtime/runtime.js';
 import { normalizeServicePolicy, type ServicePolicyInput } from '../domain/service-policy.js';
+import { lambdaRuntime } from '../runtime/runtime.js';
 
 const PHYSICAL_ID_PREFIX = 'service:';
 
@@ -65,7 +65,12 @@ export async function respondToCloudFormation(url: string, response: CustomResou
   // CloudFormation waits up to an hour for an answer that never comes: retry a few times.
   for (let attempt = 1; attempt <= 4; attempt++) {
     try {
-      const res = await fetch(url, { method: 'PUT', body, headers: { 'content-type': '', 'content-length': String(Buffer.byteLength(body)) }, signal: AbortSignal.timeout(10_000) });
+      const res = await fetch(url, {
+        method: 'PUT',
+        body,
+        headers: { 'content-type': '', 'content-length': String(Buffer.byteLength(body)) },
+        signal: AbortSignal.timeout(10_000),
+      });
       if (res.ok) return;
       lastError = new Error(`CloudFormation's response URL answered HTTP ${res.status}`);
     } catch (err) {

@@ -15,11 +15,11 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { z } from 'zod';
+import { type RequestOutcome, requestSnapshotJob } from '../control/snapshot-jobs.js';
 import { LifeboatError } from '../domain/errors.js';
 import { scheduledJobId } from '../domain/snapshot-jobs.js';
-import { requestSnapshotJob, type RequestOutcome } from '../control/snapshot-jobs.js';
+import { type SnapshotJobRuntime, snapshotJobFlows } from '../runtime/flows.js';
 import { beginInvocation, flushMetrics } from '../runtime/observability.js';
-import { snapshotJobFlows, type SnapshotJobRuntime } from '../runtime/flows.js';
 import { lambdaEntry, type Runtime } from '../runtime/runtime.js';
 
 const ScheduleEvent = z.object({
@@ -48,7 +48,15 @@ export function createSnapshotSchedulerHandler(rt: SnapshotSchedulerRuntime) {
       try {
         const r = await requestSnapshotJob(snapshotJobFlows(rt), { service, jobId: scheduledJobId(service, at), trigger: 'schedule' });
         const log = r.outcome === 'failed' ? rt.logger.warn.bind(rt.logger) : rt.logger.info.bind(rt.logger);
-        log('snapshot job', { service, jobId: r.job.jobId, outcome: r.outcome, status: r.job.status, reason: r.job.reason, target: r.job.target?.taskArn, task: r.job.taskArn });
+        log('snapshot job', {
+          service,
+          jobId: r.job.jobId,
+          outcome: r.outcome,
+          status: r.job.status,
+          reason: r.job.reason,
+          target: r.job.target?.taskArn,
+          task: r.job.taskArn,
+        });
         return { ...r, service };
       } catch (err) {
         // Not protected or a bad policy: retrying will not help. Unreachable (3): retry.

@@ -9,8 +9,8 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { expireOverdueJobs, watchRpo } from '../control/snapshot-jobs.js';
+import { type SnapshotJobRuntime, snapshotJobFlows } from '../runtime/flows.js';
 import { beginInvocation, flushMetrics, serviceMetric } from '../runtime/observability.js';
-import { snapshotJobFlows, type SnapshotJobRuntime } from '../runtime/flows.js';
 import { lambdaEntry, type Runtime } from '../runtime/runtime.js';
 
 export interface WatchResult {
@@ -38,7 +38,12 @@ export function createSnapshotWatchHandler(rt: SnapshotWatchRuntime) {
             serviceMetric(rt, service, 'RpoBreached', MetricUnit.Count, rpo.state === 'ok' ? 0 : 1);
             if (rpo.state !== 'ok') rt.logger.warn('RPO breached', { service, ...rpo });
           }
-          result.services.push({ service, rpo: rpo.state, ...(rpo.ageSeconds !== undefined ? { ageSeconds: rpo.ageSeconds } : {}), expiredJobs: expired.map((j) => j.jobId) });
+          result.services.push({
+            service,
+            rpo: rpo.state,
+            ...(rpo.ageSeconds !== undefined ? { ageSeconds: rpo.ageSeconds } : {}),
+            expiredJobs: expired.map((j) => j.jobId),
+          });
         } catch (err) {
           // One service's trouble must not hide the others'.
           rt.logger.error('snapshot watch failed', { service, error: err as Error });

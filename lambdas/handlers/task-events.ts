@@ -7,15 +7,16 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { z } from 'zod';
-import { EcsTaskStateChangeSchema } from '../domain/ecs-task.js';
 import { handleTaskEvent, type TaskEventResult } from '../control/task-events.js';
+import { EcsTaskStateChangeSchema } from '../domain/ecs-task.js';
 import { beginInvocation, flushMetrics, reportCheck, serviceMetric } from '../runtime/observability.js';
 import { lambdaEntry, type Runtime } from '../runtime/runtime.js';
 
 export type TaskEventsResult = TaskEventResult | { outcome: 'invalid'; issues: string };
 
 /** What the handler uses of the runtime; without `jobs`, dump tasks are not followed. */
-export type TaskEventsRuntime = Pick<Runtime, 'logger' | 'metrics' | 'coordination' | 'services' | 'discovery' | 'timer' | 'now'> & Partial<Pick<Runtime, 'jobs'>>;
+export type TaskEventsRuntime = Pick<Runtime, 'logger' | 'metrics' | 'coordination' | 'services' | 'discovery' | 'timer' | 'now'> &
+  Partial<Pick<Runtime, 'jobs'>>;
 
 export function createTaskEventsHandler(rt: TaskEventsRuntime) {
   return async (event: unknown, context?: Context): Promise<TaskEventsResult> => {
@@ -33,7 +34,8 @@ export function createTaskEventsHandler(rt: TaskEventsRuntime) {
       const result = await handleTaskEvent(detail, { ...rt, count: (service, metric) => serviceMetric(rt, service, metric, MetricUnit.Count, 1) });
       if (result.outcome === 'snapshot-job') {
         const done = result.result;
-        if (done.outcome === 'finished') rt.logger.info('snapshot job finished', { service: done.job.service, jobId: done.job.jobId, status: done.job.status, reason: done.job.reason });
+        if (done.outcome === 'finished')
+          rt.logger.info('snapshot job finished', { service: done.job.service, jobId: done.job.jobId, status: done.job.status, reason: done.job.reason });
         else rt.logger.debug('dump task event', { task: detail.taskArn, outcome: done.outcome, ...('why' in done ? { why: done.why } : {}) });
         return result;
       }

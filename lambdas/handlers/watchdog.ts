@@ -9,7 +9,7 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse } from 'aws-lambda';
 import { z } from 'zod';
-import { checkService, type CheckResult } from '../control/failover.js';
+import { type CheckResult, checkService } from '../control/failover.js';
 import { beginInvocation, flushMetrics, reportCheck } from '../runtime/observability.js';
 import { lambdaEntry, type Runtime } from '../runtime/runtime.js';
 

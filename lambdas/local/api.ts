@@ -54,7 +54,10 @@ async function route(mode: LocalMode, req: IncomingMessage, res: ServerResponse)
     const drill = await mode.runtime.drills.get(mode.service, m[1]!);
     return drill ? send(res, 200, drill) : send(res, 404, { error: `no drill ${m[1]}` });
   }
-  send(res, 404, { error: `no route ${method} ${p}`, routes: ['GET /status', 'POST /kill-primary', 'POST /snapshot', 'POST /drill', 'POST /corrupt', 'POST /schedules/:name'] });
+  send(res, 404, {
+    error: `no route ${method} ${p}`,
+    routes: ['GET /status', 'POST /kill-primary', 'POST /snapshot', 'POST /drill', 'POST /corrupt', 'POST /schedules/:name'],
+  });
 }
 
 /** Serves the API on 127.0.0.1:`port` (0: a free one); returns its URL and a close function. */

@@ -13,23 +13,23 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
+import type { PrimaryDiscovery } from '../adapters/discovery.js';
+import type { FailoverCheck, FailoverTimer } from '../adapters/failover-timer.js';
 import { ENV, type Env } from '../contract/environment.js';
 import type { HandlerId } from '../contract/triggers.js';
 import type { Clock } from '../domain/clock.js';
-import type { PrimaryDiscovery } from '../adapters/discovery.js';
-import type { FailoverCheck, FailoverTimer } from '../adapters/failover-timer.js';
-import { createRuntime, type Runtime } from '../runtime/runtime.js';
-import { drillFlows, snapshotJobFlows } from '../runtime/flows.js';
-import { createTaskEventsHandler } from '../handlers/task-events.js';
-import { createWatchdogHandler } from '../handlers/watchdog.js';
-import { createReconcilerHandler } from '../handlers/reconciler.js';
-import { createRetentionHandler } from '../handlers/retention.js';
 import { createDrillSchedulerHandler } from '../handlers/drill-scheduler.js';
 import { createDrillWatchdogHandler } from '../handlers/drill-watchdog.js';
+import { createReconcilerHandler } from '../handlers/reconciler.js';
 import { createReportHandler } from '../handlers/report.js';
+import { createRetentionHandler } from '../handlers/retention.js';
 import { createServiceConfigHandler } from '../handlers/service-config.js';
 import { createSnapshotSchedulerHandler } from '../handlers/snapshot-scheduler.js';
 import { createSnapshotWatchHandler } from '../handlers/snapshot-watch.js';
+import { createTaskEventsHandler } from '../handlers/task-events.js';
+import { createWatchdogHandler } from '../handlers/watchdog.js';
+import { drillFlows, snapshotJobFlows } from '../runtime/flows.js';
+import { createRuntime, type Runtime } from '../runtime/runtime.js';
 
 /** setTimeout in place of an SQS delay queue; delivers the same message body. */
 export class LocalFailoverTimer implements FailoverTimer {

@@ -10,12 +10,12 @@
  * Deliberately free of @aws-sdk imports: test global setup loads this, and pulling the SDK
  * into that process costs seconds.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
-import { mkdir } from 'node:fs/promises';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
-import { delimiter, dirname, join } from 'node:path';
+import { mkdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
+import { delimiter, dirname, join } from 'node:path';
 import { withLifeline } from '../adapters/lifeline.js';
 import { UnavailableError } from '../domain/errors.js';
 
@@ -129,7 +129,9 @@ function onPath(command: string): boolean {
 function javaMissing(err: unknown): Error {
   const e = err as NodeJS.ErrnoException;
   if (e?.code === 'ENOENT') {
-    return new UnavailableError('cannot start DynamoDB Local: `java` is not installed', { hint: 'apt-get install -y default-jre-headless (any Java 17+ on PATH will do)' });
+    return new UnavailableError('cannot start DynamoDB Local: `java` is not installed', {
+      hint: 'apt-get install -y default-jre-headless (any Java 17+ on PATH will do)',
+    });
   }
   return e instanceof Error ? e : new Error(String(e));
 }

@@ -19,21 +19,21 @@
  * loopback port (its ENI address is 127.0.0.1; the port is in its network bindings) and a
  * log file that outlives it.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { withLifeline } from '../adapters/lifeline.js';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
-import { OperationFailedError } from '../domain/errors.js';
-import type { DrillRunTaskRequest } from '../domain/drills.js';
-import { observationFromEcsTask, type TaskObservation } from '../domain/membership.js';
 import type { TaskLauncher } from '../adapters/ecs-launcher.js';
 import type { EcsTasks } from '../adapters/ecs-tasks.js';
-import { freePort } from './embedded-services.js';
-import { taskDetail, taskStateChangeEvent, type LocalTaskState } from './ecs-events.js';
+import { withLifeline } from '../adapters/lifeline.js';
 import { ENV } from '../contract/environment.js';
+import type { DrillRunTaskRequest } from '../domain/drills.js';
+import { OperationFailedError } from '../domain/errors.js';
+import { observationFromEcsTask, type TaskObservation } from '../domain/membership.js';
+import { type LocalTaskState, taskDetail, taskStateChangeEvent } from './ecs-events.js';
+import { freePort } from './embedded-services.js';
 
 export interface LocalTaskContext {
   taskArn: string;
@@ -161,9 +161,11 @@ export class LocalTaskLauncher implements TaskLauncher, EcsTasks {
     const starts: Promise<unknown>[] = [];
     for (let i = 0; i < missing; i++) {
       starts.push(
-        this.start(this.definition(svc.taskDefinition), { group: `service:${name}`, startedBy: `ecs-svc/${hash(name)}`, service: name }).catch((err: unknown) => {
-          this.o.onNotice?.(`service ${name}: could not start a task: ${(err as Error).message}`);
-        }),
+        this.start(this.definition(svc.taskDefinition), { group: `service:${name}`, startedBy: `ecs-svc/${hash(name)}`, service: name }).catch(
+          (err: unknown) => {
+            this.o.onNotice?.(`service ${name}: could not start a task: ${(err as Error).message}`);
+          },
+        ),
       );
     }
     await Promise.all(starts);
@@ -236,7 +238,10 @@ export class LocalTaskLauncher implements TaskLauncher, EcsTasks {
 
   // --- lifecycle ------------------------------------------------------------------------
 
-  private async start(def: LocalTaskDefinition, how: { group: string; startedBy: string; service?: string; overrides?: Record<string, string> }): Promise<LocalTask> {
+  private async start(
+    def: LocalTaskDefinition,
+    how: { group: string; startedBy: string; service?: string; overrides?: Record<string, string> },
+  ): Promise<LocalTask> {
     if (this.shuttingDown) throw new OperationFailedError(`RunTask on ${this.o.cluster} was refused: local mode is shutting down`);
     const svc = how.service ? this.services.get(how.service) : undefined;
     if (svc) svc.pending++;
@@ -341,10 +346,13 @@ export class LocalTaskLauncher implements TaskLauncher, EcsTasks {
     this.timers.clear();
     const live = [...this.tasks.values()].filter((t) => t.child);
     for (const t of live) {
-      if (t.desiredStatus === 'RUNNING') this.update(t, { desiredStatus: 'STOPPED', stopCode: 'ServiceSchedulerInitiated', stoppedReason: 'local mode is shutting down', stoppingAt: iso() });
+      if (t.desiredStatus === 'RUNNING')
+        this.update(t, { desiredStatus: 'STOPPED', stopCode: 'ServiceSchedulerInitiated', stoppedReason: 'local mode is shutting down', stoppingAt: iso() });
       t.child?.kill('SIGTERM');
     }
-    const timer = setTimeout(() => live.forEach((t) => signalGroup(t, 'SIGKILL')), graceMs);
+    const timer = setTimeout(() => {
+      for (const t of live) signalGroup(t, 'SIGKILL');
+    }, graceMs);
     await Promise.all(live.map((t) => t.exited));
     clearTimeout(timer);
     process.removeListener('exit', this.killAll);

@@ -20,43 +20,43 @@
  * (kill the primary, take a snapshot, run a drill, damage a snapshot for the demo).
  */
 import { Console } from 'node:console';
+import { randomBytes } from 'node:crypto';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { ensureDirectory, ProcessLedger, StateDirectoryLock } from './process-guard.js';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { randomBytes } from 'node:crypto';
-import { OperationFailedError, UsageError } from '../domain/errors.js';
-import { isDrillTask, type DrillRecord } from '../domain/drills.js';
-import type { Lease, Member } from '../domain/membership.js';
-import { normalizeServicePolicy, type ServicePolicy, type ServicePolicyInput } from '../domain/service-policy.js';
 import { createDynamoBaseClient, createSqsClient } from '../adapters/aws.js';
 import { ensureCatalogTable } from '../adapters/catalog.js';
-import type { SnapshotRecord } from '../domain/snapshot.js';
-import { partObjectKey, reportObjectKey } from '../contract/keys.js';
 import type { ObjectStore } from '../adapters/stores/store.js';
-import { planServiceRetention, type ServiceRetentionPlan } from '../control/retention.js';
-import { startDrill, type StartDrillResult } from '../control/drills/start.js';
-import { requestSnapshotJob, type RequestOutcome } from '../control/snapshot-jobs.js';
-import { makeJobId, type SnapshotJob } from '../domain/snapshot-jobs.js';
-import { REPORT_FORMATS } from '../domain/report/render.js';
-import { createLocalHandlers, quietMetrics, type LocalHandlers } from './control-plane.js';
-import { localWiring, type LocalSchedule, type LocalWiring } from './wiring.js';
-import { HANDLER_IDS, type HandlerId } from '../contract/triggers.js';
 import { ENV } from '../contract/environment.js';
-import { createRuntime, type Runtime } from '../runtime/runtime.js';
+import { partObjectKey, reportObjectKey } from '../contract/keys.js';
+import { HANDLER_IDS, type HandlerId } from '../contract/triggers.js';
+import { type StartDrillResult, startDrill } from '../control/drills/start.js';
+import { planServiceRetention, type ServiceRetentionPlan } from '../control/retention.js';
+import { type RequestOutcome, requestSnapshotJob } from '../control/snapshot-jobs.js';
+import { type DrillRecord, isDrillTask } from '../domain/drills.js';
+import { OperationFailedError, UsageError } from '../domain/errors.js';
+import type { Lease, Member } from '../domain/membership.js';
+import { REPORT_FORMATS } from '../domain/report/render.js';
+import { normalizeServicePolicy, type ServicePolicy, type ServicePolicyInput } from '../domain/service-policy.js';
+import type { SnapshotRecord } from '../domain/snapshot.js';
+import { makeJobId, type SnapshotJob } from '../domain/snapshot-jobs.js';
 import { retentionFlows } from '../runtime/flows.js';
+import { createRuntime, type Runtime } from '../runtime/runtime.js';
+import { describeDelivery, describeFiring } from './activity.js';
+import { createLocalHandlers, type LocalHandlers, quietMetrics } from './control-plane.js';
 import { LocalDiscovery } from './discovery.js';
-import { startEmbeddedServices, type EmbeddedServices } from './embedded-services.js';
-import { LocalEventBus, type Delivery, type EventPattern as BusPattern } from './event-bus.js';
-import { LocalTaskLauncher, type LocalTask } from './launcher.js';
+import { type EmbeddedServices, startEmbeddedServices } from './embedded-services.js';
+import { type EventPattern as BusPattern, type Delivery, LocalEventBus } from './event-bus.js';
+import { type LocalTask, LocalTaskLauncher } from './launcher.js';
+import { ensureDirectory, ProcessLedger, StateDirectoryLock } from './process-guard.js';
 import { LocalQueuePoller } from './queue-poller.js';
 import { LocalScheduler, type ScheduleFiring, type ScheduleStatus } from './scheduler.js';
-import { describeDelivery, describeFiring } from './activity.js';
+import { type LocalSchedule, type LocalWiring, localWiring } from './wiring.js';
 
 export const LOCAL_CLUSTER = 'local';
 export const LOCAL_TABLE = 'lifeboat-local';
@@ -123,7 +123,9 @@ export interface LocalStatus {
   lease?: Lease;
   discovery?: { taskArn: string; term: number; port?: number };
   members: MemberStatus[];
-  snapshots: (Pick<SnapshotRecord, 'id' | 'status' | 'createdAt' | 'size' | 'verifiedAt' | 'suspectAt' | 'reason' | 'term'> & { retention?: { action: string; reasons: string[] } })[];
+  snapshots: (Pick<SnapshotRecord, 'id' | 'status' | 'createdAt' | 'size' | 'verifiedAt' | 'suspectAt' | 'reason' | 'term'> & {
+    retention?: { action: string; reasons: string[] };
+  })[];
   retention?: Pick<ServiceRetentionPlan, 'policy' | 'timezone' | 'summary'>;
   drills: Pick<DrillRecord, 'drillId' | 'status' | 'snapshotId' | 'createdAt' | 'reason' | 'rtoSeconds' | 'rpoSeconds' | 'trigger'>[];
   schedules: ScheduleStatus[];
@@ -167,7 +169,10 @@ export class LocalMode {
   apiUrl: string | undefined;
   serviceUrl: string | undefined;
 
-  private constructor(private readonly o: LocalModeOptions, stateDir: string) {
+  private constructor(
+    private readonly o: LocalModeOptions,
+    stateDir: string,
+  ) {
     this.stateDir = stateDir;
     this.reportsDir = resolve(o.reportsDir ?? 'lifeboat-reports');
     this.table = o.table ?? LOCAL_TABLE;
@@ -226,7 +231,11 @@ export class LocalMode {
     // 1. Embedded AWS services.
     let services = o.services;
     if (!services) {
-      this.say(this.ephemeral ? 'starting DynamoDB Local (java, in memory) and fauxqs (S3 + SQS) on loopback' : `starting DynamoDB Local (java; tables kept in ${join(state, 'dynamodb')}) and fauxqs (SQS) on loopback`);
+      this.say(
+        this.ephemeral
+          ? 'starting DynamoDB Local (java, in memory) and fauxqs (S3 + SQS) on loopback'
+          : `starting DynamoDB Local (java; tables kept in ${join(state, 'dynamodb')}) and fauxqs (SQS) on loopback`,
+      );
       const started = await startEmbeddedServices({ ...(this.ephemeral ? {} : { dynamoDbPath: join(state, 'dynamodb') }), detached: true });
       this.onClose('DynamoDB Local and fauxqs', () => started.stop());
       await this.ledger?.record(started.dynamoPid);
@@ -336,7 +345,13 @@ export class LocalMode {
     this.scheduler = new LocalScheduler({ speed: this.speed, onFiring: (f) => this.onFiring(f) });
     const s = this.scheduler;
     const schedule = (entry: LocalSchedule) =>
-      s.add({ name: entry.name, expression: entry.expression, ...(entry.timezone ? { timezone: entry.timezone } : {}), target: (e) => h[entry.handler](e), input: entry.input });
+      s.add({
+        name: entry.name,
+        expression: entry.expression,
+        ...(entry.timezone ? { timezone: entry.timezone } : {}),
+        target: (e) => h[entry.handler](e),
+        input: entry.input,
+      });
     for (const entry of wiring.schedules) schedule(entry);
     if (this.speed !== 1) this.say(`schedules run ${this.speed}× faster than the clock (--speed ${this.speed})`);
 
@@ -370,7 +385,10 @@ export class LocalMode {
       if (this.stopping) return;
       if (!found) this.activity('error', 'no primary after 60 s; starting the service schedules anyway');
       serviceSchedules();
-      this.activity('schedule', `service schedules started: snapshot ${p.snapshot.schedule ?? '-'}, retention ${p.retention.schedule ?? '-'}, drill ${p.drill.schedule ?? '-'}`);
+      this.activity(
+        'schedule',
+        `service schedules started: snapshot ${p.snapshot.schedule ?? '-'}, retention ${p.retention.schedule ?? '-'}, drill ${p.drill.schedule ?? '-'}`,
+      );
     });
   }
 
@@ -378,7 +396,9 @@ export class LocalMode {
   private async whenPrimary(timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline && !this.stopping) {
-      const { lease } = await this.coordination().readState(this.service).catch(() => ({ lease: undefined }));
+      const { lease } = await this.coordination()
+        .readState(this.service)
+        .catch(() => ({ lease: undefined }));
       if (lease) return true;
       await new Promise((r) => setTimeout(r, 250));
     }
@@ -440,7 +460,8 @@ export class LocalMode {
   async killPrimary(): Promise<{ taskArn: string; term: number; at: number }> {
     const { lease } = await this.coordination().readState(this.service);
     const task = lease ? this.launcher.get(lease.holder) : undefined;
-    if (!lease || !task?.child) throw new OperationFailedError('there is no running primary to kill yet', { hint: 'wait until a primary is elected (the status view shows it)' });
+    if (!lease || !task?.child)
+      throw new OperationFailedError('there is no running primary to kill yet', { hint: 'wait until a primary is elected (the status view shows it)' });
     const at = Date.now();
     this.launcher.kill(lease.holder);
     this.activity('task', `killed the primary, task ${shortTask(lease.holder)} (term ${lease.term}), with SIGKILL`);
@@ -454,7 +475,10 @@ export class LocalMode {
    */
   async requestSnapshot(): Promise<RequestOutcome> {
     const r = await requestSnapshotJob(this.handlers.snapshotJobs, { service: this.service, jobId: makeJobId(new Date(), randomBytes(4)), trigger: 'manual' });
-    this.activity(r.outcome === 'failed' ? 'error' : 'snapshot', `snapshot job ${r.job.jobId} ${r.outcome}${r.job.target ? ` (asked task ${shortTask(r.job.target.taskArn)}, term ${r.job.target.term})` : ''}${r.job.reason ? `: ${r.job.reason}` : ''}`);
+    this.activity(
+      r.outcome === 'failed' ? 'error' : 'snapshot',
+      `snapshot job ${r.job.jobId} ${r.outcome}${r.job.target ? ` (asked task ${shortTask(r.job.target.taskArn)}, term ${r.job.target.term})` : ''}${r.job.reason ? `: ${r.job.reason}` : ''}`,
+    );
     return r;
   }
 
@@ -551,7 +575,15 @@ export class LocalMode {
       .map((t) => {
         const m = byArn.get(t.taskArn);
         const drill = isDrillTask({ startedBy: t.startedBy, overrideEnvironment: t.overrides });
-        const role: MemberStatus['role'] = drill ? 'drill' : t.lastStatus === 'STOPPED' ? 'stopped' : m?.goneAt !== undefined ? 'leaving' : state.lease?.holder === t.taskArn && m?.primaryTerm !== undefined ? 'primary' : 'replica';
+        const role: MemberStatus['role'] = drill
+          ? 'drill'
+          : t.lastStatus === 'STOPPED'
+            ? 'stopped'
+            : m?.goneAt !== undefined
+              ? 'leaving'
+              : state.lease?.holder === t.taskArn && m?.primaryTerm !== undefined
+                ? 'primary'
+                : 'replica';
         return {
           taskArn: t.taskArn,
           taskId: t.taskId,
@@ -583,10 +615,29 @@ export class LocalMode {
       members,
       snapshots: snapshots.map((r) => {
         const e = planById.get(r.id);
-        return { id: r.id, status: r.status, createdAt: r.createdAt, size: r.size, verifiedAt: r.verifiedAt, suspectAt: r.suspectAt, reason: r.reason, term: r.term, ...(e ? { retention: { action: e.action, reasons: e.reasons } } : {}) };
+        return {
+          id: r.id,
+          status: r.status,
+          createdAt: r.createdAt,
+          size: r.size,
+          verifiedAt: r.verifiedAt,
+          suspectAt: r.suspectAt,
+          reason: r.reason,
+          term: r.term,
+          ...(e ? { retention: { action: e.action, reasons: e.reasons } } : {}),
+        };
       }),
       ...(plan ? { retention: { policy: plan.policy, timezone: plan.timezone, summary: plan.summary } } : {}),
-      drills: drills.map((d) => ({ drillId: d.drillId, status: d.status, snapshotId: d.snapshotId, createdAt: d.createdAt, reason: d.reason, rtoSeconds: d.rtoSeconds, rpoSeconds: d.rpoSeconds, trigger: d.trigger })),
+      drills: drills.map((d) => ({
+        drillId: d.drillId,
+        status: d.status,
+        snapshotId: d.snapshotId,
+        createdAt: d.createdAt,
+        reason: d.reason,
+        rtoSeconds: d.rtoSeconds,
+        rpoSeconds: d.rpoSeconds,
+        trigger: d.trigger,
+      })),
       schedules: this.scheduler.status(),
       activity: this.activityLog.slice(-12),
       reports: this.reportFiles().map((f) => join(this.reportsDir, f)),
@@ -659,4 +710,3 @@ async function writeShims(repo: string, bin: string): Promise<string> {
   }
   return bin;
 }
-

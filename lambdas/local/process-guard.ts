@@ -18,7 +18,6 @@ import { isAbsolute, join, resolve, sep } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { LifeboatError, UsageError } from '../domain/errors.js';
 
-
 /** Another run holds the state directory (exit code 2: the user chose the directory). */
 export class StateDirectoryInUseError extends UsageError {}
 
@@ -34,7 +33,8 @@ export async function ensureDirectory(dir: string, what = 'state directory'): Pr
     path = join(path, part);
     try {
       const s = await stat(path);
-      if (!s.isDirectory()) throw new UsageError(`${what} ${abs}: ${path} is a file, not a directory`, { hint: 'choose a writable --state-dir (or use --ephemeral)' });
+      if (!s.isDirectory())
+        throw new UsageError(`${what} ${abs}: ${path} is a file, not a directory`, { hint: 'choose a writable --state-dir (or use --ephemeral)' });
       continue;
     } catch (err) {
       if (err instanceof LifeboatError) throw err;
@@ -113,15 +113,23 @@ export class StateDirectoryLock {
       if ((err as NodeJS.ErrnoException).code !== 'ELOCKED') throw err;
       const holder = await readHolder(holderPath);
       if (holder && isAlive(holder)) {
-        throw new StateDirectoryInUseError(`state directory ${dir} is in use by lifeboat local (pid ${holder.pid} on ${holder.host}, started ${holder.startedAt})`, {
-          hint: 'stop that run first (Ctrl-C in its terminal), or start this one with another --state-dir or --ephemeral',
-        });
+        throw new StateDirectoryInUseError(
+          `state directory ${dir} is in use by lifeboat local (pid ${holder.pid} on ${holder.host}, started ${holder.startedAt})`,
+          {
+            hint: 'stop that run first (Ctrl-C in its terminal), or start this one with another --state-dir or --ephemeral',
+          },
+        );
       }
       // Its holder is gone (killed before it could release): take the lock over.
       await rm(lockPath, { recursive: true, force: true });
       release = await take();
     }
-    const me: Holder = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), ...(processStart(process.pid) !== undefined ? { start: processStart(process.pid)! } : {}) };
+    const me: Holder = {
+      pid: process.pid,
+      host: hostname(),
+      startedAt: new Date().toISOString(),
+      ...(processStart(process.pid) !== undefined ? { start: processStart(process.pid)! } : {}),
+    };
     await writeFile(holderPath, `${JSON.stringify(me)}\n`);
     return new StateDirectoryLock(dir, async () => {
       await rm(holderPath, { force: true });

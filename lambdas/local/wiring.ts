@@ -6,15 +6,15 @@
  * scheduler and queue poller.
  */
 import {
-  HANDLER_IDS,
-  SERVICE_SCHEDULE_KINDS,
-  TRIGGERS,
+  type EventPattern,
   ecsTaskEventPattern,
+  HANDLER_IDS,
+  type HandlerId,
   rateExpression,
   renderScheduleInput,
-  type EventPattern,
-  type HandlerId,
+  SERVICE_SCHEDULE_KINDS,
   type ServiceScheduleKind,
+  TRIGGERS,
 } from '../contract/triggers.js';
 import type { ServicePolicy } from '../domain/service-policy.js';
 

@@ -4,13 +4,13 @@
  * counts become the runtime's metrics. Getters keep each adapter unbuilt until the flow uses it.
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { dateClock } from '../domain/clock.js';
-import type { DrillDeps } from '../control/drills/start.js';
+import type { ObjectStore } from '../adapters/stores/store.js';
 import type { FinalizeDeps, WatchdogDeps } from '../control/drills/finalize.js';
 import type { ReportDeps } from '../control/drills/reports.js';
+import type { DrillDeps } from '../control/drills/start.js';
 import type { RetentionContext } from '../control/retention.js';
 import type { SnapshotJobDeps } from '../control/snapshot-jobs.js';
-import type { ObjectStore } from '../adapters/stores/store.js';
+import { dateClock } from '../domain/clock.js';
 import { logWith, serviceMetric } from './observability.js';
 import type { Runtime } from './runtime.js';
 

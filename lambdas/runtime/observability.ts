@@ -31,11 +31,24 @@ export function serviceMetric(o: Pick<Observability, 'metrics'>, service: string
 
 /** Logs and measures what a failover check did; one place so every handler reports alike. */
 export function reportCheck(o: Observability, result: CheckResult, trigger: string): void {
-  const fields = { service: result.service, trigger, decision: result.decision, term: result.lease?.term, holder: result.lease?.holder, retries: result.retries };
+  const fields = {
+    service: result.service,
+    trigger,
+    decision: result.decision,
+    term: result.lease?.term,
+    holder: result.lease?.holder,
+    retries: result.retries,
+  };
   const metric = (name: string, unit: Unit, value: number) => serviceMetric(o, result.service, name, unit, value);
   if (result.elected) {
     const latency = Math.max(0, result.elected.lease.electedAt - result.elected.lostAt);
-    o.logger.info('primary elected', { ...fields, reason: result.elected.reason, previousHolder: result.elected.lease.previousHolder, failoverMs: latency, discovery: result.discovery });
+    o.logger.info('primary elected', {
+      ...fields,
+      reason: result.elected.reason,
+      previousHolder: result.elected.lease.previousHolder,
+      failoverMs: latency,
+      discovery: result.discovery,
+    });
     metric('Elections', MetricUnit.Count, 1);
     if (result.elected.reason === 'failover') metric('FailoverTime', MetricUnit.Milliseconds, latency);
   } else if (result.decision === 'wait') {

@@ -10,30 +10,30 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { S3Client } from '@aws-sdk/client-s3';
 import type { ECSClient } from '@aws-sdk/client-ecs';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { ENV, storeUrlFromEnv, type Env } from '../contract/environment.js';
-import { METRICS_NAMESPACE, POWERTOOLS_SERVICE_NAME } from '../contract/metrics.js';
-import { systemClock, type Clock } from '../domain/clock.js';
-import { UsageError } from '../domain/errors.js';
-import { parseMaxAge } from '../domain/drill-report.js';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createDynamoClient, createEcsClient, createS3Client, createServiceDiscoveryClient, createSqsClient } from '../adapters/aws.js';
 import { DynamoSnapshotCatalog, type SnapshotCatalog } from '../adapters/catalog.js';
-import { DynamoCoordinationStore, type CoordinationStore, type MemberCommands } from '../adapters/coordination.js';
+import { type CoordinationStore, DynamoCoordinationStore, type MemberCommands } from '../adapters/coordination.js';
 import { CloudMapDiscovery, type PrimaryDiscovery } from '../adapters/discovery.js';
-import { PowertoolsDrillMetrics, type DrillMetrics } from '../adapters/drill-metrics.js';
-import { DynamoDrillStore, type DrillStore } from '../adapters/drill-store.js';
+import { type DrillMetrics, PowertoolsDrillMetrics } from '../adapters/drill-metrics.js';
+import { type DrillStore, DynamoDrillStore } from '../adapters/drill-store.js';
 import { EcsTaskLauncher, type TaskLauncher } from '../adapters/ecs-launcher.js';
 import { EcsTaskReader, type EcsTasks } from '../adapters/ecs-tasks.js';
-import { SqsFailoverTimer, type FailoverTimer } from '../adapters/failover-timer.js';
+import { type FailoverTimer, SqsFailoverTimer } from '../adapters/failover-timer.js';
 import { DynamoJobStore, type JobStore } from '../adapters/job-store.js';
 import { DynamoServiceRegistry, type ServiceRegistry } from '../adapters/service-registry.js';
 import { DynamoSnapshotHolds, type SnapshotHolds } from '../adapters/snapshot-holds.js';
 import { openStore } from '../adapters/stores/registry.js';
 import type { ObjectStore } from '../adapters/stores/store.js';
+import { ENV, type Env, storeUrlFromEnv } from '../contract/environment.js';
+import { METRICS_NAMESPACE, POWERTOOLS_SERVICE_NAME } from '../contract/metrics.js';
 import { ServiceResolver } from '../control/services.js';
+import { type Clock, systemClock } from '../domain/clock.js';
+import { parseMaxAge } from '../domain/drill-report.js';
+import { UsageError } from '../domain/errors.js';
 
 /** Structured logs and EMF metrics (Powertools), made once per runtime. */
 export interface Observability {
@@ -109,7 +109,10 @@ export function createRuntime(env: Env = process.env, overrides: RuntimeOverride
     metrics: () => new Metrics({ namespace: env[ENV.metricsNamespace] ?? METRICS_NAMESPACE, serviceName: POWERTOOLS_SERVICE_NAME }),
     table: () => {
       const table = env[ENV.table];
-      if (!table) throw new UsageError(`${ENV.table} is not set`, { hint: `the CDK construct sets it on every Lifeboat function; the CLI takes --table NAME or ${ENV.table}` });
+      if (!table)
+        throw new UsageError(`${ENV.table} is not set`, {
+          hint: `the CDK construct sets it on every Lifeboat function; the CLI takes --table NAME or ${ENV.table}`,
+        });
       return table;
     },
     coordination: onTable((client, table) => new DynamoCoordinationStore(client, table)),
@@ -128,7 +131,10 @@ export function createRuntime(env: Env = process.env, overrides: RuntimeOverride
     },
     storeUrl: () => {
       const url = storeUrlFromEnv(env);
-      if (!url) throw new UsageError(`neither ${ENV.store} nor ${ENV.bucket} is set`, { hint: `the CDK construct sets ${ENV.bucket}; the CLI takes --store s3://BUCKET[/PREFIX] or --store file:///PATH` });
+      if (!url)
+        throw new UsageError(`neither ${ENV.store} nor ${ENV.bucket} is set`, {
+          hint: `the CDK construct sets ${ENV.bucket}; the CLI takes --store s3://BUCKET[/PREFIX] or --store file:///PATH`,
+        });
       return url;
     },
     objects: () => openStore(rt.storeUrl, { env, s3: clients.s3 }),

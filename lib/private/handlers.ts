@@ -9,7 +9,7 @@
  * Every handler of `lambdas/handlers/` is deployed (the others there are shared runtime code).
  */
 import { Duration } from 'aws-cdk-lib';
-import { TRIGGERS, type HandlerId, type Trigger } from '../../lambdas/contract/triggers.js';
+import { type HandlerId, TRIGGERS, type Trigger } from '../../lambdas/contract/triggers.js';
 
 export type { ServiceScheduleKind } from '../../lambdas/contract/triggers.js';
 

@@ -7,12 +7,12 @@
  * unresolved tokens: CloudFormation resolves those, and the policy is checked again by the
  * handler that stores it.
  */
-import { Duration, Token } from 'aws-cdk-lib';
+import { type Duration, Token } from 'aws-cdk-lib';
 import type * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import { LifeboatError } from '../../lambdas/domain/errors.js';
 import { KEEP_RULES, KEEP_WITHIN, type KeepRuleRow } from '../../lambdas/domain/keep-rules.js';
 import { parseKeepWithin, type RetentionPolicy } from '../../lambdas/domain/retention-policy.js';
-import { normalizeServicePolicy, type DiscoveryPolicy, type EcsPlacement, type ServicePolicyInput } from '../../lambdas/domain/service-policy.js';
+import { type DiscoveryPolicy, type EcsPlacement, normalizeServicePolicy, type ServicePolicyInput } from '../../lambdas/domain/service-policy.js';
 import type { ProtectionPolicy, RetentionOptions } from '../protection-policy.js';
 
 /** A protection policy that cannot work; the message names the bad value and the fix. */
@@ -76,7 +76,11 @@ function schedule(expr: scheduler.ScheduleExpression | undefined): { schedule: s
 function withoutTokens<T>(value: T): T {
   if (Array.isArray(value)) return value.filter((v) => !unresolved(v)).map(withoutTokens) as T;
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).filter(([, v]) => !unresolved(v)).map(([k, v]) => [k, withoutTokens(v)])) as T;
+    return Object.fromEntries(
+      Object.entries(value)
+        .filter(([, v]) => !unresolved(v))
+        .map(([k, v]) => [k, withoutTokens(v)]),
+    ) as T;
   }
   return value;
 }
@@ -99,7 +103,9 @@ export function buildServicePolicy(
   dump?: { taskDefinition: string; containerName: string },
 ): ServicePolicyInput {
   if (unresolved(policy.name)) {
-    throw new ProtectionPolicyError(`protect(): name must be a literal string, not a token (${policy.name}); it names the service's backups and IAM conditions`);
+    throw new ProtectionPolicyError(
+      `protect(): name must be a literal string, not a token (${policy.name}); it names the service's backups and IAM conditions`,
+    );
   }
   const fail = (message: string): never => {
     throw new ProtectionPolicyError(`protect('${policy.name}'): ${message}`);
@@ -108,19 +114,24 @@ export function buildServicePolicy(
   const drill = policy.drill;
   if (drill) {
     if (drill.verifyCommand === undefined || (!unresolved(drill.verifyCommand) && drill.verifyCommand.trim() === '')) {
-      fail(`drill.verifyCommand is ${JSON.stringify(drill.verifyCommand ?? null)}; a drill must verify the restored data: give the shell command that checks it (exit 0 = pass), e.g. verifyCommand: 'pg_verifybackup /data'`);
+      fail(
+        `drill.verifyCommand is ${JSON.stringify(drill.verifyCommand ?? null)}; a drill must verify the restored data: give the shell command that checks it (exit 0 = pass), e.g. verifyCommand: 'pg_verifybackup /data'`,
+      );
     }
     if (drill.randomWindow && !drill.randomWindow.isUnresolved() && !Number.isInteger(drill.randomWindow.toDays({ integral: false }))) {
       fail(`drill.randomWindow is ${drill.randomWindow.toHumanString()}; it must be whole days, e.g. Duration.days(7)`);
     }
     if (drill.staleAfter && !drill.staleAfter.isUnresolved()) {
       const h = drill.staleAfter.toHours({ integral: false });
-      if (!Number.isInteger(h) || h < 1 || h > 168) fail(`drill.staleAfter is ${drill.staleAfter.toHumanString()}; it must be whole hours between 1 hour and 7 days, e.g. Duration.hours(26)`);
+      if (!Number.isInteger(h) || h < 1 || h > 168)
+        fail(`drill.staleAfter is ${drill.staleAfter.toHumanString()}; it must be whole hours between 1 hour and 7 days, e.g. Duration.hours(26)`);
     }
   }
 
   if (policy.snapshot?.dumpTaskDefinition && policy.snapshot.mode !== 'dump') {
-    fail(`snapshot.dumpTaskDefinition is set but snapshot.mode is ${JSON.stringify(policy.snapshot.mode ?? 'agent')}; set mode: 'dump' to take snapshots with the dump task, or leave dumpTaskDefinition out`);
+    fail(
+      `snapshot.dumpTaskDefinition is set but snapshot.mode is ${JSON.stringify(policy.snapshot.mode ?? 'agent')}; set mode: 'dump' to take snapshots with the dump task, or leave dumpTaskDefinition out`,
+    );
   }
 
   const retention = policy.retention;
@@ -134,7 +145,9 @@ export function buildServicePolicy(
     const given = KEEP_RULES.map(({ cdkProp }) => [cdkProp, retention[cdkProp]] as const).filter(([, v]) => v !== undefined);
     const keepsSomething = given.some(([, v]) => unresolved(v) || v! > 0) || retention.keepWithin !== undefined;
     if (!keepsSomething) {
-      fail(`retention is ${JSON.stringify(Object.fromEntries(given))}, which keeps nothing: give at least one keep rule, e.g. retention: { keepDaily: 7, keepWeekly: 4, keepMonthly: 12 }, or leave retention out to keep every snapshot`);
+      fail(
+        `retention is ${JSON.stringify(Object.fromEntries(given))}, which keeps nothing: give at least one keep rule, e.g. retention: { keepDaily: 7, keepWeekly: 4, keepMonthly: 12 }, or leave retention out to keep every snapshot`,
+      );
     }
     const within = retention.keepWithin;
     if (within !== undefined && !unresolved(within)) {

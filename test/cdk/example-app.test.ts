@@ -50,7 +50,9 @@ describe('the example app', () => {
 
   it('GIVEN the functions WHEN bundled with the local esbuild THEN each is one ESM file without the native zstd module', () => {
     const stack = assembly.getStackByName('LifeboatExample');
-    const functions = Object.values(stack.template.Resources as Record<string, { Type: string; Properties: { Code: { S3Key: string } } }>).filter((r) => r.Type === 'AWS::Lambda::Function');
+    const functions = Object.values(stack.template.Resources as Record<string, { Type: string; Properties: { Code: { S3Key: string } } }>).filter(
+      (r) => r.Type === 'AWS::Lambda::Function',
+    );
     expect(functions).toHaveLength(HANDLERS.length);
     for (const fn of functions) {
       // The code's S3 key is the asset hash; the bundle is staged as asset.<hash>.

@@ -11,11 +11,11 @@ import { Template } from 'aws-cdk-lib/assertions';
 import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import { ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Lifeboat } from '../../lib/index.js';
-import { SCHEDULED_TIME, type HandlerId } from '../../lambdas/contract/triggers.js';
+import { type HandlerId, SCHEDULED_TIME } from '../../lambdas/contract/triggers.js';
 import type { ServicePolicyInput } from '../../lambdas/domain/service-policy.js';
 import { examplePolicy } from '../../lambdas/local/local-mode.js';
-import { localWiring, type LocalWiring } from '../../lambdas/local/wiring.js';
+import { type LocalWiring, localWiring } from '../../lambdas/local/wiring.js';
+import { Lifeboat } from '../../lib/index.js';
 import { fargateService, testStack } from '../support/cdk.js';
 
 const raw = JSON.parse(readFileSync(new URL('../../examples/kv/lifeboat-policy.json', import.meta.url), 'utf8')) as ServicePolicyInput & {
@@ -87,11 +87,20 @@ beforeAll(() => {
     const p = r.Properties as { ScheduleExpression: string; ScheduleExpressionTimezone?: string; Target: { Arn: unknown; Input: string } };
     // Scheduler fills in the scheduled time; the comparison fills in the same time on both sides.
     const input = JSON.parse(p.Target.Input.split(SCHEDULED_TIME).join(AT.toISOString())) as unknown;
-    return { handler: target(p.Target.Arn), expression: p.ScheduleExpression, ...(p.ScheduleExpressionTimezone ? { timezone: p.ScheduleExpressionTimezone } : {}), input };
+    return {
+      handler: target(p.Target.Arn),
+      expression: p.ScheduleExpression,
+      ...(p.ScheduleExpressionTimezone ? { timezone: p.ScheduleExpressionTimezone } : {}),
+      input,
+    };
   });
   const queues = Object.values(template.findResources('AWS::Lambda::EventSourceMapping')).map((r) => {
     const p = r.Properties as { FunctionName: unknown; BatchSize: number; FunctionResponseTypes?: string[] };
-    return { handler: target(p.FunctionName), batchSize: p.BatchSize, reportBatchItemFailures: (p.FunctionResponseTypes ?? []).includes('ReportBatchItemFailures') };
+    return {
+      handler: target(p.FunctionName),
+      batchSize: p.BatchSize,
+      reportBatchItemFailures: (p.FunctionResponseTypes ?? []).includes('ReportBatchItemFailures'),
+    };
   });
   deployed = { rules, schedules, queues };
   local = localWiring({ clusterArn: 'arn:aws:ecs:us-east-1:000000000000:cluster/local', policy: examplePolicy(raw) });

@@ -39,15 +39,19 @@ describe('lifeboat local: start-up failures', () => {
       },
       /is a file, not a directory/,
     ],
-  ])('GIVEN --state-dir on %s WHEN it starts THEN it exits 2 at once with one clear line', async (_what, dir, message) => {
-    const child = spawnCli(['local', '--no-ui', '--state-dir', dir()], { CI: 'true' });
-    const exit = await exitOf(child, 30_000);
-    const err = child.output().stderr;
-    expect(exit, err).toEqual({ code: 2, signal: null });
-    expect(err).toMatch(message);
-    expect(err).toMatch(/hint: choose a writable --state-dir/);
-    expect(err).not.toMatch(/unexpected error|\n\s+at /);
-  }, 60_000);
+  ])(
+    'GIVEN --state-dir on %s WHEN it starts THEN it exits 2 at once with one clear line',
+    async (_what, dir, message) => {
+      const child = spawnCli(['local', '--no-ui', '--state-dir', dir()], { CI: 'true' });
+      const exit = await exitOf(child, 30_000);
+      const err = child.output().stderr;
+      expect(exit, err).toEqual({ code: 2, signal: null });
+      expect(err).toMatch(message);
+      expect(err).toMatch(/hint: choose a writable --state-dir/);
+      expect(err).not.toMatch(/unexpected error|\n\s+at /);
+    },
+    60_000,
+  );
 });
 
 describe('lifeboat local: one run per state directory, nothing left after a crash', () => {
@@ -57,10 +61,14 @@ describe('lifeboat local: one run per state directory, nothing left after a cras
     let third: ReturnType<typeof spawnCli> | undefined;
     try {
       const api = await waitFor(async () => /local API: (http:\/\/127\.0\.0\.1:\d+)/.exec(first.output().stderr)?.[1], 'the local API', 120_000);
-      await waitFor(async () => {
-        const s = (await (await fetch(`${api}/status`)).json()) as { lease?: unknown; members: { pid?: number }[] };
-        return s.lease && s.members.filter((m) => m.pid).length === 2 ? s : undefined;
-      }, 'a primary and two running tasks', 120_000);
+      await waitFor(
+        async () => {
+          const s = (await (await fetch(`${api}/status`)).json()) as { lease?: unknown; members: { pid?: number }[] };
+          return s.lease && s.members.filter((m) => m.pid).length === 2 ? s : undefined;
+        },
+        'a primary and two running tasks',
+        120_000,
+      );
 
       const second = spawnCli(['local', '--no-ui', '--state-dir', stateDir], { CI: 'true' });
       const secondExit = await exitOf(second, 30_000);
@@ -74,7 +82,11 @@ describe('lifeboat local: one run per state directory, nothing left after a cras
       expect(tree.length).toBeGreaterThanOrEqual(5); // DynamoDB Local, 2 agents, 2 servers (and their wrappers)
       first.kill('SIGKILL');
       await exitOf(first, 10_000);
-      await waitFor(async () => (tree.filter(alive).length === 0 ? true : undefined), `every process of the killed run to die (left: ${tree.filter(alive).join(', ')})`, 20_000);
+      await waitFor(
+        async () => (tree.filter(alive).length === 0 ? true : undefined),
+        `every process of the killed run to die (left: ${tree.filter(alive).join(', ')})`,
+        20_000,
+      );
 
       third = spawnCli(['local', '--no-ui', '--replicas', '1', '--state-dir', stateDir], { CI: 'true' });
       await waitFor(async () => /local API: (http:\/\/127\.0\.0\.1:\d+)/.exec(third!.output().stderr)?.[1], 'the next run to start', 120_000);
@@ -111,7 +123,11 @@ function descendants(root: number): number[] {
   const queue = [root];
   while (queue.length) {
     const p = queue.shift()!;
-    for (const [pid, pp] of parent) if (pp === p) (out.push(pid), queue.push(pid));
+    for (const [pid, pp] of parent) {
+      if (pp !== p) continue;
+      out.push(pid);
+      queue.push(pid);
+    }
   }
   return out;
 }

@@ -2,13 +2,14 @@
  * The DynamoDB catalog against DynamoDB Local: the uploading → complete commit point,
  * conditional failures, ordering, pagination and the setup errors users meet.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
+
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createDynamoClient } from '../../lambdas/adapters/aws.js';
 import { DynamoSnapshotCatalog, ensureCatalogTable } from '../../lambdas/adapters/catalog.js';
-import type { SnapshotCompletion } from '../../lambdas/domain/snapshot.js';
-import { makeSnapshotId } from '../../lambdas/domain/ids.js';
 import { OperationFailedError, UnavailableError } from '../../lambdas/domain/errors.js';
+import { makeSnapshotId } from '../../lambdas/domain/ids.js';
+import type { SnapshotCompletion } from '../../lambdas/domain/snapshot.js';
 import { freshCatalog, setLeaseTerm, uniqueName } from '../support/fixtures.js';
 
 const completion = (n = 1): SnapshotCompletion => ({

@@ -6,19 +6,31 @@
  * then whole elections on generated holder/candidate pairs, in DynamoDB Local and in the
  * memory model, against the outcome the rules predict.
  */
-import fc from 'fast-check';
+
 import { PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createDynamoClient } from '../../lambdas/adapters/aws.js';
 import { DynamoCoordinationStore } from '../../lambdas/adapters/coordination.js';
 import { Expr, renderRule } from '../../lambdas/adapters/dynamo-condition.js';
 import { MemoryCoordinationStore } from '../../lambdas/adapters/memory-coordination.js';
 import { leaseKey, memberKey } from '../../lambdas/contract/keys.js';
-import { ELIGIBILITY, LOSS, STAYING, holds, isEligible, isLostAt, type ElectionOutcome, type MemberRule, type RuleMember, type RuleTimes } from '../../lambdas/domain/election.js';
+import {
+  ELIGIBILITY,
+  type ElectionOutcome,
+  holds,
+  isEligible,
+  isLostAt,
+  LOSS,
+  type MemberRule,
+  type RuleMember,
+  type RuleTimes,
+  STAYING,
+} from '../../lambdas/domain/election.js';
 import type { Member } from '../../lambdas/domain/membership.js';
-import { freshTable } from '../support/fixtures.js';
 import { arn } from '../support/coordination.js';
 import { ruleArb, ruleMemberArb, timesArb } from '../support/election-cases.js';
+import { freshTable } from '../support/fixtures.js';
 
 const client = createDynamoClient();
 let table: string;
@@ -58,7 +70,9 @@ const agree = (rule: fc.Arbitrary<MemberRule>, runs: number) =>
   fc.assert(
     fc.asyncProperty(fc.array(fc.tuple(rule, ruleMemberArb, timesArb), { minLength: BATCH, maxLength: BATCH }), async (cases) => {
       const answers = await Promise.all(cases.map(([r, m, t]) => dynamoHolds(r, m, t)));
-      cases.forEach(([r, m, t], i) => expect({ rule: r, member: m, times: t, dynamo: answers[i] }).toEqual({ rule: r, member: m, times: t, dynamo: holds(r, m, t) }));
+      for (const [i, [r, m, t]] of cases.entries()) {
+        expect({ rule: r, member: m, times: t, dynamo: answers[i] }).toEqual({ rule: r, member: m, times: t, dynamo: holds(r, m, t) });
+      }
     }),
     { seed: 20261127, numRuns: runs },
   );
@@ -87,7 +101,9 @@ describe('elections on generated members: DynamoDB Local, memory model and the r
     memory.core.leases.set(service, lease);
     const members = new Map<string, Member>();
     for (const [taskArn, fields] of items) {
-      await client.send(new PutCommand({ TableName: dynamo.table, Item: { ...memberKey(service, taskArn), type: 'member', service, commands: {}, ...fields } }));
+      await client.send(
+        new PutCommand({ TableName: dynamo.table, Item: { ...memberKey(service, taskArn), type: 'member', service, commands: {}, ...fields } }),
+      );
       members.set(taskArn, { service, taskArn, commands: {}, ...fields });
     }
     memory.core.members.set(service, members);
@@ -101,14 +117,30 @@ describe('elections on generated members: DynamoDB Local, memory model and the r
           cases.map(async ([holder, candidate, { now, cutoff }]) => {
             const service = `elect-${++n}`;
             await seed(service, holder, candidate, memory);
-            const request = { service, observedTerm: 1, previousHolder: arn('h'), previousHolderExists: true, lostCutoff: cutoff, candidate: arn('c'), now, reason: 'failover' as const };
+            const request = {
+              service,
+              observedTerm: 1,
+              previousHolder: arn('h'),
+              previousHolderExists: true,
+              lostCutoff: cutoff,
+              candidate: arn('c'),
+              now,
+              reason: 'failover' as const,
+            };
             const expected: ElectionOutcome['kind'] = !isLostAt({ service, taskArn: arn('h'), commands: {}, ...holder }, cutoff)
               ? 'holder-alive'
               : !isEligible({ service, taskArn: arn('c'), commands: {}, ...candidate }, now)
                 ? 'candidate-ineligible'
                 : 'elected';
             const [inDynamo, inMemory] = await Promise.all([dynamo.elect(request), memory.elect(request)]);
-            expect({ holder, candidate, now, cutoff, dynamo: inDynamo.kind, memory: inMemory.kind }).toEqual({ holder, candidate, now, cutoff, dynamo: expected, memory: expected });
+            expect({ holder, candidate, now, cutoff, dynamo: inDynamo.kind, memory: inMemory.kind }).toEqual({
+              holder,
+              candidate,
+              now,
+              cutoff,
+              dynamo: expected,
+              memory: expected,
+            });
           }),
         );
       }),

@@ -3,18 +3,18 @@
  * backend means passing this file.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createS3Client } from '../../lambdas/adapters/aws.js';
-import { S3Store } from '../../lambdas/adapters/stores/s3-store.js';
 import { DirectoryStore } from '../../lambdas/adapters/stores/directory-store.js';
 import { openStore } from '../../lambdas/adapters/stores/registry.js';
+import { S3Store } from '../../lambdas/adapters/stores/s3-store.js';
 import { ObjectNotFoundError, type ObjectStore } from '../../lambdas/adapters/stores/store.js';
 import { AbortedError, UnavailableError, UsageError } from '../../lambdas/domain/errors.js';
-import { STORE_CASES, readObject } from '../support/stores.js';
 import { tempDir } from '../support/fixtures.js';
-import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readObject, STORE_CASES } from '../support/stores.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 

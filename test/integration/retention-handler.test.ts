@@ -84,9 +84,13 @@ describe('retention handler', () => {
     const a = await service('one', { last: 1 }, [3, 2, 1]);
     const rec = recorder();
     const out = await createRetentionHandler(deps(rec))({ service: a.name });
-    expect(out.services).toEqual([{ service: a.name, outcome: 'swept', deleted: 2, resumed: 0, reaped: 0, skipped: 0, failed: 0, abortedUploads: 0, stoppedEarly: false }]);
+    expect(out.services).toEqual([
+      { service: a.name, outcome: 'swept', deleted: 2, resumed: 0, reaped: 0, skipped: 0, failed: 0, abortedUploads: 0, stoppedEarly: false },
+    ]);
     expect(await objectCount(store, a.name, a.ids[0]!)).toBe(0);
-    expect(rec.logs).toEqual([expect.objectContaining({ level: 'info', message: 'retention swept', data: expect.objectContaining({ service: a.name, deleted: 2, policy: 'last=1' }) })]);
+    expect(rec.logs).toEqual([
+      expect.objectContaining({ level: 'info', message: 'retention swept', data: expect.objectContaining({ service: a.name, deleted: 2, policy: 'last=1' }) }),
+    ]);
     expect(rec.metrics).toEqual([
       { dimensions: { ProtectedService: a.name }, name: 'SnapshotsExpired', value: 2 },
       { dimensions: { ProtectedService: a.name }, name: 'UploadsReaped', value: 0 },
@@ -120,7 +124,11 @@ describe('retention handler', () => {
     await expect(run).rejects.toThrow(new RegExp(`retention failed for ${broken.name}; the next run retries`));
     const byService = (name: string) => rec.logs.find((l) => l.data.service === name);
     expect(byService(good.name)).toMatchObject({ level: 'info', data: { outcome: 'swept', deleted: 1 } });
-    expect(byService(bare.name)).toMatchObject({ level: 'warn', message: 'retention policy refused; only dead uploads were reaped', data: { outcome: 'refused', reaped: 1 } });
+    expect(byService(bare.name)).toMatchObject({
+      level: 'warn',
+      message: 'retention policy refused; only dead uploads were reaped',
+      data: { outcome: 'refused', reaped: 1 },
+    });
     expect(byService(broken.name)).toMatchObject({ level: 'info', data: { failed: 1 } });
     expect(await catalog.get(bare.name, dead)).toBeUndefined();
     for (const id of bare.ids) expect((await catalog.get(bare.name, id))?.status).toBe('complete');

@@ -12,11 +12,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDynamoClient } from '../../lambdas/adapters/aws.js';
 import { DynamoServiceRegistry } from '../../lambdas/adapters/service-registry.js';
 import { normalizeServicePolicy } from '../../lambdas/domain/service-policy.js';
-import { createServiceConfigHandler, respondToCloudFormation, type CustomResourceResponse } from '../../lambdas/handlers/service-config.js';
+import { type CustomResourceResponse, createServiceConfigHandler, respondToCloudFormation } from '../../lambdas/handlers/service-config.js';
+import { createRuntime } from '../../lambdas/runtime/runtime.js';
 import { Lifeboat } from '../../lib/index.js';
 import { evaluateIntrinsics, fargateService, testStack } from '../support/cdk.js';
 import { freshTable } from '../support/fixtures.js';
-import { createRuntime } from '../../lambdas/runtime/runtime.js';
 
 /** A stand-in for CloudFormation's pre-signed S3 URL: records every PUT. */
 let server: Server;
@@ -49,7 +49,11 @@ function synthesize(): string {
     name: 'wiki',
     dataDirectory: '/var/lib/wiki',
     retention: { keepDaily: 7, keepWithin: '2d' },
-    drill: { schedule: ScheduleExpression.cron({ hour: '3', minute: '0', timeZone: TimeZone.EUROPE_PARIS }), verifyCommand: 'wiki-check', timeout: Duration.minutes(20) },
+    drill: {
+      schedule: ScheduleExpression.cron({ hour: '3', minute: '0', timeZone: TimeZone.EUROPE_PARIS }),
+      verifyCommand: 'wiki-check',
+      timeout: Duration.minutes(20),
+    },
     targets: { rpo: Duration.hours(1) },
     failover: { timeout: Duration.seconds(10), lease: Duration.seconds(20) },
   });
@@ -133,7 +137,13 @@ describe('service-config custom resource', () => {
     });
     await new Promise<void>((r) => flaky.listen(0, '127.0.0.1', r));
     try {
-      await respondToCloudFormation(`http://127.0.0.1:${(flaky.address() as AddressInfo).port}/`, { Status: 'SUCCESS', PhysicalResourceId: 'x', StackId: 's', RequestId: 'r', LogicalResourceId: 'l' });
+      await respondToCloudFormation(`http://127.0.0.1:${(flaky.address() as AddressInfo).port}/`, {
+        Status: 'SUCCESS',
+        PhysicalResourceId: 'x',
+        StackId: 's',
+        RequestId: 'r',
+        LogicalResourceId: 'l',
+      });
       expect(calls).toBe(2);
     } finally {
       await new Promise<void>((r) => flaky.close(() => r()));

@@ -5,22 +5,22 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { ECSClient, RunTaskCommand } from '@aws-sdk/client-ecs';
 import { Logger } from '@aws-lambda-powertools/logger';
+import { ECSClient, RunTaskCommand } from '@aws-sdk/client-ecs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { createDynamoClient } from '../../lambdas/adapters/aws.js';
 import { DynamoSnapshotCatalog } from '../../lambdas/adapters/catalog.js';
+import type { DrillMetrics } from '../../lambdas/adapters/drill-metrics.js';
 import { DynamoDrillStore } from '../../lambdas/adapters/drill-store.js';
 import { EcsTaskLauncher } from '../../lambdas/adapters/ecs-launcher.js';
 import { DynamoServiceRegistry } from '../../lambdas/adapters/service-registry.js';
-import type { DrillMetrics } from '../../lambdas/adapters/drill-metrics.js';
 import type { S3Store } from '../../lambdas/adapters/stores/s3-store.js';
-import { takeSnapshot } from '../../lambdas/engine/snapshot.js';
-import { normalizeServicePolicy, type ServicePolicyInput } from '../../lambdas/domain/service-policy.js';
 import { DRILL_ENV, type DrillRecord } from '../../lambdas/domain/drills.js';
-import { EcsTaskSchema, type EcsTask } from '../../lambdas/domain/ecs-task.js';
-import type { DrillRuntime } from '../../lambdas/runtime/flows.js';
+import { type EcsTask, EcsTaskSchema } from '../../lambdas/domain/ecs-task.js';
+import { normalizeServicePolicy, type ServicePolicyInput } from '../../lambdas/domain/service-policy.js';
 import type { SnapshotRecord } from '../../lambdas/domain/snapshot.js';
+import { takeSnapshot } from '../../lambdas/engine/snapshot.js';
+import type { DrillRuntime } from '../../lambdas/runtime/flows.js';
 import { freshS3Store, freshTable, tempDir } from './fixtures.js';
 
 export const ecsMock = mockClient(ECSClient);
@@ -122,7 +122,15 @@ export function mockRunTask(taskArn = nextTaskArn()) {
  */
 export function taskEvent(
   drill: DrillRecord,
-  options: { lastStatus?: string; exitCode?: number | null; stopCode?: string; stoppedReason?: string; taskArn?: string; startedAt?: string; stoppedAt?: string } = {},
+  options: {
+    lastStatus?: string;
+    exitCode?: number | null;
+    stopCode?: string;
+    stoppedReason?: string;
+    taskArn?: string;
+    startedAt?: string;
+    stoppedAt?: string;
+  } = {},
 ): EcsTask {
   const lastStatus = options.lastStatus ?? 'STOPPED';
   const detail = {

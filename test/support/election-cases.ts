@@ -20,15 +20,28 @@ export const ruleMemberArb: fc.Arbitrary<RuleMember> = fc
   .record({ lastStatus: status, desiredStatus: status, goneAt: time(4), aliveUntil: time(1) })
   .map((m) => Object.fromEntries(Object.entries(m).filter(([, v]) => v !== undefined)) as RuleMember);
 
-export const timesArb: fc.Arbitrary<Required<RuleTimes>> = fc.record({ now: near, timeoutMs: fc.integer({ min: 0, max: 3 }) }).map(({ now, timeoutMs }) => ({ now, cutoff: now - timeoutMs }));
+export const timesArb: fc.Arbitrary<Required<RuleTimes>> = fc
+  .record({ now: near, timeoutMs: fc.integer({ min: 0, max: 3 }) })
+  .map(({ now, timeoutMs }) => ({ now, cutoff: now - timeoutMs }));
 
 /** Any rule over the member fields (non-empty combinators: DynamoDB has no empty AND/OR). */
 export const ruleArb: fc.Arbitrary<MemberRule> = fc.letrec<{ rule: MemberRule }>((tie) => ({
   rule: fc.oneof(
     { maxDepth: 3, depthSize: 'small' },
-    fc.record({ test: fc.constant('equals' as const), field: fc.constantFrom('lastStatus' as const, 'desiredStatus' as const), value: fc.constantFrom('RUNNING', 'STOPPED') }),
-    fc.record({ test: fc.constant('absent' as const), field: fc.constantFrom('lastStatus' as const, 'desiredStatus' as const, 'goneAt' as const, 'aliveUntil' as const) }),
-    fc.record({ test: fc.constantFrom('after' as const, 'notAfter' as const), field: fc.constantFrom('goneAt' as const, 'aliveUntil' as const), time: fc.constantFrom('now' as const, 'cutoff' as const) }),
+    fc.record({
+      test: fc.constant('equals' as const),
+      field: fc.constantFrom('lastStatus' as const, 'desiredStatus' as const),
+      value: fc.constantFrom('RUNNING', 'STOPPED'),
+    }),
+    fc.record({
+      test: fc.constant('absent' as const),
+      field: fc.constantFrom('lastStatus' as const, 'desiredStatus' as const, 'goneAt' as const, 'aliveUntil' as const),
+    }),
+    fc.record({
+      test: fc.constantFrom('after' as const, 'notAfter' as const),
+      field: fc.constantFrom('goneAt' as const, 'aliveUntil' as const),
+      time: fc.constantFrom('now' as const, 'cutoff' as const),
+    }),
     fc.record({ test: fc.constantFrom('all' as const, 'any' as const), of: fc.array(tie('rule'), { minLength: 1, maxLength: 3 }) }),
   ),
 })).rule;

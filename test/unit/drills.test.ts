@@ -3,12 +3,16 @@
  * tasks, and how the task's end and the agent's result become one outcome.
  */
 import { describe, expect, it } from 'vitest';
+import { DRILL_STARTED_BY_PREFIX } from '../../lambdas/contract/triggers.js';
 import {
   buildDrillRunTask,
   concludeDrill,
+  type DrillAgentResult,
+  type DrillRecord,
   drillIdOfTask,
   drillLaunchSpec,
   drillTaskEnd,
+  ECS_STARTED_BY_MAX,
   isDrillId,
   isDrillTask,
   isOverdue,
@@ -16,15 +20,11 @@ import {
   selectDrillSnapshot,
   timedOutConclusion,
   truncateOutput,
-  ECS_STARTED_BY_MAX,
-  type DrillAgentResult,
-  type DrillRecord,
 } from '../../lambdas/domain/drills.js';
-import { DRILL_STARTED_BY_PREFIX } from '../../lambdas/contract/triggers.js';
-import { EcsTaskSchema, overrideEnvironment, type EcsTask } from '../../lambdas/domain/ecs-task.js';
-import { routeTask } from '../../lambdas/domain/task-routing.js';
+import { type EcsTask, EcsTaskSchema, overrideEnvironment } from '../../lambdas/domain/ecs-task.js';
 import { UsageError } from '../../lambdas/domain/errors.js';
 import { normalizeServicePolicy } from '../../lambdas/domain/service-policy.js';
+import { routeTask } from '../../lambdas/domain/task-routing.js';
 
 const T0 = new Date('2026-11-27T08:00:00.000Z');
 const iso = (offsetSeconds: number) => new Date(T0.getTime() + offsetSeconds * 1000).toISOString();
@@ -100,7 +100,10 @@ describe('selectDrillSnapshot', () => {
 
   it('falls back to the newest when the window is empty, and to nothing without snapshots', () => {
     const old = [{ id: 'old', createdAt: new Date(T0.getTime() - 30 * 86_400_000).toISOString() }];
-    expect(selectDrillSnapshot(old, { mode: 'random', now: T0, windowDays: 7, random: () => 0.5 })).toMatchObject({ snapshot: { id: 'old' }, selection: 'latest' });
+    expect(selectDrillSnapshot(old, { mode: 'random', now: T0, windowDays: 7, random: () => 0.5 })).toMatchObject({
+      snapshot: { id: 'old' },
+      selection: 'latest',
+    });
     expect(selectDrillSnapshot([], { mode: 'latest', now: T0, random: () => 0 })).toBeUndefined();
   });
 });
@@ -108,7 +111,15 @@ describe('selectDrillSnapshot', () => {
 describe('the RunTask request', () => {
   const policy = normalizeServicePolicy({
     service: 'db',
-    ecs: { cluster: 'prod', taskDefinition: 'db:7', containerName: 'db', launchType: 'FARGATE', subnets: ['subnet-1', 'subnet-2'], securityGroups: ['sg-1'], assignPublicIp: false },
+    ecs: {
+      cluster: 'prod',
+      taskDefinition: 'db:7',
+      containerName: 'db',
+      launchType: 'FARGATE',
+      subnets: ['subnet-1', 'subnet-2'],
+      securityGroups: ['sg-1'],
+      assignPublicIp: false,
+    },
     drill: { verifyCommand: 'pg_verify /data', app: { command: 'postgres -D /data', healthCheckCommand: 'pg_isready' } },
   });
 
@@ -144,8 +155,12 @@ describe('the RunTask request', () => {
 
   it('refuses a policy without the ECS settings a launch needs, naming them', () => {
     expect(() => drillLaunchSpec(normalizeServicePolicy({ service: 'db', ecs: { cluster: 'prod' } }))).toThrow(/no ecs\.taskDefinition, ecs\.containerName/);
-    expect(() => drillLaunchSpec(normalizeServicePolicy({ service: 'db', ecs: { cluster: 'c', taskDefinition: 't', containerName: 'x' } }))).toThrow(/Fargate but its policy has no ecs\.subnets/);
-    expect(() => drillLaunchSpec(normalizeServicePolicy({ service: 'db', ecs: { cluster: 'c', taskDefinition: 't', containerName: 'x', launchType: 'EC2' } }))).not.toThrow();
+    expect(() => drillLaunchSpec(normalizeServicePolicy({ service: 'db', ecs: { cluster: 'c', taskDefinition: 't', containerName: 'x' } }))).toThrow(
+      /Fargate but its policy has no ecs\.subnets/,
+    );
+    expect(() =>
+      drillLaunchSpec(normalizeServicePolicy({ service: 'db', ecs: { cluster: 'c', taskDefinition: 't', containerName: 'x', launchType: 'EC2' } })),
+    ).not.toThrow();
   });
 
   it('validates the drill section of the policy', () => {
@@ -158,10 +173,13 @@ describe('the RunTask request', () => {
 
 describe('recognising drill tasks', () => {
   const base = { taskArn: 'arn:task/1' };
-  const env = (vars: Record<string, string>) => ({ containerOverrides: [{ name: 'db', environment: Object.entries(vars).map(([name, value]) => ({ name, value })) }] });
+  const env = (vars: Record<string, string>) => ({
+    containerOverrides: [{ name: 'db', environment: Object.entries(vars).map(([name, value]) => ({ name, value })) }],
+  });
   const ID = 'drill-20261127T080000Z-0a0b0c0d';
   /** isDrillTask on a task as a member observation sees it. */
-  const drillTask = (t: Pick<EcsTask, 'startedBy' | 'overrides'>) => isDrillTask({ ...(t.startedBy ? { startedBy: t.startedBy } : {}), overrideEnvironment: overrideEnvironment(t) });
+  const drillTask = (t: Pick<EcsTask, 'startedBy' | 'overrides'>) =>
+    isDrillTask({ ...(t.startedBy ? { startedBy: t.startedBy } : {}), overrideEnvironment: overrideEnvironment(t) });
 
   it('by startedBy, or by the drill-mode override when startedBy is something else', () => {
     expect(drillTask({ ...base, startedBy: ID })).toBe(true);
@@ -194,7 +212,10 @@ describe('recognising drill tasks', () => {
   });
 
   it('routes a task state change to one flow: snapshot job, drill, or membership', () => {
-    expect(routeTask({ startedBy: 'job-20261127T080000Z-0a0b0c0d', overrides: env({ LIFEBOAT_MODE: 'dump' }) })).toEqual({ to: 'snapshot-job', jobId: 'job-20261127T080000Z-0a0b0c0d' });
+    expect(routeTask({ startedBy: 'job-20261127T080000Z-0a0b0c0d', overrides: env({ LIFEBOAT_MODE: 'dump' }) })).toEqual({
+      to: 'snapshot-job',
+      jobId: 'job-20261127T080000Z-0a0b0c0d',
+    });
     expect(routeTask({ startedBy: ID })).toEqual({ to: 'drill' });
     expect(routeTask({ startedBy: 'ecs-svc/1' })).toEqual({ to: 'membership' });
     expect(routeTask({})).toEqual({ to: 'membership' });
@@ -203,7 +224,14 @@ describe('recognising drill tasks', () => {
   });
 
   it('reads the drill container exit code, whichever order the containers come in', () => {
-    const detail = { ...base, containers: [{ name: 'sidecar', exitCode: 0 }, { name: 'db', exitCode: 1 }], stopCode: 'EssentialContainerExited' };
+    const detail = {
+      ...base,
+      containers: [
+        { name: 'sidecar', exitCode: 0 },
+        { name: 'db', exitCode: 1 },
+      ],
+      stopCode: 'EssentialContainerExited',
+    };
     expect(drillTaskEnd(detail, 'db')).toMatchObject({ exitCode: 1, stopCode: 'EssentialContainerExited' });
     // ECS may send a null exit code: the schema reads it as absent.
     const noExit = EcsTaskSchema.parse({ ...base, lastStatus: 'STOPPED', desiredStatus: 'STOPPED', version: 4, containers: [{ name: 'db', exitCode: null }] });
@@ -223,7 +251,11 @@ describe('concludeDrill', () => {
   });
 
   it('passes over target when RTO or RPO miss their targets, saying which', () => {
-    const c = concludeDrill(drill({ agent: agent({ readyAt: iso(500) }), rpoSeconds: 9000, targets: { rtoSeconds: 300, rpoSeconds: 7200 } }), { ...stopped, exitCode: 0 }, T0);
+    const c = concludeDrill(
+      drill({ agent: agent({ readyAt: iso(500) }), rpoSeconds: 9000, targets: { rtoSeconds: 300, rpoSeconds: 7200 } }),
+      { ...stopped, exitCode: 0 },
+      T0,
+    );
     expect(c).toMatchObject({ status: 'passed', overTarget: ['rto', 'rpo'], withinTargets: false });
     expect(c.reason).toMatch(/over target: RTO 7\.8 min > 5\.0 min, RPO 2\.5 h > 2\.0 h/);
   });
@@ -234,7 +266,12 @@ describe('concludeDrill', () => {
   });
 
   it.each([
-    ['the task failed to start', { ...stopped, stopCode: 'TaskFailedToStart', stoppedReason: 'CannotPullContainerError: pull access denied' }, agent(), /failed to start \(CannotPullContainerError/],
+    [
+      'the task failed to start',
+      { ...stopped, stopCode: 'TaskFailedToStart', stoppedReason: 'CannotPullContainerError: pull access denied' },
+      agent(),
+      /failed to start \(CannotPullContainerError/,
+    ],
     ['no exit code', { ...stopped, stopCode: 'SpotInterruption' }, agent(), /stopped without an exit code/],
     ['no agent result', { ...stopped, exitCode: 137 }, undefined, /exited with code 137 without recording a result/],
     ['agent passed, exit 1', { ...stopped, exitCode: 1 }, agent(), /agent recorded "passed" .* exited with code 1/],

@@ -27,7 +27,12 @@ describe('the ECS task schema', () => {
     const fromSdk = EcsTaskSchema.parse(sdk);
     expect(fromSdk).toEqual(fromEvent);
     expect(observationFromEcsTask(fromSdk)).toEqual(observationFromEcsTask(fromEvent));
-    expect(observationFromEcsTask(fromEvent)).toMatchObject({ lastStatus: 'STOPPED', version: 7, stoppedAt: Date.parse('2026-11-27T12:00:05.000Z'), exitCodes: { app: 137 } });
+    expect(observationFromEcsTask(fromEvent)).toMatchObject({
+      lastStatus: 'STOPPED',
+      version: 7,
+      stoppedAt: Date.parse('2026-11-27T12:00:05.000Z'),
+      exitCodes: { app: 137 },
+    });
   });
 
   it('keeps fields it does not know, and names the ones a task lacks', () => {
@@ -43,7 +48,13 @@ describe('the ECS task schema', () => {
     const overrides = {
       containerOverrides: [
         { name: 'a', environment: [{ name: 'LIFEBOAT_SERVICE', value: 'pg' }, { name: 'EMPTY' }] },
-        { name: 'b', environment: [{ name: 'LIFEBOAT_SERVICE', value: 'other' }, { name: 'X', value: '1' }] },
+        {
+          name: 'b',
+          environment: [
+            { name: 'LIFEBOAT_SERVICE', value: 'other' },
+            { name: 'X', value: '1' },
+          ],
+        },
         { name: 'c' },
       ],
     };

@@ -7,9 +7,9 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ELIGIBILITY, LOSS, decideFailover, holds, isEligible, isLostAt, primaryLostAt } from '../../lambdas/domain/election.js';
-import type { Member } from '../../lambdas/domain/membership.js';
 import { Expr, renderRule } from '../../lambdas/adapters/dynamo-condition.js';
+import { decideFailover, ELIGIBILITY, holds, isEligible, isLostAt, LOSS, primaryLostAt } from '../../lambdas/domain/election.js';
+import type { Member } from '../../lambdas/domain/membership.js';
 import { ruleArb, ruleMemberArb, timesArb } from '../support/election-cases.js';
 
 const asMember = (taskArn: string, fields: object): Member => ({ service: 's', taskArn, commands: {}, ...fields });

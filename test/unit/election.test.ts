@@ -3,10 +3,10 @@
  * elector decides; and how ECS task descriptions become observations (drills included).
  */
 import { describe, expect, it } from 'vitest';
-import { compareCandidates, decideFailover, isEligible, primaryLostAt, rankCandidates, roleOf } from '../../lambdas/domain/election.js';
-import { ecsServiceOfGroup, goneAtOf, observationFromEcsTask, type Lease, type Member } from '../../lambdas/domain/membership.js';
 import { isDrillTask } from '../../lambdas/domain/drills.js';
 import { EcsTaskSchema, parseEcsTask } from '../../lambdas/domain/ecs-task.js';
+import { compareCandidates, decideFailover, isEligible, primaryLostAt, rankCandidates, roleOf } from '../../lambdas/domain/election.js';
+import { ecsServiceOfGroup, goneAtOf, type Lease, type Member, observationFromEcsTask } from '../../lambdas/domain/membership.js';
 import { taskStateChange } from '../support/ecs-events.js';
 
 const NOW = 1_000_000;
@@ -72,7 +72,12 @@ describe('decideFailover', () => {
 
   it('waits the failover timeout after the primary was lost, whichever way', () => {
     const stopped = member('a', { goneAt: NOW - 10_000, aliveUntil: NOW + 4000 });
-    expect(decideFailover('s', lease('a'), [stopped, member('b')], policy, NOW)).toEqual({ kind: 'wait', lease: lease('a'), lostAt: NOW - 10_000, dueAt: NOW + 20_000 });
+    expect(decideFailover('s', lease('a'), [stopped, member('b')], policy, NOW)).toEqual({
+      kind: 'wait',
+      lease: lease('a'),
+      lostAt: NOW - 10_000,
+      dueAt: NOW + 20_000,
+    });
     const silent = member('a', { aliveUntil: NOW - 31_000 });
     expect(decideFailover('s', lease('a'), [silent, member('b')], policy, NOW)).toMatchObject({
       kind: 'elect',
@@ -117,7 +122,15 @@ describe('ECS task observations', () => {
   });
 
   it('falls back to the containers for the address and rejects incomplete tasks', () => {
-    expect(observationFromEcsTask({ taskArn: 't', lastStatus: 'RUNNING', desiredStatus: 'RUNNING', version: 1, containers: [{ networkInterfaces: [{ privateIpv4Address: '10.1.1.1' }] }] })?.ip).toBe('10.1.1.1');
+    expect(
+      observationFromEcsTask({
+        taskArn: 't',
+        lastStatus: 'RUNNING',
+        desiredStatus: 'RUNNING',
+        version: 1,
+        containers: [{ networkInterfaces: [{ privateIpv4Address: '10.1.1.1' }] }],
+      })?.ip,
+    ).toBe('10.1.1.1');
     expect(parseEcsTask({ taskArn: 't', lastStatus: 'RUNNING', desiredStatus: 'RUNNING' })).toBeUndefined();
   });
 
@@ -147,7 +160,13 @@ describe('ServiceResolver', () => {
     const { normalizeServicePolicy } = await import('../../lambdas/domain/service-policy.js');
     const policies = new Map([['wiki', normalizeServicePolicy({ service: 'wiki', ecs: { cluster: 'prod' } })]]);
     let lists = 0;
-    const registry = { list: async () => (lists++, [...policies.keys()]), get: async (s: string) => policies.get(s) };
+    const registry = {
+      list: async () => {
+        lists++;
+        return [...policies.keys()];
+      },
+      get: async (s: string) => policies.get(s),
+    };
     let now = 0;
     const r = new ServiceResolver(registry, () => now);
     expect((await r.resolve('wiki', 'arn:aws:ecs:us-east-1:1:cluster/prod'))?.service).toBe('wiki');
@@ -165,7 +184,11 @@ describe('ServiceResolver', () => {
 describe('discovery policy', () => {
   it('checks the port and the instance id', async () => {
     const { normalizeServicePolicy } = await import('../../lambdas/domain/service-policy.js');
-    expect(normalizeServicePolicy({ service: 'wiki', discovery: { serviceId: 'srv-1', port: 5432, instanceId: 'primary' } }).discovery).toEqual({ serviceId: 'srv-1', port: 5432, instanceId: 'primary' });
+    expect(normalizeServicePolicy({ service: 'wiki', discovery: { serviceId: 'srv-1', port: 5432, instanceId: 'primary' } }).discovery).toEqual({
+      serviceId: 'srv-1',
+      port: 5432,
+      instanceId: 'primary',
+    });
     expect(() => normalizeServicePolicy({ service: 'wiki', discovery: { port: 70000 } })).toThrow(/discovery.port is 70000/);
     expect(() => normalizeServicePolicy({ service: 'wiki', discovery: { instanceId: 'a/b' } })).toThrow(/not a valid Cloud Map instance id/);
   });

@@ -9,8 +9,9 @@ import * as keys from '../../lambdas/contract/keys.js';
 
 const source = readFileSync(new URL('../../lambdas/contract/keys.ts', import.meta.url), 'utf8');
 const header = source.slice(0, source.indexOf('*/'));
-const rows = header.split('\n').filter((l) => /^ \*   \S/.test(l));
-const tableRow = (pk: string, sk: string) => rows.some((l) => new RegExp(`^ \\*   ${pk.replace(/[$#<>]/g, '\\$&')}\\s+${sk.replace(/[$#<>]/g, '\\$&')}\\s`).test(l));
+const rows = header.split('\n').filter((l) => /^ \* {3}\S/.test(l));
+const tableRow = (pk: string, sk: string) =>
+  rows.some((l) => new RegExp(`^ \\*   ${pk.replace(/[$#<>]/g, '\\$&')}\\s+${sk.replace(/[$#<>]/g, '\\$&')}\\s`).test(l));
 
 describe('the key layout in the header of contract/keys.ts', () => {
   it.each([
@@ -27,7 +28,7 @@ describe('the key layout in the header of contract/keys.ts', () => {
   });
 
   it('lists exactly as many table rows as the code has item kinds', () => {
-    expect(rows.filter((l) => /^ \*   (SVC#|REGISTRY)/.test(l))).toHaveLength(8);
+    expect(rows.filter((l) => /^ \* {3}(SVC#|REGISTRY)/.test(l))).toHaveLength(8);
   });
 
   it.each([
@@ -37,7 +38,10 @@ describe('the key layout in the header of contract/keys.ts', () => {
     ['the report of every service', keys.reportObjectKey('json', undefined).replace(/\.json$/, '.<ext>')],
     ['the report of one service', keys.reportObjectKey('json', '<service>').replace(/\.json$/, '.<ext>')],
   ])('lists %s in the store as the code builds it', (_what, key) => {
-    expect(rows.some((l) => l.startsWith(` *   ${key} `)), key).toBe(true);
+    expect(
+      rows.some((l) => l.startsWith(` *   ${key} `)),
+      key,
+    ).toBe(true);
   });
 
   it(`names the TTL attribute (${keys.TTL_ATTRIBUTE}) and the primary's instance id (${keys.PRIMARY_INSTANCE_ID})`, () => {

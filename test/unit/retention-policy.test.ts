@@ -4,13 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { RetentionPolicyError } from '../../lambdas/domain/errors.js';
-import {
-  formatRetentionSpec,
-  parseKeepWithin,
-  parseRetentionSpec,
-  retentionRules,
-  validateRetentionPolicy,
-} from '../../lambdas/domain/retention-policy.js';
+import { formatRetentionSpec, parseKeepWithin, parseRetentionSpec, retentionRules, validateRetentionPolicy } from '../../lambdas/domain/retention-policy.js';
 import { normalizeServicePolicy } from '../../lambdas/domain/service-policy.js';
 
 describe('parseRetentionSpec', () => {

@@ -12,8 +12,8 @@ import fc from 'fast-check';
 import { DateTime } from 'luxon';
 import { describe, expect, it } from 'vitest';
 import { KEEP_RULES } from '../../lambdas/domain/keep-rules.js';
-import { retentionRules, type RetentionPolicy, type RetentionRules } from '../../lambdas/domain/retention-policy.js';
 import { describeReason, planRetention, type RetentionCandidate } from '../../lambdas/domain/retention.js';
+import { type RetentionPolicy, type RetentionRules, retentionRules } from '../../lambdas/domain/retention-policy.js';
 
 const HOUR = 3_600_000;
 // DST changes in 2026 (Europe: Mar 29, Oct 25 01:00Z; US: Mar 8 07:00Z, Nov 1 06:00Z) and New Year.
@@ -86,7 +86,11 @@ function fastPlan(snapshots: readonly RetentionCandidate[], rules: RetentionRule
   const out = new Map<string, string[]>();
   snapshots.forEach((s, i) => {
     const why = p.reasons[i];
-    if (why) out.set(s.id, why.map((r) => describeReason(r, s.time, rules.timezone)));
+    if (why)
+      out.set(
+        s.id,
+        why.map((r) => describeReason(r, s.time, rules.timezone)),
+      );
   });
   return out;
 }

@@ -4,12 +4,20 @@
  * the store registry by scheme, and the trigger table's pure helpers.
  */
 import { describe, expect, it } from 'vitest';
-import { ENV, storeUrlFromEnv } from '../../lambdas/contract/environment.js';
-import { DRILL_STARTED_BY_PREFIX, SCHEDULED_TIME, SERVICE_NAME, TRIGGERS, rateExpression, renderScheduleInput, triggersOf } from '../../lambdas/contract/triggers.js';
-import { isDrillTask } from '../../lambdas/domain/drills.js';
 import { openStore } from '../../lambdas/adapters/stores/registry.js';
-import { createRuntime } from '../../lambdas/runtime/runtime.js';
 import type { ObjectStore } from '../../lambdas/adapters/stores/store.js';
+import { ENV, storeUrlFromEnv } from '../../lambdas/contract/environment.js';
+import {
+  DRILL_STARTED_BY_PREFIX,
+  rateExpression,
+  renderScheduleInput,
+  SCHEDULED_TIME,
+  SERVICE_NAME,
+  TRIGGERS,
+  triggersOf,
+} from '../../lambdas/contract/triggers.js';
+import { isDrillTask } from '../../lambdas/domain/drills.js';
+import { createRuntime } from '../../lambdas/runtime/runtime.js';
 
 describe('createRuntime', () => {
   it('builds nothing until used, then each adapter once', () => {
@@ -58,7 +66,11 @@ describe('the trigger table', () => {
   });
 
   it('fills the placeholders of a schedule input', () => {
-    expect(renderScheduleInput({ service: SERVICE_NAME, scheduledTime: SCHEDULED_TIME, keep: 1 }, { service: 'db', scheduledTime: 'T' })).toEqual({ service: 'db', scheduledTime: 'T', keep: 1 });
+    expect(renderScheduleInput({ service: SERVICE_NAME, scheduledTime: SCHEDULED_TIME, keep: 1 }, { service: 'db', scheduledTime: 'T' })).toEqual({
+      service: 'db',
+      scheduledTime: 'T',
+      keep: 1,
+    });
   });
 
   it('routes drill tasks by the prefix the domain recognises them by', () => {

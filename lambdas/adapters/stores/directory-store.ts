@@ -5,15 +5,16 @@
  * An object is written to a temporary sibling, fsynced and renamed, so a reader (or a crash)
  * sees either nothing or the whole object, like S3's atomic PUT.
  */
+
+import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rmdir, stat, unlink } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { randomBytes } from 'node:crypto';
-import { Transform, type Readable } from 'node:stream';
+import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { AbortedError, UnavailableError, UsageError } from '../../domain/errors.js';
-import { ObjectNotFoundError, STORE_URL_HINT, type ObjectInfo, type ObjectStore, type PutOptions, type StoreBackend } from './store.js';
+import { type ObjectInfo, ObjectNotFoundError, type ObjectStore, type PutOptions, STORE_URL_HINT, type StoreBackend } from './store.js';
 
 const TEMP_MARK = '.lifeboat-tmp-';
 

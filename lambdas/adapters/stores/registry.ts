@@ -8,7 +8,7 @@ import { isAbsolute } from 'node:path';
 import { UsageError } from '../../domain/errors.js';
 import { directoryBackend } from './directory-store.js';
 import { s3Backend } from './s3-store.js';
-import { STORE_URL_HINT, type ObjectStore, type StoreBackend, type StoreContext } from './store.js';
+import { type ObjectStore, STORE_URL_HINT, type StoreBackend, type StoreContext } from './store.js';
 
 const BACKENDS: readonly StoreBackend[] = [s3Backend, directoryBackend];
 
@@ -22,7 +22,9 @@ export function openStore(url: string, context: Partial<StoreContext> = {}): Obj
   const scheme = schemeOf(url);
   const backend = BACKENDS.find((b) => b.scheme === scheme);
   if (!backend) {
-    throw new UsageError(`store URL ${JSON.stringify(url)} is not supported (known schemes: ${BACKENDS.map((b) => `${b.scheme}//`).join(', ')})`, { hint: STORE_URL_HINT });
+    throw new UsageError(`store URL ${JSON.stringify(url)} is not supported (known schemes: ${BACKENDS.map((b) => `${b.scheme}//`).join(', ')})`, {
+      hint: STORE_URL_HINT,
+    });
   }
   return backend.open(url, { env: context.env ?? process.env, ...(context.s3 ? { s3: context.s3 } : {}) });
 }

@@ -5,9 +5,10 @@
  * `queueSize` parts in flight, so memory stays bounded whatever the object size; a failed
  * or aborted upload is aborted on the server (no orphaned parts from this process).
  */
-import { Transform, type Readable } from 'node:stream';
+import { type Readable, Transform } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
+  type BucketLocationConstraint,
   CreateBucketCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
@@ -15,23 +16,22 @@ import {
   HeadObjectCommand,
   ListMultipartUploadsCommand,
   paginateListObjectsV2,
-  type BucketLocationConstraint,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { AbortedError, UnavailableError, UsageError } from '../../domain/errors.js';
 import { createS3Client, errorName, httpStatus, translateAwsError } from '../aws.js';
 import {
-  ObjectNotFoundError,
   type IncompleteUpload,
   type IncompleteUploadsCapability,
   type ObjectInfo,
   type ObjectLockCapability,
   type ObjectLockState,
+  ObjectNotFoundError,
   type ObjectStore,
   type PutOptions,
-  type StoreBackend,
   STORE_URL_HINT,
+  type StoreBackend,
 } from './store.js';
 
 export interface S3StoreOptions {

@@ -9,22 +9,15 @@
  * snapshot verified, metrics) after; a redelivered event for a passed drill re-applies the
  * (idempotent) verification, so a crash between the two converges.
  */
-import { OperationFailedError } from '../../domain/errors.js';
-import {
-  concludeDrill,
-  drillIdOfTask,
-  drillTaskEnd,
-  isOverdue,
-  timedOutConclusion,
-  DRILL_ENV,
-  type DrillRecord,
-} from '../../domain/drills.js';
-import { overrideEnvironment, type EcsTask } from '../../domain/ecs-task.js';
+
 import type { SnapshotCatalog } from '../../adapters/catalog.js';
+import type { DrillMetrics } from '../../adapters/drill-metrics.js';
 import type { DrillStore } from '../../adapters/drill-store.js';
 import type { TaskLauncher } from '../../adapters/ecs-launcher.js';
 import type { ServiceRegistry } from '../../adapters/service-registry.js';
-import type { DrillMetrics } from '../../adapters/drill-metrics.js';
+import { concludeDrill, DRILL_ENV, type DrillRecord, drillIdOfTask, drillTaskEnd, isOverdue, timedOutConclusion } from '../../domain/drills.js';
+import { type EcsTask, overrideEnvironment } from '../../domain/ecs-task.js';
+import { OperationFailedError } from '../../domain/errors.js';
 
 export interface FinalizeDeps {
   drills: DrillStore;
@@ -36,7 +29,10 @@ export interface FinalizeDeps {
 }
 
 /** What finalizing reads of a drill task's event (domain/ecs-task.ts). */
-export type DrillTaskEvent = Pick<EcsTask, 'taskArn' | 'lastStatus' | 'startedBy' | 'stopCode' | 'stoppedReason' | 'startedAt' | 'stoppedAt' | 'containers' | 'overrides'>;
+export type DrillTaskEvent = Pick<
+  EcsTask,
+  'taskArn' | 'lastStatus' | 'startedBy' | 'stopCode' | 'stoppedReason' | 'startedAt' | 'stoppedAt' | 'containers' | 'overrides'
+>;
 
 export type FinalizeResult =
   | { outcome: 'finalized'; drill: DrillRecord; snapshotVerified: boolean }
@@ -88,11 +84,22 @@ export async function finalizeDrill(deps: FinalizeDeps, detail: DrillTaskEvent, 
   const conclusion = concludeDrill(drill, drillTaskEnd(detail, drill.launch.containerName), clock());
   const finished = await deps.drills.finish(service, drillId, conclusion, { taskArn: detail.taskArn });
   if (finished.outcome !== 'finished') {
-    return { outcome: 'ignored', reason: finished.outcome === 'other-task' ? 'other-task' : finished.outcome === 'unknown-drill' ? 'unknown-drill' : 'already-finished', drill: finished.drill };
+    return {
+      outcome: 'ignored',
+      reason: finished.outcome === 'other-task' ? 'other-task' : finished.outcome === 'unknown-drill' ? 'unknown-drill' : 'already-finished',
+      drill: finished.drill,
+    };
   }
   const snapshotVerified = await applyVerdict(deps, finished.drill);
   deps.metrics?.drillFinished(finished.drill);
-  log('drill finished', { service, drillId, status: finished.drill.status, reason: finished.drill.reason, rtoSeconds: finished.drill.rtoSeconds, rpoSeconds: finished.drill.rpoSeconds });
+  log('drill finished', {
+    service,
+    drillId,
+    status: finished.drill.status,
+    reason: finished.drill.reason,
+    rtoSeconds: finished.drill.rtoSeconds,
+    rpoSeconds: finished.drill.rpoSeconds,
+  });
   return { outcome: 'finalized', drill: finished.drill, snapshotVerified };
 }
 
@@ -108,7 +115,8 @@ async function applyVerdict(deps: FinalizeDeps, drill: DrillRecord): Promise<boo
   const at = drill.finishedAt ?? (deps.clock ?? (() => new Date()))().toISOString();
   if (drill.status === 'failed') {
     const marked = await deps.catalog.markSuspect(drill.service, drill.snapshotId, at, drill.drillId);
-    if (marked) deps.log?.('snapshot of a failed drill is suspect; no longer verified', { service: drill.service, drillId: drill.drillId, snapshotId: drill.snapshotId });
+    if (marked)
+      deps.log?.('snapshot of a failed drill is suspect; no longer verified', { service: drill.service, drillId: drill.drillId, snapshotId: drill.snapshotId });
     return false;
   }
   if (drill.status !== 'passed') return false;
@@ -118,7 +126,12 @@ async function applyVerdict(deps: FinalizeDeps, drill: DrillRecord): Promise<boo
     return await deps.catalog.markVerified(drill.service, drill.snapshotId, at);
   } catch (err) {
     if (err instanceof OperationFailedError) {
-      deps.log?.('snapshot of a passed drill could not be marked verified', { service: drill.service, drillId: drill.drillId, snapshotId: drill.snapshotId, error: err.message });
+      deps.log?.('snapshot of a passed drill could not be marked verified', {
+        service: drill.service,
+        drillId: drill.drillId,
+        snapshotId: drill.snapshotId,
+        error: err.message,
+      });
       return false;
     }
     throw err;

@@ -7,15 +7,15 @@ import escapeHtml from 'escape-html';
 import type { DrillReport, DrillSummary, ServiceDrillReport } from '../drill-report.js';
 import {
   DRILL_VERDICT_LABEL,
-  SERVICE_VERDICT_LABEL,
-  VERDICT_ICON,
   failedChecks,
   formatMaxAge,
   formatOptionalSeconds,
   formatTime,
   measuredVsTarget,
+  SERVICE_VERDICT_LABEL,
+  VERDICT_ICON,
 } from './format.js';
-import { lineChart, type ChartPoint } from './svg-chart.js';
+import { type ChartPoint, lineChart } from './svg-chart.js';
 
 const e = (text: string | number | null | undefined) => escapeHtml(text === null || text === undefined ? '-' : String(text));
 
@@ -71,7 +71,10 @@ function drillRows(s: ServiceDrillReport): string {
     .map((d) => {
       const outputs = failedChecks(d)
         .filter((c) => c.output)
-        .map((c) => `<details><summary>${e(c.name)} output${c.command ? ` of <code>${e(c.command)}</code>` : ''}${c.exitCode !== undefined ? ` (exit ${e(c.exitCode)})` : ''}</summary><pre>${e(c.output)}</pre></details>`)
+        .map(
+          (c) =>
+            `<details><summary>${e(c.name)} output${c.command ? ` of <code>${e(c.command)}</code>` : ''}${c.exitCode !== undefined ? ` (exit ${e(c.exitCode)})` : ''}</summary><pre>${e(c.output)}</pre></details>`,
+        )
         .join('');
       return `<tr><td><code>${e(d.drillId)}</code></td><td>${badge(d.verdict, DRILL_VERDICT_LABEL[d.verdict])}</td><td>${e(formatTime(d.startedAt))}</td><td><code>${e(d.snapshotId)}</code></td><td class="num">${e(formatOptionalSeconds(d.restoreSeconds))}</td><td class="num">${e(formatOptionalSeconds(d.rtoSeconds))}</td><td class="num">${e(formatOptionalSeconds(d.rpoSeconds))}</td><td>${e(d.reason)}${outputs}</td></tr>`;
     })
@@ -81,7 +84,11 @@ function drillRows(s: ServiceDrillReport): string {
 function serviceSection(s: ServiceDrillReport): string {
   const charts = [
     lineChart({ title: `${s.service}: RTO (task start to verified)`, points: points(s.drills, (d) => d.rtoSeconds, 'RTO'), target: s.targets.rtoSeconds }),
-    lineChart({ title: `${s.service}: RPO (newest snapshot age at drill start)`, points: points(s.drills, (d) => d.rpoSeconds, 'RPO'), target: s.targets.rpoSeconds }),
+    lineChart({
+      title: `${s.service}: RPO (newest snapshot age at drill start)`,
+      points: points(s.drills, (d) => d.rpoSeconds, 'RPO'),
+      target: s.targets.rpoSeconds,
+    }),
   ];
   const table = s.drills.length
     ? `<table><thead><tr><th>Drill</th><th>Result</th><th>Started</th><th>Snapshot</th><th>Restore</th><th>RTO</th><th>RPO</th><th>Reason</th></tr></thead><tbody>${drillRows(s)}</tbody></table>`
