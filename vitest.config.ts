@@ -43,7 +43,18 @@ export default defineConfig({
           hookTimeout: 300_000,
         },
       },
-      { extends: true, test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], ...servers } },
+      {
+        extends: true,
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          ...servers,
+          // Local mode runs real tasks with 6 s leases on 2 cores: alone, after the other
+          // projects, one file at a time, so a busy machine does not make leases lapse.
+          sequence: { groupOrder: 1 },
+          fileParallelism: false,
+        },
+      },
     ],
   },
 });
