@@ -7,16 +7,15 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { z } from 'zod';
-import { handleTaskEvent, type TaskEventDeps, type TaskEventResult } from '../control/task-events.js';
+import { handleTaskEvent, type TaskEventResult } from '../control/task-events.js';
 import { EcsTaskStateChangeSchema } from '../domain/ecs-task.js';
-import { beginInvocation, flushMetrics, reportCheck, serviceMetric } from '../runtime/observability.js';
-import { lambdaEntry, type Runtime } from '../runtime/runtime.js';
+import { type TaskEventRuntime, taskEventFlows } from '../runtime/flows.js';
+import { beginInvocation, flushMetrics, reportCheck } from '../runtime/observability.js';
+import { lambdaEntry } from '../runtime/runtime.js';
 
 export type TaskEventsResult = TaskEventResult | { outcome: 'invalid'; issues: string };
 
-/** What the handler uses of the runtime; without `jobs`, dump tasks are not followed. */
-export type TaskEventsRuntime = Pick<Runtime, 'logger' | 'metrics' | 'coordination' | 'services' | 'discovery' | 'timer' | 'now'> &
-  Partial<Pick<Runtime, 'jobs'>>;
+export type TaskEventsRuntime = TaskEventRuntime;
 
 export function createTaskEventsHandler(rt: TaskEventsRuntime) {
   return async (event: unknown, context?: Context): Promise<TaskEventsResult> => {
@@ -31,7 +30,7 @@ export function createTaskEventsHandler(rt: TaskEventsRuntime) {
         return { outcome: 'invalid', issues };
       }
       const detail = parsed.data.detail;
-      const result = await handleTaskEvent(detail, taskEventDeps(rt));
+      const result = await handleTaskEvent(detail, taskEventFlows(rt));
       if (result.outcome === 'snapshot-job') {
         const done = result.result;
         if (done.outcome === 'finished')
@@ -50,32 +49,6 @@ export function createTaskEventsHandler(rt: TaskEventsRuntime) {
     } finally {
       flushMetrics(rt);
     }
-  };
-}
-
-/**
- * The flow's dependencies as getters on the runtime: spreading the runtime would build every
- * adapter it has (and fail on settings this handler does not have, such as the bucket).
- */
-function taskEventDeps(rt: TaskEventsRuntime): TaskEventDeps {
-  return {
-    get coordination() {
-      return rt.coordination;
-    },
-    get services() {
-      return rt.services;
-    },
-    get discovery() {
-      return rt.discovery;
-    },
-    get timer() {
-      return rt.timer;
-    },
-    get jobs() {
-      return rt.jobs;
-    },
-    now: rt.now,
-    count: (service, metric) => serviceMetric(rt, service, metric, MetricUnit.Count, 1),
   };
 }
 
