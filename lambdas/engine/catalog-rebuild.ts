@@ -10,7 +10,7 @@ import type { SnapshotCatalog } from '../adapters/catalog.js';
 import type { SnapshotRecord } from '../domain/snapshot.js';
 import { MANIFEST_NAME, manifestObjectKey, parseSnapshotObjectKey, serviceSnapshotsPrefix } from '../contract/keys.js';
 import type { ObjectStore } from '../adapters/stores/store.js';
-import { fetchManifest } from './restore.js';
+import { fetchManifest, type ManifestReadLimits } from './restore.js';
 
 export interface RebuildOutcome {
   id: string;
@@ -32,6 +32,8 @@ export async function rebuildCatalog(options: {
   store: ObjectStore;
   service: string;
   dryRun?: boolean;
+  /** Manifests beyond these limits are skipped as damaged, never parsed (defaults: restore's). */
+  manifestLimits?: Partial<ManifestReadLimits>;
 }): Promise<RebuildResult> {
   const service = assertServiceName(options.service);
   await Promise.all([options.catalog.check(), options.store.check()]);
@@ -59,7 +61,7 @@ export async function rebuildCatalog(options: {
     const manifestKey = manifestObjectKey(service, id);
     let fetched;
     try {
-      fetched = await fetchManifest(options.store, { service, id, manifestKey });
+      fetched = await fetchManifest(options.store, { service, id, manifestKey }, options.manifestLimits);
     } catch (err) {
       if (!(err instanceof IntegrityError)) throw err;
       skip(err.message);

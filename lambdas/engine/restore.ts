@@ -378,14 +378,20 @@ function partArchiveBounds(manifest: Manifest): number[] {
   return bounds.map((b) => b + dirs);
 }
 
-/** Passes the stored bytes through, hashing and counting them; more than declared is corruption at once. */
+/**
+ * Passes the stored bytes through, hashing and counting them. A body far longer than declared
+ * (twice, plus 1 MiB) is cut off at once, so an endless one cannot keep a restore busy; any
+ * other size mismatch is reported after the part is read, once the per-file checksums have
+ * had the chance to name the damaged file.
+ */
 function storedTap(part: ManifestPart, id: string) {
   const hash = createHash('sha256');
   let stored = 0;
+  const cutOff = part.size * 2 + 1024 * 1024;
   async function* tap(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
     for await (const chunk of source) {
       stored += chunk.length;
-      if (stored > part.size) {
+      if (stored > cutOff) {
         throw new IntegrityError(`part ${part.key} of snapshot ${id} is corrupted: it holds more than the ${part.size} bytes the manifest declares`, {
           hint: 'restore an older snapshot with --snapshot ID; the target directory was not changed',
         });
@@ -510,7 +516,7 @@ async function extractPart(ctx: ExtractContext, store: ObjectStore, part: Manife
     // The stream's own error (a limit, a short part) explains more than the reader's echo of it.
     const cause = [err, await pipeError].find((e) => e instanceof LifeboatError) ?? [err, await pipeError].find((e) => environmentCodeOf(e)) ?? err;
     if (cause instanceof LifeboatError) throw cause;
-    const env = asEnvironmentError(cause, `restore of snapshot ${ctx.manifest.id} into ${ctx.staging}`, ENV_HINT);
+    const env = asEnvironmentError(cause, `restore of snapshot ${ctx.manifest.id}`, ENV_HINT);
     if (env instanceof LifeboatError) throw env;
     throw new IntegrityError(
       `part ${part.key} of snapshot ${ctx.manifest.id} is corrupted or truncated (${(cause as Error).message})${current ? ` while reading "${current}"` : ''}`,

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { appendFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { createHash, randomBytes } from 'node:crypto';
-import { appendFile, link, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, link, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { takeSnapshot } from '../../lambdas/engine/snapshot.js';
@@ -327,14 +327,7 @@ describe.each(STORE_CASES)('snapshot and restore through the $name', ({ make }) 
       const at = tarBytes.indexOf(Buffer.from('sealed\n'));
       expect(at).toBeGreaterThan(0);
       tarBytes[at] = 'S'.charCodeAt(0);
-      // Same stored size as declared (a smaller frame padded with a zstd skippable frame),
-      // so nothing but the content checksums can tell.
-      const frame = compress(tarBytes, { checksumFlag: true, compressionLevel: 19 });
-      const pad = Buffer.alloc(original.length - frame.length);
-      expect(pad.length).toBeGreaterThanOrEqual(8);
-      pad.writeUInt32LE(0x184d2a50, 0);
-      pad.writeUInt32LE(pad.length - 8, 4);
-      await tamper(store, key, () => Buffer.concat([frame, pad]));
+      await tamper(store, key, () => compress(tarBytes, { checksumFlag: true }));
       await expect(restoreSnapshot({ catalog, store, service: 'corrupt', dir: target(), force: true })).rejects.toThrow(
         /file "sealed\/inside\.txt" in snapshot .* is corrupted: content SHA-256 does not match/,
       );
