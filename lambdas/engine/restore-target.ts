@@ -36,9 +36,11 @@
  *
  * The lock is a file created with O_EXCL (`.<name>.lifeboat-lock` beside the target, or
  * `.lifeboat-restore-lock` inside it when the parent is not writable) holding the pid, host,
- * pid namespace, boot id and process start time of its holder. A lock whose holder is
- * provably gone (same host and pid namespace, and the pid is dead, reused or from an
- * earlier boot) is broken; any other is reported with its holder.
+ * pid namespace, boot id and process start time of its holder, who touches it every 10 s.
+ * A lock whose holder is provably gone (same host and pid namespace, and the pid is dead,
+ * reused or from an earlier boot) is broken at once; one whose holder cannot be checked
+ * from here (another host, or a restarted container's new pid namespace) once it has not
+ * been touched for a minute. Any other is reported with its holder (TargetBusyError).
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync, readlinkSync } from 'node:fs';
@@ -243,8 +245,13 @@ function holderIsGone(info: LockInfo): boolean {
   return info.procStart !== undefined && start !== undefined && start !== info.procStart;
 }
 
-/** A lock file that is empty or unreadable JSON was being written when its writer died, or is being written now. */
-const HALF_WRITTEN_GRACE_MS = 30_000;
+/** The holder touches its lock this often... */
+const LOCK_HEARTBEAT_MS = 10_000;
+/**
+ * ...so one untouched this long has no live holder, wherever it ran. This also covers a lock
+ * file left empty or half-written by a writer that died while creating it.
+ */
+export const LOCK_STALE_MS = 60_000;
 
 /** Moves a stale lock out of the way without ever removing a live one that replaced it meanwhile. */
 async function breakLock(path: string, staleRaw: string): Promise<void> {
@@ -287,7 +294,7 @@ async function acquireAt(path: string, dir: string, purpose: string | undefined)
     if (raw === undefined) continue; // released between our attempt and the read
     const held = parseLock(raw);
     const age = Date.now() - (await stat(path).then((s) => s.mtimeMs, () => Date.now()));
-    const gone = held ? holderIsGone(held) : age > HALF_WRITTEN_GRACE_MS;
+    const gone = age > LOCK_STALE_MS || (held !== undefined && holderIsGone(held));
     if (gone && attempt < 5) {
       await breakLock(path, raw);
       continue;
@@ -296,15 +303,22 @@ async function acquireAt(path: string, dir: string, purpose: string | undefined)
       ? `pid ${held.pid} on host ${held.host} since ${held.startedAt}${held.purpose ? ` (${held.purpose})` : ''}`
       : 'a process that is still writing its lock file';
     throw new TargetBusyError(`another restore into ${dir} is running: ${who}`, {
-      hint: `wait for it to finish; if that process is gone (it runs elsewhere, so it cannot be checked from here), delete ${path} and retry`,
+      hint: `wait for it to finish; a lock whose holder is gone is taken over once it is ${LOCK_STALE_MS / 1000} s old (${path})`,
     });
   }
+  // Proof of life for contenders that cannot check our pid (another host or pid namespace).
+  const heartbeat = setInterval(() => {
+    const now = new Date();
+    utimes(path, now, now).catch(() => undefined);
+  }, LOCK_HEARTBEAT_MS);
+  heartbeat.unref();
   let released = false;
   return {
     path,
     release: async () => {
       if (released) return;
       released = true;
+      clearInterval(heartbeat);
       // Only our own lock: a broken-and-retaken one belongs to someone else now.
       const raw = await readFile(path, 'utf8').catch(() => undefined);
       if (raw !== undefined && parseLock(raw)?.token === info.token) await unlink(path).catch(() => undefined);

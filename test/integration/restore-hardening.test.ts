@@ -6,7 +6,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, truncate, writeFile, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, truncate, utimes, writeFile, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compress } from 'zstd-napi';
 import { takeSnapshot } from '../../lambdas/engine/snapshot.js';
 import { IN_PROGRESS_MARKER, fetchManifest, restoreSnapshot } from '../../lambdas/engine/restore.js';
-import type { PlacementStep } from '../../lambdas/engine/restore-target.js';
+import { LOCK_STALE_MS, type PlacementStep } from '../../lambdas/engine/restore-target.js';
 import { rebuildCatalog } from '../../lambdas/engine/catalog-rebuild.js';
 import { EnvironmentError, IntegrityError, TargetBusyError } from '../../lambdas/domain/errors.js';
 import { makeSnapshotId } from '../../lambdas/domain/ids.js';
@@ -204,7 +204,7 @@ describe('2. one restore at a time per target', () => {
     expect(await leftovers(dir)).toEqual([]);
   });
 
-  it('breaks the lock of a holder that is gone, and keeps one held on another host', async () => {
+  it('breaks the lock of a holder that is gone; one held elsewhere only once it is no longer refreshed', async () => {
     await snapshotOf('stale', { f: 'x' });
     const dir = newDir();
     await mkdir(join(dir, '..'), { recursive: true });
@@ -217,6 +217,11 @@ describe('2. one restore at a time per target', () => {
     expect(busy).toBeInstanceOf(TargetBusyError);
     expect((busy as TargetBusyError).message).toContain(`pid ${dead} on host elsewhere`);
     expect((busy as TargetBusyError).hint).toContain(lock);
+    // ... until it has not been touched for a minute: its holder stopped refreshing it.
+    const old = new Date(Date.now() - LOCK_STALE_MS - 5000);
+    await utimes(lock, old, old);
+    expect((await restoreSnapshot({ catalog, store, service: 'stale', dir, force: true })).status).toBe('restored');
+    await rm(dir, { recursive: true });
 
     // Same host, no pid namespace recorded (an older agent): the dead pid alone decides.
     const here = JSON.parse(info(hostname())) as Record<string, unknown>;
