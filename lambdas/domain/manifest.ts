@@ -103,6 +103,8 @@ const HEX64 = /^[0-9a-f]{64}$/;
 export const RESERVED_NAMES = {
   /** Present while an in-place restore moves entries; its JSON names the staging directory. */
   inProgressMarker: '.lifeboat-restore-in-progress',
+  /** The marker's next version, renamed over it (a phase change is atomic). */
+  inProgressMarkerTmp: '.lifeboat-restore-in-progress.tmp',
   /** The restore lock, inside the target only when its parent is not writable. */
   lock: '.lifeboat-restore-lock',
   /** In-place staging: this prefix followed by a hex token. */
@@ -115,7 +117,7 @@ export const isStagingName = (name: string): boolean => STAGING_NAME.test(name);
 
 /** True for a top-level name that only a restore may create (see RESERVED_NAMES). */
 export function isReservedName(name: string): boolean {
-  return name === RESERVED_NAMES.inProgressMarker || name === RESERVED_NAMES.lock || isStagingName(name);
+  return name === RESERVED_NAMES.inProgressMarker || name === RESERVED_NAMES.inProgressMarkerTmp || name === RESERVED_NAMES.lock || isStagingName(name);
 }
 
 /** Upper bounds on what a manifest may hold, so a hostile one cannot exhaust memory. */

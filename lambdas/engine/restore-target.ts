@@ -17,8 +17,9 @@
  *                                   abandon()  removes it, releases the lock; the target is untouched
  *   recoverTarget(dir, options)   lock, finish or roll back a crashed restore, release; for
  *                                 callers that will not restore (e.g. --if-empty with no snapshot)
- *   lockTarget(dir, options)      just the lock ({ release() }), for callers that change the
- *                                 target themselves (a delta restore); pair it with recover.
+ *   lockTarget(dir, options)      just the lock ({ path, release() }), for callers that change
+ *                                 the target themselves (a delta restore), followed by
+ *   recoverHeldTarget(dir, lock)  the recovery of recoverTarget, under a lock the caller holds.
  *
  * Two placements:
  * - swap: staging is a hidden sibling (`.<name>.lifeboat-staging-<token>`). A journal
@@ -137,7 +138,7 @@ function siblingNames(name: string) {
   };
 }
 
-const MARKER_TMP = `${RESERVED_NAMES.inProgressMarker}.tmp`;
+const MARKER_TMP = RESERVED_NAMES.inProgressMarkerTmp;
 const innerStaging = (token: string) => `${RESERVED_NAMES.stagingPrefix}${token}`;
 
 const exists = (path: string) =>
@@ -528,6 +529,14 @@ async function recoverLocked(target: string, notice: (line: string) => void, kee
     await finishInPlace(target, marker, keep, async () => undefined);
     notice(`${target}: finished an interrupted in-place restore${marker.snapshot ? ` of snapshot ${marker.snapshot}` : ''}`);
   }
+}
+
+/**
+ * Finishes or rolls back a crashed restore while the caller holds `lock` (from lockTarget):
+ * for a caller that then changes the target itself (a delta restore) before releasing.
+ */
+export async function recoverHeldTarget(dir: string, lock: TargetLock, options: Pick<TargetOptions, 'onNotice'> = {}): Promise<void> {
+  await recoverLocked(resolve(dir), options.onNotice ?? (() => undefined), new Set([basename(lock.path)]));
 }
 
 /** Lock, finish or roll back a crashed restore, release. Safe to call when there is nothing to do. */

@@ -475,8 +475,8 @@ async function extractPart(ctx: ExtractContext, store: ObjectStore, part: Manife
     (err: unknown) => err,
   );
   let current: string | undefined;
-  /** Where the last member's data ends in the archive: only the trailer may follow. */
-  let end = 0;
+  /** Where the last member's data ends in the archive: only the trailer may follow (undefined: unknown). */
+  let end: number | undefined = 0;
   try {
     for await (const member of extract) {
       const h = member.header;
@@ -488,7 +488,7 @@ async function extractPart(ctx: ExtractContext, store: ObjectStore, part: Manife
       }
       ctx.seen.add(path);
       const offset = (h as { byteOffset?: number }).byteOffset;
-      if (typeof offset === 'number') end = offset + roundUp512(h.size ?? 0);
+      end = typeof offset === 'number' && end !== undefined ? offset + roundUp512(h.size ?? 0) : undefined;
       const dest = join(ctx.staging, path);
       if (e.type === 'file') {
         if (h.size !== e.size) throw corrupted(ctx, path, `archive says ${h.size} bytes, manifest says ${e.size}`);
@@ -523,7 +523,7 @@ async function extractPart(ctx: ExtractContext, store: ObjectStore, part: Manife
       { hint: RESTORE_HINT, cause },
     );
   }
-  if (archive.bytes - end > TAR_TRAILER_MAX) {
+  if (end !== undefined && archive.bytes - end > TAR_TRAILER_MAX) {
     throw new IntegrityError(`part ${part.key} of snapshot ${ctx.manifest.id} is corrupted: ${archive.bytes - end} bytes follow the end of its archive`, { hint: RESTORE_HINT });
   }
   const { sha256: sha, stored } = tap.digest();
