@@ -34,6 +34,8 @@ import { cli } from '../support/cli.js';
 import type { RestoreChildArgs, RestoreChildOutput } from '../support/restore-child.js';
 
 const MiB = 1024 * 1024;
+/** Tests that start child processes: generous, the machine may be busy (no test waits on a timer). */
+const CHILD_TIMEOUT_MS = 240_000;
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
 let catalog: DynamoSnapshotCatalog;
@@ -147,7 +149,7 @@ describe('1. memory and decompressed size are bounded by the manifest', () => {
     const run = await runChild({ service: 'bomb', snapshot: hostile.id, dir: newDir() });
     expect(run.output?.error).toMatchObject({ name: 'IntegrityError', message: expect.stringMatching(/expands to more than the \d+ bytes its manifest entries account for/) });
     expect(run.output!.rssPeakBytes - run.output!.rssBeforeBytes).toBeLessThan(128 * MiB);
-  });
+  }, CHILD_TIMEOUT_MS);
 
   it('refuses data after the end of an archive', async () => {
     const { record } = await snapshotOf('trailing', { f: 'hello' });
@@ -179,7 +181,7 @@ describe('1. memory and decompressed size are bounded by the manifest', () => {
     expect((await stat(join(dir, 'zero.img'))).size).toBe(256 * MiB);
     // Today's engine buffered the whole decompressed file: +256 MiB and more.
     expect(run.output!.rssPeakBytes - run.output!.rssBeforeBytes).toBeLessThan(128 * MiB);
-  });
+  }, CHILD_TIMEOUT_MS);
 });
 
 describe('2. one restore at a time per target', () => {
@@ -337,7 +339,7 @@ describe('5. placing the tree is crash-atomic', () => {
     expect((root as { mode: number }).mode).toBe((wantRoot as { mode: number }).mode);
     if (after === 'new') expect(notices.join('\n')).toMatch(/finished an interrupted/);
     expect(await leftovers(dir)).toEqual([]);
-  });
+  }, CHILD_TIMEOUT_MS);
 
   it('a killed restore into a missing directory leaves nothing behind for the next one', async () => {
     const dir = newDir();
@@ -346,7 +348,7 @@ describe('5. placing the tree is crash-atomic', () => {
     expect(await leftovers(dir)).not.toEqual([]);
     expect((await restoreSnapshot({ catalog, store, service: 'crash', dir, ifEmpty: true })).status).toBe('restored');
     expect(await leftovers(dir)).toEqual([]);
-  });
+  }, CHILD_TIMEOUT_MS);
 
   it('a tree moved aside by an older version is moved back when the target is missing', async () => {
     const dir = newDir();
