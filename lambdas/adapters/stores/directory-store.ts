@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AbortedError, UnavailableError, UsageError } from '../../domain/errors.js';
-import { ObjectNotFoundError, type ObjectInfo, type ObjectStore, type PutOptions } from './store.js';
+import { ObjectNotFoundError, ShortObjectError, type ObjectInfo, type ObjectStore, type PutOptions } from './store.js';
 
 const TEMP_MARK = '.lifeboat-tmp-';
 
@@ -87,6 +87,28 @@ export class DirectoryStore implements ObjectStore {
       throw err;
     });
     return createReadStream('', { fd: fh, highWaterMark: 1024 * 1024 });
+  }
+
+  async getRange(key: string, offset: number, length: number): Promise<Buffer> {
+    const fh = await open(this.pathOf(key), 'r').catch(async (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') {
+        await this.check();
+        throw new ObjectNotFoundError(key, this.url);
+      }
+      throw err;
+    });
+    try {
+      const buf = Buffer.allocUnsafe(length);
+      let got = 0;
+      while (got < length) {
+        const { bytesRead } = await fh.read(buf, got, length - got, offset + got);
+        if (bytesRead === 0) throw new ShortObjectError(key, offset, length, got);
+        got += bytesRead;
+      }
+      return buf;
+    } finally {
+      await fh.close();
+    }
   }
 
   async head(key: string): Promise<{ size: number } | undefined> {
