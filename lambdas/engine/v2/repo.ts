@@ -38,10 +38,20 @@ async function readAll(store: ObjectStore, key: string, maxBytes: number, signal
   return Buffer.concat(chunks);
 }
 
-/** Fetches a gzip'd JSON object; the JSON text may be at most `maxJsonBytes`. */
-export async function readGzipJson(store: ObjectStore, key: string, maxJsonBytes: number, signal?: AbortSignal): Promise<{ doc: unknown; sha256: string; size: number }> {
+/**
+ * Fetches a gzip'd JSON object; the JSON text may be at most `maxJsonBytes`. `check` sees
+ * the stored bytes' SHA-256 before anything is decompressed or parsed.
+ */
+export async function readGzipJson(
+  store: ObjectStore,
+  key: string,
+  maxJsonBytes: number,
+  signal?: AbortSignal,
+  check?: (sha256: string) => void,
+): Promise<{ doc: unknown; sha256: string; size: number }> {
   const bytes = await readAll(store, key, maxJsonBytes, signal);
   const sha256 = createHash('sha256').update(bytes).digest('hex');
+  check?.(sha256);
   let text: Buffer;
   try {
     text = await gunzipAsync(bytes, { maxOutputLength: maxJsonBytes });
@@ -71,12 +81,13 @@ export async function fetchManifestV2(
   snap: { service: string; id: string; manifestKey: string; manifestSha256?: string },
   signal?: AbortSignal,
 ): Promise<{ manifest: ManifestV2; sha256: string; size: number }> {
-  const { doc, sha256, size } = await readGzipJson(store, snap.manifestKey, MAX_MANIFEST_V2_JSON_BYTES, signal);
-  if (snap.manifestSha256 && sha256 !== snap.manifestSha256) {
-    throw new IntegrityError(`manifest ${snap.manifestKey} of snapshot ${snap.id} is corrupted: its SHA-256 does not match the catalog`, {
-      hint: 'restore an older snapshot with --snapshot ID',
-    });
-  }
+  const { doc, sha256, size } = await readGzipJson(store, snap.manifestKey, MAX_MANIFEST_V2_JSON_BYTES, signal, (sha256) => {
+    if (snap.manifestSha256 && sha256 !== snap.manifestSha256) {
+      throw new IntegrityError(`manifest ${snap.manifestKey} of snapshot ${snap.id} is corrupted: its SHA-256 does not match the catalog`, {
+        hint: 'restore an older snapshot with --snapshot ID',
+      });
+    }
+  });
   const manifest = validateManifestV2(doc);
   if (manifest.service !== snap.service || manifest.id !== snap.id) {
     throw new IntegrityError(`manifest ${snap.manifestKey} describes ${manifest.service}/${manifest.id}, not ${snap.service}/${snap.id}`);
