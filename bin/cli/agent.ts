@@ -46,6 +46,7 @@ interface AgentFlags {
   onCommand?: string;
   positionCommand?: string;
   hookTimeout: number;
+  readAll?: boolean;
   elect: boolean;
   table?: string;
   store?: string;
@@ -68,6 +69,7 @@ export function registerAgent(program: Command, io: CliIO, done: (r: CommandResu
     .option('--on-command <command>', 'shell command run for each received command (LIFEBOAT_COMMAND_ID/_TYPE/_ARGS); default: print it as a JSON line')
     .option('--position-command <command>', 'shell command printing how fresh the data is (a number, bigger is fresher)')
     .option('--hook-timeout <seconds>', 'time limit for each hook', positiveNumber('--hook-timeout'), 600)
+    .option('--read-all', 'snapshots this agent takes read every file, even those unchanged since the previous snapshot')
     .option('--no-elect', 'never run an election from this agent (leave it to the control plane)')
     .option('--table <name>', 'catalog table (env LIFEBOAT_TABLE)')
     .option('--store <url>', 's3://bucket/prefix or file:///path, for --restore (env LIFEBOAT_STORE or LIFEBOAT_BUCKET)')
@@ -165,6 +167,7 @@ export function registerAgent(program: Command, io: CliIO, done: (r: CommandResu
           role,
           dir: flags.dir ?? io.env.LIFEBOAT_DIR,
           command,
+          readAll: flags.readAll,
           signal: io.signal,
           onNotice: (line) => say(io, line),
         })

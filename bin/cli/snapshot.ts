@@ -21,6 +21,7 @@ interface SnapshotFlags {
   term?: number;
   sourceTask?: string;
   minInterval?: number;
+  readAll?: boolean;
   job?: string;
   table?: string;
   store?: string;
@@ -40,6 +41,7 @@ export function registerSnapshot(program: Command, io: CliIO, done: (r: CommandR
     .option('--term <n>', "writer's fencing term (set by the agent)", positiveNumber('--term'))
     .option('--source-task <id>', 'task that took the snapshot (env LIFEBOAT_TASK)')
     .option('--job <id>', 'the snapshot job this snapshot is for (a dump task; env LIFEBOAT_JOB_ID): recorded on the job')
+    .option('--read-all', 'read every file, even those unchanged (size, mtime, ctime, inode) since the previous snapshot')
     .option('--min-interval <duration>', 'skip (exit 0) when a complete snapshot is younger than this, e.g. 10m (debounce for hooks)', durationMs('--min-interval'))
     .option('--table <name>', 'catalog table (env LIFEBOAT_TABLE)')
     .option('--store <url>', 's3://bucket/prefix or file:///path (env LIFEBOAT_STORE or LIFEBOAT_BUCKET)')
@@ -76,6 +78,7 @@ export function registerSnapshot(program: Command, io: CliIO, done: (r: CommandR
           hookTimeoutMs: flags.hookTimeout * 1000,
           term: flags.term,
           sourceTask: flags.sourceTask ?? io.env.LIFEBOAT_TASK,
+          readAll: flags.readAll,
           signal: io.signal,
           onProgress: (p) => p.phase === 'upload' && bar.update(p.bytesDone, p.bytesTotal, 'snapshot'),
           onNotice: (line) => say(io, line),
