@@ -26,7 +26,7 @@
  *   <service>/snapshots/<snapshotId>/part-0000.tar.zst     (part-0001.tar: stored without zstd)
  *   <service>/snapshots/<snapshotId>/manifest.json.gz      (written last)
  *   v2 (content-addressed, deduplicated per service; docs/FORMAT-V2.md):
- *   <service>/snapshots/<snapshotId>/manifest-v2.json.gz   (written last; the only object a
+ *   <service>/snapshots/<snapshotId>/manifest-v2.json.zst   (written last; the only object a
  *                                                          snapshot owns, so retention deleting
  *                                                          the snapshot's prefix leaves shared data)
  *   <service>/packs/<xx>/<packId>                          pack of blobs; xx = first 2 hex of packId,
@@ -87,7 +87,7 @@ export const partObjectKey = (service: string, snapshotId: string, index: number
   `${snapshotPrefix(service, snapshotId)}part-${String(index).padStart(4, '0')}.tar${compression === 'zstd' ? '.zst' : ''}`;
 
 /** v2: the manifest's own name tells the format without fetching it. */
-export const MANIFEST_V2_NAME = 'manifest-v2.json.gz';
+export const MANIFEST_V2_NAME = 'manifest-v2.json.zst';
 
 export const manifestV2ObjectKey = (service: string, snapshotId: string): string =>
   `${snapshotPrefix(service, snapshotId)}${MANIFEST_V2_NAME}`;

@@ -306,7 +306,7 @@ describe.each(STORE_CASES)('v2 snapshot and restore through the $name', ({ make 
       try {
         const err = await restoreSnapshot({ catalog, store, service, dir: target, force: true }).catch((e: unknown) => e);
         expect(err).toBeInstanceOf(IntegrityError);
-        expect((err as Error).message).toMatch(/snapshot .* is damaged: blob [0-9a-f]{64} in pack [0-9a-f]{64}/);
+        expect((err as Error).message).toMatch(/file "[ab]" in snapshot \S+ is corrupted: content SHA-256 does not match \(blob [0-9a-f]{64} in pack [0-9a-f]{64}\)/);
         await untouched();
       } finally {
         await store.put(packKey, Readable.from([original]));

@@ -52,18 +52,22 @@ export interface ContentOptions {
   progress: (bytes: number, files: number) => void;
 }
 
-function corrupted(snapshotId: string, what: string): IntegrityError {
-  return new IntegrityError(`snapshot ${snapshotId} is damaged: ${what}`, {
-    hint: 'restore an older snapshot with --snapshot ID and run `lifeboat check`; the target directory was not changed',
-  });
+const HINT = 'restore an older snapshot with --snapshot ID; the target directory was not changed';
+
+function corrupted(snapshotId: string, path: string, what: string): IntegrityError {
+  return new IntegrityError(`file "${path}" in snapshot ${snapshotId} is corrupted: ${what}`, { hint: HINT });
 }
 
-/** Stored bytes → plaintext, bounded by and checked against the index and the blob id. */
-export function decodeBlob(snapshotId: string, id: string, loc: BlobLocation, stored: Buffer): Buffer {
+/**
+ * Stored bytes → plaintext, bounded by and checked against the index and the blob id.
+ * `path` names a file that uses the blob, for the error.
+ */
+export function decodeBlob(snapshotId: string, path: string, id: string, loc: BlobLocation, stored: Buffer): Buffer {
+  const where = `blob ${id} in pack ${loc.pack}`;
   let raw: Buffer;
-  if (stored.length !== loc.length) throw corrupted(snapshotId, `blob ${id} in pack ${loc.pack} is ${stored.length} bytes, the index says ${loc.length}`);
+  if (stored.length !== loc.length) throw corrupted(snapshotId, path, `${where} is ${stored.length} bytes, the index says ${loc.length}`);
   if (loc.compression === 'none') {
-    if (loc.length !== loc.rawLength) throw corrupted(snapshotId, `blob ${id} in pack ${loc.pack}: stored and raw sizes differ for an uncompressed blob`);
+    if (loc.length !== loc.rawLength) throw corrupted(snapshotId, path, `${where}: stored and raw sizes differ for an uncompressed blob`);
     raw = stored;
   } else {
     raw = Buffer.allocUnsafe(loc.rawLength);
@@ -71,11 +75,11 @@ export function decodeBlob(snapshotId: string, id: string, loc: BlobLocation, st
     try {
       n = zstd.decompress(raw, stored);
     } catch (err) {
-      throw corrupted(snapshotId, `blob ${id} in pack ${loc.pack} does not decompress to its declared ${loc.rawLength} bytes (${(err as Error).message})`);
+      throw corrupted(snapshotId, path, `${where} does not decompress to its declared ${loc.rawLength} bytes (${(err as Error).message})`);
     }
-    if (n !== loc.rawLength) throw corrupted(snapshotId, `blob ${id} in pack ${loc.pack} decompresses to ${n} bytes, the index says ${loc.rawLength}`);
+    if (n !== loc.rawLength) throw corrupted(snapshotId, path, `${where} decompresses to ${n} bytes, the index says ${loc.rawLength}`);
   }
-  if (createHash('sha256').update(raw).digest('hex') !== id) throw corrupted(snapshotId, `blob ${id} in pack ${loc.pack} does not match its SHA-256`);
+  if (createHash('sha256').update(raw).digest('hex') !== id) throw corrupted(snapshotId, path, `content SHA-256 does not match (${where})`);
   return raw;
 }
 
@@ -83,7 +87,7 @@ export function decodeBlob(snapshotId: string, id: string, loc: BlobLocation, st
 export function assertBlobsIndexed(snapshotId: string, index: BlobIndex, jobs: readonly ContentJob[]): void {
   for (const j of jobs) {
     for (const b of j.entry.blobs) {
-      if (!index.has(b)) throw corrupted(snapshotId, `blob ${b} of "${j.entry.path}" is in no index (its pack was deleted or never stored)`);
+      if (!index.has(b)) throw corrupted(snapshotId, j.entry.path, `blob ${b} is in no index (its pack was deleted or never stored)`);
     }
   }
 }
@@ -193,9 +197,9 @@ export async function writeContent(jobs: readonly ContentJob[], o: ContentOption
     const buf = await range(first, last.offset + last.length - first.offset);
     for (const { id, loc } of blobs) {
       if (signal.aborted) throw new AbortedError('restore aborted');
-      const raw = decodeBlob(o.snapshotId, id, loc, buf.subarray(loc.offset - first.offset, loc.offset - first.offset + loc.length));
+      const raw = decodeBlob(o.snapshotId, singles.get(id)![0]!.entry.path, id, loc, buf.subarray(loc.offset - first.offset, loc.offset - first.offset + loc.length));
       for (const j of singles.get(id)!) {
-        if (raw.length !== j.entry.size) throw corrupted(o.snapshotId, `"${j.entry.path}" is ${raw.length} bytes, the manifest says ${j.entry.size}`);
+        if (raw.length !== j.entry.size) throw corrupted(o.snapshotId, j.entry.path, `${raw.length} bytes, the manifest says ${j.entry.size}`);
         await addSmall(j, raw);
       }
     }
@@ -224,7 +228,7 @@ export async function writeContent(jobs: readonly ContentJob[], o: ContentOption
             }
             held = { pack: loc.pack, start: loc.offset, buf: await range(loc, end - loc.offset) };
           }
-          raw = decodeBlob(o.snapshotId, id, loc, held.buf.subarray(loc.offset - held.start, loc.offset - held.start + loc.length));
+          raw = decodeBlob(o.snapshotId, e.path, id, loc, held.buf.subarray(loc.offset - held.start, loc.offset - held.start + loc.length));
           if ((uses.get(id) ?? 0) > 1) cache.set(id, raw);
         }
         hash.update(raw);
@@ -232,8 +236,8 @@ export async function writeContent(jobs: readonly ContentJob[], o: ContentOption
         written += raw.length;
         o.progress(raw.length, 0);
       }
-      if (written !== e.size) throw corrupted(o.snapshotId, `"${e.path}" is ${written} bytes, the manifest says ${e.size}`);
-      if (hash.digest('hex') !== fileSha256(e)) throw corrupted(o.snapshotId, `"${e.path}" does not match its SHA-256`);
+      if (written !== e.size) throw corrupted(o.snapshotId, e.path, `${written} bytes, the manifest says ${e.size}`);
+      if (hash.digest('hex') !== fileSha256(e)) throw corrupted(o.snapshotId, e.path, 'whole-file SHA-256 does not match the manifest');
       await finishFile(fh, e);
     } finally {
       await fh.close();

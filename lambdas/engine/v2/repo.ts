@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { gunzip, gzip } from 'node:zlib';
 import { promisify } from 'node:util';
+import { createRequire } from 'node:module';
 import pLimit from 'p-limit';
 import { IntegrityError } from '../../domain/errors.js';
 import { BlobIndex, indexPack, validateIndex, type IndexDocument, type IndexPack, INDEX_FORMAT } from '../../domain/blob-index.js';
@@ -16,6 +17,12 @@ import { indexObjectKey, packObjectKey, serviceCondemnedPrefix, serviceIndexPref
 import type { ObjectStore } from '../../adapters/stores/store.js';
 
 const gunzipAsync = promisify(gunzip);
+const zstd = createRequire(import.meta.url)('zstd-napi/binding') as {
+  compress(dst: Uint8Array, src: Uint8Array, level: number): number;
+  compressBound(n: number): number;
+  decompress(dst: Uint8Array, src: Uint8Array): number;
+  getFrameContentSize(src: Uint8Array): number | null;
+};
 const gzipAsync = promisify(gzip);
 
 /** Decompressed size limits: a manifest of ~1.5M files, an index of ~2M blobs. */
@@ -75,13 +82,54 @@ export async function writeGzipJson(store: ObjectStore, key: string, doc: unknow
   return { size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
 }
 
+/**
+ * zstd'd JSON (the v2 manifest: ~10 % smaller than gzip on lists of hashes, which keeps a
+ * 20,000-file manifest under 1 MiB). One frame with its content size, so the reader
+ * allocates exactly that much after checking it against `maxJsonBytes`.
+ */
+export async function writeZstdJson(store: ObjectStore, key: string, doc: unknown, signal?: AbortSignal): Promise<{ size: number; sha256: string }> {
+  const json = Buffer.from(JSON.stringify(doc));
+  const out = Buffer.allocUnsafe(zstd.compressBound(json.length));
+  const bytes = out.subarray(0, zstd.compress(out, json, 3));
+  await store.put(key, Readable.from([bytes]), { signal, contentType: 'application/zstd' });
+  return { size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
+}
+
+export async function readZstdJson(
+  store: ObjectStore,
+  key: string,
+  maxJsonBytes: number,
+  signal?: AbortSignal,
+  check?: (sha256: string) => void,
+): Promise<{ doc: unknown; sha256: string; size: number }> {
+  const bytes = await readAll(store, key, maxJsonBytes, signal);
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  check?.(sha256);
+  let text: Buffer;
+  try {
+    const declared = zstd.getFrameContentSize(bytes);
+    if (declared === null) throw new Error('the zstd frame does not declare its size');
+    if (declared > maxJsonBytes) throw new IntegrityError(`${key} expands to ${declared} bytes, more than the ${maxJsonBytes} allowed; refusing to read it`);
+    text = Buffer.allocUnsafe(declared);
+    if (zstd.decompress(text, bytes) !== declared) throw new Error('decompressed size differs from the declared size');
+  } catch (err) {
+    if (err instanceof IntegrityError) throw err;
+    throw new IntegrityError(`${key} is not readable zstd: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    return { doc: JSON.parse(text.toString('utf8')), sha256, size: bytes.length };
+  } catch (err) {
+    throw new IntegrityError(`${key} is not valid JSON: ${(err as Error).message}`, { cause: err });
+  }
+}
+
 /** A v2 manifest, checked against what the catalog says of it (hash, service, id). */
 export async function fetchManifestV2(
   store: ObjectStore,
   snap: { service: string; id: string; manifestKey: string; manifestSha256?: string },
   signal?: AbortSignal,
 ): Promise<{ manifest: ManifestV2; sha256: string; size: number }> {
-  const { doc, sha256, size } = await readGzipJson(store, snap.manifestKey, MAX_MANIFEST_V2_JSON_BYTES, signal, (sha256) => {
+  const { doc, sha256, size } = await readZstdJson(store, snap.manifestKey, MAX_MANIFEST_V2_JSON_BYTES, signal, (sha256) => {
     if (snap.manifestSha256 && sha256 !== snap.manifestSha256) {
       throw new IntegrityError(`manifest ${snap.manifestKey} of snapshot ${snap.id} is corrupted: its SHA-256 does not match the catalog`, {
         hint: 'restore an older snapshot with --snapshot ID',

@@ -29,7 +29,7 @@ import type { ObjectStore } from '../../adapters/stores/store.js';
 import { isManifestV2Key, manifestV2ObjectKey, packObjectKey, snapshotPrefix } from '../../contract/keys.js';
 import { walkTree, type WalkedNode } from '../walk.js';
 import { ChunkPool, JobError, type ChunkJobFile, type WorkerItem } from './chunk-worker.js';
-import { fetchManifestV2, loadIndex, PackWriter, writeGzipJson, writeIndex } from './repo.js';
+import { fetchManifestV2, loadIndex, PackWriter, writeIndex, writeZstdJson } from './repo.js';
 
 export const DEFAULT_PACK_BYTES = 16 * 1024 * 1024;
 /** Small files go to the workers in batches of about this many bytes (or files). */
@@ -250,7 +250,7 @@ export async function uploadSnapshotV2(input: SnapshotV2Input): Promise<{ record
       warnings,
     };
     if (signal.aborted) throw new AbortedError('snapshot aborted');
-    const written = await writeGzipJson(store, manifestKey, manifest, signal);
+    const written = await writeZstdJson(store, manifestKey, manifest, signal);
 
     input.onProgress?.({ phase: 'commit', bytesDone, bytesTotal, filesDone, filesTotal: toRead.length });
     const record = await catalog.commit(
