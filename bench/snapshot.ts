@@ -192,15 +192,19 @@ async function main() {
         const legs: (() => Promise<void>)[] = [
           async () => {
             const before = duBytes(fileStore);
-            result[lbKey].push(await lbRun());
+            const m = await lbRun();
+            result[lbKey].push(m);
             if (lbKey in added) added[lbKey]!.push(duBytes(fileStore) - before);
+            console.error(`bench: ${lbKey} ${m.wallS} s, RSS ${m.rssMiB.toFixed(0)} MiB, added ${((duBytes(fileStore) - before) / MiB).toFixed(2)} MiB`);
           },
         ];
         if (rsKey && rsRun) {
           legs.push(async () => {
             const before = duBytes(resticRepo);
-            result[rsKey].push(await rsRun());
+            const m = await rsRun();
+            result[rsKey].push(m);
             if (rsKey in added) added[rsKey]!.push(duBytes(resticRepo) - before);
+            console.error(`bench: ${rsKey} ${m.wallS} s, RSS ${m.rssMiB.toFixed(0)} MiB, added ${((duBytes(resticRepo) - before) / MiB).toFixed(2)} MiB`);
           });
         }
         if (round % 2 === 1) legs.reverse();
