@@ -1,5 +1,5 @@
 /**
- * `npm run bench:snapshot [-- --rounds N] [-- --skip-s3] [-- --skip-zero]`
+ * `npm run bench:snapshot [-- --rounds N] [-- --skip-s3] [-- --skip-zero] [-- --many-files N [--only-many-files]]`
  *
  * Snapshot format v2 against restic 0.14 on the same generated 1 GiB tree, side by side in
  * one run, both on local directory stores (restic cannot use the local S3 server, see
@@ -31,6 +31,9 @@ const args = process.argv.slice(2);
 const rounds = Number(args[args.indexOf('--rounds') + 1] ?? 3) || 3;
 const skipS3 = args.includes('--skip-s3');
 const skipZero = args.includes('--skip-zero');
+/** `--many-files N` (e.g. 1000000): an extra leg with N tiny files, for both tools. */
+const manyFiles = args.includes('--many-files') ? Number(args[args.indexOf('--many-files') + 1]) : 0;
+const onlyMany = args.includes('--only-many-files');
 
 const work = resolve('bench/.work');
 const tree = join(work, 'tree');
@@ -129,6 +132,14 @@ async function applyChange(root: string, round: number): Promise<Change> {
   };
 }
 
+function duBytesOrZero(path: string): number {
+  try {
+    return duBytes(path);
+  } catch {
+    return 0;
+  }
+}
+
 function duBytes(path: string): number {
   return Number(execFileSync('du', ['-sb', path], { encoding: 'utf8' }).split('\t')[0]);
 }
@@ -146,7 +157,13 @@ type Key =
   | 'lbZeroSnap'
   | 'lbZeroRestore'
   | 's3First'
-  | 's3Restore';
+  | 's3Restore'
+  | 'lbManyFirst'
+  | 'lbManyUnchanged'
+  | 'lbManyRestore'
+  | 'rsManyFirst'
+  | 'rsManyUnchanged'
+  | 'rsManyRestore';
 
 async function main() {
   need('restic', 'apt-get install -y restic');
@@ -176,6 +193,12 @@ async function main() {
     lbZeroRestore: [],
     s3First: [],
     s3Restore: [],
+    lbManyFirst: [],
+    lbManyUnchanged: [],
+    lbManyRestore: [],
+    rsManyFirst: [],
+    rsManyUnchanged: [],
+    rsManyRestore: [],
   };
   const added: Record<string, number[]> = { lbFirst: [], lbUnchanged: [], lbNext: [], rsFirst: [], rsUnchanged: [], rsNext: [] };
   const lbOut = join(work, 'lifeboat-restored');
@@ -187,7 +210,7 @@ async function main() {
     await timed('node', [lifeboat, 'init', '--store', 's3://bench-bucket'], baseEnv);
     const lifeboatEnv = { ...baseEnv, LIFEBOAT_STORE: `file://${fileStore}` };
 
-    for (let round = 0; round < rounds; round++) {
+    for (let round = 0; round < (onlyMany ? 0 : rounds); round++) {
       const service = `bench${round}`;
       await rm(fileStore, { recursive: true, force: true });
       await mkdir(fileStore);
@@ -261,6 +284,50 @@ async function main() {
       console.error(`bench: round ${round + 1}/${rounds} done`);
     }
 
+    if (manyFiles > 0) {
+      // N tiny files in 1,000 directories: the per-file cost of walking, change detection
+      // and the manifest, for both tools, one run each.
+      const many = join(work, 'many');
+      const files = join(many, 'files');
+      const per = Math.ceil(manyFiles / 1000);
+      if (duBytesOrZero(files) === 0) {
+        console.error(`bench: generating ${manyFiles} files`);
+        for (let d = 0; d < 1000; d++) {
+          const dir = join(files, `d${String(d).padStart(3, '0')}`);
+          await mkdir(dir, { recursive: true });
+          for (let f = 0; f < per && d * per + f < manyFiles; f++) writeFileSync(join(dir, `f${f}`), `file ${d}/${f}\n`);
+        }
+      }
+      const store = join(work, 'many-store');
+      const repo = join(work, 'many-repo');
+      await rm(store, { recursive: true, force: true });
+      await mkdir(store);
+      await rm(repo, { recursive: true, force: true });
+      const env = { ...baseEnv, LIFEBOAT_STORE: `file://${store}` };
+      const rsEnv = { ...resticEnv, RESTIC_REPOSITORY: repo };
+      execFileSync('restic', ['init', '-q'], { env: rsEnv });
+      const lbOut2 = join(work, 'many-lb-restored');
+      const rsOut2 = join(work, 'many-rs-restored');
+      await rm(lbOut2, { recursive: true, force: true });
+      await rm(rsOut2, { recursive: true, force: true });
+      const run = async (key: Key, m: Promise<Measure>) => {
+        const r = await m;
+        result[key].push(r);
+        console.error(`bench: ${key} ${r.wallS} s, RSS ${r.rssMiB.toFixed(0)} MiB`);
+      };
+      await run('lbManyFirst', timed('node', [lifeboat, 'snapshot', '--service', 'many', '--dir', files], env, undefined, []));
+      await run('rsManyFirst', timed('restic', ['backup', '-q', 'files'], rsEnv, many, []));
+      await run('lbManyUnchanged', timed('node', [lifeboat, 'snapshot', '--service', 'many', '--dir', files], env, undefined, []));
+      await run('rsManyUnchanged', timed('restic', ['backup', '-q', 'files'], rsEnv, many, []));
+      await run('lbManyRestore', timed('node', [lifeboat, 'restore', '--service', 'many', '--dir', lbOut2], env, undefined, []));
+      await run('rsManyRestore', timed('restic', ['restore', 'latest', '-q', '--target', rsOut2], rsEnv, undefined, []));
+      sameTree(files, lbOut2);
+      await rm(lbOut2, { recursive: true, force: true });
+      await rm(rsOut2, { recursive: true, force: true });
+      await rm(store, { recursive: true, force: true });
+      await rm(repo, { recursive: true, force: true });
+    }
+
     if (!skipZero) {
       // Peak memory with data that compresses without limit: a preallocated 1 GiB zero file.
       const zeroTree = join(work, 'zero-tree');
@@ -318,6 +385,9 @@ async function main() {
     row('delta restore after the 1% change (vs lifeboat full restore)', 'lbDelta', undefined, '≤ 0.2× full'),
     row('1 GiB zero file: snapshot', 'lbZeroSnap', undefined, 'RSS < 512 MiB'),
     row('1 GiB zero file: restore', 'lbZeroRestore', undefined, 'RSS < 512 MiB'),
+    row(`${manyFiles.toLocaleString('en')} tiny files: first snapshot`, 'lbManyFirst', 'rsManyFirst', 'RSS < 1 GiB'),
+    row(`${manyFiles.toLocaleString('en')} tiny files: unchanged re-snapshot`, 'lbManyUnchanged', 'rsManyUnchanged', '≤ 1.0×, RSS < 1 GiB'),
+    row(`${manyFiles.toLocaleString('en')} tiny files: restore`, 'lbManyRestore', 'rsManyRestore', 'RSS < 1 GiB'),
     row('first snapshot → S3 (fauxqs, in memory)', 's3First'),
     row('restore ← S3 (fauxqs)', 's3Restore'),
     '',
