@@ -33,6 +33,7 @@ import { DynamoSnapshotCatalog } from '../../lambdas/adapters/catalog.js';
 import { SNAPSHOT_COMMAND } from '../../lambdas/domain/snapshot-jobs.js';
 import type { MemberCommand } from '../../lambdas/domain/membership.js';
 import { runDrillMode } from './drill-agent.js';
+import { assertRecipeBinaries } from '../../lambdas/recipes/index.js';
 import { DRILL_ENV } from '../../lambdas/domain/drills.js';
 
 interface AgentFlags {
@@ -95,6 +96,7 @@ export function registerAgent(program: Command, io: CliIO, done: (r: CommandResu
           hint: "protect it with the CDK construct (or write its policy with the service registry), then start the agent",
         });
       }
+      assertRecipeBinaries(policy); // database recipes (lambdas/recipes): fail at start, not at the first snapshot
       const hookTimeoutMs = flags.hookTimeout * 1000;
       const baseEnv = { LIFEBOAT_SERVICE: service, LIFEBOAT_TASK: identity.taskArn };
 

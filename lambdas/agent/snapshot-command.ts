@@ -11,7 +11,7 @@ import type { SnapshotCatalog } from '../adapters/catalog.js';
 import type { JobStore } from '../adapters/job-store.js';
 import type { ObjectStore } from '../adapters/stores/store.js';
 import { finishAgentJob, jobForCommand } from '../control/snapshot-jobs.js';
-import { takeSnapshot } from '../engine/snapshot.js';
+import { takeRecipeSnapshot } from '../recipes/snapshot.js';
 
 export interface SnapshotCommandDeps {
   jobs: JobStore;
@@ -46,7 +46,9 @@ export async function runSnapshotCommand(deps: SnapshotCommandDeps, ctx: Snapsho
   if (!ctx.dir) return fail(`the agent in ${ctx.taskArn} was started without --dir (LIFEBOAT_DIR), so it cannot take snapshots`);
   if (!deps.store) return fail(`the agent in ${ctx.taskArn} has no snapshot store (LIFEBOAT_BUCKET or LIFEBOAT_STORE)`);
   try {
-    const result = await takeSnapshot({
+    // With a recipe, the snapshot is of a consistent copy of the database, not of the live files.
+    const result = await takeRecipeSnapshot({
+      ...(ctx.policy.recipe ? { recipe: ctx.policy.recipe, database: ctx.policy.database ?? {} } : {}),
       catalog: deps.catalog,
       store: deps.store,
       service: ctx.service,

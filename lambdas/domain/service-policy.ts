@@ -9,6 +9,7 @@ import { UsageError } from './errors.js';
 import { assertServiceName } from './ids.js';
 import { DEFAULT_REAP_AFTER_SECONDS, validateRetentionPolicy } from './retention-policy.js';
 import { assertScheduleExpression, assertTimeZone } from './schedule-expression.js';
+import { validateRecipeAndChecks, type CheckSpec, type DatabasePolicy, type RecipeName } from './drill-checks.js';
 
 export interface SnapshotPolicy {
   /** EventBridge Scheduler expression: `cron(...)` or `rate(...)`. */
@@ -80,6 +81,8 @@ export interface DrillPolicy {
   verifyTimeoutSeconds?: number;
   /** Optionally start the application on the restored data and wait for its health check. */
   app?: DrillAppCheck;
+  /** Typed checks run after the restore (domain/drill-checks.ts); `verifyCommand` runs first as a command check. */
+  checks?: CheckSpec[];
 }
 
 /** How a drill starts the application and decides it is healthy (a command, a URL, or both). */
@@ -140,6 +143,10 @@ export interface ServicePolicy {
   targets: TargetsPolicy;
   /** Cloud Map service to point at the primary. */
   discovery?: DiscoveryPolicy;
+  // --- database recipes (domain/drill-checks.ts) ---
+  /** The engine in the data directory: snapshots go through it (consistent copy + canary), drills open it. */
+  recipe?: RecipeName;
+  database?: DatabasePolicy;
 }
 
 export const DEFAULT_FAILOVER: FailoverPolicy = { timeoutSeconds: 30, leaseSeconds: 15, heartbeatSeconds: 5 };
@@ -187,6 +194,7 @@ export function normalizeServicePolicy(input: ServicePolicyInput): ServicePolicy
     });
   }
   validateDrill(input.drill);
+  validateRecipeAndChecks({ recipe: input.recipe, database: input.database, checks: input.drill?.checks });
   validateSchedules(input);
   const port = input.discovery?.port;
   if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65535)) {
@@ -206,6 +214,8 @@ export function normalizeServicePolicy(input: ServicePolicyInput): ServicePolicy
     drill: input.drill ?? {},
     targets,
     ...(input.discovery ? { discovery: input.discovery } : {}),
+    ...(input.recipe ? { recipe: input.recipe } : {}),
+    ...(input.database ? { database: input.database } : {}),
   };
 }
 

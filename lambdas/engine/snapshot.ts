@@ -35,6 +35,7 @@ import {
 } from '../domain/manifest.js';
 import type { SnapshotCatalog } from '../adapters/catalog.js';
 import type { SnapshotRecord } from '../domain/snapshot.js';
+import type { Canary } from '../domain/drill-checks.js';
 import { manifestObjectKey, partObjectKey, snapshotPrefix } from '../contract/keys.js';
 import type { ObjectStore } from '../adapters/stores/store.js';
 import { runHook, type HookResult } from './hooks.js';
@@ -78,6 +79,8 @@ export interface SnapshotOptions {
   /** One-line notices (warnings, hook output) for the user. */
   onNotice?: (line: string) => void;
   now?: () => Date;
+  /** A database recipe's canary fact, recorded in the catalog entry and the manifest. */
+  canary?: Canary;
 }
 
 export interface SnapshotResult {
@@ -522,6 +525,7 @@ async function uploadSnapshot(options: SnapshotOptions, snap: SnapshotIdentity):
       sourceTask: options.sourceTask,
       sourceHost: hostname(),
       reason: options.reason ?? 'manual',
+      ...(options.canary ? { canary: options.canary } : {}),
     });
     began = true;
 
@@ -595,6 +599,7 @@ async function uploadSnapshot(options: SnapshotOptions, snap: SnapshotIdentity):
       entries,
       totals,
       warnings,
+      ...(options.canary ? { canary: options.canary } : {}),
     };
     const manifestBytes = await gzipAsync(Buffer.from(JSON.stringify(manifest)));
     const manifestSha256 = createHash('sha256').update(manifestBytes).digest('hex');
