@@ -58,6 +58,7 @@ import { LocalTaskLauncher, type LocalTask } from './launcher.js';
 import { LocalQueuePoller } from './queue-poller.js';
 import { LocalScheduler, type ScheduleFiring, type ScheduleStatus } from './scheduler.js';
 import { describeDelivery, describeFiring } from './activity.js';
+import { localExample } from './examples.js';
 
 export const LOCAL_CLUSTER = 'local';
 export const LOCAL_TABLE = 'lifeboat-local';
@@ -84,6 +85,8 @@ export interface LocalModeOptions {
   /** Use these servers instead of starting DynamoDB Local and fauxqs (tests share theirs). */
   services?: Pick<EmbeddedServices, 'env'>;
   table?: string;
+  /** Which example service runs (lambdas/local/examples.ts); default kv. */
+  example?: string;
   /** Progress lines while starting and stopping. */
   say?: (line: string) => void;
   /** Everything that happens, one line each (also kept for the status view). */
@@ -134,11 +137,12 @@ export interface LocalStatus {
 
 /** The example service's task definition, run the same way its container would run. */
 function examplePolicy(raw: ServicePolicyInput): ServicePolicy {
+  const name = raw.service ?? EXAMPLE_SERVICE;
   return normalizeServicePolicy({
     ...raw,
     // Where the service runs: local mode's cluster and task definition (EC2-like, no subnets).
-    ecs: { cluster: LOCAL_CLUSTER, taskDefinition: EXAMPLE_SERVICE, containerName: EXAMPLE_SERVICE, launchType: 'EC2', ...(raw.ecs ?? {}) },
-    discovery: { serviceId: `local-${EXAMPLE_SERVICE}`, ...(raw.discovery ?? {}) },
+    ecs: { cluster: LOCAL_CLUSTER, taskDefinition: name, containerName: name, launchType: 'EC2', ...(raw.ecs ?? {}) },
+    discovery: { serviceId: `local-${name}`, ...(raw.discovery ?? {}) },
   });
 }
 
@@ -236,7 +240,8 @@ export class LocalMode {
 
     // 3. The example service's policy.
     const repo = o.repoRoot;
-    const raw = JSON.parse(await readFile(join(repo, 'examples/kv/lifeboat-policy.json'), 'utf8')) as ServicePolicyInput;
+    const example = localExample(o.example); // --example kv|postgres|sqlite (lambdas/local/examples.ts)
+    const raw = JSON.parse(await readFile(join(repo, example.policyFile), 'utf8')) as ServicePolicyInput;
     this.policy = examplePolicy(raw);
     const dynamo = createDynamoClient(env);
     await new DynamoServiceRegistry(dynamo, this.table).put(this.policy);
@@ -247,7 +252,7 @@ export class LocalMode {
     );
 
     // 4. What tasks run: the example's entrypoint, with `lifeboat`, `kv-server` and `kv-ctl` on PATH.
-    const bin = await writeShims(repo, join(state, 'bin'));
+    const bin = await writeShims(repo, join(state, 'bin'), example.shims);
     const taskEnv: Record<string, string> = {
       ...env,
       PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`,
@@ -318,13 +323,13 @@ export class LocalMode {
       family: p.service,
       revision: 1,
       containerName: p.service,
-      command: ['/bin/sh', join(repo, 'examples/kv/entrypoint.sh')],
-      environment: (task) => ({ KV_DIR: join(task.dir, 'data'), KV_PORT: String(task.port), KV_ROLE_FILE: join(task.dir, 'role') }),
+      command: ['/bin/sh', join(repo, example.entrypoint)],
+      environment: (task) => example.environment(task),
       stopTimeoutSeconds: 10,
     });
     // Members left by an earlier run are not running any more: the reconciler finds that out.
     void s.fireNow('reconciler').catch(() => undefined);
-    this.say(`launching ${o.replicas ?? 3} tasks of ${p.service} (each: lifeboat agent --restore … -- kv-server)`);
+    this.say(`launching ${o.replicas ?? 3} tasks of ${p.service} (each: ${example.describe})`);
     await this.launcher.createService({ name: p.service, taskDefinition: p.service, desiredCount: o.replicas ?? 3, replaceAfterMs: 2000 });
     // Stopped first: no schedule may start a drill or a snapshot while the tasks go away.
     this.onClose('scheduler', () => this.scheduler.stop());
@@ -608,13 +613,12 @@ async function collect<T>(it: AsyncIterable<T>, limit: number): Promise<T[]> {
  * `lifeboat`, `kv-server` and `kv-ctl` as commands on the tasks' PATH, as they would be in
  * the service's container image: each runs this repository's TypeScript through tsx.
  */
-async function writeShims(repo: string, bin: string): Promise<string> {
+async function writeShims(repo: string, bin: string, exampleShims: Record<string, string>): Promise<string> {
   await mkdir(bin, { recursive: true });
   const tsx = fileURLToPath(import.meta.resolve('tsx'));
   const shims: Record<string, string> = {
     lifeboat: join(repo, 'bin/lifeboat.ts'),
-    'kv-server': join(repo, 'examples/kv/server.ts'),
-    'kv-ctl': join(repo, 'examples/kv/kv-ctl.ts'),
+    ...Object.fromEntries(Object.entries(exampleShims).map(([name, file]) => [name, join(repo, file)])),
   };
   for (const [name, script] of Object.entries(shims)) {
     const path = join(bin, name);
