@@ -54,7 +54,7 @@ const engine: SqlEngine = {
       log(`no database in ${dataDir} (no snapshot yet): initdb`);
       await mkdir(dataDir, { recursive: true });
       await giveTo(dataDir, isRoot() ? PG_SYSTEM_USER : undefined, 0o700);
-      await initCluster(dataDir);
+      await initCluster(dataDir, { noSync: true }); // a fresh, empty cluster: nothing to lose if it is torn
     }
     await unlink(join(dataDir, 'postmaster.pid')).catch(() => undefined);
     await setStandby(dataDir, !primary);
@@ -63,7 +63,7 @@ const engine: SqlEngine = {
       socketDir: conn.host,
       port: conn.port,
       // Small: three of these share a laptop in local mode. syncfs: a restored directory is synced in one call.
-      settings: { shared_buffers: '32MB', max_connections: '30', recovery_init_sync_method: 'syncfs', ...(env.PG_FSYNC ? { fsync: env.PG_FSYNC } : {}) },
+      settings: { shared_buffers: '32MB', recovery_init_sync_method: 'syncfs', ...(env.PG_FSYNC ? { fsync: env.PG_FSYNC } : {}) },
       onLog: (line) => console.error(`postgres: ${line}`),
     });
     const ms = await server.ready(300_000, { standby: !primary });

@@ -134,8 +134,10 @@ export async function runSqlService(o: SqlServiceOptions): Promise<void> {
       return send(res, 200, { status: 'ok', engine: engine.name, role: isPrimary ? 'primary' : 'replica', term: role.term, rows: await engine.count().catch(() => null), canary: (await engine.canary().catch(() => undefined)) ?? null });
     }
     if (method === 'POST' && path === '/_admin/role') {
-      await converge();
-      return send(res, 200, { role: isPrimary ? 'primary' : 'replica', term: role.term });
+      // Answered at once: the agent runs this hook in its heartbeat loop, and a restore
+      // before promotion may take longer than the lease.
+      void converge().catch((err: Error) => log(`cannot take the role in ${o.roleFile}: ${err.message}`));
+      return send(res, 202, { converging: readRole(o.roleFile) });
     }
     if (!up) return send(res, 503, { error: 'the database is not open yet; retry' });
     if (path === '/kv' && method === 'GET') return send(res, 200, { role: isPrimary ? 'primary' : 'replica', term: role.term, data: await engine.all() });
@@ -161,7 +163,7 @@ export async function runSqlService(o: SqlServiceOptions): Promise<void> {
   });
   await new Promise<void>((resolve) => server.listen(o.port, o.host ?? '127.0.0.1', resolve));
   log(`listening on http://${o.host ?? '127.0.0.1'}:${o.port}; data in ${o.dataDir}`);
-  await converge();
+  await converge().catch((err: Error) => log(`cannot take the role in ${o.roleFile}: ${err.message}`));
   const stop = async () => {
     server.close();
     server.closeAllConnections();
