@@ -11,5 +11,5 @@ set -e
 PGHOST="${PGHOST:-$(mktemp -d /tmp/lbpg-XXXXXX)}"
 export PGHOST PGPORT="${PGPORT:-5432}" PGUSER="${PGUSER:-postgres}"
 exec lifeboat agent --service "${LIFEBOAT_SERVICE:-postgres}" --restore --dir "$PGDATA" \
-  --on-promote 'pg-example promote' --on-demote 'pg-example demote' \
+  --on-promote 'pg-example-ctl promote' --on-demote 'pg-example-ctl demote' \
   -- pg-example serve

@@ -3,7 +3,7 @@
  * HTTP key-value API of examples/shared/sql-service.ts over it (table `kv`), in one task.
  *
  *   pg-example serve      the service (the agent's wrapped application)
- *   pg-example promote    --on-promote / --on-demote / health: examples/shared/ctl.ts
+ *   pg-example-ctl promote|demote|health|ready   the hooks: examples/shared/ctl.mjs (plain JS: fast)
  *
  * The server runs in the foreground as a child (as the `postgres` user when we are root),
  * listening only on a Unix socket in $PGHOST: no TCP port, so any number of tasks share a
@@ -20,7 +20,6 @@ import { join } from 'node:path';
 import { giveTo, isRoot } from '../../lambdas/recipes/exec.js';
 import { PG_SYSTEM_USER, initCluster, psql, queryRows, readCanary, setStandby, startServer, type PgConnection, type PgServer } from '../../lambdas/recipes/postgres.js';
 import { roleFileOf } from '../kv/role.js';
-import { runCtl } from '../shared/ctl.js';
 import { runSqlService, type SqlEngine } from '../shared/sql-service.js';
 
 const env = process.env;
@@ -30,8 +29,8 @@ const roleFile = env.KV_ROLE_FILE ?? (dataDir ? roleFileOf(dataDir) : '');
 const command = process.argv[2];
 
 if (command !== 'serve') {
-  await runCtl(command, { roleFile, port, name: 'pg-example' });
-  process.exit(0);
+  console.error('usage: pg-example serve (the hooks are pg-example-ctl promote|demote|health|ready)');
+  process.exit(2);
 }
 if (!dataDir || !env.PGHOST) {
   console.error('pg-example: set PGDATA (or LIFEBOAT_DIR) and PGHOST (the socket directory)');

@@ -16,10 +16,13 @@
  * stopped, that snapshot restored (`lifeboat restore --force`) and started again; then it
  * takes writes. Everything that touches the database runs one step at a time.
  */
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Canary } from '../../lambdas/domain/drill-checks.js';
 import { readRole, type RoleFile } from '../kv/role.js';
+
+const execFileAsync = promisify(execFile);
 
 export interface SqlEngine {
   readonly name: string;
@@ -53,11 +56,15 @@ interface SnapshotInfo {
   canary?: Canary;
 }
 
-function lifeboat(args: string[]): string {
-  const r = spawnSync('lifeboat', args, { encoding: 'utf8', env: process.env, timeout: 10 * 60_000 });
-  if (r.error) throw new Error(`cannot run lifeboat: ${r.error.message}`);
-  if (r.status !== 0) throw new Error(`lifeboat ${args[0]} exited ${r.status}: ${r.stderr.trim().split('\n').slice(-2).join(' | ')}`);
-  return r.stdout;
+/** Runs the lifeboat CLI without blocking the server (it keeps answering /health meanwhile). */
+async function lifeboat(args: string[]): Promise<string> {
+  try {
+    const r = await execFileAsync('lifeboat', args, { encoding: 'utf8', env: process.env, timeout: 10 * 60_000, maxBuffer: 16 * 1024 * 1024 });
+    return r.stdout;
+  } catch (err) {
+    const e = err as { code?: number | string; stderr?: string; message: string };
+    throw new Error(`lifeboat ${args[0]} failed (${e.code ?? e.message}): ${(e.stderr ?? '').trim().split('\n').slice(-2).join(' | ')}`);
+  }
 }
 
 export async function runSqlService(o: SqlServiceOptions): Promise<void> {
@@ -66,6 +73,7 @@ export async function runSqlService(o: SqlServiceOptions): Promise<void> {
   let role: RoleFile = readRole(o.roleFile);
   let isPrimary = false;
   let up = false;
+  let converging = 0;
   let queue: Promise<unknown> = Promise.resolve();
   const serial = <T>(fn: () => Promise<T>): Promise<T> => {
     const next = queue.then(fn, fn);
@@ -73,28 +81,32 @@ export async function runSqlService(o: SqlServiceOptions): Promise<void> {
     return next;
   };
 
-  const newestSnapshot = (): SnapshotInfo | undefined => {
-    const list = JSON.parse(lifeboat(['snapshots', '--service', o.service, '--limit', '20', '--json'])) as SnapshotInfo[];
+  const newestSnapshot = async (): Promise<SnapshotInfo | undefined> => {
+    const list = JSON.parse(await lifeboat(['snapshots', '--service', o.service, '--limit', '20', '--json'])) as SnapshotInfo[];
     return list.find((s) => s.status === 'complete');
   };
 
-  const converge = () =>
-    serial(async () => {
+  const converge = () => {
+    converging++;
+    return serial(async () => {
       role = readRole(o.roleFile);
       const wantPrimary = role.role === 'primary';
       if (wantPrimary && !isPrimary) {
+        // Newest snapshot first, then the local canary: a snapshot taken in between (this
+        // task's agent may already be primary) then only makes the local data look newer.
+        const newest = await newestSnapshot();
         let local: Canary | undefined;
         try {
           local = up ? await engine.canary() : undefined;
         } catch (err) {
           log(`cannot read the local canary (${(err as Error).message}); treating local data as stale`);
         }
-        const newest = newestSnapshot();
-        if (newest?.canary && (!local || newest.canary.id > local.id)) {
+        // By time, not id: a database started empty counts its canary ids from 1 again.
+        if (newest?.canary && (!local || Date.parse(newest.canary.at) > Date.parse(local.at))) {
           log(`local data holds canary ${local ? `#${local.id}` : '(none)'}; restoring newer snapshot ${newest.id} (canary #${newest.canary.id}) before taking writes`);
           await engine.stop();
           up = false;
-          lifeboat(['restore', '--service', o.service, '--dir', o.dataDir, '--snapshot', newest.id, '--force']);
+          await lifeboat(['restore', '--service', o.service, '--dir', o.dataDir, '--snapshot', newest.id, '--force']);
           await engine.start(true);
           up = true;
         } else if (!up) {
@@ -112,7 +124,8 @@ export async function runSqlService(o: SqlServiceOptions): Promise<void> {
         isPrimary = false;
         log(`replica (term ${role.term})`);
       }
-    });
+    }).finally(() => converging--);
+  };
 
   const send = (res: ServerResponse, status: number, body: unknown) => {
     const text = typeof body === 'string' ? body : `${JSON.stringify(body)}\n`;
@@ -131,7 +144,7 @@ export async function runSqlService(o: SqlServiceOptions): Promise<void> {
     const method = req.method ?? 'GET';
     if (path === '/health') {
       if (!up) return send(res, 503, { status: 'starting', engine: engine.name });
-      return send(res, 200, { status: 'ok', engine: engine.name, role: isPrimary ? 'primary' : 'replica', term: role.term, rows: await engine.count().catch(() => null), canary: (await engine.canary().catch(() => undefined)) ?? null });
+      return send(res, 200, { status: 'ok', engine: engine.name, role: isPrimary ? 'primary' : 'replica', converging: converging > 0, term: role.term, rows: await engine.count().catch(() => null), canary: (await engine.canary().catch(() => undefined)) ?? null });
     }
     if (method === 'POST' && path === '/_admin/role') {
       // Answered at once: the agent runs this hook in its heartbeat loop, and a restore
@@ -171,16 +184,4 @@ export async function runSqlService(o: SqlServiceOptions): Promise<void> {
     process.exit(0);
   };
   for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => void stop());
-}
-
-/** The role hooks: write the role file, then tell the server (retrying while it starts). */
-export async function poke(port: number, host = '127.0.0.1', timeoutMs = 600_000): Promise<void> {
-  try {
-    const res = await fetch(`http://${host}:${port}/_admin/role`, { method: 'POST', signal: AbortSignal.timeout(timeoutMs) });
-    const body = await res.text();
-    if (!res.ok) throw new Error(`answered ${res.status}: ${body.trim()}`);
-  } catch (err) {
-    // Not listening yet: the server converges to the role file once it is.
-    if ((err as { cause?: { code?: string } }).cause?.code !== 'ECONNREFUSED') throw err;
-  }
 }

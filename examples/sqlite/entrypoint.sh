@@ -7,5 +7,5 @@
 set -e
 : "${SQLITE_DIR:?set SQLITE_DIR to the data directory}"
 exec lifeboat agent --service "${LIFEBOAT_SERVICE:-sqlite}" --restore --dir "$SQLITE_DIR" \
-  --on-promote 'sqlite-example promote' --on-demote 'sqlite-example demote' \
+  --on-promote 'sqlite-example-ctl promote' --on-demote 'sqlite-example-ctl demote' \
   -- sqlite-example serve

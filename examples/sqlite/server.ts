@@ -5,7 +5,7 @@
  * module needed).
  *
  *   sqlite-example serve      the service (the agent's wrapped application)
- *   sqlite-example promote    --on-promote / --on-demote / health: examples/shared/ctl.ts
+ *   sqlite-example-ctl promote|demote|health|ready   the hooks: examples/shared/ctl.mjs (plain JS: fast)
  *
  * SQLite has no server and no replication: a replica serves reads of the snapshot it
  * restored; promotion restores a newer snapshot first when there is one. The agent
@@ -20,7 +20,6 @@ import { join } from 'node:path';
 import { CANARY_TABLE, canaryFrom } from '../../lambdas/recipes/recipe.js';
 import { DEFAULT_SQLITE_FILE, parseQuoted, sqlite } from '../../lambdas/recipes/sqlite.js';
 import { roleFileOf } from '../kv/role.js';
-import { runCtl } from '../shared/ctl.js';
 import { runSqlService, type SqlEngine } from '../shared/sql-service.js';
 
 const env = process.env;
@@ -30,8 +29,8 @@ const roleFile = env.KV_ROLE_FILE ?? (dataDir ? roleFileOf(dataDir) : '');
 const command = process.argv[2];
 
 if (command !== 'serve') {
-  await runCtl(command, { roleFile, port, name: 'sqlite-example' });
-  process.exit(0);
+  console.error('usage: sqlite-example serve (the hooks are sqlite-example-ctl promote|demote|health|ready)');
+  process.exit(2);
 }
 if (!dataDir) {
   console.error('sqlite-example: set SQLITE_DIR (or LIFEBOAT_DIR) to the data directory');

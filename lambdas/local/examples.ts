@@ -19,7 +19,7 @@ export interface LocalExample {
   entrypoint: string;
   /** The task definition's environment for a task with this directory and port. */
   environment(task: { dir: string; port: number }): Record<string, string>;
-  /** Command name → TypeScript file (relative to the repository), run through tsx. */
+  /** Command name → script (relative to the repository, then fixed arguments): `.ts` through tsx, `.mjs` with plain node. */
   shims: Record<string, string>;
   /** What one task runs, for the startup line. */
   describe: string;
@@ -41,7 +41,7 @@ export const LOCAL_EXAMPLES: Record<ExampleName, LocalExample> = {
     entrypoint: 'examples/postgres/entrypoint.sh',
     // No PGHOST: the entrypoint makes a short socket directory of its own (socket paths are limited to 107 bytes).
     environment: (task) => ({ PGDATA: join(task.dir, 'data'), KV_PORT: String(task.port), KV_ROLE_FILE: join(task.dir, 'role') }),
-    shims: { 'pg-example': 'examples/postgres/server.ts' },
+    shims: { 'pg-example': 'examples/postgres/server.ts', 'pg-example-ctl': 'examples/shared/ctl.mjs pg-example' },
     describe: 'lifeboat agent --restore … -- pg-example serve (a PostgreSQL server + its HTTP API)',
     recipe: 'postgres',
   },
@@ -50,7 +50,7 @@ export const LOCAL_EXAMPLES: Record<ExampleName, LocalExample> = {
     policyFile: 'examples/sqlite/lifeboat-policy.json',
     entrypoint: 'examples/sqlite/entrypoint.sh',
     environment: (task) => ({ SQLITE_DIR: join(task.dir, 'data'), KV_PORT: String(task.port), KV_ROLE_FILE: join(task.dir, 'role') }),
-    shims: { 'sqlite-example': 'examples/sqlite/server.ts' },
+    shims: { 'sqlite-example': 'examples/sqlite/server.ts', 'sqlite-example-ctl': 'examples/shared/ctl.mjs sqlite-example' },
     describe: 'lifeboat agent --restore … -- sqlite-example serve (SQLite through the sqlite3 shell + an HTTP API)',
     recipe: 'sqlite',
   },

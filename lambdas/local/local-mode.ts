@@ -618,8 +618,15 @@ async function writeShims(repo: string, bin: string, exampleShims: Record<string
   const tsx = fileURLToPath(import.meta.resolve('tsx'));
   const shims: Record<string, string> = {
     lifeboat: join(repo, 'bin/lifeboat.ts'),
-    ...Object.fromEntries(Object.entries(exampleShims).map(([name, file]) => [name, join(repo, file)])),
   };
+  // The example's commands: `.ts` through tsx like the others; `.mjs` (hooks that must start fast) with plain node.
+  for (const [name, spec] of Object.entries(exampleShims)) {
+    const [file, ...args] = spec.split(' ');
+    const path = join(bin, name);
+    const loader = file!.endsWith('.mjs') ? '' : ` --import ${JSON.stringify(`file://${tsx}`)}`;
+    await writeFile(path, `#!/bin/sh\nexec ${JSON.stringify(process.execPath)}${loader} ${JSON.stringify(join(repo, file!))}${args.map((a) => ` ${JSON.stringify(a)}`).join('')} "$@"\n`);
+    await chmod(path, 0o755);
+  }
   for (const [name, script] of Object.entries(shims)) {
     const path = join(bin, name);
     await writeFile(path, `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} --import ${JSON.stringify(`file://${tsx}`)} ${JSON.stringify(script)} "$@"\n`);
