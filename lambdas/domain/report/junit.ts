@@ -51,7 +51,7 @@ function details(d: DrillSummary, service: ServiceDrillReport): string {
   if (d.reason) lines.push(`reason: ${d.reason}`);
   if (d.exitCode !== null || d.stopCode !== null) lines.push(`task: exit code ${d.exitCode ?? '-'}, stop code ${d.stopCode ?? '-'}`);
   for (const c of d.checks) {
-    lines.push(`${c.name}${c.type ? ` [${c.type}]` : ''}: ${c.status}${c.durationSeconds !== undefined ? ` in ${formatSeconds(c.durationSeconds)}` : ''}${c.exitCode !== undefined ? ` (exit ${c.exitCode})` : ''}${c.message ? ` - ${c.message}` : ''}`);
+    lines.push(`${c.name}${c.type ? ` [${c.type}]` : ''}: ${c.status}${c.exitCode !== undefined ? ` (exit ${c.exitCode})` : ''}${c.durationSeconds !== undefined ? ` in ${formatSeconds(c.durationSeconds)}` : ''}${c.message ? ` - ${c.message}` : ''}`);
   }
   return lines.join('\n');
 }
