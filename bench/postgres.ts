@@ -41,7 +41,17 @@ async function pgbench(conn: { host: string; port: number }, duration: number): 
 
 const work = await mkdtemp(join(tmpdir(), 'lifeboat-bench-pg-'));
 await giveTo(work, isRoot() ? PG_SYSTEM_USER : undefined, 0o755);
-const services = await startEmbeddedServices();
+// DynamoDB Local (java) may miss its start deadline on a loaded machine: try again.
+const services = await (async () => {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startEmbeddedServices();
+    } catch (err) {
+      if (attempt >= 3) throw err;
+      console.error(`embedded services did not start (${(err as Error).message.split('\n')[0]}); again`);
+    }
+  }
+})();
 const server: { stop(): Promise<void> }[] = [];
 try {
   Object.assign(process.env, services.env, { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' });

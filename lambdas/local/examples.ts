@@ -7,7 +7,9 @@ import { join } from 'node:path';
 import { suggest } from '../domain/drill-checks.js';
 import { UsageError } from '../domain/errors.js';
 import { RECIPES } from '../recipes/index.js';
-import type { RecipeName } from '../domain/drill-checks.js';
+import { checkName, type RecipeName } from '../domain/drill-checks.js';
+import type { DrillRecord } from '../domain/drills.js';
+import type { ServicePolicy } from '../domain/service-policy.js';
 
 export const EXAMPLE_NAMES = ['kv', 'postgres', 'sqlite'] as const;
 export type ExampleName = (typeof EXAMPLE_NAMES)[number];
@@ -72,4 +74,29 @@ export function localExample(name: string | undefined): LocalExample {
     }
   }
   return example;
+}
+
+/**
+ * The status view's checks: the recipe's built-in ones (open, canary) and the policy's, each
+ * with the newest finished drill's result. Undefined when the policy declares none.
+ */
+export function drillChecksStatus(policy: ServicePolicy, drillsNewestFirst: readonly DrillRecord[]): { checks?: NonNullable<import('./local-mode.js').LocalStatus['checks']> } {
+  const declared = policy.drill.checks ?? [];
+  if (!policy.recipe && declared.length === 0) return {};
+  const last = drillsNewestFirst.find((d) => d.status !== 'running' && d.agent);
+  const result = (name: string) => last?.agent?.checks.find((c) => c.name === name);
+  const names: { name: string; type: string }[] = [
+    ...(policy.recipe ? [{ name: 'open', type: 'open' }, ...(policy.database?.canary === false ? [] : [{ name: 'canary', type: 'canary' }])] : []),
+    ...(policy.drill.verifyCommand ? [{ name: 'verify', type: 'command' }] : []),
+    ...declared.map((c, i) => ({ name: checkName(c, i), type: c.type })),
+  ];
+  return {
+    checks: {
+      ...(policy.recipe ? { recipe: policy.recipe } : {}),
+      items: names.map(({ name, type }) => {
+        const r = result(name);
+        return { name, type, ...(r ? { status: r.status, ...(r.durationSeconds !== undefined ? { durationSeconds: r.durationSeconds } : {}), ...(r.message ? { message: r.message } : {}) } : {}) };
+      }),
+    },
+  };
 }

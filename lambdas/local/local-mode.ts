@@ -58,7 +58,7 @@ import { LocalTaskLauncher, type LocalTask } from './launcher.js';
 import { LocalQueuePoller } from './queue-poller.js';
 import { LocalScheduler, type ScheduleFiring, type ScheduleStatus } from './scheduler.js';
 import { describeDelivery, describeFiring } from './activity.js';
-import { localExample } from './examples.js';
+import { drillChecksStatus, localExample } from './examples.js';
 
 export const LOCAL_CLUSTER = 'local';
 export const LOCAL_TABLE = 'lifeboat-local';
@@ -130,6 +130,8 @@ export interface LocalStatus {
   snapshots: (Pick<SnapshotRecord, 'id' | 'status' | 'createdAt' | 'size' | 'verifiedAt' | 'reason' | 'term'> & { retention?: { action: string; reasons: string[] } })[];
   retention?: Pick<ServiceRetentionPlan, 'policy' | 'timezone' | 'summary'>;
   drills: Pick<DrillRecord, 'drillId' | 'status' | 'snapshotId' | 'createdAt' | 'reason' | 'rtoSeconds' | 'rpoSeconds' | 'trigger'>[];
+  /** The policy's recipe and drill checks, with the newest finished drill's result of each (lambdas/local/examples.ts). */
+  checks?: { recipe?: string; items: { name: string; type: string; status?: string; durationSeconds?: number; message?: string }[] };
   schedules: ScheduleStatus[];
   activity: Activity[];
   reports: string[];
@@ -552,6 +554,7 @@ export class LocalMode {
       }),
       ...(plan ? { retention: { policy: plan.policy, timezone: plan.timezone, summary: plan.summary } } : {}),
       drills: drills.map((d) => ({ drillId: d.drillId, status: d.status, snapshotId: d.snapshotId, createdAt: d.createdAt, reason: d.reason, rtoSeconds: d.rtoSeconds, rpoSeconds: d.rpoSeconds, trigger: d.trigger })),
+      ...drillChecksStatus(this.policy, drills),
       schedules: this.scheduler.status(),
       activity: this.activityLog.slice(-12),
       reports: this.reportFiles().map((f) => join(this.reportsDir, f)),
