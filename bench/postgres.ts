@@ -23,7 +23,7 @@ import { runDatabaseChecks } from '../lambdas/agent/checks.js';
 import { restoreSnapshot } from '../lambdas/engine/restore.js';
 import { startEmbeddedServices } from '../lambdas/local/embedded-services.js';
 import { execOk, giveTo, isRoot, requireBinary } from '../lambdas/recipes/exec.js';
-import { PG_SYSTEM_USER, initCluster, startServer } from '../lambdas/recipes/postgres.js';
+import { initCluster, PG_SYSTEM_USER, startServer } from '../lambdas/recipes/postgres.js';
 import { takeRecipeSnapshot } from '../lambdas/recipes/snapshot.js';
 
 const scale = Number(process.env.LIFEBOAT_BENCH_PG_SCALE ?? 70);
@@ -33,7 +33,11 @@ const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 async function pgbench(conn: { host: string; port: number }, duration: number): Promise<number> {
   const bin = requireBinary('pgbench', 'postgres', 'postgresql');
-  const r = await execOk([bin, '-h', conn.host, '-p', String(conn.port), '-U', 'postgres', '-N', '-c', '2', '-j', '2', '-T', String(duration), 'postgres'], 'pgbench', { timeoutMs: (duration + 120) * 1000 });
+  const r = await execOk(
+    [bin, '-h', conn.host, '-p', String(conn.port), '-U', 'postgres', '-N', '-c', '2', '-j', '2', '-T', String(duration), 'postgres'],
+    'pgbench',
+    { timeoutMs: (duration + 120) * 1000 },
+  );
   const m = /tps = ([\d.]+)/.exec(r.stdout);
   if (!m) throw new Error(`pgbench printed no tps: ${r.stdout.slice(-300)}`);
   return Number(m[1]);
@@ -71,8 +75,41 @@ try {
   await live.ready(120_000);
   const conn = live.connection;
   const t0 = Date.now();
-  await execOk([requireBinary('pgbench', 'postgres', 'postgresql'), '-i', '-q', '-s', String(scale), '-h', conn.host, '-p', String(conn.port), '-U', 'postgres', 'postgres'], 'pgbench -i', { timeoutMs: 3600_000 });
-  const size = (await execOk([requireBinary('psql', 'postgres', 'postgresql-client'), '-X', '-A', '-t', '-h', conn.host, '-U', 'postgres', '-c', "select pg_database_size('postgres')"], 'size')).stdout.trim();
+  await execOk(
+    [
+      requireBinary('pgbench', 'postgres', 'postgresql'),
+      '-i',
+      '-q',
+      '-s',
+      String(scale),
+      '-h',
+      conn.host,
+      '-p',
+      String(conn.port),
+      '-U',
+      'postgres',
+      'postgres',
+    ],
+    'pgbench -i',
+    { timeoutMs: 3600_000 },
+  );
+  const size = (
+    await execOk(
+      [
+        requireBinary('psql', 'postgres', 'postgresql-client'),
+        '-X',
+        '-A',
+        '-t',
+        '-h',
+        conn.host,
+        '-U',
+        'postgres',
+        '-c',
+        "select pg_database_size('postgres')",
+      ],
+      'size',
+    )
+  ).stdout.trim();
   console.error(`pgbench -i -s ${scale}: ${(Number(size) / 2 ** 30).toFixed(2)} GiB in ${s(Date.now() - t0)}`);
 
   const env = { ...process.env, PGHOST: conn.host, PGPORT: String(conn.port), PGUSER: 'postgres' };
@@ -87,7 +124,9 @@ try {
   const snap = await takeRecipeSnapshot({ catalog, store, service, dir: dataDir, recipe: 'postgres', database: {}, reason: 'bench' });
   const snapshotMs = Date.now() - snapStart;
   const duringTps = await during;
-  console.error(`snapshot ${snap.record.id}: ${s(snapshotMs)}, ${((snap.record.dataSize ?? 0) / 2 ** 30).toFixed(2)} GiB; pgbench meanwhile ${duringTps.toFixed(0)} tps`);
+  console.error(
+    `snapshot ${snap.record.id}: ${s(snapshotMs)}, ${((snap.record.dataSize ?? 0) / 2 ** 30).toFixed(2)} GiB; pgbench meanwhile ${duringTps.toFixed(0)} tps`,
+  );
 
   // Restore to serving.
   const restoreDir = join(work, 'restored');

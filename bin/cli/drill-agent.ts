@@ -5,12 +5,13 @@
  * drill task's entrypoint can be just `lifeboat drill-agent --dir /data`. Meant to be
  * folded into `lifeboat agent` (drill mode when LIFEBOAT_MODE=drill).
  */
-import { Option, type Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { runDrillAgent } from '../../lambdas/agent/drill-mode.js';
+import { ENV } from '../../lambdas/contract/environment.js';
 import { DRILL_ENV } from '../../lambdas/domain/drills.js';
 import { UsageError } from '../../lambdas/domain/errors.js';
-import { dataDir, openCatalog, openDrillStore, openHolds, openObjectStore, serviceName, type CliIO } from './context.js';
-import { positiveNumber, type CommandResult } from './program.js';
+import { type CliIO, dataDir, openCatalog, openDrillStore, openHolds, openObjectStore, serviceName } from './context.js';
+import { type CommandResult, positiveNumber } from './options.js';
 import { say } from './output.js';
 
 export interface DrillAgentFlags {
@@ -74,7 +75,7 @@ export async function runDrillMode(flags: DrillAgentFlags, io: CliIO): Promise<0
   const run = await runDrillAgent({
     drills: openDrillStore(flags, io),
     catalog: openCatalog(flags, io),
-    store: openObjectStore(flags, io),
+    objects: openObjectStore(flags, io),
     holds: openHolds(flags, io),
     service: serviceName(flags.service, env) ?? '',
     drillId,
@@ -86,7 +87,7 @@ export async function runDrillMode(flags: DrillAgentFlags, io: CliIO): Promise<0
       ? { command: appCommand, healthCheckCommand, healthCheckUrl, startTimeoutMs: flags.startTimeout === undefined ? undefined : flags.startTimeout * 1000 }
       : undefined,
     deadline: flags.deadline ?? env[DRILL_ENV.deadline],
-    taskArn: flags.taskArn ?? env.LIFEBOAT_TASK,
+    taskArn: flags.taskArn ?? env[ENV.task],
     signal: io.signal,
     onNotice: (line) => say(io, line),
   });

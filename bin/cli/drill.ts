@@ -1,12 +1,12 @@
 /** `lifeboat drill`: start a restore drill of a service (and optionally wait for its verdict). */
-import { Option, type Command } from 'commander';
-import { assertServiceName } from '../../lambdas/domain/ids.js';
-import { formatSeconds, type DrillRecord } from '../../lambdas/domain/drills.js';
-import { drillVerdict } from '../../lambdas/domain/drill-report.js';
-import type { ExitCode } from '../../lambdas/domain/errors.js';
+import { type Command, Option } from 'commander';
 import { startDrill, waitForDrill } from '../../lambdas/control/drills/start.js';
-import { openCatalog, openDrillStore, openLauncher, openRegistry, serviceName, type CliIO } from './context.js';
-import { positiveNumber, type CommandResult } from './program.js';
+import { drillVerdict } from '../../lambdas/domain/drill-report.js';
+import { type DrillRecord, formatSeconds } from '../../lambdas/domain/drills.js';
+import type { ExitCode } from '../../lambdas/domain/errors.js';
+import { assertServiceName } from '../../lambdas/domain/ids.js';
+import { type CliIO, openCatalog, openDrillStore, openLauncher, openRegistry, serviceName } from './context.js';
+import { type CommandResult, positiveNumber } from './options.js';
 import { say } from './output.js';
 
 interface DrillFlags {
@@ -76,14 +76,17 @@ export function registerDrill(program: Command, io: CliIO, done: (r: CommandResu
       const service = assertServiceName(serviceName(flags.service, io.env));
       const drills = openDrillStore(flags, io);
       const started = await startDrill(
-        { drills, catalog: openCatalog(flags, io), registry: openRegistry(flags, io), launcher: openLauncher(io) },
+        { drills, catalog: openCatalog(flags, io), registry: openRegistry(flags, io), launcher: openLauncher(flags, io) },
         { service, snapshot: flags.snapshot, trigger: 'manual' },
       );
       let drill = started.drill;
       if (started.outcome === 'launch-failed') {
         say(io, `drill ${drill.drillId} of ${service} could not start: ${drill.reason}`);
       } else {
-        say(io, `drill ${drill.drillId} of ${service} started: snapshot ${drill.snapshotId} (${started.note}), task ${drill.taskArn ?? '-'}, deadline ${drill.deadline}`);
+        say(
+          io,
+          `drill ${drill.drillId} of ${service} started: snapshot ${drill.snapshotId} (${started.note}), task ${drill.taskArn ?? '-'}, deadline ${drill.deadline}`,
+        );
       }
       let exitCode: ExitCode = started.outcome === 'launch-failed' ? 3 : 0;
       if (flags.wait && drill.status === 'running') {

@@ -18,7 +18,17 @@ import { existsSync } from 'node:fs';
 import { mkdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { giveTo, isRoot } from '../../lambdas/recipes/exec.js';
-import { PG_SYSTEM_USER, initCluster, psql, queryRows, readCanary, setStandby, startServer, type PgConnection, type PgServer } from '../../lambdas/recipes/postgres.js';
+import {
+  initCluster,
+  PG_SYSTEM_USER,
+  type PgConnection,
+  type PgServer,
+  psql,
+  queryRows,
+  readCanary,
+  setStandby,
+  startServer,
+} from '../../lambdas/recipes/postgres.js';
 import { roleFileOf } from '../kv/role.js';
 import { runSqlService, type SqlEngine } from '../shared/sql-service.js';
 

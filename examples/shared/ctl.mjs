@@ -69,7 +69,9 @@ switch (command) {
   case 'ready': {
     const { res, body } = await health();
     if (!res.ok || body.role !== 'primary' || body.converging) {
-      console.error(`${name}: not ready for a snapshot: ${res.ok ? `role ${body.role}${body.converging ? ', still taking over' : ''}` : `/health answered ${res.status}`}`);
+      console.error(
+        `${name}: not ready for a snapshot: ${res.ok ? `role ${body.role}${body.converging ? ', still taking over' : ''}` : `/health answered ${res.status}`}`,
+      );
       process.exit(1);
     }
     break;

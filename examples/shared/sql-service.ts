@@ -17,10 +17,10 @@
  * takes writes. Everything that touches the database runs one step at a time.
  */
 import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { promisify } from 'node:util';
 import type { Canary } from '../../lambdas/domain/drill-checks.js';
-import { readRole, type RoleFile } from '../kv/role.js';
+import { type RoleFile, readRole } from '../kv/role.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -103,7 +103,9 @@ export async function runSqlService(o: SqlServiceOptions): Promise<void> {
         }
         // By time, not id: a database started empty counts its canary ids from 1 again.
         if (newest?.canary && (!local || Date.parse(newest.canary.at) > Date.parse(local.at))) {
-          log(`local data holds canary ${local ? `#${local.id}` : '(none)'}; restoring newer snapshot ${newest.id} (canary #${newest.canary.id}) before taking writes`);
+          log(
+            `local data holds canary ${local ? `#${local.id}` : '(none)'}; restoring newer snapshot ${newest.id} (canary #${newest.canary.id}) before taking writes`,
+          );
           await engine.stop();
           up = false;
           await lifeboat(['restore', '--service', o.service, '--dir', o.dataDir, '--snapshot', newest.id, '--force']);
@@ -129,7 +131,11 @@ export async function runSqlService(o: SqlServiceOptions): Promise<void> {
 
   const send = (res: ServerResponse, status: number, body: unknown) => {
     const text = typeof body === 'string' ? body : `${JSON.stringify(body)}\n`;
-    res.writeHead(status, { 'content-type': typeof body === 'string' ? 'text/plain' : 'application/json', 'x-kv-role': isPrimary ? 'primary' : 'replica', 'x-kv-term': String(role.term) });
+    res.writeHead(status, {
+      'content-type': typeof body === 'string' ? 'text/plain' : 'application/json',
+      'x-kv-role': isPrimary ? 'primary' : 'replica',
+      'x-kv-term': String(role.term),
+    });
     res.end(text);
   };
   const readBody = async (req: IncomingMessage) => {
@@ -144,7 +150,15 @@ export async function runSqlService(o: SqlServiceOptions): Promise<void> {
     const method = req.method ?? 'GET';
     if (path === '/health') {
       if (!up) return send(res, 503, { status: 'starting', engine: engine.name });
-      return send(res, 200, { status: 'ok', engine: engine.name, role: isPrimary ? 'primary' : 'replica', converging: converging > 0, term: role.term, rows: await engine.count().catch(() => null), canary: (await engine.canary().catch(() => undefined)) ?? null });
+      return send(res, 200, {
+        status: 'ok',
+        engine: engine.name,
+        role: isPrimary ? 'primary' : 'replica',
+        converging: converging > 0,
+        term: role.term,
+        rows: await engine.count().catch(() => null),
+        canary: (await engine.canary().catch(() => undefined)) ?? null,
+      });
     }
     if (method === 'POST' && path === '/_admin/role') {
       // Answered at once: the agent runs this hook in its heartbeat loop, and a restore

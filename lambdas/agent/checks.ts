@@ -11,8 +11,18 @@
  * failure does not stop the others (a report that lists every broken thing is worth more),
  * except when the database cannot be opened at all.
  */
-import { checkName, compareCanary, describeCanary, judgeSql, type Canary, type CanaryResult, type CheckSpec, type DatabasePolicy, type RecipeName } from '../domain/drill-checks.js';
-import { DRILL_OUTPUT_LIMIT_BYTES, OUTPUT_CUT_MARKER, formatSeconds, truncateOutput, type DrillCheck } from '../domain/drills.js';
+import {
+  type Canary,
+  type CanaryResult,
+  type CheckSpec,
+  checkName,
+  compareCanary,
+  type DatabasePolicy,
+  describeCanary,
+  judgeSql,
+  type RecipeName,
+} from '../domain/drill-checks.js';
+import { DRILL_OUTPUT_LIMIT_BYTES, type DrillCheck, formatSeconds, OUTPUT_CUT_MARKER, truncateOutput } from '../domain/drills.js';
 import { runCommand } from '../engine/hooks.js';
 import { RECIPES } from '../recipes/index.js';
 
@@ -49,7 +59,8 @@ export async function runDatabaseChecks(o: DatabaseChecksOptions): Promise<Datab
   let failure: DatabaseChecksResult['failure'];
   const note = (c: DrillCheck) => {
     checks.push(c);
-    if (c.status !== 'passed' && !failure) failure = { status: c.status === 'error' ? 'error' : 'failed', reason: `check ${c.name} ${c.status}: ${c.message ?? ''}` };
+    if (c.status !== 'passed' && !failure)
+      failure = { status: c.status === 'error' ? 'error' : 'failed', reason: `check ${c.name} ${c.status}: ${c.message ?? ''}` };
     o.onNotice?.(`check ${c.name}: ${c.status}${c.message ? ` — ${c.message}` : ''}`);
   };
   const typed = o.checks.map((spec, i) => ({ spec, name: checkName(spec, i) })).filter((c) => c.spec.type !== 'http');
@@ -60,7 +71,13 @@ export async function runDatabaseChecks(o: DatabaseChecksOptions): Promise<Datab
   if (recipe) {
     const missing = recipe.missing();
     if (missing.length > 0) {
-      note({ name: 'open', type: 'open', status: 'error', durationSeconds: 0, message: `the ${recipe.name} recipe needs binaries this drill image lacks: ${missing.join('; ')}` });
+      note({
+        name: 'open',
+        type: 'open',
+        status: 'error',
+        durationSeconds: 0,
+        message: `the ${recipe.name} recipe needs binaries this drill image lacks: ${missing.join('; ')}`,
+      });
       return { checks, failure };
     }
     const started = o.clock();
@@ -135,11 +152,15 @@ export async function runDatabaseChecks(o: DatabaseChecksOptions): Promise<Datab
           }).catch((err: unknown) => ({ exitCode: 127, output: (err as Error).message, outputBytes: 0, durationMs: 0 }));
           const output = run.outputBytes > Buffer.byteLength(run.output) ? `${OUTPUT_CUT_MARKER}${run.output}` : run.output;
           const timedOut = run.exitCode === 124 && /\[timed out after/.test(run.output);
-          done(run.exitCode === 0 ? 'passed' : 'failed', run.exitCode === 0 ? 'exited 0' : timedOut ? `timed out after ${formatSeconds(Math.round(timeoutMs / 1000))}` : `exited with code ${run.exitCode}`, {
-            command: spec.command,
-            exitCode: run.exitCode,
-            ...(output ? { output: truncateOutput(output) } : {}),
-          });
+          done(
+            run.exitCode === 0 ? 'passed' : 'failed',
+            run.exitCode === 0 ? 'exited 0' : timedOut ? `timed out after ${formatSeconds(Math.round(timeoutMs / 1000))}` : `exited with code ${run.exitCode}`,
+            {
+              command: spec.command,
+              exitCode: run.exitCode,
+              ...(output ? { output: truncateOutput(output) } : {}),
+            },
+          );
         }
       } catch (err) {
         done('failed', (err as Error).message, spec.type === 'sql' ? { command: spec.query } : {});
@@ -164,10 +185,25 @@ export async function runHttpChecks(specs: CheckSpec[], o: { clock: () => Date; 
       const statusOk = spec.status === undefined || res.status === spec.status;
       const bodyOk = spec.bodyMatches === undefined || new RegExp(spec.bodyMatches).test(body);
       const message = `GET ${spec.url} answered ${res.status}${spec.status !== undefined ? ` (expected ${spec.status})` : ''}${spec.bodyMatches !== undefined ? `; body ${bodyOk ? 'matches' : 'does not match'} /${spec.bodyMatches}/` : ''}`;
-      out.push({ name, type: 'http', status: statusOk && bodyOk ? 'passed' : 'failed', durationSeconds: secondsSince(started, o.clock), command: spec.url, message, ...(statusOk && bodyOk ? {} : { output: truncateOutput(body) }) });
+      out.push({
+        name,
+        type: 'http',
+        status: statusOk && bodyOk ? 'passed' : 'failed',
+        durationSeconds: secondsSince(started, o.clock),
+        command: spec.url,
+        message,
+        ...(statusOk && bodyOk ? {} : { output: truncateOutput(body) }),
+      });
     } catch (err) {
       const cause = (err as { cause?: { code?: string } }).cause?.code;
-      out.push({ name, type: 'http', status: 'failed', durationSeconds: secondsSince(started, o.clock), command: spec.url, message: `GET ${spec.url} failed: ${cause ?? (err as Error).message}` });
+      out.push({
+        name,
+        type: 'http',
+        status: 'failed',
+        durationSeconds: secondsSince(started, o.clock),
+        command: spec.url,
+        message: `GET ${spec.url} failed: ${cause ?? (err as Error).message}`,
+      });
     }
   }
   return out;

@@ -14,7 +14,11 @@ export type RecipeName = (typeof RECIPE_NAMES)[number];
 
 /** What each recipe offers, so validation can refuse what an engine cannot do. */
 export const RECIPE_TRAITS: Record<RecipeName, { sql: boolean; integrity: string; binaries: readonly string[] }> = {
-  postgres: { sql: true, integrity: 'pg_amcheck --all (B-tree and heap checks of every database)', binaries: ['postgres', 'initdb', 'pg_basebackup', 'pg_amcheck', 'psql', 'pg_isready'] },
+  postgres: {
+    sql: true,
+    integrity: 'pg_amcheck --all (B-tree and heap checks of every database)',
+    binaries: ['postgres', 'initdb', 'pg_basebackup', 'pg_amcheck', 'psql', 'pg_isready'],
+  },
   sqlite: { sql: true, integrity: 'PRAGMA integrity_check', binaries: ['sqlite3'] },
 };
 
@@ -80,9 +84,7 @@ export function editDistance(a: string, b: string): number {
 /** "did you mean "postgres"?" when a candidate is close, else the list of valid values. */
 export function suggest(value: string, candidates: readonly string[]): string {
   const lower = value.toLowerCase();
-  const best = candidates
-    .map((c) => ({ c, d: c.startsWith(lower) || lower.startsWith(c) ? 0 : editDistance(lower, c) }))
-    .sort((x, y) => x.d - y.d)[0];
+  const best = candidates.map((c) => ({ c, d: c.startsWith(lower) || lower.startsWith(c) ? 0 : editDistance(lower, c) })).sort((x, y) => x.d - y.d)[0];
   const list = candidates.map((c) => JSON.stringify(c)).join(', ');
   return best && best.d <= Math.max(2, Math.floor(best.c.length / 3)) ? `did you mean ${JSON.stringify(best.c)}? (valid: ${list})` : `valid values: ${list}`;
 }
@@ -93,7 +95,9 @@ export function isRecipeName(v: unknown): v is RecipeName {
 
 export function assertRecipeName(path: string, v: unknown): RecipeName {
   if (isRecipeName(v)) return v;
-  throw new UsageError(`${path} is ${JSON.stringify(v)}, which is not a recipe`, { hint: typeof v === 'string' ? suggest(v, RECIPE_NAMES) : `valid values: ${RECIPE_NAMES.map((r) => JSON.stringify(r)).join(', ')}` });
+  throw new UsageError(`${path} is ${JSON.stringify(v)}, which is not a recipe`, {
+    hint: typeof v === 'string' ? suggest(v, RECIPE_NAMES) : `valid values: ${RECIPE_NAMES.map((r) => JSON.stringify(r)).join(', ')}`,
+  });
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -106,7 +110,8 @@ export function validateRecipeAndChecks(input: { recipe?: unknown; database?: un
     if (!recipe) throw new UsageError('database settings are given but no recipe', { hint: 'add "recipe": "postgres" or "recipe": "sqlite" to the policy' });
     const d = input.database;
     for (const key of Object.keys(d)) {
-      if (!['name', 'user', 'file', 'canary'].includes(key)) throw new UsageError(`database.${key} is not a database setting`, { hint: suggest(key, ['name', 'user', 'file', 'canary']) });
+      if (!['name', 'user', 'file', 'canary'].includes(key))
+        throw new UsageError(`database.${key} is not a database setting`, { hint: suggest(key, ['name', 'user', 'file', 'canary']) });
     }
     for (const key of ['name', 'user'] as const) {
       if (d[key] !== undefined && (typeof d[key] !== 'string' || !/^[A-Za-z_][A-Za-z0-9_$-]{0,62}$/.test(d[key]))) {
@@ -116,7 +121,8 @@ export function validateRecipeAndChecks(input: { recipe?: unknown; database?: un
     if (d.file !== undefined && (typeof d.file !== 'string' || d.file === '' || d.file.startsWith('/') || d.file.split('/').includes('..'))) {
       throw new UsageError(`database.file is ${JSON.stringify(d.file)}; it must be a path relative to the data directory, e.g. "app.db"`);
     }
-    if (d.canary !== undefined && typeof d.canary !== 'boolean') throw new UsageError(`database.canary is ${JSON.stringify(d.canary)}; it must be true or false`);
+    if (d.canary !== undefined && typeof d.canary !== 'boolean')
+      throw new UsageError(`database.canary is ${JSON.stringify(d.canary)}; it must be true or false`);
   }
   if (input.checks === undefined) return;
   if (!Array.isArray(input.checks)) throw new UsageError(`drill.checks is ${JSON.stringify(input.checks)}; it must be a list of checks`);
@@ -125,35 +131,47 @@ export function validateRecipeAndChecks(input: { recipe?: unknown; database?: un
     const at = `drill.checks[${i}]`;
     if (!isObject(c)) throw new UsageError(`${at} is ${JSON.stringify(c)}; a check is an object with a "type"`);
     if (typeof c.type !== 'string' || !(CHECK_TYPES as readonly string[]).includes(c.type)) {
-      throw new UsageError(`${at}.type is ${JSON.stringify(c.type)}, which is not a check type`, { hint: typeof c.type === 'string' ? suggest(c.type, CHECK_TYPES) : `valid values: ${CHECK_TYPES.join(', ')}` });
+      throw new UsageError(`${at}.type is ${JSON.stringify(c.type)}, which is not a check type`, {
+        hint: typeof c.type === 'string' ? suggest(c.type, CHECK_TYPES) : `valid values: ${CHECK_TYPES.join(', ')}`,
+      });
     }
     const name = checkName(c as CheckSpec, i);
     if (names.has(name)) throw new UsageError(`${at} is named ${JSON.stringify(name)} like an earlier check`, { hint: 'give each check its own "name"' });
     names.add(name);
-    if (c.name !== undefined && (typeof c.name !== 'string' || !/^[\w .:/-]{1,64}$/.test(c.name))) throw new UsageError(`${at}.name is ${JSON.stringify(c.name)}; use 1-64 letters, digits, spaces or "_.:/-"`);
+    if (c.name !== undefined && (typeof c.name !== 'string' || !/^[\w .:/-]{1,64}$/.test(c.name)))
+      throw new UsageError(`${at}.name is ${JSON.stringify(c.name)}; use 1-64 letters, digits, spaces or "_.:/-"`);
     switch (c.type) {
       case 'sql': {
         if (!recipe || !RECIPE_TRAITS[recipe].sql) {
-          throw new UsageError(`${at} is a sql check, but the policy has ${recipe ? `recipe ${JSON.stringify(recipe)}, which has no SQL` : 'no recipe, so the drill has no database to query'}`, {
-            hint: 'add "recipe": "postgres" or "recipe": "sqlite", or use a "command" check',
-          });
+          throw new UsageError(
+            `${at} is a sql check, but the policy has ${recipe ? `recipe ${JSON.stringify(recipe)}, which has no SQL` : 'no recipe, so the drill has no database to query'}`,
+            {
+              hint: 'add "recipe": "postgres" or "recipe": "sqlite", or use a "command" check',
+            },
+          );
         }
-        if (typeof c.query !== 'string' || c.query.trim() === '') throw new UsageError(`${at}.query is ${JSON.stringify(c.query)}; a sql check needs the query to run, e.g. "select count(*) from orders"`);
+        if (typeof c.query !== 'string' || c.query.trim() === '')
+          throw new UsageError(`${at}.query is ${JSON.stringify(c.query)}; a sql check needs the query to run, e.g. "select count(*) from orders"`);
         validateExpectation(`${at}.expect`, c.expect);
         if (c.database !== undefined && recipe !== 'postgres') throw new UsageError(`${at}.database only applies to the postgres recipe`);
         break;
       }
       case 'integrity':
-        if (!recipe) throw new UsageError(`${at} is an integrity check, but the policy has no recipe to run the engine's checker`, { hint: 'add "recipe": "postgres" (pg_amcheck) or "recipe": "sqlite" (PRAGMA integrity_check)' });
+        if (!recipe)
+          throw new UsageError(`${at} is an integrity check, but the policy has no recipe to run the engine's checker`, {
+            hint: 'add "recipe": "postgres" (pg_amcheck) or "recipe": "sqlite" (PRAGMA integrity_check)',
+          });
         break;
       case 'command':
-        if (typeof c.command !== 'string' || c.command.trim() === '') throw new UsageError(`${at}.command is ${JSON.stringify(c.command)}; a command check needs the shell command to run (exit 0 = pass)`);
+        if (typeof c.command !== 'string' || c.command.trim() === '')
+          throw new UsageError(`${at}.command is ${JSON.stringify(c.command)}; a command check needs the shell command to run (exit 0 = pass)`);
         if (c.timeoutSeconds !== undefined && (typeof c.timeoutSeconds !== 'number' || !Number.isInteger(c.timeoutSeconds) || c.timeoutSeconds < 1)) {
           throw new UsageError(`${at}.timeoutSeconds is ${JSON.stringify(c.timeoutSeconds)}; it must be a whole number of seconds, at least 1`);
         }
         break;
       case 'http':
-        if (typeof c.url !== 'string' || !/^https?:\/\/[^\s]+$/.test(c.url)) throw new UsageError(`${at}.url is ${JSON.stringify(c.url)}; an http check needs an http(s) URL`);
+        if (typeof c.url !== 'string' || !/^https?:\/\/[^\s]+$/.test(c.url))
+          throw new UsageError(`${at}.url is ${JSON.stringify(c.url)}; an http check needs an http(s) URL`);
         if (c.status === undefined && c.bodyMatches === undefined) {
           throw new UsageError(`${at} (http ${c.url}) has no expectation`, { hint: 'add "status": 200 and/or "bodyMatches": "REGEX"' });
         }
@@ -178,12 +196,18 @@ function validateExpectation(at: string, e: unknown): void {
   }
   const keys = Object.keys(e);
   if (keys.length !== 1 || !['rows', 'equals', 'atLeast'].includes(keys[0]!)) {
-    throw new UsageError(`${at} is ${JSON.stringify(e)}; it must hold exactly one of "rows", "equals", "atLeast"`, { hint: keys.length === 1 ? suggest(keys[0]!, ['rows', 'equals', 'atLeast']) : undefined });
+    throw new UsageError(`${at} is ${JSON.stringify(e)}; it must hold exactly one of "rows", "equals", "atLeast"`, {
+      hint: keys.length === 1 ? suggest(keys[0]!, ['rows', 'equals', 'atLeast']) : undefined,
+    });
   }
-  if ('rows' in e && (typeof e.rows !== 'number' || !Number.isInteger(e.rows) || e.rows < 0)) throw new UsageError(`${at}.rows is ${JSON.stringify(e.rows)}; it must be a whole number, at least 0`);
-  if ('atLeast' in e && (typeof e.atLeast !== 'number' || !Number.isFinite(e.atLeast))) throw new UsageError(`${at}.atLeast is ${JSON.stringify(e.atLeast)}; it must be a number`);
+  if ('rows' in e && (typeof e.rows !== 'number' || !Number.isInteger(e.rows) || e.rows < 0))
+    throw new UsageError(`${at}.rows is ${JSON.stringify(e.rows)}; it must be a whole number, at least 0`);
+  if ('atLeast' in e && (typeof e.atLeast !== 'number' || !Number.isFinite(e.atLeast)))
+    throw new UsageError(`${at}.atLeast is ${JSON.stringify(e.atLeast)}; it must be a number`);
   if ('equals' in e && e.equals !== null && !['string', 'number', 'boolean'].includes(typeof e.equals)) {
-    throw new UsageError(`${at}.equals is ${JSON.stringify(e.equals)}; it must be a string, number, boolean or null (compared with the first column of the first row)`);
+    throw new UsageError(
+      `${at}.equals is ${JSON.stringify(e.equals)}; it must be a string, number, boolean or null (compared with the first column of the first row)`,
+    );
   }
 }
 
@@ -204,7 +228,8 @@ export function judgeSql(expect: SqlExpectation, rows: SqlValue[][]): { passed: 
     return { passed: rows.length === expect.rows, message: `${rows.length} row${rows.length === 1 ? '' : 's'} (expected ${expect.rows})` };
   }
   const first = rows[0]?.[0];
-  if (rows.length === 0) return { passed: false, message: `no rows (expected a first value ${'equals' in expect ? `= ${JSON.stringify(expect.equals)}` : `≥ ${expect.atLeast}`})` };
+  if (rows.length === 0)
+    return { passed: false, message: `no rows (expected a first value ${'equals' in expect ? `= ${JSON.stringify(expect.equals)}` : `≥ ${expect.atLeast}`})` };
   if ('equals' in expect) {
     const passed = first === expect.equals || (first !== null && first !== undefined && expect.equals !== null && String(first) === String(expect.equals));
     return { passed, message: `value ${JSON.stringify(first)} (expected ${JSON.stringify(expect.equals)})` };

@@ -19,9 +19,9 @@
  * if any is error (or there is no service at all); otherwise 0.
  */
 import ms from 'ms';
-import { UsageError } from './errors.js';
-import type { DrillCheck, DrillRecord, DrillStatus, DrillTargets, DrillTrigger } from './drills.js';
 import type { CanaryResult } from './drill-checks.js';
+import type { DrillCheck, DrillRecord, DrillStatus, DrillTargets, DrillTrigger } from './drills.js';
+import { UsageError } from './errors.js';
 
 export const DRILL_REPORT_SCHEMA = 'lifeboat.drill-report/v1';
 
@@ -120,7 +120,7 @@ const newestFirst = (a: DrillRecord, b: DrillRecord) =>
   Date.parse(b.createdAt) - Date.parse(a.createdAt) || (a.drillId < b.drillId ? 1 : a.drillId > b.drillId ? -1 : 0);
 const isConclusive = (d: DrillRecord) => d.status === 'passed' || d.status === 'failed' || d.status === 'timed-out';
 const endOf = (d: DrillRecord) => d.finishedAt ?? d.createdAt;
-const secondsBetween = (a: string, b: string) => Math.round((Date.parse(b) - Date.parse(a)) / 1000 * 1000) / 1000;
+const secondsBetween = (a: string, b: string) => Math.round(((Date.parse(b) - Date.parse(a)) / 1000) * 1000) / 1000;
 
 export function summarizeDrill(d: DrillRecord, role: DrillRole): DrillSummary {
   return {

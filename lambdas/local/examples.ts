@@ -4,12 +4,11 @@
  * commands its image would have on PATH. Everything else in local mode is the same for all.
  */
 import { join } from 'node:path';
-import { suggest } from '../domain/drill-checks.js';
-import { UsageError } from '../domain/errors.js';
-import { RECIPES } from '../recipes/index.js';
-import { checkName, type RecipeName } from '../domain/drill-checks.js';
+import { checkName, type RecipeName, suggest } from '../domain/drill-checks.js';
 import type { DrillRecord } from '../domain/drills.js';
+import { UsageError } from '../domain/errors.js';
 import type { ServicePolicy } from '../domain/service-policy.js';
+import { RECIPES } from '../recipes/index.js';
 
 export const EXAMPLE_NAMES = ['kv', 'postgres', 'sqlite'] as const;
 export type ExampleName = (typeof EXAMPLE_NAMES)[number];
@@ -80,7 +79,10 @@ export function localExample(name: string | undefined): LocalExample {
  * The status view's checks: the recipe's built-in ones (open, canary) and the policy's, each
  * with the newest finished drill's result. Undefined when the policy declares none.
  */
-export function drillChecksStatus(policy: ServicePolicy, drillsNewestFirst: readonly DrillRecord[]): { checks?: NonNullable<import('./local-mode.js').LocalStatus['checks']> } {
+export function drillChecksStatus(
+  policy: ServicePolicy,
+  drillsNewestFirst: readonly DrillRecord[],
+): { checks?: NonNullable<import('./local-mode.js').LocalStatus['checks']> } {
   const declared = policy.drill.checks ?? [];
   if (!policy.recipe && declared.length === 0) return {};
   const last = drillsNewestFirst.find((d) => d.status !== 'running' && d.agent);
@@ -95,7 +97,17 @@ export function drillChecksStatus(policy: ServicePolicy, drillsNewestFirst: read
       ...(policy.recipe ? { recipe: policy.recipe } : {}),
       items: names.map(({ name, type }) => {
         const r = result(name);
-        return { name, type, ...(r ? { status: r.status, ...(r.durationSeconds !== undefined ? { durationSeconds: r.durationSeconds } : {}), ...(r.message ? { message: r.message } : {}) } : {}) };
+        return {
+          name,
+          type,
+          ...(r
+            ? {
+                status: r.status,
+                ...(r.durationSeconds !== undefined ? { durationSeconds: r.durationSeconds } : {}),
+                ...(r.message ? { message: r.message } : {}),
+              }
+            : {}),
+        };
       }),
     },
   };

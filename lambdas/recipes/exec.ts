@@ -42,7 +42,9 @@ function postgresBinDirs(env: NodeJS.ProcessEnv): string[] {
   const dirs: string[] = [];
   if (env.PG_BINDIR) dirs.push(env.PG_BINDIR);
   try {
-    const versions = readdirSync('/usr/lib/postgresql').filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a));
+    const versions = readdirSync('/usr/lib/postgresql')
+      .filter((v) => /^\d+$/.test(v))
+      .sort((a, b) => Number(b) - Number(a));
     for (const v of versions) dirs.push(`/usr/lib/postgresql/${v}/bin`);
   } catch {
     // not a Debian-style install
@@ -64,9 +66,12 @@ export function findBinary(name: string, env: NodeJS.ProcessEnv = process.env): 
 export function requireBinary(name: string, recipe: string, pkg: string, env: NodeJS.ProcessEnv = process.env): string {
   const p = findBinary(name, env);
   if (p) return p;
-  throw new UsageError(`the ${recipe} recipe needs ${name}, which is not installed here (looked on PATH${recipe === 'postgres' ? ', in $PG_BINDIR and /usr/lib/postgresql/*/bin' : ''})`, {
-    hint: `install ${pkg} in the service's image (Debian: apt-get install -y ${pkg}), or set PG_BINDIR`,
-  });
+  throw new UsageError(
+    `the ${recipe} recipe needs ${name}, which is not installed here (looked on PATH${recipe === 'postgres' ? ', in $PG_BINDIR and /usr/lib/postgresql/*/bin' : ''})`,
+    {
+      hint: `install ${pkg} in the service's image (Debian: apt-get install -y ${pkg}), or set PG_BINDIR`,
+    },
+  );
 }
 
 /** The argv that runs `argv` as `user` when we are root (setpriv), else unchanged. */
@@ -84,7 +89,9 @@ export function userIds(user: string): { uid: number; gid: number } {
   const uid = Number(spawnSync('id', ['-u', user], { encoding: 'utf8' }).stdout.trim());
   const gid = Number(spawnSync('id', ['-g', user], { encoding: 'utf8' }).stdout.trim());
   if (!Number.isInteger(uid) || !Number.isInteger(gid) || String(uid) === '') {
-    throw new UsageError(`there is no system user ${JSON.stringify(user)} to run the database as`, { hint: 'install the postgresql package (it creates the postgres user) or run lifeboat as the database user' });
+    throw new UsageError(`there is no system user ${JSON.stringify(user)} to run the database as`, {
+      hint: 'install the postgresql package (it creates the postgres user) or run lifeboat as the database user',
+    });
   }
   const ids = { uid, gid };
   idCache.set(user, ids);

@@ -11,7 +11,7 @@ export function recipeByName(name: string): Recipe {
   return RECIPES[assertRecipeName('recipe', name)];
 }
 
-export type { Recipe, OpenDatabase, Staged } from './recipe.js';
+export type { OpenDatabase, Recipe, Staged } from './recipe.js';
 
 /** Refuses to start an agent whose policy names a recipe whose binaries this image lacks. */
 export function assertRecipeBinaries(policy: { service: string; recipe?: RecipeName }, env: NodeJS.ProcessEnv = process.env): void {

@@ -17,12 +17,13 @@
  * Open (drills, tests): a server on the restored directory with a private Unix socket and no
  * TCP port; ready when it accepts connections and is out of recovery.
  */
+
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
 import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Canary, type DatabasePolicy, RECIPE_TRAITS, type SqlValue } from '../domain/drill-checks.js';
 import { OperationFailedError, UsageError } from '../domain/errors.js';
-import { RECIPE_TRAITS, type Canary, type DatabasePolicy, type SqlValue } from '../domain/drill-checks.js';
 import { asUserArgv, exec, execOk, exists, findBinary, giveTo, isRoot, makeReachable, requireBinary } from './exec.js';
 import { CANARY_TABLE, canaryFrom, type OpenContext, type OpenDatabase, type Recipe, type StageContext, type Staged } from './recipe.js';
 
@@ -118,7 +119,10 @@ export interface PgServer {
 export async function initCluster(dataDir: string, o: { noSync?: boolean } = {}): Promise<void> {
   const initdb = requireBinary('initdb', 'postgres', 'postgresql');
   await makeReachable(dataDir);
-  await execOk([initdb, '-D', dataDir, '-A', 'trust', '-U', 'postgres', '--encoding=UTF8', '--locale=C', ...(o.noSync ? ['-N'] : [])], 'initdb', { asUser: PG_SYSTEM_USER, timeoutMs: 120_000 });
+  await execOk([initdb, '-D', dataDir, '-A', 'trust', '-U', 'postgres', '--encoding=UTF8', '--locale=C', ...(o.noSync ? ['-N'] : [])], 'initdb', {
+    asUser: PG_SYSTEM_USER,
+    timeoutMs: 120_000,
+  });
 }
 
 /** Starts `postgres` in the foreground as a child (same process group: a killed task takes it along). */
@@ -174,11 +178,15 @@ export async function startServer(o: PgServerOptions): Promise<PgServer> {
       const started = Date.now();
       for (;;) {
         if (exitCode !== undefined) throw new OperationFailedError(`postgres exited (${exitCode}) before accepting connections: ${lastLines(tail)}`);
-        const probe = await exec(psqlArgv(connection, 'select pg_is_in_recovery()'), { timeoutMs: 10_000, env: { PGCONNECT_TIMEOUT: '5' } }).catch(() => undefined);
+        const probe = await exec(psqlArgv(connection, 'select pg_is_in_recovery()'), { timeoutMs: 10_000, env: { PGCONNECT_TIMEOUT: '5' } }).catch(
+          () => undefined,
+        );
         const out = probe?.stdout.trim();
         if (probe?.code === 0 && (r.standby || out === 'f')) return Date.now() - started;
         if (Date.now() - started > timeoutMs) {
-          throw new OperationFailedError(`postgres did not ${probe?.code === 0 ? 'finish recovery' : 'accept connections'} within ${Math.round(timeoutMs / 1000)} s: ${lastLines(tail)}`);
+          throw new OperationFailedError(
+            `postgres did not ${probe?.code === 0 ? 'finish recovery' : 'accept connections'} within ${Math.round(timeoutMs / 1000)} s: ${lastLines(tail)}`,
+          );
         }
         await new Promise((res) => setTimeout(res, 100));
       }
@@ -239,7 +247,9 @@ export const postgresRecipe: Recipe = {
   async open(ctx: OpenContext): Promise<OpenDatabase> {
     for (const stale of ['postmaster.pid', 'standby.signal', 'recovery.signal']) await unlink(join(ctx.dir, stale)).catch(() => undefined);
     if (!exists(join(ctx.dir, 'PG_VERSION'))) {
-      throw new UsageError(`${ctx.dir} holds no Postgres data directory (no PG_VERSION)`, { hint: 'was the snapshot taken by the postgres recipe? check the policy\'s dataDir and recipe' });
+      throw new UsageError(`${ctx.dir} holds no Postgres data directory (no PG_VERSION)`, {
+        hint: "was the snapshot taken by the postgres recipe? check the policy's dataDir and recipe",
+      });
     }
     const socketDir = await mkdtemp(join('/tmp', 'lbpg-'));
     const started = Date.now();
@@ -264,7 +274,9 @@ export const postgresRecipe: Recipe = {
       async integrity() {
         if (!amcheck) return { ok: false, message: 'pg_amcheck is not installed (postgresql package)', output: '' };
         // --install-missing: amcheck is an extension; the restored copy is thrown away after the drill.
-        const r = await exec([amcheck, '-h', socketDir, '-p', String(base.port), '-U', base.user, '--all', '--install-missing', '--heapallindexed'], { timeoutMs: 3600_000 });
+        const r = await exec([amcheck, '-h', socketDir, '-p', String(base.port), '-U', base.user, '--all', '--install-missing', '--heapallindexed'], {
+          timeoutMs: 3600_000,
+        });
         const output = (r.stdout + r.stderr).trim();
         return r.code === 0
           ? { ok: true, message: 'pg_amcheck --all --heapallindexed: no corruption found', output }

@@ -6,10 +6,11 @@
  * and the post hook runs. Without a recipe it is the plain engine snapshot of the data
  * directory (hooks run by the engine, around its walk).
  */
-import { HookFailedError } from '../domain/errors.js';
+
 import type { DatabasePolicy, RecipeName } from '../domain/drill-checks.js';
-import { runHook, type HookResult } from '../engine/hooks.js';
-import { takeSnapshot, type SnapshotOptions, type SnapshotResult } from '../engine/snapshot.js';
+import { HookFailedError } from '../domain/errors.js';
+import { type HookResult, runHook } from '../engine/hooks.js';
+import { type SnapshotOptions, type SnapshotResult, takeSnapshot } from '../engine/snapshot.js';
 import { RECIPES } from './index.js';
 
 export async function takeRecipeSnapshot(options: SnapshotOptions & { recipe?: RecipeName; database?: DatabasePolicy }): Promise<SnapshotResult> {
@@ -19,7 +20,13 @@ export async function takeRecipeSnapshot(options: SnapshotOptions & { recipe?: R
   const hookEnv = { LIFEBOAT_SERVICE: engine.service, LIFEBOAT_DIR: engine.dir, LIFEBOAT_RECIPE: name };
   let preHook: HookResult | undefined;
   // Before the recipe touches the database (it writes the canary row).
-  if (pre) preHook = await runHook(pre, { name: 'pre-snapshot hook', env: { ...hookEnv, LIFEBOAT_HOOK: 'pre' }, timeoutMs: engine.hookTimeoutMs, signal: engine.signal });
+  if (pre)
+    preHook = await runHook(pre, {
+      name: 'pre-snapshot hook',
+      env: { ...hookEnv, LIFEBOAT_HOOK: 'pre' },
+      timeoutMs: engine.hookTimeoutMs,
+      signal: engine.signal,
+    });
   let result: SnapshotResult;
   try {
     const staged = await recipe.stage({ dataDir: engine.dir, database: database ?? {}, signal: engine.signal, onNotice: engine.onNotice });
@@ -30,12 +37,17 @@ export async function takeRecipeSnapshot(options: SnapshotOptions & { recipe?: R
       await staged.cleanup();
     }
   } catch (err) {
-    if (post) await runHook(post, { name: 'post-snapshot hook', env: { ...hookEnv, LIFEBOAT_HOOK: 'post' }, timeoutMs: engine.hookTimeoutMs }).catch(() => undefined);
+    if (post)
+      await runHook(post, { name: 'post-snapshot hook', env: { ...hookEnv, LIFEBOAT_HOOK: 'post' }, timeoutMs: engine.hookTimeoutMs }).catch(() => undefined);
     throw err;
   }
   if (!post) return { ...result, ...(preHook ? { preHook } : {}) };
   try {
-    const postHook = await runHook(post, { name: 'post-snapshot hook', env: { ...hookEnv, LIFEBOAT_HOOK: 'post', LIFEBOAT_SNAPSHOT_ID: result.record.id }, timeoutMs: engine.hookTimeoutMs });
+    const postHook = await runHook(post, {
+      name: 'post-snapshot hook',
+      env: { ...hookEnv, LIFEBOAT_HOOK: 'post', LIFEBOAT_SNAPSHOT_ID: result.record.id },
+      timeoutMs: engine.hookTimeoutMs,
+    });
     return { ...result, ...(preHook ? { preHook } : {}), postHook };
   } catch (err) {
     if (!(err instanceof HookFailedError)) throw err;

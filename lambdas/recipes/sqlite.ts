@@ -18,8 +18,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type Canary, type DatabasePolicy, RECIPE_TRAITS, type SqlValue } from '../domain/drill-checks.js';
 import { UsageError } from '../domain/errors.js';
-import { RECIPE_TRAITS, type Canary, type DatabasePolicy, type SqlValue } from '../domain/drill-checks.js';
 import { execOk, exists, findBinary, requireBinary } from './exec.js';
 import { CANARY_TABLE, canaryFrom, type OpenContext, type OpenDatabase, type Recipe, type StageContext, type Staged } from './recipe.js';
 
@@ -30,7 +30,11 @@ export const sqliteFile = (database: DatabasePolicy): string => database.file ??
 /** Runs SQL with the sqlite3 shell (busy timeout 10 s, stop at the first error) and returns stdout. */
 export async function sqlite(file: string, sql: string, o: { readonly?: boolean; quote?: boolean; timeoutMs?: number } = {}): Promise<string> {
   const bin = requireBinary('sqlite3', 'sqlite', 'sqlite3');
-  const r = await execOk([bin, '-bail', '-batch', ...(o.quote ? ['-quote'] : ['-list']), ...(o.readonly ? ['-readonly'] : []), '-cmd', '.timeout 10000', file], 'sqlite3', { input: sql, timeoutMs: o.timeoutMs ?? 60_000 });
+  const r = await execOk(
+    [bin, '-bail', '-batch', ...(o.quote ? ['-quote'] : ['-list']), ...(o.readonly ? ['-readonly'] : []), '-cmd', '.timeout 10000', file],
+    'sqlite3',
+    { input: sql, timeoutMs: o.timeoutMs ?? 60_000 },
+  );
   return r.stdout;
 }
 
@@ -79,7 +83,9 @@ export function parseQuoted(out: string): SqlValue[][] {
 const CANARY_READ = `select max(id), (select taken_at from ${CANARY_TABLE} order by id desc limit 1), count(*) from ${CANARY_TABLE};`;
 
 async function readCanaryFrom(file: string): Promise<Canary | undefined> {
-  const has = parseQuoted(await sqlite(file, `select count(*) from sqlite_master where type = 'table' and name = '${CANARY_TABLE}';`, { readonly: true, quote: true }));
+  const has = parseQuoted(
+    await sqlite(file, `select count(*) from sqlite_master where type = 'table' and name = '${CANARY_TABLE}';`, { readonly: true, quote: true }),
+  );
   if (Number(has[0]?.[0]) === 0) return undefined;
   const [row] = parseQuoted(await sqlite(file, CANARY_READ, { readonly: true, quote: true }));
   return row ? canaryFrom({ id: row[0], at: row[1], rows: row[2] }) : undefined;
@@ -89,13 +95,18 @@ export const sqliteRecipe: Recipe = {
   name: 'sqlite',
 
   missing(env = process.env) {
-    return RECIPE_TRAITS.sqlite.binaries.filter((b) => !findBinary(b, env)).map((b) => `${b} (install the sqlite3 package in the image: apt-get install -y sqlite3)`);
+    return RECIPE_TRAITS.sqlite.binaries
+      .filter((b) => !findBinary(b, env))
+      .map((b) => `${b} (install the sqlite3 package in the image: apt-get install -y sqlite3)`);
   },
 
   async stage(ctx: StageContext): Promise<Staged> {
     const name = sqliteFile(ctx.database);
     const live = join(ctx.dataDir, name);
-    if (!exists(live)) throw new UsageError(`the sqlite recipe found no database at ${live}`, { hint: 'set database.file in the policy to the database file, relative to the data directory' });
+    if (!exists(live))
+      throw new UsageError(`the sqlite recipe found no database at ${live}`, {
+        hint: 'set database.file in the policy to the database file, relative to the data directory',
+      });
     const parent = await mkdtemp(join(ctx.env?.LIFEBOAT_STAGING_DIR ?? tmpdir(), 'lifeboat-sqlite-'));
     const cleanup = () => rm(parent, { recursive: true, force: true });
     try {
@@ -119,7 +130,8 @@ export const sqliteRecipe: Recipe = {
 
   async open(ctx: OpenContext): Promise<OpenDatabase> {
     const file = join(ctx.dir, sqliteFile(ctx.database));
-    if (!exists(file)) throw new UsageError(`the restored data directory has no database file ${sqliteFile(ctx.database)}`, { hint: 'check database.file in the policy' });
+    if (!exists(file))
+      throw new UsageError(`the restored data directory has no database file ${sqliteFile(ctx.database)}`, { hint: 'check database.file in the policy' });
     // Opening and reading the schema is what the application does first.
     const started = Date.now();
     const tables = parseQuoted(await sqlite(file, `select count(*) from sqlite_master;`, { readonly: true, quote: true }))[0]?.[0];
@@ -130,7 +142,9 @@ export const sqliteRecipe: Recipe = {
       readCanary: () => readCanaryFrom(file),
       async integrity() {
         const out = (await sqlite(file, 'pragma integrity_check;', { readonly: true })).trim();
-        return out === 'ok' ? { ok: true, message: 'PRAGMA integrity_check: ok', output: out } : { ok: false, message: `PRAGMA integrity_check: ${out.split('\n').slice(0, 2).join(' | ').slice(0, 300)}`, output: out };
+        return out === 'ok'
+          ? { ok: true, message: 'PRAGMA integrity_check: ok', output: out }
+          : { ok: false, message: `PRAGMA integrity_check: ${out.split('\n').slice(0, 2).join(' | ').slice(0, 300)}`, output: out };
       },
       close: async () => undefined,
     };

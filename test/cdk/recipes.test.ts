@@ -5,12 +5,16 @@
  */
 import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { Lifeboat, ProtectionPolicyError, type ProtectionPolicy } from '../../lib/index.js';
+import { Lifeboat, type ProtectionPolicy, ProtectionPolicyError } from '../../lib/index.js';
 import { fargateService, testStack } from '../support/cdk.js';
 
 function protect(patch: Partial<ProtectionPolicy>): Template {
   const stack = testStack();
-  new Lifeboat(stack, 'Lifeboat', { dashboard: false }).protect(fargateService(stack).service, { name: 'orders', dataDirectory: '/var/lib/postgresql/data', ...patch });
+  new Lifeboat(stack, 'Lifeboat', { dashboard: false }).protect(fargateService(stack).service, {
+    name: 'orders',
+    dataDirectory: '/var/lib/postgresql/data',
+    ...patch,
+  });
   return Template.fromStack(stack);
 }
 
@@ -41,9 +45,21 @@ describe('protect() with a database recipe', () => {
 
   it.each<[string, Partial<ProtectionPolicy>, RegExp]>([
     ['a misspelt recipe', { recipe: 'postgress' as never }, /recipe is "postgress", which is not a recipe; did you mean "postgres"\?/],
-    ['a sql check without a recipe', { drill: { checks: [{ type: 'sql', query: 'select 1', expect: { rows: 1 } }] } }, /drill.checks\[0\] is a sql check, but the policy has no recipe.*add "recipe": "postgres"/],
-    ['a sql check without an expectation', { recipe: 'sqlite', drill: { checks: [{ type: 'sql', query: 'select 1' } as never] } }, /drill.checks\[0\].expect is missing: a sql check needs an expectation/],
-    ['a drill with neither verify command nor checks', { recipe: 'postgres', drill: {} }, /drill.verifyCommand is null; a drill must verify the restored data.*or typed checks/],
+    [
+      'a sql check without a recipe',
+      { drill: { checks: [{ type: 'sql', query: 'select 1', expect: { rows: 1 } }] } },
+      /drill.checks\[0\] is a sql check, but the policy has no recipe.*add "recipe": "postgres"/,
+    ],
+    [
+      'a sql check without an expectation',
+      { recipe: 'sqlite', drill: { checks: [{ type: 'sql', query: 'select 1' } as never] } },
+      /drill.checks\[0\].expect is missing: a sql check needs an expectation/,
+    ],
+    [
+      'a drill with neither verify command nor checks',
+      { recipe: 'postgres', drill: {} },
+      /drill.verifyCommand is null; a drill must verify the restored data.*or typed checks/,
+    ],
   ])('refuses %s at synth time, naming the value and the fix', (_what, patch, message) => {
     const error = errorOf(patch);
     expect(error).toBeInstanceOf(ProtectionPolicyError);

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runDatabaseChecks } from '../../lambdas/agent/checks.js';
 import { giveTo, isRoot } from '../../lambdas/recipes/exec.js';
-import { PG_SYSTEM_USER, initCluster, postgresRecipe, psql, startServer, type PgServer } from '../../lambdas/recipes/postgres.js';
+import { initCluster, PG_SYSTEM_USER, type PgServer, postgresRecipe, psql, startServer } from '../../lambdas/recipes/postgres.js';
 import { sqlite, sqliteRecipe } from '../../lambdas/recipes/sqlite.js';
 
 const clock = () => new Date();
@@ -33,7 +33,11 @@ describe('the sqlite recipe', () => {
       expect(staged.canary).toMatchObject({ id: 1, rows: 1 });
       const r = await runDatabaseChecks({
         recipe: 'sqlite',
-        checks: [{ type: 'integrity' }, { type: 'sql', name: 'rows', query: 'select count(*) from kv', expect: { equals: 2 } }, { type: 'command', name: 'env', command: 'test -f "$LIFEBOAT_DB_FILE"' }],
+        checks: [
+          { type: 'integrity' },
+          { type: 'sql', name: 'rows', query: 'select count(*) from kv', expect: { equals: 2 } },
+          { type: 'command', name: 'env', command: 'test -f "$LIFEBOAT_DB_FILE"' },
+        ],
         dir: staged.dir,
         expectedCanary: staged.canary,
         drillStartedAt: new Date().toISOString(),
@@ -45,13 +49,30 @@ describe('the sqlite recipe', () => {
       expect(r.canary?.matches).toBe(true);
       expect(r.checks.map((c) => `${c.name}:${c.status}`)).toEqual(['open:passed', 'canary:passed', 'integrity:passed', 'rows:passed', 'env:passed']);
       // A newer canary than the copy holds: the drill must fail.
-      const stale = await runDatabaseChecks({ recipe: 'sqlite', checks: [], dir: staged.dir, expectedCanary: { ...staged.canary!, id: 2 }, drillStartedAt: new Date().toISOString(), env: {}, remainingMs: () => 60_000, clock });
+      const stale = await runDatabaseChecks({
+        recipe: 'sqlite',
+        checks: [],
+        dir: staged.dir,
+        expectedCanary: { ...staged.canary!, id: 2 },
+        drillStartedAt: new Date().toISOString(),
+        env: {},
+        remainingMs: () => 60_000,
+        clock,
+      });
       expect(stale.failure?.reason).toMatch(/check canary failed: the snapshot recorded canary #2/);
       // Damage a page in the middle of the file.
       const fh = await open(join(staged.dir, 'data.db'), 'r+');
       await fh.write(Buffer.alloc(2048, 0xab), 0, 2048, 4096);
       await fh.close();
-      const damaged = await runDatabaseChecks({ recipe: 'sqlite', checks: [{ type: 'integrity' }], dir: staged.dir, drillStartedAt: new Date().toISOString(), env: {}, remainingMs: () => 60_000, clock });
+      const damaged = await runDatabaseChecks({
+        recipe: 'sqlite',
+        checks: [{ type: 'integrity' }],
+        dir: staged.dir,
+        drillStartedAt: new Date().toISOString(),
+        env: {},
+        remainingMs: () => 60_000,
+        clock,
+      });
       expect(damaged.failure?.status).toBe('failed');
     } finally {
       await staged.cleanup();
@@ -74,7 +95,7 @@ describe('the postgres recipe', () => {
     server = await startServer({ dataDir: data, socketDir: await mkdtemp('/tmp/lbpgt-'), settings: { fsync: 'off' } });
     await server.ready(60_000);
     const conn = server.connection;
-    await psql(conn, "create table orders (id int primary key); insert into orders select generate_series(1, 100)");
+    await psql(conn, 'create table orders (id int primary key); insert into orders select generate_series(1, 100)');
     const env = { ...process.env, PGHOST: conn.host, PGPORT: String(conn.port), PGUSER: 'postgres' };
     const staged = await postgresRecipe.stage({ dataDir: data, database: {}, env });
     // Written after the copy: must not be in it.
@@ -83,7 +104,11 @@ describe('the postgres recipe', () => {
       expect(staged.canary).toMatchObject({ id: 1, rows: 1 });
       const r = await runDatabaseChecks({
         recipe: 'postgres',
-        checks: [{ type: 'integrity' }, { type: 'sql', name: 'orders', query: 'select count(*) from orders', expect: { equals: 100 } }, { type: 'command', name: 'psql', command: 'psql -X -A -t -c "select 1"' }],
+        checks: [
+          { type: 'integrity' },
+          { type: 'sql', name: 'orders', query: 'select count(*) from orders', expect: { equals: 100 } },
+          { type: 'command', name: 'psql', command: 'psql -X -A -t -c "select 1"' },
+        ],
         dir: staged.dir,
         expectedCanary: staged.canary,
         drillStartedAt: new Date().toISOString(),

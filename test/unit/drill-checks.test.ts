@@ -1,9 +1,9 @@
 /** Recipes and typed drill checks: validation (bad input → errors naming value and fix), SQL judging, canary comparison. */
 import { describe, expect, it } from 'vitest';
 import { compareCanary, judgeSql, suggest, validateRecipeAndChecks } from '../../lambdas/domain/drill-checks.js';
+import { drillLaunchSpec } from '../../lambdas/domain/drills.js';
 import { UsageError } from '../../lambdas/domain/errors.js';
 import { normalizeServicePolicy } from '../../lambdas/domain/service-policy.js';
-import { drillLaunchSpec } from '../../lambdas/domain/drills.js';
 import { parseQuoted } from '../../lambdas/recipes/sqlite.js';
 
 const errorOf = (fn: () => unknown): UsageError => {
@@ -50,7 +50,9 @@ describe('recipe and check validation', () => {
 
   it('refuses an unknown check type with a suggestion, duplicate names, and http checks with nothing to expect', () => {
     expect(full(errorOf(() => validateRecipeAndChecks({ recipe: 'sqlite', checks: [{ type: 'integrety' }] })))).toContain('did you mean "integrity"');
-    expect(errorOf(() => validateRecipeAndChecks({ recipe: 'sqlite', checks: [{ type: 'integrity' }, { type: 'integrity' }] })).message).toContain('named "integrity" like an earlier check');
+    expect(errorOf(() => validateRecipeAndChecks({ recipe: 'sqlite', checks: [{ type: 'integrity' }, { type: 'integrity' }] })).message).toContain(
+      'named "integrity" like an earlier check',
+    );
     expect(full(errorOf(() => validateRecipeAndChecks({ checks: [{ type: 'http', url: 'http://x/health' }] })))).toContain('"status": 200');
     expect(errorOf(() => validateRecipeAndChecks({ checks: [{ type: 'http', url: 'ftp://x', status: 200 }] })).message).toContain('"ftp://x"');
     expect(errorOf(() => validateRecipeAndChecks({ checks: [{ type: 'command', command: ' ' }] })).message).toContain('drill.checks[0].command');
@@ -59,13 +61,21 @@ describe('recipe and check validation', () => {
 
   it('refuses database settings without a recipe and unsafe file paths', () => {
     expect(full(errorOf(() => validateRecipeAndChecks({ database: { name: 'app' } })))).toContain('add "recipe"');
-    expect(errorOf(() => validateRecipeAndChecks({ recipe: 'sqlite', database: { file: '../etc/passwd' } })).message).toContain('relative to the data directory');
+    expect(errorOf(() => validateRecipeAndChecks({ recipe: 'sqlite', database: { file: '../etc/passwd' } })).message).toContain(
+      'relative to the data directory',
+    );
     expect(full(errorOf(() => validateRecipeAndChecks({ recipe: 'postgres', database: { nam: 'x' } })))).toContain('did you mean "name"');
   });
 
   it('GIVEN a valid policy with a recipe and checks THEN they are kept and copied into the drill launch spec', () => {
     const checks = [{ type: 'integrity' as const }, { type: 'sql' as const, name: 'orders', query: 'select count(*) from orders', expect: { atLeast: 1 } }];
-    const p = normalizeServicePolicy({ service: 'db', recipe: 'postgres', database: { name: 'app' }, drill: { checks }, ecs: { cluster: 'c', taskDefinition: 't', containerName: 'c', launchType: 'EC2' } });
+    const p = normalizeServicePolicy({
+      service: 'db',
+      recipe: 'postgres',
+      database: { name: 'app' },
+      drill: { checks },
+      ecs: { cluster: 'c', taskDefinition: 't', containerName: 'c', launchType: 'EC2' },
+    });
     expect(p.recipe).toBe('postgres');
     expect(drillLaunchSpec(p)).toMatchObject({ recipe: 'postgres', database: { name: 'app' }, checks });
   });

@@ -6,18 +6,18 @@
 import escapeHtml from 'escape-html';
 import type { DrillReport, DrillSummary, ServiceDrillReport } from '../drill-report.js';
 import {
-  DRILL_VERDICT_LABEL,
-  SERVICE_VERDICT_LABEL,
-  VERDICT_ICON,
-  failedChecks,
-  hasTypedChecks,
   CHECK_STATUS_ICON,
+  DRILL_VERDICT_LABEL,
+  failedChecks,
   formatMaxAge,
   formatOptionalSeconds,
   formatTime,
+  hasTypedChecks,
   measuredVsTarget,
+  SERVICE_VERDICT_LABEL,
+  VERDICT_ICON,
 } from './format.js';
-import { lineChart, type ChartPoint } from './svg-chart.js';
+import { type ChartPoint, lineChart } from './svg-chart.js';
 
 const e = (text: string | number | null | undefined) => escapeHtml(text === null || text === undefined ? '-' : String(text));
 
@@ -73,7 +73,10 @@ function drillRows(s: ServiceDrillReport): string {
     .map((d) => {
       const outputs = failedChecks(d)
         .filter((c) => c.output)
-        .map((c) => `<details><summary>${e(c.name)} output${c.command ? ` of <code>${e(c.command)}</code>` : ''}${c.exitCode !== undefined ? ` (exit ${e(c.exitCode)})` : ''}</summary><pre>${e(c.output)}</pre></details>`)
+        .map(
+          (c) =>
+            `<details><summary>${e(c.name)} output${c.command ? ` of <code>${e(c.command)}</code>` : ''}${c.exitCode !== undefined ? ` (exit ${e(c.exitCode)})` : ''}</summary><pre>${e(c.output)}</pre></details>`,
+        )
         .join('');
       return `<tr><td><code>${e(d.drillId)}</code></td><td>${badge(d.verdict, DRILL_VERDICT_LABEL[d.verdict])}</td><td>${e(formatTime(d.startedAt))}</td><td><code>${e(d.snapshotId)}</code></td><td class="num">${e(formatOptionalSeconds(d.restoreSeconds))}</td><td class="num">${e(formatOptionalSeconds(d.rtoSeconds))}</td><td class="num">${e(formatOptionalSeconds(d.rpoSeconds))}${d.rpoSource === 'canary' ? ' <small>(canary)</small>' : ''}</td><td>${e(d.reason)}${outputs}${checksTable(d)}</td></tr>`;
     })
@@ -87,7 +90,10 @@ function checksTable(d: DrillSummary): string {
     ? `<p class="meta">${e(d.canary.matches ? `canary #${d.canary.expected.id} (${formatTime(d.canary.expected.at)}) found: data as of ${formatOptionalSeconds(d.canary.ageSeconds)} before the drill` : `canary mismatch: recorded #${d.canary.expected.id}, found ${d.canary.found ? `#${d.canary.found.id}` : 'none'}`)}</p>`
     : '';
   const rows = d.checks
-    .map((c) => `<tr><td>${e(c.name)}</td><td>${e(c.type ?? '-')}</td><td>${e(`${CHECK_STATUS_ICON[c.status] ?? ''} ${c.status}`)}</td><td class="num">${e(formatOptionalSeconds(c.durationSeconds))}</td><td>${e(c.message ?? '')}</td></tr>`)
+    .map(
+      (c) =>
+        `<tr><td>${e(c.name)}</td><td>${e(c.type ?? '-')}</td><td>${e(`${CHECK_STATUS_ICON[c.status] ?? ''} ${c.status}`)}</td><td class="num">${e(formatOptionalSeconds(c.durationSeconds))}</td><td>${e(c.message ?? '')}</td></tr>`,
+    )
     .join('');
   return `<details class="checks"><summary>${e(`${d.checks.length} checks`)}</summary>${canary}<table><thead><tr><th>Check</th><th>Type</th><th>Result</th><th>Time</th><th>Message</th></tr></thead><tbody>${rows}</tbody></table></details>`;
 }
@@ -95,7 +101,11 @@ function checksTable(d: DrillSummary): string {
 function serviceSection(s: ServiceDrillReport): string {
   const charts = [
     lineChart({ title: `${s.service}: RTO (task start to verified)`, points: points(s.drills, (d) => d.rtoSeconds, 'RTO'), target: s.targets.rtoSeconds }),
-    lineChart({ title: `${s.service}: RPO (newest snapshot age at drill start)`, points: points(s.drills, (d) => d.rpoSeconds, 'RPO'), target: s.targets.rpoSeconds }),
+    lineChart({
+      title: `${s.service}: RPO (newest snapshot age at drill start)`,
+      points: points(s.drills, (d) => d.rpoSeconds, 'RPO'),
+      target: s.targets.rpoSeconds,
+    }),
   ];
   const table = s.drills.length
     ? `<table><thead><tr><th>Drill</th><th>Result</th><th>Started</th><th>Snapshot</th><th>Restore</th><th>RTO</th><th>RPO</th><th>Reason</th></tr></thead><tbody>${drillRows(s)}</tbody></table>`

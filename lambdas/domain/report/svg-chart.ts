@@ -61,7 +61,9 @@ export function lineChart(options: ChartOptions): string {
   if (options.target !== null) {
     const ty = f(y(options.target));
     parts.push(`<line class="target" x1="${m.left}" y1="${ty}" x2="${m.left + w}" y2="${ty}"/>`);
-    parts.push(`<text class="target-label" x="${m.left + w}" y="${f(y(options.target) - 4)}" text-anchor="end">target ${escapeHtml(formatSeconds(options.target))}</text>`);
+    parts.push(
+      `<text class="target-label" x="${m.left + w}" y="${f(y(options.target) - 4)}" text-anchor="end">target ${escapeHtml(formatSeconds(options.target))}</text>`,
+    );
   }
   if (points.length > 1) {
     parts.push(`<polyline class="series" points="${points.map((p) => `${f(x(p.t))},${f(y(p.v))}`).join(' ')}"/>`);
