@@ -78,6 +78,31 @@ describe('the sqlite recipe', () => {
       await staged.cleanup();
     }
   });
+
+  it('GIVEN a drill image without sqlite3 WHEN the checks run THEN open errors naming the binary and the package; no check runs on nothing', async () => {
+    const data = join(work, 'sqlite-nobinary');
+    await mkdir(data);
+    const path = process.env.PATH;
+    process.env.PATH = '/nonexistent'; // the drill task's image, without the engine
+    try {
+      const r = await runDatabaseChecks({
+        recipe: 'sqlite',
+        checks: [{ type: 'integrity' }],
+        dir: data,
+        drillStartedAt: new Date().toISOString(),
+        env: {},
+        remainingMs: () => 60_000,
+        clock,
+      });
+      expect(r.checks.map((c) => `${c.name}:${c.status}`)).toEqual(['open:error']);
+      expect(r.failure).toMatchObject({ status: 'error' });
+      expect(r.failure?.reason).toMatch(
+        /the sqlite recipe needs binaries this drill image lacks: sqlite3 \(install the sqlite3 package in the image: apt-get install -y sqlite3\)/,
+      );
+    } finally {
+      process.env.PATH = path;
+    }
+  });
 });
 
 describe('the postgres recipe', () => {
