@@ -2,9 +2,11 @@
  * `npm run bench:postgres`: the postgres recipe on a ~1 GiB database (pgbench scale 70 by
  * default; LIFEBOAT_BENCH_PG_SCALE changes it).
  *
- *   1. pgbench write throughput (simple-update, 2 clients) for BENCH_SECONDS without a snapshot;
+ *   1. pgbench write throughput (simple-update, 2 clients, a progress line per second) for
+ *      LIFEBOAT_BENCH_SECONDS without a snapshot, before and after step 2 (the load drifts);
  *   2. the same while a recipe snapshot runs (pg_basebackup -X stream → staging → engine →
- *      directory store), with the snapshot's own time;
+ *      directory store), read off the seconds inside the snapshot's window, with the
+ *      snapshot's own time and its pg_basebackup part;
  *   3. restore-to-serving: restore into an empty directory, start Postgres on it, until it
  *      accepts connections out of recovery;
  *   4. the drill's RTO: restore + the recipe's open + canary + integrity (pg_amcheck) + a SQL check.
@@ -12,6 +14,7 @@
  * Catalog: DynamoDB Local (started here); store: a directory. Prints a Markdown table for
  * docs/PERFORMANCE.md. The machine's load matters: the numbers are one run, say so.
  */
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -31,16 +34,67 @@ const seconds = Number(process.env.LIFEBOAT_BENCH_SECONDS ?? 30);
 const service = 'pgbench';
 const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
-async function pgbench(conn: { host: string; port: number }, duration: number): Promise<number> {
+interface Progress {
+  at: number;
+  tps: number;
+}
+
+/**
+ * pgbench -N (2 clients) with a progress line every second, timestamped here, so the
+ * throughput of any window (the snapshot's) can be read off; `stop()` ends it early.
+ */
+function pgbench(conn: { host: string; port: number }, duration: number) {
   const bin = requireBinary('pgbench', 'postgres', 'postgresql');
-  const r = await execOk(
-    [bin, '-h', conn.host, '-p', String(conn.port), '-U', 'postgres', '-N', '-c', '2', '-j', '2', '-T', String(duration), 'postgres'],
-    'pgbench',
-    { timeoutMs: (duration + 120) * 1000 },
+  const child = spawn(
+    bin,
+    ['-h', conn.host, '-p', String(conn.port), '-U', 'postgres', '-N', '-c', '2', '-j', '2', '-P', '1', '-T', String(duration), 'postgres'],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
   );
-  const m = /tps = ([\d.]+)/.exec(r.stdout);
-  if (!m) throw new Error(`pgbench printed no tps: ${r.stdout.slice(-300)}`);
-  return Number(m[1]);
+  const progress: Progress[] = [];
+  let tail = '';
+  let buffered = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (chunk: string) => {
+    buffered += chunk;
+    const lines = buffered.split('\n');
+    buffered = lines.pop() ?? '';
+    for (const line of lines) {
+      const m = /^progress: [\d.]+ s, ([\d.]+) tps/.exec(line);
+      if (m) progress.push({ at: Date.now(), tps: Number(m[1]) });
+      else tail = line;
+    }
+  });
+  const done = new Promise<void>((resolve, reject) =>
+    child.once('close', (code, signal) => {
+      if (code === 0 || signal === 'SIGINT' || signal === 'SIGTERM') resolve();
+      else reject(new Error(`pgbench exited ${code ?? signal}: ${tail}`));
+    }),
+  );
+  return {
+    progress,
+    done,
+    stop: () => {
+      child.kill('SIGTERM');
+      return done;
+    },
+  };
+}
+
+/** Mean tps of the one-second intervals that ended inside [from, to]. */
+function tpsBetween(progress: Progress[], from: number, to: number): { tps: number; samples: number } {
+  const inside = progress.filter((p) => p.at > from && p.at <= to);
+  if (inside.length === 0) throw new Error('pgbench reported no progress in the window');
+  return { tps: inside.reduce((a, p) => a + p.tps, 0) / inside.length, samples: inside.length };
+}
+
+/** Throughput without a snapshot: `seconds` of pgbench, the first 3 s (warm-up) left out. */
+async function baselineTps(conn: { host: string; port: number }): Promise<number> {
+  const run = pgbench(conn, seconds + 3);
+  const from = Date.now() + 3000;
+  await run.done;
+  return tpsBetween(run.progress, from, Date.now()).tps;
 }
 
 const work = await mkdtemp(join(tmpdir(), 'lifeboat-bench-pg-'));
@@ -114,18 +168,36 @@ try {
 
   const env = { ...process.env, PGHOST: conn.host, PGPORT: String(conn.port), PGUSER: 'postgres' };
   Object.assign(process.env, env);
-  const baseline = await pgbench(conn, seconds);
-  console.error(`baseline: ${baseline.toFixed(0)} tps`);
+  // Without a snapshot before and after (the machine is shared: its load drifts), and during one.
+  const before = await baselineTps(conn);
+  console.error(`without a snapshot: ${before.toFixed(0)} tps`);
 
-  // pgbench runs for the whole snapshot (it is started first and outlasts it).
-  const during = pgbench(conn, seconds);
-  await new Promise((r) => setTimeout(r, 2000));
+  const during = pgbench(conn, 3600);
+  await new Promise((r) => setTimeout(r, 3000));
   const snapStart = Date.now();
-  const snap = await takeRecipeSnapshot({ catalog, store, service, dir: dataDir, recipe: 'postgres', database: {}, reason: 'bench' });
-  const snapshotMs = Date.now() - snapStart;
-  const duringTps = await during;
+  let stagedAt = 0;
+  const snap = await takeRecipeSnapshot({
+    catalog,
+    store,
+    service,
+    dir: dataDir,
+    recipe: 'postgres',
+    database: {},
+    reason: 'bench',
+    onNotice: (line) => {
+      if (line.startsWith('postgres recipe:')) stagedAt = Date.now();
+    },
+  });
+  const snapEnd = Date.now();
+  await during.stop();
+  const snapshotMs = snapEnd - snapStart;
+  const stageMs = stagedAt ? stagedAt - snapStart : Number.NaN;
+  const duringAll = tpsBetween(during.progress, snapStart, snapEnd);
+  const duringStage = stagedAt ? tpsBetween(during.progress, snapStart, stagedAt) : duringAll;
+  const after = await baselineTps(conn);
+  const baseline = (before + after) / 2;
   console.error(
-    `snapshot ${snap.record.id}: ${s(snapshotMs)}, ${((snap.record.dataSize ?? 0) / 2 ** 30).toFixed(2)} GiB; pgbench meanwhile ${duringTps.toFixed(0)} tps`,
+    `snapshot ${snap.record.id}: ${s(snapshotMs)} (pg_basebackup ${s(stageMs)}), ${((snap.record.dataSize ?? 0) / 2 ** 30).toFixed(2)} GiB data, ${((snap.record.size ?? 0) / 2 ** 20).toFixed(0)} MiB stored; pgbench meanwhile ${duringAll.tps.toFixed(0)} tps (${duringStage.tps.toFixed(0)} during pg_basebackup); after: ${after.toFixed(0)} tps`,
   );
 
   // Restore to serving.
@@ -162,18 +234,22 @@ try {
   const by = (name: string) => checks.checks.find((c) => c.name === name)?.durationSeconds ?? 0;
   console.error(`drill RTO ${s(rtoMs)} (open ${by('open')} s, integrity ${by('integrity')} s, canary ${checks.canary?.matches ? 'matches' : 'MISMATCH'})`);
 
-  const cost = ((baseline - duringTps) / baseline) * 100;
+  const cost = (tps: number) => {
+    const c = ((baseline - tps) / baseline) * 100;
+    return c >= 0 ? `${c.toFixed(1)} % less` : `${(-c).toFixed(1)} % more`;
+  };
   console.log(`
 Measured ${new Date().toISOString().slice(0, 10)} on ${cpus().length} cores (load average ${loadavg()[0]!.toFixed(1)} at the end: a shared machine), pgbench scale ${scale} (${(Number(size) / 2 ** 30).toFixed(2)} GiB):
 
 | measure | value |
 | --- | --- |
-| snapshot (pg_basebackup -X stream → engine → directory store) | ${s(snapshotMs)} |
+| snapshot (pg_basebackup -X stream → engine → directory store) | ${s(snapshotMs)} (pg_basebackup ${s(stageMs)}; ${((snap.record.dataSize ?? 0) / 2 ** 30).toFixed(2)} GiB → ${((snap.record.size ?? 0) / 2 ** 20).toFixed(0)} MiB stored) |
 | restore into an empty directory | ${s(restoredMs)} |
 | restore to serving (Postgres out of recovery, accepting connections) | ${s(servingMs)} |
 | drill RTO (restore + open + canary + pg_amcheck --heapallindexed + SQL) | ${s(rtoMs)} (open ${by('open')} s, integrity ${by('integrity')} s) |
-| pgbench -N, 2 clients, ${seconds} s, without a snapshot | ${baseline.toFixed(0)} tps |
-| the same while a snapshot runs | ${duringTps.toFixed(0)} tps (${cost >= 0 ? `${cost.toFixed(1)} % less` : `${(-cost).toFixed(1)} % more`}) |
+| pgbench -N, 2 clients, without a snapshot (${seconds} s before and after) | ${before.toFixed(0)} / ${after.toFixed(0)} tps (mean ${baseline.toFixed(0)}) |
+| the same while the snapshot runs (${duringAll.samples} s) | ${duringAll.tps.toFixed(0)} tps (${cost(duringAll.tps)}) |
+| … of which while pg_basebackup copies (${duringStage.samples} s) | ${duringStage.tps.toFixed(0)} tps (${cost(duringStage.tps)}) |
 `);
 } finally {
   for (const x of server) await x.stop().catch(() => undefined);
