@@ -109,13 +109,16 @@ export async function runScenario(mode: LocalMode, o: ScenarioOptions = {}): Pro
       60_000,
     );
   const snapshot = async (): Promise<string> => {
-    for (let attempt = 1; ; attempt++) {
+    // By time, not by count: a database recipe's scheduled snapshot (every 5 s at ×60) can
+    // keep a loaded machine's primary busy for several attempts in a row.
+    const deadline = Date.now() + 120_000;
+    for (;;) {
       const r = await mode.requestSnapshot();
       const job = await waitJob(r.job.jobId);
       if (job.status === 'complete' && job.snapshotId) return job.snapshotId;
       // The schedule's own snapshot may be running on the primary: ask again once it is done.
       const busy = /already taking a snapshot/.test(job.reason ?? '');
-      expect(busy && attempt < 10, `snapshot job ${job.jobId} ended ${job.status}: ${job.reason ?? ''}`);
+      expect(busy && Date.now() < deadline, `snapshot job ${job.jobId} ended ${job.status}: ${job.reason ?? ''}`);
       await new Promise((r) => setTimeout(r, 300));
     }
   };
