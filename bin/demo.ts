@@ -13,11 +13,14 @@ import { activityLine } from '../lambdas/local/status-view.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const verbose = process.argv.includes('--verbose');
+// --example kv|postgres|sqlite (lambdas/local/examples.ts): which service the scenario drives.
+const exampleArg = process.argv.indexOf('--example');
+const example = exampleArg === -1 ? undefined : process.argv[exampleArg + 1];
 const bold = (s: string) => (process.stdout.isTTY && !process.env.CI ? `\x1b[1m${s}\x1b[0m` : s);
 
 async function main(): Promise<number> {
   const started = Date.now();
-  console.log(bold('Lifeboat local mode demo: the control plane, three tasks of an example key-value service, schedules ×60'));
+  console.log(bold(`Lifeboat local mode demo: the control plane, three tasks of the ${example ?? 'kv'} example service, schedules ×60`));
   let mode: LocalMode | undefined;
   let interrupted = false;
   const onSigint = () => {
@@ -31,6 +34,7 @@ async function main(): Promise<number> {
       repoRoot: join(dirname(fileURLToPath(import.meta.url)), '..'),
       ephemeral: true,
       speed: 60,
+      example,
       say: (line) => console.log(`  ${line}`),
       onActivity: (a) => {
         if (verbose) console.log(`    · ${activityLine(a)}`);

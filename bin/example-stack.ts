@@ -41,6 +41,13 @@ export interface LifeboatExampleStackProps extends StackProps {
    * @default - the example key-value service, built from the repository's Dockerfile (target `example-kv`)
    */
   readonly image?: string;
+
+  /**
+   * Container image of the Postgres example service (Postgres 15 + the lifeboat agent).
+   *
+   * @default - the public postgres:15 image: a placeholder without the agent
+   */
+  readonly postgresImage?: string;
 }
 
 export class LifeboatExampleStack extends Stack {
@@ -130,6 +137,57 @@ export class LifeboatExampleStack extends Stack {
       targets: { rpo: Duration.hours(2), rto: Duration.minutes(15) },
       failover: { timeout: Duration.seconds(30) },
       discovery: { service: primary, port: 8080 },
+    });
+
+    // A PostgreSQL service protected through the postgres recipe: pg_basebackup snapshots
+    // with a canary, drills that open the restored database and run typed checks. The image
+    // must hold Postgres 15 and the lifeboat agent (examples/postgres shows the entrypoint).
+    const ordersTask = new ecs.FargateTaskDefinition(this, 'OrdersTask', {
+      cpu: 512,
+      memoryLimitMiB: 1024,
+      runtimePlatform: { cpuArchitecture: ecs.CpuArchitecture.ARM64, operatingSystemFamily: ecs.OperatingSystemFamily.LINUX },
+    });
+    ordersTask.addContainer('postgres', {
+      image: ecs.ContainerImage.fromRegistry(props.postgresImage ?? 'public.ecr.aws/docker/library/postgres:15'),
+      essential: true,
+      environment: { PGDATA: '/var/lib/postgresql/data' },
+      logging: ecs.LogDrivers.awsLogs({ streamPrefix: 'orders', logGroup: new logs.LogGroup(this, 'OrdersLogs', { retention: logs.RetentionDays.ONE_MONTH }) }),
+    });
+    Validations.of(ordersTask).acknowledge({
+      id: 'AwsSolutions-ECS2',
+      reason: 'the environment holds PGDATA and the Lifeboat agent settings (table and bucket names, service name), none of them secret',
+    });
+    const orders = new ecs.FargateService(this, 'Orders', {
+      cluster,
+      taskDefinition: ordersTask,
+      desiredCount: 2,
+      minHealthyPercent: 50,
+      vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      circuitBreaker: { rollback: true },
+    });
+    this.lifeboat.protect(orders, {
+      name: 'orders',
+      dataDirectory: '/var/lib/postgresql/data',
+      recipe: 'postgres',
+      database: { name: 'orders', user: 'postgres' },
+      snapshot: { schedule: ScheduleExpression.rate(Duration.minutes(15)), preCommand: 'pg-example-ctl ready' },
+      retention: { keepLast: 96, keepDaily: 14 },
+      drill: {
+        schedule: ScheduleExpression.cron({ minute: '0', hour: '4', timeZone: TimeZone.EUROPE_PARIS }),
+        timeout: Duration.minutes(30),
+        checks: [
+          { type: 'integrity' },
+          { type: 'sql', name: 'orders exist', query: 'select count(*) from orders', expect: { atLeast: 1 } },
+          {
+            type: 'sql',
+            name: 'no orphan lines',
+            query: 'select l.id from order_lines l left join orders o on o.id = l.order_id where o.id is null',
+            expect: { rows: 0 },
+          },
+        ],
+      },
+      targets: { rpo: Duration.minutes(30), rto: Duration.minutes(10) },
+      failover: { timeout: Duration.seconds(30) },
     });
 
     new CfnOutput(this, 'LifeboatTable', { value: this.lifeboat.table.tableName, description: 'LIFEBOAT_TABLE for the lifeboat CLI' });

@@ -2,6 +2,18 @@ import type { Duration, TimeZone } from 'aws-cdk-lib';
 import type * as ecs from 'aws-cdk-lib/aws-ecs';
 import type * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import type * as cloudmap from 'aws-cdk-lib/aws-servicediscovery';
+import type { CheckSpec, DatabasePolicy, RecipeName } from '../lambdas/domain/drill-checks.js';
+
+/** A database engine Lifeboat knows how to snapshot consistently and check after a restore. */
+export type DatabaseRecipe = RecipeName;
+/** Engine settings of a recipe (Postgres: `name`, `user`; SQLite: `file`; both: `canary`). */
+export type DatabaseOptions = DatabasePolicy;
+/**
+ * A typed drill check: `{ type: 'sql', query, expect: { rows | equals | atLeast } }`,
+ * `{ type: 'integrity' }` (pg_amcheck / PRAGMA integrity_check), `{ type: 'command', command }`,
+ * `{ type: 'http', url, status?, bodyMatches? }`.
+ */
+export type DrillCheck = CheckSpec;
 
 /**
  * How Lifeboat protects one ECS service: what `Lifeboat.protect(service, policy)` takes.
@@ -74,6 +86,23 @@ export interface ProtectionPolicy {
    * @default - no discovery: clients find the primary some other way (`lifeboat role`)
    */
   readonly discovery?: PrimaryDiscovery;
+
+  /**
+   * The database in the data directory. Snapshots then go through the recipe (Postgres:
+   * `pg_basebackup -X stream`; SQLite: `VACUUM INTO`) with a canary row proving the RPO,
+   * and drills open the restored database and run `drill.checks` against it. The image
+   * must hold the engine's binaries (the agent refuses to start otherwise).
+   *
+   * @default - no recipe: the data directory is snapshot as files
+   */
+  readonly recipe?: DatabaseRecipe;
+
+  /**
+   * The recipe's settings.
+   *
+   * @default - Postgres database `postgres` as role `postgres`; SQLite file `data.db`; canary on
+   */
+  readonly database?: DatabaseOptions;
 }
 
 /**
@@ -280,7 +309,15 @@ export interface DrillOptions {
    * This is what proves the data, not just the bytes: for example `pg_verifybackup` or an
    * application's own check.
    */
-  readonly verifyCommand: string;
+  readonly verifyCommand?: string;
+
+  /**
+   * Typed checks run after the restore (and after `verifyCommand`): SQL with an expectation,
+   * the engine's integrity check, commands, HTTP. SQL and integrity checks need a `recipe`.
+   *
+   * @default - none: `verifyCommand` decides (one of the two is required)
+   */
+  readonly checks?: DrillCheck[];
 
   /**
    * Time limit for the verify command.

@@ -27,6 +27,7 @@ interface LocalFlags {
   apiPort: number;
   servicePort: number;
   ui: boolean;
+  example?: string;
 }
 
 /** The repository holding examples/kv (this file is bin/cli/local.ts, or bundled in dist/). */
@@ -55,6 +56,7 @@ export function registerLocal(program: Command, io: CliIO, done: (r: CommandResu
     .option('--api-port <port>', 'port of the local API (0: a free one)', port('--api-port'), 0)
     .option('--service-port <port>', "port of the example service's front, which follows the primary (0: a free one)", port('--service-port'), 0)
     .option('--no-ui', 'plain lines instead of the refreshing table, even on a terminal')
+    .option('--example <name>', 'the example service: kv (default), postgres (a real PostgreSQL 15 per task) or sqlite')
     .action(async (flags: LocalFlags) => {
       // Loaded here: the rest of the CLI must not need local mode's dev-only servers.
       const { LocalMode } = await import('../../lambdas/local/local-mode.js');
@@ -78,6 +80,7 @@ export function registerLocal(program: Command, io: CliIO, done: (r: CommandResu
         replicas: flags.replicas,
         reportsDir: flags.reportsDir,
         servicePort: flags.servicePort,
+        example: flags.example,
         say: (line) => say(io, `lifeboat local: ${line}`),
         onActivity: (a) => {
           if (plainActivity) io.stdout.write(`${activityLine(a)}\n`);

@@ -19,6 +19,7 @@ import type { SnapshotCatalog } from '../adapters/catalog.js';
 import type { AgentResultOutcome, DrillStore } from '../adapters/drill-store.js';
 import type { SnapshotHolds } from '../adapters/snapshot-holds.js';
 import type { ObjectStore } from '../adapters/stores/store.js';
+import type { CheckSpec, DatabasePolicy, RecipeName } from '../domain/drill-checks.js';
 import {
   assertDrillId,
   DRILL_ENV,
@@ -33,6 +34,7 @@ import { AbortedError, LifeboatError, TargetBusyError, UsageError } from '../dom
 import { assertServiceName, isSnapshotId } from '../domain/ids.js';
 import { runCommand } from '../engine/hooks.js';
 import { restoreSnapshot } from '../engine/restore.js';
+import { runDatabaseChecks, runHttpChecks } from './checks.js';
 
 export interface DrillAppOptions {
   /** Shell command that runs the application in the foreground. */
@@ -70,6 +72,10 @@ export interface DrillAgentOptions {
   fetch?: typeof fetch;
   /** When given, the restore holds a snapshot hold (holder = drill id) so retention cannot delete the snapshot under it. */
   holds?: SnapshotHolds;
+  /** The database recipe and typed checks; default: what the drill record's launch spec says. */
+  recipe?: RecipeName;
+  database?: DatabasePolicy;
+  checks?: CheckSpec[];
 }
 
 export interface DrillAgentRun {
@@ -155,6 +161,28 @@ export async function runDrillAgent(options: DrillAgentOptions): Promise<DrillAg
     });
     notice(`drill ${options.drillId}: restored ${restored.files} files in ${formatSeconds(restoreSeconds)}`);
 
+    // 2a. The database recipe and typed checks (agent/checks.ts): open, canary, sql, integrity, command.
+    const typed = await typedChecksOf(options);
+    let canary: DrillAgentResult['canary'];
+    if (typed.recipe || typed.checks.some((c) => c.type !== 'http')) {
+      const db = await runDatabaseChecks({
+        ...typed,
+        dir: restored.dir,
+        expectedCanary: restored.snapshot.canary,
+        drillStartedAt: typed.drillStartedAt ?? startedAt.toISOString(),
+        env: { LIFEBOAT_SERVICE: service, LIFEBOAT_DIR: restored.dir, LIFEBOAT_SNAPSHOT_ID: options.snapshotId, LIFEBOAT_DRILL_ID: options.drillId },
+        remainingMs,
+        clock,
+        signal: options.signal,
+        onNotice: (line) => notice(`drill ${options.drillId}: ${line}`),
+      });
+      checks.push(...db.checks);
+      canary = db.canary;
+      if (db.failure) return result(db.failure.status, db.failure.reason, { ...restoreFacts, ...(canary ? { canary } : {}) });
+    }
+    const httpChecks = () => runHttpChecks(typed.checks, { clock, fetch: options.fetch ?? fetch, signal: options.signal });
+    let httpDone = !typed.checks.some((c) => c.type === 'http');
+
     const env = {
       LIFEBOAT_SERVICE: service,
       LIFEBOAT_DIR: restored.dir,
@@ -194,14 +222,41 @@ export async function runDrillAgent(options: DrillAgentOptions): Promise<DrillAg
 
     // 3. The application and its health check.
     if (options.app) {
-      const health = await appHealthCheck(options.app, { cwd: restored.dir, env, clock, remainingMs, signal: options.signal, fetch: options.fetch ?? fetch });
-      checks.push(health.check);
+      // http checks run while the application is up (it is stopped after its health check).
+      const httpResults: DrillCheck[] = [];
+      const whileUp = httpDone
+        ? undefined
+        : async () => {
+            httpResults.push(...(await httpChecks()));
+            httpDone = true;
+          };
+      const health = await appHealthCheck(
+        options.app,
+        { cwd: restored.dir, env, clock, remainingMs, signal: options.signal, fetch: options.fetch ?? fetch },
+        whileUp,
+      );
+      checks.push(health.check, ...httpResults);
       if (health.check.status !== 'passed') return result('failed', `application health check failed: ${health.check.message}`, restoreFacts);
       notice(`drill ${options.drillId}: application healthy after ${formatSeconds(health.check.durationSeconds ?? 0)}`);
     }
-    const what = [options.verify ? 'verify command passed' : undefined, options.app ? 'application healthy' : undefined].filter(Boolean).join(', ');
+    if (!httpDone) checks.push(...(await httpChecks()));
+    const failedCheck = checks.find((c) => c.status === 'failed' || c.status === 'error');
+    if (failedCheck)
+      return result('failed', `check ${failedCheck.name} ${failedCheck.status}: ${failedCheck.message ?? ''}`, {
+        ...restoreFacts,
+        ...(canary ? { canary } : {}),
+      });
+    const typedCount = checks.filter((c) => c.type !== undefined && c.type !== 'restore' && c.type !== 'health').length;
+    const what = [
+      options.verify ? 'verify command passed' : undefined,
+      typedCount ? `${typedCount} check${typedCount === 1 ? '' : 's'} passed${canary?.matches ? ' (canary matches)' : ''}` : undefined,
+      options.app ? 'application healthy' : undefined,
+    ]
+      .filter(Boolean)
+      .join(', ');
     return result('passed', `restored ${restored.files} files in ${formatSeconds(restoreSeconds)}${what ? `; ${what}` : '; every checksum verified'}`, {
       ...restoreFacts,
+      ...(canary ? { canary } : {}),
       readyAt: clock().toISOString(),
     });
   })();
@@ -217,6 +272,20 @@ export async function runDrillAgent(options: DrillAgentOptions): Promise<DrillAg
   }
   if (recorded !== 'recorded') notice(`drill ${options.drillId}: result not recorded (${recorded}${recordError ? `: ${recordError}` : ''})`);
   return { exitCode: outcome.outcome === 'passed' && recorded === 'recorded' ? 0 : 1, result: outcome, recorded, ...(recordError ? { recordError } : {}) };
+}
+
+/** The recipe and checks: given, else from the drill record (copied from the policy when the drill started). */
+async function typedChecksOf(o: DrillAgentOptions): Promise<{ recipe?: RecipeName; database?: DatabasePolicy; checks: CheckSpec[]; drillStartedAt?: string }> {
+  const record = await o.drills.get(o.service, o.drillId).catch(() => undefined);
+  const launch = record?.launch;
+  const recipe = o.recipe ?? launch?.recipe;
+  const database = o.database ?? launch?.database;
+  return {
+    ...(recipe ? { recipe } : {}),
+    ...(database ? { database } : {}),
+    checks: o.checks ?? launch?.checks ?? [],
+    ...(record ? { drillStartedAt: record.createdAt } : {}),
+  };
 }
 
 function messageOf(err: unknown): string {
@@ -238,7 +307,7 @@ interface HealthContext {
 }
 
 /** Starts the app, polls its health check until it passes, the app exits, or time runs out; stops the app. */
-async function appHealthCheck(app: DrillAppOptions, ctx: HealthContext): Promise<{ check: DrillCheck }> {
+async function appHealthCheck(app: DrillAppOptions, ctx: HealthContext, whileUp?: () => Promise<void>): Promise<{ check: DrillCheck }> {
   const started = ctx.clock();
   const timeoutMs = Math.min(app.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS, ctx.remainingMs());
   // Time limits run on the real clock; the injected one only stamps what is recorded.
@@ -292,7 +361,11 @@ async function appHealthCheck(app: DrillAppOptions, ctx: HealthContext): Promise
         );
       }
       const probe = await probeHealth(app, ctx);
-      if (probe.healthy) return check('passed', `healthy (${probe.detail})`);
+      if (probe.healthy) {
+        const healthy = check('passed', `healthy (${probe.detail})`);
+        await whileUp?.();
+        return healthy;
+      }
       lastProbe = probe.detail;
       if (Date.now() >= giveUpAt) return check('failed', `not healthy within ${formatSeconds(Math.round(timeoutMs / 1000))}; last check: ${lastProbe}`);
       await Promise.race([new Promise((r) => setTimeout(r, app.pollIntervalMs ?? 1000)), exitedPromise]);

@@ -16,13 +16,14 @@ import type { ServicePolicy } from '../domain/service-policy.js';
 import { SNAPSHOT_COMMAND } from '../domain/snapshot-jobs.js';
 import { runHook } from '../engine/hooks.js';
 import { restoreSnapshot } from '../engine/restore.js';
+import { assertRecipeBinaries } from '../recipes/index.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { type AgentSummary, runAgent } from './agent.js';
 import { runSnapshotCommand } from './snapshot-command.js';
 
 export interface AgentSessionOptions {
   /** The composition root: coordination, registry, catalog, jobs, objects, failover timer. */
-  runtime: Pick<Runtime, 'coordination' | 'registry' | 'catalog' | 'jobs' | 'objects' | 'timer' | 'table' | 'now'>;
+  runtime: Pick<Runtime, 'env' | 'coordination' | 'registry' | 'catalog' | 'jobs' | 'objects' | 'timer' | 'table' | 'now'>;
   service: string;
   taskArn: string;
   /** Restore the newest complete snapshot into this directory first, if it is empty. */
@@ -64,6 +65,8 @@ export class AgentSession {
         hint: 'protect it with the CDK construct (or write its policy with the service registry), then start the agent',
       });
     }
+    // A database recipe's binaries (lambdas/recipes), looked up on the agent's PATH: fail at start, not at the first snapshot.
+    assertRecipeBinaries(policy, rt.env);
     let restoredPosition: number | undefined;
     if (o.restoreInto !== undefined) {
       const result = await restoreSnapshot({

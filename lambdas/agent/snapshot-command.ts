@@ -12,7 +12,7 @@ import type { Role } from '../domain/election.js';
 import type { MemberCommand } from '../domain/membership.js';
 import type { ServicePolicy } from '../domain/service-policy.js';
 import type { SnapshotJob } from '../domain/snapshot-jobs.js';
-import { takeSnapshot } from '../engine/snapshot.js';
+import { takeRecipeSnapshot } from '../recipes/snapshot.js';
 
 export interface SnapshotCommandDeps {
   jobs: JobStore;
@@ -47,7 +47,9 @@ export async function runSnapshotCommand(deps: SnapshotCommandDeps, ctx: Snapsho
   if (!ctx.dir) return fail(`the agent in ${ctx.taskArn} was started without --dir (LIFEBOAT_DIR), so it cannot take snapshots`);
   if (!deps.objects) return fail(`the agent in ${ctx.taskArn} has no snapshot store (LIFEBOAT_BUCKET or LIFEBOAT_STORE)`);
   try {
-    const result = await takeSnapshot({
+    // With a recipe, the snapshot is of a consistent copy of the database, not of the live files.
+    const result = await takeRecipeSnapshot({
+      ...(ctx.policy.recipe ? { recipe: ctx.policy.recipe, database: ctx.policy.database ?? {} } : {}),
       catalog: deps.catalog,
       store: deps.objects,
       service: ctx.service,

@@ -19,6 +19,7 @@
  * if any is error (or there is no service at all); otherwise 0.
  */
 import ms from 'ms';
+import type { CanaryResult } from './drill-checks.js';
 import type { DrillCheck, DrillRecord, DrillStatus, DrillTargets, DrillTrigger } from './drills.js';
 import { UsageError } from './errors.js';
 
@@ -60,6 +61,10 @@ export interface DrillSummary {
   stopCode: string | null;
   taskArn: string | null;
   checks: DrillCheck[];
+  /** `canary`: rpoSeconds is the age of the canary the restored database proved to hold. */
+  rpoSource: 'snapshot' | 'canary';
+  /** The database recipe's canary: recorded at snapshot time, found in the restored database. */
+  canary: CanaryResult | null;
 }
 
 export interface ServiceDrillReport {
@@ -139,6 +144,8 @@ export function summarizeDrill(d: DrillRecord, role: DrillRole): DrillSummary {
     stopCode: d.stopCode ?? null,
     taskArn: d.taskArn ?? null,
     checks: d.agent?.checks ?? [],
+    rpoSource: d.rpoSource ?? 'snapshot',
+    canary: d.agent?.canary ?? null,
   };
 }
 

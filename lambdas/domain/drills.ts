@@ -15,6 +15,7 @@
  * - `timed-out`: still running at its deadline; the watchdog stopped it. Counts as failed.
  */
 import { DRILL_STARTED_BY_PREFIX } from '../contract/triggers.js';
+import type { CanaryResult, CheckSpec, DatabasePolicy, RecipeName } from './drill-checks.js';
 import { type EcsTask, overrideEnvironment } from './ecs-task.js';
 import { UsageError } from './errors.js';
 import { buildRunTask, type RunTaskRequest, stampedId, type TaskPlacement, taskPlacement } from './run-task.js';
@@ -82,11 +83,14 @@ export interface DrillTargets {
   rtoSeconds?: number;
 }
 
-export type DrillCheckName = 'restore' | 'verify' | 'health';
+/** The built-in steps' names; typed checks (domain/drill-checks.ts) carry their own. */
+export type DrillCheckName = 'restore' | 'verify' | 'health' | 'open' | 'canary' | (string & {});
 
 /** One step of the agent's work in the drill task. */
 export interface DrillCheck {
   name: DrillCheckName;
+  /** What kind of check: the built-in steps, or a typed check's type. */
+  type?: 'restore' | 'open' | 'canary' | 'sql' | 'integrity' | 'command' | 'http' | 'health';
   status: 'passed' | 'failed' | 'error' | 'skipped';
   durationSeconds?: number;
   /** The shell command (verify, app health) or URL (health). */
@@ -111,6 +115,8 @@ export interface DrillAgentResult {
   files?: number;
   dataBytes?: number;
   checks: DrillCheck[];
+  /** The recipe's canary: what the snapshot recorded and what the restored database holds. */
+  canary?: CanaryResult;
   taskArn?: string;
   reportedAt: string;
 }
@@ -122,6 +128,10 @@ export interface DrillLaunchSpec extends TaskPlacement {
   appCommand?: string;
   healthCheckCommand?: string;
   healthCheckUrl?: string;
+  /** The database recipe and typed checks the drill agent runs (read from the drill record). */
+  recipe?: RecipeName;
+  database?: DatabasePolicy;
+  checks?: CheckSpec[];
 }
 
 export interface DrillRecord {
@@ -165,11 +175,15 @@ export interface DrillRecord {
   overTarget?: ('rto' | 'rpo')[];
   /** Passed and within every target: the only result that counts as proof. */
   withinTargets?: boolean;
+  /** `canary`: rpoSeconds is the age of the canary the restored database proved to hold. */
+  rpoSource?: 'snapshot' | 'canary';
 }
 
 /** The fields written when a drill finishes. */
 export type DrillConclusion = Required<Pick<DrillRecord, 'status' | 'finishedAt' | 'finishedBy' | 'reason' | 'overTarget' | 'withinTargets'>> &
-  Pick<DrillRecord, 'exitCode' | 'stopCode' | 'stoppedReason' | 'taskStartedAt' | 'taskStoppedAt' | 'restoreSeconds' | 'rtoSeconds'>;
+  Pick<DrillRecord, 'exitCode' | 'stopCode' | 'stoppedReason' | 'taskStartedAt' | 'taskStoppedAt' | 'restoreSeconds' | 'rtoSeconds' | 'rpoSource'> & {
+    rpoSeconds?: number;
+  };
 
 // ---------------------------------------------------------------------------------------
 // Snapshot selection
@@ -228,6 +242,9 @@ export function drillLaunchSpec(policy: ServicePolicy): DrillLaunchSpec {
     ...(drill.app?.command ? { appCommand: drill.app.command } : {}),
     ...(drill.app?.healthCheckCommand ? { healthCheckCommand: drill.app.healthCheckCommand } : {}),
     ...(drill.app?.healthCheckUrl ? { healthCheckUrl: drill.app.healthCheckUrl } : {}),
+    ...(policy.recipe ? { recipe: policy.recipe } : {}),
+    ...(policy.database ? { database: policy.database } : {}),
+    ...(drill.checks?.length ? { checks: drill.checks } : {}),
   };
 }
 
@@ -374,12 +391,19 @@ export function concludeDrill(drill: DrillRecord, end: DrillTaskEnd, now: Date):
 
   const rtoStart = end.startedAt ?? agent.startedAt;
   const rtoSeconds = agent.readyAt ? round3(seconds(rtoStart, agent.readyAt)) : undefined;
-  const overTarget = targetsMissed(drill.targets, { rtoSeconds, rpoSeconds: drill.rpoSeconds });
+  // A canary the restored database proved to hold measures the recovery point from the data
+  // itself; it counts as the RPO when the drill restored what a recovery would restore.
+  const canaryRpo =
+    agent.canary?.matches && agent.canary.ageSeconds !== undefined && drill.snapshotId === drill.newestSnapshotId ? round3(agent.canary.ageSeconds) : undefined;
+  const rpoSeconds = canaryRpo ?? drill.rpoSeconds;
+  const overTarget = targetsMissed(drill.targets, { rtoSeconds, rpoSeconds });
   return {
     ...base,
     status: 'passed',
-    reason: overTarget.length === 0 ? agent.reason : `${agent.reason}; over target: ${describeOverTarget(drill, { rtoSeconds, overTarget })}`,
+    reason:
+      overTarget.length === 0 ? agent.reason : `${agent.reason}; over target: ${describeOverTarget({ ...drill, rpoSeconds }, { rtoSeconds, overTarget })}`,
     ...(rtoSeconds !== undefined ? { rtoSeconds } : {}),
+    ...(canaryRpo !== undefined ? { rpoSeconds: canaryRpo, rpoSource: 'canary' as const } : {}),
     overTarget,
     withinTargets: overTarget.length === 0,
   };

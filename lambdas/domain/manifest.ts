@@ -9,6 +9,8 @@
  *
  * Pure: no I/O here.
  */
+
+import type { Canary } from './drill-checks.js';
 import { IntegrityError } from './errors.js';
 
 export const MANIFEST_FORMAT = 'lifeboat.manifest/v1';
@@ -90,6 +92,8 @@ export interface Manifest {
   entries: ManifestEntry[];
   totals: { files: number; dirs: number; symlinks: number; hardlinks: number; dataBytes: number; storedBytes: number };
   warnings: ManifestWarning[];
+  /** A database recipe's fact from the live database (domain/drill-checks.ts), so a rebuilt catalog keeps it. */
+  canary?: Canary;
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;

@@ -5,6 +5,8 @@
  *
  * Pure: types, defaults and validation. Durations are whole seconds.
  */
+
+import { type CheckSpec, type DatabasePolicy, type RecipeName, validateRecipeAndChecks } from './drill-checks.js';
 import { UsageError } from './errors.js';
 import { assertServiceName } from './ids.js';
 import { DEFAULT_REAP_AFTER_SECONDS, type RetentionPolicy, validateRetentionPolicy } from './retention-policy.js';
@@ -59,6 +61,8 @@ export interface DrillPolicy {
   verifyTimeoutSeconds?: number;
   /** Optionally start the application on the restored data and wait for its health check. */
   app?: DrillAppCheck;
+  /** Typed checks run after the restore (domain/drill-checks.ts); `verifyCommand` runs first as a command check. */
+  checks?: CheckSpec[];
 }
 
 /** How a drill starts the application and decides it is healthy (a command, a URL, or both). */
@@ -119,6 +123,10 @@ export interface ServicePolicy {
   targets: TargetsPolicy;
   /** Cloud Map service to point at the primary. */
   discovery?: DiscoveryPolicy;
+  // --- database recipes (domain/drill-checks.ts) ---
+  /** The engine in the data directory: snapshots go through it (consistent copy + canary), drills open it. */
+  recipe?: RecipeName;
+  database?: DatabasePolicy;
 }
 
 export const DEFAULT_FAILOVER: FailoverPolicy = { timeoutSeconds: 30, leaseSeconds: 15, heartbeatSeconds: 5 };
@@ -165,6 +173,7 @@ export function normalizeServicePolicy(input: ServicePolicyInput): ServicePolicy
     });
   }
   validateDrill(input.drill);
+  validateRecipeAndChecks({ recipe: input.recipe, database: input.database, checks: input.drill?.checks });
   validateSchedules(input);
   const port = input.discovery?.port;
   if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65535)) {
@@ -186,6 +195,8 @@ export function normalizeServicePolicy(input: ServicePolicyInput): ServicePolicy
     drill: input.drill ?? {},
     targets,
     ...(input.discovery ? { discovery: input.discovery } : {}),
+    ...(input.recipe ? { recipe: input.recipe } : {}),
+    ...(input.database ? { database: input.database } : {}),
   };
 }
 

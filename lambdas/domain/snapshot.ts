@@ -1,3 +1,5 @@
+import type { Canary } from './drill-checks.js';
+
 /** A snapshot as the catalog records it: the entity every flow (engine, retention, drills) shares. */
 
 export type SnapshotStatus = 'uploading' | 'complete' | 'expiring';
@@ -35,6 +37,8 @@ export interface SnapshotRecord {
   /** When the retention sweep marked it `expiring`, and the status it had before. */
   expiringAt?: string;
   expiringFrom?: 'complete' | 'uploading';
+  /** A database recipe's fact from the live database at snapshot time (domain/drill-checks.ts); drills compare it. */
+  canary?: Canary;
 }
 
 /** What the retention sweep reads of every entry (a projection: a million entries stay cheap). */
@@ -47,7 +51,7 @@ export interface ExpiringExpectation {
   verifiedAt?: string;
 }
 
-export type SnapshotStart = Pick<SnapshotRecord, 'service' | 'id' | 'createdAt' | 'manifestKey' | 'term' | 'sourceTask' | 'sourceHost' | 'reason'>;
+export type SnapshotStart = Pick<SnapshotRecord, 'service' | 'id' | 'createdAt' | 'manifestKey' | 'term' | 'sourceTask' | 'sourceHost' | 'reason' | 'canary'>;
 
 export type SnapshotCompletion = Required<
   Pick<SnapshotRecord, 'completedAt' | 'size' | 'dataSize' | 'fileCount' | 'entryCount' | 'partCount' | 'manifestSha256' | 'warningCount'>

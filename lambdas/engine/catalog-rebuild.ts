@@ -120,6 +120,7 @@ export async function rebuildCatalog(options: {
       sourceHost: manifest.source.host,
       reason: manifest.reason,
       warningCount: manifest.warnings.length,
+      ...(manifest.canary ? { canary: manifest.canary } : {}),
     };
     if (options.dryRun) {
       const existing = await options.catalog.get(service, id);

@@ -30,6 +30,7 @@ import { CompressStream } from 'zstd-napi';
 import type { SnapshotCatalog } from '../adapters/catalog.js';
 import type { ObjectStore } from '../adapters/stores/store.js';
 import { manifestObjectKey, partObjectKey, snapshotPrefix } from '../contract/keys.js';
+import type { Canary } from '../domain/drill-checks.js';
 import { AbortedError, HookFailedError, OperationFailedError } from '../domain/errors.js';
 import { assertServiceName, makeSnapshotId } from '../domain/ids.js';
 import { MANIFEST_FORMAT, type Manifest, type ManifestEntry, type ManifestPart, type ManifestWarning } from '../domain/manifest.js';
@@ -82,6 +83,8 @@ export interface SnapshotOptions {
   /** One-line notices (warnings, hook output) for the user. */
   onNotice?: (line: string) => void;
   now?: () => Date;
+  /** A database recipe's canary fact, recorded in the catalog entry and the manifest. */
+  canary?: Canary;
 }
 
 export interface SnapshotResult {
@@ -570,6 +573,7 @@ async function uploadSnapshot(
       sourceTask: options.sourceTask,
       sourceHost: hostname(),
       reason: options.reason ?? 'manual',
+      ...(options.canary ? { canary: options.canary } : {}),
     });
     began = true;
 
@@ -643,6 +647,7 @@ async function uploadSnapshot(
       entries,
       totals,
       warnings,
+      ...(options.canary ? { canary: options.canary } : {}),
     };
     const manifestBytes = await gzipAsync(Buffer.from(JSON.stringify(manifest)));
     const manifestSha256 = createHash('sha256').update(manifestBytes).digest('hex');

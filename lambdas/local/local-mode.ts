@@ -52,6 +52,7 @@ import { createLocalHandlers, type LocalHandlers, quietMetrics } from './control
 import { LocalDiscovery } from './discovery.js';
 import { type EmbeddedServices, startEmbeddedServices } from './embedded-services.js';
 import { type EventPattern as BusPattern, type Delivery, LocalEventBus } from './event-bus.js';
+import { drillChecksStatus, localExample } from './examples.js';
 import { type LocalTask, LocalTaskLauncher } from './launcher.js';
 import { ensureDirectory, ProcessLedger, StateDirectoryLock } from './process-guard.js';
 import { LocalQueuePoller } from './queue-poller.js';
@@ -83,6 +84,8 @@ export interface LocalModeOptions {
   /** Use these servers instead of starting DynamoDB Local and fauxqs (tests share theirs). */
   services?: Pick<EmbeddedServices, 'env'>;
   table?: string;
+  /** Which example service runs (lambdas/local/examples.ts); default kv. */
+  example?: string;
   /** Progress lines while starting and stopping. */
   say?: (line: string) => void;
   /** Everything that happens, one line each (also kept for the status view). */
@@ -128,6 +131,8 @@ export interface LocalStatus {
   })[];
   retention?: Pick<ServiceRetentionPlan, 'policy' | 'timezone' | 'summary'>;
   drills: Pick<DrillRecord, 'drillId' | 'status' | 'snapshotId' | 'createdAt' | 'reason' | 'rtoSeconds' | 'rpoSeconds' | 'trigger'>[];
+  /** The policy's recipe and drill checks, with the newest finished drill's result of each (lambdas/local/examples.ts). */
+  checks?: { recipe?: string; items: { name: string; type: string; status?: string; durationSeconds?: number; message?: string }[] };
   schedules: ScheduleStatus[];
   activity: Activity[];
   reports: string[];
@@ -135,11 +140,12 @@ export interface LocalStatus {
 
 /** The example service's task definition, run the same way its container would run. */
 export function examplePolicy(raw: ServicePolicyInput): ServicePolicy {
+  const name = raw.service ?? EXAMPLE_SERVICE;
   return normalizeServicePolicy({
     ...raw,
     // Where the service runs: local mode's cluster and task definition (EC2-like, no subnets).
-    ecs: { cluster: LOCAL_CLUSTER, taskDefinition: EXAMPLE_SERVICE, containerName: EXAMPLE_SERVICE, launchType: 'EC2', ...(raw.ecs ?? {}) },
-    discovery: { serviceId: `local-${EXAMPLE_SERVICE}`, ...(raw.discovery ?? {}) },
+    ecs: { cluster: LOCAL_CLUSTER, taskDefinition: name, containerName: name, launchType: 'EC2', ...(raw.ecs ?? {}) },
+    discovery: { serviceId: `local-${name}`, ...(raw.discovery ?? {}) },
   });
 }
 
@@ -281,7 +287,8 @@ export class LocalMode {
 
     // 3. The example service's policy.
     const repo = o.repoRoot;
-    const raw = JSON.parse(await readFile(join(repo, 'examples/kv/lifeboat-policy.json'), 'utf8')) as ServicePolicyInput;
+    const example = localExample(o.example); // --example kv|postgres|sqlite (lambdas/local/examples.ts)
+    const raw = JSON.parse(await readFile(join(repo, example.policyFile), 'utf8')) as ServicePolicyInput;
     this.policy = examplePolicy(raw);
     await rt.registry.put(this.policy);
     const p = this.policy;
@@ -291,7 +298,7 @@ export class LocalMode {
     );
 
     // 4. What tasks run: the example's entrypoint, with `lifeboat`, `kv-server` and `kv-ctl` on PATH.
-    const bin = await writeShims(repo, join(state, 'bin'));
+    const bin = await writeShims(repo, join(state, 'bin'), example.shims);
     const taskEnv: Record<string, string> = {
       ...env,
       PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`,
@@ -365,13 +372,13 @@ export class LocalMode {
       family: p.service,
       revision: 1,
       containerName: p.service,
-      command: ['/bin/sh', join(repo, 'examples/kv/entrypoint.sh')],
-      environment: (task) => ({ KV_DIR: join(task.dir, 'data'), KV_PORT: String(task.port), KV_ROLE_FILE: join(task.dir, 'role') }),
+      command: ['/bin/sh', join(repo, example.entrypoint)],
+      environment: (task) => example.environment(task),
       stopTimeoutSeconds: 10,
     });
     // Members left by an earlier run are not running any more: the reconciler finds that out.
     void s.fireNow('reconciler').catch(() => undefined);
-    this.say(`launching ${o.replicas ?? 3} tasks of ${p.service} (each: lifeboat agent --restore … -- kv-server)`);
+    this.say(`launching ${o.replicas ?? 3} tasks of ${p.service} (each: ${example.describe})`);
     await this.launcher.createService({ name: p.service, taskDefinition: p.service, desiredCount: o.replicas ?? 3, replaceAfterMs: 2000 });
     // Stopped first: no schedule may start a drill or a snapshot while the tasks go away.
     this.onClose('scheduler', () => this.scheduler.stop());
@@ -638,6 +645,7 @@ export class LocalMode {
         rpoSeconds: d.rpoSeconds,
         trigger: d.trigger,
       })),
+      ...drillChecksStatus(this.policy, drills),
       schedules: this.scheduler.status(),
       activity: this.activityLog.slice(-12),
       reports: this.reportFiles().map((f) => join(this.reportsDir, f)),
@@ -695,14 +703,23 @@ async function collect<T>(it: AsyncIterable<T>, limit: number): Promise<T[]> {
  * `lifeboat`, `kv-server` and `kv-ctl` as commands on the tasks' PATH, as they would be in
  * the service's container image: each runs this repository's TypeScript through tsx.
  */
-async function writeShims(repo: string, bin: string): Promise<string> {
+async function writeShims(repo: string, bin: string, exampleShims: Record<string, string>): Promise<string> {
   await mkdir(bin, { recursive: true });
   const tsx = fileURLToPath(import.meta.resolve('tsx'));
   const shims: Record<string, string> = {
     lifeboat: join(repo, 'bin/lifeboat.ts'),
-    'kv-server': join(repo, 'examples/kv/server.ts'),
-    'kv-ctl': join(repo, 'examples/kv/kv-ctl.ts'),
   };
+  // The example's commands: `.ts` through tsx like the others; `.mjs` (hooks that must start fast) with plain node.
+  for (const [name, spec] of Object.entries(exampleShims)) {
+    const [file, ...args] = spec.split(' ');
+    const path = join(bin, name);
+    const loader = file!.endsWith('.mjs') ? '' : ` --import ${JSON.stringify(`file://${tsx}`)}`;
+    await writeFile(
+      path,
+      `#!/bin/sh\nexec ${JSON.stringify(process.execPath)}${loader} ${JSON.stringify(join(repo, file!))}${args.map((a) => ` ${JSON.stringify(a)}`).join('')} "$@"\n`,
+    );
+    await chmod(path, 0o755);
+  }
   for (const [name, script] of Object.entries(shims)) {
     const path = join(bin, name);
     await writeFile(path, `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} --import ${JSON.stringify(`file://${tsx}`)} ${JSON.stringify(script)} "$@"\n`);

@@ -93,6 +93,22 @@ export function renderStatus(s: LocalStatus, { color = false } = {}): string {
       color,
     ),
   );
+  if (s.checks) {
+    out.push(`drill checks${s.checks.recipe ? ` (${s.checks.recipe} recipe)` : ''}`);
+    out.push(
+      table(
+        ['check', 'type', 'last result', 'time', 'message'],
+        s.checks.items.map((c) => [
+          c.name,
+          c.type,
+          c.status ?? '-',
+          c.durationSeconds !== undefined ? `${c.durationSeconds} s` : '-',
+          (c.message ?? '').slice(0, 70),
+        ]),
+        color,
+      ),
+    );
+  }
   out.push(`schedules: ${s.schedules.map((x) => `${x.name} ${x.expression} ${x.running ? 'running' : inTime(x.nextAt, now)}`).join(' · ')}`);
   out.push('');
   out.push('activity:');

@@ -113,9 +113,13 @@ export function buildServicePolicy(
 
   const drill = policy.drill;
   if (drill) {
-    if (drill.verifyCommand === undefined || (!unresolved(drill.verifyCommand) && drill.verifyCommand.trim() === '')) {
+    const hasChecks = (drill.checks?.length ?? 0) > 0;
+    if (
+      (drill.verifyCommand === undefined && !hasChecks) ||
+      (drill.verifyCommand !== undefined && !unresolved(drill.verifyCommand) && drill.verifyCommand.trim() === '')
+    ) {
       fail(
-        `drill.verifyCommand is ${JSON.stringify(drill.verifyCommand ?? null)}; a drill must verify the restored data: give the shell command that checks it (exit 0 = pass), e.g. verifyCommand: 'pg_verifybackup /data'`,
+        `drill.verifyCommand is ${JSON.stringify(drill.verifyCommand ?? null)}; a drill must verify the restored data: give the shell command that checks it (exit 0 = pass), e.g. verifyCommand: 'pg_verifybackup /data', or typed checks, e.g. checks: [{ type: 'integrity' }] with recipe: 'postgres'`,
       );
     }
     if (drill.randomWindow && !drill.randomWindow.isUnresolved() && !Number.isInteger(drill.randomWindow.toDays({ integral: false }))) {
@@ -195,7 +199,8 @@ export function buildServicePolicy(
     drill: drill
       ? {
           ...drillSchedule,
-          verifyCommand: drill.verifyCommand,
+          ...(drill.verifyCommand !== undefined ? { verifyCommand: drill.verifyCommand } : {}),
+          ...(drill.checks?.length ? { checks: drill.checks } : {}),
           ...(drill.timeout ? { timeoutSeconds: seconds(fail, 'drill.timeout', drill.timeout) } : {}),
           ...(drill.verifyTimeout ? { verifyTimeoutSeconds: seconds(fail, 'drill.verifyTimeout', drill.verifyTimeout) } : {}),
           ...(drill.snapshot ? { snapshot: drill.snapshot } : {}),
@@ -217,6 +222,8 @@ export function buildServicePolicy(
       ...(policy.targets?.rto ? { rtoSeconds: seconds(fail, 'targets.rto', policy.targets.rto) } : {}),
     },
     ...(discovery ? { discovery } : {}),
+    ...(policy.recipe !== undefined ? { recipe: policy.recipe } : {}),
+    ...(policy.database ? { database: policy.database } : {}),
   };
 
   // The runtime's own rules (ranges, schedules, time zones), on everything known at synth.

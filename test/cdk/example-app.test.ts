@@ -31,12 +31,24 @@ describe('the example app', () => {
     const template = Template.fromJSON(assembly.getStackByName('LifeboatExample').template);
     template.resourceCountIs('AWS::EC2::VPC', 1);
     template.resourceCountIs('AWS::ECS::Cluster', 1);
-    template.resourceCountIs('AWS::ECS::Service', 1);
+    template.resourceCountIs('AWS::ECS::Service', 2);
     template.resourceCountIs('AWS::Lambda::Function', HANDLERS.length);
-    template.resourceCountIs('Custom::LifeboatService', 1);
+    template.resourceCountIs('Custom::LifeboatService', 2);
     template.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'cron(30 3 * * ? *)', ScheduleExpressionTimezone: 'Europe/Paris' });
     template.hasOutput('LifeboatTable', {});
     template.hasOutput('LifeboatBucket', {});
+  });
+
+  it('GIVEN the example stack WHEN synthesized THEN its Postgres service is protected through the postgres recipe with typed drill checks', () => {
+    const template = Template.fromJSON(assembly.getStackByName('LifeboatExample').template);
+    const policies = Object.values(template.findResources('Custom::LifeboatService')).map((r) =>
+      JSON.stringify((r as { Properties: { Policy: unknown } }).Properties.Policy).replace(/\\"/g, '"'),
+    );
+    const orders = policies.find((p) => p.includes('"service":"orders"'));
+    expect(orders).toBeDefined();
+    expect(orders).toContain('"recipe":"postgres"');
+    expect(orders).toContain('"checks":[{"type":"integrity"}');
+    template.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'cron(0 4 * * ? *)', ScheduleExpressionTimezone: 'Europe/Paris' });
   });
 
   it.each([

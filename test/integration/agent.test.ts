@@ -189,6 +189,16 @@ describe('lifeboat agent / lifeboat role', () => {
     expect(anon.stderr).toMatch(/cannot tell which task this is/);
   });
 
+  it('GIVEN a policy with the sqlite recipe and no sqlite3 in the image WHEN the agent starts THEN exit 2 naming the binary and the package', async () => {
+    await new DynamoServiceRegistry(createDynamoClient(), table).put(normalizeServicePolicy({ service: 'lite', recipe: 'sqlite' }));
+    const r = await cli(['agent', '--service', 'lite', '--task', arn(60)], { ...env, PATH: '/nonexistent' });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(
+      /service lite uses the sqlite recipe, but this image lacks sqlite3 \(install the sqlite3 package in the image: apt-get install -y sqlite3\)/,
+    );
+    expect(r.stderr).toMatch(/hint: install the engine in the service image, or remove "recipe" from the policy/);
+  });
+
   it('a drill task does not join', async () => {
     const r = await cli(['agent', '--service', 'wiki', '--task', arn(50)], { ...env, LIFEBOAT_MODE: 'drill' });
     expect(r).toMatchObject({ code: 0, stdout: '' });

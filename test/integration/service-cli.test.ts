@@ -47,6 +47,27 @@ describe('lifeboat service', () => {
     expect((await cli(['service', 'list', '--table', table, '--json'])).stdout).toBe('[]\n');
   });
 
+  it.each<[string, object, RegExp]>([
+    ['an unknown recipe', { recipe: 'postgress' }, /recipe is "postgress", which is not a recipe[\s\S]*did you mean "postgres"\?/],
+    [
+      'a sql check without an expectation',
+      { recipe: 'postgres', drill: { checks: [{ type: 'sql', query: 'select count(*) from orders' }] } },
+      /drill\.checks\[0\]\.expect is missing: a sql check needs an expectation[\s\S]*"expect": \{"rows": N\}/,
+    ],
+    [
+      'a sql check on an engine without SQL (no recipe: plain files)',
+      { drill: { checks: [{ type: 'sql', query: 'select 1', expect: { rows: 1 } }] } },
+      /drill\.checks\[0\] is a sql check, but the policy has no recipe[\s\S]*"recipe": "postgres"/,
+    ],
+  ])('GIVEN %s WHEN service put THEN exit 2 naming the value and the fix, nothing stored', async (_what, patch, message) => {
+    const file = join(work.path, 'recipe.json');
+    await writeFile(file, JSON.stringify({ service: 'recipes', ...patch }));
+    const r = await cli(['service', 'put', '--policy', file, '--table', table]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect((await cli(['service', 'show', '--service', 'recipes', '--table', table])).code).toBe(1);
+  });
+
   it('GIVEN a protected service WHEN snapshots names it with a typo THEN exit 2 with did-you-mean; the protected one without snapshots is an empty list', async () => {
     const file = join(work.path, 'orders.json');
     await writeFile(file, JSON.stringify({ service: 'orders' }));

@@ -112,13 +112,27 @@ const IMPURE: [RegExp, string][] = [
 ];
 
 /** The folders of the code base, as layers. */
-export type Layer = 'domain' | 'contract' | 'adapters' | 'engine' | 'control' | 'runtime' | 'agent' | 'handlers' | 'local' | 'lib' | 'bin' | 'test' | 'other';
+export type Layer =
+  | 'domain'
+  | 'contract'
+  | 'adapters'
+  | 'engine'
+  | 'recipes'
+  | 'control'
+  | 'runtime'
+  | 'agent'
+  | 'handlers'
+  | 'local'
+  | 'lib'
+  | 'bin'
+  | 'test'
+  | 'other';
 
 export function layerOf(repoRelative: string): Layer {
   const parts = repoRelative.split(/[\\/]/);
   if (parts[0] === 'lambdas' && parts.length > 2) {
     const folder = parts[1] as Layer;
-    if (['domain', 'contract', 'adapters', 'engine', 'control', 'runtime', 'agent', 'handlers', 'local'].includes(folder)) return folder;
+    if (['domain', 'contract', 'adapters', 'engine', 'recipes', 'control', 'runtime', 'agent', 'handlers', 'local'].includes(folder)) return folder;
     return 'other';
   }
   if (parts[0] === 'lib' || parts[0] === 'bin' || parts[0] === 'test') return parts[0];
@@ -127,8 +141,8 @@ export function layerOf(repoRelative: string): Layer {
 
 /**
  * Which layers each layer may import (besides itself). Downward only:
- * domain/contract ← adapters ← engine ← control ← runtime (the composition root) ← agent,
- * handlers ← local; lib/ (the CDK
+ * domain/contract ← adapters ← engine ← recipes (database engines over the snapshot engine)
+ * ← control ← runtime (the composition root) ← agent, handlers ← local; lib/ (the CDK
  * construct) sees only the pure layers. `contract` may take *types* from the domain (e.g. the
  * report formats a key names); the domain may read contract's plain data.
  */
@@ -137,11 +151,12 @@ export const MAY_IMPORT: Record<Exclude<Layer, 'bin' | 'test' | 'other'>, Layer[
   contract: [], // plus type-only imports from domain, checked separately
   adapters: ['domain', 'contract'],
   engine: ['domain', 'contract', 'adapters'],
-  control: ['domain', 'contract', 'adapters', 'engine'],
-  runtime: ['domain', 'contract', 'adapters', 'engine', 'control'],
-  agent: ['domain', 'contract', 'adapters', 'engine', 'control', 'runtime'],
-  handlers: ['domain', 'contract', 'adapters', 'engine', 'control', 'runtime'],
-  local: ['domain', 'contract', 'adapters', 'engine', 'control', 'runtime', 'agent', 'handlers'],
+  recipes: ['domain', 'contract', 'adapters', 'engine'],
+  control: ['domain', 'contract', 'adapters', 'engine', 'recipes'],
+  runtime: ['domain', 'contract', 'adapters', 'engine', 'recipes', 'control'],
+  agent: ['domain', 'contract', 'adapters', 'engine', 'recipes', 'control', 'runtime'],
+  handlers: ['domain', 'contract', 'adapters', 'engine', 'recipes', 'control', 'runtime'],
+  local: ['domain', 'contract', 'adapters', 'engine', 'recipes', 'control', 'runtime', 'agent', 'handlers'],
   lib: ['domain', 'contract'],
 };
 

@@ -59,6 +59,11 @@ describe('layering', () => {
     expect(check('lambdas/adapters/stores/x.ts', "export { a } from '../../handlers/runtime.js';")).toHaveLength(1);
     expect(check('lambdas/handlers/x.ts', "import { a } from '../local/local-mode.js';")).toHaveLength(1);
     expect(check('lambdas/engine/x.ts', "import { a } from '../../lib/lifeboat.js';")).toHaveLength(1);
+    // Recipes sit on the engine: the engine and the adapters know nothing of them.
+    expect(check('lambdas/engine/x.ts', "import { a } from '../recipes/index.js';")).toHaveLength(1);
+    expect(check('lambdas/recipes/x.ts', "import { a } from '../agent/checks.js';")).toHaveLength(1);
+    expect(check('lambdas/recipes/x.ts', "import { a } from '../engine/snapshot.js';")).toEqual([]);
+    expect(check('lambdas/agent/x.ts', "import { a } from '../recipes/index.js';")).toEqual([]);
     expect(check('lib/x.ts', "import { a } from '../lambdas/adapters/aws.js';")).toEqual([
       "lib/x.ts:1 imports '../lambdas/adapters/aws.js': lib may import only lib, domain, contract; 'lambdas/adapters/aws.js' is in adapters",
     ]);

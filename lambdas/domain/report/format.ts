@@ -70,6 +70,18 @@ export function failedChecks(d: DrillSummary): DrillSummary['checks'] {
   return d.checks.filter((c) => c.status === 'failed' || c.status === 'error');
 }
 
+/** Typed checks (domain/drill-checks.ts) make a drill worth a checks table; older drills have none. */
+export function hasTypedChecks(d: DrillSummary): boolean {
+  return d.checks.some((c) => c.type !== undefined && c.type !== 'restore');
+}
+
+/** "7.4 s (canary)": where the RPO came from, when it was proven by the restored data. */
+export function rpoText(d: DrillSummary, target: number | null): string {
+  return `${measuredVsTarget(d.rpoSeconds, target)}${d.rpoSource === 'canary' ? ' (canary)' : ''}`;
+}
+
+export const CHECK_STATUS_ICON: Record<string, string> = { passed: '✅', failed: '❌', error: '⚠️', skipped: '⏭️' };
+
 /** XML 1.0 cannot carry most control characters (colour codes from a verify command, say). */
 export function stripControlChars(text: string): string {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping terminal escapes and XML-invalid characters is the point

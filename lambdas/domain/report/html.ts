@@ -6,11 +6,13 @@
 import escapeHtml from 'escape-html';
 import type { DrillReport, DrillSummary, ServiceDrillReport } from '../drill-report.js';
 import {
+  CHECK_STATUS_ICON,
   DRILL_VERDICT_LABEL,
   failedChecks,
   formatMaxAge,
   formatOptionalSeconds,
   formatTime,
+  hasTypedChecks,
   measuredVsTarget,
   SERVICE_VERDICT_LABEL,
   VERDICT_ICON,
@@ -76,9 +78,24 @@ function drillRows(s: ServiceDrillReport): string {
             `<details><summary>${e(c.name)} output${c.command ? ` of <code>${e(c.command)}</code>` : ''}${c.exitCode !== undefined ? ` (exit ${e(c.exitCode)})` : ''}</summary><pre>${e(c.output)}</pre></details>`,
         )
         .join('');
-      return `<tr><td><code>${e(d.drillId)}</code></td><td>${badge(d.verdict, DRILL_VERDICT_LABEL[d.verdict])}</td><td>${e(formatTime(d.startedAt))}</td><td><code>${e(d.snapshotId)}</code></td><td class="num">${e(formatOptionalSeconds(d.restoreSeconds))}</td><td class="num">${e(formatOptionalSeconds(d.rtoSeconds))}</td><td class="num">${e(formatOptionalSeconds(d.rpoSeconds))}</td><td>${e(d.reason)}${outputs}</td></tr>`;
+      return `<tr><td><code>${e(d.drillId)}</code></td><td>${badge(d.verdict, DRILL_VERDICT_LABEL[d.verdict])}</td><td>${e(formatTime(d.startedAt))}</td><td><code>${e(d.snapshotId)}</code></td><td class="num">${e(formatOptionalSeconds(d.restoreSeconds))}</td><td class="num">${e(formatOptionalSeconds(d.rtoSeconds))}</td><td class="num">${e(formatOptionalSeconds(d.rpoSeconds))}${d.rpoSource === 'canary' ? ' <small>(canary)</small>' : ''}</td><td>${e(d.reason)}${outputs}${checksTable(d)}</td></tr>`;
     })
     .join('');
+}
+
+/** Every check of a drill that ran typed checks (database recipes), with its canary. */
+function checksTable(d: DrillSummary): string {
+  if (!hasTypedChecks(d)) return '';
+  const canary = d.canary
+    ? `<p class="meta">${e(d.canary.matches ? `canary #${d.canary.expected.id} (${formatTime(d.canary.expected.at)}) found: data as of ${formatOptionalSeconds(d.canary.ageSeconds)} before the drill` : `canary mismatch: recorded #${d.canary.expected.id}, found ${d.canary.found ? `#${d.canary.found.id}` : 'none'}`)}</p>`
+    : '';
+  const rows = d.checks
+    .map(
+      (c) =>
+        `<tr><td>${e(c.name)}</td><td>${e(c.type ?? '-')}</td><td>${e(`${CHECK_STATUS_ICON[c.status] ?? ''} ${c.status}`)}</td><td class="num">${e(formatOptionalSeconds(c.durationSeconds))}</td><td>${e(c.message ?? '')}</td></tr>`,
+    )
+    .join('');
+  return `<details class="checks"><summary>${e(`${d.checks.length} checks`)}</summary>${canary}<table><thead><tr><th>Check</th><th>Type</th><th>Result</th><th>Time</th><th>Message</th></tr></thead><tbody>${rows}</tbody></table></details>`;
 }
 
 function serviceSection(s: ServiceDrillReport): string {

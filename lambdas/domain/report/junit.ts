@@ -45,12 +45,18 @@ function details(d: DrillSummary, service: ServiceDrillReport): string {
   const lines = [
     `drill ${d.drillId} of ${service.service}: ${DRILL_VERDICT_LABEL[d.verdict]}`,
     `snapshot ${d.snapshotId} (created ${d.snapshotCreatedAt})`,
-    `restore ${d.restoreSeconds === null ? '-' : formatSeconds(d.restoreSeconds)}, RTO ${measuredVsTarget(d.rtoSeconds, service.targets.rtoSeconds)}, RPO ${measuredVsTarget(d.rpoSeconds, service.targets.rpoSeconds)}`,
+    `restore ${d.restoreSeconds === null ? '-' : formatSeconds(d.restoreSeconds)}, RTO ${measuredVsTarget(d.rtoSeconds, service.targets.rtoSeconds)}, RPO ${measuredVsTarget(d.rpoSeconds, service.targets.rpoSeconds)}${d.rpoSource === 'canary' ? ' (canary)' : ''}`,
   ];
+  if (d.canary)
+    lines.push(
+      `canary: recorded #${d.canary.expected.id} (${d.canary.expected.at}), found ${d.canary.found ? `#${d.canary.found.id} (${d.canary.found.at})` : 'none'}: ${d.canary.matches ? 'matches' : 'MISMATCH'}`,
+    );
   if (d.reason) lines.push(`reason: ${d.reason}`);
   if (d.exitCode !== null || d.stopCode !== null) lines.push(`task: exit code ${d.exitCode ?? '-'}, stop code ${d.stopCode ?? '-'}`);
   for (const c of d.checks) {
-    lines.push(`${c.name}: ${c.status}${c.exitCode !== undefined ? ` (exit ${c.exitCode})` : ''}${c.message ? ` - ${c.message}` : ''}`);
+    lines.push(
+      `${c.name}${c.type ? ` [${c.type}]` : ''}: ${c.status}${c.exitCode !== undefined ? ` (exit ${c.exitCode})` : ''}${c.durationSeconds !== undefined ? ` in ${formatSeconds(c.durationSeconds)}` : ''}${c.message ? ` - ${c.message}` : ''}`,
+    );
   }
   return lines.join('\n');
 }
@@ -67,8 +73,15 @@ function addTestcase(suite: XMLBuilder, d: DrillSummary, service: ServiceDrillRe
   else if (outcome.kind !== 'pass') {
     tc.ele(outcome.kind, { message: stripControlChars(outcome.message), type: outcome.type }).txt(stripControlChars(details(d, service)));
   }
+  // Typed checks (database recipes): one line each, passed or not, then any output.
+  const summary = d.checks.some((c) => c.type !== undefined && c.type !== 'restore')
+    ? d.checks.map(
+        (c) =>
+          `${c.name} [${c.type ?? '-'}]: ${c.status}${c.durationSeconds !== undefined ? ` in ${formatSeconds(c.durationSeconds)}` : ''}${c.message ? ` - ${c.message}` : ''}`,
+      )
+    : [];
   const outputs = d.checks.filter((c) => c.output).map((c) => `--- ${c.name}${c.command ? `: ${c.command}` : ''} ---\n${c.output}`);
-  if (outputs.length > 0) tc.ele('system-out').txt(stripControlChars(outputs.join('\n')));
+  if (summary.length + outputs.length > 0) tc.ele('system-out').txt(stripControlChars([...summary, ...outputs].join('\n')));
   return outcome;
 }
 

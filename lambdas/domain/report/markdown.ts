@@ -5,12 +5,15 @@
  */
 import type { DrillReport, DrillSummary, ServiceDrillReport } from '../drill-report.js';
 import {
+  CHECK_STATUS_ICON,
   DRILL_VERDICT_LABEL,
   failedChecks,
   formatMaxAge,
   formatOptionalSeconds,
   formatTime,
+  hasTypedChecks,
   measuredVsTarget,
+  rpoText,
   SERVICE_VERDICT_LABEL,
   stripControlChars,
   VERDICT_ICON,
@@ -47,7 +50,7 @@ function serviceRow(s: ServiceDrillReport): string {
     d ? d.snapshotId : '-',
     d ? formatOptionalSeconds(d.restoreSeconds) : '-',
     d ? measuredVsTarget(d.rtoSeconds, s.targets.rtoSeconds) : '-',
-    d ? measuredVsTarget(d.rpoSeconds, s.targets.rpoSeconds) : '-',
+    d ? rpoText(d, s.targets.rpoSeconds) : '-',
   ];
   return `| ${cells.map(cell).join(' | ')} |`;
 }
@@ -74,6 +77,26 @@ function serviceSection(s: ServiceDrillReport): string[] {
     }
     out.push('');
   }
+  return out;
+}
+
+function checksSection(s: ServiceDrillReport, d: DrillSummary): string[] {
+  const out = [`#### ${s.service}: checks of ${code(d.drillId)}`, ''];
+  if (d.canary) {
+    const c = d.canary;
+    out.push(
+      c.matches
+        ? `Canary #${c.expected.id} (${formatTime(c.expected.at)}) found in the restored database: the data is as of ${formatOptionalSeconds(c.ageSeconds)} before the drill.`
+        : `Canary mismatch: the snapshot recorded #${c.expected.id} (${formatTime(c.expected.at)}), the restored database holds ${c.found ? `#${c.found.id} (${formatTime(c.found.at)})` : 'none'}.`,
+      '',
+    );
+  }
+  out.push('| Check | Type | Result | Time | Message |', '| --- | --- | --- | --- | --- |');
+  for (const c of d.checks)
+    out.push(
+      `| ${cell(c.name)} | ${cell(c.type ?? '-')} | ${CHECK_STATUS_ICON[c.status] ?? ''} ${c.status} | ${formatOptionalSeconds(c.durationSeconds)} | ${cell(c.message ?? '')} |`,
+    );
+  out.push('');
   return out;
 }
 
@@ -112,5 +135,10 @@ export function renderMarkdown(report: DrillReport): string {
   // Services that are not passing, and passing ones whose newer drills could not run.
   const worthASection = (x: ServiceDrillReport) => x.verdict !== 'pass' || x.drills.some((d) => d.role === 'newer' && d.verdict === 'error');
   for (const svc of report.services.filter(worthASection)) lines.push(...serviceSection(svc));
+  // Every check of each service's deciding drill, when it ran typed checks (database recipes).
+  for (const svc of report.services) {
+    const d = deciding(svc);
+    if (d && hasTypedChecks(d)) lines.push(...checksSection(svc, d));
+  }
   return lines.join('\n');
 }
