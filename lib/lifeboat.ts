@@ -15,7 +15,7 @@ import * as cloudmap from 'aws-cdk-lib/aws-servicediscovery';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV } from '../lambdas/contract/environment.js';
-import { REPORTS_PREFIX, servicePk, TABLE_KEY, TTL_ATTRIBUTE } from '../lambdas/contract/keys.js';
+import { REPORTS_PREFIX, serviceConfigPk, servicePk, TABLE_KEY, TTL_ATTRIBUTE } from '../lambdas/contract/keys.js';
 import { METRICS_NAMESPACE, POWERTOOLS_SERVICE_NAME, SERVICE_DIMENSION } from '../lambdas/contract/metrics.js';
 import { type EventPattern, ecsTaskEventPattern, FAILOVER_QUEUE, rateExpression, type ServiceScheduleKind } from '../lambdas/contract/triggers.js';
 import { acknowledge, acknowledgeWildcardResource } from './private/acknowledge.js';
@@ -59,11 +59,41 @@ export interface LifeboatProps {
   readonly abortIncompleteMultipartUploadAfter?: Duration;
 
   /**
-   * Enable S3 Object Lock on the bucket (can only be set when the bucket is created).
+   * S3 Object Lock on the bucket: every snapshot object is locked against deletion and
+   * overwrite, by anyone, for `objectLockRetention` after it is written (docs/SECURITY.md).
+   * Object Lock can only be switched on for a bucket S3 creates with it: a stack whose bucket
+   * was created without it must pass `false` to keep that bucket (else CloudFormation replaces
+   * it, and the retained old bucket is no longer used).
    *
-   * @default false
+   * @default true
    */
   readonly objectLock?: boolean;
+
+  /**
+   * The Object Lock mode of the bucket's default retention. GOVERNANCE: a principal with
+   * `s3:BypassGovernanceRetention` (an administrator; never a task role) can still delete a
+   * locked object. COMPLIANCE: nobody can, not even the account root, until the retention ends.
+   *
+   * @default s3.ObjectLockMode.GOVERNANCE
+   */
+  readonly objectLockMode?: s3.ObjectLockMode;
+
+  /**
+   * How long each new object stays locked. Keep it no longer than the shortest time any
+   * protected service's retention keeps a snapshot: retention and GC skip a locked object
+   * (and report it) until its lock ends.
+   *
+   * @default Duration.days(1)
+   */
+  readonly objectLockRetention?: Duration;
+
+  /**
+   * DynamoDB deletion protection on the catalog table: deleting the table (by a stack update
+   * or by hand) fails until it is switched off.
+   *
+   * @default true
+   */
+  readonly deletionProtection?: boolean;
 
   /**
    * How long the control plane's Lambda logs are kept.
@@ -127,6 +157,29 @@ const TABLE_ITEM_ACTIONS = [
 ];
 
 /**
+ * What a snapshot writer (a task role) may never do to the bucket, denied by the bucket
+ * policy: delete or unlock an object, or change the bucket's own protections.
+ */
+export const TASK_DENIED_S3_ACTIONS = [
+  's3:DeleteObject',
+  's3:DeleteObjectVersion',
+  's3:DeleteObjectTagging',
+  's3:DeleteObjectVersionTagging',
+  's3:PutObjectRetention',
+  's3:PutObjectLegalHold',
+  's3:BypassGovernanceRetention',
+  's3:PutObjectAcl',
+  's3:PutObjectVersionAcl',
+  's3:PutBucketPolicy',
+  's3:DeleteBucketPolicy',
+  's3:PutBucketVersioning',
+  's3:PutBucketObjectLockConfiguration',
+  's3:PutLifecycleConfiguration',
+  's3:PutReplicationConfiguration',
+  's3:DeleteBucket',
+] as const;
+
+/**
  * Lifeboat: makes the stateful services of an ECS cluster disposable.
  *
  * Creates the catalog table and the snapshot bucket (secure by default and retained), the
@@ -168,6 +221,7 @@ export class Lifeboat extends Construct {
   private readonly schedulerRoles = new Map<string, iam.Role>();
   private readonly discoveryGrants = new Set<string>();
   private readonly route53Grants = new Set<string>();
+  private readonly appendOnlyWriters = new Set<string>();
 
   constructor(scope: Construct, id: string, props: LifeboatProps = {}) {
     super(scope, id);
@@ -194,6 +248,7 @@ export class Lifeboat extends Construct {
       );
     }
 
+    const objectLock = props.objectLock ?? true;
     // Table (not TableV2): a customer managed key on TableV2 needs a region-bound stack.
     this.table = new dynamodb.Table(this, 'Catalog', {
       partitionKey: { name: TABLE_KEY.partition, type: dynamodb.AttributeType.STRING },
@@ -203,6 +258,7 @@ export class Lifeboat extends Construct {
       timeToLiveAttribute: TTL_ATTRIBUTE,
       encryption: props.encryptionKey ? dynamodb.TableEncryption.CUSTOMER_MANAGED : dynamodb.TableEncryption.AWS_MANAGED,
       encryptionKey: props.encryptionKey,
+      deletionProtection: props.deletionProtection ?? true,
       removalPolicy,
     });
 
@@ -213,7 +269,8 @@ export class Lifeboat extends Construct {
       encryptionKey: props.encryptionKey,
       bucketKeyEnabled: props.encryptionKey ? true : undefined,
       versioned: true,
-      objectLockEnabled: props.objectLock ?? false,
+      objectLockEnabled: objectLock,
+      objectLockDefaultRetention: objectLock ? this.objectLockRetention(props) : undefined,
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
       lifecycleRules: [
         { id: 'noncurrent-versions', noncurrentVersionExpiration: noncurrent },
@@ -325,17 +382,32 @@ export class Lifeboat extends Construct {
     return [...this._alarms];
   }
 
+  private objectLockRetention(props: LifeboatProps): s3.ObjectLockRetention {
+    const d = props.objectLockRetention ?? Duration.days(1);
+    if (!d.isUnresolved() && (!Number.isInteger(d.toDays({ integral: false })) || d.toDays() < 1)) {
+      throw new Error(`objectLockRetention must be a whole number of days, at least 1 (got ${d.toHumanString()}); use Duration.days(n)`);
+    }
+    return props.objectLockMode === s3.ObjectLockMode.COMPLIANCE ? s3.ObjectLockRetention.compliance(d) : s3.ObjectLockRetention.governance(d);
+  }
+
   /**
    * Lets a protected service's tasks take and restore its own snapshots, and nothing else:
    * objects under `<service>/` in the bucket and catalog items whose partition key is the
    * service's (`dynamodb:LeadingKeys`). `protect()` grants this to the task role.
+   *
+   * Append only (docs/SECURITY.md): no s3:DeleteObject and no dynamodb:DeleteItem, the
+   * service's policy (`CONFIG#<service>`) readable but not writable, and the bucket policy
+   * denies the grantee any write without `If-None-Match: *` (an overwrite) and every
+   * destructive action, so a later grant elsewhere cannot undo it.
    */
   grantSnapshotAccess(grantee: iam.IGrantable, service: string): iam.Grant {
     const grant = iam.Grant.addToPrincipal({
       grantee,
-      actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'],
+      // AbortMultipartUpload drops an unfinished upload's parts, never a stored object.
+      actions: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload'],
       resourceArns: [this.bucket.arnForObjects(`${service}/*`)],
     });
+    this.denyDestructiveWrites(grantee);
     iam.Grant.addToPrincipal({
       grantee,
       actions: ['s3:ListBucket'],
@@ -344,15 +416,54 @@ export class Lifeboat extends Construct {
     });
     iam.Grant.addToPrincipal({
       grantee,
-      actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem'],
+      actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem'],
       resourceArns: [this.table.tableArn],
       conditions: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [servicePk(service)] } },
+    });
+    // The policy: read, never written, by the service's own tasks.
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['dynamodb:GetItem'],
+      resourceArns: [this.table.tableArn],
+      conditions: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [serviceConfigPk(service)] } },
     });
     // `lifeboat` checks the table exists before it writes; DescribeTable reveals no items.
     iam.Grant.addToPrincipal({ grantee, actions: ['dynamodb:DescribeTable'], resourceArns: [this.table.tableArn] });
     this.bucket.encryptionKey?.grantEncryptDecrypt(grantee);
     this.table.encryptionKey?.grantEncryptDecrypt(grantee);
     return grant;
+  }
+
+  /**
+   * Bucket-policy denies for a snapshot writer: they hold whatever its identity policies say
+   * (an explicit deny wins over any allow), so an attacker with the task's credentials
+   * cannot delete, overwrite, unlock or reconfigure anything in the bucket.
+   */
+  private denyDestructiveWrites(grantee: iam.IGrantable): void {
+    const principal = grantee.grantPrincipal;
+    const key = principal instanceof iam.Role || principal instanceof iam.LazyRole ? principal.node.path : undefined;
+    if (key !== undefined && this.appendOnlyWriters.has(key)) return;
+    if (key !== undefined) this.appendOnlyWriters.add(key);
+    // PutObject and CompleteMultipartUpload (s3:ObjectCreationOperation true) must carry
+    // If-None-Match; the multipart steps cannot carry it and are exempt (S3 user guide,
+    // "Enforce conditional writes on Amazon S3 buckets").
+    this.bucket.addToResourcePolicy(
+      new iam.PolicyStatement({
+        effect: iam.Effect.DENY,
+        principals: [principal],
+        actions: ['s3:PutObject'],
+        resources: [this.bucket.arnForObjects('*')],
+        conditions: { Null: { 's3:if-none-match': 'true' }, Bool: { 's3:ObjectCreationOperation': 'true' } },
+      }),
+    );
+    this.bucket.addToResourcePolicy(
+      new iam.PolicyStatement({
+        effect: iam.Effect.DENY,
+        principals: [principal],
+        actions: [...TASK_DENIED_S3_ACTIONS],
+        resources: [this.bucket.bucketArn, this.bucket.arnForObjects('*')],
+      }),
+    );
   }
 
   /**
@@ -555,12 +666,13 @@ export class Lifeboat extends Construct {
           this.table.encryptionKey?.grantEncryptDecrypt(fn);
           break;
         case 'service-registry-write':
-          // Only the two policy items of a service: SVC#<service>/CONFIG and REGISTRY/SVC#<service>.
+          // Only the two policy items of a service: CONFIG#<service>/CONFIG and REGISTRY/SVC#<service>.
           fn.addToRolePolicy(
             new iam.PolicyStatement({
               actions: ['dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem'],
               resources: [this.table.tableArn],
-              conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [servicePk('*'), 'REGISTRY'] } },
+              // SVC#* only to delete the policy's layout-1 place (keys.ts: legacyServiceConfigKey).
+              conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [serviceConfigPk('*'), servicePk('*'), 'REGISTRY'] } },
             }),
           );
           this.table.encryptionKey?.grantEncryptDecrypt(fn);
@@ -665,16 +777,26 @@ export class Lifeboat extends Construct {
       new iam.PolicyStatement({ actions: ['servicediscovery:RegisterInstance', 'servicediscovery:GetInstance'], resources: [service.serviceArn] }),
     );
     const type = service.namespace.type;
-    if (type === cloudmap.NamespaceType.HTTP || this.route53Grants.has(fn.node.id)) return;
-    this.route53Grants.add(fn.node.id);
-    const zones = Stack.of(this).formatArn({ service: 'route53', region: '', account: '', resource: 'hostedzone', resourceName: '*' });
+    if (type === cloudmap.NamespaceType.HTTP) return;
+    // A namespace the stack made knows its hosted zone: only that zone's records. An imported
+    // one does not, and falls back to every zone (acknowledged below).
+    const zoneId = (service.namespace as Partial<cloudmap.PrivateDnsNamespace>).namespaceHostedZoneId;
+    const zones = Stack.of(this).formatArn({ service: 'route53', region: '', account: '', resource: 'hostedzone', resourceName: zoneId ?? '*' });
+    const grantKey = `${fn.node.id}:${zoneId ?? '*'}`;
+    if (this.route53Grants.has(grantKey)) return;
+    this.route53Grants.add(grantKey);
     fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['route53:ChangeResourceRecordSets', 'route53:GetHostedZone'], resources: [zones] }));
-    fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['route53:ListHostedZonesByName'], resources: ['*'] }));
-    acknowledgeWildcardResource(
-      fn.role!,
-      zones,
-      "Cloud Map writes the primary's DNS record with the caller's Route 53 permissions; the namespace's hosted zone id is not known to the construct",
-    );
+    if (!this.route53Grants.has(`${fn.node.id}:list`)) {
+      this.route53Grants.add(`${fn.node.id}:list`);
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['route53:ListHostedZonesByName'], resources: ['*'] }));
+    }
+    if (zoneId === undefined) {
+      acknowledgeWildcardResource(
+        fn.role!,
+        zones,
+        "Cloud Map writes the primary's DNS record with the caller's Route 53 permissions; an imported namespace does not tell the construct its hosted zone id",
+      );
+    }
   }
 
   /** Routes the cluster's task state changes to the handlers that want them. */

@@ -93,7 +93,9 @@ export class ProtectedService extends Construct {
     this.policyResource = new CustomResource(this, 'Policy', {
       serviceToken: lifeboat._serviceConfigFunction().functionArn,
       resourceType: 'Custom::LifeboatService',
-      properties: { Policy: Stack.of(this).toJsonString(policyInput) },
+      // KeyLayout: bumping it makes CloudFormation update the resource, so an upgrade rewrites
+      // the policy where this version reads it (contract/keys.ts: CONFIG#<service>).
+      properties: { Policy: Stack.of(this).toJsonString(policyInput), KeyLayout: '2' },
     });
 
     this.schedules = this.createSchedules(policy, policyInput);

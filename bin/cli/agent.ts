@@ -20,7 +20,7 @@ import { DRILL_ENV } from '../../lambdas/domain/drills.js';
 import { assertServiceName } from '../../lambdas/domain/ids.js';
 import { type CliIO, cliRuntime, dataDir, serviceName } from './context.js';
 import { runDrillMode } from './drill-agent.js';
-import { type CommandResult, positiveNumber } from './options.js';
+import { type CommandResult, timerSeconds } from './options.js';
 import { say } from './output.js';
 
 interface AgentFlags {
@@ -54,7 +54,7 @@ export function registerAgent(program: Command, io: CliIO, done: (r: CommandResu
     .option('--on-demote <command>', 'shell command run when this task stops being primary')
     .option('--on-command <command>', 'shell command run for each received command (LIFEBOAT_COMMAND_ID/_TYPE/_ARGS); default: print it as a JSON line')
     .option('--position-command <command>', 'shell command printing how fresh the data is (a number, bigger is fresher)')
-    .option('--hook-timeout <seconds>', 'time limit for each hook', positiveNumber('--hook-timeout'), 600)
+    .option('--hook-timeout <seconds>', 'time limit for each hook', timerSeconds('--hook-timeout'), 600)
     .option('--read-all', 'snapshots this agent takes read every file, even those unchanged since the previous snapshot')
     .option('--no-elect', 'never run an election from this agent (leave it to the control plane)')
     .option('--table <name>', 'catalog table (env LIFEBOAT_TABLE)')

@@ -22,6 +22,21 @@ export function positiveNumber(flag: string) {
   };
 }
 
+/** The longest timer Node can set (setTimeout clamps anything above to 1 ms). */
+export const MAX_TIMER_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
+
+/** Positive seconds that fit a Node timer: 2,200,000 s would silently become 1 ms. */
+export function timerSeconds(flag: string) {
+  const positive = positiveNumber(flag);
+  return (value: string): number => {
+    const n = positive(value);
+    if (n > MAX_TIMER_SECONDS) {
+      throw new InvalidArgumentError(`${flag} is ${value} seconds; the longest time limit is ${MAX_TIMER_SECONDS} seconds (about 24.8 days)`);
+    }
+    return n;
+  };
+}
+
 /** A duration with a unit, e.g. 90s, 10m, 2h, 1d (the `ms` package's syntax; a bare number is refused). */
 export function durationMs(flag: string) {
   return (value: string): number => {

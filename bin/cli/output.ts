@@ -21,8 +21,19 @@ export function formatDuration(ms: number): string {
   return ms < 10_000 ? `${(ms / 1000).toFixed(2)} s` : ms < 120_000 ? `${(ms / 1000).toFixed(0)} s` : `${(ms / 60_000).toFixed(1)} min`;
 }
 
-/** Left-aligned columns, two spaces apart, like `docker ps`. */
-export function formatTable(header: string[], rows: string[][]): string {
+/**
+ * Text from the catalog (ids, names, reasons) made safe for a terminal: C0 and C1 control
+ * characters (ESC starts ANSI/OSC sequences that can rewrite the screen or the title) are
+ * shown as `\xNN` escapes instead of being sent raw. Newlines and tabs pass.
+ */
+export function terminalSafe(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+/** Left-aligned columns, two spaces apart, like `docker ps`; cells are made terminal-safe. */
+export function formatTable(header: string[], unsafeRows: string[][]): string {
+  const rows = unsafeRows.map((r) => r.map(terminalSafe));
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) =>
     cells
@@ -33,7 +44,7 @@ export function formatTable(header: string[], rows: string[][]): string {
 }
 
 export function say(io: CliIO, line: string): void {
-  io.stderr.write(`${line}\n`);
+  io.stderr.write(`${terminalSafe(line)}\n`);
 }
 
 export interface ProgressReporter {

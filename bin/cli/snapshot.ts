@@ -7,7 +7,7 @@ import { assertServiceName } from '../../lambdas/domain/ids.js';
 import { assertJobId } from '../../lambdas/domain/snapshot-jobs.js';
 import { takeSnapshot } from '../../lambdas/engine/snapshot.js';
 import { type CliIO, cliRuntime, dataDir, openCatalog, openObjectStore, serviceName } from './context.js';
-import { type CommandResult, durationMs, positiveNumber } from './options.js';
+import { type CommandResult, durationMs, positiveNumber, timerSeconds } from './options.js';
 import { formatBytes, formatDuration, progressBar, say } from './output.js';
 
 interface SnapshotFlags {
@@ -36,7 +36,7 @@ export function registerSnapshot(program: Command, io: CliIO, done: (r: CommandR
     .option('--reason <text>', 'why the snapshot was taken (schedule, hook, manual, ...)', 'manual')
     .option('--pre <command>', 'shell command run first (e.g. a database checkpoint); the snapshot aborts if it fails')
     .option('--post <command>', 'shell command run afterwards, whatever the outcome (LIFEBOAT_SNAPSHOT_STATUS tells it)')
-    .option('--hook-timeout <seconds>', 'time limit for each hook', positiveNumber('--hook-timeout'), 600)
+    .option('--hook-timeout <seconds>', 'time limit for each hook', timerSeconds('--hook-timeout'), 600)
     .option('--term <n>', "writer's fencing term (set by the agent)", positiveNumber('--term'))
     .option('--source-task <id>', 'task that took the snapshot (env LIFEBOAT_TASK)')
     .option('--job <id>', 'the snapshot job this snapshot is for (a dump task; env LIFEBOAT_JOB_ID): recorded on the job')

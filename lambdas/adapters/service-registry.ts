@@ -4,7 +4,7 @@
  * the registry partition so "every service" can be listed without a scan.
  */
 import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
-import { REGISTRY_PK, REGISTRY_SK_PREFIX, registryKey, serviceConfigKey } from '../contract/keys.js';
+import { legacyServiceConfigKey, REGISTRY_PK, REGISTRY_SK_PREFIX, registryKey, serviceConfigKey } from '../contract/keys.js';
 import type { ServicePolicy } from '../domain/service-policy.js';
 import { errorName, tableError } from './aws.js';
 import { DynamoTable } from './dynamo-table.js';
@@ -56,6 +56,8 @@ export class DynamoServiceRegistry implements ServiceRegistry {
               },
             },
             { Put: { TableName: this.table, Item: { ...registryKey(policy.service), type: 'registry', service: policy.service } } },
+            // The policy's old place, in the partition task roles can write: gone with the first write.
+            { Delete: { TableName: this.table, Key: legacyServiceConfigKey(policy.service) } },
           ],
         }),
       );

@@ -3,7 +3,7 @@
  *
  * One DynamoDB item per snapshot and holder (contract/keys.ts: `USE#<snapshotId>#<holder>`), with an
  * expiry (`expiresAt`, epoch seconds, also the table's TTL attribute) that the holder
- * renews while it works and deletes when done; a holder that crashes simply lets it run
+ * renews while it works and expires when done; a holder that crashes simply lets it run
  * out. The retention sweep never deletes a snapshot with a live lease.
  *
  * The race with the sweep is closed by DynamoDB, not by timing:
@@ -16,7 +16,7 @@
  *
  * Issue-5 drills acquire through the same interface (`purpose: 'drill'`, holder = drill id).
  */
-import { DeleteCommand, type DynamoDBDocumentClient, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { servicePk, snapshotKey, snapshotUseKey, snapshotUseSkPrefix, TABLE_KEY, TTL_ATTRIBUTE } from '../contract/keys.js';
 import { OperationFailedError, SnapshotNotFoundError, UsageError } from '../domain/errors.js';
 import { isSnapshotId } from '../domain/ids.js';
@@ -143,8 +143,9 @@ export class DynamoSnapshotHolds implements SnapshotHolds {
           TableName: this.table,
           Key: snapshotUseKey(use.service, use.snapshotId, use.holder),
           UpdateExpression: 'SET #exp = :exp',
-          ConditionExpression: 'attribute_exists(#pk)',
-          ExpressionAttributeNames: { '#exp': TTL_ATTRIBUTE, '#pk': TABLE_KEY.partition },
+          // A released hold stays released (it is expired, not deleted: see release).
+          ConditionExpression: 'attribute_exists(#pk) AND attribute_not_exists(#released)',
+          ExpressionAttributeNames: { '#exp': TTL_ATTRIBUTE, '#pk': TABLE_KEY.partition, '#released': 'releasedAt' },
           ExpressionAttributeValues: { ':exp': expiresAt },
         }),
       );
@@ -157,17 +158,37 @@ export class DynamoSnapshotHolds implements SnapshotHolds {
     }
   }
 
+  /**
+   * Expires the hold now rather than deleting it: task roles hold no DeleteItem (a task must
+   * not be able to delete catalog items, docs/SECURITY.md), and an expired hold is as gone
+   * to `live` as a deleted one; TTL removes it later.
+   */
   async release(use: SnapshotHold): Promise<void> {
     try {
-      await this.client.send(new DeleteCommand({ TableName: this.table, Key: snapshotUseKey(use.service, use.snapshotId, use.holder) }));
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: snapshotUseKey(use.service, use.snapshotId, use.holder),
+          UpdateExpression: 'SET #exp = :now, #released = :at',
+          ConditionExpression: 'attribute_exists(#pk) AND attribute_not_exists(#released)',
+          ExpressionAttributeNames: { '#exp': TTL_ATTRIBUTE, '#pk': TABLE_KEY.partition, '#released': 'releasedAt' },
+          ExpressionAttributeValues: { ':now': this.nowSeconds(), ':at': this.now().toISOString() },
+        }),
+      );
     } catch (err) {
-      this.fail(err, 'DeleteItem');
+      // Already released or expired: releasing twice is harmless.
+      if (errorName(err) === 'ConditionalCheckFailedException') return;
+      this.fail(err, 'UpdateItem');
     }
   }
 
   async live(service: string, snapshotId?: string): Promise<SnapshotHold[]> {
     const out: SnapshotHold[] = [];
-    const filter = { expression: '#exp > :now', names: { '#exp': TTL_ATTRIBUTE }, values: { ':now': this.nowSeconds() } };
+    const filter = {
+      expression: '#exp > :now AND attribute_not_exists(#released)',
+      names: { '#exp': TTL_ATTRIBUTE, '#released': 'releasedAt' },
+      values: { ':now': this.nowSeconds() },
+    };
     for await (const item of new DynamoTable(this.client, this.table).query({ pk: servicePk(service), prefix: snapshotUseSkPrefix(snapshotId), filter })) {
       out.push({
         service: String(item.service),

@@ -5,14 +5,17 @@
  * derived from it). This comment is the one description of the layout; README.md and
  * docs/ARCHITECTURE.md link here instead of copying it.
  *
- * Table: single-table design, string keys `pk` / `sk` (TABLE_KEY). Everything about one
- * service lives in its partition `SVC#<service>`, so a task role can be limited to its own
- * items with `dynamodb:LeadingKeys`; only the registry lives elsewhere. Items that expire
- * carry `expiresAt` (epoch seconds, TTL_ATTRIBUTE), the table's TTL attribute.
+ * Table: single-table design, string keys `pk` / `sk` (TABLE_KEY). Everything a service's
+ * tasks write lives in its partition `SVC#<service>`, so a task role can be limited to its
+ * own items with `dynamodb:LeadingKeys`. The service's policy lives in a partition of its
+ * own, `CONFIG#<service>`, which task roles may read but never write (IAM cannot tell sort
+ * keys apart, partitions it can: docs/SECURITY.md); the registry lives elsewhere too. Items
+ * that expire carry `expiresAt` (epoch seconds, TTL_ATTRIBUTE), the table's TTL attribute.
  *
- *   pk              sk                          item
- *   SVC#<service>   CONFIG                      the service's policy (ServicePolicy, domain/service-policy.ts):
- *                                               snapshot, retention, failover, drill, targets, ECS placement, discovery
+ *   pk                 sk                       item
+ *   CONFIG#<service>   CONFIG                   the service's policy (ServicePolicy, domain/service-policy.ts):
+ *                                               snapshot, retention, failover, drill, targets, ECS placement, discovery;
+ *                                               written by the control plane and admins only
  *   REGISTRY        SVC#<service>               directory of protected services, so "all services" needs no scan
  *   SVC#<service>   SNAP#<snapshotId>           snapshot catalog entry (SnapshotRecord, domain/snapshot.ts): status,
  *                                               sizes, counts, manifest key + SHA-256, term, source, reason, verifiedAt
@@ -63,8 +66,20 @@ export const TTL_ATTRIBUTE = 'expiresAt';
 
 export const servicePk = (service: string): string => `SVC#${service}`;
 
+/** The policy's own partition: task roles read it, only the control plane and admins write it. */
+export const serviceConfigPk = (service: string): string => `CONFIG#${service}`;
+
 export const CONFIG_SK = 'CONFIG';
 export const serviceConfigKey = (service: string) => ({
+  [TABLE_KEY.partition]: serviceConfigPk(service),
+  [TABLE_KEY.sort]: CONFIG_SK,
+});
+
+/**
+ * Where the policy was before it moved out of the task-writable partition (key layout 1).
+ * Never read (a task could have planted it); written over by the next `put`, which deletes it.
+ */
+export const legacyServiceConfigKey = (service: string) => ({
   [TABLE_KEY.partition]: servicePk(service),
   [TABLE_KEY.sort]: CONFIG_SK,
 });

@@ -2,8 +2,9 @@
  * Which protected service an ECS task belongs to. ECS events name the ECS service
  * (`group: service:<name>`); a policy names its ECS service in `ecs.serviceName` when it
  * differs from the protected service's own name. Policies are cached briefly: a Lambda
- * sees many events for the same few services. A miss re-reads the registry (at most every
- * few seconds), so a newly protected service is recognised at once.
+ * sees many events for the same few services. A miss reads the policy named like the ECS
+ * service, and re-reads the whole registry at most every few seconds, so a newly protected
+ * service is recognised at once.
  */
 
 import type { ServiceRegistry } from '../adapters/service-registry.js';
@@ -25,9 +26,15 @@ export class ServiceResolver {
       // Two clusters may run ECS services of the same name; the policy's cluster decides.
       (index.get(ecsServiceName) ?? []).find((p) => !p.ecs?.cluster || !clusterArn || sameCluster(p.ecs.cluster, clusterArn));
     const found = pick(await this.index());
-    // A service protected since the cache was filled: look again, at most every few seconds.
-    if (!found && this.cache && this.now() - this.cache.at >= this.missRefreshMs) return pick(await this.index(true));
-    return found;
+    if (found || !this.cache) return found;
+    // A service protected since the cache was filled: re-read everything at most every few
+    // seconds, and in between look up the one policy named like the ECS service (the usual
+    // case), so its first events are not ignored.
+    if (this.now() - this.cache.at >= this.missRefreshMs) return pick(await this.index(true));
+    const direct = await this.registry.get(ecsServiceName);
+    if (!direct || (direct.ecs?.serviceName ?? direct.service) !== ecsServiceName) return undefined;
+    this.cache.byEcsName.set(ecsServiceName, [...(this.cache.byEcsName.get(ecsServiceName) ?? []), direct]);
+    return pick(this.cache.byEcsName);
   }
 
   async policy(service: string): Promise<ServicePolicy | undefined> {

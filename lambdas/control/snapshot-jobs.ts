@@ -13,6 +13,7 @@ import { type EcsTask, overrideEnvironment } from '../domain/ecs-task.js';
 import { primaryLostAt } from '../domain/election.js';
 import { isLifeboatError, OperationFailedError, UnavailableError, UsageError } from '../domain/errors.js';
 import type { MemberCommand } from '../domain/membership.js';
+import { launchSpecMismatch } from '../domain/run-task.js';
 import type { ServicePolicy } from '../domain/service-policy.js';
 import {
   buildDumpRunTask,
@@ -96,6 +97,9 @@ export async function requestSnapshotJob(
   if (job.mode === 'dump') {
     if (!deps.launcher) throw new UsageError(`service ${job.service} takes snapshots in dump mode, but no task launcher is configured`);
     try {
+      // The job item is in the partition a task can write: launch only what the policy says.
+      const mismatch = launchSpecMismatch(job.launch ?? {}, dumpLaunchSpec(policy));
+      if (mismatch) throw new UsageError(`refused to launch the dump task of job ${job.jobId}: ${mismatch}`);
       const { taskArn } = await deps.launcher.runTask(buildDumpRunTask(job));
       await deps.jobs.setTask(job.service, job.jobId, taskArn);
       return { outcome: 'launched', job: { ...job, taskArn } };

@@ -107,3 +107,20 @@ export function buildRunTask(placement: TaskPlacement, id: string, environment: 
     overrides: { containerOverrides: [{ name: p.containerName, environment }] },
   };
 }
+
+/**
+ * Why a launch spec stored on a drill or job item differs from the one the deployed policy
+ * gives, or undefined when they agree. Those items live in the partition a task role can
+ * write, so the control plane launches only what the policy (which tasks cannot write)
+ * says: no confused deputy (docs/SECURITY.md, statement 4).
+ */
+export function launchSpecMismatch(stored: object, deployed: object): string | undefined {
+  const a = stored as Record<string, unknown>;
+  const b = deployed as Record<string, unknown>;
+  for (const key of [...new Set([...Object.keys(a), ...Object.keys(b)])].sort()) {
+    const have = JSON.stringify(a[key]);
+    const want = JSON.stringify(b[key]);
+    if (have !== want) return `its launch setting ${key} is ${have ?? 'unset'}, but the deployed policy says ${want ?? 'unset'}`;
+  }
+  return undefined;
+}

@@ -522,7 +522,8 @@ export class LocalMode {
     const bytes = Buffer.concat(chunks);
     const middle = Math.floor(bytes.length / 2);
     bytes[middle] = bytes[middle]! ^ 0xff;
-    await this.objects.put(key, Readable.from([bytes]));
+    // The demo plays the attacker with the operator's own access, which may replace objects.
+    await this.objects.put(key, Readable.from([bytes]), { existing: 'replace' });
     this.activity('snapshot', `damaged snapshot ${record.id}: flipped one byte of ${key.split('/').pop()}`);
     return { snapshotId: record.id, key };
   }

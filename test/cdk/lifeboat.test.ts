@@ -504,7 +504,7 @@ describe('Lifeboat control plane', () => {
     expect(items).toEqual([
       expect.objectContaining({
         Action: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem'],
-        Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['SVC#*', 'REGISTRY'] } },
+        Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['CONFIG#*', 'SVC#*', 'REGISTRY'] } },
       }),
     ]);
   });

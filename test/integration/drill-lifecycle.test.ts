@@ -152,6 +152,22 @@ describe('starting a drill', () => {
     expect(ecsMock.commandCalls(RunTaskCommand)[0]!.args[0].input.clientToken).toBe(drillId);
   });
 
+  it('refuses to launch a drill item planted with launch settings the deployed policy does not give (no confused deputy)', async () => {
+    const template = await launched();
+    const drillId = scheduledDrillId('db', new Date(env.clock().getTime() + 2000));
+    const { taskArn: _t, launchedAt: _l, ...rest } = template;
+    // What a compromised task could write in its own partition: a public subnet, a public IP.
+    const planted: DrillRecord = { ...rest, drillId, launch: { ...rest.launch, subnets: ['subnet-attacker'], assignPublicIp: true } };
+    expect(await env.drills.create(planted)).toBe('created');
+    ecsMock.reset();
+    mockRunTask();
+    const r = await startDrill(deps(), { service: 'db', drillId });
+    expect(r.outcome).toBe('launch-failed');
+    expect(r.drill.status).toBe('error');
+    expect(JSON.stringify(r.drill)).toMatch(/refused to launch drill .*launch setting assignPublicIp is true, but the deployed policy says/);
+    expect(ecsMock).toHaveReceivedCommandTimes(RunTaskCommand, 0);
+  });
+
   it('records a launch ECS refuses as an error drill, with the reason', async () => {
     ecsMock
       .on(RunTaskCommand)

@@ -11,9 +11,9 @@ import { createS3Client } from '../../lambdas/adapters/aws.js';
 import { DirectoryStore } from '../../lambdas/adapters/stores/directory-store.js';
 import { openStore } from '../../lambdas/adapters/stores/registry.js';
 import { S3Store } from '../../lambdas/adapters/stores/s3-store.js';
-import { ObjectNotFoundError, type ObjectStore } from '../../lambdas/adapters/stores/store.js';
+import { ObjectExistsError, ObjectNotFoundError, type ObjectStore } from '../../lambdas/adapters/stores/store.js';
 import { AbortedError, UnavailableError, UsageError } from '../../lambdas/domain/errors.js';
-import { tempDir } from '../support/fixtures.js';
+import { freshDirectoryStore, freshS3Store, tempDir } from '../support/fixtures.js';
 import { readObject, STORE_CASES } from '../support/stores.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -60,9 +60,9 @@ describe.each(STORE_CASES)('ObjectStore contract: $name', ({ make }) => {
     expect(await store.head('svc/big.bin')).toEqual({ size: total });
   });
 
-  it('replaces an object atomically on a second put', async () => {
+  it('replaces an object atomically on a second put only when asked to', async () => {
     await store.put('svc/replace', Readable.from([Buffer.from('one')]));
-    await store.put('svc/replace', Readable.from([Buffer.from('two')]));
+    await store.put('svc/replace', Readable.from([Buffer.from('two')]), { existing: 'replace' });
     expect((await readObject(store, 'svc/replace')).toString()).toBe('two');
   });
 
@@ -168,5 +168,47 @@ describe('store setup errors', () => {
     }
     expect(await readdir(dir.path)).toEqual(['store']);
     await dir.cleanup();
+  });
+});
+
+describe('append-only writes (docs/SECURITY.md)', () => {
+  it('the directory store refuses to overwrite an object, keeps a content-addressed one, and leaves no temporary behind', async () => {
+    const { store, cleanup } = await freshDirectoryStore();
+    try {
+      await store.put('svc/snapshots/1/manifest', Readable.from([Buffer.from('original')]));
+      const err = await store.put('svc/snapshots/1/manifest', Readable.from([Buffer.from('forged')])).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ObjectExistsError);
+      expect((err as Error).message).toContain('svc/snapshots/1/manifest already exists');
+      expect((await readObject(store, 'svc/snapshots/1/manifest')).toString()).toBe('original');
+      // 'keep' (packs named by their hash): the existing object stands and its size is reported.
+      expect(await store.put('svc/snapshots/1/manifest', Readable.from([Buffer.from('xx')]), { existing: 'keep' })).toEqual({ size: 8 });
+      expect((await readObject(store, 'svc/snapshots/1/manifest')).toString()).toBe('original');
+      const names = await readdir(join((store as unknown as { root: string }).root, 'svc', 'snapshots', '1'));
+      expect(names).toEqual(['manifest']);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('the S3 store sends If-None-Match: * on PutObject and CompleteMultipartUpload, and none when replacing', async () => {
+    // fauxqs does not enforce conditional writes (LOCAL-SERVICES.md): check what is sent.
+    const client = createS3Client();
+    const sent: { command: string; ifNoneMatch: unknown }[] = [];
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = args.input as { IfNoneMatch?: unknown };
+        sent.push({ command: String(context.commandName), ifNoneMatch: input.IfNoneMatch });
+        return next(args);
+      },
+      { step: 'initialize', name: 'recordIfNoneMatch' },
+    );
+    const s3 = await freshS3Store();
+    const store = new S3Store({ client, bucket: s3.url.slice('s3://'.length).split('/')[0]!, prefix: 'pfx/', partSize: 5 * 1024 * 1024 });
+    await store.put('svc/small', Readable.from([Buffer.from('x')]));
+    await store.put('svc/big', generated(11 * 1024 * 1024).stream);
+    await store.put('svc/small', Readable.from([Buffer.from('y')]), { existing: 'replace' });
+    const byCommand = (name: string) => sent.filter((s) => s.command === name).map((s) => s.ifNoneMatch);
+    expect(byCommand('PutObjectCommand')).toEqual(['*', undefined]);
+    expect(byCommand('CompleteMultipartUploadCommand')).toEqual(['*']);
   });
 });

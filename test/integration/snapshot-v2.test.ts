@@ -323,7 +323,7 @@ describe.each(STORE_CASES)('v2 snapshot and restore through the $name', ({ make 
         );
         await untouched();
       } finally {
-        await store.put(packKey, Readable.from([original]));
+        await store.put(packKey, Readable.from([original]), { existing: 'replace' });
       }
     });
 
@@ -350,7 +350,7 @@ describe.each(STORE_CASES)('v2 snapshot and restore through the $name', ({ make 
         await expect(restoreSnapshot({ catalog, store, service, dir: target, force: true })).rejects.toThrow(/SHA-256 does not match the catalog/);
         await untouched();
       } finally {
-        await store.put(key, Readable.from([original]));
+        await store.put(key, Readable.from([original]), { existing: 'replace' });
       }
     });
 

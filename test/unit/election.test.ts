@@ -178,6 +178,12 @@ describe('ServiceResolver', () => {
     now = 6000;
     expect((await r.resolve('db-ecs'))?.service).toBe('db');
     expect(lists).toBe(2);
+    // Protected a moment after the cache was filled, under its own ECS name: recognised at once.
+    now = 6001;
+    policies.set('cache', normalizeServicePolicy({ service: 'cache' }));
+    expect((await r.resolve('cache'))?.service).toBe('cache');
+    expect((await r.resolve('cache'))?.service).toBe('cache');
+    expect(lists).toBe(2);
   });
 });
 

@@ -28,7 +28,7 @@ describe('the key layout in the header of contract/keys.ts', () => {
   });
 
   it('lists exactly as many table rows as the code has item kinds', () => {
-    expect(rows.filter((l) => /^ \* {3}(SVC#|REGISTRY)/.test(l))).toHaveLength(8);
+    expect(rows.filter((l) => /^ \* {3}(SVC#|REGISTRY|CONFIG#)/.test(l))).toHaveLength(8);
   });
 
   it.each([

@@ -2,19 +2,30 @@
  * ObjectStore on a local directory (`file:///path`): for a shared volume (EFS, NFS), a
  * local second copy, and tests.
  *
- * An object is written to a temporary sibling, fsynced and renamed, so a reader (or a crash)
- * sees either nothing or the whole object, like S3's atomic PUT.
+ * An object is written to a temporary sibling, fsynced and hard-linked to its key, so a
+ * reader (or a crash) sees either nothing or the whole object, like S3's atomic PUT. link(2)
+ * fails with EEXIST where rename(2) would replace: an existing object is never overwritten
+ * unless the caller asks (`existing: 'replace'`), the same rule `If-None-Match: *` gives S3.
  */
 
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, rename, rmdir, stat, unlink } from 'node:fs/promises';
+import { link, mkdir, open, readdir, rename, rmdir, stat, unlink } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { AbortedError, UnavailableError, UsageError } from '../../domain/errors.js';
-import { type ObjectInfo, ObjectNotFoundError, type ObjectStore, type PutOptions, ShortObjectError, STORE_URL_HINT, type StoreBackend } from './store.js';
+import {
+  ObjectExistsError,
+  type ObjectInfo,
+  ObjectNotFoundError,
+  type ObjectStore,
+  type PutOptions,
+  ShortObjectError,
+  STORE_URL_HINT,
+  type StoreBackend,
+} from './store.js';
 
 const TEMP_MARK = '.lifeboat-tmp-';
 
@@ -68,7 +79,21 @@ export class DirectoryStore implements ObjectStore {
       } finally {
         await fh.close();
       }
-      await rename(temp, final);
+      const existing = options.existing ?? 'refuse';
+      if (existing === 'replace') {
+        await rename(temp, final);
+        return { size };
+      }
+      try {
+        await link(temp, final);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        await unlink(temp);
+        const found = existing === 'keep' ? await this.head(key) : undefined;
+        if (found) return found;
+        throw new ObjectExistsError(key, this.url);
+      }
+      await unlink(temp);
       return { size };
     } catch (err) {
       await unlink(temp).catch(() => undefined);

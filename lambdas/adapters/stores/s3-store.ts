@@ -24,6 +24,7 @@ import { createS3Client, errorName, httpStatus, translateAwsError } from '../aws
 import {
   type IncompleteUpload,
   type IncompleteUploadsCapability,
+  ObjectExistsError,
   type ObjectInfo,
   type ObjectLockCapability,
   type ObjectLockState,
@@ -113,6 +114,7 @@ export class S3Store implements ObjectStore, IncompleteUploadsCapability, Object
   }
 
   async put(key: string, body: Readable, options: PutOptions = {}): Promise<{ size: number }> {
+    const existing = options.existing ?? 'refuse';
     let size = 0;
     let bodyError: unknown;
     const counted = new Transform({
@@ -128,7 +130,16 @@ export class S3Store implements ObjectStore, IncompleteUploadsCapability, Object
     body.pipe(counted);
     const upload = new Upload({
       client: this.client,
-      params: { Bucket: this.bucket, Key: this.prefix + key, Body: counted, ContentType: options.contentType },
+      // lib-storage passes the params to PutObject and to CompleteMultipartUpload alike, so
+      // `If-None-Match: *` guards both ways an object comes into being; the bucket policy
+      // refuses a task role's write without it (docs/SECURITY.md).
+      params: {
+        Bucket: this.bucket,
+        Key: this.prefix + key,
+        Body: counted,
+        ContentType: options.contentType,
+        ...(existing === 'replace' ? {} : { IfNoneMatch: '*' }),
+      },
       partSize: this.partSize,
       queueSize: this.queueSize,
       leavePartsOnError: false,
@@ -144,6 +155,12 @@ export class S3Store implements ObjectStore, IncompleteUploadsCapability, Object
       if (options.signal?.aborted) throw new AbortedError(`upload of ${key} aborted`, { cause: err });
       // A failing body (e.g. a file that could not be read) is not the store's fault.
       if (bodyError !== undefined) throw bodyError;
+      // 412: the key exists. 409: another conditional write to it is in progress.
+      if (existing !== 'replace' && (httpStatus(err) === 412 || errorName(err) === 'PreconditionFailed' || errorName(err) === 'ConditionalRequestConflict')) {
+        const found = existing === 'keep' ? await this.head(key) : undefined;
+        if (found) return found;
+        throw new ObjectExistsError(key, this.url);
+      }
       return this.fail(err, `upload of ${key}`);
     } finally {
       options.signal?.removeEventListener('abort', onAbort);

@@ -19,6 +19,15 @@ export interface PutOptions {
   /** Aborting removes whatever was written (S3: aborts the multipart upload). */
   signal?: AbortSignal;
   contentType?: string;
+  /**
+   * What a put over an existing key does. Snapshot writers append only (docs/SECURITY.md):
+   * - 'refuse' (default): throws ObjectExistsError and leaves the existing object alone
+   *   (S3: `If-None-Match: *`, which the bucket policy demands of task roles);
+   * - 'keep': the key is content-addressed (a pack named by its SHA-256), so an existing
+   *   object is this one: keep it and report its size;
+   * - 'replace': overwrite (control-plane writers only, e.g. drill reports).
+   */
+  existing?: 'refuse' | 'keep' | 'replace';
 }
 
 export interface ObjectStore {
@@ -64,6 +73,19 @@ export class ObjectNotFoundError extends LifeboatError {
     storeUrl: string,
   ) {
     super(`object ${key} does not exist in ${storeUrl}`);
+  }
+}
+
+/** A put found its key taken: stored objects are never overwritten (docs/SECURITY.md). */
+export class ObjectExistsError extends LifeboatError {
+  readonly exitCode = 1 as const;
+  constructor(
+    readonly key: string,
+    storeUrl: string,
+  ) {
+    super(`object ${key} already exists in ${storeUrl}; stored objects are never overwritten`, {
+      hint: 'write under a new key (a new snapshot id); only the control plane deletes objects',
+    });
   }
 }
 

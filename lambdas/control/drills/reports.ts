@@ -97,7 +97,11 @@ export async function publishDrillReports(
     await Promise.all(
       REPORT_FORMATS.map(async (format) => {
         const key = reportObjectKey(format, scope.service);
-        await deps.objects.put(key, Readable.from([Buffer.from(renderReport(scope.report, format), 'utf8')]), { contentType: REPORT_CONTENT_TYPES[format] });
+        await deps.objects.put(key, Readable.from([Buffer.from(renderReport(scope.report, format), 'utf8')]), {
+          contentType: REPORT_CONTENT_TYPES[format],
+          // The report is rewritten in place by the control plane, which alone may replace objects.
+          existing: 'replace',
+        });
         keys.push(key);
       }),
     );

@@ -19,6 +19,7 @@ import {
   assertDrillId,
   buildDrillRunTask,
   DEFAULT_DRILL_TIMEOUT_SECONDS,
+  type DrillLaunchSpec,
   type DrillRecord,
   type DrillTrigger,
   deadlineOf,
@@ -31,6 +32,7 @@ import {
 } from '../../domain/drills.js';
 import { LifeboatError, OperationFailedError, SnapshotNotFoundError, UsageError } from '../../domain/errors.js';
 import { assertServiceName, isSnapshotId } from '../../domain/ids.js';
+import { launchSpecMismatch } from '../../domain/run-task.js';
 
 export interface DrillDeps {
   drills: DrillStore;
@@ -115,9 +117,12 @@ async function chooseSnapshot(
   return { choice, newest: candidates[0]! };
 }
 
-async function launch(deps: DrillDeps, drill: DrillRecord, clock: () => Date): Promise<{ drill: DrillRecord; failed: boolean }> {
+async function launch(deps: DrillDeps, drill: DrillRecord, clock: () => Date, deployed: DrillLaunchSpec): Promise<{ drill: DrillRecord; failed: boolean }> {
   let taskArn: string;
   try {
+    // The drill item is in the partition a task can write: launch only what the policy says.
+    const mismatch = launchSpecMismatch(drill.launch, deployed);
+    if (mismatch) throw new UsageError(`refused to launch drill ${drill.drillId}: ${mismatch}`);
     ({ taskArn } = await deps.launcher.runTask(buildDrillRunTask(drill)));
   } catch (err) {
     // The SDK has already retried with the same client token: the drill cannot run now.
@@ -178,13 +183,15 @@ export async function startDrill(deps: DrillDeps, request: StartDrillRequest): P
     const existing = await deps.drills.get(service, drillId);
     if (existing) return resume(deps, existing, clock);
   }
-  const launched = await launch(deps, drill, clock);
+  const launched = await launch(deps, drill, clock, spec);
   return { drill: launched.drill, outcome: launched.failed ? 'launch-failed' : 'launched', note: choice.note };
 }
 
 async function resume(deps: DrillDeps, drill: DrillRecord, clock: () => Date): Promise<StartDrillResult> {
   if (drill.status !== 'running' || drill.taskArn) return { drill, outcome: 'existing', note: '' };
-  const launched = await launch(deps, drill, clock);
+  const policy = await deps.registry.get(drill.service);
+  if (!policy) throw new UsageError(`service ${drill.service} is not protected by Lifeboat; drill ${drill.drillId} cannot be launched`);
+  const launched = await launch(deps, drill, clock, drillLaunchSpec(policy));
   return { drill: launched.drill, outcome: launched.failed ? 'launch-failed' : 'resumed', note: '' };
 }
 

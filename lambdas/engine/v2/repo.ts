@@ -243,7 +243,11 @@ export class PackWriter {
     this.bytes = PACK_HEADER_BYTES;
     const id = createHash('sha256').update(body).digest('hex');
     const upload = this.options.store
-      .put(packObjectKey(this.options.service, id), Readable.from([body]), { signal: this.options.signal, contentType: 'application/octet-stream' })
+      .put(packObjectKey(this.options.service, id), Readable.from([body]), {
+        signal: this.options.signal,
+        contentType: 'application/octet-stream',
+        existing: 'keep',
+      })
       .then(() => {
         this.written.push(indexPack(id, body.length, blobs));
         this.storedBytes += body.length;
