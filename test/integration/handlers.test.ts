@@ -322,3 +322,39 @@ describe('lifeboat handlers', () => {
     ]);
   });
 });
+
+describe('log lines in CloudWatch', () => {
+  it('GIVEN the real Powertools logger WHEN the handlers record members, elect and fail THEN every line names the service as protectedService and none is dropped as reserved', async () => {
+    const h = harness(await freshTable());
+    await h.registry.put(normalizeServicePolicy({ service: 'ledger', failover: { timeoutSeconds: 0 }, ecs: { serviceName: 'ledger-ecs' } }));
+    // What Lambda ships to CloudWatch: Powertools' JSON lines on stdout and stderr.
+    const lines: string[] = [];
+    const capture = (stream: NodeJS.WriteStream) =>
+      vi.spyOn(stream, 'write').mockImplementation((chunk: string | Uint8Array) => {
+        lines.push(...String(chunk).split('\n').filter(Boolean));
+        return true;
+      });
+    const logger = new Logger({ serviceName: 'lifeboat', logLevel: 'DEBUG' });
+    const out = capture(process.stdout);
+    const err = capture(process.stderr);
+    try {
+      const deps = { ...h.deps, logger };
+      const onEvent = createTaskEventsHandler(deps);
+      await onEvent(taskStateChange({ taskArn: arn(1), lastStatus: 'RUNNING', version: 1, group: 'service:ledger-ecs' }));
+      await h.store.heartbeat('ledger', arn(1), { now: T0, aliveUntil: T0 + 15_000 });
+      await createWatchdogHandler(deps)({});
+      await onEvent(
+        taskStateChange({ taskArn: arn(1), lastStatus: 'STOPPED', version: 2, group: 'service:ledger-ecs', stoppedAt: '2026-11-27T12:00:04.000Z' }),
+      );
+      await createReconcilerHandler(deps)({});
+    } finally {
+      out.mockRestore();
+      err.mockRestore();
+    }
+    const records = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.join('\n')).not.toMatch(/reserved key/);
+    expect(records.every((r) => r.service === 'lifeboat')).toBe(true);
+    const about = records.filter((r) => r.protectedService === 'ledger').map((r) => r.message);
+    expect(about).toEqual(expect.arrayContaining(['member recorded', 'primary elected']));
+  });
+});
