@@ -46,7 +46,7 @@ import * as tarStream from 'tar-stream';
 import { DecompressStream } from 'zstd-napi';
 import type { SnapshotCatalog } from '../adapters/catalog.js';
 import { DEFAULT_USE_TTL_SECONDS, holdSnapshot, type SnapshotHoldPurpose, type SnapshotHolds } from '../adapters/snapshot-holds.js';
-import type { ObjectStore } from '../adapters/stores/store.js';
+import { ObjectNotFoundError, type ObjectStore, wrongStoreError } from '../adapters/stores/store.js';
 import { AbortedError, IntegrityError, LifeboatError, OperationFailedError, SnapshotNotFoundError, UsageError } from '../domain/errors.js';
 import { assertServiceName, isSnapshotId } from '../domain/ids.js';
 import { type Manifest, type ManifestEntry, type ManifestPart, validateManifest } from '../domain/manifest.js';
@@ -190,10 +190,12 @@ async function resolveSnapshot(catalog: SnapshotCatalog, service: string, select
  */
 export async function fetchManifest(
   store: ObjectStore,
-  snap: { service: string; id: string; manifestKey: string; manifestSha256?: string },
+  snap: { service: string; id: string; manifestKey: string; manifestSha256?: string; store?: string },
 ): Promise<{ manifest: Manifest; sha256: string; size: number }> {
   const chunks: Buffer[] = [];
-  const body = await store.get(snap.manifestKey);
+  const body = await store.get(snap.manifestKey).catch((err: unknown) => {
+    throw err instanceof ObjectNotFoundError ? (wrongStoreError(snap, store.url) ?? err) : err;
+  });
   for await (const c of body) chunks.push(c as Buffer);
   const bytes = Buffer.concat(chunks);
   const sha256 = createHash('sha256').update(bytes).digest('hex');

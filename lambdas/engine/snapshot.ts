@@ -530,6 +530,7 @@ async function uploadSnapshot(options: SnapshotOptions, snap: SnapshotIdentity):
       id,
       createdAt: createdAt.toISOString(),
       manifestKey,
+      store: options.store.url,
       term: options.term,
       sourceTask: options.sourceTask,
       sourceHost: hostname(),
