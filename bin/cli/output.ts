@@ -21,6 +21,22 @@ export function formatDuration(ms: number): string {
   return ms < 10_000 ? `${(ms / 1000).toFixed(2)} s` : ms < 120_000 ? `${(ms / 1000).toFixed(0)} s` : `${(ms / 60_000).toFixed(1)} min`;
 }
 
+// Epoch milliseconds between 2001 and 2100: a time, not a counter.
+const EPOCH_MS = { from: 978_307_200_000, to: 4_102_444_800_000 };
+
+/**
+ * A member's data position for people. The agent's default position is the creation time
+ * of the snapshot it restored (epoch ms), shown as that UTC time; a position command's own
+ * number (a WAL offset, a sequence) is shown as it is.
+ */
+export function formatPosition(position: number | undefined): string {
+  if (position === undefined) return '-';
+  if (Number.isInteger(position) && position >= EPOCH_MS.from && position < EPOCH_MS.to) {
+    return `${new Date(position).toISOString().slice(0, 19).replace('T', ' ')}Z`;
+  }
+  return String(position);
+}
+
 /** Left-aligned columns, two spaces apart, like `docker ps`. */
 export function formatTable(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));

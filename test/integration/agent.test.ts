@@ -259,5 +259,10 @@ describe('lifeboat agent / lifeboat role', () => {
     expect(await cli(['role', '--service', 'wiki', '--task', arn(1)], env)).toMatchObject({ code: 1, stdout: 'replica\n' });
     await store.recordTaskState('wiki', observation(arn(1), 'STOPPED', 7), Date.now());
     expect(await cli(['role', '--service', 'wiki', '--task', arn(1)], env)).toMatchObject({ code: 2, stdout: 'none\n' });
+    // A stopped member is history: hidden from --members unless --all asks for it.
+    const after = await cli(['role', '--service', 'wiki', '--members'], env);
+    expect(after).toMatchObject({ code: 0, stdout: '' });
+    expect(after.stderr).toMatch(/no running members of wiki; 1 stopped member not shown \(--all shows them\)/);
+    expect((await cli(['role', '--service', 'wiki', '--members', '--all'], env)).stdout).toMatch(/\nt001\s+none\s+-\s+STOPPED\s/);
   });
 });
