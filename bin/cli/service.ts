@@ -10,7 +10,7 @@ import { assertServiceName } from '../../lambdas/domain/ids.js';
 import { assertPolicyShape, normalizeServicePolicy, type ServicePolicyInput } from '../../lambdas/domain/service-policy.js';
 import { type CliIO, openRegistry, serviceName } from './context.js';
 import type { CommandResult } from './options.js';
-import { say } from './output.js';
+import { fileErrorText, say } from './output.js';
 
 interface Flags {
   service?: string;
@@ -24,7 +24,7 @@ async function readPolicy(path: string, io: CliIO): Promise<ServicePolicyInput> 
   try {
     text = path === '-' ? await readStdin(io) : await readFile(path, 'utf8');
   } catch (err) {
-    throw new UsageError(`cannot read the policy file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, {
+    throw new UsageError(`cannot read the policy file ${path}: ${fileErrorText(err)}`, {
       hint: 'pass --policy FILE.json (or - for stdin)',
     });
   }

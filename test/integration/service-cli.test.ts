@@ -42,7 +42,7 @@ describe('lifeboat service', () => {
     await writeFile(file, '{ not json');
     expect((await cli(['service', 'put', '--policy', file, '--table', table])).stderr).toMatch(/is not valid JSON/);
     expect((await cli(['service', 'put', '--policy', join(work.path, 'missing.json'), '--table', table])).stderr).toMatch(
-      /cannot read the policy file .*missing.json: ENOENT/,
+      /cannot read the policy file .*missing.json: no such file \(ENOENT\)/,
     );
     expect((await cli(['service', 'list', '--table', table, '--json'])).stdout).toBe('[]\n');
   });
