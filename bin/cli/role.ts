@@ -36,7 +36,7 @@ export function scriptRole(member: Member | undefined, decision: FailoverDecisio
 function summaryOf(decision: FailoverDecision, now: number): string {
   switch (decision.kind) {
     case 'healthy':
-      return `primary ${decision.lease.holder} (term ${decision.lease.term}), lease valid for ${formatDuration(decision.expiresAt - now)}`;
+      return `primary ${decision.lease.holder} (term ${decision.lease.term}${decision.lease.cause ? `, ${decision.lease.cause}` : ''}), lease valid for ${formatDuration(decision.expiresAt - now)}`;
     case 'wait':
       return `primary ${decision.lease ? `${decision.lease.holder} (term ${decision.lease.term}) lost` : 'none yet'}; election due in ${formatDuration(Math.max(0, decision.dueAt - now))}`;
     case 'elect':

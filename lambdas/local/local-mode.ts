@@ -40,7 +40,7 @@ import { planServiceRetention, type ServiceRetentionPlan } from '../control/rete
 import { type RequestOutcome, requestSnapshotJob } from '../control/snapshot-jobs.js';
 import { type DrillRecord, isDrillTask } from '../domain/drills.js';
 import { OperationFailedError, UsageError } from '../domain/errors.js';
-import type { Lease, Member } from '../domain/membership.js';
+import { type Lease, type Member, TERM_CAUSE_TEXT } from '../domain/membership.js';
 import { REPORT_FORMATS } from '../domain/report/render.js';
 import { normalizeServicePolicy, type ServicePolicy, type ServicePolicyInput } from '../domain/service-policy.js';
 import type { SnapshotRecord } from '../domain/snapshot.js';
@@ -300,7 +300,7 @@ export class LocalMode {
     };
 
     // 5. The control plane: the Lambdas' handlers over the local runtime.
-    this.discovery = new LocalDiscovery((record) => this.activity('primary', `discovery → task ${shortTask(record.taskArn)} (term ${record.term})`));
+    this.discovery = new LocalDiscovery((record) => void this.termChanged(record));
     this.bus = new LocalEventBus({ onDelivery: (d) => this.onDelivery(d) });
     this.launcher = new LocalTaskLauncher({
       cluster: LOCAL_CLUSTER,
@@ -444,6 +444,16 @@ export class LocalMode {
 
   private coordination() {
     return this.rt.coordination;
+  }
+
+  /** Discovery moved: one activity line with the term and why it changed (the lease records the cause). */
+  private async termChanged(record: { taskArn: string; term: number }): Promise<void> {
+    const lease = await this.coordination()
+      .readState(this.service)
+      .then((s) => s.lease)
+      .catch(() => undefined);
+    const cause = lease?.term === record.term && lease.cause ? `: ${TERM_CAUSE_TEXT[lease.cause]}` : '';
+    this.activity('primary', `discovery → task ${shortTask(record.taskArn)} (term ${record.term})${cause}`);
   }
 
   /** The runtime the handlers and local mode's own commands share (adapters over the embedded servers). */
@@ -679,7 +689,8 @@ export function shortTask(taskArn: string): string {
 
 function describeElection(e: { lease: Lease; reason: string; lostAt: number }, by: string): string {
   const after = e.reason === 'failover' ? `, ${((e.lease.electedAt - e.lostAt) / 1000).toFixed(1)} s after the old one was lost` : '';
-  return `primary elected: task ${shortTask(e.lease.holder)}, term ${e.lease.term} (${e.reason}, by the ${by}${after})`;
+  const cause = e.lease.cause ? `; ${TERM_CAUSE_TEXT[e.lease.cause]}` : '';
+  return `primary elected: task ${shortTask(e.lease.holder)}, term ${e.lease.term} (${e.reason}, by the ${by}${after}${cause})`;
 }
 
 async function collect<T>(it: AsyncIterable<T>, limit: number): Promise<T[]> {

@@ -41,7 +41,9 @@ export function renderStatus(s: LocalStatus, { color = false } = {}): string {
   const out: string[] = [];
   out.push(`Lifeboat local mode — service ${s.service} · schedules ×${s.speed} · ${s.ephemeral ? 'ephemeral' : `state in ${s.stateDir}`}`);
   out.push(`service (via discovery): ${s.serviceUrl ?? '-'}/kv/KEY   local API: ${s.apiUrl ?? '-'}   store: ${s.store}`);
-  const primary = s.lease ? `task ${short(s.lease.holder)}, term ${s.lease.term}, elected ${ago(s.lease.electedAt, now)}` : 'none yet';
+  const primary = s.lease
+    ? `task ${short(s.lease.holder)}, term ${s.lease.term}, elected ${ago(s.lease.electedAt, now)}${s.lease.cause ? ` (${s.lease.cause})` : ''}`
+    : 'none yet';
   out.push(
     `primary: ${primary}   discovery → ${s.discovery ? `task ${short(s.discovery.taskArn)} (term ${s.discovery.term}, port ${s.discovery.port ?? '-'})` : 'nothing registered'}`,
   );

@@ -50,6 +50,7 @@ export function reportCheck(o: Observability, result: CheckResult, trigger: stri
       ...fields,
       reason: result.elected.reason,
       previousHolder: result.elected.lease.previousHolder,
+      cause: result.elected.lease.cause,
       failoverMs: latency,
       discovery: result.discovery,
     });

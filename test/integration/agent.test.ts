@@ -236,7 +236,7 @@ describe('lifeboat agent / lifeboat role', () => {
 
     const all = await cli(['role', '--service', 'wiki', '--members'], env);
     expect(all.code).toBe(0);
-    expect(all.stderr).toMatch(/wiki: primary .*t001 \(term 1\), lease valid for/);
+    expect(all.stderr).toMatch(/wiki: primary .*t001 \(term 1, first-primary\), lease valid for/);
     expect(all.stdout).toMatch(/^TASK\s+ROLE\s+TERM\s+STATUS\s+IP\s+HEARTBEAT\s+POSITION\nt001\s+primary\s+1\s+RUNNING\s+10\.0\.0\.1\s+/);
     const doc = JSON.parse((await cli(['role', '--service', 'wiki', '--members', '--json'], env)).stdout);
     expect(doc).toMatchObject({
@@ -263,6 +263,6 @@ describe('lifeboat agent / lifeboat role', () => {
     const after = await cli(['role', '--service', 'wiki', '--members'], env);
     expect(after).toMatchObject({ code: 0, stdout: '' });
     expect(after.stderr).toMatch(/no running members of wiki; 1 stopped member not shown \(--all shows them\)/);
-    expect((await cli(['role', '--service', 'wiki', '--members', '--all'], env)).stdout).toMatch(/\nt001\s+none\s+-\s+STOPPED\s/);
+    expect((await cli(['role', '--service', 'wiki', '--members', '--all'], env)).stdout).toMatch(/\nt001\s+none\s+\S+\s+STOPPED\s/);
   });
 });

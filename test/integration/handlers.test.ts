@@ -232,8 +232,10 @@ describe('lifeboat handlers', () => {
     expect(run.batchItemFailures).toEqual([]);
     expect(run.checked[0]).toMatchObject({
       decision: 'elect',
-      elected: { reason: 'failover', lostAt: T0 + 1000, lease: { holder: arn(2), term: 2, previousHolder: arn(1) } },
+      elected: { reason: 'failover', lostAt: T0 + 1000, lease: { holder: arn(2), term: 2, previousHolder: arn(1), cause: 'task-stopped' } },
     });
+    // The cause is in the table with the term, for anyone who reads the lease later.
+    expect((await h.store.readState('wiki')).lease).toMatchObject({ term: 2, cause: 'task-stopped' });
     expect(h.mocks.sd).toHaveReceivedCommandWith(RegisterInstanceCommand, {
       Attributes: { AWS_INSTANCE_IPV4: '10.0.1.12', AWS_INSTANCE_PORT: '8080', LIFEBOAT_TERM: '2', LIFEBOAT_TASK: arn(2) },
     });
