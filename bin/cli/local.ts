@@ -8,6 +8,7 @@
  * few seconds. Startup progress and errors go to stderr.
  */
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { emitKeypressEvents } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -44,8 +45,9 @@ const port = (flag: string) => (v: string) => {
 };
 
 export function registerLocal(program: Command, io: CliIO, done: (r: CommandResult) => void): void {
-  program
-    .command('local')
+  const local = program.command('local');
+  registerLocalEnv(local, io);
+  local
     .description('run the whole control plane on this machine with an example service (3 tasks), a live status view and commands; Ctrl-C stops everything')
     .option('--ephemeral', 'keep nothing: DynamoDB in memory, snapshots in the in-memory S3 server, a temporary directory')
     .option('--speed <n>', 'run schedules n times faster than the clock (e.g. 60: rate(5 minutes) fires every 5 s)', positiveNumber('--speed'), 1)
@@ -87,6 +89,7 @@ export function registerLocal(program: Command, io: CliIO, done: (r: CommandResu
       try {
         const api = await serveLocalApi(mode, flags.apiPort);
         mode.setApiUrl(api.url, api.close);
+        const envFile = await mode.publishEnv();
         say(io, `lifeboat local: ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
         say(
           io,
@@ -94,6 +97,10 @@ export function registerLocal(program: Command, io: CliIO, done: (r: CommandResu
         );
         say(io, `lifeboat local: local API: ${api.url}/status  (POST /kill-primary, /snapshot, /drill, /corrupt, /schedules/NAME)`);
         say(io, `lifeboat local: logs: ${join(mode.stateDir, 'logs')}; drill reports: ${mode.reportsDir}`);
+        say(
+          io,
+          `lifeboat local: point the CLI at this run: eval "$(lifeboat local env${flags.ephemeral ? ` --state-dir ${mode.stateDir}` : flags.stateDir === '.lifeboat' ? '' : ` --state-dir ${flags.stateDir}`})"  (${envFile})`,
+        );
         if (io.signal.aborted) stop.abort();
         if (tty) await interactive(mode, stop, { renderStatus, KEYS_HELP });
         else await plain(mode, io, stop, summaryLine);
@@ -108,6 +115,38 @@ export function registerLocal(program: Command, io: CliIO, done: (r: CommandResu
         say(io, 'lifeboat local: stopped; nothing is left running');
       }
       done({ exitCode });
+    });
+}
+
+/**
+ * `lifeboat local env`: the exports of the local mode running on a state directory, for
+ * `eval "$(lifeboat local env)"` — afterwards every command (snapshots, status, drill, …)
+ * talks to that run, and `lifeboat drill` launches its task through local mode's launcher.
+ */
+function registerLocalEnv(local: Command, io: CliIO): void {
+  local
+    .command('env')
+    .description('print the shell exports that point the CLI at the running local mode: eval "$(lifeboat local env)"')
+    // --state-dir is the parent's option (commander parses it for `local` wherever it stands).
+    .action(async () => {
+      const flags = local.opts<{ stateDir: string }>();
+      const { LOCAL_ENV_FILE } = await import('../../lambdas/local/local-mode.js');
+      const file = join(flags.stateDir, LOCAL_ENV_FILE);
+      const text = await readFile(file, 'utf8').catch(() => undefined);
+      const api = text ? /^export LIFEBOAT_LOCAL_API='([^']*)'$/m.exec(text)?.[1] : undefined;
+      // A file left by a run that died is not a running local mode.
+      const alive = api
+        ? await fetch(`${api}/status`, { signal: AbortSignal.timeout(3000) }).then(
+            (r) => r.ok,
+            () => false,
+          )
+        : false;
+      if (!text || !alive) {
+        throw new UsageError(`no local mode is running on ${flags.stateDir}${text ? ` (${file} is left from a run that is gone)` : ''}`, {
+          hint: 'start it with `npm start` (or `lifeboat local`); for --ephemeral pass the --state-dir it printed',
+        });
+      }
+      io.stdout.write(text);
     });
 }
 

@@ -143,6 +143,9 @@ export function examplePolicy(raw: ServicePolicyInput): ServicePolicy {
   });
 }
 
+/** The file in the state directory that `lifeboat local env` prints. */
+export const LOCAL_ENV_FILE = 'env';
+
 export class LocalMode {
   private readonly activityLog: Activity[] = [];
   private closers: { name: string; close: () => Promise<void> | void }[] = [];
@@ -409,6 +412,34 @@ export class LocalMode {
   setApiUrl(url: string, close: () => Promise<void>): void {
     this.apiUrl = url;
     this.onClose('local API', close);
+  }
+
+  /** The launcher tasks run on (child processes), for the CLI's drills through the API. */
+  get taskLauncher(): Pick<LocalTaskLauncher, 'runTask' | 'stopTask'> {
+    return this.launcher;
+  }
+
+  /**
+   * What a shell needs to point the CLI at this run, as `export` lines
+   * (`eval "$(lifeboat local env)"`): the table, the store, the endpoints and credentials of
+   * the embedded servers, the service, and the API whose launcher `lifeboat drill` then uses.
+   */
+  /** Writes shellExports() to `<state dir>/env` for `lifeboat local env`; removed when this run stops. */
+  async publishEnv(): Promise<string> {
+    const path = join(this.stateDir, LOCAL_ENV_FILE);
+    await writeFile(path, this.shellExports(), { mode: 0o600 });
+    this.onClose('env file', () => rm(path, { force: true }));
+    return path;
+  }
+
+  shellExports(): string {
+    const vars: Record<string, string> = { ...this.env, [ENV.service]: this.service, ...(this.apiUrl ? { [ENV.localApi]: this.apiUrl } : {}) };
+    const quote = (v: string) => `'${v.replaceAll("'", "'\\''")}'`;
+    return Object.entries(vars)
+      .filter(([k]) => /^(LIFEBOAT_|AWS_)/.test(k))
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([k, v]) => `export ${k}=${quote(v)}\n`)
+      .join('');
   }
 
   get service(): string {
