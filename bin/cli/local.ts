@@ -61,7 +61,7 @@ export function registerLocal(program: Command, io: CliIO, done: (r: CommandResu
       // Loaded here: the rest of the CLI must not need local mode's dev-only servers.
       const { LocalMode } = await import('../../lambdas/local/local-mode.js');
       const { serveLocalApi } = await import('../../lambdas/local/api.js');
-      const { renderStatus, summaryLine, activityLine, KEYS_HELP } = await import('../../lambdas/local/status-view.js');
+      const { renderStatus, summaryLine, activityLine, KEYS_HELP, clip } = await import('../../lambdas/local/status-view.js');
       const tty = flags.ui && Boolean(io.stdout.isTTY) && !io.env.CI && process.stdin.isTTY;
       const stop = new AbortController();
       const onAbort = () => stop.abort();
@@ -102,7 +102,7 @@ export function registerLocal(program: Command, io: CliIO, done: (r: CommandResu
           `lifeboat local: point the CLI at this run: eval "$(lifeboat local env${flags.ephemeral ? ` --state-dir ${mode.stateDir}` : flags.stateDir === '.lifeboat' ? '' : ` --state-dir ${flags.stateDir}`})"  (${envFile})`,
         );
         if (io.signal.aborted) stop.abort();
-        if (tty) await interactive(mode, stop, { renderStatus, KEYS_HELP });
+        if (tty) await interactive(mode, stop, { renderStatus, KEYS_HELP, clip });
         else await plain(mode, io, stop, summaryLine);
       } catch (err) {
         exitCode = isLifeboatError(err) ? err.exitCode : 1;
@@ -166,7 +166,7 @@ async function plain(mode: LocalModeT, io: CliIO, stop: AbortController, summary
 async function interactive(
   mode: LocalModeT,
   stop: AbortController,
-  view: { renderStatus: typeof import('../../lambdas/local/status-view.js').renderStatus; KEYS_HELP: string },
+  view: { renderStatus: typeof import('../../lambdas/local/status-view.js').renderStatus; KEYS_HELP: string; clip: (line: string, width: number) => string },
 ): Promise<void> {
   const { default: logUpdate } = await import('log-update');
   let message = '';
@@ -176,8 +176,18 @@ async function interactive(
       .then((m) => (message = m))
       .catch((err: unknown) => (message = `${what} failed: ${(err as Error).message}`));
   };
+  let quitAsked = false;
   const onKey = (_s: string, key: { name?: string; ctrl?: boolean }) => {
-    if ((key.ctrl && key.name === 'c') || key.name === 'q') return stop.abort();
+    if (key.ctrl && key.name === 'c') return stop.abort();
+    if (key.name === 'q') {
+      // --ephemeral keeps nothing: the data, its snapshots and every record go with the run. Ask once.
+      if (!mode.ephemeral || quitAsked) return stop.abort();
+      quitAsked = true;
+      message =
+        'this run is --ephemeral: quitting deletes the data, its snapshots and every record (writes since the last snapshot too); press q again to quit';
+      return;
+    }
+    quitAsked = false;
     if (key.name === 'k') command('killing the primary', async () => `killed task ${(await mode.killPrimary()).taskArn.split('/').pop()!.slice(0, 8)}`);
     if (key.name === 's') command('asking for a snapshot', async () => `snapshot job ${(await mode.requestSnapshot()).job.jobId}`);
     if (key.name === 'd') command('starting a drill', async () => `drill ${(await mode.drill()).drill.drillId} started`);
@@ -196,7 +206,10 @@ async function interactive(
     while (!stop.signal.aborted) {
       try {
         const s = await mode.status();
-        logUpdate(`${view.renderStatus(s, { color: true })}\n\n${view.KEYS_HELP}${message ? `\n> ${message}` : ''}`);
+        const screen = { width: process.stdout.columns || 100, height: process.stdout.rows || 40, reserved: 3 };
+        logUpdate(
+          `${view.renderStatus(s, { color: true, ...screen })}\n\n${view.clip(view.KEYS_HELP, screen.width)}${message ? `\n${view.clip(`> ${message}`, screen.width)}` : ''}`,
+        );
       } catch (err) {
         logUpdate(`status unavailable: ${(err as Error).message}`);
       }
