@@ -183,8 +183,7 @@ async function interactive(
       // --ephemeral keeps nothing: the data, its snapshots and every record go with the run. Ask once.
       if (!mode.ephemeral || quitAsked) return stop.abort();
       quitAsked = true;
-      message =
-        'this run is --ephemeral: quitting deletes the data, its snapshots and every record (writes since the last snapshot too); press q again to quit';
+      message = 'q again quits: --ephemeral deletes the data and every snapshot on exit';
       return;
     }
     quitAsked = false;
