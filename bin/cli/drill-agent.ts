@@ -2,8 +2,9 @@
  * `lifeboat drill-agent` (hidden): the agent's drill mode on its own, for drill tasks and
  * end-to-end tests. Every flag defaults to the environment RunTask's overrides set
  * (LIFEBOAT_DRILL_ID, LIFEBOAT_SNAPSHOT_ID, LIFEBOAT_SERVICE, LIFEBOAT_VERIFY, ...), so a
- * drill task's entrypoint can be just `lifeboat drill-agent --dir /data`. Meant to be
- * folded into `lifeboat agent` (drill mode when LIFEBOAT_MODE=drill).
+ * drill task's entrypoint can be just `lifeboat drill-agent --dir /data`. `lifeboat agent`
+ * runs the same drill mode by itself when LIFEBOAT_MODE=drill; this is for entrypoints
+ * without the agent.
  */
 import { type Command, Option } from 'commander';
 import { runDrillAgent } from '../../lambdas/agent/drill-mode.js';

@@ -8,6 +8,7 @@
  * few seconds. Startup progress and errors go to stderr.
  */
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { emitKeypressEvents } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -45,8 +46,9 @@ const port = (flag: string) => (v: string) => {
 };
 
 export function registerLocal(program: Command, io: CliIO, done: (r: CommandResult) => void): void {
-  program
-    .command('local')
+  const local = program.command('local');
+  registerLocalEnv(local, io);
+  local
     .description('run the whole control plane on this machine with an example service (3 tasks), a live status view and commands; Ctrl-C stops everything')
     .option('--ephemeral', 'keep nothing: DynamoDB in memory, snapshots in the in-memory S3 server, a temporary directory')
     .option('--speed <n>', 'run schedules n times faster than the clock (e.g. 60: rate(5 minutes) fires every 5 s)', positiveNumber('--speed'), 1)
@@ -61,7 +63,7 @@ export function registerLocal(program: Command, io: CliIO, done: (r: CommandResu
       // Loaded here: the rest of the CLI must not need local mode's dev-only servers.
       const { LocalMode } = await import('../../lambdas/local/local-mode.js');
       const { serveLocalApi } = await import('../../lambdas/local/api.js');
-      const { renderStatus, summaryLine, activityLine, KEYS_HELP } = await import('../../lambdas/local/status-view.js');
+      const { renderStatus, summaryLine, activityLine, KEYS_HELP, clip } = await import('../../lambdas/local/status-view.js');
       const tty = flags.ui && Boolean(io.stdout.isTTY) && !io.env.CI && process.stdin.isTTY;
       const stop = new AbortController();
       const onAbort = () => stop.abort();
@@ -90,6 +92,7 @@ export function registerLocal(program: Command, io: CliIO, done: (r: CommandResu
       try {
         const api = await serveLocalApi(mode, flags.apiPort);
         mode.setApiUrl(api.url, api.close);
+        const envFile = await mode.publishEnv();
         say(io, `lifeboat local: ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
         say(
           io,
@@ -97,8 +100,12 @@ export function registerLocal(program: Command, io: CliIO, done: (r: CommandResu
         );
         say(io, `lifeboat local: local API: ${api.url}/status  (POST /kill-primary, /snapshot, /drill, /corrupt, /schedules/NAME)`);
         say(io, `lifeboat local: logs: ${join(mode.stateDir, 'logs')}; drill reports: ${mode.reportsDir}`);
+        say(
+          io,
+          `lifeboat local: point the CLI at this run: eval "$(lifeboat local env${flags.ephemeral ? ` --state-dir ${mode.stateDir}` : flags.stateDir === '.lifeboat' ? '' : ` --state-dir ${flags.stateDir}`})"  (${envFile})`,
+        );
         if (io.signal.aborted) stop.abort();
-        if (tty) await interactive(mode, stop, { renderStatus, KEYS_HELP });
+        if (tty) await interactive(mode, stop, { renderStatus, KEYS_HELP, clip });
         else await plain(mode, io, stop, summaryLine);
       } catch (err) {
         exitCode = isLifeboatError(err) ? err.exitCode : 1;
@@ -111,6 +118,38 @@ export function registerLocal(program: Command, io: CliIO, done: (r: CommandResu
         say(io, 'lifeboat local: stopped; nothing is left running');
       }
       done({ exitCode });
+    });
+}
+
+/**
+ * `lifeboat local env`: the exports of the local mode running on a state directory, for
+ * `eval "$(lifeboat local env)"` — afterwards every command (snapshots, status, drill, …)
+ * talks to that run, and `lifeboat drill` launches its task through local mode's launcher.
+ */
+function registerLocalEnv(local: Command, io: CliIO): void {
+  local
+    .command('env')
+    .description('print the shell exports that point the CLI at the running local mode: eval "$(lifeboat local env)"')
+    // --state-dir is the parent's option (commander parses it for `local` wherever it stands).
+    .action(async () => {
+      const flags = local.opts<{ stateDir: string }>();
+      const { LOCAL_ENV_FILE } = await import('../../lambdas/local/local-mode.js');
+      const file = join(flags.stateDir, LOCAL_ENV_FILE);
+      const text = await readFile(file, 'utf8').catch(() => undefined);
+      const api = text ? /^export LIFEBOAT_LOCAL_API='([^']*)'$/m.exec(text)?.[1] : undefined;
+      // A file left by a run that died is not a running local mode.
+      const alive = api
+        ? await fetch(`${api}/status`, { signal: AbortSignal.timeout(3000) }).then(
+            (r) => r.ok,
+            () => false,
+          )
+        : false;
+      if (!text || !alive) {
+        throw new UsageError(`no local mode is running on ${flags.stateDir}${text ? ` (${file} is left from a run that is gone)` : ''}`, {
+          hint: 'start it with `npm start` (or `lifeboat local`); for --ephemeral pass the --state-dir it printed',
+        });
+      }
+      io.stdout.write(text);
     });
 }
 
@@ -130,7 +169,7 @@ async function plain(mode: LocalModeT, io: CliIO, stop: AbortController, summary
 async function interactive(
   mode: LocalModeT,
   stop: AbortController,
-  view: { renderStatus: typeof import('../../lambdas/local/status-view.js').renderStatus; KEYS_HELP: string },
+  view: { renderStatus: typeof import('../../lambdas/local/status-view.js').renderStatus; KEYS_HELP: string; clip: (line: string, width: number) => string },
 ): Promise<void> {
   const { default: logUpdate } = await import('log-update');
   let message = '';
@@ -140,8 +179,17 @@ async function interactive(
       .then((m) => (message = m))
       .catch((err: unknown) => (message = `${what} failed: ${(err as Error).message}`));
   };
+  let quitAsked = false;
   const onKey = (_s: string, key: { name?: string; ctrl?: boolean }) => {
-    if ((key.ctrl && key.name === 'c') || key.name === 'q') return stop.abort();
+    if (key.ctrl && key.name === 'c') return stop.abort();
+    if (key.name === 'q') {
+      // --ephemeral keeps nothing: the data, its snapshots and every record go with the run. Ask once.
+      if (!mode.ephemeral || quitAsked) return stop.abort();
+      quitAsked = true;
+      message = 'q again quits: --ephemeral deletes the data and every snapshot on exit';
+      return;
+    }
+    quitAsked = false;
     if (key.name === 'k') command('killing the primary', async () => `killed task ${(await mode.killPrimary()).taskArn.split('/').pop()!.slice(0, 8)}`);
     if (key.name === 's') command('asking for a snapshot', async () => `snapshot job ${(await mode.requestSnapshot()).job.jobId}`);
     if (key.name === 'd') command('starting a drill', async () => `drill ${(await mode.drill()).drill.drillId} started`);
@@ -160,7 +208,10 @@ async function interactive(
     while (!stop.signal.aborted) {
       try {
         const s = await mode.status();
-        logUpdate(`${view.renderStatus(s, { color: true })}\n\n${view.KEYS_HELP}${message ? `\n> ${message}` : ''}`);
+        const screen = { width: process.stdout.columns || 100, height: process.stdout.rows || 40, reserved: 3 };
+        logUpdate(
+          `${view.renderStatus(s, { color: true, ...screen })}\n\n${view.clip(view.KEYS_HELP, screen.width)}${message ? `\n${view.clip(`> ${message}`, screen.width)}` : ''}`,
+        );
       } catch (err) {
         logUpdate(`status unavailable: ${(err as Error).message}`);
       }

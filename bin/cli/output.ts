@@ -3,6 +3,7 @@
  * and progress to stderr; progress bars only on a terminal and never under CI.
  */
 import cliProgress from 'cli-progress';
+import type { SnapshotRecord } from '../../lambdas/domain/snapshot.js';
 import type { CliIO } from './context.js';
 
 export function formatBytes(n: number | undefined): string {
@@ -19,6 +20,71 @@ export function formatBytes(n: number | undefined): string {
 
 export function formatDuration(ms: number): string {
   return ms < 10_000 ? `${(ms / 1000).toFixed(2)} s` : ms < 120_000 ? `${(ms / 1000).toFixed(0)} s` : `${(ms / 60_000).toFixed(1)} min`;
+}
+
+/**
+ * One snapshot as `snapshot --json` and `snapshots --json` both print it: the same field
+ * names (`files`, `dataBytes`, `storedBytes`, as `restore --json` has them), not the
+ * catalog's attribute names. Fields the entry does not have are left out.
+ */
+export function snapshotDocument(r: SnapshotRecord): Record<string, unknown> {
+  return {
+    id: r.id,
+    service: r.service,
+    status: r.status,
+    createdAt: r.createdAt,
+    completedAt: r.completedAt,
+    files: r.fileCount,
+    entries: r.entryCount,
+    parts: r.partCount,
+    dataBytes: r.dataSize,
+    storedBytes: r.size,
+    manifestKey: r.manifestKey,
+    manifestSha256: r.manifestSha256,
+    store: r.store,
+    reason: r.reason,
+    term: r.term,
+    sourceTask: r.sourceTask,
+    sourceHost: r.sourceHost,
+    warningCount: r.warningCount,
+    verifiedAt: r.verifiedAt,
+    suspectAt: r.suspectAt,
+    suspectDrill: r.suspectDrill,
+    expiringAt: r.expiringAt,
+  };
+}
+
+const FILE_ERRORS: Record<string, string> = {
+  ENOENT: 'no such file',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  EISDIR: 'it is a directory, not a file',
+  ENOTDIR: 'a part of its path is not a directory',
+  EROFS: 'the file system is read-only',
+  ENOSPC: 'no space left on the device',
+};
+
+/** A file system error in words, with its code for searching: `no such file (ENOENT)`. */
+export function fileErrorText(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  const words = e.code ? FILE_ERRORS[e.code] : undefined;
+  return words ? `${words} (${e.code})` : (e.code ?? e.message);
+}
+
+// Epoch milliseconds between 2001 and 2100: a time, not a counter.
+const EPOCH_MS = { from: 978_307_200_000, to: 4_102_444_800_000 };
+
+/**
+ * A member's data position for people. The agent's default position is the creation time
+ * of the snapshot it restored (epoch ms), shown as that UTC time; a position command's own
+ * number (a WAL offset, a sequence) is shown as it is.
+ */
+export function formatPosition(position: number | undefined): string {
+  if (position === undefined) return '-';
+  if (Number.isInteger(position) && position >= EPOCH_MS.from && position < EPOCH_MS.to) {
+    return `${new Date(position).toISOString().slice(0, 19).replace('T', ' ')}Z`;
+  }
+  return String(position);
 }
 
 /**

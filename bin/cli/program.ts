@@ -43,6 +43,8 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<ExitCo
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),
+      // Commander's own errors (unknown option, missing argument) look like ours.
+      outputError: (s, write) => write(s.replace(/^error: /, 'lifeboat: error: ')),
     });
   registerSnapshot(program, io, done);
   registerRestore(program, io, done);

@@ -4,7 +4,7 @@
  * target, 3 when it could not be evaluated (table unreachable, drills that could not run).
  */
 import { randomBytes } from 'node:crypto';
-import { rename, rm, writeFile } from 'node:fs/promises';
+import { rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import { loadDrillReport } from '../../lambdas/control/drills/reports.js';
@@ -14,7 +14,7 @@ import { SERVICE_VERDICT_LABEL } from '../../lambdas/domain/report/format.js';
 import { REPORT_FORMATS, renderReport } from '../../lambdas/domain/report/render.js';
 import { type CliIO, openDrillStore, openRegistry } from './context.js';
 import type { CommandResult } from './options.js';
-import { say } from './output.js';
+import { fileErrorText, say } from './output.js';
 
 interface ReportFlags {
   format?: ReportFormat;
@@ -28,15 +28,28 @@ interface ReportFlags {
 /** Temporary sibling, then rename: a reader (or a crash) never sees half a report. */
 async function writeAtomically(path: string, content: string): Promise<void> {
   const target = resolve(path);
-  const tmp = join(dirname(target), `.${basename(target)}.${randomBytes(4).toString('hex')}.tmp`);
+  const dir = dirname(target);
+  const hint = '--out needs a file in an existing, writable directory';
+  // Named before writing: otherwise the error would name the temporary file, not the directory.
+  const dirStat = await stat(dir).catch((err: NodeJS.ErrnoException) => err);
+  if (dirStat instanceof Error) {
+    throw new UsageError(
+      `cannot write the report to ${path}: the directory ${dir} ${dirStat.code === 'ENOENT' ? 'does not exist' : `cannot be used: ${fileErrorText(dirStat)}`}`,
+      {
+        hint: dirStat.code === 'ENOENT' ? `create it first (mkdir -p ${dir}), or choose another --out` : hint,
+      },
+    );
+  }
+  if (!dirStat.isDirectory()) throw new UsageError(`cannot write the report to ${path}: ${dir} is not a directory`, { hint });
+  const tmp = join(dir, `.${basename(target)}.${randomBytes(4).toString('hex')}.tmp`);
   try {
     await writeFile(tmp, content);
     await rename(tmp, target);
   } catch (err) {
     await rm(tmp, { force: true });
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR' || code === 'ENOTDIR' || code === 'EROFS') {
-      throw new UsageError(`cannot write the report to ${path}: ${(err as Error).message}`, { hint: '--out needs a file in an existing, writable directory' });
+    if (code === 'ENOENT' || code === 'EACCES' || code === 'EPERM' || code === 'EISDIR' || code === 'ENOTDIR' || code === 'EROFS') {
+      throw new UsageError(`cannot write the report to ${path}: ${fileErrorText(err)}`, { hint });
     }
     throw err;
   }

@@ -17,7 +17,7 @@ import { formatRetentionSpec, parseRetentionSpec, retentionRules } from '../../l
 import type { RetentionPolicy } from '../../lambdas/domain/service-policy.js';
 import { type CliIO, openCatalog, openHolds, openObjectStore, openRegistry, serviceName, tableName } from './context.js';
 import type { CommandResult } from './options.js';
-import { formatTable, say } from './output.js';
+import { fileErrorText, formatTable, say } from './output.js';
 
 interface RetentionFlags {
   service?: string;
@@ -59,7 +59,9 @@ async function whatIf(flags: RetentionFlags): Promise<WhatIfReport> {
   try {
     text = await readFile(flags.snapshots!, 'utf8');
   } catch (err) {
-    throw new UsageError(`cannot read --snapshots ${flags.snapshots}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new UsageError(`cannot read --snapshots ${flags.snapshots}: ${fileErrorText(err)}`, {
+      hint: 'pass a JSON file: an array of { "id": "...", "time": "<ISO-8601>" }',
+    });
   }
   let doc: unknown;
   try {

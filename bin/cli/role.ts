@@ -10,12 +10,13 @@ import type { Member } from '../../lambdas/domain/membership.js';
 import { DEFAULT_FAILOVER } from '../../lambdas/domain/service-policy.js';
 import { type CliIO, cliRuntime, serviceName } from './context.js';
 import type { CommandResult } from './options.js';
-import { formatDuration, formatTable, say } from './output.js';
+import { formatDuration, formatPosition, formatTable, say } from './output.js';
 
 interface RoleFlags {
   service?: string;
   task?: string;
   members?: boolean;
+  all?: boolean;
   table?: string;
   json?: boolean;
 }
@@ -35,7 +36,7 @@ export function scriptRole(member: Member | undefined, decision: FailoverDecisio
 function summaryOf(decision: FailoverDecision, now: number): string {
   switch (decision.kind) {
     case 'healthy':
-      return `primary ${decision.lease.holder} (term ${decision.lease.term}), lease valid for ${formatDuration(decision.expiresAt - now)}`;
+      return `primary ${decision.lease.holder} (term ${decision.lease.term}${decision.lease.cause ? `, ${decision.lease.cause}` : ''}), lease valid for ${formatDuration(decision.expiresAt - now)}`;
     case 'wait':
       return `primary ${decision.lease ? `${decision.lease.holder} (term ${decision.lease.term}) lost` : 'none yet'}; election due in ${formatDuration(Math.max(0, decision.dueAt - now))}`;
     case 'elect':
@@ -51,7 +52,8 @@ export function registerRole(program: Command, io: CliIO, done: (r: CommandResul
     .description("print this task's role: primary (exit 0), replica (exit 1) or none (exit 2); --members shows every member")
     .option('--service <name>', 'protected service name (env LIFEBOAT_SERVICE)')
     .option('--task <arn>', 'the task to ask about (default: env LIFEBOAT_TASK, else the ECS task metadata endpoint)')
-    .option('--members', "show the service's primary, term and every member instead (exit 0)")
+    .option('--members', "show the service's primary, term and its members instead (exit 0)")
+    .option('--all', 'with --members: also the stopped members (kept 7 days after they stop, then expire)')
     .option('--table <name>', 'catalog table (env LIFEBOAT_TABLE)')
     .option('--json', 'print one JSON document')
     .action(async (flags: RoleFlags) => {
@@ -74,7 +76,10 @@ export function registerRole(program: Command, io: CliIO, done: (r: CommandResul
         return;
       }
 
-      const members = state.members.map((m) => ({
+      // Stopped members stay in the table for a week (for the record); they are history, not members.
+      const shown = flags.all ? state.members : state.members.filter((m) => m.lastStatus !== 'STOPPED');
+      const hidden = state.members.length - shown.length;
+      const members = shown.map((m) => ({
         task: m.taskArn,
         role: scriptRole(m, decision),
         term: m.primaryTerm,
@@ -94,10 +99,12 @@ export function registerRole(program: Command, io: CliIO, done: (r: CommandResul
         return;
       }
       say(io, `${service}: ${summary}`);
+      const hiddenNote = hidden > 0 ? `; ${hidden} stopped member${hidden === 1 ? '' : 's'} not shown (--all shows them)` : '';
       if (!members.length) {
-        say(io, `no members of ${service} yet`);
+        say(io, `no ${hidden > 0 ? 'running ' : ''}members of ${service}${hidden > 0 ? '' : ' yet'}${hiddenNote}`);
         return;
       }
+      if (hiddenNote) say(io, hiddenNote.slice(2));
       io.stdout.write(
         formatTable(
           ['TASK', 'ROLE', 'TERM', 'STATUS', 'IP', 'HEARTBEAT', 'POSITION'],
@@ -108,7 +115,7 @@ export function registerRole(program: Command, io: CliIO, done: (r: CommandResul
             m.lastStatus ?? '-',
             m.ip ?? '-',
             m.heartbeatAgeMs !== undefined ? `${formatDuration(m.heartbeatAgeMs)} ago` : '-',
-            m.dataPosition !== undefined ? String(m.dataPosition) : '-',
+            formatPosition(m.dataPosition),
           ]),
         ),
       );

@@ -7,10 +7,10 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { UsageError } from '../../lambdas/domain/errors.js';
 import { assertServiceName } from '../../lambdas/domain/ids.js';
-import { normalizeServicePolicy, type ServicePolicyInput } from '../../lambdas/domain/service-policy.js';
+import { assertPolicyShape, normalizeServicePolicy, type ServicePolicyInput } from '../../lambdas/domain/service-policy.js';
 import { type CliIO, openRegistry, serviceName } from './context.js';
 import type { CommandResult } from './options.js';
-import { say } from './output.js';
+import { fileErrorText, say } from './output.js';
 
 interface Flags {
   service?: string;
@@ -24,15 +24,19 @@ async function readPolicy(path: string, io: CliIO): Promise<ServicePolicyInput> 
   try {
     text = path === '-' ? await readStdin(io) : await readFile(path, 'utf8');
   } catch (err) {
-    throw new UsageError(`cannot read the policy file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, {
+    throw new UsageError(`cannot read the policy file ${path}: ${fileErrorText(err)}`, {
       hint: 'pass --policy FILE.json (or - for stdin)',
     });
   }
+  let value: unknown;
   try {
-    return JSON.parse(text) as ServicePolicyInput;
+    value = JSON.parse(text);
   } catch (err) {
     throw new UsageError(`the policy in ${path} is not valid JSON: ${(err as Error).message}`);
   }
+  // The shape first, so `[]` or a typo is named before anything else is asked of the file.
+  assertPolicyShape(value);
+  return value;
 }
 
 async function readStdin(_io: CliIO): Promise<string> {

@@ -8,7 +8,7 @@ import { assertJobId } from '../../lambdas/domain/snapshot-jobs.js';
 import { takeSnapshot } from '../../lambdas/engine/snapshot.js';
 import { type CliIO, cliRuntime, dataDir, openCatalog, openObjectStore, serviceName } from './context.js';
 import { type CommandResult, durationMs, positiveNumber, timerSeconds } from './options.js';
-import { formatBytes, formatDuration, progressBar, say } from './output.js';
+import { formatBytes, formatDuration, progressBar, say, snapshotDocument } from './output.js';
 
 interface SnapshotFlags {
   service?: string;
@@ -102,18 +102,7 @@ export function registerSnapshot(program: Command, io: CliIO, done: (r: CommandR
         io.stdout.write(
           `${JSON.stringify(
             {
-              id: r.id,
-              service: r.service,
-              status: r.status,
-              createdAt: r.createdAt,
-              completedAt: r.completedAt,
-              files: r.fileCount,
-              entries: r.entryCount,
-              parts: r.partCount,
-              dataBytes: r.dataSize,
-              storedBytes: r.size,
-              manifestKey: r.manifestKey,
-              manifestSha256: r.manifestSha256,
+              ...snapshotDocument(r),
               store: store.url,
               durationMs: result.durationMs,
               warnings: result.warnings,

@@ -7,7 +7,7 @@ import type { SnapshotRecord } from '../../lambdas/domain/snapshot.js';
 import { didYouMean } from '../../lambdas/domain/suggest.js';
 import { type CliIO, openCatalog, openRegistry, serviceName } from './context.js';
 import { type CommandResult, positiveNumber } from './options.js';
-import { formatBytes, formatTable } from './output.js';
+import { formatBytes, formatTable, snapshotDocument } from './output.js';
 
 interface ListFlags {
   service?: string;
@@ -34,7 +34,7 @@ export function registerSnapshots(program: Command, io: CliIO, _done: (r: Comman
       }
       if (records.length === 0) await assertKnownService(openRegistry(flags, io), service, catalog.name);
       if (flags.json) {
-        io.stdout.write(`${JSON.stringify(records, null, 2)}\n`);
+        io.stdout.write(`${JSON.stringify(records.map(snapshotDocument), null, 2)}\n`);
         return;
       }
       if (records.length === 0) {

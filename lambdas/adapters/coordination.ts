@@ -18,8 +18,10 @@ import {
   type Lease,
   type Member,
   type MemberCommand,
+  MISSING_FROM_ECS_REASON,
   stoppedMemberExpiry,
   type TaskObservation,
+  type TermCause,
   withExpiry,
 } from '../domain/membership.js';
 import { errorName, tableError } from './aws.js';
@@ -87,6 +89,7 @@ export function leaseFromItem(item: Item): Lease {
     term: Number(item.term),
     electedAt: Number(item.electedAt),
     ...(item.previousHolder ? { previousHolder: String(item.previousHolder) } : {}),
+    ...(item.cause ? { cause: String(item.cause) as TermCause } : {}),
   };
 }
 
@@ -245,6 +248,7 @@ export class DynamoCoordinationStore implements CoordinationStore, MemberCommand
           electedAt: req.now,
           updatedAt: req.now,
           ...(req.previousHolder ? { previousHolder: req.previousHolder } : {}),
+          ...(req.cause ? { cause: req.cause } : {}),
         },
         ConditionExpression: req.observedTerm === 0 ? 'attribute_not_exists(#pk)' : '#term = :observed',
         ExpressionAttributeNames: req.observedTerm === 0 ? { '#pk': TABLE_KEY.partition } : { '#term': 'term' },
@@ -315,6 +319,7 @@ export class DynamoCoordinationStore implements CoordinationStore, MemberCommand
         term: newTerm,
         electedAt: req.now,
         ...(req.previousHolder ? { previousHolder: req.previousHolder } : {}),
+        ...(req.cause ? { cause: req.cause } : {}),
       },
     };
   }
@@ -337,7 +342,7 @@ export class DynamoCoordinationStore implements CoordinationStore, MemberCommand
             '#updatedAt': 'updatedAt',
             '#ttl': TTL_ATTRIBUTE,
           },
-          ExpressionAttributeValues: { ':stopped': 'STOPPED', ':now': now, ':why': 'not found in ECS by the reconciler', ':ttl': stoppedMemberExpiry(now) },
+          ExpressionAttributeValues: { ':stopped': 'STOPPED', ':now': now, ':why': MISSING_FROM_ECS_REASON, ':ttl': stoppedMemberExpiry(now) },
         }),
       );
       return true;

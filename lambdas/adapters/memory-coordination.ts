@@ -90,6 +90,7 @@ export class MemoryCoordinationCore {
       term: req.observedTerm + 1,
       electedAt: req.now,
       ...(req.previousHolder ? { previousHolder: req.previousHolder } : {}),
+      ...(req.cause ? { cause: req.cause } : {}),
     };
     this.leases.set(req.service, next);
     if (prev) {

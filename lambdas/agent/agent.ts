@@ -203,7 +203,7 @@ async function tryElect(o: Omit<AgentOptions, 'signal' | 'sleep'>, now: () => nu
     const outcome = await o.coordination.elect(decision.request);
     if (outcome.kind !== 'elected') return false;
     summary.elections++;
-    notice(`elected ${outcome.lease.holder} as primary of ${o.service} (term ${outcome.lease.term}, ${decision.request.reason})`);
+    notice(`elected ${outcome.lease.holder} as primary of ${o.service} (term ${outcome.lease.term}, ${decision.request.reason}, ${decision.request.cause})`);
     await o.timer?.schedule({ service: o.service, dueAt: now(), reason: `term ${outcome.lease.term} elected by an agent` }, now()).catch((err: unknown) => {
       notice(`could not notify the watchdog: ${(err as Error).message}`);
     });

@@ -19,6 +19,7 @@ import type { SnapshotCatalog } from '../adapters/catalog.js';
 import type { AgentResultOutcome, DrillStore } from '../adapters/drill-store.js';
 import type { SnapshotHolds } from '../adapters/snapshot-holds.js';
 import type { ObjectStore } from '../adapters/stores/store.js';
+import { snapshotPrefix } from '../contract/keys.js';
 import type { CheckSpec, DatabasePolicy, RecipeName } from '../domain/drill-checks.js';
 import {
   assertDrillId,
@@ -143,7 +144,7 @@ export async function runDrillAgent(options: DrillAgentOptions): Promise<DrillAg
       // directory; an abort) means it could not run.
       const failed = err instanceof LifeboatError && err.exitCode === 1 && !(err instanceof AbortedError) && !(err instanceof TargetBusyError);
       checks.push({ name: 'restore', status: failed ? 'failed' : 'error', durationSeconds, message });
-      return result(failed ? 'failed' : 'error', `restore of snapshot ${options.snapshotId} ${failed ? 'failed' : 'could not run'}: ${message}`, {
+      return result(failed ? 'failed' : 'error', `restore ${failed ? 'failed' : 'could not run'}: ${restoreFailureReason(err, service, options.snapshotId)}`, {
         restoreSeconds: durationSeconds,
       });
     }
@@ -216,7 +217,7 @@ export async function runDrillAgent(options: DrillAgentOptions): Promise<DrillAg
         output: truncateOutput(output),
         message,
       });
-      if (!passed) return result('failed', `verify command \`${options.verify}\` ${message}${lastLine(run.output)}`, restoreFacts);
+      if (!passed) return result('failed', `verify command ${JSON.stringify(options.verify)} ${message}${lastLine(run.output)}`, restoreFacts);
       notice(`drill ${options.drillId}: verify command passed in ${formatSeconds(durationSeconds)}`);
     }
 
@@ -312,7 +313,7 @@ async function appHealthCheck(app: DrillAppOptions, ctx: HealthContext, whileUp?
   const timeoutMs = Math.min(app.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS, ctx.remainingMs());
   // Time limits run on the real clock; the injected one only stamps what is recorded.
   const giveUpAt = Date.now() + timeoutMs;
-  const what = [app.healthCheckCommand ? `\`${app.healthCheckCommand}\`` : undefined, app.healthCheckUrl].filter(Boolean).join(' and ');
+  const what = [app.healthCheckCommand ? JSON.stringify(app.healthCheckCommand) : undefined, app.healthCheckUrl].filter(Boolean).join(' and ');
   const child = spawn('/bin/sh', ['-c', app.command], {
     cwd: ctx.cwd,
     env: { ...process.env, ...ctx.env, LIFEBOAT_HOOK: 'app' },
@@ -388,8 +389,8 @@ async function probeHealth(app: DrillAppOptions, ctx: HealthContext): Promise<{ 
       exitCode: 127,
       output: messageOf(err),
     }));
-    if (r.exitCode !== 0) return { healthy: false, detail: `\`${app.healthCheckCommand}\` exited ${r.exitCode}${lastLine(r.output)}` };
-    details.push(`\`${app.healthCheckCommand}\` exited 0`);
+    if (r.exitCode !== 0) return { healthy: false, detail: `${JSON.stringify(app.healthCheckCommand)} exited ${r.exitCode}${lastLine(r.output)}` };
+    details.push(`${JSON.stringify(app.healthCheckCommand)} exited 0`);
   }
   if (app.healthCheckUrl) {
     try {
@@ -419,4 +420,17 @@ async function stopProcessGroup(child: ChildProcess, exited: Promise<void>, hasE
   const timer = setTimeout(() => signalGroup('SIGKILL'), 5000);
   await exited;
   clearTimeout(timer);
+}
+
+/**
+ * A restore error as a drill's reason. The drill record names its snapshot already, so the
+ * reason names it not at all (the engine's message has it up to three times: in the part's
+ * key, "of snapshot", and the caller's prefix) and keeps what broke; the decompressor's own
+ * words (the error's cause) stay in the restore check's detail, not in the one-line reason.
+ */
+export function restoreFailureReason(err: unknown, service: string, snapshotId: string): string {
+  let text = messageOf(err);
+  const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : undefined;
+  if (cause) text = text.replace(` (${cause})`, '');
+  return text.replaceAll(snapshotPrefix(service, snapshotId), '').replaceAll(` of snapshot ${snapshotId}`, '').replaceAll(` in snapshot ${snapshotId}`, '');
 }

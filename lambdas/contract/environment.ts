@@ -23,6 +23,11 @@ export const ENV = {
   dir: 'LIFEBOAT_DIR',
   /** This task's ARN, when the ECS metadata endpoint is not there (local mode, tests). */
   task: 'LIFEBOAT_TASK',
+  /**
+   * A running local mode's API (`lifeboat local env` exports it): tasks are launched through
+   * local mode's launcher (child processes) instead of ECS.
+   */
+  localApi: 'LIFEBOAT_LOCAL_API',
 } as const;
 
 export type EnvName = (typeof ENV)[keyof typeof ENV];

@@ -8,7 +8,7 @@
  * conditional transaction on the observed term (see ElectionRequest), so concurrent and
  * duplicate electors elect exactly one primary per term.
  */
-import type { Lease, Member } from './membership.js';
+import { type Lease, type Member, MISSING_FROM_ECS_REASON, type TermCause } from './membership.js';
 import type { FailoverPolicy } from './service-policy.js';
 
 // ---------------------------------------------------------------------------------------
@@ -134,6 +134,23 @@ export function primaryLostAt(lease: Lease | undefined, holder: Member | undefin
 }
 
 /**
+ * What happened to the primary of `lease`, from its member item: the first sign of loss
+ * (LOSS_SIGNS) decides. `goneAt` before `aliveUntil` means it was going away (ECS, the
+ * reconciler or its own agent's release); otherwise its lease ran out.
+ */
+export function termCause(lease: Lease | undefined, holder: Member | undefined): TermCause {
+  if (!lease) return 'first-primary';
+  if (!holder) return 'holder-gone';
+  const gone = holder.goneAt ?? Number.POSITIVE_INFINITY;
+  const alive = holder.aliveUntil ?? Number.POSITIVE_INFINITY;
+  if (gone > alive || gone === Number.POSITIVE_INFINITY) return 'lease-expired';
+  if (holder.stoppedReason === MISSING_FROM_ECS_REASON) return 'missing-from-ecs';
+  if (holder.lastStatus === 'STOPPED') return 'task-stopped';
+  if (holder.desiredStatus === 'STOPPED') return 'task-stopping';
+  return 'released';
+}
+
+/**
  * The write an elector makes, as one transaction:
  *   - the lease moves from `observedTerm` to `observedTerm + 1`, held by `candidate`
  *     (condition: the lease is still at `observedTerm`, or absent when that is 0);
@@ -152,6 +169,8 @@ export interface ElectionRequest {
   now: number;
   /** Why, for logs and metrics: `bootstrap` (no primary yet) or `failover`. */
   reason: 'bootstrap' | 'failover';
+  /** What happened to the previous holder; written on the lease with the new term (decideFailover always sets it). */
+  cause?: TermCause;
 }
 
 export type ElectionOutcome =
@@ -209,6 +228,7 @@ export function decideFailover(
       candidate: best.taskArn,
       now,
       reason: lease && holder ? 'failover' : 'bootstrap',
+      cause: termCause(lease, holder),
     },
   };
 }

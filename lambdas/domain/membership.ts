@@ -75,8 +75,34 @@ export interface Lease {
   term: number;
   electedAt: number;
   previousHolder?: string;
+  /** Why the term changed (what happened to the previous holder); absent on leases written before it was recorded. */
+  cause?: TermCause;
   expiresAt?: number;
 }
+
+/**
+ * Why a term began, as the electors saw the previous holder: there was none
+ * (`first-primary`), its member item was gone (`holder-gone`), ECS stopped its task or is
+ * stopping it, the reconciler found it missing from ECS, its agent released the lease (the
+ * task was ending), or its lease ran out with no heartbeat renewing it (`lease-expired`:
+ * the agent hung, was starved of CPU or cut off from the table — a primary that cannot
+ * renew demotes itself before this). The agent's own log says which of those it was.
+ */
+export type TermCause = 'first-primary' | 'holder-gone' | 'task-stopped' | 'task-stopping' | 'missing-from-ecs' | 'released' | 'lease-expired';
+
+/** The reconciler's stoppedReason for a task ECS no longer knows (coordination.ts writes it). */
+export const MISSING_FROM_ECS_REASON = 'not found in ECS by the reconciler';
+
+/** A term's cause in words, for the status view, the activity list and `role --members`. */
+export const TERM_CAUSE_TEXT: Record<TermCause, string> = {
+  'first-primary': 'no primary before',
+  'holder-gone': "the previous primary's member record was gone",
+  'task-stopped': "the previous primary's task stopped",
+  'task-stopping': "ECS was stopping the previous primary's task",
+  'missing-from-ecs': "the previous primary's task was missing from ECS",
+  released: 'the previous primary released the lease (its task was ending)',
+  'lease-expired': "the previous primary's lease expired: no heartbeat renewed it (hung, starved or cut off; it demotes itself first)",
+};
 
 /** The lease with its expiry filled in from the holder's member item. */
 export function withExpiry(lease: Lease | undefined, members: readonly Member[]): Lease | undefined {

@@ -9,8 +9,10 @@
 import { type CheckSpec, type DatabasePolicy, type RecipeName, validateRecipeAndChecks } from './drill-checks.js';
 import { UsageError } from './errors.js';
 import { assertServiceName } from './ids.js';
+import { KEEP_RULES, KEEP_WITHIN } from './keep-rules.js';
 import { DEFAULT_REAP_AFTER_SECONDS, type RetentionPolicy, validateRetentionPolicy } from './retention-policy.js';
 import { assertScheduleExpression, assertTimeZone } from './schedule-expression.js';
+import { closestName } from './suggest.js';
 
 // The retention section is defined beside its rules; policy readers find it here too.
 export type { RetentionPolicy } from './retention-policy.js';
@@ -143,8 +145,140 @@ function wholeSeconds(path: string, v: unknown, { min = 0, max = Number.MAX_SAFE
   }
 }
 
+// The keys each section may have. `satisfies Record<keyof …, true>` makes the compiler
+// refuse a list that misses a field of the type or names one it does not have.
+const TOP_KEYS = {
+  service: true,
+  dataDir: true,
+  ecs: true,
+  snapshot: true,
+  retention: true,
+  failover: true,
+  drill: true,
+  targets: true,
+  discovery: true,
+  recipe: true,
+  database: true,
+} satisfies Record<keyof ServicePolicy, true>;
+const SNAPSHOT_KEYS = {
+  schedule: true,
+  timezone: true,
+  deadlineSeconds: true,
+  mode: true,
+  dumpTaskDefinition: true,
+  dumpContainerName: true,
+  pre: true,
+  post: true,
+} satisfies Record<keyof SnapshotPolicy, true>;
+const RETENTION_KEYS = [
+  'schedule',
+  'timezone',
+  'reapAfterSeconds',
+  ...KEEP_RULES.map((r) => r.jsonKey),
+  KEEP_WITHIN.jsonKey,
+] as const satisfies readonly (keyof RetentionPolicy)[];
+const FAILOVER_KEYS = { timeoutSeconds: true, leaseSeconds: true, heartbeatSeconds: true } satisfies Record<keyof FailoverPolicy, true>;
+const DRILL_KEYS = {
+  schedule: true,
+  timezone: true,
+  verifyCommand: true,
+  timeoutSeconds: true,
+  snapshot: true,
+  randomWindowDays: true,
+  verifyTimeoutSeconds: true,
+  app: true,
+  checks: true,
+} satisfies Record<keyof DrillPolicy, true>;
+const DATABASE_KEYS = { name: true, user: true, file: true, canary: true } satisfies Record<keyof DatabasePolicy, true>;
+const APP_KEYS = { command: true, healthCheckCommand: true, healthCheckUrl: true, startTimeoutSeconds: true } satisfies Record<keyof DrillAppCheck, true>;
+const TARGETS_KEYS = { rpoSeconds: true, rtoSeconds: true } satisfies Record<keyof TargetsPolicy, true>;
+const ECS_KEYS = {
+  cluster: true,
+  serviceName: true,
+  taskDefinition: true,
+  containerName: true,
+  launchType: true,
+  subnets: true,
+  securityGroups: true,
+  assignPublicIp: true,
+} satisfies Record<keyof EcsPlacement, true>;
+const DISCOVERY_KEYS = { namespaceId: true, serviceId: true, instanceId: true, port: true } satisfies Record<keyof DiscoveryPolicy, true>;
+
+/** Each section's path and its keys, checked in this order. */
+const SECTIONS: readonly (readonly [path: string, keys: readonly string[]])[] = [
+  ['snapshot', Object.keys(SNAPSHOT_KEYS)],
+  ['retention', RETENTION_KEYS],
+  ['failover', Object.keys(FAILOVER_KEYS)],
+  ['drill', Object.keys(DRILL_KEYS)],
+  ['drill.app', Object.keys(APP_KEYS)],
+  ['targets', Object.keys(TARGETS_KEYS)],
+  ['ecs', Object.keys(ECS_KEYS)],
+  ['discovery', Object.keys(DISCOVERY_KEYS)],
+  ['database', Object.keys(DATABASE_KEYS)],
+];
+
+const describeValue = (v: unknown): string => {
+  const text = JSON.stringify(v) ?? String(v);
+  const kind = Array.isArray(v) ? 'an array' : v === null ? 'null' : `a ${typeof v}`;
+  return `${text.length > 60 ? `${text.slice(0, 57)}...` : text} (${kind})`;
+};
+
+/**
+ * A key a user wrote in another vocabulary, and its JSON name with a note: the construct's
+ * `keepLast` or the CLI's `keep-last` for `last`, the construct's `timeout` (a Duration) for
+ * `timeoutSeconds`.
+ */
+function otherVocabulary(path: string, key: string, keys: readonly string[]): { jsonKey: string; note: string } | undefined {
+  const rule = path === 'retention' ? [...KEEP_RULES, KEEP_WITHIN].find((r) => r.cdkProp === key || `keep-${r.token}` === key) : undefined;
+  if (rule) return { jsonKey: rule.jsonKey, note: ` "${key}" is the construct's or the CLI's name; in JSON it is "${rule.jsonKey}"` };
+  for (const unit of ['Seconds', 'Days']) {
+    if (keys.includes(`${key}${unit}`)) return { jsonKey: `${key}${unit}`, note: ` in JSON durations are whole ${unit.toLowerCase()}` };
+  }
+  return undefined;
+}
+
+function assertObject(path: string, value: unknown): asserts value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    const example = path === 'the policy' ? ' like {"service": "wiki", "retention": {"last": 3}}' : ' like {"key": value}';
+    throw new UsageError(`${path} is ${describeValue(value)}; it must be a JSON object${example}`);
+  }
+}
+
+function assertKnownKeys(path: string, value: Record<string, unknown>, keys: readonly string[]): void {
+  for (const key of Object.keys(value)) {
+    if (keys.includes(key)) continue;
+    const name = path === '' ? key : `${path}.${key}`;
+    const other = otherVocabulary(path, key, keys);
+    const best = other?.jsonKey ?? closestName(key, keys);
+    const mean = best === undefined ? '' : ` (did you mean ${JSON.stringify(best)}?${other?.note ?? ''})`;
+    throw new UsageError(`unknown key ${JSON.stringify(name)} in the policy${mean}`, {
+      hint: `${path === '' ? 'a policy' : path} may have: ${keys.join(', ')}`,
+    });
+  }
+}
+
+/**
+ * Checks the policy's shape: an object whose sections are objects with only known keys, at
+ * every level. A typo (`"retension"`, `{"retention": {"lst": 3}}`) is refused with the key
+ * it was probably meant to be, never stored and silently ignored. Undefined values count
+ * as absent (the construct leaves options out that way).
+ */
+export function assertPolicyShape(input: unknown): asserts input is ServicePolicyInput {
+  assertObject('the policy', input);
+  assertKnownKeys('', input, Object.keys(TOP_KEYS));
+  for (const [path, keys] of SECTIONS) {
+    const [head, sub] = path.split('.') as [string, string | undefined];
+    const parent = sub === undefined ? input : (input[head] as Record<string, unknown> | undefined);
+    const value = parent?.[sub ?? head];
+    if (value === undefined) continue;
+    assertObject(path, value);
+    assertKnownKeys(path, value, keys);
+  }
+}
+
 /** Fills defaults and checks what can be checked without knowing other components. */
 export function normalizeServicePolicy(input: ServicePolicyInput): ServicePolicy {
+  assertPolicyShape(input);
   const service = assertServiceName(input.service);
   const failover = { ...DEFAULT_FAILOVER, ...(input.failover ?? {}) };
   wholeSeconds('failover.timeoutSeconds', failover.timeoutSeconds, { max: 3600 });
@@ -175,6 +309,7 @@ export function normalizeServicePolicy(input: ServicePolicyInput): ServicePolicy
   validateDrill(input.drill);
   validateRecipeAndChecks({ recipe: input.recipe, database: input.database, checks: input.drill?.checks });
   validateSchedules(input);
+  assertDrillVerifies(input.drill);
   const port = input.discovery?.port;
   if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65535)) {
     throw new UsageError(`discovery.port is ${JSON.stringify(port)}; it must be a whole number between 1 and 65535`);
@@ -235,4 +370,22 @@ function validateDrill(drill: DrillPolicy | undefined): void {
     throw new UsageError(`drill.app.healthCheckUrl ${JSON.stringify(app.healthCheckUrl)} is not an http(s) URL`);
   }
   wholeSeconds('drill.app.startTimeoutSeconds', app.startTimeoutSeconds, { min: 1 });
+}
+
+/**
+ * A drill section that says anything must say how the restored data is checked (a verify
+ * command, or typed checks): a drill that only restores proves the archive unpacks, not
+ * that the service could use it. An empty or absent section means no scheduled drills.
+ * The construct applies this same rule.
+ */
+function assertDrillVerifies(drill: DrillPolicy | undefined): void {
+  if (!drill || Object.values(drill).every((v) => v === undefined)) return;
+  const verify = drill.verifyCommand;
+  if ((drill.checks?.length ?? 0) > 0 && verify === undefined) return;
+  if (typeof verify !== 'string' || verify.trim() === '') {
+    throw new UsageError(
+      `drill.verifyCommand is ${JSON.stringify(verify ?? null)}; a drill must verify the restored data: give the shell command that checks it (exit 0 = pass), e.g. "pg_verifybackup /data"`,
+      { hint: 'or give typed drill checks (drill.checks), or leave the drill section out to schedule no drills' },
+    );
+  }
 }

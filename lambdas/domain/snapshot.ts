@@ -19,6 +19,12 @@ export interface SnapshotRecord {
   partCount?: number;
   manifestKey: string;
   manifestSha256?: string;
+  /**
+   * The URL of the store its objects were written to (`s3://bucket/prefix/`, `file:///…`),
+   * so a restore pointed at another store can name the right one. Absent in entries
+   * written before it was recorded.
+   */
+  store?: string;
   /** Fencing term of the writer (the primary's lease term), when it had one. */
   term?: number;
   sourceTask?: string;
@@ -51,7 +57,10 @@ export interface ExpiringExpectation {
   verifiedAt?: string;
 }
 
-export type SnapshotStart = Pick<SnapshotRecord, 'service' | 'id' | 'createdAt' | 'manifestKey' | 'term' | 'sourceTask' | 'sourceHost' | 'reason' | 'canary'>;
+export type SnapshotStart = Pick<
+  SnapshotRecord,
+  'service' | 'id' | 'createdAt' | 'manifestKey' | 'store' | 'term' | 'sourceTask' | 'sourceHost' | 'reason' | 'canary'
+>;
 
 export type SnapshotCompletion = Required<
   Pick<SnapshotRecord, 'completedAt' | 'size' | 'dataSize' | 'fileCount' | 'entryCount' | 'partCount' | 'manifestSha256' | 'warningCount'>

@@ -25,7 +25,7 @@ import { gunzip } from 'node:zlib';
 import * as tarStream from 'tar-stream';
 import type { SnapshotCatalog } from '../adapters/catalog.js';
 import { DEFAULT_USE_TTL_SECONDS, holdSnapshot, type SnapshotHoldPurpose, type SnapshotHolds } from '../adapters/snapshot-holds.js';
-import type { ObjectStore } from '../adapters/stores/store.js';
+import { ObjectNotFoundError, type ObjectStore, wrongStoreError } from '../adapters/stores/store.js';
 import { isManifestV2Key, MANIFEST_NAME, manifestObjectKey, parseSnapshotObjectKey, partObjectKey } from '../contract/keys.js';
 import {
   AbortedError,
@@ -259,13 +259,16 @@ function assertSameSnapshot(manifest: Manifest, snap: { service: string; id: str
  */
 export async function fetchManifest(
   store: ObjectStore,
-  snap: { service: string; id: string; manifestKey: string; manifestSha256?: string },
+  snap: { service: string; id: string; manifestKey: string; manifestSha256?: string; store?: string },
   limits: Partial<ManifestReadLimits> = {},
 ): Promise<{ manifest: Manifest; sha256: string; size: number }> {
   const lim = manifestReadLimits(limits);
   const { doc, sha256, size } = await readManifestDocument(store, snap.manifestKey, `snapshot ${snap.id}`, {
     jsonBytes: lim.jsonBytes,
     ...(snap.manifestSha256 ? { expectedSha256: snap.manifestSha256 } : {}),
+  }).catch((err: unknown) => {
+    // Missing from this store but recorded in another: name both (and the flag that fixes it).
+    throw err instanceof ObjectNotFoundError ? (wrongStoreError(snap, store.url) ?? err) : err;
   });
   const manifest = validateManifest(doc, lim);
   assertSameSnapshot(manifest, snap);

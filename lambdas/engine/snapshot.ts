@@ -569,6 +569,7 @@ async function uploadSnapshot(
       id,
       createdAt: createdAt.toISOString(),
       manifestKey,
+      store: options.store.url,
       term: options.term,
       sourceTask: options.sourceTask,
       sourceHost: hostname(),

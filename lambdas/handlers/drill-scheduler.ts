@@ -46,7 +46,7 @@ export function createDrillSchedulerHandler(rt: DrillRuntime) {
     try {
       const r = await startDrill(drillFlows(rt), { service, snapshot, trigger: 'schedule', drillId: scheduledDrillId(service, at) });
       rt.logger.info('drill started', {
-        service,
+        protectedService: service,
         drillId: r.drill.drillId,
         outcome: r.outcome,
         snapshotId: r.drill.snapshotId,
@@ -64,7 +64,7 @@ export function createDrillSchedulerHandler(rt: DrillRuntime) {
       // Not protected, no snapshot, bad policy: retrying will not help; say so and stop.
       // Unreachable table or ECS (exit code 3): throw, so the scheduler's retry policy applies.
       if (err instanceof LifeboatError && err.exitCode !== 3) {
-        rt.logger.error('drill not started', { service, error: err.message, hint: err.hint });
+        rt.logger.error('drill not started', { protectedService: service, error: err.message, hint: err.hint });
         return { outcome: 'not-started', service, reason: err.message };
       }
       throw err;

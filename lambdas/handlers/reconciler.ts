@@ -28,12 +28,12 @@ export function createReconcilerHandler(rt: ReconcilerRuntime) {
           const result = await reconcileService(policy, rt);
           run.reconciled.push(result);
           if (result.recorded || result.markedMissing) {
-            rt.logger.info('members reconciled with ECS', { service, recorded: result.recorded, markedMissing: result.markedMissing });
+            rt.logger.info('members reconciled with ECS', { protectedService: service, recorded: result.recorded, markedMissing: result.markedMissing });
             serviceMetric(rt, service, 'ReconciledMembers', MetricUnit.Count, result.recorded + result.markedMissing);
           }
           if (result.check) reportCheck(rt, result.check, 'reconciler');
         } catch (err) {
-          rt.logger.error('reconcile failed', { service, error: err as Error });
+          rt.logger.error('reconcile failed', { protectedService: service, error: err as Error });
           run.failed.push({ service, error: (err as Error).message });
         }
       }

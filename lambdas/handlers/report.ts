@@ -47,7 +47,7 @@ export function createReportHandler(rt: ReportRuntime) {
       }
     }
     const published = await publishDrillReports(flows, { service, maxAgeSeconds });
-    rt.logger.info('drill reports written', { service, keys: published.keys, verdict: published.report.verdict, finalized });
+    rt.logger.info('drill reports written', { protectedService: service, keys: published.keys, verdict: published.report.verdict, finalized });
     return { keys: published.keys, verdict: published.report.verdict, ...(finalized ? { finalized } : {}) };
   };
 }

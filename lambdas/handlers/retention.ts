@@ -18,6 +18,7 @@ import { type SweepResult, sweepServiceRetention } from '../control/retention.js
 import { isLifeboatError, OperationFailedError, RetentionPolicyError, UsageError } from '../domain/errors.js';
 import { assertServiceName } from '../domain/ids.js';
 import { retentionFlows } from '../runtime/flows.js';
+import { logFields } from '../runtime/observability.js';
 import { lambdaEntry, type Runtime } from '../runtime/runtime.js';
 
 /** EventBridge Scheduler input (`{ service }`), or an EventBridge rule's event with it in `detail`. */
@@ -106,23 +107,23 @@ export function createRetentionHandler(rt: RetentionRuntime) {
         const policy = await registry.get(service);
         if (!policy) {
           summary = { service, outcome: 'not-protected', ...empty, error: `service ${service} has no policy` };
-          logger.warn('service is not protected; nothing swept', { service });
+          logger.warn('service is not protected; nothing swept', { protectedService: service });
         } else {
           try {
             const r = await sweepServiceRetention(ctx, { service, policy: policy.retention, ...(deadline ? { deadline } : {}) });
             summary = summarize(service, 'swept', r);
-            logger.info('retention swept', { ...summary, policy: r.plan.policy, timezone: r.plan.timezone, snapshots: r.snapshots });
+            logger.info('retention swept', { ...logFields(summary), policy: r.plan.policy, timezone: r.plan.timezone, snapshots: r.snapshots });
           } catch (err) {
             if (!(err instanceof RetentionPolicyError)) throw err;
             // A refused policy deletes nothing complete; dead uploads still go.
             const r = await sweepServiceRetention(ctx, { service, policy: policy.retention, reapOnly: true, ...(deadline ? { deadline } : {}) });
             summary = { ...summarize(service, 'refused', r), error: err.message };
-            logger.warn('retention policy refused; only dead uploads were reaped', { ...summary, hint: err.hint });
+            logger.warn('retention policy refused; only dead uploads were reaped', { ...logFields(summary), hint: err.hint });
           }
         }
       } catch (err) {
         summary = { service, outcome: 'failed', ...empty, error: isLifeboatError(err) ? err.message : String((err as Error)?.stack ?? err) };
-        logger.error('retention sweep failed', { service, error: summary.error });
+        logger.error('retention sweep failed', { protectedService: service, error: summary.error });
       }
       summaries.push(summary);
       metrics.addDimension(SERVICE_DIMENSION, service); // 'service' is Powertools' own default dimension

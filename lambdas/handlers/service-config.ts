@@ -111,7 +111,7 @@ export function createServiceConfigHandler(rt: ServiceConfigRuntime, respond: Re
       } else {
         const policy = normalizeServicePolicy(parsePolicy(event.ResourceProperties.Policy));
         await registry.put(policy, { owner });
-        logger?.info('service policy stored', { service: policy.service, requestType: event.RequestType, owner });
+        logger?.info('service policy stored', { protectedService: policy.service, requestType: event.RequestType, owner });
         response = { ...base, Status: 'SUCCESS', PhysicalResourceId: `${PHYSICAL_ID_PREFIX}${policy.service}`, Data: { Service: policy.service } };
       }
     } catch (err) {

@@ -49,7 +49,7 @@ export function createSnapshotSchedulerHandler(rt: SnapshotSchedulerRuntime) {
         const r = await requestSnapshotJob(snapshotJobFlows(rt), { service, jobId: scheduledJobId(service, at), trigger: 'schedule' });
         const log = r.outcome === 'failed' ? rt.logger.warn.bind(rt.logger) : rt.logger.info.bind(rt.logger);
         log('snapshot job', {
-          service,
+          protectedService: service,
           jobId: r.job.jobId,
           outcome: r.outcome,
           status: r.job.status,
@@ -61,7 +61,7 @@ export function createSnapshotSchedulerHandler(rt: SnapshotSchedulerRuntime) {
       } catch (err) {
         // Not protected or a bad policy: retrying will not help. Unreachable (3): retry.
         if (err instanceof LifeboatError && err.exitCode !== 3) {
-          rt.logger.error('snapshot job not started', { service, error: err.message, hint: err.hint });
+          rt.logger.error('snapshot job not started', { protectedService: service, error: err.message, hint: err.hint });
           return { outcome: 'not-started', service, reason: err.message };
         }
         throw err;

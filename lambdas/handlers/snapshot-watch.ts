@@ -30,13 +30,13 @@ export function createSnapshotWatchHandler(rt: SnapshotWatchRuntime) {
           const policy = await rt.services.policy(service);
           if (!policy) continue;
           const expired = await expireOverdueJobs(snapshotJobFlows(rt), service);
-          for (const job of expired) rt.logger.warn('snapshot job missed its deadline', { service, jobId: job.jobId, reason: job.reason });
+          for (const job of expired) rt.logger.warn('snapshot job missed its deadline', { protectedService: service, jobId: job.jobId, reason: job.reason });
           const rpo = await watchRpo(rt.catalog, policy, new Date(rt.now()));
           if (rpo.ageSeconds !== undefined) serviceMetric(rt, service, 'NewestSnapshotAgeSeconds', MetricUnit.Seconds, rpo.ageSeconds);
           if (rpo.state !== 'no-target') {
             // The alarm watches this one: 1 while the newest complete snapshot is older than the RPO.
             serviceMetric(rt, service, 'RpoBreached', MetricUnit.Count, rpo.state === 'ok' ? 0 : 1);
-            if (rpo.state !== 'ok') rt.logger.warn('RPO breached', { service, ...rpo });
+            if (rpo.state !== 'ok') rt.logger.warn('RPO breached', { protectedService: service, ...rpo });
           }
           result.services.push({
             service,
@@ -46,7 +46,7 @@ export function createSnapshotWatchHandler(rt: SnapshotWatchRuntime) {
           });
         } catch (err) {
           // One service's trouble must not hide the others'.
-          rt.logger.error('snapshot watch failed', { service, error: err as Error });
+          rt.logger.error('snapshot watch failed', { protectedService: service, error: err as Error });
           result.failed.push({ service, error: (err as Error).message });
         }
       }

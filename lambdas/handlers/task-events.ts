@@ -34,14 +34,19 @@ export function createTaskEventsHandler(rt: TaskEventsRuntime) {
       if (result.outcome === 'snapshot-job') {
         const done = result.result;
         if (done.outcome === 'finished')
-          rt.logger.info('snapshot job finished', { service: done.job.service, jobId: done.job.jobId, status: done.job.status, reason: done.job.reason });
+          rt.logger.info('snapshot job finished', {
+            protectedService: done.job.service,
+            jobId: done.job.jobId,
+            status: done.job.status,
+            reason: done.job.reason,
+          });
         else rt.logger.debug('dump task event', { task: detail.taskArn, outcome: done.outcome, ...('why' in done ? { why: done.why } : {}) });
         return result;
       }
       const fields = { task: detail.taskArn, lastStatus: detail.lastStatus, desiredStatus: detail.desiredStatus, version: detail.version };
       if (result.outcome === 'ignored') rt.logger.debug('task ignored', { ...fields, why: result.why });
       else {
-        rt.logger.info(result.outcome === 'stale' ? 'older event ignored' : 'member recorded', { ...fields, service: result.service });
+        rt.logger.info(result.outcome === 'stale' ? 'older event ignored' : 'member recorded', { ...fields, protectedService: result.service });
         rt.metrics.addMetric(result.outcome === 'stale' ? 'StaleEvents' : 'TaskEvents', MetricUnit.Count, 1);
         if (result.outcome === 'recorded' && result.check) reportCheck(rt, result.check, 'task-event');
       }

@@ -35,7 +35,7 @@ export function createWatchdogHandler(rt: WatchdogRuntime) {
   const check = async (service: string, trigger: string): Promise<CheckResult | undefined> => {
     const policy = await rt.services.policy(service);
     if (!policy) {
-      rt.logger.info('service is no longer protected; nothing to check', { service, trigger });
+      rt.logger.info('service is no longer protected; nothing to check', { protectedService: service, trigger });
       return undefined;
     }
     const result = await checkService(policy, rt);
@@ -50,7 +50,7 @@ export function createWatchdogHandler(rt: WatchdogRuntime) {
         if (r) run.checked.push(r);
       } catch (err) {
         // One service's trouble must not hide the others'.
-        rt.logger.error('failover check failed', { service, error: err as Error });
+        rt.logger.error('failover check failed', { protectedService: service, error: err as Error });
         run.failed.push({ service, error: (err as Error).message });
       }
     }
@@ -80,7 +80,7 @@ export function createWatchdogHandler(rt: WatchdogRuntime) {
           const r = await check(message.service, 'continuation');
           if (r) run.checked.push(r);
         } catch (err) {
-          rt.logger.error('failover check failed', { service: message.service, messageId: record.messageId, error: err as Error });
+          rt.logger.error('failover check failed', { protectedService: message.service, messageId: record.messageId, error: err as Error });
           run.failed.push({ service: message.service, messageId: record.messageId, error: (err as Error).message });
           batchItemFailures.push({ itemIdentifier: record.messageId });
         }

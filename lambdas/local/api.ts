@@ -10,6 +10,7 @@
  *   GET  /drills/:id                 a drill's record
  *   POST /corrupt[?snapshot=ID]      damage a stored snapshot (demo of a failing drill)
  *   POST /schedules/:name            run a schedule now (retention, snapshot, drill, watchdog, …)
+ *   POST /ecs/run-task, /ecs/stop-task  ECS's RunTask/StopTask on local mode's launcher (the CLI with LIFEBOAT_LOCAL_API)
  *
  * Errors are JSON `{ error, hint }` with 400 for a LifeboatError the caller can fix, 409
  * when it cannot be done now, 500 otherwise.
@@ -17,6 +18,12 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { isLifeboatError } from '../domain/errors.js';
 import type { LocalMode } from './local-mode.js';
+
+async function jsonBody(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  for await (const c of req) chunks.push(c as Buffer);
+  return JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
+}
 
 function send(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json' });
@@ -37,6 +44,13 @@ async function route(mode: LocalMode, req: IncomingMessage, res: ServerResponse)
   if (method === 'POST' && p === '/drill') {
     const r = await mode.drill(snapshot);
     return send(res, 200, { outcome: r.outcome, ...r.drill });
+  }
+  // ECS's RunTask/StopTask for the CLI pointed at local mode (LIFEBOAT_LOCAL_API): local mode's own launcher.
+  if (method === 'POST' && p === '/ecs/run-task') return send(res, 200, await mode.taskLauncher.runTask((await jsonBody(req)) as never));
+  if (method === 'POST' && p === '/ecs/stop-task') {
+    const b = (await jsonBody(req)) as { cluster: string; taskArn: string; reason: string };
+    await mode.taskLauncher.stopTask(b.cluster, b.taskArn, b.reason);
+    return send(res, 200, { stopped: b.taskArn });
   }
   if (method === 'POST' && p === '/corrupt') return send(res, 200, await mode.corruptSnapshot(snapshot));
   let m = /^\/schedules\/([\w-]+)$/.exec(p);

@@ -40,7 +40,7 @@ import { planServiceRetention, type ServiceRetentionPlan } from '../control/rete
 import { type RequestOutcome, requestSnapshotJob } from '../control/snapshot-jobs.js';
 import { type DrillRecord, isDrillTask } from '../domain/drills.js';
 import { OperationFailedError, UsageError } from '../domain/errors.js';
-import type { Lease, Member } from '../domain/membership.js';
+import { type Lease, type Member, TERM_CAUSE_TEXT } from '../domain/membership.js';
 import { REPORT_FORMATS } from '../domain/report/render.js';
 import { normalizeServicePolicy, type ServicePolicy, type ServicePolicyInput } from '../domain/service-policy.js';
 import type { SnapshotRecord } from '../domain/snapshot.js';
@@ -148,6 +148,9 @@ export function examplePolicy(raw: ServicePolicyInput): ServicePolicy {
     discovery: { serviceId: `local-${name}`, ...(raw.discovery ?? {}) },
   });
 }
+
+/** The file in the state directory that `lifeboat local env` prints. */
+export const LOCAL_ENV_FILE = 'env';
 
 export class LocalMode {
   private readonly activityLog: Activity[] = [];
@@ -307,7 +310,7 @@ export class LocalMode {
     };
 
     // 5. The control plane: the Lambdas' handlers over the local runtime.
-    this.discovery = new LocalDiscovery((record) => this.activity('primary', `discovery → task ${shortTask(record.taskArn)} (term ${record.term})`));
+    this.discovery = new LocalDiscovery((record) => void this.termChanged(record));
     this.bus = new LocalEventBus({ onDelivery: (d) => this.onDelivery(d) });
     this.launcher = new LocalTaskLauncher({
       cluster: LOCAL_CLUSTER,
@@ -418,6 +421,34 @@ export class LocalMode {
     this.onClose('local API', close);
   }
 
+  /** The launcher tasks run on (child processes), for the CLI's drills through the API. */
+  get taskLauncher(): Pick<LocalTaskLauncher, 'runTask' | 'stopTask'> {
+    return this.launcher;
+  }
+
+  /**
+   * What a shell needs to point the CLI at this run, as `export` lines
+   * (`eval "$(lifeboat local env)"`): the table, the store, the endpoints and credentials of
+   * the embedded servers, the service, and the API whose launcher `lifeboat drill` then uses.
+   */
+  /** Writes shellExports() to `<state dir>/env` for `lifeboat local env`; removed when this run stops. */
+  async publishEnv(): Promise<string> {
+    const path = join(this.stateDir, LOCAL_ENV_FILE);
+    await writeFile(path, this.shellExports(), { mode: 0o600 });
+    this.onClose('env file', () => rm(path, { force: true }));
+    return path;
+  }
+
+  shellExports(): string {
+    const vars: Record<string, string> = { ...this.env, [ENV.service]: this.service, ...(this.apiUrl ? { [ENV.localApi]: this.apiUrl } : {}) };
+    const quote = (v: string) => `'${v.replaceAll("'", "'\\''")}'`;
+    return Object.entries(vars)
+      .filter(([k]) => /^(LIFEBOAT_|AWS_)/.test(k))
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([k, v]) => `export ${k}=${quote(v)}\n`)
+      .join('');
+  }
+
   get service(): string {
     return this.policy.service;
   }
@@ -451,6 +482,16 @@ export class LocalMode {
 
   private coordination() {
     return this.rt.coordination;
+  }
+
+  /** Discovery moved: one activity line with the term and why it changed (the lease records the cause). */
+  private async termChanged(record: { taskArn: string; term: number }): Promise<void> {
+    const lease = await this.coordination()
+      .readState(this.service)
+      .then((s) => s.lease)
+      .catch(() => undefined);
+    const cause = lease?.term === record.term && lease.cause ? `: ${TERM_CAUSE_TEXT[lease.cause]}` : '';
+    this.activity('primary', `discovery → task ${shortTask(record.taskArn)} (term ${record.term})${cause}`);
   }
 
   /** The runtime the handlers and local mode's own commands share (adapters over the embedded servers). */
@@ -688,7 +729,8 @@ export function shortTask(taskArn: string): string {
 
 function describeElection(e: { lease: Lease; reason: string; lostAt: number }, by: string): string {
   const after = e.reason === 'failover' ? `, ${((e.lease.electedAt - e.lostAt) / 1000).toFixed(1)} s after the old one was lost` : '';
-  return `primary elected: task ${shortTask(e.lease.holder)}, term ${e.lease.term} (${e.reason}, by the ${by}${after})`;
+  const cause = e.lease.cause ? `; ${TERM_CAUSE_TEXT[e.lease.cause]}` : '';
+  return `primary elected: task ${shortTask(e.lease.holder)}, term ${e.lease.term} (${e.reason}, by the ${by}${after}${cause})`;
 }
 
 async function collect<T>(it: AsyncIterable<T>, limit: number): Promise<T[]> {

@@ -4,6 +4,7 @@
  * (cli-table3 renders, log-update redraws), or as plain lines where there is no terminal
  * or CI is set (clig.dev: no animation there). Rendering is pure; the loop is below.
  */
+import { stripVTControlCharacters } from 'node:util';
 import Table from 'cli-table3';
 import type { Activity, LocalStatus } from './local-mode.js';
 
@@ -27,21 +28,77 @@ function bytes(n: number | undefined): string {
   return n < 1024 ? `${n} B` : n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 ** 2).toFixed(1)} MiB`;
 }
 
-function table(head: string[], rows: string[][], color: boolean): string {
-  const t = new Table({ head, style: { head: color ? ['cyan'] : [], border: color ? ['grey'] : [], compact: true, 'padding-left': 1, 'padding-right': 1 } });
-  for (const r of rows) t.push(r);
-  return t.toString();
+const visibleWidth = (text: string) =>
+  Math.max(
+    0,
+    ...stripVTControlCharacters(text)
+      .split('\n')
+      .map((l) => l.length),
+  );
+
+/** A plain line cut to the terminal's width, with … where it was cut. */
+export function clip(line: string, width: number): string {
+  return line.length <= width ? line : `${line.slice(0, Math.max(0, width - 1))}…`;
+}
+
+/**
+ * A table that fits `width` columns: first the columns in `dropFirst` go (least useful
+ * first), then the widest remaining columns are narrowed, their cells cut with …, so the
+ * table never wraps (a wrapped table scrolls the view off the screen).
+ */
+function table(head: string[], rows: string[][], color: boolean, width = Number.POSITIVE_INFINITY, dropFirst: readonly number[] = []): string {
+  const render = (cols: number[], colWidths?: number[]) => {
+    const t = new Table({
+      head: cols.map((c) => head[c]!),
+      ...(colWidths ? { colWidths } : {}),
+      style: { head: color ? ['cyan'] : [], border: color ? ['grey'] : [], compact: true, 'padding-left': 1, 'padding-right': 1 },
+    });
+    for (const r of rows) t.push(cols.map((c) => r[c] ?? ''));
+    return t.toString();
+  };
+  let cols = head.map((_, i) => i);
+  let text = render(cols);
+  for (const drop of dropFirst) {
+    if (visibleWidth(text) <= width) return text;
+    cols = cols.filter((c) => c !== drop);
+    text = render(cols);
+  }
+  if (visibleWidth(text) <= width) return text;
+  // Natural widths (content + padding), then take from the widest until the borders fit too.
+  const widths = cols.map((c) => Math.max(head[c]!.length, ...rows.map((r) => (r[c] ?? '').length)) + 2);
+  let excess = widths.reduce((a, b) => a + b, 0) + cols.length + 1 - width;
+  while (excess > 0) {
+    const widest = widths.indexOf(Math.max(...widths));
+    if (widths[widest]! <= 5) break;
+    widths[widest]!--;
+    excess--;
+  }
+  return render(cols, widths);
 }
 
 export const KEYS_HELP = 'k kill the primary · s snapshot · d drill · c damage the newest snapshot · r retention now · q quit';
 
-/** The whole screen as text. */
-export function renderStatus(s: LocalStatus, { color = false } = {}): string {
+/**
+ * The whole screen as text, fitted to the terminal: no line is wider than `width` (tables
+ * drop their least useful columns, then cut cells with …) and the activity list keeps only
+ * its newest lines that fit in `height` (`reserved` rows stay free for the keys and a message).
+ */
+export function renderStatus(
+  s: LocalStatus,
+  {
+    color = false,
+    width = Number.POSITIVE_INFINITY,
+    height = Number.POSITIVE_INFINITY,
+    reserved = 0,
+  }: { color?: boolean; width?: number; height?: number; reserved?: number } = {},
+): string {
   const now = s.at;
   const out: string[] = [];
   out.push(`Lifeboat local mode — service ${s.service} · schedules ×${s.speed} · ${s.ephemeral ? 'ephemeral' : `state in ${s.stateDir}`}`);
   out.push(`service (via discovery): ${s.serviceUrl ?? '-'}/kv/KEY   local API: ${s.apiUrl ?? '-'}   store: ${s.store}`);
-  const primary = s.lease ? `task ${short(s.lease.holder)}, term ${s.lease.term}, elected ${ago(s.lease.electedAt, now)}` : 'none yet';
+  const primary = s.lease
+    ? `task ${short(s.lease.holder)}, term ${s.lease.term}, elected ${ago(s.lease.electedAt, now)}${s.lease.cause ? ` (${s.lease.cause})` : ''}`
+    : 'none yet';
   out.push(
     `primary: ${primary}   discovery → ${s.discovery ? `task ${short(s.discovery.taskArn)} (term ${s.discovery.term}, port ${s.discovery.port ?? '-'})` : 'nothing registered'}`,
   );
@@ -59,6 +116,8 @@ export function renderStatus(s: LocalStatus, { color = false } = {}): string {
         m.startedAt ? m.startedAt.slice(11, 19) : '-',
       ]),
       color,
+      width,
+      [6, 5, 3],
     ),
   );
   const r = s.retention;
@@ -73,9 +132,11 @@ export function renderStatus(s: LocalStatus, { color = false } = {}): string {
         bytes(x.size),
         String(x.term ?? '-'),
         x.suspectAt ? 'suspect' : x.verifiedAt ? 'yes' : '-',
-        x.retention ? `${x.retention.action}${x.retention.reasons.length ? `: ${x.retention.reasons.join('; ')}` : ''}`.slice(0, 60) : '-',
+        x.retention ? `${x.retention.action}${x.retention.reasons.length ? `: ${x.retention.reasons.join('; ')}` : ''}` : '-',
       ]),
       color,
+      width,
+      [4, 3],
     ),
   );
   out.push('drills');
@@ -88,9 +149,11 @@ export function renderStatus(s: LocalStatus, { color = false } = {}): string {
         d.snapshotId.slice(0, 19),
         d.rtoSeconds !== undefined ? `${d.rtoSeconds} s` : '-',
         `${Math.round(d.rpoSeconds)} s`,
-        (d.reason ?? '').slice(0, 70),
+        d.reason ?? '',
       ]),
       color,
+      width,
+      [4, 3],
     ),
   );
   if (s.checks) {
@@ -112,8 +175,14 @@ export function renderStatus(s: LocalStatus, { color = false } = {}): string {
   out.push(`schedules: ${s.schedules.map((x) => `${x.name} ${x.expression} ${x.running ? 'running' : inTime(x.nextAt, now)}`).join(' · ')}`);
   out.push('');
   out.push('activity:');
-  for (const a of s.activity) out.push(`  ${activityLine(a)}`);
-  return out.join('\n');
+  const used = out.reduce((n, block) => n + block.split('\n').length, 0);
+  const room = Math.max(1, height - used - reserved);
+  for (const a of s.activity.slice(-room)) out.push(`  ${activityLine(a)}`);
+  // Every line, tables included (already fitted), cut to the width.
+  return out
+    .flatMap((block) => block.split('\n'))
+    .map((line) => (visibleWidth(line) > width && !line.includes('\u001b') ? clip(line, width) : line))
+    .join('\n');
 }
 
 export function activityLine(a: Activity): string {

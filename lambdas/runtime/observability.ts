@@ -2,6 +2,10 @@
  * How every handler logs and measures (Powertools Logger + Metrics of the runtime): the
  * invocation's correlation id, one metric per protected service, what a failover check did,
  * and the flush at the end of an invocation. Local mode passes its own logger to the runtime.
+ *
+ * Log fields name the protected service `protectedService`: Powertools reserves `service`
+ * (its own service name, "lifeboat") and drops any other value of it with a warning, so a
+ * `service` field would never reach CloudWatch (test/integration/handlers.test.ts checks).
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
@@ -32,7 +36,7 @@ export function serviceMetric(o: Pick<Observability, 'metrics'>, service: string
 /** Logs and measures what a failover check did; one place so every handler reports alike. */
 export function reportCheck(o: Observability, result: CheckResult, trigger: string): void {
   const fields = {
-    service: result.service,
+    protectedService: result.service,
     trigger,
     decision: result.decision,
     term: result.lease?.term,
@@ -46,6 +50,7 @@ export function reportCheck(o: Observability, result: CheckResult, trigger: stri
       ...fields,
       reason: result.elected.reason,
       previousHolder: result.elected.lease.previousHolder,
+      cause: result.elected.lease.cause,
       failoverMs: latency,
       discovery: result.discovery,
     });
@@ -72,4 +77,10 @@ export function flushMetrics(o: Pick<Observability, 'metrics'>): void {
 /** A logger as the drill workflows take it: message plus fields. */
 export function logWith(logger: Observability['logger']): (message: string, fields: Record<string, unknown>) => void {
   return (message, fields) => logger.info(message, fields);
+}
+
+/** A record's fields for a log line: its `service` as `protectedService` (see the header). */
+export function logFields<T extends { service: string }>(record: T): Omit<T, 'service'> & { protectedService: string } {
+  const { service, ...rest } = record;
+  return { ...rest, protectedService: service };
 }

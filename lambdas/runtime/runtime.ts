@@ -24,6 +24,7 @@ import { EcsTaskLauncher, type TaskLauncher } from '../adapters/ecs-launcher.js'
 import { EcsTaskReader, type EcsTasks } from '../adapters/ecs-tasks.js';
 import { type FailoverTimer, SqsFailoverTimer } from '../adapters/failover-timer.js';
 import { DynamoJobStore, type JobStore } from '../adapters/job-store.js';
+import { LocalApiTaskLauncher } from '../adapters/local-launcher-client.js';
 import { DynamoServiceRegistry, type ServiceRegistry } from '../adapters/service-registry.js';
 import { DynamoSnapshotHolds, type SnapshotHolds } from '../adapters/snapshot-holds.js';
 import { openStore } from '../adapters/stores/registry.js';
@@ -122,7 +123,11 @@ export function createRuntime(env: Env = process.env, overrides: RuntimeOverride
     holds: onTable((client, table) => new DynamoSnapshotHolds(client, table, () => new Date(now()))),
     drills: onTable((client, table) => new DynamoDrillStore(client, table)),
     jobs: onTable((client, table) => new DynamoJobStore(client, table)),
-    launcher: () => new EcsTaskLauncher(clients.ecs()),
+    // Pointed at a running local mode (`lifeboat local env`): its launcher, not ECS.
+    launcher: () => {
+      const localApi = env[ENV.localApi];
+      return localApi ? new LocalApiTaskLauncher(localApi) : new EcsTaskLauncher(clients.ecs());
+    },
     ecs: () => new EcsTaskReader(clients.ecs()),
     discovery: () => new CloudMapDiscovery(createServiceDiscoveryClient(env)),
     timer: () => {

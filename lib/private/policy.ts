@@ -1,9 +1,9 @@
 /**
  * From the construct's typed `ProtectionPolicy` to the stored `ServicePolicy` input, and
  * the checks that refuse a bad policy at synth. The rules the runtime also applies live in
- * the domain (`normalizeServicePolicy`: ranges, schedules, time zones) and are reused here;
- * the rules only a construct can state (a drill must verify something, retention must keep
- * something, durations must be whole seconds) are here. Every check skips values that are
+ * the domain (`normalizeServicePolicy`: shape, ranges, schedules, time zones, a drill must
+ * verify something) and are reused here; the rules only a construct can state (retention
+ * must keep something, durations must be whole seconds) are here. Every check skips values that are
  * unresolved tokens: CloudFormation resolves those, and the policy is checked again by the
  * handler that stores it.
  */
@@ -35,6 +35,7 @@ const OPTION_OF_FIELD: Record<string, string> = {
   'drill.verifyTimeoutSeconds': 'drill.verifyTimeout',
   'drill.randomWindowDays': 'drill.randomWindow',
   'drill.app.startTimeoutSeconds': 'drill.app.startTimeout',
+  'drill.verifyCommand': 'drill.verifyCommand',
   'snapshot.schedule': 'snapshot.schedule',
   'retention.schedule': 'retention.schedule',
   'drill.schedule': 'drill.schedule',
@@ -113,15 +114,6 @@ export function buildServicePolicy(
 
   const drill = policy.drill;
   if (drill) {
-    const hasChecks = (drill.checks?.length ?? 0) > 0;
-    if (
-      (drill.verifyCommand === undefined && !hasChecks) ||
-      (drill.verifyCommand !== undefined && !unresolved(drill.verifyCommand) && drill.verifyCommand.trim() === '')
-    ) {
-      fail(
-        `drill.verifyCommand is ${JSON.stringify(drill.verifyCommand ?? null)}; a drill must verify the restored data: give the shell command that checks it (exit 0 = pass), e.g. verifyCommand: 'pg_verifybackup /data', or typed checks, e.g. checks: [{ type: 'integrity' }] with recipe: 'postgres'`,
-      );
-    }
     if (drill.randomWindow && !drill.randomWindow.isUnresolved() && !Number.isInteger(drill.randomWindow.toDays({ integral: false }))) {
       fail(`drill.randomWindow is ${drill.randomWindow.toHumanString()}; it must be whole days, e.g. Duration.days(7)`);
     }
@@ -226,9 +218,14 @@ export function buildServicePolicy(
     ...(policy.database ? { database: policy.database } : {}),
   };
 
-  // The runtime's own rules (ranges, schedules, time zones), on everything known at synth.
+  // The runtime's own rules (shape, ranges, schedules, time zones, a drill verifies
+  // something): the very function `lifeboat service put` and the deploy-time handler run,
+  // on everything known at synth. A verify command that is a token is there; its value is
+  // checked at deploy.
+  const known = withoutTokens(input);
+  if (drill && unresolved(drill.verifyCommand)) known.drill = { ...known.drill, verifyCommand: '(token)' };
   try {
-    normalizeServicePolicy(withoutTokens(input));
+    normalizeServicePolicy(known);
   } catch (err) {
     if (!(err instanceof LifeboatError)) throw err;
     const field = Object.keys(OPTION_OF_FIELD).find((f) => err.message.startsWith(`${f} `));

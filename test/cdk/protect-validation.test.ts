@@ -111,6 +111,11 @@ describe('protect() validation', () => {
       { drill: { verifyCommand: '' } },
       /drill.verifyCommand is ""; a drill must verify the restored data: give the shell command that checks it \(exit 0 = pass\)/,
     ],
+    [
+      'a drill with no verify command at all (a JavaScript caller)',
+      { drill: { timeout: Duration.minutes(5) } as never },
+      /drill.verifyCommand is null; a drill must verify the restored data: .* \(the drill.verifyCommand option\)/,
+    ],
     ['a drill whose verify command is blank', { drill: { verifyCommand: '   ' } }, /drill.verifyCommand is " {3}"; a drill must verify the restored data/],
     [
       'a drill staleness beyond 7 days',

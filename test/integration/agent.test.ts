@@ -246,7 +246,7 @@ describe('lifeboat agent / lifeboat role', () => {
 
     const all = await cli(['role', '--service', 'wiki', '--members'], env);
     expect(all.code).toBe(0);
-    expect(all.stderr).toMatch(/wiki: primary .*t001 \(term 1\), lease valid for/);
+    expect(all.stderr).toMatch(/wiki: primary .*t001 \(term 1, first-primary\), lease valid for/);
     expect(all.stdout).toMatch(/^TASK\s+ROLE\s+TERM\s+STATUS\s+IP\s+HEARTBEAT\s+POSITION\nt001\s+primary\s+1\s+RUNNING\s+10\.0\.0\.1\s+/);
     const doc = JSON.parse((await cli(['role', '--service', 'wiki', '--members', '--json'], env)).stdout);
     expect(doc).toMatchObject({
@@ -269,5 +269,10 @@ describe('lifeboat agent / lifeboat role', () => {
     expect(await cli(['role', '--service', 'wiki', '--task', arn(1)], env)).toMatchObject({ code: 1, stdout: 'replica\n' });
     await store.recordTaskState('wiki', observation(arn(1), 'STOPPED', 7), Date.now());
     expect(await cli(['role', '--service', 'wiki', '--task', arn(1)], env)).toMatchObject({ code: 2, stdout: 'none\n' });
+    // A stopped member is history: hidden from --members unless --all asks for it.
+    const after = await cli(['role', '--service', 'wiki', '--members'], env);
+    expect(after).toMatchObject({ code: 0, stdout: '' });
+    expect(after.stderr).toMatch(/no running members of wiki; 1 stopped member not shown \(--all shows them\)/);
+    expect((await cli(['role', '--service', 'wiki', '--members', '--all'], env)).stdout).toMatch(/\nt001\s+none\s+\S+\s+STOPPED\s/);
   });
 });

@@ -6,10 +6,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDynamoClient, createS3Client } from '../../lambdas/adapters/aws.js';
 import { DynamoSnapshotCatalog } from '../../lambdas/adapters/catalog.js';
 import { S3Store } from '../../lambdas/adapters/stores/s3-store.js';
+import { snapshotKey } from '../../lambdas/contract/keys.js';
 import { cli, exitOf, spawnCli, waitFor } from '../support/cli.js';
 import { freshBucket, freshTable, tempDir, uniqueName } from '../support/fixtures.js';
 import { flipByteAt, tamper } from '../support/stores.js';
@@ -57,6 +59,9 @@ describe('lifeboat snapshot / restore / snapshots', () => {
     const listed = await cli(['snapshots', '--service', 'web', '--json'], env);
     const entries = JSON.parse(listed.stdout) as { id: string }[];
     expect(entries[0]!.id).toBe(doc.id);
+    // The same snapshot under the same field names in both commands.
+    const { durationMs: _d, warnings: _w, postHookError: _p, ...same } = doc;
+    expect(entries[0]).toEqual(same);
     expect(entries).toHaveLength(2);
 
     const restored = JSON.parse((await cli(['restore', '--service', 'web', '--dir', out('r2'), '--json'], env)).stdout);
@@ -231,8 +236,9 @@ describe('bad input: exit code and one clear line', () => {
     const r = await cli(argv(), e());
     expect(r.stderr).toMatch(message);
     expect(r.code).toBe(code);
-    // One error line: ours ("lifeboat: error: ...") or commander's for flag syntax ("error: ...").
-    expect(r.stderr.split('\n').filter((l) => /^(lifeboat: )?error: /.test(l))).toHaveLength(1);
+    // One error line, the same prefix whether ours or commander's (flag syntax).
+    expect(r.stderr.split('\n').filter((l) => /^lifeboat: error: /.test(l))).toHaveLength(1);
+    expect(r.stderr).not.toMatch(/^error: /m);
   });
 
   it('refuses to overwrite a non-empty directory and leaves it alone', async () => {
@@ -263,6 +269,26 @@ describe('bad input: exit code and one clear line', () => {
     expect(r.stderr).toMatch(new RegExp(`lifeboat: error: .*${snap}.*corrupt`));
     expect(JSON.parse(r.stdout)).toMatchObject({ error: { type: 'IntegrityError', exitCode: 1 } });
     expect(await readdir(target)).toEqual(['old']);
+  });
+
+  it('GIVEN a snapshot in one store WHEN restored from another THEN exit 2 naming both stores; an entry without a recorded store still names the one tried', async () => {
+    const snap = (await cli(['snapshot', '--service', 'moved', '--dir', data], env)).stdout.trim();
+    const catalog = new DynamoSnapshotCatalog(createDynamoClient(), table);
+    expect((await catalog.get('moved', snap))?.store).toBe(`s3://${bucket}/backups/`);
+    const other = `s3://${bucket}/elsewhere/`;
+    const r = await cli(['restore', '--service', 'moved', '--dir', out('moved'), '--store', other], env);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`lifeboat: error: snapshot ${snap} of moved is not in ${other}`);
+    expect(r.stderr).toContain(`the catalog recorded it in s3://${bucket}/backups/`);
+    expect(r.stderr).toContain(`hint: restore from the store it was written to: --store s3://${bucket}/backups/`);
+
+    // An entry written before stores were recorded: readable, and the old message.
+    const { store: _recorded, ...old } = (await catalog.get('moved', snap))!;
+    await createDynamoClient().send(new PutCommand({ TableName: table, Item: { ...snapshotKey('moved', snap), type: 'snapshot', ...old } }));
+    const legacy = await cli(['restore', '--service', 'moved', '--dir', out('moved2'), '--store', other], env);
+    expect(legacy.code).toBe(1);
+    expect(legacy.stderr).toMatch(/does not exist in s3:\/\/.*\/elsewhere\//);
+    expect((await cli(['restore', '--service', 'moved', '--dir', out('moved3')], env)).code).toBe(0);
   });
 
   it('exits 1 with the hook output when the pre hook fails', async () => {

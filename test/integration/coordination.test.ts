@@ -104,7 +104,7 @@ describe.each(COORDINATION_STORES)('coordination store: $name', ({ make }) => {
     expect(await store.elect({ ...decision.request, candidate: arn(1) })).toEqual({ kind: 'superseded' });
     const state = await store.readState(s);
     // The lease's expiry is its holder's heartbeat lease, read with it.
-    expect(state.lease).toEqual({ service: s, holder: arn(2), term: 1, electedAt: T0 + 1, expiresAt: T0 + 15_000 });
+    expect(state.lease).toEqual({ service: s, holder: arn(2), term: 1, electedAt: T0 + 1, cause: 'first-primary', expiresAt: T0 + 15_000 });
     expect(state.members.map((m) => [m.taskArn, m.primaryTerm])).toEqual([
       [arn(1), undefined],
       [arn(2), 1],

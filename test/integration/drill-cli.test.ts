@@ -237,5 +237,11 @@ describe('lifeboat report', () => {
       const r = await cli(argv, { LIFEBOAT_TABLE: passing });
       expect(r.code, argv.join(' ')).toBe(2);
     }
+    // A missing --out directory is named as such, not as the temporary file it would have written.
+    const missing = join(work.path, 'no-such-dir');
+    const r = await cli(['report', '--out', join(missing, 'r.md')], { LIFEBOAT_TABLE: passing });
+    expect(r.stderr).toContain(`cannot write the report to ${join(missing, 'r.md')}: the directory ${missing} does not exist`);
+    expect(r.stderr).toContain(`hint: create it first (mkdir -p ${missing})`);
+    expect(r.stderr).not.toMatch(/\.tmp/);
   });
 });

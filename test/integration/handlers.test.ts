@@ -232,8 +232,10 @@ describe('lifeboat handlers', () => {
     expect(run.batchItemFailures).toEqual([]);
     expect(run.checked[0]).toMatchObject({
       decision: 'elect',
-      elected: { reason: 'failover', lostAt: T0 + 1000, lease: { holder: arn(2), term: 2, previousHolder: arn(1) } },
+      elected: { reason: 'failover', lostAt: T0 + 1000, lease: { holder: arn(2), term: 2, previousHolder: arn(1), cause: 'task-stopped' } },
     });
+    // The cause is in the table with the term, for anyone who reads the lease later.
+    expect((await h.store.readState('wiki')).lease).toMatchObject({ term: 2, cause: 'task-stopped' });
     expect(h.mocks.sd).toHaveReceivedCommandWith(RegisterInstanceCommand, {
       Attributes: { AWS_INSTANCE_IPV4: '10.0.1.12', AWS_INSTANCE_PORT: '8080', LIFEBOAT_TERM: '2', LIFEBOAT_TASK: arn(2) },
     });
@@ -320,5 +322,41 @@ describe('lifeboat handlers', () => {
       [arn(2), 'STOPPED', null, T0],
       [arn(3), 'RUNNING', '10.0.3.3', null],
     ]);
+  });
+});
+
+describe('log lines in CloudWatch', () => {
+  it('GIVEN the real Powertools logger WHEN the handlers record members, elect and fail THEN every line names the service as protectedService and none is dropped as reserved', async () => {
+    const h = harness(await freshTable());
+    await h.registry.put(normalizeServicePolicy({ service: 'ledger', failover: { timeoutSeconds: 0 }, ecs: { serviceName: 'ledger-ecs' } }));
+    // What Lambda ships to CloudWatch: Powertools' JSON lines on stdout and stderr.
+    const lines: string[] = [];
+    const capture = (stream: NodeJS.WriteStream) =>
+      vi.spyOn(stream, 'write').mockImplementation((chunk: string | Uint8Array) => {
+        lines.push(...String(chunk).split('\n').filter(Boolean));
+        return true;
+      });
+    const logger = new Logger({ serviceName: 'lifeboat', logLevel: 'DEBUG' });
+    const out = capture(process.stdout);
+    const err = capture(process.stderr);
+    try {
+      const deps = { ...h.deps, logger };
+      const onEvent = createTaskEventsHandler(deps);
+      await onEvent(taskStateChange({ taskArn: arn(1), lastStatus: 'RUNNING', version: 1, group: 'service:ledger-ecs' }));
+      await h.store.heartbeat('ledger', arn(1), { now: T0, aliveUntil: T0 + 15_000 });
+      await createWatchdogHandler(deps)({});
+      await onEvent(
+        taskStateChange({ taskArn: arn(1), lastStatus: 'STOPPED', version: 2, group: 'service:ledger-ecs', stoppedAt: '2026-11-27T12:00:04.000Z' }),
+      );
+      await createReconcilerHandler(deps)({});
+    } finally {
+      out.mockRestore();
+      err.mockRestore();
+    }
+    const records = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.join('\n')).not.toMatch(/reserved key/);
+    expect(records.every((r) => r.service === 'lifeboat')).toBe(true);
+    const about = records.filter((r) => r.protectedService === 'ledger').map((r) => r.message);
+    expect(about).toEqual(expect.arrayContaining(['member recorded', 'primary elected']));
   });
 });

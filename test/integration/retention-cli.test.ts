@@ -147,7 +147,7 @@ describe('lifeboat retention plan --snapshots (offline what-if)', () => {
   it('says which file it cannot read', async () => {
     const r = await cli(['retention', 'plan', '--policy', 'last=1', '--snapshots', join(work.path, 'missing.json')], OFFLINE);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/cannot read --snapshots .*missing.json: ENOENT/);
+    expect(r.stderr).toMatch(/cannot read --snapshots .*missing.json: no such file \(ENOENT\)\n {2}hint: pass a JSON file/);
   });
 });
 

@@ -89,7 +89,11 @@ describe('retention handler', () => {
     ]);
     expect(await objectCount(store, a.name, a.ids[0]!)).toBe(0);
     expect(rec.logs).toEqual([
-      expect.objectContaining({ level: 'info', message: 'retention swept', data: expect.objectContaining({ service: a.name, deleted: 2, policy: 'last=1' }) }),
+      expect.objectContaining({
+        level: 'info',
+        message: 'retention swept',
+        data: expect.objectContaining({ protectedService: a.name, deleted: 2, policy: 'last=1' }),
+      }),
     ]);
     expect(rec.metrics).toEqual([
       { dimensions: { ProtectedService: a.name }, name: 'SnapshotsExpired', value: 2 },
@@ -122,7 +126,7 @@ describe('retention handler', () => {
     const rec = recorder();
     const run = createRetentionHandler(deps(rec, { objects: failing }))({});
     await expect(run).rejects.toThrow(new RegExp(`retention failed for ${broken.name}; the next run retries`));
-    const byService = (name: string) => rec.logs.find((l) => l.data.service === name);
+    const byService = (name: string) => rec.logs.find((l) => l.data.protectedService === name);
     expect(byService(good.name)).toMatchObject({ level: 'info', data: { outcome: 'swept', deleted: 1 } });
     expect(byService(bare.name)).toMatchObject({
       level: 'warn',

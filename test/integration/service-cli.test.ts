@@ -42,7 +42,7 @@ describe('lifeboat service', () => {
     await writeFile(file, '{ not json');
     expect((await cli(['service', 'put', '--policy', file, '--table', table])).stderr).toMatch(/is not valid JSON/);
     expect((await cli(['service', 'put', '--policy', join(work.path, 'missing.json'), '--table', table])).stderr).toMatch(
-      /cannot read the policy file .*missing.json: ENOENT/,
+      /cannot read the policy file .*missing.json: no such file \(ENOENT\)/,
     );
     expect((await cli(['service', 'list', '--table', table, '--json'])).stdout).toBe('[]\n');
   });
@@ -66,6 +66,36 @@ describe('lifeboat service', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(message);
     expect((await cli(['service', 'show', '--service', 'recipes', '--table', table])).code).toBe(1);
+  });
+
+  it.each([
+    ['a typo inside a section', { service: 'wiki', retention: { lst: 3 } }, /unknown key "retention.lst" in the policy \(did you mean "last"\?\)/],
+    ['a typo of a section', { service: 'wiki', retension: { last: 3 } }, /unknown key "retension" in the policy \(did you mean "retention"\?\)/],
+    [
+      'a typo two levels down',
+      { service: 'wiki', drill: { verifyCommand: 'true', app: { comand: 'serve' } } },
+      /unknown key "drill.app.comand" .*did you mean "command"/,
+    ],
+    [
+      "the construct's name for a rule",
+      { service: 'wiki', retention: { keepLast: 3 } },
+      /unknown key "retention.keepLast" .*did you mean "last"\? "keepLast" is the construct's or the CLI's name; in JSON it is "last"/,
+    ],
+    [
+      'a drill without a verify command',
+      { service: 'wiki', drill: { schedule: 'cron(0 3 * * ? *)' } },
+      /drill.verifyCommand is null; a drill must verify the restored data/,
+    ],
+    ['an array', [], /the policy is \[\] \(an array\); it must be a JSON object like \{"service"/],
+    ['a section that is not an object', { service: 'wiki', retention: 3 }, /retention is 3 \(a number\); it must be a JSON object/],
+  ])('GIVEN %s WHEN service put THEN exit 2 naming it, nothing stored', async (_what, policy, message) => {
+    const file = join(work.path, 'strict.json');
+    await writeFile(file, JSON.stringify(policy));
+    const r = await cli(['service', 'put', '--policy', file, '--table', table]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).not.toMatch(/is protected/);
+    expect((await cli(['service', 'show', '--service', 'wiki', '--table', table])).code).toBe(1);
   });
 
   it('GIVEN a protected service WHEN snapshots names it with a typo THEN exit 2 with did-you-mean; the protected one without snapshots is an empty list', async () => {

@@ -3,6 +3,7 @@
  * tasks, and how the task's end and the agent's result become one outcome.
  */
 import { describe, expect, it } from 'vitest';
+import { restoreFailureReason } from '../../lambdas/agent/drill-mode.js';
 import { DRILL_STARTED_BY_PREFIX } from '../../lambdas/contract/triggers.js';
 import {
   buildDrillRunTask,
@@ -22,7 +23,7 @@ import {
   truncateOutput,
 } from '../../lambdas/domain/drills.js';
 import { type EcsTask, EcsTaskSchema, overrideEnvironment } from '../../lambdas/domain/ecs-task.js';
-import { UsageError } from '../../lambdas/domain/errors.js';
+import { IntegrityError, UsageError } from '../../lambdas/domain/errors.js';
 import { normalizeServicePolicy } from '../../lambdas/domain/service-policy.js';
 import { routeTask } from '../../lambdas/domain/task-routing.js';
 
@@ -304,5 +305,15 @@ describe('truncateOutput', () => {
     expect(truncateOutput('short', 1024)).toBe('short');
     // Never starts with half a multi-byte character.
     expect(truncateOutput('é'.repeat(1000), 101)).not.toMatch(/\uFFFD/);
+  });
+});
+
+describe('restoreFailureReason', () => {
+  it("names what broke once: no snapshot id (the drill has it) and no decompressor's raw words (the check keeps them)", () => {
+    const id = '20261127T081735.123Z-9f3c2a1b';
+    const zstd = new Error('Unknown frame descriptor');
+    const err = new IntegrityError(`part kv/snapshots/${id}/part-0000.tar.zst of snapshot ${id} is corrupted or truncated (${zstd.message})`, { cause: zstd });
+    expect(restoreFailureReason(err, 'kv', id)).toBe('part part-0000.tar.zst is corrupted or truncated');
+    expect(restoreFailureReason(new IntegrityError(`file "a" in snapshot ${id} is corrupted: size`), 'kv', id)).toBe('file "a" is corrupted: size');
   });
 });

@@ -5,8 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { isDrillTask } from '../../lambdas/domain/drills.js';
 import { EcsTaskSchema, parseEcsTask } from '../../lambdas/domain/ecs-task.js';
-import { compareCandidates, decideFailover, isEligible, primaryLostAt, rankCandidates, roleOf } from '../../lambdas/domain/election.js';
-import { ecsServiceOfGroup, goneAtOf, type Lease, type Member, observationFromEcsTask } from '../../lambdas/domain/membership.js';
+import { compareCandidates, decideFailover, isEligible, primaryLostAt, rankCandidates, roleOf, termCause } from '../../lambdas/domain/election.js';
+import { ecsServiceOfGroup, goneAtOf, type Lease, type Member, MISSING_FROM_ECS_REASON, observationFromEcsTask } from '../../lambdas/domain/membership.js';
 import { taskStateChange } from '../support/ecs-events.js';
 
 const NOW = 1_000_000;
@@ -197,5 +197,37 @@ describe('discovery policy', () => {
     });
     expect(() => normalizeServicePolicy({ service: 'wiki', discovery: { port: 70000 } })).toThrow(/discovery.port is 70000/);
     expect(() => normalizeServicePolicy({ service: 'wiki', discovery: { instanceId: 'a/b' } })).toThrow(/not a valid Cloud Map instance id/);
+  });
+});
+
+describe('termCause: why a term changed, from the previous holder as the electors saw it', () => {
+  const lease = { service: 's', holder: 'a', term: 3, electedAt: 0 };
+  const member = (m: Partial<Member>): Member => ({ taskArn: 'a', lastStatus: 'RUNNING', desiredStatus: 'RUNNING', commands: {}, ...m }) as Member;
+  it.each([
+    ['no lease', undefined, undefined, 'first-primary'],
+    ["the holder's item is gone", lease, undefined, 'holder-gone'],
+    ['its heartbeats stopped', lease, member({ aliveUntil: 100 }), 'lease-expired'],
+    ['it went away after its lease ran out', lease, member({ aliveUntil: 100, goneAt: 200, lastStatus: 'STOPPED' }), 'lease-expired'],
+    ['ECS stopped it', lease, member({ aliveUntil: 300, goneAt: 200, lastStatus: 'STOPPED', desiredStatus: 'STOPPED' }), 'task-stopped'],
+    ['ECS is stopping it', lease, member({ aliveUntil: 300, goneAt: 200, desiredStatus: 'STOPPED' }), 'task-stopping'],
+    [
+      'the reconciler found it missing',
+      lease,
+      member({ aliveUntil: 300, goneAt: 200, lastStatus: 'STOPPED', stoppedReason: MISSING_FROM_ECS_REASON }),
+      'missing-from-ecs',
+    ],
+    ['its agent released the lease', lease, member({ aliveUntil: 300, goneAt: 200 }), 'released'],
+  ] as const)('%s → %s', (_what, l, holder, cause) => {
+    expect(termCause(l, holder)).toBe(cause);
+  });
+  it('decideFailover puts the cause on the election it asks for', () => {
+    const d = decideFailover(
+      's',
+      lease,
+      [member({ aliveUntil: 100 }), member({ taskArn: 'b', aliveUntil: 10_000, heartbeatAt: 1 })],
+      { timeoutSeconds: 0 },
+      1000,
+    );
+    expect(d).toMatchObject({ kind: 'elect', request: { cause: 'lease-expired' } });
   });
 });

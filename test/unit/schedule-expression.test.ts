@@ -70,7 +70,7 @@ describe('normalizeServicePolicy schedules', () => {
         service: 'db',
         snapshot: { schedule: 'rate(1 hour)' },
         retention: { schedule: 'cron(0 4 * * ? *)', daily: 7 },
-        drill: { schedule: 'cron(0 3 * * ? *)', timezone: 'Europe/Paris' },
+        drill: { schedule: 'cron(0 3 * * ? *)', timezone: 'Europe/Paris', verifyCommand: 'true' },
       }),
     ).not.toThrow();
     expect(() => normalizeServicePolicy({ service: 'db', snapshot: { schedule: 'hourly' } })).toThrow(/snapshot.schedule "hourly"/);

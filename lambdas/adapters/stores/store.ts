@@ -8,7 +8,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { LifeboatError } from '../../domain/errors.js';
+import { LifeboatError, UsageError } from '../../domain/errors.js';
 
 export interface ObjectInfo {
   key: string;
@@ -100,6 +100,21 @@ export class ShortObjectError extends LifeboatError {
   ) {
     super(`object ${key} is too short: asked for ${length} bytes at ${offset}, got ${got}`);
   }
+}
+
+const sameStore = (a: string, b: string) => a.replace(/\/+$/, '') === b.replace(/\/+$/, '');
+
+/**
+ * A snapshot's objects were looked for in another store than the one its catalog entry
+ * recorded: the error names both and the flag that fixes it. Undefined when the entry
+ * records no store (written before stores were recorded) or the same one.
+ */
+export function wrongStoreError(snap: { service: string; id: string; manifestKey: string; store?: string }, tried: string): UsageError | undefined {
+  if (snap.store === undefined || sameStore(snap.store, tried)) return undefined;
+  return new UsageError(
+    `snapshot ${snap.id} of ${snap.service} is not in ${tried} (its manifest ${snap.manifestKey} is missing there); the catalog recorded it in ${snap.store}`,
+    { hint: `restore from the store it was written to: --store ${snap.store} (or LIFEBOAT_STORE)` },
+  );
 }
 
 /** A multipart upload that was started and never completed or aborted (S3 only). */

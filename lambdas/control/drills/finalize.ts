@@ -69,16 +69,16 @@ export async function finalizeDrill(deps: FinalizeDeps, detail: DrillTaskEvent, 
   }
   const drill = await deps.drills.get(service, drillId);
   if (!drill) {
-    log('STOPPED event for an unknown drill', { service, drillId, taskArn: detail.taskArn });
+    log('STOPPED event for an unknown drill', { protectedService: service, drillId, taskArn: detail.taskArn });
     return { outcome: 'ignored', reason: 'unknown-drill' };
   }
   if (drill.status !== 'running') {
     const snapshotVerified = await applyVerdict(deps, drill);
-    log('drill already finished; event ignored', { service, drillId, status: drill.status, snapshotVerified });
+    log('drill already finished; event ignored', { protectedService: service, drillId, status: drill.status, snapshotVerified });
     return { outcome: 'ignored', reason: 'already-finished', drill };
   }
   if (drill.taskArn && drill.taskArn !== detail.taskArn) {
-    log('STOPPED event for a task that is not the drill task', { service, drillId, taskArn: detail.taskArn, drillTask: drill.taskArn });
+    log('STOPPED event for a task that is not the drill task', { protectedService: service, drillId, taskArn: detail.taskArn, drillTask: drill.taskArn });
     return { outcome: 'ignored', reason: 'other-task', drill };
   }
   const conclusion = concludeDrill(drill, drillTaskEnd(detail, drill.launch.containerName), clock());
@@ -93,7 +93,7 @@ export async function finalizeDrill(deps: FinalizeDeps, detail: DrillTaskEvent, 
   const snapshotVerified = await applyVerdict(deps, finished.drill);
   deps.metrics?.drillFinished(finished.drill);
   log('drill finished', {
-    service,
+    protectedService: service,
     drillId,
     status: finished.drill.status,
     reason: finished.drill.reason,
@@ -116,7 +116,11 @@ async function applyVerdict(deps: FinalizeDeps, drill: DrillRecord): Promise<boo
   if (drill.status === 'failed') {
     const marked = await deps.catalog.markSuspect(drill.service, drill.snapshotId, at, drill.drillId);
     if (marked)
-      deps.log?.('snapshot of a failed drill is suspect; no longer verified', { service: drill.service, drillId: drill.drillId, snapshotId: drill.snapshotId });
+      deps.log?.('snapshot of a failed drill is suspect; no longer verified', {
+        protectedService: drill.service,
+        drillId: drill.drillId,
+        snapshotId: drill.snapshotId,
+      });
     return false;
   }
   if (drill.status !== 'passed') return false;
@@ -127,7 +131,7 @@ async function applyVerdict(deps: FinalizeDeps, drill: DrillRecord): Promise<boo
   } catch (err) {
     if (err instanceof OperationFailedError) {
       deps.log?.('snapshot of a passed drill could not be marked verified', {
-        service: drill.service,
+        protectedService: drill.service,
         drillId: drill.drillId,
         snapshotId: drill.snapshotId,
         error: err.message,
@@ -173,14 +177,14 @@ export async function stopOverdueDrills(deps: WatchdogDeps, options: { services?
       if (finished.outcome !== 'finished') continue;
       result.timedOut.push(finished.drill);
       deps.metrics?.drillFinished(finished.drill);
-      log('drill timed out', { service, drillId: drill.drillId, deadline: drill.deadline, taskArn: drill.taskArn });
+      log('drill timed out', { protectedService: service, drillId: drill.drillId, deadline: drill.deadline, taskArn: drill.taskArn });
       if (!drill.taskArn) continue;
       try {
         await deps.launcher.stopTask(drill.launch.cluster, drill.taskArn, `Lifeboat drill ${drill.drillId} timed out (deadline ${drill.deadline})`);
       } catch (err) {
         const error = (err as Error)?.message ?? String(err);
         result.stopFailures.push({ service, drillId: drill.drillId, taskArn: drill.taskArn, error });
-        log('drill task could not be stopped', { service, drillId: drill.drillId, taskArn: drill.taskArn, error });
+        log('drill task could not be stopped', { protectedService: service, drillId: drill.drillId, taskArn: drill.taskArn, error });
       }
     }
   }
