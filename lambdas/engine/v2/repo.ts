@@ -155,11 +155,17 @@ export async function loadCondemned(store: ObjectStore, service: string, signal?
   return condemned;
 }
 
-/** The union of every index file of the service, without condemned packs. */
+/**
+ * The union of every index file of the service, without condemned packs. With
+ * `fallbackToCondemned` (restore), a blob found only in a condemned pack is still located
+ * there: a snapshot that began before the pack was condemned may use it until GC's sweep
+ * rescues the pack (docs/ARCHITECTURE.md "Garbage collection").
+ */
 export async function loadIndex(
   store: ObjectStore,
   service: string,
   signal?: AbortSignal,
+  options: { fallbackToCondemned?: boolean } = {},
 ): Promise<{ index: BlobIndex; condemned: Set<string>; files: number }> {
   const [condemned, keys] = await Promise.all([
     loadCondemned(store, service, signal),
@@ -180,6 +186,7 @@ export async function loadIndex(
     ),
   );
   for (const d of docs) index.add(d, condemned);
+  if (options.fallbackToCondemned) for (const d of docs) index.add(d);
   return { index, condemned, files: keys.length };
 }
 
