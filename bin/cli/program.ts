@@ -18,6 +18,7 @@ import { registerLocal } from './local.js';
 import { type CommandResult, VERSION } from './options.js';
 import { registerReport } from './report.js';
 import { registerRestore } from './restore.js';
+import { registerGc } from './gc.js';
 import { registerRetention } from './retention.js';
 import { registerRole } from './role.js';
 import { registerService } from './service.js';
@@ -50,6 +51,7 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<ExitCo
   registerInit(program, io, done);
   registerCatalog(program, io, done);
   registerRetention(program, io, done);
+  registerGc(program, io, done);
   registerDrill(program, io, done);
   registerReport(program, io, done);
   registerDrillAgent(program, io, done);

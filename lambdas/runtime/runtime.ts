@@ -25,6 +25,7 @@ import { EcsTaskReader, type EcsTasks } from '../adapters/ecs-tasks.js';
 import { type FailoverTimer, SqsFailoverTimer } from '../adapters/failover-timer.js';
 import { DynamoJobStore, type JobStore } from '../adapters/job-store.js';
 import { DynamoServiceRegistry, type ServiceRegistry } from '../adapters/service-registry.js';
+import { DynamoGcLease, type GcLease } from '../adapters/gc-lease.js';
 import { DynamoSnapshotHolds, type SnapshotHolds } from '../adapters/snapshot-holds.js';
 import { openStore } from '../adapters/stores/registry.js';
 import type { ObjectStore } from '../adapters/stores/store.js';
@@ -52,6 +53,8 @@ export interface Runtime extends Observability {
   readonly registry: ServiceRegistry;
   readonly services: ServiceResolver;
   readonly holds: SnapshotHolds;
+  /** One garbage collection per service at a time. */
+  readonly gcLease: GcLease;
   readonly drills: DrillStore;
   readonly jobs: JobStore;
   /** ECS RunTask/StopTask. */
@@ -120,6 +123,7 @@ export function createRuntime(env: Env = process.env, overrides: RuntimeOverride
     registry: onTable((client, table) => new DynamoServiceRegistry(client, table)),
     services: () => new ServiceResolver(rt.registry, now),
     holds: onTable((client, table) => new DynamoSnapshotHolds(client, table, () => new Date(now()))),
+    gcLease: onTable((client, table) => new DynamoGcLease(client, table, () => new Date(now()))),
     drills: onTable((client, table) => new DynamoDrillStore(client, table)),
     jobs: onTable((client, table) => new DynamoJobStore(client, table)),
     launcher: () => new EcsTaskLauncher(clients.ecs()),
