@@ -325,7 +325,10 @@ export async function collectGarbage(ctx: GcContext, options: GcOptions): Promis
     if (!pastDeadline() && (mark.garbage.length > 0 || mark.sparse.length > 0)) {
       let toCondemn = [...mark.garbage];
       if (mark.sparse.length > 0) {
-        const repacked = dryRun ? { ok: mark.sparse, blobs: mark.homes.size, newPacks: 0, newBytes: 0 } : await repack(store, service, mark, options, step, clock, indexFiles);
+        const avoid = new Set([...condemned, ...mark.garbage, ...mark.sparse]);
+        const repacked = dryRun
+          ? { ok: mark.sparse, blobs: mark.homes.size, newPacks: 0, newBytes: 0 }
+          : await repack(store, service, mark, options, step, clock, indexFiles, avoid);
         result.repacked = { packs: repacked.ok.length, blobs: repacked.blobs, newPacks: repacked.newPacks, newBytes: repacked.newBytes };
         toCondemn = [...toCondemn, ...repacked.ok];
       }
@@ -420,9 +423,10 @@ async function repack(
   step: (name: GcStep, detail: string) => Promise<void>,
   clock: () => Date,
   indexFiles: IndexFile[],
+  avoid: ReadonlySet<string>,
 ): Promise<{ ok: string[]; blobs: number; newPacks: number; newBytes: number }> {
   const controller = new AbortController();
-  const writer = new PackWriter({ store, service, targetBytes: options.packBytes ?? DEFAULT_PACK_BYTES, uploads: 2, signal: controller.signal });
+  const writer = new PackWriter({ store, service, targetBytes: options.packBytes ?? DEFAULT_PACK_BYTES, uploads: 2, signal: controller.signal, avoid });
   const byPack = new Map<string, string[]>();
   for (const [blob, pack] of mark.homes) byPack.set(pack, [...(byPack.get(pack) ?? []), blob]);
   const indexByPack = new Map<string, IndexPack>();

@@ -3,7 +3,7 @@
  * condemned lists, v2 manifests, packs. Every read has a stated bound, so a damaged or
  * hostile object fails with a clear error instead of exhausting memory.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
@@ -211,6 +211,13 @@ export interface PackWriterOptions {
   /** Packs uploading at once. */
   uploads: number;
   signal: AbortSignal;
+  /**
+   * Pack ids this writer must not produce: packs condemned by GC. Packs are content-addressed,
+   * so re-storing the same blobs would rewrite a condemned pack under its old key, which the
+   * sweep may be deleting (docs/ARCHITECTURE.md "Garbage collection"); such a pack gets a
+   * 16-byte random filler blob, which gives it a new id.
+   */
+  avoid?: ReadonlySet<string>;
 }
 
 /**
@@ -243,12 +250,18 @@ export class PackWriter {
 
   private seal(): void {
     if (this.blobs.length === 0) return;
-    const blobs = this.blobs;
-    const body = Buffer.concat([...this.data, encodePackTrailer(blobs)]);
+    let blobs = this.blobs;
+    let body = Buffer.concat([...this.data, encodePackTrailer(blobs)]);
+    let id = createHash('sha256').update(body).digest('hex');
+    if (this.options.avoid?.has(id)) {
+      const filler = randomBytes(16);
+      blobs = [...blobs, { id: createHash('sha256').update(filler).digest('hex'), offset: this.bytes, length: 16, rawLength: 16, compression: 'none' }];
+      body = Buffer.concat([...this.data, filler, encodePackTrailer(blobs)]);
+      id = createHash('sha256').update(body).digest('hex');
+    }
     this.blobs = [];
     this.data = [PACK_MAGIC];
     this.bytes = PACK_HEADER_BYTES;
-    const id = createHash('sha256').update(body).digest('hex');
     const upload = this.options.store
       .put(packObjectKey(this.options.service, id), Readable.from([body]), { signal: this.options.signal, contentType: 'application/octet-stream' })
       .then(() => {

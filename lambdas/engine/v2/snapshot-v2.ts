@@ -133,7 +133,7 @@ export async function uploadSnapshotV2(input: SnapshotV2Input): Promise<{ record
       reason: input.reason ?? 'manual',
     });
     began = true;
-    const [{ index }, parent] = await Promise.all([loadIndex(store, service, signal), input.readAll ? undefined : loadParent(input)]);
+    const [{ index, condemned }, parent] = await Promise.all([loadIndex(store, service, signal), input.readAll ? undefined : loadParent(input)]);
 
     // Decide per file: reuse the parent's entry, or read it.
     const entries: (ManifestEntryV2 | undefined)[] = new Array(nodes.length);
@@ -160,7 +160,14 @@ export async function uploadSnapshotV2(input: SnapshotV2Input): Promise<{ record
       }
     };
 
-    packs = new PackWriter({ store, service, targetBytes: input.packBytes ?? DEFAULT_PACK_BYTES, uploads: Math.max(1, input.concurrency ?? 4), signal });
+    packs = new PackWriter({
+      store,
+      service,
+      targetBytes: input.packBytes ?? DEFAULT_PACK_BYTES,
+      uploads: Math.max(1, input.concurrency ?? 4),
+      signal,
+      avoid: condemned,
+    });
     const writer = packs;
     const onItems = async (items: WorkerItem[]) => {
       for (const it of items) {
