@@ -31,7 +31,8 @@ function lines(r: GcResult, requests: number): string[] {
     `  leftovers: ${r.leftovers.unindexedPacks.objects} unindexed pack(s), ${r.leftovers.uploadsAborted} incomplete upload(s), ${r.leftovers.tempFiles.objects} temp file(s), ${r.leftovers.orphanObjects.objects} uncatalogued snapshot object(s)`,
   ];
   for (const w of r.waiting) out.push(`  waiting: ${w}`);
-  if (r.unhomedBlobs > 0) out.push(`  warning: ${r.unhomedBlobs} referenced blob(s) are only in condemned or missing packs; run \`lifeboat check --service ${r.service}\``);
+  if (r.unhomedBlobs > 0)
+    out.push(`  warning: ${r.unhomedBlobs} referenced blob(s) are only in condemned or missing packs; run \`lifeboat check --service ${r.service}\``);
   if (r.stoppedEarly) out.push('  stopped early; the next run continues');
   return out;
 }

@@ -36,7 +36,14 @@ export class DynamoGcLease implements GcLease {
       this.table.client.send(
         new PutCommand({
           TableName: this.table.name,
-          Item: { ...gcLeaseKey(service), type: 'gc-lease', service, holder, acquiredAt: now.toISOString(), [TTL_ATTRIBUTE]: nowSeconds + Math.ceil(ttlSeconds) },
+          Item: {
+            ...gcLeaseKey(service),
+            type: 'gc-lease',
+            service,
+            holder,
+            acquiredAt: now.toISOString(),
+            [TTL_ATTRIBUTE]: nowSeconds + Math.ceil(ttlSeconds),
+          },
           ConditionExpression: 'attribute_not_exists(#pk) OR #exp <= :now OR #holder = :holder',
           ExpressionAttributeNames: { '#pk': TABLE_KEY.partition, '#exp': TTL_ATTRIBUTE, '#holder': 'holder' },
           ExpressionAttributeValues: { ':now': nowSeconds, ':holder': holder },

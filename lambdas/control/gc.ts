@@ -50,8 +50,8 @@ import {
   unindexedPacks,
 } from '../domain/gc.js';
 import { snapshotIdTime } from '../domain/ids.js';
-import { DEFAULT_PACK_BYTES } from '../engine/v2/snapshot-v2.js';
 import { fetchManifestV2, MAX_INDEX_JSON_BYTES, PackWriter, readGzipJson, writeGzipJson, writeIndex } from '../engine/v2/repo.js';
+import { DEFAULT_PACK_BYTES } from '../engine/v2/snapshot-v2.js';
 
 export interface GcContext {
   catalog: SnapshotCatalog;
@@ -276,9 +276,22 @@ export async function collectGarbage(ctx: GcContext, options: GcOptions): Promis
       const packBlobs = new Map<string, string[]>();
       for (const id of list.packs) {
         const p = indexedPacks.get(id);
-        if (p) packBlobs.set(id, p.blobs.map(([b]) => b));
+        if (p)
+          packBlobs.set(
+            id,
+            p.blobs.map(([b]) => b),
+          );
       }
-      const decision = planSweep({ list, now, graceMs, uploading, referenced, surviving, packBlobs, ...(options.skewMs !== undefined ? { skewMs: options.skewMs } : {}) });
+      const decision = planSweep({
+        list,
+        now,
+        graceMs,
+        uploading,
+        referenced,
+        surviving,
+        packBlobs,
+        ...(options.skewMs !== undefined ? { skewMs: options.skewMs } : {}),
+      });
       if (decision.action === 'wait') {
         result.waiting.push(`${list.key}: ${decision.reason}`);
         continue;
@@ -345,7 +358,14 @@ export async function collectGarbage(ctx: GcContext, options: GcOptions): Promis
     // 3. Leftovers of dead writers.
     if (!pastDeadline()) {
       const indexed = new Set(indexFiles.flatMap((f) => f.packs.map((p) => p.id)));
-      const loose = unindexedPacks({ stored: [...stored.values()], indexed, uploading, now, graceMs, ...(options.skewMs !== undefined ? { skewMs: options.skewMs } : {}) });
+      const loose = unindexedPacks({
+        stored: [...stored.values()],
+        indexed,
+        uploading,
+        now,
+        graceMs,
+        ...(options.skewMs !== undefined ? { skewMs: options.skewMs } : {}),
+      });
       if (loose.length > 0) {
         const bytes = loose.reduce((s, id) => s + stored.get(id)!.size, 0);
         if (!dryRun) {

@@ -43,8 +43,7 @@ export interface MarkPlan {
   unhomed: string[];
 }
 
-export const isOld = (lastModified: number | undefined, now: number, graceMs: number): boolean =>
-  lastModified !== undefined && lastModified <= now - graceMs;
+export const isOld = (lastModified: number | undefined, now: number, graceMs: number): boolean => lastModified !== undefined && lastModified <= now - graceMs;
 
 /**
  * The mark decision. Each referenced blob gets one home: the first pack (in id order) that

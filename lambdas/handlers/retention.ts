@@ -57,9 +57,9 @@ export interface RetentionMetrics {
 /** What the handler uses of the runtime (its logger and metrics may be any that fit). */
 export type RetentionRuntime = Pick<Runtime, 'catalog' | 'objects' | 'holds' | 'registry' | 'now'> &
   Partial<Pick<Runtime, 'gcLease'>> & {
-  logger: RetentionLogger;
-  metrics: RetentionMetrics;
-};
+    logger: RetentionLogger;
+    metrics: RetentionMetrics;
+  };
 
 /** A sweep's counts (SweepResult without the details), and how the service came out. */
 export type ServiceSweepSummary = Pick<SweepResult, 'service' | 'deleted' | 'resumed' | 'reaped' | 'skipped' | 'failed' | 'abortedUploads' | 'stoppedEarly'> & {

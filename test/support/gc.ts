@@ -14,8 +14,8 @@ import { parsePackObjectKey, serviceCondemnedPrefix, serviceIndexPrefix, service
 import { collectGarbage, type GcOptions, type GcResult } from '../../lambdas/control/gc.js';
 import { makeSnapshotId } from '../../lambdas/domain/ids.js';
 import { restoreSnapshot } from '../../lambdas/engine/restore.js';
-import { uploadSnapshotV2 } from '../../lambdas/engine/v2/snapshot-v2.js';
 import { loadIndex } from '../../lambdas/engine/v2/repo.js';
+import { uploadSnapshotV2 } from '../../lambdas/engine/v2/snapshot-v2.js';
 import { type Described, describeTree } from './tree.js';
 
 export async function keysUnder(store: ObjectStore, prefix: string): Promise<string[]> {
@@ -64,14 +64,18 @@ export class GcWorld {
   /** What retention does to a snapshot: mark expiring, delete its prefix, delete the entry. */
   async expire(id: string): Promise<void> {
     const rec = await this.catalog.get(this.service, id);
-    if (rec?.status === 'complete') await this.catalog.markExpiring(this.service, id, { status: 'complete', verifiedAt: rec.verifiedAt }, new Date().toISOString());
+    if (rec?.status === 'complete')
+      await this.catalog.markExpiring(this.service, id, { status: 'complete', verifiedAt: rec.verifiedAt }, new Date().toISOString());
     await this.store.delete(await keysUnder(this.store, snapshotPrefix(this.service, id)));
     await this.catalog.deleteExpiring(this.service, id);
     this.expected.delete(id);
   }
 
   gc(options: Partial<GcOptions> = {}): Promise<GcResult> {
-    return collectGarbage({ catalog: this.catalog, objects: this.store, gcLease: this.lease, now: this.now }, { service: this.service, graceMs: 0, ...options });
+    return collectGarbage(
+      { catalog: this.catalog, objects: this.store, gcLease: this.lease, now: this.now },
+      { service: this.service, graceMs: 0, ...options },
+    );
   }
 
   async completeIds(): Promise<string[]> {

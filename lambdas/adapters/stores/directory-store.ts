@@ -14,7 +14,16 @@ import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { AbortedError, UnavailableError, UsageError } from '../../domain/errors.js';
-import { type ObjectInfo, ObjectNotFoundError, type ObjectStore, type PutOptions, ShortObjectError, STORE_URL_HINT, type StoreBackend, type TempFilesCapability } from './store.js';
+import {
+  type ObjectInfo,
+  ObjectNotFoundError,
+  type ObjectStore,
+  type PutOptions,
+  ShortObjectError,
+  STORE_URL_HINT,
+  type StoreBackend,
+  type TempFilesCapability,
+} from './store.js';
 
 const TEMP_MARK = '.lifeboat-tmp-';
 
