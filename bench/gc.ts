@@ -73,7 +73,9 @@ async function run(label: string, store: ObjectStore, catalog: DynamoSnapshotCat
     await catalog.deleteExpiring(service, id);
   }
   const before = await stored(store, `${service}/`);
-  const lines = [`${label}: ${SNAPSHOTS} snapshots of ${FILES} × 16 KiB files (5 % changed each time) in ${snapTime.toFixed(1)} s; ${SNAPSHOTS - KEEP} deleted by retention; store holds ${before.objects} objects, ${mib(before.bytes)}`];
+  const lines = [
+    `${label}: ${SNAPSHOTS} snapshots of ${FILES} × 16 KiB files (5 % changed each time) in ${snapTime.toFixed(1)} s; ${SNAPSHOTS - KEEP} deleted by retention; store holds ${before.objects} objects, ${mib(before.bytes)}`,
+  ];
   for (const phase of ['mark', 'sweep', 'steady']) {
     const { store: counted, counts, total } = countingStore(store);
     const t = process.hrtime.bigint();

@@ -6,7 +6,7 @@
  * snapshot restoring bit-exact.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,7 +17,8 @@ import type { ObjectStore } from '../../lambdas/adapters/stores/store.js';
 import { isManifestV2Key, packObjectKey, partObjectKey, servicePacksPrefix, snapshotPrefix } from '../../lambdas/contract/keys.js';
 import type { GcStep } from '../../lambdas/control/gc.js';
 import { sweepServiceRetention } from '../../lambdas/control/retention.js';
-import { freshBucket, freshCatalog, tempDir, uniqueName } from '../support/fixtures.js';
+import { cli } from '../support/cli.js';
+import { freshBucket, freshCatalog, freshDirectoryStore, tempDir, uniqueName } from '../support/fixtures.js';
 import { GcWorld, keysUnder } from '../support/gc.js';
 import { TrackedUploadsS3Store } from '../support/retention.js';
 import { STORE_CASES } from '../support/stores.js';
@@ -234,40 +235,43 @@ describe.each(STORE_CASES)('garbage collection on the $name', ({ name, make }) =
     'orphans',
   ];
   // Every step on the directory store; two representative ones on S3 (the same code, a slower server).
-  it.each(name === 'S3 store' ? (['sweep-packs', 'repack-index'] as GcStep[]) : STEPS)('a crash before %s loses nothing, and the next runs converge', async (crashAt) => {
-    const w = world();
-    const { dir, b } = await scenario(w);
-    await w.gc(); // a condemned list for the crashing run to sweep
-    // More garbage and sparse packs for the crashing run's mark, and leftovers.
-    await writeFiles(dir, range(22, 10), 8 * 1024);
-    await w.snapshot(dir);
-    await w.expire(b); // f0..f9 of B live on: its packs are partly garbage, partly sparse
-    await store.put(packObjectKey(w.service, 'ef'.repeat(32)), Readable.from([Buffer.from('stray')]));
-    await store.put(partObjectKey(w.service, '20261201T000000.000Z-0badf00d', 0), Readable.from([Buffer.from('orphan')]));
+  it.each(name === 'S3 store' ? (['sweep-packs', 'repack-index'] as GcStep[]) : STEPS)(
+    'a crash before %s loses nothing, and the next runs converge',
+    async (crashAt) => {
+      const w = world();
+      const { dir, b } = await scenario(w);
+      await w.gc(); // a condemned list for the crashing run to sweep
+      // More garbage and sparse packs for the crashing run's mark, and leftovers.
+      await writeFiles(dir, range(22, 10), 8 * 1024);
+      await w.snapshot(dir);
+      await w.expire(b); // f0..f9 of B live on: its packs are partly garbage, partly sparse
+      await store.put(packObjectKey(w.service, 'ef'.repeat(32)), Readable.from([Buffer.from('stray')]));
+      await store.put(partObjectKey(w.service, '20261201T000000.000Z-0badf00d', 0), Readable.from([Buffer.from('orphan')]));
 
-    let crashed = false;
-    await expect(
-      w.gc({
-        fault: (step) => {
-          if (step === crashAt) {
-            crashed = true;
-            throw new Crash(`crash before ${step}`);
-          }
-        },
-      }),
-    ).rejects.toBeInstanceOf(Crash);
-    expect(crashed).toBe(true);
-    await w.assertAllRestore(`after a crash before ${crashAt}: `);
-    // The lease of the crashed run was released; re-runs finish the work.
-    for (let i = 0; i < 3; i++) await w.gc();
-    const s = await w.state();
-    expect(s.lists).toEqual([]);
-    expect(new Set(s.packs)).toEqual(s.indexedPacks);
-    expect(await keysUnder(store, snapshotPrefix(w.service, '20261201T000000.000Z-0badf00d'))).toEqual([]);
-    const settled = await w.gc();
-    expect([settled.condemnedPacks.objects, settled.deleted.objects]).toEqual([0, 0]);
-    await w.assertAllRestore(`after re-runs following a crash before ${crashAt}: `);
-  });
+      let crashed = false;
+      await expect(
+        w.gc({
+          fault: (step) => {
+            if (step === crashAt) {
+              crashed = true;
+              throw new Crash(`crash before ${step}`);
+            }
+          },
+        }),
+      ).rejects.toBeInstanceOf(Crash);
+      expect(crashed).toBe(true);
+      await w.assertAllRestore(`after a crash before ${crashAt}: `);
+      // The lease of the crashed run was released; re-runs finish the work.
+      for (let i = 0; i < 3; i++) await w.gc();
+      const s = await w.state();
+      expect(s.lists).toEqual([]);
+      expect(new Set(s.packs)).toEqual(s.indexedPacks);
+      expect(await keysUnder(store, snapshotPrefix(w.service, '20261201T000000.000Z-0badf00d'))).toEqual([]);
+      const settled = await w.gc();
+      expect([settled.condemnedPacks.objects, settled.deleted.objects]).toEqual([0, 0]);
+      await w.assertAllRestore(`after re-runs following a crash before ${crashAt}: `);
+    },
+  );
 });
 
 describe('garbage collection of incomplete multipart uploads (S3)', () => {
@@ -285,6 +289,39 @@ describe('garbage collection of incomplete multipart uploads (S3)', () => {
       expect(store.aborted.has(young.uploadId)).toBe(false);
     } finally {
       await rm(work.path, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('lifeboat gc', () => {
+  it('prints what a dry run would delete, with bytes and store requests, and changes nothing', async () => {
+    const catalog = await freshCatalog();
+    const { store, cleanup } = await freshDirectoryStore();
+    const work = await tempDir('lifeboat-gc-cli');
+    try {
+      const w = new GcWorld(catalog, store, uniqueName('gc'), work.path);
+      const dir = await w.freshDir();
+      await writeFiles(dir, range(4), 4 * 1024);
+      await w.snapshot(dir);
+      const stray = `${snapshotPrefix(w.service, '20200101T000000.000Z-00000000')}manifest.json.gz`;
+      await store.put(stray, Readable.from([Buffer.from('an orphaned manifest')]));
+      const root = new URL(store.url).pathname;
+      await utimes(join(root, ...stray.split('/')), new Date('2020-01-02'), new Date('2020-01-02'));
+      const args = ['gc', '--service', w.service, '--table', catalog.name, '--store', store.url];
+      const dry = await cli([...args, '--dry-run']);
+      expect(dry.code).toBe(0);
+      expect(dry.stdout).toMatch(
+        new RegExp(`^${w.service}: would delete 1 object\\(s\\), 0\\.0 MiB; \\d+ store request\\(s\\) \\(dry run, nothing changed\\)`),
+      );
+      expect(dry.stdout).toContain('1 uncatalogued snapshot object(s)');
+      expect(await store.head(stray)).toBeDefined();
+      const real = await cli(args);
+      expect(real.code).toBe(0);
+      expect(real.stdout).toMatch(/: deleted 1 object\(s\)/);
+      expect(await store.head(stray)).toBeUndefined();
+    } finally {
+      await work.cleanup();
+      await cleanup();
     }
   });
 });

@@ -33,7 +33,14 @@ describe('planMark', () => {
   const c = pack('c', [['5', 100]]);
 
   it('calls a pack with no referenced blob garbage, one under half live sparse, the rest live', () => {
-    const plan = planMark({ indexPacks: [a, b, c], stored: stored(a, b, c), referenced: new Set([h('1'), h('2'), h('3')]), condemned: new Set(), now: NOW, graceMs: 1000 });
+    const plan = planMark({
+      indexPacks: [a, b, c],
+      stored: stored(a, b, c),
+      referenced: new Set([h('1'), h('2'), h('3')]),
+      condemned: new Set(),
+      now: NOW,
+      graceMs: 1000,
+    });
     expect(plan.garbage).toEqual([h('c')]);
     expect(plan.sparse).toEqual([h('b')]);
     expect([...plan.homes]).toEqual([[h('3'), h('b')]]);
