@@ -702,12 +702,25 @@ export class Lifeboat extends Construct {
               resources: [snapshots],
             }),
           );
+          // Garbage collection after the sweep (control/gc.ts): reads manifests, index files and
+          // packs, writes repacked packs, index files and condemned lists, deletes what no snapshot uses.
+          const shared = ['*/packs/*', '*/index/*', '*/gc/*'].map((p) => this.bucket.arnForObjects(p));
+          fn.addToRolePolicy(
+            new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'], resources: shared }),
+          );
           this.bucket.encryptionKey?.grantEncryptDecrypt(fn);
           acknowledgeWildcardResource(
             fn.role!,
             snapshots,
             'the retention sweep deletes expired snapshots of every protected service, whose keys are only known at run time; limited to the snapshots/ part of each service prefix',
           );
+          for (const arn of shared) {
+            acknowledgeWildcardResource(
+              fn.role!,
+              arn,
+              "garbage collection after the retention sweep works on every protected service's shared v2 data (packs, index files, condemned lists), whose keys are only known at run time",
+            );
+          }
           break;
         }
       }

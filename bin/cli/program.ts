@@ -13,6 +13,7 @@ import { registerCatalog } from './catalog.js';
 import type { CliIO } from './context.js';
 import { registerDrill } from './drill.js';
 import { registerDrillAgent } from './drill-agent.js';
+import { registerGc } from './gc.js';
 import { registerInit } from './init.js';
 import { registerLocal } from './local.js';
 import { type CommandResult, VERSION } from './options.js';
@@ -52,6 +53,7 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<ExitCo
   registerInit(program, io, done);
   registerCatalog(program, io, done);
   registerRetention(program, io, done);
+  registerGc(program, io, done);
   registerDrill(program, io, done);
   registerReport(program, io, done);
   registerDrillAgent(program, io, done);

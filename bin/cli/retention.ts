@@ -15,7 +15,7 @@ import { assertServiceName } from '../../lambdas/domain/ids.js';
 import { candidatesFromJson, type PlanEntry, planEntries, planRetention } from '../../lambdas/domain/retention.js';
 import { formatRetentionSpec, parseRetentionSpec, retentionRules } from '../../lambdas/domain/retention-policy.js';
 import type { RetentionPolicy } from '../../lambdas/domain/service-policy.js';
-import { type CliIO, openCatalog, openHolds, openObjectStore, openRegistry, serviceName, tableName } from './context.js';
+import { type CliIO, cliRuntime, openCatalog, openHolds, openObjectStore, openRegistry, serviceName, tableName } from './context.js';
 import type { CommandResult } from './options.js';
 import { fileErrorText, formatTable, say } from './output.js';
 
@@ -165,7 +165,7 @@ export function registerRetention(program: Command, io: CliIO, done: (r: Command
       const service = assertServiceName(serviceName(flags.service, io.env));
       const policy = await storedPolicy(flags, io, service);
       const result: SweepResult = await sweepServiceRetention(
-        { catalog: openCatalog(flags, io), objects: openObjectStore(flags, io), holds: openHolds(flags, io) },
+        { catalog: openCatalog(flags, io), objects: openObjectStore(flags, io), holds: openHolds(flags, io), gcLease: cliRuntime(flags, io).gcLease },
         { service, policy },
       );
       if (flags.json) io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
@@ -174,9 +174,18 @@ export function registerRetention(program: Command, io: CliIO, done: (r: Command
         io,
         `${service}: deleted ${result.deleted}, finished ${result.resumed}, reaped ${result.reaped}, aborted ${result.abortedUploads} upload(s), skipped ${result.skipped}, failed ${result.failed} (policy ${result.plan.policy}, ${result.plan.timezone})`,
       );
+      const gc = result.gc;
+      if (gc?.skipped) say(io, `${service}: gc skipped: ${gc.skipped}`);
+      else if (gc) {
+        say(
+          io,
+          `${service}: gc deleted ${gc.deleted.objects} object(s) (${gc.deleted.bytes} bytes), condemned ${gc.condemnedPacks.objects} pack(s), swept ${gc.sweptLists} condemned list(s)${gc.waiting.length ? `, ${gc.waiting.length} waiting` : ''}`,
+        );
+      }
+      if (result.gcError !== undefined) say(io, `lifeboat: error: gc: ${result.gcError}`);
       if (result.failed > 0) {
         say(io, `lifeboat: error: ${result.failed} snapshot(s) could not be deleted; they stay marked and the next run retries them`);
-        done({ exitCode: 1 });
       }
+      if (result.failed > 0 || result.gcError !== undefined) done({ exitCode: 1 });
     });
 }

@@ -27,6 +27,8 @@
  *                                               `expiresAt`; retention skips it (adapters/snapshot-holds.ts)
  *   SVC#<service>   LEASE                       who is primary: holder task ARN, term (the fencing token), electedAt,
  *                                               previousHolder
+ *   SVC#<service>   GC                          garbage collection lease: holder, acquiredAt, `expiresAt`; one GC
+ *                                               per service at a time (control/gc.ts), renewed before each deletion
  *   SVC#<service>   MEMBER#<taskArn>            one task of the service: ECS state, heartbeat, aliveUntil, data
  *                                               position, primaryTerm, pending commands; expires 7 days after STOPPED
  *
@@ -48,7 +50,8 @@
  *   <service>/packs/<xx>/<packId>                          pack of blobs; xx = first 2 hex of packId,
  *                                                          packId = SHA-256 of the pack
  *   <service>/index/<indexId>.json.gz                      blob → pack locations; indexId = the id
- *                                                          of the snapshot that wrote it
+ *                                                          of the snapshot that wrote it, or
+ *                                                          gc-<time>-<rand> for one GC wrote
  *   <service>/gc/condemned/<id>.json.gz                    packs condemned by GC, not yet deleted
  *   _reports/drills/all/report.<ext>                       drill report of every service
  *   _reports/drills/service/<service>/report.<ext>         drill report of one service
@@ -185,6 +188,13 @@ export const LEASE_SK = 'LEASE';
 export const leaseKey = (service: string) => ({
   [TABLE_KEY.partition]: servicePk(service),
   [TABLE_KEY.sort]: LEASE_SK,
+});
+
+/** The service's GC lease: one garbage collection at a time (control/gc.ts). */
+export const GC_LEASE_SK = 'GC';
+export const gcLeaseKey = (service: string) => ({
+  [TABLE_KEY.partition]: servicePk(service),
+  [TABLE_KEY.sort]: GC_LEASE_SK,
 });
 
 /** Members: one item per task of the service (task ARNs contain no '#'). */

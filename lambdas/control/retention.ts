@@ -19,11 +19,15 @@
  * With `reapOnly` (a service whose policy is refused) only that reaping and the finishing
  * of interrupted deletions happen; no complete snapshot is planned for deletion.
  *
+ * After the sweep, garbage collection (control/gc.ts) removes the v2 data no snapshot uses
+ * any more, under its own lease and grace period (retention.gcGraceSeconds).
+ *
  * Used by the scheduled handler (handlers/retention.ts), `lifeboat retention plan|apply`
  * and local mode.
  */
 import pLimit from 'p-limit';
 import type { SnapshotCatalog } from '../adapters/catalog.js';
+import type { GcLease } from '../adapters/gc-lease.js';
 import type { SnapshotHolds } from '../adapters/snapshot-holds.js';
 import { canReadObjectLock, canReapIncompleteUploads, type IncompleteUpload, type ObjectStore } from '../adapters/stores/store.js';
 import { parseSnapshotObjectKey, serviceSnapshotsPrefix, snapshotPrefix } from '../contract/keys.js';
@@ -38,11 +42,14 @@ import {
   retentionRules,
 } from '../domain/retention-policy.js';
 import type { SnapshotSummary } from '../domain/snapshot.js';
+import { collectGarbage, type GcOptions, type GcResult } from './gc.js';
 
 export interface RetentionContext {
   catalog: SnapshotCatalog;
   objects: ObjectStore;
   holds: SnapshotHolds;
+  /** The GC lease; without it the sweep's GC runs unleased (single-process tests). */
+  gcLease?: GcLease;
   now?: () => Date;
 }
 
@@ -230,6 +237,8 @@ export interface SweepOptions extends ServiceRetentionOptions {
   deadline?: number;
   /** Snapshots deleted at once. */
   concurrency?: number;
+  /** GC after the sweep: false skips it; an object overrides its settings (tests). */
+  gc?: false | Pick<GcOptions, 'graceMs' | 'skewMs' | 'fault' | 'dryRun' | 'packBytes'>;
 }
 
 export interface SweepOutcome {
@@ -250,6 +259,10 @@ export interface SweepResult {
   abortedUploads: number;
   /** The deadline stopped the run; what is left is done by the next one. */
   stoppedEarly: boolean;
+  /** The garbage collection that followed the sweep (absent when skipped). */
+  gc?: GcResult;
+  /** Why GC failed (the next run retries); the sweep itself is unaffected. */
+  gcError?: string;
 }
 
 const DELETE_BATCH = 1000;
@@ -371,6 +384,28 @@ export async function sweepServiceRetention(ctx: RetentionContext, options: Swee
     }
   }
 
+  // 5. Garbage collection: the data of the snapshots deleted above (and earlier) goes once no
+  // snapshot uses it and the grace has passed.
+  let gc: GcResult | undefined;
+  let gcError: string | undefined;
+  if (options.gc !== false && !stoppedEarly) {
+    try {
+      gc = await collectGarbage(
+        { catalog, objects: store, ...(ctx.gcLease ? { gcLease: ctx.gcLease } : {}), ...(ctx.now ? { now: ctx.now } : {}) },
+        {
+          service,
+          ...(options.policy.gcGraceSeconds !== undefined ? { graceSeconds: options.policy.gcGraceSeconds } : {}),
+          ...(options.deadline !== undefined ? { deadline: options.deadline } : {}),
+          ...(options.gc ?? {}),
+        },
+      );
+      stoppedEarly ||= gc.stoppedEarly;
+    } catch (err) {
+      if (!isLifeboatError(err)) throw err;
+      gcError = err.message;
+    }
+  }
+
   const count = (o: SweepOutcome['outcome']) => results.filter((r) => r.outcome === o).length;
   return {
     service,
@@ -383,5 +418,7 @@ export async function sweepServiceRetention(ctx: RetentionContext, options: Swee
     failed: count('failed'),
     abortedUploads,
     stoppedEarly,
+    ...(gc ? { gc } : {}),
+    ...(gcError !== undefined ? { gcError } : {}),
   };
 }

@@ -11,6 +11,7 @@
  */
 import { IANAZone } from 'luxon';
 import { RetentionPolicyError } from './errors.js';
+import { MIN_GC_GRACE_SECONDS } from './gc.js';
 import { KEEP_RULES, KEEP_WITHIN, type KeepCounts, type KeepRuleName } from './keep-rules.js';
 
 /**
@@ -30,6 +31,11 @@ export interface RetentionPolicy extends KeepCounts {
    * reaped by the sweep (default 86400). Must exceed the longest snapshot upload.
    */
   reapAfterSeconds?: number;
+  /**
+   * GC's grace period (default 86400): packs, condemned lists and leftovers younger than
+   * this are left alone. Must exceed the longest snapshot and restore (docs/ARCHITECTURE.md).
+   */
+  gcGraceSeconds?: number;
 }
 
 /** restic's `Duration`: calendar years, months and days, then hours. */
@@ -178,6 +184,13 @@ export function validateRetentionPolicy(policy: RetentionPolicy, path = 'retenti
       {
         hint: 'it must exceed the longest snapshot upload, or a running snapshot would be reaped',
       },
+    );
+  }
+  const grace = policy.gcGraceSeconds;
+  if (grace !== undefined && (typeof grace !== 'number' || !Number.isSafeInteger(grace) || grace < MIN_GC_GRACE_SECONDS)) {
+    throw new RetentionPolicyError(
+      `${path}.gcGraceSeconds is ${JSON.stringify(grace)}; it must be a whole number of seconds, at least ${MIN_GC_GRACE_SECONDS}`,
+      { hint: 'it must exceed the longest snapshot and restore, or GC could delete data they are about to use (default 86400)' },
     );
   }
 }

@@ -174,6 +174,7 @@ const RETENTION_KEYS = [
   'schedule',
   'timezone',
   'reapAfterSeconds',
+  'gcGraceSeconds',
   ...KEEP_RULES.map((r) => r.jsonKey),
   KEEP_WITHIN.jsonKey,
 ] as const satisfies readonly (keyof RetentionPolicy)[];

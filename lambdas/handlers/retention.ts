@@ -14,6 +14,7 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { z } from 'zod';
 import { SERVICE_DIMENSION } from '../contract/metrics.js';
+import type { GcResult } from '../control/gc.js';
 import { type SweepResult, sweepServiceRetention } from '../control/retention.js';
 import { isLifeboatError, OperationFailedError, RetentionPolicyError, UsageError } from '../domain/errors.js';
 import { assertServiceName } from '../domain/ids.js';
@@ -55,16 +56,43 @@ export interface RetentionMetrics {
 }
 
 /** What the handler uses of the runtime (its logger and metrics may be any that fit). */
-export type RetentionRuntime = Pick<Runtime, 'catalog' | 'objects' | 'holds' | 'registry' | 'now'> & {
-  logger: RetentionLogger;
-  metrics: RetentionMetrics;
-};
+export type RetentionRuntime = Pick<Runtime, 'catalog' | 'objects' | 'holds' | 'registry' | 'now'> &
+  Partial<Pick<Runtime, 'gcLease'>> & {
+    logger: RetentionLogger;
+    metrics: RetentionMetrics;
+  };
 
 /** A sweep's counts (SweepResult without the details), and how the service came out. */
 export type ServiceSweepSummary = Pick<SweepResult, 'service' | 'deleted' | 'resumed' | 'reaped' | 'skipped' | 'failed' | 'abortedUploads' | 'stoppedEarly'> & {
   outcome: 'swept' | 'refused' | 'not-protected' | 'failed';
   error?: string;
+  /** What the garbage collection after the sweep did (absent when it did not run). */
+  gc?: GcSummary;
+  gcError?: string;
 };
+
+/** GC's counts for the log line and metrics. */
+export interface GcSummary {
+  skipped?: string;
+  sweptLists: number;
+  condemnedPacks: number;
+  repackedPacks: number;
+  rescuedPacks: number;
+  deletedObjects: number;
+  deletedBytes: number;
+  waiting: number;
+}
+
+const gcSummary = (g: GcResult): GcSummary => ({
+  ...(g.skipped ? { skipped: g.skipped } : {}),
+  sweptLists: g.sweptLists,
+  condemnedPacks: g.condemnedPacks.objects,
+  repackedPacks: g.repacked.packs,
+  rescuedPacks: g.rescuedPacks,
+  deletedObjects: g.deleted.objects,
+  deletedBytes: g.deleted.bytes,
+  waiting: g.waiting.length,
+});
 
 export interface RetentionRunSummary {
   services: ServiceSweepSummary[];
@@ -84,6 +112,8 @@ const summarize = (service: string, outcome: ServiceSweepSummary['outcome'], r: 
   failed: r.failed,
   abortedUploads: r.abortedUploads,
   stoppedEarly: r.stoppedEarly,
+  ...(r.gc ? { gc: gcSummary(r.gc) } : {}),
+  ...(r.gcError !== undefined ? { gcError: r.gcError } : {}),
 });
 
 export function createRetentionHandler(rt: RetentionRuntime) {
@@ -131,9 +161,14 @@ export function createRetentionHandler(rt: RetentionRuntime) {
       metrics.addMetric('UploadsReaped', MetricUnit.Count, summary.reaped + summary.abortedUploads);
       metrics.addMetric('RetentionFailures', MetricUnit.Count, summary.failed + (summary.outcome === 'failed' ? 1 : 0));
       metrics.addMetric('RetentionRefused', MetricUnit.Count, summary.outcome === 'refused' ? 1 : 0);
+      metrics.addMetric('GcDeletedObjects', MetricUnit.Count, summary.gc?.deletedObjects ?? 0);
+      metrics.addMetric('GcDeletedBytes', MetricUnit.Count, summary.gc?.deletedBytes ?? 0);
+      metrics.addMetric('GcCondemnedPacks', MetricUnit.Count, summary.gc?.condemnedPacks ?? 0);
+      metrics.addMetric('GcFailures', MetricUnit.Count, summary.gcError !== undefined ? 1 : 0);
+      if (summary.gcError !== undefined) logger.error('garbage collection failed', { service, error: summary.gcError });
       metrics.publishStoredMetrics();
     }
-    const failed = summaries.filter((s) => s.outcome === 'failed' || s.failed > 0);
+    const failed = summaries.filter((s) => s.outcome === 'failed' || s.failed > 0 || s.gcError !== undefined);
     if (failed.length > 0) {
       throw new OperationFailedError(`retention failed for ${failed.map((s) => s.service).join(', ')}; the next run retries`, {
         hint: 'see the log lines "retention sweep failed" / "retention swept" for each service',

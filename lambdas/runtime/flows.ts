@@ -24,11 +24,11 @@ export function drillFlows(rt: DrillRuntime): DrillFlowDeps {
   return Object.defineProperty(deps, 'metrics', { get: () => rt.drillMetrics, enumerable: true }) as DrillFlowDeps;
 }
 
-export type RetentionRuntime = Pick<Runtime, 'catalog' | 'objects' | 'holds' | 'now'>;
+export type RetentionRuntime = Pick<Runtime, 'catalog' | 'objects' | 'holds' | 'now'> & Partial<Pick<Runtime, 'gcLease'>>;
 
-/** What planning and sweeping retention need. */
+/** What planning and sweeping retention (and its garbage collection) need. */
 export function retentionFlows(rt: RetentionRuntime): RetentionContext {
-  return Object.assign(lazily(rt, ['catalog', 'objects', 'holds']), { now: dateClock(rt.now) });
+  return Object.assign(lazily(rt, ['catalog', 'objects', 'holds', 'gcLease']), { now: dateClock(rt.now) });
 }
 
 export type SnapshotJobRuntime = Pick<Runtime, 'services' | 'jobs' | 'coordination' | 'launcher' | 'now' | 'metrics'>;

@@ -23,6 +23,7 @@ import { type DrillStore, DynamoDrillStore } from '../adapters/drill-store.js';
 import { EcsTaskLauncher, type TaskLauncher } from '../adapters/ecs-launcher.js';
 import { EcsTaskReader, type EcsTasks } from '../adapters/ecs-tasks.js';
 import { type FailoverTimer, SqsFailoverTimer } from '../adapters/failover-timer.js';
+import { DynamoGcLease, type GcLease } from '../adapters/gc-lease.js';
 import { DynamoJobStore, type JobStore } from '../adapters/job-store.js';
 import { LocalApiTaskLauncher } from '../adapters/local-launcher-client.js';
 import { DynamoServiceRegistry, type ServiceRegistry } from '../adapters/service-registry.js';
@@ -53,6 +54,8 @@ export interface Runtime extends Observability {
   readonly registry: ServiceRegistry;
   readonly services: ServiceResolver;
   readonly holds: SnapshotHolds;
+  /** One garbage collection per service at a time. */
+  readonly gcLease: GcLease;
   readonly drills: DrillStore;
   readonly jobs: JobStore;
   /** ECS RunTask/StopTask. */
@@ -121,6 +124,7 @@ export function createRuntime(env: Env = process.env, overrides: RuntimeOverride
     registry: onTable((client, table) => new DynamoServiceRegistry(client, table)),
     services: () => new ServiceResolver(rt.registry, now),
     holds: onTable((client, table) => new DynamoSnapshotHolds(client, table, () => new Date(now()))),
+    gcLease: onTable((client, table) => new DynamoGcLease(client, table, () => new Date(now()))),
     drills: onTable((client, table) => new DynamoDrillStore(client, table)),
     jobs: onTable((client, table) => new DynamoJobStore(client, table)),
     // Pointed at a running local mode (`lifeboat local env`): its launcher, not ECS.

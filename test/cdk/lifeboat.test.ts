@@ -386,7 +386,7 @@ describe('Lifeboat control plane', () => {
     });
   });
 
-  it('GIVEN the retention sweep WHEN it expires snapshots THEN it may list the bucket and delete only objects under <service>/snapshots/', () => {
+  it('GIVEN the retention sweep WHEN it expires snapshots THEN it may list the bucket, delete only objects under <service>/snapshots/, and garbage-collect the shared v2 data', () => {
     const { template } = shared();
     const s3 = statementsOf(template, 'LifeboatRetentionRole').filter((s) => actionsOf(s).some((a) => a.startsWith('s3:')));
     expect(s3).toEqual([
@@ -397,6 +397,13 @@ describe('Lifeboat control plane', () => {
       expect.objectContaining({
         Action: ['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:GetObject', 's3:GetObjectLegalHold', 's3:GetObjectRetention'],
         Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [expect.stringMatching(/^LifeboatSnapshots/), 'Arn'] }, '/*/snapshots/*']] },
+      }),
+      // Garbage collection after the sweep: the shared v2 data, and nothing else.
+      expect.objectContaining({
+        Action: ['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:GetObject', 's3:PutObject'],
+        Resource: ['/*/gc/*', '/*/index/*', '/*/packs/*'].map((p) => ({
+          'Fn::Join': ['', [{ 'Fn::GetAtt': [expect.stringMatching(/^LifeboatSnapshots/), 'Arn'] }, p]],
+        })),
       }),
     ]);
   });

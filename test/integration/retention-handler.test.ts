@@ -85,7 +85,19 @@ describe('retention handler', () => {
     const rec = recorder();
     const out = await createRetentionHandler(deps(rec))({ service: a.name });
     expect(out.services).toEqual([
-      { service: a.name, outcome: 'swept', deleted: 2, resumed: 0, reaped: 0, skipped: 0, failed: 0, abortedUploads: 0, stoppedEarly: false },
+      {
+        service: a.name,
+        outcome: 'swept',
+        deleted: 2,
+        resumed: 0,
+        reaped: 0,
+        skipped: 0,
+        failed: 0,
+        abortedUploads: 0,
+        stoppedEarly: false,
+        // The seeded v1 snapshots share no packs; GC finds nothing younger than its grace to remove.
+        gc: { sweptLists: 0, condemnedPacks: 0, repackedPacks: 0, rescuedPacks: 0, deletedObjects: 0, deletedBytes: 0, waiting: 0 },
+      },
     ]);
     expect(await objectCount(store, a.name, a.ids[0]!)).toBe(0);
     expect(rec.logs).toEqual([
@@ -100,6 +112,10 @@ describe('retention handler', () => {
       { dimensions: { ProtectedService: a.name }, name: 'UploadsReaped', value: 0 },
       { dimensions: { ProtectedService: a.name }, name: 'RetentionFailures', value: 0 },
       { dimensions: { ProtectedService: a.name }, name: 'RetentionRefused', value: 0 },
+      { dimensions: { ProtectedService: a.name }, name: 'GcDeletedObjects', value: 0 },
+      { dimensions: { ProtectedService: a.name }, name: 'GcDeletedBytes', value: 0 },
+      { dimensions: { ProtectedService: a.name }, name: 'GcCondemnedPacks', value: 0 },
+      { dimensions: { ProtectedService: a.name }, name: 'GcFailures', value: 0 },
     ]);
   });
 

@@ -22,13 +22,14 @@ describe('the key layout in the header of contract/keys.ts', () => {
     ['drill', keys.drillKey('<service>', '<drillId>')],
     ['snapshot hold', keys.snapshotUseKey('<service>', '<snapshotId>', '<holder>')],
     ['lease', keys.leaseKey('<service>')],
+    ['GC lease', keys.gcLeaseKey('<service>')],
     ['member', keys.memberKey('<service>', '<taskArn>')],
   ])('lists the %s item as the code builds it', (_what, key) => {
     expect(tableRow(key[keys.TABLE_KEY.partition], key[keys.TABLE_KEY.sort]), JSON.stringify(key)).toBe(true);
   });
 
   it('lists exactly as many table rows as the code has item kinds', () => {
-    expect(rows.filter((l) => /^ \* {3}(SVC#|REGISTRY|CONFIG#)/.test(l))).toHaveLength(8);
+    expect(rows.filter((l) => /^ \* {3}(SVC#|REGISTRY|CONFIG#)/.test(l))).toHaveLength(9);
   });
 
   it.each([

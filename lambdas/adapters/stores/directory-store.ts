@@ -25,11 +25,12 @@ import {
   ShortObjectError,
   STORE_URL_HINT,
   type StoreBackend,
+  type TempFilesCapability,
 } from './store.js';
 
 const TEMP_MARK = '.lifeboat-tmp-';
 
-export class DirectoryStore implements ObjectStore {
+export class DirectoryStore implements ObjectStore, TempFilesCapability {
   readonly url: string;
 
   constructor(private readonly root: string) {
@@ -146,6 +147,15 @@ export class DirectoryStore implements ObjectStore {
   }
 
   async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    yield* await this.scan(prefix, false);
+  }
+
+  /** Temporary files of writers that died before their rename (GC removes old ones). */
+  async *listTempFiles(prefix: string): AsyncIterable<ObjectInfo> {
+    yield* await this.scan(prefix, true);
+  }
+
+  private async scan(prefix: string, temps: boolean): Promise<ObjectInfo[]> {
     await this.check();
     // Walk only the directory that can hold the prefix, then filter by the rest of it.
     const slash = prefix.lastIndexOf('/');
@@ -161,14 +171,16 @@ export class DirectoryStore implements ObjectStore {
         const key = keyPrefix + e.name;
         if (e.isDirectory()) {
           if (`${key}/`.startsWith(prefix) || prefix.startsWith(`${key}/`)) await walk(join(dir, e.name), `${key}/`);
-        } else if (e.isFile() && key.startsWith(prefix) && !e.name.includes(TEMP_MARK)) {
-          found.push({ key, size: (await stat(join(dir, e.name))).size });
+        } else if (e.isFile() && key.startsWith(prefix) && e.name.includes(TEMP_MARK) === temps) {
+          // A file renamed or removed meanwhile (a writer finishing) is simply not listed.
+          const s = await stat(join(dir, e.name)).catch(() => undefined);
+          if (s) found.push({ key, size: s.size, lastModified: s.mtime });
         }
       }
     };
     await walk(base, baseKey);
     found.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-    yield* found;
+    return found;
   }
 
   async delete(keys: readonly string[]): Promise<void> {

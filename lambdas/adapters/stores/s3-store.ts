@@ -235,7 +235,8 @@ export class S3Store implements ObjectStore, IncompleteUploadsCapability, Object
     try {
       for await (const page of paginateListObjectsV2({ client: this.client }, { Bucket: this.bucket, Prefix: this.prefix + prefix })) {
         for (const o of page.Contents ?? []) {
-          if (o.Key !== undefined) yield { key: o.Key.slice(this.prefix.length), size: o.Size ?? 0 };
+          if (o.Key !== undefined)
+            yield { key: o.Key.slice(this.prefix.length), size: o.Size ?? 0, ...(o.LastModified ? { lastModified: o.LastModified } : {}) };
         }
       }
     } catch (err) {

@@ -13,6 +13,8 @@ import { LifeboatError, UsageError } from '../../domain/errors.js';
 export interface ObjectInfo {
   key: string;
   size: number;
+  /** When the object was written (GC's grace period is measured from it). */
+  lastModified?: Date;
 }
 
 export interface PutOptions {
@@ -155,6 +157,20 @@ export interface ObjectLockCapability {
 export function canReapIncompleteUploads(store: ObjectStore): store is ObjectStore & IncompleteUploadsCapability {
   const s = store as Partial<IncompleteUploadsCapability>;
   return typeof s.listIncompleteUploads === 'function' && typeof s.abortIncompleteUpload === 'function';
+}
+
+/**
+ * Optional capability: stores that write through temporary siblings (the directory store)
+ * can list the ones a killed writer left behind, so GC can remove them; `delete` takes
+ * their keys like any other.
+ */
+export interface TempFilesCapability {
+  /** Leftover temporary files whose key starts with `prefix` (their keys include the temp mark). */
+  listTempFiles(prefix: string): AsyncIterable<ObjectInfo>;
+}
+
+export function canListTempFiles(store: ObjectStore): store is ObjectStore & TempFilesCapability {
+  return typeof (store as Partial<TempFilesCapability>).listTempFiles === 'function';
 }
 
 export function canReadObjectLock(store: ObjectStore): store is ObjectStore & ObjectLockCapability {

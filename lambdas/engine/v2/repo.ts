@@ -3,11 +3,11 @@
  * condemned lists, v2 manifests, packs. Every read has a stated bound, so a damaged or
  * hostile object fails with a clear error instead of exhausting memory.
  */
-import { createHash } from 'node:crypto';
-import { createRequire } from 'node:module';
+import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { gunzip, gzip } from 'node:zlib';
+import { Decompress } from 'fzstd';
 import pLimit from 'p-limit';
 import type { ObjectStore } from '../../adapters/stores/store.js';
 import { indexObjectKey, packObjectKey, serviceCondemnedPrefix, serviceIndexPrefix } from '../../contract/keys.js';
@@ -17,12 +17,28 @@ import { type ManifestV2, validateManifestV2 } from '../../domain/manifest-v2.js
 import { type BlobCompression, encodePackTrailer, PACK_HEADER_BYTES, PACK_MAGIC, type PackedBlob } from '../../domain/pack.js';
 
 const gunzipAsync = promisify(gunzip);
-const zstd = createRequire(import.meta.url)('zstd-napi/binding') as {
-  compress(dst: Uint8Array, src: Uint8Array, level: number): number;
-  compressBound(n: number): number;
-  decompress(dst: Uint8Array, src: Uint8Array): number;
-  getFrameContentSize(src: Uint8Array): number | null;
-};
+
+/** Target size of a pack (shared by snapshots and GC's repack). */
+export const DEFAULT_PACK_BYTES = 16 * 1024 * 1024;
+
+/**
+ * zstd frames are decoded in pure JavaScript (fzstd) here, block by block, stopping as soon as
+ * the output passes `maxBytes`: the control plane (GC, retention, check) reads manifests
+ * without the native module, which its Lambda bundles do not carry. Writers compress with
+ * the native module (snapshot-v2.ts).
+ */
+function inflateZstd(key: string, bytes: Uint8Array, maxBytes: number): Buffer {
+  const parts: Buffer[] = [];
+  let total = 0;
+  const tooLarge = new IntegrityError(`${key} expands to more than the ${maxBytes} bytes allowed; refusing to read it`);
+  const stream = new Decompress((chunk) => {
+    total += chunk.length;
+    if (total > maxBytes) throw tooLarge;
+    parts.push(Buffer.from(chunk));
+  });
+  stream.push(bytes, true);
+  return Buffer.concat(parts, total);
+}
 const gzipAsync = promisify(gzip);
 
 /** Decompressed size limits: a manifest of ~1.5M files, an index of ~2M blobs. */
@@ -87,14 +103,6 @@ export async function writeGzipJson(store: ObjectStore, key: string, doc: unknow
  * 20,000-file manifest under 1 MiB). One frame with its content size, so the reader
  * allocates exactly that much after checking it against `maxJsonBytes`.
  */
-export async function writeZstdJson(store: ObjectStore, key: string, doc: unknown, signal?: AbortSignal): Promise<{ size: number; sha256: string }> {
-  const json = Buffer.from(JSON.stringify(doc));
-  const out = Buffer.allocUnsafe(zstd.compressBound(json.length));
-  const bytes = out.subarray(0, zstd.compress(out, json, 3));
-  await store.put(key, Readable.from([bytes]), { signal, contentType: 'application/zstd' });
-  return { size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
-}
-
 export async function readZstdJson(
   store: ObjectStore,
   key: string,
@@ -107,11 +115,7 @@ export async function readZstdJson(
   check?.(sha256);
   let text: Buffer;
   try {
-    const declared = zstd.getFrameContentSize(bytes);
-    if (declared === null) throw new Error('the zstd frame does not declare its size');
-    if (declared > maxJsonBytes) throw new IntegrityError(`${key} expands to ${declared} bytes, more than the ${maxJsonBytes} allowed; refusing to read it`);
-    text = Buffer.allocUnsafe(declared);
-    if (zstd.decompress(text, bytes) !== declared) throw new Error('decompressed size differs from the declared size');
+    text = inflateZstd(key, bytes, maxJsonBytes);
   } catch (err) {
     if (err instanceof IntegrityError) throw err;
     throw new IntegrityError(`${key} is not readable zstd: ${(err as Error).message}`, { cause: err });
@@ -155,11 +159,17 @@ export async function loadCondemned(store: ObjectStore, service: string, signal?
   return condemned;
 }
 
-/** The union of every index file of the service, without condemned packs. */
+/**
+ * The union of every index file of the service, without condemned packs. With
+ * `fallbackToCondemned` (restore), a blob found only in a condemned pack is still located
+ * there: a snapshot that began before the pack was condemned may use it until GC's sweep
+ * rescues the pack (docs/ARCHITECTURE.md "Garbage collection").
+ */
 export async function loadIndex(
   store: ObjectStore,
   service: string,
   signal?: AbortSignal,
+  options: { fallbackToCondemned?: boolean } = {},
 ): Promise<{ index: BlobIndex; condemned: Set<string>; files: number }> {
   const [condemned, keys] = await Promise.all([
     loadCondemned(store, service, signal),
@@ -180,6 +190,7 @@ export async function loadIndex(
     ),
   );
   for (const d of docs) index.add(d, condemned);
+  if (options.fallbackToCondemned) for (const d of docs) index.add(d);
   return { index, condemned, files: keys.length };
 }
 
@@ -204,6 +215,13 @@ export interface PackWriterOptions {
   /** Packs uploading at once. */
   uploads: number;
   signal: AbortSignal;
+  /**
+   * Pack ids this writer must not produce: packs condemned by GC. Packs are content-addressed,
+   * so re-storing the same blobs would rewrite a condemned pack under its old key, which the
+   * sweep may be deleting (docs/ARCHITECTURE.md "Garbage collection"); such a pack gets a
+   * 16-byte random filler blob, which gives it a new id.
+   */
+  avoid?: ReadonlySet<string>;
 }
 
 /**
@@ -236,12 +254,18 @@ export class PackWriter {
 
   private seal(): void {
     if (this.blobs.length === 0) return;
-    const blobs = this.blobs;
-    const body = Buffer.concat([...this.data, encodePackTrailer(blobs)]);
+    let blobs = this.blobs;
+    let body = Buffer.concat([...this.data, encodePackTrailer(blobs)]);
+    let id = createHash('sha256').update(body).digest('hex');
+    if (this.options.avoid?.has(id)) {
+      const filler = randomBytes(16);
+      blobs = [...blobs, { id: createHash('sha256').update(filler).digest('hex'), offset: this.bytes, length: 16, rawLength: 16, compression: 'none' }];
+      body = Buffer.concat([...this.data, filler, encodePackTrailer(blobs)]);
+      id = createHash('sha256').update(body).digest('hex');
+    }
     this.blobs = [];
     this.data = [PACK_MAGIC];
     this.bytes = PACK_HEADER_BYTES;
-    const id = createHash('sha256').update(body).digest('hex');
     const upload = this.options.store
       .put(packObjectKey(this.options.service, id), Readable.from([body]), {
         signal: this.options.signal,

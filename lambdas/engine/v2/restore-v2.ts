@@ -92,7 +92,10 @@ export async function extractV2(manifest: ManifestV2, staging: string, o: Extrac
 
 /** Fetches what a v2 restore needs: the verified manifest and the service's blob index. */
 async function loadSnapshotV2(options: RestoreOptions, record: SnapshotRecord, signal: AbortSignal) {
-  const [{ manifest }, { index }] = await Promise.all([fetchManifestV2(options.store, record, signal), loadIndex(options.store, record.service, signal)]);
+  const [{ manifest }, { index }] = await Promise.all([
+    fetchManifestV2(options.store, record, signal),
+    loadIndex(options.store, record.service, signal, { fallbackToCondemned: true }),
+  ]);
   return { manifest, common: { store: options.store, index, signal, concurrency: options.concurrency, onProgress: options.onProgress } };
 }
 

@@ -16,9 +16,12 @@
  * every blob is still in the index (`readAll` turns this off).
  */
 
+import { createHash } from 'node:crypto';
 import type { BigIntStats } from 'node:fs';
+import { createRequire } from 'node:module';
 import { availableParallelism, hostname } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import type { SnapshotCatalog } from '../../adapters/catalog.js';
 import type { ObjectStore } from '../../adapters/stores/store.js';
 import { isManifestV2Key, manifestV2ObjectKey, packObjectKey, snapshotPrefix } from '../../contract/keys.js';
@@ -30,9 +33,23 @@ import { type FileEntryV2, MANIFEST_V2_FORMAT, type ManifestEntryV2, type Manife
 import type { SnapshotRecord } from '../../domain/snapshot.js';
 import { type WalkedNode, walkTree } from '../walk.js';
 import { type ChunkJobFile, ChunkPool, JobError, type WorkerItem } from './chunk-worker.js';
-import { fetchManifestV2, loadIndex, PackWriter, writeIndex, writeZstdJson } from './repo.js';
+import { DEFAULT_PACK_BYTES, fetchManifestV2, loadIndex, PackWriter, writeIndex } from './repo.js';
 
-export const DEFAULT_PACK_BYTES = 16 * 1024 * 1024;
+export { DEFAULT_PACK_BYTES };
+
+const zstd = createRequire(import.meta.url)('zstd-napi/binding') as {
+  compress(dst: Uint8Array, src: Uint8Array, level: number): number;
+  compressBound(n: number): number;
+};
+
+/** The manifest, zstd-compressed by the native module (readers decode it in JS: repo.ts). */
+async function writeZstdJson(store: ObjectStore, key: string, doc: unknown, signal?: AbortSignal): Promise<{ size: number; sha256: string }> {
+  const json = Buffer.from(JSON.stringify(doc));
+  const out = Buffer.allocUnsafe(zstd.compressBound(json.length));
+  const bytes = out.subarray(0, zstd.compress(out, json, 3));
+  await store.put(key, Readable.from([bytes]), { signal, contentType: 'application/zstd' });
+  return { size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
+}
 /** Small files go to the workers in batches of about this many bytes (or files). */
 const BATCH_BYTES = 2 * 1024 * 1024;
 const BATCH_FILES = 256;
@@ -133,7 +150,7 @@ export async function uploadSnapshotV2(input: SnapshotV2Input): Promise<{ record
       reason: input.reason ?? 'manual',
     });
     began = true;
-    const [{ index }, parent] = await Promise.all([loadIndex(store, service, signal), input.readAll ? undefined : loadParent(input)]);
+    const [{ index, condemned }, parent] = await Promise.all([loadIndex(store, service, signal), input.readAll ? undefined : loadParent(input)]);
 
     // Decide per file: reuse the parent's entry, or read it.
     const entries: (ManifestEntryV2 | undefined)[] = new Array(nodes.length);
@@ -160,7 +177,14 @@ export async function uploadSnapshotV2(input: SnapshotV2Input): Promise<{ record
       }
     };
 
-    packs = new PackWriter({ store, service, targetBytes: input.packBytes ?? DEFAULT_PACK_BYTES, uploads: Math.max(1, input.concurrency ?? 4), signal });
+    packs = new PackWriter({
+      store,
+      service,
+      targetBytes: input.packBytes ?? DEFAULT_PACK_BYTES,
+      uploads: Math.max(1, input.concurrency ?? 4),
+      signal,
+      avoid: condemned,
+    });
     const writer = packs;
     const onItems = async (items: WorkerItem[]) => {
       for (const it of items) {
