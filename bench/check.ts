@@ -18,7 +18,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startEmbeddedServices } from '../lambdas/local/embedded-services.js';
 import { DEFAULT_TREE, ensureTree, treeBytes } from './tree.js';
@@ -33,6 +33,8 @@ const MiB = 1024 * 1024;
 
 interface Run {
   wallS: number;
+  /** user + system CPU seconds: steadier than wall time on a shared machine. */
+  cpuS: number;
   rssMiB: number;
   stdout: string;
 }
@@ -52,7 +54,7 @@ function settle(warm: string[]): void {
 /** Under GNU time; asynchronous so the in-process DynamoDB Local keeps answering. */
 async function timed(cmd: string, argv: string[], env: NodeJS.ProcessEnv, warm: string[], okCodes = [0]): Promise<Run> {
   settle(warm);
-  const child = spawn('/usr/bin/time', ['-f', 'TIME %e %M', cmd, ...argv], { env });
+  const child = spawn('/usr/bin/time', ['-f', 'TIME %e %M %U %S', cmd, ...argv], { env });
   let out = '';
   let err = '';
   child.stdout.on('data', (b: Buffer) => (out += b.toString()));
@@ -60,8 +62,8 @@ async function timed(cmd: string, argv: string[], env: NodeJS.ProcessEnv, warm: 
   const [code] = (await once(child, 'close')) as [number | null];
   const line = err.split('\n').find((l) => l.startsWith('TIME '));
   if (!okCodes.includes(code ?? -1) || !line) throw new Error(`${cmd} ${argv.join(' ')} failed (${code}):\n${out}\n${err}`);
-  const [, e, m] = line.split(' ');
-  return { wallS: Number(e), rssMiB: Number(m) / 1024, stdout: out };
+  const [, e, m, u, s] = line.split(' ');
+  return { wallS: Number(e), cpuS: Number(u) + Number(s), rssMiB: Number(m) / 1024, stdout: out };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -96,7 +98,11 @@ async function main(): Promise<void> {
     const legs: { name: string; argv: string[]; tool: 'lifeboat' | 'restic' }[] = [
       { name: 'check (existence and sizes)', argv: ['check', '--service', 'bench', '--json'], tool: 'lifeboat' },
       { name: 'check --read-data', argv: ['check', '--service', 'bench', '--read-data', '--json'], tool: 'lifeboat' },
-      { name: 'check --read-data-subset 10%', argv: ['check', '--service', 'bench', '--read-data-subset', '10%', '--seed', 'bench', '--json'], tool: 'lifeboat' },
+      {
+        name: 'check --read-data-subset 10%',
+        argv: ['check', '--service', 'bench', '--read-data-subset', '10%', '--seed', 'bench', '--json'],
+        tool: 'lifeboat',
+      },
       ...(hasRestic
         ? [
             { name: 'restic check', argv: ['check', '--no-cache'], tool: 'restic' as const },
@@ -105,35 +111,40 @@ async function main(): Promise<void> {
           ]
         : []),
     ];
-    const results: Record<string, { wallS: number; rssMiB: number; runs: number[]; packsRead?: number; bytesRead?: number; packs?: number }> = {};
+    const results: Record<
+      string,
+      { wallS: number; cpuS: number; load1: number; rssMiB: number; runs: number[]; packsRead?: number; bytesRead?: number; packs?: number }
+    > = {};
     for (const leg of legs) {
       const runs: Run[] = [];
       for (let r = 0; r < rounds; r++) {
         runs.push(
-          leg.tool === 'lifeboat'
-            ? await timed('node', [lifeboat, ...leg.argv], env, [store])
-            : await timed('restic', leg.argv, resticEnv, [resticRepo]),
+          leg.tool === 'lifeboat' ? await timed('node', [lifeboat, ...leg.argv], env, [store]) : await timed('restic', leg.argv, resticEnv, [resticRepo]),
         );
       }
       const doc = leg.tool === 'lifeboat' ? (JSON.parse(runs[0]!.stdout) as { verdict: string; summary: Record<string, number> }) : undefined;
       if (doc && doc.verdict !== 'ok') throw new Error(`${leg.name}: verdict ${doc.verdict}`);
       results[leg.name] = {
         wallS: median(runs.map((x) => x.wallS)),
+        cpuS: median(runs.map((x) => x.cpuS)),
+        load1: loadavg()[0]!,
         rssMiB: Math.round(Math.max(...runs.map((x) => x.rssMiB))),
         runs: runs.map((x) => x.wallS),
         ...(doc ? { packsRead: doc.summary.packsRead, packs: doc.summary.packsChecked, bytesRead: doc.summary.bytesRead } : {}),
       };
-      console.error(`bench: ${leg.name}: ${results[leg.name]!.wallS} s (runs ${results[leg.name]!.runs.join(', ')}), ${results[leg.name]!.rssMiB} MiB RSS`);
+      console.error(
+        `bench: ${leg.name}: ${results[leg.name]!.wallS} s wall (runs ${results[leg.name]!.runs.join(', ')}), ${results[leg.name]!.cpuS.toFixed(2)} s CPU, ${results[leg.name]!.rssMiB} MiB RSS, load ${loadavg()[0]!.toFixed(1)}`,
+      );
     }
     const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 1024 ** 3).toFixed(0)} GiB RAM, node ${process.version}`;
     const out = { date: new Date().toISOString(), machine, rounds, treeBytes: treeBytes(DEFAULT_TREE), results };
     writeFileSync(join(work, 'check-results.json'), `${JSON.stringify(out, null, 2)}\n`);
-    console.log('| command | wall (median) | peak RSS | packs read | bytes read |');
-    console.log('| --- | --- | --- | --- | --- |');
+    console.log('| command | wall (median) | CPU (user+sys) | peak RSS | packs read | bytes read | load avg |');
+    console.log('| --- | --- | --- | --- | --- | --- | --- |');
     for (const [name, r] of Object.entries(results)) {
       const read = r.packsRead === undefined ? '-' : `${r.packsRead} of ${r.packs}`;
       const bytes = r.bytesRead === undefined ? '-' : `${(r.bytesRead / MiB).toFixed(0)} MiB`;
-      console.log(`| ${name} | ${r.wallS.toFixed(2)} s | ${r.rssMiB} MiB | ${read} | ${bytes} |`);
+      console.log(`| ${name} | ${r.wallS.toFixed(2)} s | ${r.cpuS.toFixed(2)} s | ${r.rssMiB} MiB | ${read} | ${bytes} | ${r.load1.toFixed(1)} |`);
     }
     console.log(`\n${out.date}, ${machine}, ${rounds} rounds`);
   } finally {

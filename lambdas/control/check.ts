@@ -449,6 +449,7 @@ async function checkService(
         ? selectSubset([...readable, ...partKeys], readData.percent, `${readData.seed}`)
         : new Set<string>();
   if (chosen.size > 0) notice(`${service}: reading ${chosen.size} of ${readable.length + partKeys.length} pack(s) and part(s)`);
+  /** `<pack> <blob>` → what is wrong with that copy of the blob. */
   const badBlobs = new Map<string, string>();
   const blobPacks = new Set<string>();
   const jobs: Promise<void>[] = [];
@@ -459,7 +460,7 @@ async function checkService(
       reads(async () => {
         const r = await readPack(o.store, service, p, present.get(p)!, loaded!.rows.get(p) ?? [], counters, signal);
         if (r.pack.length) packProblems.set(p, r.pack);
-        for (const [b, what] of r.blobs) badBlobs.set(b, what);
+        for (const [b, what] of r.blobs) badBlobs.set(`${p} ${b}`, what);
         if (r.blobs.size) blobPacks.add(p);
         damagedObject(p, [...r.pack, ...r.blobs.values()]);
       }),
@@ -489,13 +490,20 @@ async function checkService(
     v2.map((s) =>
       manifests(async () => {
         for (const [p, n] of s.packs) for (const what of packProblems.get(p) ?? []) s.problems.add(`${what} (it holds ${n} blob(s) of this snapshot)`);
-        if ([...s.packs.keys()].some((p) => blobPacks.has(p))) {
-          const { manifest, size } = await fetchManifestV2(o.store, s.record, signal);
-          counters.bytesRead += size;
-          for (const [blob, path] of blobsOf(manifest)) {
-            const what = badBlobs.get(blob);
-            if (what && blobPacks.has(loaded!.index.get(blob)?.pack ?? '')) s.problems.add(`${what} (file "${path}")`);
-          }
+        if (![...s.packs.keys()].some((p) => blobPacks.has(p))) return;
+        let manifest: ManifestV2;
+        try {
+          const got = await fetchManifestV2(o.store, s.record, signal);
+          counters.bytesRead += got.size;
+          manifest = got.manifest;
+        } catch (err) {
+          s.problems.add(`manifest: ${problemOf(err)}`);
+          return;
+        }
+        // Only the copy restore would read counts: the one the index locates.
+        for (const [blob, path] of blobsOf(manifest)) {
+          const what = badBlobs.get(`${loaded!.index.get(blob)?.pack} ${blob}`);
+          if (what) s.problems.add(`${what} (file "${path}")`);
         }
       }),
     ),

@@ -13,7 +13,7 @@ import { createDynamoClient } from '../../lambdas/adapters/aws.js';
 import { DynamoSnapshotCatalog } from '../../lambdas/adapters/catalog.js';
 import { DynamoServiceRegistry } from '../../lambdas/adapters/service-registry.js';
 import type { ObjectStore } from '../../lambdas/adapters/stores/store.js';
-import { indexObjectKey, packObjectKey, servicePacksPrefix } from '../../lambdas/contract/keys.js';
+import { condemnedObjectKey, indexObjectKey, packObjectKey, servicePacksPrefix } from '../../lambdas/contract/keys.js';
 import type { IndexDocument } from '../../lambdas/domain/blob-index.js';
 import type { CheckReport } from '../../lambdas/domain/check.js';
 import { normalizeServicePolicy } from '../../lambdas/domain/service-policy.js';
@@ -169,6 +169,38 @@ describe.each(STORE_CASES)('lifeboat check through the $name', ({ make }) => {
     expect(short.code).toBe(1);
     expect(short.lines).toEqual([`damaged old/${bad.record.id} (v1, complete): part ${part.key} is 1000 bytes, the manifest says ${part.size}`]);
     expect(short.stdout).not.toContain(ok.record.id);
+  });
+
+  it('a blob only in a pack GC condemned is named as such', async () => {
+    const s = await twoSnapshots('condemned');
+    await writeGzipJson(store, condemnedObjectKey('condemned', 'gc-test'), { createdAt: new Date().toISOString(), packs: [s.packB.id] });
+    const r = await check('condemned');
+    expect(r.code).toBe(1);
+    expect(r.lines).toEqual([
+      expect.stringMatching(
+        new RegExp(`^damaged condemned/${s.second} .*: blob [0-9a-f]{64} \\(file "[^"]+"\\) is only in pack ${s.packB.id}, which GC condemned`),
+      ),
+    ]);
+  });
+
+  it('an expiring snapshot whose objects retention already removed is "deleting", not damage', async () => {
+    const dir = join(work.path, `exp-${++n}`);
+    await mkdir(dir);
+    await writeFile(join(dir, 'x'), randomBytes(5000));
+    const kept = await takeSnapshot({ catalog, store, service: 'expiring', dir, format: 'v1' });
+    const gone = await takeSnapshot({ catalog, store, service: 'expiring', dir, format: 'v1' });
+    expect(await catalog.markExpiring('expiring', gone.record.id, { status: 'complete' }, new Date().toISOString())).toBe(true);
+    const { fetchManifest } = await import('../../lambdas/engine/restore.js');
+    const part = (await fetchManifest(store, gone.record)).manifest.parts[0]!;
+    await store.delete([part.key]); // retention's deletion, half done
+    const r = await checkJson('expiring');
+    expect(r.code).toBe(0);
+    expect(r.report.snapshots.map((x) => [x.id, x.status, x.result])).toEqual([
+      [kept.record.id, 'complete', 'ok'],
+      [gone.record.id, 'expiring', 'deleting'],
+    ]);
+    expect(r.report.summary.deletingSnapshots).toBe(1);
+    expect((await check('expiring')).stdout).toContain(`deleting expiring/${gone.record.id} (v1): expiring, its objects are being removed by retention`);
   });
 
   it('--read-data-subset reads a share of the packs: the same ones for the same seed', async () => {

@@ -41,7 +41,7 @@ describe('selectSubset', () => {
   it('different seeds pick different packs, and rotating seeds covers them all', () => {
     expect(selectSubset(keys, 10, 'a')).not.toEqual(selectSubset(keys, 10, 'b'));
     const seen = new Set<string>();
-    for (let day = 0; day < 60 && seen.size < keys.length; day++) for (const k of selectSubset(keys, 10, `day-${day}`)) seen.add(k);
+    for (let day = 0; day < 150 && seen.size < keys.length; day++) for (const k of selectSubset(keys, 10, `day-${day}`)) seen.add(k);
     expect(seen.size).toBe(keys.length);
   });
 });
