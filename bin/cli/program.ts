@@ -10,6 +10,7 @@ import { Command, CommanderError } from 'commander';
 import { asEnvironmentError, EnvironmentError, type ExitCode, isLifeboatError } from '../../lambdas/domain/errors.js';
 import { registerAgent } from './agent.js';
 import { registerCatalog } from './catalog.js';
+import { registerCheck } from './check.js';
 import type { CliIO } from './context.js';
 import { registerDrill } from './drill.js';
 import { registerDrillAgent } from './drill-agent.js';
@@ -54,6 +55,7 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<ExitCo
   registerCatalog(program, io, done);
   registerRetention(program, io, done);
   registerGc(program, io, done);
+  registerCheck(program, io, done);
   registerDrill(program, io, done);
   registerReport(program, io, done);
   registerDrillAgent(program, io, done);

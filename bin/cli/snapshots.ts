@@ -63,7 +63,7 @@ export function registerSnapshots(program: Command, io: CliIO, _done: (r: Comman
  * No snapshots and not protected either: most likely a typo, so say so (exit 2) rather than
  * print an empty list. A protected service without snapshots yet is an empty list.
  */
-async function assertKnownService(registry: ServiceRegistry, service: string, table: string): Promise<void> {
+export async function assertKnownService(registry: ServiceRegistry, service: string, table: string): Promise<void> {
   const known = await registry.list();
   if (known.includes(service)) return;
   throw new UsageError(`no service ${JSON.stringify(service)} in ${table}: it is not protected and has no snapshots${didYouMean(service, known)}`, {

@@ -153,12 +153,18 @@ export async function runDrillAgent(options: DrillAgentOptions): Promise<DrillAg
       return result('error', `restore did not run: ${restored.message}`);
     }
     const restoreSeconds = secondsBetween(restoreStart, clock());
-    const restoreFacts = { restoreSeconds, files: restored.files, dataBytes: restored.bytes };
+    const restoreFacts = {
+      restoreSeconds,
+      files: restored.files,
+      dataBytes: restored.bytes,
+      packsRead: restored.read.packs,
+      bytesRead: restored.read.bytes,
+    };
     checks.push({
       name: 'restore',
       status: 'passed',
       durationSeconds: restoreSeconds,
-      message: `${restored.files} files, ${restored.bytes} bytes, every checksum verified`,
+      message: `${restored.files} files, ${restored.bytes} bytes from ${restored.read.packs} pack(s) (${restored.read.bytes} bytes read), every checksum verified`,
     });
     notice(`drill ${options.drillId}: restored ${restored.files} files in ${formatSeconds(restoreSeconds)}`);
 

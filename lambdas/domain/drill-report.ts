@@ -52,6 +52,9 @@ export interface DrillSummary {
   /** Drill start to finish (seconds), null while running. */
   durationSeconds: number | null;
   restoreSeconds: number | null;
+  /** Data objects the drill's restore read (packs; v1: parts) and their bytes; null when it did not restore. */
+  packsRead: number | null;
+  bytesRead: number | null;
   rtoSeconds: number | null;
   rpoSeconds: number;
   snapshotAgeSeconds: number;
@@ -135,6 +138,8 @@ export function summarizeDrill(d: DrillRecord, role: DrillRole): DrillSummary {
     finishedAt: d.finishedAt ?? null,
     durationSeconds: d.finishedAt ? Math.max(0, secondsBetween(d.createdAt, d.finishedAt)) : null,
     restoreSeconds: d.restoreSeconds ?? d.agent?.restoreSeconds ?? null,
+    packsRead: d.agent?.packsRead ?? null,
+    bytesRead: d.agent?.bytesRead ?? null,
     rtoSeconds: d.rtoSeconds ?? null,
     rpoSeconds: d.rpoSeconds,
     snapshotAgeSeconds: d.snapshotAgeSeconds,

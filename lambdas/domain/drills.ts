@@ -114,6 +114,9 @@ export interface DrillAgentResult {
   readyAt?: string;
   files?: number;
   dataBytes?: number;
+  /** Data objects the restore read: distinct packs (v1: parts), and the bytes fetched from them. */
+  packsRead?: number;
+  bytesRead?: number;
   checks: DrillCheck[];
   /** The recipe's canary: what the snapshot recorded and what the restored database holds. */
   canary?: CanaryResult;

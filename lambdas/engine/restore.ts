@@ -99,6 +99,12 @@ export interface RestoreOptions {
   use?: { holds: SnapshotHolds; holder: string; purpose?: SnapshotHoldPurpose; ttlSeconds?: number };
 }
 
+/** The data objects a restore read: distinct packs (v2) or parts (v1), and the bytes fetched from them. */
+export interface DataRead {
+  packs: number;
+  bytes: number;
+}
+
 export type RestoreResult =
   | {
       status: 'restored';
@@ -108,6 +114,8 @@ export type RestoreResult =
       bytes: number;
       entries: number;
       method: 'swap' | 'in-place' | 'delta';
+      /** What was read from the store's data objects (drills record it). */
+      read: DataRead;
       durationMs: number;
     }
   | { status: 'skipped'; dir: string; reason: 'not-empty' | 'no-snapshot'; message: string; durationMs: number };
@@ -744,13 +752,15 @@ async function restoreInto(dir: string, options: RestoreOptions): Promise<Restor
       purpose: `restore of ${service}/${record.id}`,
     });
     if (target.status === 'skipped') return skipped(target.message);
-    let totals: { files: number; bytes: number; entries: number };
+    let totals: { files: number; bytes: number; entries: number; read: DataRead };
     try {
       if (v2) totals = await extractV2Into(target.staging, record, options, signal);
       else {
         const { manifest } = await fetchManifest(options.store, record, options.manifestLimits);
         await extractAll(manifest, options.store, target.staging, options, signal);
-        totals = { files: manifest.totals.files, bytes: manifest.totals.dataBytes, entries: manifest.entries.length };
+        // v1 reads every part whole.
+        const read = { packs: manifest.parts.length, bytes: manifest.parts.reduce((n, p) => n + p.size, 0) };
+        totals = { files: manifest.totals.files, bytes: manifest.totals.dataBytes, entries: manifest.entries.length, read };
       }
     } catch (err) {
       await target.abandon();

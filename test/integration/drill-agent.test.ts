@@ -79,6 +79,10 @@ describe('runDrillAgent', () => {
     ]);
     expect(run.result.checks[1]!.output).toBe(`rows ok in ${dir} for ${drill.drillId}\n`);
     expect(run.result.restoreSeconds).toBeGreaterThanOrEqual(0);
+    // Which data it read: the one pack holding the three small files, by ranged reads.
+    expect(run.result.packsRead).toBe(1);
+    expect(run.result.bytesRead).toBeGreaterThanOrEqual(Object.values(FILES).reduce((a, f) => a + Buffer.byteLength(f), 0) / 10);
+    expect(run.result.checks[0]!.message).toMatch(/ from 1 pack\(s\) \(\d+ bytes read\), every checksum verified$/);
     expect(Date.parse(run.result.readyAt!)).toBeGreaterThanOrEqual(Date.parse(run.result.startedAt));
     expect(await readFile(join(dir, 'db/rows.csv'), 'utf8')).toBe(FILES['db/rows.csv']);
     expect((await env.drills.get('wiki', drill.drillId))?.agent).toEqual(run.result);

@@ -64,6 +64,8 @@ export function fixtureDrill(service: string, hoursAgo: number, overrides: Parti
       reason: 'restored 120 files in 42.5 s; verify command passed',
       startedAt: createdAt,
       restoreSeconds: 42.5,
+      packsRead: 3,
+      bytesRead: 40_370_176,
       checks: [
         { name: 'restore', status: 'passed', durationSeconds: 42.5, message: '120 files, 1048576 bytes, every checksum verified' },
         { name: 'verify', status: 'passed', durationSeconds: 3.1, command: 'check-db', exitCode: 0, output: 'ok\n', message: 'exited 0' },

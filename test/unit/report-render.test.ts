@@ -192,7 +192,7 @@ describe('Markdown (golden files)', () => {
   it('keeps table cells on one line with pipes escaped, and fences longer than any backtick run', () => {
     const md = renderMarkdown(mixed());
     const rows = md.split('\n').filter((l) => l.startsWith('| '));
-    for (const row of rows) expect(row.replace(/\\\|/g, '').split('|').length).toBe(9);
+    for (const row of rows) expect(row.replace(/\\\|/g, '').split('|').length).toBe(10);
     // The wiki verify output contains ``` itself, so its block is fenced with four.
     expect(md).toContain('  ````text\n  checking pages\n  ```\n  ERROR table <pages> is missing | rows=0\n  ````');
   });

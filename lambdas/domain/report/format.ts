@@ -56,6 +56,19 @@ export function measuredVsTarget(value: number | null, target: number | null): s
   return target === null ? formatSeconds(value) : `${formatSeconds(value)} (target ${formatSeconds(target)})`;
 }
 
+/** "3 packs, 40.0 MiB" — what a drill's restore read; "-" when unknown. */
+export function formatDataRead(packs: number | null, bytes: number | null): string {
+  if (packs === null || bytes === null) return '-';
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = bytes;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${packs} pack${packs === 1 ? '' : 's'}, ${u === 0 ? v : v.toFixed(1)} ${units[u]}`;
+}
+
 /** "26h" style, for max-age. */
 export function formatMaxAge(seconds: number | null): string {
   if (seconds === null) return 'unlimited';

@@ -9,6 +9,7 @@ import {
   CHECK_STATUS_ICON,
   DRILL_VERDICT_LABEL,
   failedChecks,
+  formatDataRead,
   formatMaxAge,
   formatOptionalSeconds,
   formatTime,
@@ -53,9 +54,9 @@ const badge = (verdict: string, label: string) => `<span class="badge v-${e(verd
 function servicesTable(report: DrillReport): string {
   const rows = report.services.map((s) => {
     const d = s.drills.find((x) => x.role === 'deciding') ?? s.drills[0];
-    return `<tr><td><a href="#svc-${e(s.service)}">${e(s.service)}</a></td><td>${badge(s.verdict, SERVICE_VERDICT_LABEL[s.verdict])}</td><td>${e(d ? formatTime(d.startedAt) : null)}</td><td><code>${e(d?.snapshotId)}</code></td><td class="num">${e(d ? formatOptionalSeconds(d.restoreSeconds) : null)}</td><td class="num">${e(d ? measuredVsTarget(d.rtoSeconds, s.targets.rtoSeconds) : null)}</td><td class="num">${e(d ? measuredVsTarget(d.rpoSeconds, s.targets.rpoSeconds) : null)}</td><td>${e(s.reason)}</td></tr>`;
+    return `<tr><td><a href="#svc-${e(s.service)}">${e(s.service)}</a></td><td>${badge(s.verdict, SERVICE_VERDICT_LABEL[s.verdict])}</td><td>${e(d ? formatTime(d.startedAt) : null)}</td><td><code>${e(d?.snapshotId)}</code></td><td class="num">${e(d ? formatOptionalSeconds(d.restoreSeconds) : null)}</td><td class="num">${e(d ? formatDataRead(d.packsRead, d.bytesRead) : null)}</td><td class="num">${e(d ? measuredVsTarget(d.rtoSeconds, s.targets.rtoSeconds) : null)}</td><td class="num">${e(d ? measuredVsTarget(d.rpoSeconds, s.targets.rpoSeconds) : null)}</td><td>${e(s.reason)}</td></tr>`;
   });
-  return `<table><thead><tr><th>Service</th><th>Verdict</th><th>Last drill</th><th>Snapshot</th><th>Restore</th><th>RTO</th><th>RPO</th><th>Why</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+  return `<table><thead><tr><th>Service</th><th>Verdict</th><th>Last drill</th><th>Snapshot</th><th>Restore</th><th>Read</th><th>RTO</th><th>RPO</th><th>Why</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
 function points(drills: readonly DrillSummary[], pick: (d: DrillSummary) => number | null, what: string): ChartPoint[] {
@@ -78,7 +79,7 @@ function drillRows(s: ServiceDrillReport): string {
             `<details><summary>${e(c.name)} output${c.command ? ` of <code>${e(c.command)}</code>` : ''}${c.exitCode !== undefined ? ` (exit ${e(c.exitCode)})` : ''}</summary><pre>${e(c.output)}</pre></details>`,
         )
         .join('');
-      return `<tr><td><code>${e(d.drillId)}</code></td><td>${badge(d.verdict, DRILL_VERDICT_LABEL[d.verdict])}</td><td>${e(formatTime(d.startedAt))}</td><td><code>${e(d.snapshotId)}</code></td><td class="num">${e(formatOptionalSeconds(d.restoreSeconds))}</td><td class="num">${e(formatOptionalSeconds(d.rtoSeconds))}</td><td class="num">${e(formatOptionalSeconds(d.rpoSeconds))}${d.rpoSource === 'canary' ? ' <small>(canary)</small>' : ''}</td><td>${e(d.reason)}${outputs}${checksTable(d)}</td></tr>`;
+      return `<tr><td><code>${e(d.drillId)}</code></td><td>${badge(d.verdict, DRILL_VERDICT_LABEL[d.verdict])}</td><td>${e(formatTime(d.startedAt))}</td><td><code>${e(d.snapshotId)}</code></td><td class="num">${e(formatOptionalSeconds(d.restoreSeconds))}</td><td class="num">${e(formatDataRead(d.packsRead, d.bytesRead))}</td><td class="num">${e(formatOptionalSeconds(d.rtoSeconds))}</td><td class="num">${e(formatOptionalSeconds(d.rpoSeconds))}${d.rpoSource === 'canary' ? ' <small>(canary)</small>' : ''}</td><td>${e(d.reason)}${outputs}${checksTable(d)}</td></tr>`;
     })
     .join('');
 }
@@ -108,7 +109,7 @@ function serviceSection(s: ServiceDrillReport): string {
     }),
   ];
   const table = s.drills.length
-    ? `<table><thead><tr><th>Drill</th><th>Result</th><th>Started</th><th>Snapshot</th><th>Restore</th><th>RTO</th><th>RPO</th><th>Reason</th></tr></thead><tbody>${drillRows(s)}</tbody></table>`
+    ? `<table><thead><tr><th>Drill</th><th>Result</th><th>Started</th><th>Snapshot</th><th>Restore</th><th>Read</th><th>RTO</th><th>RPO</th><th>Reason</th></tr></thead><tbody>${drillRows(s)}</tbody></table>`
     : '<p class="reason">No drills yet.</p>';
   return `<section id="svc-${e(s.service)}"><h2>${e(VERDICT_ICON[s.verdict])} ${e(s.service)} ${badge(s.verdict, SERVICE_VERDICT_LABEL[s.verdict])}</h2><p class="reason">${e(s.reason)}</p><p class="meta">Targets: RTO ${e(formatOptionalSeconds(s.targets.rtoSeconds))}, RPO ${e(formatOptionalSeconds(s.targets.rpoSeconds))} · last pass ${e(formatTime(s.lastPassedAt))}</p><div class="charts">${charts.join('')}</div>${table}</section>`;
 }

@@ -13,7 +13,7 @@
  */
 import { create } from 'xmlbuilder2';
 import type { DrillReport, DrillSummary, ServiceDrillReport } from '../drill-report.js';
-import { DRILL_VERDICT_LABEL, formatMaxAge, formatSeconds, measuredVsTarget, stripControlChars } from './format.js';
+import { DRILL_VERDICT_LABEL, formatDataRead, formatMaxAge, formatSeconds, measuredVsTarget, stripControlChars } from './format.js';
 
 type XMLBuilder = ReturnType<typeof create>;
 
@@ -45,7 +45,7 @@ function details(d: DrillSummary, service: ServiceDrillReport): string {
   const lines = [
     `drill ${d.drillId} of ${service.service}: ${DRILL_VERDICT_LABEL[d.verdict]}`,
     `snapshot ${d.snapshotId} (created ${d.snapshotCreatedAt})`,
-    `restore ${d.restoreSeconds === null ? '-' : formatSeconds(d.restoreSeconds)}, RTO ${measuredVsTarget(d.rtoSeconds, service.targets.rtoSeconds)}, RPO ${measuredVsTarget(d.rpoSeconds, service.targets.rpoSeconds)}${d.rpoSource === 'canary' ? ' (canary)' : ''}`,
+    `restore ${d.restoreSeconds === null ? '-' : formatSeconds(d.restoreSeconds)} (read ${formatDataRead(d.packsRead, d.bytesRead)}), RTO ${measuredVsTarget(d.rtoSeconds, service.targets.rtoSeconds)}, RPO ${measuredVsTarget(d.rpoSeconds, service.targets.rpoSeconds)}${d.rpoSource === 'canary' ? ' (canary)' : ''}`,
   ];
   if (d.canary)
     lines.push(

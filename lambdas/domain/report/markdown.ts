@@ -8,6 +8,7 @@ import {
   CHECK_STATUS_ICON,
   DRILL_VERDICT_LABEL,
   failedChecks,
+  formatDataRead,
   formatMaxAge,
   formatOptionalSeconds,
   formatTime,
@@ -49,6 +50,7 @@ function serviceRow(s: ServiceDrillReport): string {
     d ? `${d.drillId} (${formatTime(d.startedAt)})` : '-',
     d ? d.snapshotId : '-',
     d ? formatOptionalSeconds(d.restoreSeconds) : '-',
+    d ? formatDataRead(d.packsRead, d.bytesRead) : '-',
     d ? measuredVsTarget(d.rtoSeconds, s.targets.rtoSeconds) : '-',
     d ? rpoText(d, s.targets.rpoSeconds) : '-',
   ];
@@ -130,7 +132,7 @@ export function renderMarkdown(report: DrillReport): string {
     lines.push('No protected services were found, so nothing was evaluated.', '');
     return lines.join('\n');
   }
-  lines.push('| Service | Verdict | Drill | Snapshot | Restore | RTO | RPO |', '| --- | --- | --- | --- | --- | --- | --- |');
+  lines.push('| Service | Verdict | Drill | Snapshot | Restore | Read | RTO | RPO |', '| --- | --- | --- | --- | --- | --- | --- | --- |');
   lines.push(...report.services.map(serviceRow), '');
   // Services that are not passing, and passing ones whose newer drills could not run.
   const worthASection = (x: ServiceDrillReport) => x.verdict !== 'pass' || x.drills.some((d) => d.role === 'newer' && d.verdict === 'error');

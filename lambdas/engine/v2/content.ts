@@ -50,6 +50,8 @@ export interface ContentOptions {
   signal: AbortSignal;
   concurrency?: number;
   progress: (bytes: number, files: number) => void;
+  /** Called for every ranged read of a pack, with the bytes it returned (drills record which packs they read). */
+  onRead?: (pack: string, bytes: number) => void;
 }
 
 const HINT = 'restore an older snapshot with --snapshot ID; the target directory was not changed';
@@ -140,7 +142,11 @@ export async function writeContent(jobs: readonly ContentJob[], o: ContentOption
   const onAbort = () => stop.abort();
   o.signal.addEventListener('abort', onAbort, { once: true });
   const signal = stop.signal;
-  const range = (loc: BlobLocation, length: number) => o.store.getRange(packObjectKey(o.service, loc.pack), loc.offset, length, { signal });
+  const range = async (loc: BlobLocation, length: number) => {
+    const buf = await o.store.getRange(packObjectKey(o.service, loc.pack), loc.offset, length, { signal });
+    o.onRead?.(loc.pack, buf.length);
+    return buf;
+  };
 
   const addSmall = (j: ContentJob, data: Buffer) => {
     const e = j.entry;

@@ -134,6 +134,7 @@ export async function deltaRestore(manifest: ManifestV2, dir: string, o: DeltaOp
     signal: o.signal,
     concurrency: o.concurrency,
     progress: report,
+    onRead: o.onRead,
   });
   for (const j of jobs) await rename(j.dest, j.final);
   stats.written = jobs.length;

@@ -10,7 +10,7 @@ import type { BlobIndex } from '../../domain/blob-index.js';
 import { AbortedError } from '../../domain/errors.js';
 import { type FileEntryV2, type ManifestEntryV2, type ManifestV2, nsToSeconds } from '../../domain/manifest-v2.js';
 import type { SnapshotRecord } from '../../domain/snapshot.js';
-import type { RestoreOptions, RestoreResult } from '../restore.js';
+import type { DataRead, RestoreOptions, RestoreResult } from '../restore.js';
 import { lockTarget, recoverHeldTarget } from '../restore-target.js';
 import { writeContent } from './content.js';
 import { deltaRestore } from './delta.js';
@@ -37,6 +37,8 @@ export interface ExtractV2Options {
   signal: AbortSignal;
   concurrency?: number;
   onProgress?: RestoreOptions['onProgress'];
+  /** Every ranged read of a pack (content.ts). */
+  onRead?: (pack: string, bytes: number) => void;
 }
 
 export function progressReporter(manifest: ManifestV2, report: RestoreOptions['onProgress']): (bytes: number, files: number) => void {
@@ -73,6 +75,7 @@ export async function extractV2(manifest: ManifestV2, staging: string, o: Extrac
       signal: o.signal,
       concurrency: o.concurrency,
       progress: progressReporter(manifest, o.onProgress),
+      onRead: o.onRead,
     },
   );
   if (o.signal.aborted) throw new AbortedError('restore aborted; the target directory was not changed');
@@ -90,13 +93,20 @@ export async function extractV2(manifest: ManifestV2, staging: string, o: Extrac
   }
 }
 
-/** Fetches what a v2 restore needs: the verified manifest and the service's blob index. */
+/** Fetches what a v2 restore needs: the verified manifest and the service's blob index; counts the packs it then reads. */
 async function loadSnapshotV2(options: RestoreOptions, record: SnapshotRecord, signal: AbortSignal) {
   const [{ manifest }, { index }] = await Promise.all([
     fetchManifestV2(options.store, record, signal),
     loadIndex(options.store, record.service, signal, { fallbackToCondemned: true }),
   ]);
-  return { manifest, common: { store: options.store, index, signal, concurrency: options.concurrency, onProgress: options.onProgress } };
+  const packs = new Set<string>();
+  let bytes = 0;
+  const onRead = (pack: string, n: number) => {
+    packs.add(pack);
+    bytes += n;
+  };
+  const read = () => ({ packs: packs.size, bytes });
+  return { manifest, read, common: { store: options.store, index, signal, concurrency: options.concurrency, onProgress: options.onProgress, onRead } };
 }
 
 /** Builds and verifies a v2 snapshot in `staging` (from restore-target.ts prepareTarget). */
@@ -105,10 +115,10 @@ export async function extractV2Into(
   record: SnapshotRecord,
   options: RestoreOptions,
   signal: AbortSignal,
-): Promise<{ files: number; bytes: number; entries: number }> {
-  const { manifest, common } = await loadSnapshotV2(options, record, signal);
+): Promise<{ files: number; bytes: number; entries: number; read: DataRead }> {
+  const { manifest, common, read } = await loadSnapshotV2(options, record, signal);
   await extractV2(manifest, staging, common);
-  return { files: manifest.totals.files, bytes: manifest.totals.dataBytes, entries: manifest.entries.length };
+  return { files: manifest.totals.files, bytes: manifest.totals.dataBytes, entries: manifest.entries.length, read: read() };
 }
 
 /**
@@ -122,7 +132,7 @@ export async function deltaRestoreInto(
   signal: AbortSignal,
   elapsed: () => number,
 ): Promise<RestoreResult> {
-  const { manifest, common } = await loadSnapshotV2(options, record, signal);
+  const { manifest, common, read } = await loadSnapshotV2(options, record, signal);
   const notice = options.onNotice ?? (() => undefined);
   const lock = await lockTarget(dir, { purpose: `delta restore of ${record.service}/${record.id}` });
   try {
@@ -139,6 +149,7 @@ export async function deltaRestoreInto(
     bytes: manifest.totals.dataBytes,
     entries: manifest.entries.length,
     method: 'delta',
+    read: read(),
     durationMs: elapsed(),
   };
 }
