@@ -8,10 +8,13 @@ import { startDrill, waitForDrill } from '../../lambdas/control/drills/start.js'
 import { openCatalog, openDrillStore, openLauncher, openRegistry, serviceName, type CliIO } from './context.js';
 import { positiveNumber, type CommandResult } from './program.js';
 import { say } from './output.js';
+import { resolveAt } from './at.js';
 
 interface DrillFlags {
   service?: string;
   snapshot?: string;
+  at?: string;
+  tz?: string;
   wait?: boolean;
   poll: number;
   table?: string;
@@ -68,6 +71,8 @@ export function registerDrill(program: Command, io: CliIO, done: (r: CommandResu
     .description("start a restore drill: a fresh task of the service's task definition restores a snapshot and runs its verify command; prints the drill id")
     .option('--service <name>', 'protected service name (env LIFEBOAT_SERVICE)')
     .option('--snapshot <id>', 'snapshot id, "latest" or "random" (default: the policy\'s drill.snapshot, else latest)')
+    .option('--at <time>', 'drill the newest complete snapshot taken at or before TIME: ISO time, 2h, yesterday 18:00 (see --tz)')
+    .option('--tz <zone>', 'IANA time zone of --at times without an offset (default: this machine\'s)')
     .option('--wait', 'wait for the verdict: exit 0 passed, 1 failed/timed out/over target, 3 could not run')
     .addOption(new Option('--poll <seconds>', 'how often --wait looks').argParser(positiveNumber('--poll')).default(5).hideHelp())
     .option('--table <name>', 'catalog table (env LIFEBOAT_TABLE)')
@@ -75,9 +80,11 @@ export function registerDrill(program: Command, io: CliIO, done: (r: CommandResu
     .action(async (flags: DrillFlags) => {
       const service = assertServiceName(serviceName(flags.service, io.env));
       const drills = openDrillStore(flags, io);
+      const catalog = openCatalog(flags, io);
+      const pointInTime = await resolveAt(io, catalog, service, flags);
       const started = await startDrill(
-        { drills, catalog: openCatalog(flags, io), registry: openRegistry(flags, io), launcher: openLauncher(io) },
-        { service, snapshot: flags.snapshot, trigger: 'manual' },
+        { drills, catalog, registry: openRegistry(flags, io), launcher: openLauncher(io) },
+        { service, snapshot: pointInTime?.snapshotId ?? flags.snapshot, trigger: 'manual' },
       );
       let drill = started.drill;
       if (started.outcome === 'launch-failed') {

@@ -21,6 +21,9 @@ import { registerSnapshot } from './snapshot.js';
 import { registerSnapshots } from './snapshots.js';
 import { registerStatus } from './status.js';
 import { registerService } from './service.js';
+import { registerLs } from './ls.js';
+import { registerDiff } from './diff.js';
+import { registerFind } from './find.js';
 
 export interface CommandResult {
   /** Lifeboat's own codes (0-3), or the wrapped application's (`lifeboat agent -- CMD`). */
@@ -81,6 +84,9 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<ExitCo
   registerLocal(program, io, done);
   registerStatus(program, io, done);
   registerService(program, io, done);
+  registerLs(program, io, done);
+  registerDiff(program, io, done);
+  registerFind(program, io, done);
   for (const cmd of program.commands) {
     cmd.exitOverride();
     for (const sub of cmd.commands) sub.exitOverride();

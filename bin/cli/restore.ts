@@ -6,11 +6,14 @@ import { assertServiceName } from '../../lambdas/domain/ids.js';
 import { dataDir, openCatalog, openHolds, openObjectStore, serviceName, type CliIO } from './context.js';
 import { positiveNumber, type CommandResult } from './program.js';
 import { formatBytes, formatDuration, progressBar, say } from './output.js';
+import { resolveAt } from './at.js';
 
 interface RestoreFlags {
   service?: string;
   dir?: string;
   snapshot: string;
+  at?: string;
+  tz?: string;
   ifEmpty?: boolean;
   force?: boolean;
   concurrency?: number;
@@ -26,6 +29,8 @@ export function registerRestore(program: Command, io: CliIO, _done: (r: CommandR
     .option('--service <name>', 'protected service name (env LIFEBOAT_SERVICE)')
     .option('--dir <path>', 'directory to restore into (env LIFEBOAT_DIR)')
     .option('--snapshot <id>', 'snapshot id, "latest" or "latest-verified"', 'latest')
+    .option('--at <time>', 'the newest complete snapshot taken at or before TIME: ISO time, 2h, 1h30m, yesterday 18:00 (see --tz)')
+    .option('--tz <zone>', 'IANA time zone of --at times without an offset (default: this machine\'s)')
     .option('--if-empty', 'restore only into a missing or empty directory; otherwise do nothing and exit 0 (restore-on-start)')
     .option('--force', 'replace the contents of a non-empty directory')
     .option('--concurrency <n>', 'archive parts downloaded at once', positiveNumber('--concurrency'))
@@ -37,6 +42,7 @@ export function registerRestore(program: Command, io: CliIO, _done: (r: CommandR
       const dir = dataDir(flags.dir, io.env);
       const catalog = openCatalog(flags, io);
       const store = openObjectStore(flags, io);
+      const pointInTime = await resolveAt(io, catalog, service, flags);
       const bar = progressBar(io, true);
       let result;
       try {
@@ -45,7 +51,7 @@ export function registerRestore(program: Command, io: CliIO, _done: (r: CommandR
           store,
           service,
           dir,
-          snapshot: flags.snapshot,
+          snapshot: pointInTime?.snapshotId ?? flags.snapshot,
           ifEmpty: flags.ifEmpty,
           force: flags.force,
           concurrency: flags.concurrency,
@@ -72,6 +78,7 @@ export function registerRestore(program: Command, io: CliIO, _done: (r: CommandR
                 dataBytes: result.bytes,
                 method: result.method,
                 durationMs: result.durationMs,
+                ...(pointInTime ? { at: pointInTime.at, snapshotAgeAtSeconds: pointInTime.ageSeconds } : {}),
               }
             : { status: result.status, service, dir: result.dir, reason: result.reason, message: result.message };
         io.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
