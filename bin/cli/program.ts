@@ -24,6 +24,7 @@ import { registerService } from './service.js';
 import { registerLs } from './ls.js';
 import { registerDiff } from './diff.js';
 import { registerFind } from './find.js';
+import { registerConsole } from './console.js';
 
 export interface CommandResult {
   /** Lifeboat's own codes (0-3), or the wrapped application's (`lifeboat agent -- CMD`). */
@@ -87,6 +88,7 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<ExitCo
   registerLs(program, io, done);
   registerDiff(program, io, done);
   registerFind(program, io, done);
+  registerConsole(program, io, done);
   for (const cmd of program.commands) {
     cmd.exitOverride();
     for (const sub of cmd.commands) sub.exitOverride();

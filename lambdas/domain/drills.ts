@@ -161,6 +161,17 @@ export interface DrillRecord {
   overTarget?: ('rto' | 'rpo')[];
   /** Passed and within every target: the only result that counts as proof. */
   withinTargets?: boolean;
+  /**
+   * `lifeboat drill --keep`: the task stays up after the verdict for inspection, `seconds`
+   * long; `until` is set with the verdict, `stoppedAt` when the drill watchdog stopped it.
+   */
+  keep?: DrillKeep;
+}
+
+export interface DrillKeep {
+  seconds: number;
+  until?: string;
+  stoppedAt?: string;
 }
 
 /** The fields written when a drill finishes. */

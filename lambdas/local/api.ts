@@ -10,6 +10,7 @@
  *   GET  /drills/:id                 a drill's record
  *   POST /corrupt[?snapshot=ID]      damage a stored snapshot (demo of a failing drill)
  *   POST /schedules/:name            run a schedule now (retention, snapshot, drill, watchdog, …)
+ *   GET  /                           the web console (lambdas/console/), its assets and API under /console/
  *
  * Errors are JSON `{ error, hint }` with 400 for a LifeboatError the caller can fix, 409
  * when it cannot be done now, 500 otherwise.
@@ -19,6 +20,8 @@ import { isLifeboatError } from '../domain/errors.js';
 import { DynamoDrillStore } from '../adapters/drill-store.js';
 import { createDynamoClient } from '../adapters/aws.js';
 import type { LocalMode } from './local-mode.js';
+import { createConsole } from '../console/server.js';
+import { LocalConsoleBackend } from '../console/local-backend.js';
 
 function send(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json' });
@@ -61,11 +64,16 @@ async function route(mode: LocalMode, req: IncomingMessage, res: ServerResponse)
 
 /** Serves the API on 127.0.0.1:`port` (0: a free one); returns its URL and a close function. */
 export async function serveLocalApi(mode: LocalMode, port = 0): Promise<{ url: string; close: () => Promise<void> }> {
+  // Local mode's API already takes these commands, so its console offers them too.
+  const webConsole = createConsole({ backend: new LocalConsoleBackend(mode), allowActions: true });
   const server = createServer((req, res) => {
-    route(mode, req, res).catch((err: unknown) => {
-      if (isLifeboatError(err)) return send(res, err.exitCode === 2 ? 400 : 409, { error: err.message, hint: err.hint });
-      send(res, 500, { error: (err as Error).message });
-    });
+    webConsole
+      .handle(req, res)
+      .then((handled) => (handled ? undefined : route(mode, req, res)))
+      .catch((err: unknown) => {
+        if (isLifeboatError(err)) return send(res, err.exitCode === 2 ? 400 : 409, { error: err.message, hint: err.hint });
+        send(res, 500, { error: (err as Error).message });
+      });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

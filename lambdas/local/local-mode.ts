@@ -479,6 +479,16 @@ export class LocalMode {
     return this.launcher.list();
   }
 
+  /** The scheduler's schedules and their next firings (the web console shows them). */
+  schedules(): ScheduleStatus[] {
+    return this.scheduler.status();
+  }
+
+  /** Recent activity, oldest first (the web console shows it). */
+  recentActivity(): Activity[] {
+    return [...this.activityLog];
+  }
+
   // --- status --------------------------------------------------------------------------
 
   /** The status view's model; computed at most once a second. */

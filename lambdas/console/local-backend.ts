@@ -1,0 +1,73 @@
+/**
+ * The console over local mode: the same table reads as against AWS, plus local mode's own
+ * actions (kill the primary, damage a snapshot), its scheduler's real next firings (they
+ * run --speed times faster) and its activity log.
+ */
+import type { LocalMode } from '../local/local-mode.js';
+import { TableConsoleBackend, type ActionName, type ActionResult, type ConsoleBackend } from './backend.js';
+import type { ScheduleView, ServiceInputs } from './model.js';
+
+export class LocalConsoleBackend implements ConsoleBackend {
+  readonly mode = 'local' as const;
+  readonly actions: readonly ActionName[] = ['snapshot', 'drill', 'kill-primary', 'damage-snapshot'];
+  readonly label: string;
+  private readonly table: TableConsoleBackend;
+
+  constructor(private readonly local: LocalMode) {
+    const env = local.environment;
+    this.table = new TableConsoleBackend({ env, table: local.table, store: env.LIFEBOAT_STORE, services: [local.service] });
+    this.label = `table ${local.table}, store ${env.LIFEBOAT_STORE}${local.speed !== 1 ? `, schedules ×${local.speed}` : ''}`;
+  }
+
+  services(): Promise<string[]> {
+    return this.table.services();
+  }
+
+  async read(service: string): Promise<ServiceInputs> {
+    const inputs = await this.table.read(service);
+    const byName = new Map(this.local.schedules().map((s) => [s.name, s]));
+    // The service's own schedules, and the control plane's that act on it.
+    const schedules: ScheduleView[] = ['snapshot', 'retention', 'drill', 'watchdog', 'drill-watchdog', 'reconciler']
+      .map((name) => byName.get(name))
+      .filter((s) => s !== undefined)
+      .map((s) => ({
+        name: s.name,
+        expression: s.expression,
+        timezone: s.timezone,
+        next: s.nextAt !== undefined ? [new Date(s.nextAt).toISOString()] : [],
+        ...(s.lastAt !== undefined ? { lastAt: new Date(s.lastAt).toISOString() } : {}),
+      }));
+    const ports = new Map(this.local.tasks().map((t) => [t.taskArn, t.port]));
+    return { ...inputs, schedules, ports };
+  }
+
+  async act(action: ActionName, service: string): Promise<ActionResult> {
+    if (service !== this.local.service) throw new Error(`local mode runs ${this.local.service}, not ${service}`);
+    switch (action) {
+      case 'kill-primary': {
+        const r = await this.local.killPrimary();
+        return { message: `killed the primary, task ${r.taskArn.split('/').pop()!.slice(0, 8)} (term ${r.term})`, detail: r };
+      }
+      case 'damage-snapshot': {
+        const r = await this.local.corruptSnapshot();
+        return { message: `damaged snapshot ${r.snapshotId} (one byte of ${r.key.split('/').pop()})`, detail: r };
+      }
+      case 'snapshot': {
+        const r = await this.local.requestSnapshot();
+        return { message: `snapshot job ${r.job.jobId} ${r.outcome}`, detail: { outcome: r.outcome, ...r.job } };
+      }
+      case 'drill': {
+        const r = await this.local.drill();
+        return { message: `drill ${r.drill.drillId} ${r.outcome} on snapshot ${r.drill.snapshotId}`, detail: r.drill };
+      }
+    }
+  }
+
+  activity(): { at: number; kind: string; text: string }[] {
+    return this.local.recentActivity();
+  }
+
+  settled(): Promise<void> {
+    return this.table.settled();
+  }
+}
