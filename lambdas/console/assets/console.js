@@ -127,14 +127,48 @@ function render() {
   access.textContent = state.allowActions ? 'actions enabled' : 'read-only';
   access.className = `pill ${state.allowActions ? 'warn' : ''}`;
   $('updated').textContent = `updated ${new Date(state.generatedAt).toLocaleTimeString()}`;
-  const sections = state.services.map(
-    (s) => `<section data-service="${esc(s.service)}"><h2>${esc(s.service)} ${pill(`v-${s.drills.verdict}`, VERDICT[s.drills.verdict] || s.drills.verdict)}
-<span class="muted">RPO target ${secs(s.targets.rpoSeconds)} · RTO target ${secs(s.targets.rtoSeconds)}</span></h2>${actionsBar(s)}
-<div class="cards">${primaryCard(s)}${membersCard(s)}${timelineCard(s)}${schedulesCard(s)}${drillsCard(s)}${snapshotsCard(s)}</div></section>`,
-  );
+  // Each service's section is made once and then updated in place: buttons stay the same
+  // elements (a click is never lost to a refresh), and unchanged parts are not touched.
+  const app = $('app');
+  $('loading')?.remove();
   const errors = state.errors.map((e) => `<p class="errors">${esc(e.service)}: ${esc(e.error)}</p>`).join('');
   const empty = state.services.length === 0 && state.errors.length === 0 ? '<p class="muted">No protected services in this table yet.</p>' : '';
-  $('app').innerHTML = errors + empty + sections.join('') + activityCard();
+  setHtml(part(app, 'notes', 'div'), errors + empty);
+  for (const s of state.services) {
+    let section = app.querySelector(`section[data-service="${CSS.escape(s.service)}"]`);
+    if (!section) {
+      section = document.createElement('section');
+      section.dataset.service = s.service;
+      section.innerHTML = `<h2></h2>${actionsBar(s)}<div class="cards"></div>`;
+      app.insertBefore(section, part(app, 'activity', 'div'));
+    }
+    setHtml(section.querySelector('h2'), `${esc(s.service)} ${pill(`v-${s.drills.verdict}`, VERDICT[s.drills.verdict] || s.drills.verdict)}
+<span class="muted">RPO target ${secs(s.targets.rpoSeconds)} · RTO target ${secs(s.targets.rtoSeconds)}</span>`);
+    setHtml(section.querySelector('.cards'), primaryCard(s) + membersCard(s) + timelineCard(s) + schedulesCard(s) + drillsCard(s) + snapshotsCard(s));
+  }
+  for (const section of app.querySelectorAll('section[data-service]')) {
+    if (!state.services.some((s) => s.service === section.dataset.service)) section.remove();
+  }
+  setHtml(part(app, 'activity', 'div'), activityCard());
+}
+
+/** A named child of `parent`, made on first use. */
+function part(parent, name, tag) {
+  let el = parent.querySelector(`:scope > [data-part="${name}"]`);
+  if (!el) {
+    el = document.createElement(tag);
+    el.dataset.part = name;
+    parent.appendChild(el);
+  }
+  return el;
+}
+
+const shown = new WeakMap();
+function setHtml(el, html) {
+  if (shown.get(el) !== html) {
+    el.innerHTML = html;
+    shown.set(el, html);
+  }
 }
 
 function toast(text, error) {
