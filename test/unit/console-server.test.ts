@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-explicit-any */
 /**
  * The console's server over a fake backend: the page and assets (no external reference),
  * the state, read-only refusal of actions, the confirmation, and a port in use.
@@ -59,7 +60,7 @@ describe('console server', () => {
 
   it('gives the state: primary, timeline with causes, snapshots against the RPO, schedules', async () => {
     const url = await serve(false);
-    const state = await (await fetch(`${url}console/api/state`)).json();
+    const state = (await (await fetch(`${url}console/api/state`)).json()) as any;
     expect(state).toMatchObject({ mode: 'aws', allowActions: false, actions: [] });
     const kv = state.services[0];
     expect(kv.primary).toMatchObject({ taskId: 'bbbb', term: 2 });
@@ -76,7 +77,7 @@ describe('console server', () => {
     const url = await serve(false);
     const r = await fetch(`${url}console/api/actions/snapshot?service=kv`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"confirm":"kv"}' });
     expect(r.status).toBe(403);
-    expect((await r.json()).hint).toMatch(/--allow-actions/);
+    expect(((await r.json()) as { hint: string }).hint).toMatch(/--allow-actions/);
     expect(acted).toEqual([]);
   });
 
