@@ -20,20 +20,20 @@
  * 16 events in flight (as concurrent Lambda invocations would be).
  */
 import { cpus, loadavg, totalmem } from 'node:os';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { createDynamoClient } from '../lambdas/adapters/aws.js';
 import { DynamoSnapshotCatalog, ensureCatalogTable } from '../lambdas/adapters/catalog.js';
 import { DynamoCoordinationStore } from '../lambdas/adapters/coordination.js';
 import type { PrimaryDiscovery, PrimaryRecord } from '../lambdas/adapters/discovery.js';
 import { DynamoServiceRegistry } from '../lambdas/adapters/service-registry.js';
 import { runAgent } from '../lambdas/agent/agent.js';
-import { decideFailover } from '../lambdas/domain/election.js';
+import { leaseKey } from '../lambdas/contract/keys.js';
 import type { Role } from '../lambdas/domain/election.js';
+import { decideFailover } from '../lambdas/domain/election.js';
 import { normalizeServicePolicy } from '../lambdas/domain/service-policy.js';
 import { createLocalControlPlane } from '../lambdas/local/control-plane.js';
 import { startEmbeddedServices } from '../lambdas/local/embedded-services.js';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import { leaseKey } from '../lambdas/contract/keys.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const args = process.argv.slice(2);
@@ -93,7 +93,11 @@ async function main(): Promise<void> {
     lines.push(l);
     console.log(l);
   };
-  say(`conditions: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}, Node ${process.version}, DynamoDB Local 3.3.0 on loopback, ${rounds} rounds`);
+  say(
+    `conditions: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, load average ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}, Node ${process.version}, DynamoDB Local 3.3.0 on loopback, ${rounds} rounds`,
+  );
 
   try {
     // --- Operation latencies -------------------------------------------------------
@@ -108,13 +112,23 @@ async function main(): Promise<void> {
     const elections = await timeIt(200, async (i) => {
       const state = await store.readState('ops');
       const candidate = i % 2 === 0 ? 'ops-2' : 'ops-3';
-      const out = await store.elect({ service: 'ops', observedTerm: term, ...(state.lease ? { previousHolder: state.lease.holder, previousHolderExists: true } : { previousHolderExists: false }), lostCutoff: Number.MAX_SAFE_INTEGER, candidate, now: Date.now(), reason: 'failover' });
+      const out = await store.elect({
+        service: 'ops',
+        observedTerm: term,
+        ...(state.lease ? { previousHolder: state.lease.holder, previousHolderExists: true } : { previousHolderExists: false }),
+        lostCutoff: Number.MAX_SAFE_INTEGER,
+        candidate,
+        now: Date.now(),
+        reason: 'failover',
+      });
       if (out.kind !== 'elected') throw new Error(`election ${i}: ${out.kind}`);
       term++;
     });
     // Commit: plain UpdateItem vs the fenced transaction (+ the read that returns the record).
     const catalog = new DynamoSnapshotCatalog(dynamo, table);
-    await dynamo.send(new PutCommand({ TableName: table, Item: { ...leaseKey('commit'), type: 'lease', service: 'commit', holder: 'x', term: 1, electedAt: 0 } }));
+    await dynamo.send(
+      new PutCommand({ TableName: table, Item: { ...leaseKey('commit'), type: 'lease', service: 'commit', holder: 'x', term: 1, electedAt: 0 } }),
+    );
     const completion = { completedAt: 'x', size: 1, dataSize: 1, fileCount: 1, entryCount: 1, partCount: 1, manifestSha256: 'a', warningCount: 0 };
     const commit = async (i: number, fenced: boolean) => {
       const id = `20261127T000000.000Z-${(fenced ? 0x80000000 + i : i).toString(16).padStart(8, '0')}`;
@@ -145,7 +159,8 @@ async function main(): Promise<void> {
     // --- Handler latency and throughput ----------------------------------------------------
     {
       await registry.put(normalizeServicePolicy({ service: 'events', failover: { timeoutSeconds: 0 }, discovery: { serviceId: 'srv-bench' } }));
-      for (let r = 0; r < 50; r++) await registry.put(normalizeServicePolicy({ service: `events-fo-${r}`, failover: { timeoutSeconds: 0 }, discovery: { serviceId: 'srv-bench' } }));
+      for (let r = 0; r < 50; r++)
+        await registry.put(normalizeServicePolicy({ service: `events-fo-${r}`, failover: { timeoutSeconds: 0 }, discovery: { serviceId: 'srv-bench' } }));
       const discovery: PrimaryDiscovery = { publish: async () => 'registered' };
       const plane = createLocalControlPlane({ table, discovery, logLevel: 'SILENT' });
       const arnOf = (i: number) => `arn:aws:ecs:us-east-1:123456789012:task/bench/ev-${i}`;
@@ -161,7 +176,15 @@ async function main(): Promise<void> {
           await plane.publishTaskEvent(taskEvent(x, 'RUNNING', 1, '10.1.1.1', service));
           await store.heartbeat(service, x, { now: Date.now(), aliveUntil: Date.now() + 60_000 });
         }
-        await store.elect({ service, observedTerm: 0, previousHolderExists: false, lostCutoff: Date.now(), candidate: a, now: Date.now(), reason: 'bootstrap' });
+        await store.elect({
+          service,
+          observedTerm: 0,
+          previousHolderExists: false,
+          lostCutoff: Date.now(),
+          candidate: a,
+          now: Date.now(),
+          reason: 'bootstrap',
+        });
         const t = performance.now();
         const result = await plane.publishTaskEvent(taskEvent(a, 'STOPPED', 2, '10.1.1.1', service));
         failover.push(performance.now() - t);
@@ -185,7 +208,9 @@ async function main(): Promise<void> {
       say('| task-events handler (DynamoDB Local) | p50 | p95 | p99 |');
       say('| --- | --- | --- | --- |');
       say(`| ordinary event (member recorded: 1 UpdateItem) | ${ms(pct(ordinary, 50))} | ${ms(pct(ordinary, 95))} | ${ms(pct(ordinary, 99))} |`);
-      say(`| holder STOPPED, failover timeout 0 (record, read, elect, publish) | ${ms(pct(failover, 50))} | ${ms(pct(failover, 95))} | ${ms(pct(failover, 99))} |`);
+      say(
+        `| holder STOPPED, failover timeout 0 (record, read, elect, publish) | ${ms(pct(failover, 50))} | ${ms(pct(failover, 95))} | ${ms(pct(failover, 99))} |`,
+      );
       say('');
       say(`sustained: ${perSecond.toFixed(0)} events/s (2,000 events, 16 in flight, one process)`);
     }
@@ -206,9 +231,20 @@ async function main(): Promise<void> {
       const discovered: number[] = [];
       for (let r = 0; r < rounds; r++) {
         const service = `fo-${++roundNo}`;
-        await registry.put(normalizeServicePolicy({ service, failover: { timeoutSeconds: sc.timeoutSeconds, leaseSeconds: 3, heartbeatSeconds: 1 }, discovery: { serviceId: 'srv-bench' } }));
+        await registry.put(
+          normalizeServicePolicy({
+            service,
+            failover: { timeoutSeconds: sc.timeoutSeconds, leaseSeconds: 3, heartbeatSeconds: 1 },
+            discovery: { serviceId: 'srv-bench' },
+          }),
+        );
         const published: { at: number; record: PrimaryRecord }[] = [];
-        const discovery: PrimaryDiscovery = { publish: async (record) => (published.push({ at: performance.now(), record }), 'registered') };
+        const discovery: PrimaryDiscovery = {
+          publish: async (record) => {
+            published.push({ at: performance.now(), record });
+            return 'registered';
+          },
+        };
         const plane = createLocalControlPlane({ table, discovery, logLevel: 'SILENT' });
         const arns = Array.from({ length: AGENTS }, (_, i) => `arn:aws:ecs:us-east-1:123456789012:task/bench/${service}-${i}`);
         for (const [i, arn] of arns.entries()) await plane.publishTaskEvent(taskEvent(arn, 'RUNNING', 2, `10.0.0.${i + 1}`, service));
@@ -228,7 +264,7 @@ async function main(): Promise<void> {
         };
         const runs = arns.map((arn, i) =>
           runAgent({
-            store: storeOf(i),
+            coordination: storeOf(i),
             service,
             taskArn: arn,
             failover: policy.failover,
@@ -274,7 +310,10 @@ async function main(): Promise<void> {
           }
           await new Promise((res) => setTimeout(res, 10));
         }
-        if (performance.now() >= deadline) throw new Error(`${sc.name}: no failover within 30 s (state: ${JSON.stringify(decideFailover(service, (await store.readState(service)).lease, (await store.readState(service)).members, policy.failover, Date.now()))})`);
+        if (performance.now() >= deadline)
+          throw new Error(
+            `${sc.name}: no failover within 30 s (state: ${JSON.stringify(decideFailover(service, (await store.readState(service)).lease, (await store.readState(service)).members, policy.failover, Date.now()))})`,
+          );
         for (const s of stops) s.abort();
         await Promise.all(runs);
         plane.stop();
@@ -285,7 +324,9 @@ async function main(): Promise<void> {
           : sc.timeoutSeconds
             ? `timeout ${sc.timeoutSeconds} s, then up to one heartbeat for the agent`
             : 'at once; the agent learns at its next heartbeat (≤ 1 s)';
-      say(`| ${sc.name} (median / max of ${rounds}) | ${ms(median(inTable))} / ${ms(Math.max(...inTable))} | ${ms(median(knows))} / ${ms(Math.max(...knows))} | ${ms(median(discovered))} / ${ms(Math.max(...discovered))} | ${expected} |`);
+      say(
+        `| ${sc.name} (median / max of ${rounds}) | ${ms(median(inTable))} / ${ms(Math.max(...inTable))} | ${ms(median(knows))} / ${ms(Math.max(...knows))} | ${ms(median(discovered))} / ${ms(Math.max(...discovered))} | ${expected} |`,
+      );
     }
   } finally {
     await services.stop();

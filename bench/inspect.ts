@@ -19,10 +19,10 @@ import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { DirectoryStore } from '../lambdas/adapters/stores/directory-store.js';
 import { manifestObjectKey } from '../lambdas/contract/keys.js';
+import { loadManifestView } from '../lambdas/control/snapshot-inspect.js';
 import { MANIFEST_FORMAT, type Manifest, type ManifestEntry } from '../lambdas/domain/manifest.js';
 import { compilePattern } from '../lambdas/domain/path-glob.js';
 import { diffSnapshots, findInSnapshot, fromManifestV1, listEntries } from '../lambdas/domain/snapshot-listing.js';
-import { loadManifestView } from '../lambdas/control/snapshot-inspect.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string, fallback: number) => {
@@ -48,14 +48,37 @@ function build(id: string, variant: 'a' | 'b'): Manifest {
       // B: every 100th modified, every 200th removed (and as many added at the end).
       if (variant === 'b' && k % 200 === 7) continue;
       const modified = variant === 'b' && k % 100 === 3;
-      const sha = createHash('sha256').update(`${k}${modified ? 'x' : ''}`).digest('hex');
-      entries.push({ type: 'file', path: `${dir}/f${String(f).padStart(6, '0')}.dat`, mode: 0o644, mtimeMs: 1_700_000_000_000 + k, uid: 999, gid: 999, size: (k * 7919) % 65_536, sha256: sha, part: 0 });
+      const sha = createHash('sha256')
+        .update(`${k}${modified ? 'x' : ''}`)
+        .digest('hex');
+      entries.push({
+        type: 'file',
+        path: `${dir}/f${String(f).padStart(6, '0')}.dat`,
+        mode: 0o644,
+        mtimeMs: 1_700_000_000_000 + k,
+        uid: 999,
+        gid: 999,
+        size: (k * 7919) % 65_536,
+        sha256: sha,
+        part: 0,
+      });
     }
   }
   if (variant === 'b') {
     const extra = n - entries.length;
     entries.push({ type: 'dir', path: 'new', mode: 0o755, mtimeMs: 1, uid: 0, gid: 0 });
-    for (let i = 0; i < extra - 1; i++) entries.push({ type: 'file', path: `new/n${String(i).padStart(6, '0')}`, mode: 0o644, mtimeMs: 2, uid: 0, gid: 0, size: 100, sha256: 'a'.repeat(64), part: 0 });
+    for (let i = 0; i < extra - 1; i++)
+      entries.push({
+        type: 'file',
+        path: `new/n${String(i).padStart(6, '0')}`,
+        mode: 0o644,
+        mtimeMs: 2,
+        uid: 0,
+        gid: 0,
+        size: 100,
+        sha256: 'a'.repeat(64),
+        part: 0,
+      });
   }
   return {
     format: MANIFEST_FORMAT,
@@ -97,9 +120,21 @@ try {
     records[v] = { service: SERVICE, id: ids[v], manifestKey: key };
     console.log(`manifest ${v}: ${m.entries.length.toLocaleString('en')} entries, ${(bytes.length / 2 ** 20).toFixed(1)} MiB gzip'd`);
   }
-  console.log(`node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? '?'}, load ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  console.log(
+    `node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? '?'}, load ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
+  );
   const pattern = compilePattern('d0500/f0001*.dat');
-  const results: Record<string, number[]> = { 'load (fetch+gunzip+parse+validate)': [], ls: [], find: [], diff: [], 'ls logic': [], 'find logic': [], 'diff logic': [] };
+  const results: Record<string, number[]> = {
+    'load (fetch+gunzip+parse+validate)': [],
+    ls: [],
+    find: [],
+    diff: [],
+    'ls logic': [],
+    'find logic': [],
+    'diff logic': [],
+  };
   for (let r = 0; r <= rounds; r++) {
     const warm = r === 0;
     const load = await time(() => loadManifestView(store, records.a));
@@ -115,7 +150,9 @@ try {
     const findLogic = await time(() => findInSnapshot(viewA, pattern)?.entries.length ?? 0);
     const diffLogic = await time(() => diffSnapshots(viewA, viewB).changes.length);
     if (warm) {
-      console.log(`ls: ${ls.value.toLocaleString('en')} entries; find: ${find.value} matches; diff: ${diff.value.toLocaleString('en')} changes (warm-up round not counted)`);
+      console.log(
+        `ls: ${ls.value.toLocaleString('en')} entries; find: ${find.value} matches; diff: ${diff.value.toLocaleString('en')} changes (warm-up round not counted)`,
+      );
       continue;
     }
     results['load (fetch+gunzip+parse+validate)']!.push(load.s);

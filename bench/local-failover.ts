@@ -19,16 +19,26 @@ const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(
 
 const mode = await LocalMode.start({ repoRoot: join(dirname(fileURLToPath(import.meta.url)), '..'), ephemeral: true, speed: 1 });
 try {
-  console.log(`conditions: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}, Node ${process.version}, ${rounds} rounds, failover timeout ${mode.servicePolicy.failover.timeoutSeconds} s, heartbeat ${mode.servicePolicy.failover.heartbeatSeconds} s`);
+  console.log(
+    `conditions: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, load ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(
+        ' ',
+      )}, Node ${process.version}, ${rounds} rounds, failover timeout ${mode.servicePolicy.failover.timeoutSeconds} s, heartbeat ${mode.servicePolicy.failover.heartbeatSeconds} s`,
+  );
   const front = mode.serviceUrl!;
   const elections: number[] = [];
   const serving: number[] = [];
   for (let i = 0; i < rounds; i++) {
     // Three live members and a primary that takes writes, then a snapshot holding the key.
-    await until('three live members and a primary', async () => {
-      const s = await mode.status();
-      return s.lease && s.members.filter((m) => m.role === 'primary' || m.role === 'replica').length === 3 ? s : undefined;
-    }, 60_000);
+    await until(
+      'three live members and a primary',
+      async () => {
+        const s = await mode.status();
+        return s.lease && s.members.filter((m) => m.role === 'primary' || m.role === 'replica').length === 3 ? s : undefined;
+      },
+      60_000,
+    );
     await until('a write', async () => ((await fetch(`${front}/kv/bench`, { method: 'PUT', body: String(i) })).status === 200 ? true : undefined), 60_000);
     const job = await mode.requestSnapshot();
     await until('the snapshot', async () => ((await mode.snapshotJob(job.job.jobId))?.status === 'complete' ? true : undefined), 60_000);

@@ -15,9 +15,9 @@
  * - within-only: keep-within covering half of them (half a million kept reasons).
  */
 import { cpus, loadavg } from 'node:os';
-import { parseRetentionSpec, retentionRules } from '../lambdas/domain/retention-policy.js';
-import { planRetention, type RetentionCandidate } from '../lambdas/domain/retention.js';
 import { makeSnapshotId } from '../lambdas/domain/ids.js';
+import { planRetention, type RetentionCandidate } from '../lambdas/domain/retention.js';
+import { parseRetentionSpec, retentionRules } from '../lambdas/domain/retention-policy.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string, fallback: number) => {
@@ -106,7 +106,9 @@ const scenarios: Scenario[] = [
 
 const [l1, l5, l15] = loadavg();
 console.log(`# retention planner benchmark`);
-console.log(`node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, load average ${l1!.toFixed(2)} / ${l5!.toFixed(2)} / ${l15!.toFixed(2)} at start`);
+console.log(
+  `node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, load average ${l1!.toFixed(2)} / ${l5!.toFixed(2)} / ${l15!.toFixed(2)} at start`,
+);
 console.log(`${n.toLocaleString('en')} entries, ${rounds} timed rounds after one warm-up; target ≤ ${TARGET_S} s\n`);
 console.log('| scenario | kept | min s | median s | max s | extra heap MiB |');
 console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
@@ -114,7 +116,9 @@ let worst = 0;
 for (const s of scenarios) {
   const r = run(s);
   worst = Math.max(worst, median(r.times));
-  console.log(`| ${s.name} | ${r.kept.toLocaleString('en')} | ${fmt(Math.min(...r.times))} | ${fmt(median(r.times))} | ${fmt(Math.max(...r.times))} | ${r.heapMiB.toFixed(0)} |`);
+  console.log(
+    `| ${s.name} | ${r.kept.toLocaleString('en')} | ${fmt(Math.min(...r.times))} | ${fmt(median(r.times))} | ${fmt(Math.max(...r.times))} | ${r.heapMiB.toFixed(0)} |`,
+  );
 }
 const [e1] = loadavg();
 console.log(`\nload average ${e1!.toFixed(2)} at end; worst median ${fmt(worst)} s — ${worst <= TARGET_S ? 'within' : 'OVER'} the ${TARGET_S} s target`);

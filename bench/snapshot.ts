@@ -123,10 +123,14 @@ async function main() {
         async () => {
           await rm(fileStore, { recursive: true, force: true });
           await mkdir(fileStore);
-          result.lifeboatSnapshot!.push(await timed('node', [lifeboat, 'snapshot', '--service', `bench${round}`, '--dir', tree], lifeboatEnv, undefined, [tree]));
+          result.lifeboatSnapshot!.push(
+            await timed('node', [lifeboat, 'snapshot', '--service', `bench${round}`, '--dir', tree], lifeboatEnv, undefined, [tree]),
+          );
           const out = join(work, 'lifeboat-restored');
           await rm(out, { recursive: true, force: true });
-          result.lifeboatRestore!.push(await timed('node', [lifeboat, 'restore', '--service', `bench${round}`, '--dir', out], lifeboatEnv, undefined, [fileStore]));
+          result.lifeboatRestore!.push(
+            await timed('node', [lifeboat, 'restore', '--service', `bench${round}`, '--dir', out], lifeboatEnv, undefined, [fileStore]),
+          );
           if (round === 0) sameTree(tree, out);
           await rm(out, { recursive: true, force: true });
         },
@@ -163,10 +167,16 @@ async function main() {
   }
 
   const sizeMiB = treeBytes(DEFAULT_TREE) / MiB;
-  const s = Object.fromEntries(Object.entries(result).filter(([, v]) => v.length).map(([k, v]) => [k, summarize(v)]));
+  const s = Object.fromEntries(
+    Object.entries(result)
+      .filter(([, v]) => v.length)
+      .map(([k, v]) => [k, summarize(v)]),
+  );
   const row = (name: string, k: string) => {
     const m = s[k];
-    return m ? `| ${name} | ${m.wallS.toFixed(2)} s | ${(sizeMiB / m.wallS).toFixed(0)} MiB/s | ${m.cpuS.toFixed(2)} s | ${m.rssMiB.toFixed(0)} MiB | ${m.runs.map((r) => r.toFixed(2)).join(', ')} |` : '';
+    return m
+      ? `| ${name} | ${m.wallS.toFixed(2)} s | ${(sizeMiB / m.wallS).toFixed(0)} MiB/s | ${m.cpuS.toFixed(2)} s | ${m.rssMiB.toFixed(0)} MiB | ${m.runs.map((r) => r.toFixed(2)).join(', ')} |`
+      : '';
   };
   const ratio = (a: string, b: string) => (s[a] && s[b] ? (s[a].wallS / s[b].wallS).toFixed(2) : 'n/a');
   const report = [

@@ -9,7 +9,7 @@
  * snapshot is refused without touching the target. Everything it starts, it stops.
  */
 import { createHash } from 'node:crypto';
-import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, link, writeFile } from 'node:fs/promises';
+import { link, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
@@ -33,7 +33,13 @@ async function fingerprint(root: string): Promise<string> {
         lines.push(`${p}/ ${(s.mode & 0o7777).toString(8)}`);
         await walk(p);
       } else if (s.isSymbolicLink()) lines.push(`${p} -> ${await readlink(join(root, p))}`);
-      else lines.push(`${p} ${(s.mode & 0o7777).toString(8)} ${createHash('sha256').update(await readFile(join(root, p))).digest('hex').slice(0, 16)}`);
+      else
+        lines.push(
+          `${p} ${(s.mode & 0o7777).toString(8)} ${createHash('sha256')
+            .update(await readFile(join(root, p)))
+            .digest('hex')
+            .slice(0, 16)}`,
+        );
     }
   };
   await walk('');
@@ -54,7 +60,13 @@ async function main(): Promise<number> {
   const run = async (argv: string[], expectFailure: boolean): Promise<string> => {
     console.log(`$ lifeboat ${argv.map((a) => (/[\s;|&$]/.test(a) ? `'${a}'` : a)).join(' ')}`);
     let stdout = '';
-    const sink = (write: (s: string) => void) => new Writable({ write: (c: Buffer, _e, cb) => (write(c.toString()), cb()) });
+    const sink = (write: (s: string) => void) =>
+      new Writable({
+        write: (c: Buffer, _e, cb) => {
+          write(c.toString());
+          cb();
+        },
+      });
     const code = await runCli(argv, {
       stdout: sink((s) => {
         stdout += s;
@@ -111,9 +123,8 @@ async function main(): Promise<number> {
     console.log(`restored tree ${olderOk ? 'matches' : 'DOES NOT match'} the data at snapshot 1`);
 
     step('damage snapshot 2 in the store: the restore is refused and the target left alone');
-    const { createS3Client } = await import('../lambdas/adapters/aws.js');
-    const { S3Store } = await import('../lambdas/adapters/stores/s3-store.js');
-    const store = new S3Store({ client: createS3Client(env), bucket: 'lifeboat-demo', prefix: 'snapshots/' });
+    const { openStore } = await import('../lambdas/adapters/stores/registry.js');
+    const store = openStore('s3://lifeboat-demo/snapshots/', { env });
     const key = `demo-db/snapshots/${second}/part-0000.tar.zst`;
     const chunks: Buffer[] = [];
     for await (const c of await store.get(key)) chunks.push(c as Buffer);

@@ -3,12 +3,15 @@
  * ("notes", data in /data) protected by Lifeboat — hourly snapshots, retention, a nightly
  * restore drill, RPO/RTO targets, failover after 30 s and a DNS name for the primary.
  *
- * The image is a placeholder (`-c lifeboat:exampleImage=<image>` replaces it): a real one
- * runs the application and `lifeboat agent --restore` next to it, and a `verify` command the
- * drill can run (see the README).
+ * The service is the example key-value store (examples/kv) running under `lifeboat agent`,
+ * built from the repository's Dockerfile (target `example-kv`) when the stack is deployed;
+ * synth only fingerprints the build context. `-c lifeboat:exampleImage=<image>` deploys an
+ * image of your own instead (it must run the agent: see the Dockerfile's header).
  */
-import { App, CfnOutput, Duration, Stack, TimeZone, Validations, type AppProps, type StackProps } from 'aws-cdk-lib';
+import { fileURLToPath } from 'node:url';
+import { App, type AppProps, CfnOutput, Duration, Stack, type StackProps, TimeZone, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
@@ -33,9 +36,9 @@ export function createExampleApp(props?: AppProps): App {
 
 export interface LifeboatExampleStackProps extends StackProps {
   /**
-   * Container image of the example service.
+   * Container image of the example service (it must run `lifeboat agent`).
    *
-   * @default - a public BusyBox image that only keeps /data: a placeholder
+   * @default - the example key-value service, built from the repository's Dockerfile (target `example-kv`)
    */
   readonly image?: string;
 }
@@ -73,14 +76,23 @@ export class LifeboatExampleStack extends Stack {
       runtimePlatform: { cpuArchitecture: ecs.CpuArchitecture.ARM64, operatingSystemFamily: ecs.OperatingSystemFamily.LINUX },
     });
     taskDefinition.addContainer('notes', {
-      image: ecs.ContainerImage.fromRegistry(props.image ?? 'public.ecr.aws/docker/library/busybox:stable'),
-      command: props.image ? undefined : ['sh', '-c', 'mkdir -p /data && exec sleep 2147483647'],
+      image: props.image ? ecs.ContainerImage.fromRegistry(props.image) : exampleImage(),
+      environment: { LIFEBOAT_SERVICE: 'notes', KV_DIR: '/data' },
+      portMappings: [{ containerPort: 8080 }],
       essential: true,
       logging: ecs.LogDrivers.awsLogs({
         streamPrefix: 'notes',
         logGroup: new logs.LogGroup(this, 'NotesLogs', { retention: logs.RetentionDays.ONE_MONTH }),
       }),
     });
+    if (!props.image) {
+      // Pulling the built image from the CDK asset repository needs ecr:GetAuthorizationToken,
+      // an action that has no resource: ECS's managed execution policy grants it on `*` too.
+      Validations.of(taskDefinition).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason: 'ecr:GetAuthorizationToken (image pull from the CDK asset repository) has no resource-level permissions',
+      });
+    }
     // protect() gives the container Lifeboat's settings (table, bucket, service, data
     // directory, region) as environment variables: names, not secrets.
     Validations.of(taskDefinition).acknowledge({
@@ -106,19 +118,29 @@ export class LifeboatExampleStack extends Stack {
     this.lifeboat.protect(this.service, {
       name: 'notes',
       dataDirectory: '/data',
-      snapshot: { schedule: ScheduleExpression.rate(Duration.hours(1)) },
+      // The example's hooks hold writes while the snapshot reads the log (examples/kv/kv-ctl.ts).
+      snapshot: { schedule: ScheduleExpression.rate(Duration.hours(1)), preCommand: 'kv-ctl pause', postCommand: 'kv-ctl resume' },
       retention: { keepLast: 24, keepDaily: 7, keepWeekly: 4, keepMonthly: 6 },
       drill: {
         schedule: ScheduleExpression.cron({ minute: '30', hour: '3', timeZone: TimeZone.EUROPE_PARIS }),
-        verifyCommand: 'test -d "$LIFEBOAT_DIR"',
+        verifyCommand: 'kv-ctl verify',
+        app: { command: 'kv-server', healthCheckCommand: 'kv-ctl health', startTimeout: Duration.seconds(30) },
         timeout: Duration.minutes(30),
       },
       targets: { rpo: Duration.hours(2), rto: Duration.minutes(15) },
       failover: { timeout: Duration.seconds(30) },
-      discovery: { service: primary },
+      discovery: { service: primary, port: 8080 },
     });
 
     new CfnOutput(this, 'LifeboatTable', { value: this.lifeboat.table.tableName, description: 'LIFEBOAT_TABLE for the lifeboat CLI' });
     new CfnOutput(this, 'LifeboatBucket', { value: this.lifeboat.bucket.bucketName, description: 'LIFEBOAT_BUCKET; drill reports are under _reports/drills/' });
   }
+}
+
+/** The example service's image, built from the repository's Dockerfile at deploy time (arm64, like the task). */
+function exampleImage(): ecs.ContainerImage {
+  return ecs.ContainerImage.fromAsset(fileURLToPath(new URL('..', import.meta.url)), {
+    target: 'example-kv',
+    platform: Platform.LINUX_ARM64,
+  });
 }

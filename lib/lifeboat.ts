@@ -10,14 +10,16 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
-import * as cloudmap from 'aws-cdk-lib/aws-servicediscovery';
 import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
+import * as cloudmap from 'aws-cdk-lib/aws-servicediscovery';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { REPORTS_PREFIX, TABLE_KEY, TTL_ATTRIBUTE, servicePk } from '../lambdas/contract/keys.js';
+import { ENV } from '../lambdas/contract/environment.js';
+import { REPORTS_PREFIX, servicePk, TABLE_KEY, TTL_ATTRIBUTE } from '../lambdas/contract/keys.js';
 import { METRICS_NAMESPACE, POWERTOOLS_SERVICE_NAME, SERVICE_DIMENSION } from '../lambdas/contract/metrics.js';
+import { type EventPattern, ecsTaskEventPattern, FAILOVER_QUEUE, rateExpression, type ServiceScheduleKind } from '../lambdas/contract/triggers.js';
 import { acknowledge, acknowledgeWildcardResource } from './private/acknowledge.js';
-import { HANDLERS, type HandlerDefinition, type ServiceAccess, type ServiceScheduleKind } from './private/handlers.js';
+import { HANDLERS, type HandlerDefinition, type ServiceAccess } from './private/handlers.js';
 import { createLifeboatFunction } from './private/lifeboat-function.js';
 import { ProtectedService } from './protected-service.js';
 import type { PrimaryDiscovery, ProtectionPolicy } from './protection-policy.js';
@@ -187,7 +189,9 @@ export class Lifeboat extends Construct {
     }
     this.metricsNamespace = props.metricsNamespace ?? METRICS_NAMESPACE;
     if (!Token.isUnresolved(this.metricsNamespace) && !/^[A-Za-z0-9.\-_/#:]{1,255}$/.test(this.metricsNamespace)) {
-      throw new Error(`metricsNamespace ${JSON.stringify(this.metricsNamespace)} is not a CloudWatch namespace; use letters, digits and . - _ / # : (e.g. 'Lifeboat')`);
+      throw new Error(
+        `metricsNamespace ${JSON.stringify(this.metricsNamespace)} is not a CloudWatch namespace; use letters, digits and . - _ / # : (e.g. 'Lifeboat')`,
+      );
     }
 
     // Table (not TableV2): a customer managed key on TableV2 needs a region-bound stack.
@@ -229,7 +233,11 @@ export class Lifeboat extends Construct {
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
     });
-    acknowledge(this.deadLetterQueue, 'AwsSolutions-SQS3', 'this queue is the dead-letter queue of the rules, schedules and asynchronous invocations; a dead-letter queue of its own would only move the same messages');
+    acknowledge(
+      this.deadLetterQueue,
+      'AwsSolutions-SQS3',
+      'this queue is the dead-letter queue of the rules, schedules and asynchronous invocations; a dead-letter queue of its own would only move the same messages',
+    );
     acknowledge(this.deadLetterQueue, 'Serverless-SQSRedrivePolicy', 'this queue is itself the dead-letter queue of the control plane (see AwsSolutions-SQS3)');
 
     this.scheduleGroup = new scheduler.ScheduleGroup(this, 'Schedules', {});
@@ -240,9 +248,9 @@ export class Lifeboat extends Construct {
         encryption: sqs.QueueEncryption.SQS_MANAGED,
         enforceSSL: true,
         // Six times the consumer's timeout, as Lambda recommends for SQS event sources.
-        visibilityTimeout: Duration.seconds(queueConsumer.timeout.toSeconds() * 6),
-        retentionPeriod: Duration.days(1),
-        deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: 5 },
+        visibilityTimeout: Duration.seconds(queueConsumer.timeout.toSeconds() * FAILOVER_QUEUE.visibilityTimeoutPerConsumerTimeout),
+        retentionPeriod: Duration.seconds(FAILOVER_QUEUE.retentionSeconds),
+        deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: FAILOVER_QUEUE.maxReceiveCount },
       });
     }
 
@@ -251,10 +259,14 @@ export class Lifeboat extends Construct {
     this.functions = functions;
 
     for (const def of HANDLERS) {
-      if (!def.triggers.some((t) => t.kind === 'failover-queue')) continue;
-      // Each record is checked on its own; a failed one is retried alone (ReportBatchItemFailures).
+      const source = def.triggers.find((t) => t.kind === 'failover-queue');
+      if (!source) continue;
       const fn = functions[def.id]!;
-      const mapping = fn.addEventSourceMapping('FailoverQueueSource', { eventSourceArn: this.failoverQueue!.queueArn, batchSize: 10, reportBatchItemFailures: true });
+      const mapping = fn.addEventSourceMapping('FailoverQueueSource', {
+        eventSourceArn: this.failoverQueue!.queueArn,
+        batchSize: source.batchSize,
+        reportBatchItemFailures: source.reportBatchItemFailures,
+      });
       this.failoverQueue!.grantConsumeMessages(fn);
       acknowledge(
         mapping,
@@ -267,10 +279,10 @@ export class Lifeboat extends Construct {
       for (const trigger of def.triggers) {
         if (trigger.kind !== 'schedule') continue;
         new scheduler.Schedule(this, trigger.id, {
-          schedule: scheduler.ScheduleExpression.rate(trigger.every),
+          schedule: scheduler.ScheduleExpression.expression(rateExpression(trigger.everySeconds)),
           description: trigger.description,
           scheduleGroup: this.scheduleGroup,
-          target: this._scheduleTarget(def, {}, trigger.every),
+          target: this._scheduleTarget(def, {}, Duration.seconds(trigger.everySeconds)),
         });
       }
     }
@@ -291,7 +303,9 @@ export class Lifeboat extends Construct {
    */
   protect(service: ecs.BaseService, policy: ProtectionPolicy): ProtectedService {
     if (!Token.isUnresolved(policy.name) && this.services.has(policy.name)) {
-      throw new Error(`protect('${policy.name}'): a service named '${policy.name}' is already protected by ${this.node.path}; each protected service needs its own name`);
+      throw new Error(
+        `protect('${policy.name}'): a service named '${policy.name}' is already protected by ${this.node.path}; each protected service needs its own name`,
+      );
     }
     this.assertSameEnvironment(policy.name, service);
     const protectedService = new ProtectedService(this, `Service-${policy.name}`, { lifeboat: this, service, policy });
@@ -464,7 +478,7 @@ export class Lifeboat extends Construct {
   // -- used by ProtectedService ------------------------------------------------------------
 
   /** @internal The handler that serves a per-service schedule, if this version deploys one. */
-  _serviceScheduleHandler(kind: ServiceScheduleKind): { def: HandlerDefinition; input: (service: string) => Record<string, unknown> } | undefined {
+  _serviceScheduleHandler(kind: ServiceScheduleKind): { def: HandlerDefinition; input: EventPattern } | undefined {
     for (const def of HANDLERS) {
       for (const t of def.triggers) if (t.kind === 'service-schedule' && t.policy === kind) return { def, input: t.input };
     }
@@ -511,19 +525,23 @@ export class Lifeboat extends Construct {
       description: `Lifeboat: EventBridge Scheduler invokes the ${def.id} function`,
     });
     // LambdaInvoke grants lambda:InvokeFunction on the function and on `<arn>:*` (its versions).
-    acknowledgeWildcardResource(role, `${fn.functionArn}:*`, `the Scheduler target grant covers the ${def.id} function's versions and aliases (<arn>:*), and only that function`);
+    acknowledgeWildcardResource(
+      role,
+      `${fn.functionArn}:*`,
+      `the Scheduler target grant covers the ${def.id} function's versions and aliases (<arn>:*), and only that function`,
+    );
     this.schedulerRoles.set(def.id, role);
     return role;
   }
 
   private createFunction(def: HandlerDefinition, reportMaxAge: Duration): lambda.Function {
     const environment: Record<string, string> = {
-      LIFEBOAT_TABLE: this.table.tableName,
-      LIFEBOAT_BUCKET: this.bucket.bucketName,
-      LIFEBOAT_METRICS_NAMESPACE: this.metricsNamespace,
+      [ENV.table]: this.table.tableName,
+      [ENV.bucket]: this.bucket.bucketName,
+      [ENV.metricsNamespace]: this.metricsNamespace,
     };
-    if (def.settings?.includes('report-max-age')) environment.LIFEBOAT_REPORT_MAX_AGE = `${reportMaxAge.toSeconds()}s`;
-    if (def.settings?.includes('failover-queue') && this.failoverQueue) environment.LIFEBOAT_FAILOVER_QUEUE_URL = this.failoverQueue.queueUrl;
+    if (def.settings?.includes('report-max-age')) environment[ENV.reportMaxAge] = `${reportMaxAge.toSeconds()}s`;
+    if (def.settings?.includes('failover-queue') && this.failoverQueue) environment[ENV.failoverQueueUrl] = this.failoverQueue.queueUrl;
     const fn = createLifeboatFunction(this, def, {
       environment,
       logRetention: this.props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
@@ -547,7 +565,7 @@ export class Lifeboat extends Construct {
           );
           this.table.encryptionKey?.grantEncryptDecrypt(fn);
           break;
-        case 'drill-reports-write':
+        case 'drill-reports-write': {
           const reports = this.bucket.arnForObjects(`${REPORTS_PREFIX}*`);
           fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [reports] }));
           this.bucket.encryptionKey?.grantEncryptDecrypt(fn);
@@ -557,6 +575,7 @@ export class Lifeboat extends Construct {
             `the report writer puts the drill reports under ${REPORTS_PREFIX} (one object per format and service); the prefix is as narrow as the layout allows`,
           );
           break;
+        }
         case 'failover-queue-send':
           this.failoverQueue?.grantSendMessages(fn);
           break;
@@ -572,7 +591,11 @@ export class Lifeboat extends Construct {
             }),
           );
           this.bucket.encryptionKey?.grantEncryptDecrypt(fn);
-          acknowledgeWildcardResource(fn.role!, snapshots, 'the retention sweep deletes expired snapshots of every protected service, whose keys are only known at run time; limited to the snapshots/ part of each service prefix');
+          acknowledgeWildcardResource(
+            fn.role!,
+            snapshots,
+            'the retention sweep deletes expired snapshots of every protected service, whose keys are only known at run time; limited to the snapshots/ part of each service prefix',
+          );
           break;
         }
       }
@@ -604,7 +627,11 @@ export class Lifeboat extends Construct {
           // ListTasks has no task resource to name; the condition limits it to the cluster.
           fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ecs:ListTasks'], resources: ['*'], conditions: inCluster }));
           fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ecs:DescribeTasks'], resources: [clusterTasks], conditions: inCluster }));
-          acknowledgeWildcardResource(fn.role!, clusterTasks, "the reconciler describes the service's tasks, whose ids are only known at run time; limited to the protected cluster");
+          acknowledgeWildcardResource(
+            fn.role!,
+            clusterTasks,
+            "the reconciler describes the service's tasks, whose ids are only known at run time; limited to the protected cluster",
+          );
         } else if (access === 'publish-primary' && discovery) {
           this.grantPublishPrimary(fn, discovery.service);
         }
@@ -634,14 +661,20 @@ export class Lifeboat extends Construct {
   private grantPublishPrimary(fn: lambda.IFunction, service: cloudmap.IService): void {
     if (this.discoveryGrants.has(`${fn.node.id}:${service.serviceArn}`)) return;
     this.discoveryGrants.add(`${fn.node.id}:${service.serviceArn}`);
-    fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['servicediscovery:RegisterInstance', 'servicediscovery:GetInstance'], resources: [service.serviceArn] }));
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['servicediscovery:RegisterInstance', 'servicediscovery:GetInstance'], resources: [service.serviceArn] }),
+    );
     const type = service.namespace.type;
     if (type === cloudmap.NamespaceType.HTTP || this.route53Grants.has(fn.node.id)) return;
     this.route53Grants.add(fn.node.id);
     const zones = Stack.of(this).formatArn({ service: 'route53', region: '', account: '', resource: 'hostedzone', resourceName: '*' });
     fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['route53:ChangeResourceRecordSets', 'route53:GetHostedZone'], resources: [zones] }));
     fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['route53:ListHostedZonesByName'], resources: ['*'] }));
-    acknowledgeWildcardResource(fn.role!, zones, "Cloud Map writes the primary's DNS record with the caller's Route 53 permissions; the namespace's hosted zone id is not known to the construct");
+    acknowledgeWildcardResource(
+      fn.role!,
+      zones,
+      "Cloud Map writes the primary's DNS record with the caller's Route 53 permissions; the namespace's hosted zone id is not known to the construct",
+    );
   }
 
   /** Routes the cluster's task state changes to the handlers that want them. */
@@ -654,9 +687,14 @@ export class Lifeboat extends Construct {
         if (trigger.kind !== 'ecs-task-state-change') continue;
         let rule = this.clusterRules.get(trigger.id);
         if (!rule) {
+          const pattern = ecsTaskEventPattern(trigger);
           rule = new events.Rule(this, trigger.id, {
             description: trigger.description,
-            eventPattern: { source: ['aws.ecs'], detailType: ['ECS Task State Change'], detail: { ...trigger.detail } },
+            eventPattern: {
+              source: pattern.source as string[],
+              detailType: pattern['detail-type'] as string[],
+              detail: pattern.detail as Record<string, unknown>,
+            },
           });
           rule.addTarget(
             new eventTargets.LambdaFunction(this.functions[def.id]!, {
@@ -721,7 +759,9 @@ export class Lifeboat extends Construct {
       const a = here[what];
       const b = there[what];
       if (!Token.isUnresolved(a) && !Token.isUnresolved(b) && a !== b) {
-        throw new Error(`protect('${name}'): the service is in ${what} ${b} but Lifeboat is in ${a}; ECS events and schedules do not cross ${what}s: put a Lifeboat in the service's ${what}`);
+        throw new Error(
+          `protect('${name}'): the service is in ${what} ${b} but Lifeboat is in ${a}; ECS events and schedules do not cross ${what}s: put a Lifeboat in the service's ${what}`,
+        );
       }
     }
   }

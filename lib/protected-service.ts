@@ -3,11 +3,12 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import { Construct } from 'constructs';
+import { ENV } from '../lambdas/contract/environment.js';
+import { renderScheduleInput, SCHEDULED_TIME, SERVICE_SCHEDULE_KINDS, type ServiceScheduleKind } from '../lambdas/contract/triggers.js';
 import type { DiscoveryPolicy, EcsPlacement, ServicePolicyInput } from '../lambdas/domain/service-policy.js';
-import type { ServiceScheduleKind } from './private/handlers.js';
+import type { Lifeboat } from './lifeboat.js';
 import { acknowledgeWildcardResource } from './private/acknowledge.js';
 import { buildServicePolicy } from './private/policy.js';
-import type { Lifeboat } from './lifeboat.js';
 import type { ProtectionPolicy } from './protection-policy.js';
 
 /** Properties of a ProtectedService; create one with `Lifeboat.protect()`. */
@@ -22,15 +23,14 @@ export interface ProtectedServiceProps {
 
 /** Settings the agent reads from its container's environment. */
 const AGENT_ENV = {
-  service: 'LIFEBOAT_SERVICE',
-  dir: 'LIFEBOAT_DIR',
-  table: 'LIFEBOAT_TABLE',
-  bucket: 'LIFEBOAT_BUCKET',
+  service: ENV.service,
+  dir: ENV.dir,
+  table: ENV.table,
+  bucket: ENV.bucket,
   region: 'AWS_REGION',
-  failoverQueue: 'LIFEBOAT_FAILOVER_QUEUE_URL',
+  failoverQueue: ENV.failoverQueueUrl,
 } as const;
 
-const SCHEDULE_KINDS: readonly ServiceScheduleKind[] = ['snapshot', 'retention', 'drill'];
 const SCHEDULE_IDS: Record<ServiceScheduleKind, string> = { snapshot: 'SnapshotSchedule', retention: 'RetentionSchedule', drill: 'DrillSchedule' };
 
 /**
@@ -64,7 +64,9 @@ export class ProtectedService extends Construct {
 
     const launchType = service instanceof ecs.FargateService ? 'FARGATE' : service instanceof ecs.Ec2Service ? 'EC2' : undefined;
     if (!launchType) {
-      throw new Error(`protect('${policy.name}'): ${service.node.path} is neither a FargateService nor an Ec2Service; Lifeboat launches drill tasks with RunTask on Fargate or EC2`);
+      throw new Error(
+        `protect('${policy.name}'): ${service.node.path} is neither a FargateService nor an Ec2Service; Lifeboat launches drill tasks with RunTask on Fargate or EC2`,
+      );
     }
     const taskDefinition = service.taskDefinition;
     const container = policy.containerName ? taskDefinition.findContainer(policy.containerName) : taskDefinition.defaultContainer;
@@ -114,13 +116,18 @@ export class ProtectedService extends Construct {
    */
   private validateAgentSettings(policy: ProtectionPolicy): string[] {
     if (this.service.taskDefinition.findContainer(this.container.containerName) !== this.container) {
-      return [`protect('${policy.name}'): container ${this.container.containerName} is no longer in the task definition; the Lifeboat agent has nowhere to run`];
+      return [
+        `protect('${policy.name}'): container ${this.container.containerName} is no longer in the task definition; the Lifeboat agent has nowhere to run`,
+      ];
     }
     const rendered = this.container.renderContainerDefinition();
     const environment = new Map((rendered.environment as ecs.CfnTaskDefinition.KeyValuePairProperty[] | undefined)?.map((e) => [e.name, e.value]) ?? []);
     return Object.entries(this.agentSettings)
       .filter(([name, value]) => environment.get(name) !== value)
-      .map(([name, value]) => `protect('${policy.name}'): the container's ${name} is ${JSON.stringify(environment.get(name) ?? null)}, not Lifeboat's ${JSON.stringify(value)}; remove the later addEnvironment('${name}', ...) so the agent uses this Lifeboat`);
+      .map(
+        ([name, value]) =>
+          `protect('${policy.name}'): the container's ${name} is ${JSON.stringify(environment.get(name) ?? null)}, not Lifeboat's ${JSON.stringify(value)}; remove the later addEnvironment('${name}', ...) so the agent uses this Lifeboat`,
+      );
   }
 
   /**
@@ -204,7 +211,7 @@ export class ProtectedService extends Construct {
       retention: policy.retention?.schedule,
       drill: policy.drill?.schedule,
     };
-    for (const kind of SCHEDULE_KINDS) {
+    for (const kind of SERVICE_SCHEDULE_KINDS) {
       const section = stored[kind] as { schedule?: string; timezone?: string } | undefined;
       if (!section?.schedule) continue;
       const handler = this.lifeboat._serviceScheduleHandler(kind);
@@ -220,7 +227,8 @@ export class ProtectedService extends Construct {
         schedule: expression,
         description: `Lifeboat: ${kind} of ${policy.name}`,
         scheduleGroup: this.lifeboat.scheduleGroup,
-        target: this.lifeboat._scheduleTarget(handler.def, handler.input(policy.name)),
+        // Scheduler fills in its own context attribute, which is the table's placeholder.
+        target: this.lifeboat._scheduleTarget(handler.def, renderScheduleInput(handler.input, { service: policy.name, scheduledTime: SCHEDULED_TIME })),
       });
       // A schedule that fires before its policy is stored would find no service.
       schedule.node.addDependency(this.policyResource);
@@ -236,7 +244,9 @@ export class ProtectedService extends Construct {
     const name = policy.snapshot?.dumpContainerName;
     const container = name ? taskDefinition.findContainer(name) : taskDefinition.defaultContainer;
     if (!container) {
-      throw new Error(`protect('${policy.name}'): snapshot.dumpContainerName ${JSON.stringify(name ?? null)} is not a container of ${taskDefinition.node.path}; name the container that runs the dump`);
+      throw new Error(
+        `protect('${policy.name}'): snapshot.dumpContainerName ${JSON.stringify(name ?? null)} is not a container of ${taskDefinition.node.path}; name the container that runs the dump`,
+      );
     }
     taskDefinition.obtainExecutionRole();
     return { taskDefinition, container };

@@ -1,7 +1,7 @@
 import type { Duration, TimeZone } from 'aws-cdk-lib';
 import type * as ecs from 'aws-cdk-lib/aws-ecs';
-import type * as cloudmap from 'aws-cdk-lib/aws-servicediscovery';
 import type * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import type * as cloudmap from 'aws-cdk-lib/aws-servicediscovery';
 
 /**
  * How Lifeboat protects one ECS service: what `Lifeboat.protect(service, policy)` takes.
@@ -203,6 +203,14 @@ export interface RetentionOptions {
   readonly keepMonthly?: number;
 
   /**
+   * Keep the newest snapshot of each of the last N calendar quarters (January to March,
+   * April to June, July to September, October to December).
+   *
+   * @default - no such rule
+   */
+  readonly keepQuarterly?: number;
+
+  /**
    * Keep the newest snapshot of each of the last N years.
    *
    * @default - no such rule
@@ -218,7 +226,7 @@ export interface RetentionOptions {
   readonly keepWithin?: string;
 
   /**
-   * The time zone that hours, days, weeks, months and years are counted in.
+   * The time zone that hours, days, weeks, months, quarters and years are counted in.
    *
    * @default - the time zone of `schedule`
    */

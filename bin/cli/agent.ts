@@ -12,28 +12,16 @@
  */
 import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
-import { runAgent } from '../../lambdas/agent/agent.js';
-import { runHook } from '../../lambdas/engine/hooks.js';
-import { restoreSnapshot } from '../../lambdas/engine/restore.js';
+import { withLifeline } from '../../lambdas/adapters/lifeline.js';
+import { AgentSession } from '../../lambdas/agent/session.js';
 import { resolveTaskIdentity } from '../../lambdas/agent/task-identity.js';
-import type { Role } from '../../lambdas/domain/election.js';
-import { HookFailedError, UsageError } from '../../lambdas/domain/errors.js';
-import { assertServiceName } from '../../lambdas/domain/ids.js';
-import { createDynamoClient, createSqsClient } from '../../lambdas/adapters/aws.js';
-import { DynamoCoordinationStore } from '../../lambdas/adapters/coordination.js';
-import { SqsFailoverTimer } from '../../lambdas/adapters/failover-timer.js';
-import { DynamoServiceRegistry } from '../../lambdas/adapters/service-registry.js';
-import { dataDir, openCatalog, openObjectStore, serviceName, tableName, type CliIO } from './context.js';
-import { positiveNumber, type CommandResult } from './program.js';
-import { say } from './output.js';
-import { runSnapshotCommand } from '../../lambdas/agent/snapshot-command.js';
-import { finishAgentJob, jobForCommand } from '../../lambdas/control/snapshot-jobs.js';
-import { DynamoJobStore } from '../../lambdas/adapters/job-store.js';
-import { DynamoSnapshotCatalog } from '../../lambdas/adapters/catalog.js';
-import { SNAPSHOT_COMMAND } from '../../lambdas/domain/snapshot-jobs.js';
-import type { MemberCommand } from '../../lambdas/domain/membership.js';
-import { runDrillMode } from './drill-agent.js';
+import { ENV } from '../../lambdas/contract/environment.js';
 import { DRILL_ENV } from '../../lambdas/domain/drills.js';
+import { assertServiceName } from '../../lambdas/domain/ids.js';
+import { type CliIO, cliRuntime, dataDir, serviceName } from './context.js';
+import { runDrillMode } from './drill-agent.js';
+import { type CommandResult, positiveNumber } from './options.js';
+import { say } from './output.js';
 
 interface AgentFlags {
   service?: string;
@@ -50,8 +38,6 @@ interface AgentFlags {
   table?: string;
   store?: string;
 }
-
-const describeRole = (r: Role) => (r.kind === 'primary' ? `primary (term ${r.term})` : r.kind);
 
 export function registerAgent(program: Command, io: CliIO, done: (r: CommandResult) => void): void {
   program
@@ -73,8 +59,6 @@ export function registerAgent(program: Command, io: CliIO, done: (r: CommandResu
     .option('--store <url>', 's3://bucket/prefix or file:///path, for --restore (env LIFEBOAT_STORE or LIFEBOAT_BUCKET)')
     .action(async (app: string[], flags: AgentFlags) => {
       const service = assertServiceName(serviceName(flags.service, io.env));
-      const table = tableName(flags, io.env);
-      const dynamo = createDynamoClient(io.env);
       const identity = await resolveTaskIdentity(flags.task, io.env);
       if (identity.drill) {
         // Drill tasks restore and verify; they never join the service they rehearse.
@@ -89,135 +73,29 @@ export function registerAgent(program: Command, io: CliIO, done: (r: CommandResu
         });
         return;
       }
-      const policy = await new DynamoServiceRegistry(dynamo, table).get(service);
-      if (!policy) {
-        throw new UsageError(`service ${service} is not protected: table ${table} has no policy for it`, {
-          hint: "protect it with the CDK construct (or write its policy with the service registry), then start the agent",
-        });
-      }
-      const hookTimeoutMs = flags.hookTimeout * 1000;
-      const baseEnv = { LIFEBOAT_SERVICE: service, LIFEBOAT_TASK: identity.taskArn };
-
-      let restoredPosition: number | undefined;
-      if (flags.restore) {
-        const result = await restoreSnapshot({
-          catalog: openCatalog(flags, io),
-          store: openObjectStore(flags, io),
-          service,
-          dir: dataDir(flags.dir, io.env),
-          snapshot: 'latest',
-          ifEmpty: true,
-          signal: io.signal,
-          onNotice: (line) => say(io, line),
-        });
-        if (result.status === 'restored') {
-          restoredPosition = Date.parse(result.snapshot.createdAt);
-          say(io, `restored snapshot ${result.snapshot.id} of ${service} into ${result.dir}`);
-        } else {
-          say(io, result.message);
-        }
-      }
-
-      const dataPosition = flags.positionCommand
-        ? async () => {
-            const r = await runHook(flags.positionCommand!, { name: 'position command', env: baseEnv, timeoutMs: hookTimeoutMs });
-            const n = Number(r.output.trim());
-            if (!Number.isFinite(n)) throw new UsageError(`position command printed ${JSON.stringify(r.output.trim())}, not a number`);
-            return n;
-          }
-        : async () => restoredPosition;
-
-      const hook = async (command: string | undefined, name: string, env: Record<string, string>) => {
-        if (!command) return;
-        try {
-          await runHook(command, { name, env: { ...baseEnv, ...env }, timeoutMs: hookTimeoutMs });
-        } catch (err) {
-          // The role is what the lease says, whatever the hook did: report and carry on.
-          if (!(err instanceof HookFailedError)) throw err;
-          say(io, `lifeboat: error: ${err.message}`);
-        }
-      };
-
-      // Snapshot jobs arrive as commands; the snapshot runs beside the heartbeat loop (it
-      // may take minutes; the lease must keep being renewed meanwhile), one at a time.
-      let role: Role = { kind: 'replica' };
-      let snapshotting: Promise<void> | undefined;
-      const jobs = new DynamoJobStore(dynamo, table);
-      const snapshotStore = (() => {
-        try {
-          return openObjectStore(flags, io);
-        } catch {
-          return undefined; // the job says why, if one ever comes
-        }
-      })();
-      const snapshotDeps = { jobs, catalog: new DynamoSnapshotCatalog(dynamo, table), store: snapshotStore, now: () => Date.now() };
-      const startSnapshot = (command: MemberCommand) => {
-        if (snapshotting) {
-          return void jobForCommand(jobs, service, command)
-            .then((job) => job && finishAgentJob(snapshotDeps, job, { error: `task ${identity.taskArn} is already taking a snapshot` }))
-            .catch((err: Error) => say(io, `lifeboat: error: snapshot job ${command.id}: ${err.message}`));
-        }
-        say(io, `snapshot requested (job ${command.id})`);
-        snapshotting = runSnapshotCommand(snapshotDeps, {
-          service,
-          policy,
-          taskArn: identity.taskArn,
-          role,
-          dir: flags.dir ?? io.env.LIFEBOAT_DIR,
-          command,
-          signal: io.signal,
-          onNotice: (line) => say(io, line),
-        })
-          .then((r) => say(io, r.outcome === 'skipped' ? `snapshot job ${command.id} skipped: ${r.reason}` : `snapshot job ${r.job.jobId} ${r.job.status}: ${r.job.reason}`))
-          .catch((err: Error) => say(io, `lifeboat: error: snapshot job ${command.id}: ${err.message}`))
-          .finally(() => {
-            snapshotting = undefined;
-          });
-      };
-
-      say(io, `agent for ${service} in ${identity.taskArn}: heartbeat every ${policy.failover.heartbeatSeconds} s, lease ${policy.failover.leaseSeconds} s, failover after ${policy.failover.timeoutSeconds} s`);
+      const session = await AgentSession.start({
+        runtime: cliRuntime(flags, io),
+        service,
+        taskArn: identity.taskArn,
+        ...(flags.restore ? { restoreInto: dataDir(flags.dir, io.env) } : {}),
+        dir: flags.dir ?? io.env[ENV.dir],
+        onPromote: flags.onPromote,
+        onDemote: flags.onDemote,
+        onCommand: flags.onCommand,
+        positionCommand: flags.positionCommand,
+        hookTimeoutMs: flags.hookTimeout * 1000,
+        elect: flags.elect,
+        cancel: io.signal,
+        say: (line) => say(io, line),
+      });
       // As an entrypoint wrapper, the agent lives as long as the application does.
       const stopAgent = new AbortController();
       const onSignal = () => stopAgent.abort();
       io.signal.addEventListener('abort', onSignal, { once: true });
-      const wrapped = app.length ? startApp(app, { ...baseEnv }, io, stopAgent) : undefined;
-      const printCommand = (line: string) => (wrapped ? io.stderr : io.stdout).write(`${line}\n`);
-      const summary = await runAgent({
-        store: new DynamoCoordinationStore(dynamo, table),
-        service,
-        taskArn: identity.taskArn,
-        failover: policy.failover,
-        signal: stopAgent.signal,
-        dataPosition,
-        elect: flags.elect,
-        ...(io.env.LIFEBOAT_FAILOVER_QUEUE_URL ? { timer: new SqsFailoverTimer(createSqsClient(io.env), io.env.LIFEBOAT_FAILOVER_QUEUE_URL) } : {}),
-        onNotice: (line) => say(io, line),
-        onRole: async (next, previous) => {
-          role = next;
-          say(io, `role: ${describeRole(previous)} -> ${describeRole(next)}`);
-          if (next.kind === 'primary') await hook(flags.onPromote, 'promote hook', { LIFEBOAT_ROLE: 'primary', LIFEBOAT_TERM: String(next.term) });
-          else if (previous.kind === 'primary') await hook(flags.onDemote, 'demote hook', { LIFEBOAT_ROLE: next.kind, LIFEBOAT_TERM: String(previous.term) });
-        },
-        onCommand: async (command) => {
-          if (command.type === SNAPSHOT_COMMAND) {
-            startSnapshot(command);
-            return;
-          }
-          if (flags.onCommand) {
-            await hook(flags.onCommand, `command hook (${command.type})`, {
-              LIFEBOAT_COMMAND_ID: command.id,
-              LIFEBOAT_COMMAND_TYPE: command.type,
-              LIFEBOAT_COMMAND_ARGS: JSON.stringify(command.args ?? {}),
-            });
-          } else {
-            printCommand(JSON.stringify(command));
-          }
-        },
-      });
-      io.signal.removeEventListener('abort', onSignal);
-      // A snapshot still running when the agent stops finishes (or is aborted by the signal) first.
-      await snapshotting;
-      say(io, `agent stopped after ${summary.heartbeats} heartbeats (${summary.failedHeartbeats} failed), ${summary.commands} commands, ${summary.elections} elections`);
+      const wrapped = app.length ? startApp(app, { [ENV.service]: service, [ENV.task]: identity.taskArn }, io, stopAgent) : undefined;
+      await session
+        .run(stopAgent.signal, (line) => (wrapped ? io.stderr : io.stdout).write(`${line}\n`))
+        .finally(() => io.signal.removeEventListener('abort', onSignal));
       if (wrapped) {
         const code = await wrapped.exited;
         say(io, `${app[0]} exited with ${code}`);
@@ -232,7 +110,10 @@ export function registerAgent(program: Command, io: CliIO, done: (r: CommandResu
  */
 function startApp(app: string[], env: Record<string, string>, io: CliIO, stopAgent: AbortController): { exited: Promise<number> } {
   const direct = io.stdout === process.stdout;
-  const child = spawn(app[0]!, app.slice(1), { env: { ...io.env, ...env }, stdio: direct ? 'inherit' : ['ignore', 'pipe', 'pipe'] });
+  // The application dies with the agent (a container's does with its main process; outside
+  // one, e.g. in local mode, nothing would stop it otherwise).
+  const [command, ...args] = withLifeline(app);
+  const child = spawn(command!, args, { env: { ...io.env, ...env }, stdio: direct ? 'inherit' : ['ignore', 'pipe', 'pipe'] });
   if (!direct) {
     child.stdout!.on('data', (b: Buffer) => io.stdout.write(b));
     child.stderr!.on('data', (b: Buffer) => io.stderr.write(b));

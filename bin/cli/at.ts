@@ -1,8 +1,9 @@
 /** `--at TIME` of `restore` and `drill`: the snapshot a point in time selects, said out loud. */
-import { UsageError } from '../../lambdas/domain/errors.js';
-import { formatSeconds } from '../../lambdas/domain/drills.js';
-import { chooseSnapshotAtAsync, parseTimeSelector, systemZone } from '../../lambdas/domain/time-selector.js';
+
 import type { SnapshotCatalog } from '../../lambdas/adapters/catalog.js';
+import { formatSeconds } from '../../lambdas/domain/drills.js';
+import { UsageError } from '../../lambdas/domain/errors.js';
+import { chooseSnapshotAtAsync, parseTimeSelector, systemZone } from '../../lambdas/domain/time-selector.js';
 import type { CliIO } from './context.js';
 import { say } from './output.js';
 
@@ -12,7 +13,12 @@ export interface PointInTime {
   ageSeconds: number;
 }
 
-export async function resolveAt(io: CliIO, catalog: SnapshotCatalog, service: string, flags: { at?: string; tz?: string; snapshot?: string }): Promise<PointInTime | undefined> {
+export async function resolveAt(
+  io: CliIO,
+  catalog: SnapshotCatalog,
+  service: string,
+  flags: { at?: string; tz?: string; snapshot?: string },
+): Promise<PointInTime | undefined> {
   if (flags.at === undefined) {
     if (flags.tz !== undefined) throw new UsageError('--tz only applies to --at', { hint: 'add --at TIME, or drop --tz' });
     return undefined;

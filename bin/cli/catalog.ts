@@ -1,9 +1,9 @@
 /** `lifeboat catalog rebuild`: recover catalog entries from the manifests in the store. */
 import type { Command } from 'commander';
-import { rebuildCatalog } from '../../lambdas/engine/catalog-rebuild.js';
 import { assertServiceName } from '../../lambdas/domain/ids.js';
-import { openCatalog, openObjectStore, serviceName, type CliIO } from './context.js';
-import type { CommandResult } from './program.js';
+import { rebuildCatalog } from '../../lambdas/engine/catalog-rebuild.js';
+import { type CliIO, openCatalog, openObjectStore, serviceName } from './context.js';
+import type { CommandResult } from './options.js';
 import { say } from './output.js';
 
 interface RebuildFlags {

@@ -1,10 +1,10 @@
 /** `lifeboat diff A B`: what changed between two snapshots of a service, from their manifests. */
 import type { Command } from 'commander';
-import { diffSnapshots, type Change } from '../../lambdas/domain/snapshot-listing.js';
 import { loadManifestView, parseSnapshotRef, resolveSnapshotRef } from '../../lambdas/control/snapshot-inspect.js';
 import { UsageError } from '../../lambdas/domain/errors.js';
-import { openCatalog, openObjectStore, serviceName, type CliIO } from './context.js';
-import type { CommandResult } from './program.js';
+import { type Change, diffSnapshots } from '../../lambdas/domain/snapshot-listing.js';
+import { type CliIO, openCatalog, openObjectStore, serviceName } from './context.js';
+import type { CommandResult } from './options.js';
 import { formatBytes } from './output.js';
 
 interface DiffFlags {
@@ -50,7 +50,9 @@ export function registerDiff(program: Command, io: CliIO, _done: (r: CommandResu
         io.stdout.write(`${JSON.stringify(diff, null, 2)}\n`);
         return;
       }
-      const out = diff.changes.map((c) => `${MARK[c.kind]}  ${sizes(c).padStart(19)}  /${c.path}${c.type === 'dir' ? '/' : ''}${c.what ? `  (${c.what.join(', ')})` : ''}`);
+      const out = diff.changes.map(
+        (c) => `${MARK[c.kind]}  ${sizes(c).padStart(19)}  /${c.path}${c.type === 'dir' ? '/' : ''}${c.what ? `  (${c.what.join(', ')})` : ''}`,
+      );
       if (out.length) io.stdout.write(`${out.join('\n')}\n`);
       const s = diff.summary;
       io.stderr.write(

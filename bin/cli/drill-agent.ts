@@ -5,16 +5,17 @@
  * drill task's entrypoint can be just `lifeboat drill-agent --dir /data`. Meant to be
  * folded into `lifeboat agent` (drill mode when LIFEBOAT_MODE=drill).
  */
-import { Option, type Command } from 'commander';
 import { spawn } from 'node:child_process';
-import { runDrillAgent } from '../../lambdas/agent/drill-mode.js';
-import { finalizeKeptDrill } from '../../lambdas/control/drills/finalize.js';
-import type { DrillStore } from '../../lambdas/adapters/drill-store.js';
+import { type Command, Option } from 'commander';
 import type { SnapshotCatalog } from '../../lambdas/adapters/catalog.js';
+import type { DrillStore } from '../../lambdas/adapters/drill-store.js';
+import { runDrillAgent } from '../../lambdas/agent/drill-mode.js';
+import { ENV } from '../../lambdas/contract/environment.js';
+import { finalizeKeptDrill } from '../../lambdas/control/drills/finalize.js';
 import { DRILL_ENV } from '../../lambdas/domain/drills.js';
 import { UsageError } from '../../lambdas/domain/errors.js';
-import { dataDir, openCatalog, openDrillStore, openHolds, openObjectStore, serviceName, type CliIO } from './context.js';
-import { positiveNumber, type CommandResult } from './program.js';
+import { type CliIO, dataDir, openCatalog, openDrillStore, openHolds, openObjectStore, serviceName } from './context.js';
+import { type CommandResult, positiveNumber } from './options.js';
 import { say } from './output.js';
 
 export interface DrillAgentFlags {
@@ -80,7 +81,7 @@ export async function runDrillMode(flags: DrillAgentFlags, io: CliIO): Promise<0
   const run = await runDrillAgent({
     drills,
     catalog,
-    store: openObjectStore(flags, io),
+    objects: openObjectStore(flags, io),
     holds: openHolds(flags, io),
     service: serviceName(flags.service, env) ?? '',
     drillId,
@@ -92,7 +93,7 @@ export async function runDrillMode(flags: DrillAgentFlags, io: CliIO): Promise<0
       ? { command: appCommand, healthCheckCommand, healthCheckUrl, startTimeoutMs: flags.startTimeout === undefined ? undefined : flags.startTimeout * 1000 }
       : undefined,
     deadline: flags.deadline ?? env[DRILL_ENV.deadline],
-    taskArn: flags.taskArn ?? env.LIFEBOAT_TASK,
+    taskArn: flags.taskArn ?? env[ENV.task],
     signal: io.signal,
     onNotice: (line) => say(io, line),
   });
@@ -103,7 +104,16 @@ export async function runDrillMode(flags: DrillAgentFlags, io: CliIO): Promise<0
   }
   say(io, `drill ${drillId} ${run.result.outcome}: ${run.result.reason}`);
   const keepSeconds = Number(env[DRILL_ENV.keep] ?? 0);
-  if (keepSeconds > 0 && run.recorded === 'recorded') await keepForInspection(io, { drills, catalog, service: serviceName(flags.service, env) ?? '', drillId, dir: dataDir(flags.dir, env), app: appCommand, keepSeconds });
+  if (keepSeconds > 0 && run.recorded === 'recorded')
+    await keepForInspection(io, {
+      drills,
+      catalog,
+      service: serviceName(flags.service, env) ?? '',
+      drillId,
+      dir: dataDir(flags.dir, env),
+      app: appCommand,
+      keepSeconds,
+    });
   return run.exitCode;
 }
 
@@ -118,7 +128,9 @@ async function keepForInspection(
 ): Promise<void> {
   const r = await finalizeKeptDrill({ drills: o.drills, catalog: o.catalog, log: (m, f) => say(io, `${m} ${JSON.stringify(f)}`) }, o.service, o.drillId);
   say(io, `drill ${o.drillId} ${r.drill?.status ?? '?'}; kept for inspection until ${r.drill?.keep?.until ?? `${o.keepSeconds} s from now`}: data in ${o.dir}`);
-  const app = o.app ? spawn('/bin/sh', ['-c', o.app], { cwd: o.dir, stdio: 'inherit', detached: true, env: { ...process.env, LIFEBOAT_HOOK: 'app' } }) : undefined;
+  const app = o.app
+    ? spawn('/bin/sh', ['-c', o.app], { cwd: o.dir, stdio: 'inherit', detached: true, env: { ...process.env, LIFEBOAT_HOOK: 'app' } })
+    : undefined;
   if (app) say(io, `drill ${o.drillId}: application restarted for inspection (pid ${app.pid}): ${o.app}`);
   await new Promise<void>((resolve) => {
     if (io.signal.aborted) return resolve();

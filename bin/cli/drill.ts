@@ -1,14 +1,14 @@
 /** `lifeboat drill`: start a restore drill of a service (and optionally wait for its verdict). */
-import { Option, type Command } from 'commander';
-import { assertServiceName } from '../../lambdas/domain/ids.js';
-import { DEFAULT_DRILL_KEEP_SECONDS, formatSeconds, type DrillRecord } from '../../lambdas/domain/drills.js';
-import { drillVerdict } from '../../lambdas/domain/drill-report.js';
-import type { ExitCode } from '../../lambdas/domain/errors.js';
+import { type Command, Option } from 'commander';
 import { startDrill, waitForDrill } from '../../lambdas/control/drills/start.js';
-import { openCatalog, openDrillStore, openLauncher, openRegistry, serviceName, type CliIO } from './context.js';
-import { durationMs, positiveNumber, type CommandResult } from './program.js';
-import { say } from './output.js';
+import { drillVerdict } from '../../lambdas/domain/drill-report.js';
+import { DEFAULT_DRILL_KEEP_SECONDS, type DrillRecord, formatSeconds } from '../../lambdas/domain/drills.js';
+import type { ExitCode } from '../../lambdas/domain/errors.js';
+import { assertServiceName } from '../../lambdas/domain/ids.js';
 import { resolveAt } from './at.js';
+import { type CliIO, openCatalog, openDrillStore, openLauncher, openRegistry, serviceName } from './context.js';
+import { type CommandResult, durationMs, positiveNumber } from './options.js';
+import { say } from './output.js';
 
 interface DrillFlags {
   service?: string;
@@ -74,8 +74,12 @@ export function registerDrill(program: Command, io: CliIO, done: (r: CommandResu
     .option('--service <name>', 'protected service name (env LIFEBOAT_SERVICE)')
     .option('--snapshot <id>', 'snapshot id, "latest" or "random" (default: the policy\'s drill.snapshot, else latest)')
     .option('--at <time>', 'drill the newest complete snapshot taken at or before TIME: ISO time, 2h, yesterday 18:00 (see --tz)')
-    .option('--tz <zone>', 'IANA time zone of --at times without an offset (default: this machine\'s)')
-    .option('--keep [duration]', 'incident mode: keep the drill task running after the verdict for inspection (default 1h; the drill watchdog stops it then)', durationMs('--keep'))
+    .option('--tz <zone>', "IANA time zone of --at times without an offset (default: this machine's)")
+    .option(
+      '--keep [duration]',
+      'incident mode: keep the drill task running after the verdict for inspection (default 1h; the drill watchdog stops it then)',
+      durationMs('--keep'),
+    )
     .option('--wait', 'wait for the verdict: exit 0 passed, 1 failed/timed out/over target, 3 could not run')
     .addOption(new Option('--poll <seconds>', 'how often --wait looks').argParser(positiveNumber('--poll')).default(5).hideHelp())
     .option('--table <name>', 'catalog table (env LIFEBOAT_TABLE)')
@@ -86,7 +90,7 @@ export function registerDrill(program: Command, io: CliIO, done: (r: CommandResu
       const catalog = openCatalog(flags, io);
       const pointInTime = await resolveAt(io, catalog, service, flags);
       const started = await startDrill(
-        { drills, catalog, registry: openRegistry(flags, io), launcher: openLauncher(io) },
+        { drills, catalog, registry: openRegistry(flags, io), launcher: openLauncher(flags, io) },
         {
           service,
           snapshot: pointInTime?.snapshotId ?? flags.snapshot,
@@ -98,13 +102,22 @@ export function registerDrill(program: Command, io: CliIO, done: (r: CommandResu
       if (started.outcome === 'launch-failed') {
         say(io, `drill ${drill.drillId} of ${service} could not start: ${drill.reason}`);
       } else {
-        say(io, `drill ${drill.drillId} of ${service} started: snapshot ${drill.snapshotId} (${started.note}), task ${drill.taskArn ?? '-'}, deadline ${drill.deadline}`);
+        say(
+          io,
+          `drill ${drill.drillId} of ${service} started: snapshot ${drill.snapshotId} (${started.note}), task ${drill.taskArn ?? '-'}, deadline ${drill.deadline}`,
+        );
       }
       if (drill.keep && drill.taskArn) {
         const taskId = drill.taskArn.split('/').pop();
-        say(io, `drill ${drill.drillId}: the task stays up ${formatSeconds(drill.keep.seconds)} after the verdict, for inspection (then the drill watchdog stops it):`);
+        say(
+          io,
+          `drill ${drill.drillId}: the task stays up ${formatSeconds(drill.keep.seconds)} after the verdict, for inspection (then the drill watchdog stops it):`,
+        );
         say(io, `  task ${taskId}; the restored data is in the container's data directory`);
-        say(io, `  aws ecs execute-command --cluster ${drill.launch.cluster} --task ${taskId} --container ${drill.launch.containerName} --interactive --command /bin/sh`);
+        say(
+          io,
+          `  aws ecs execute-command --cluster ${drill.launch.cluster} --task ${taskId} --container ${drill.launch.containerName} --interactive --command /bin/sh`,
+        );
         say(io, '  in local mode: the console (the local API port) lists the drill task and its port');
       }
       let exitCode: ExitCode = started.outcome === 'launch-failed' ? 3 : 0;

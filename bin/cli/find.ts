@@ -1,16 +1,16 @@
 /** `lifeboat find PATTERN`: which snapshots of a service hold a path, newest first (manifests only). */
 import type { Command } from 'commander';
 import pLimit from 'p-limit';
+import { loadManifestView } from '../../lambdas/control/snapshot-inspect.js';
 import { OperationFailedError } from '../../lambdas/domain/errors.js';
 import { assertServiceName } from '../../lambdas/domain/ids.js';
 import { compilePattern } from '../../lambdas/domain/path-glob.js';
-import { findInSnapshot, type FindHit } from '../../lambdas/domain/snapshot-listing.js';
 import type { SnapshotRecord } from '../../lambdas/domain/snapshot.js';
-import { loadManifestView } from '../../lambdas/control/snapshot-inspect.js';
-import { openCatalog, openObjectStore, serviceName, type CliIO } from './context.js';
-import { positiveNumber, type CommandResult } from './program.js';
-import { formatBytes } from './output.js';
+import { type FindHit, findInSnapshot } from '../../lambdas/domain/snapshot-listing.js';
+import { type CliIO, openCatalog, openObjectStore, serviceName } from './context.js';
 import { entryJson } from './ls.js';
+import { type CommandResult, positiveNumber } from './options.js';
+import { formatBytes } from './output.js';
 
 interface FindFlags {
   service?: string;
@@ -42,18 +42,29 @@ export function registerFind(program: Command, io: CliIO, done: (r: CommandResul
       }
       // A few manifests at a time: each can be large, and order is restored below.
       const limit = pLimit(4);
-      const hits = (await Promise.all(records.map((r) => limit(async () => findInSnapshot(await loadManifestView(store, r), pattern))))).filter((h): h is FindHit => h !== undefined);
-      if (flags.json) io.stdout.write(`${JSON.stringify({ service, pattern: patternText, searched: records.length, hits: hits.map((h) => ({ ...h, entries: h.entries.map(entryJson) })) }, null, 2)}\n`);
+      const hits = (await Promise.all(records.map((r) => limit(async () => findInSnapshot(await loadManifestView(store, r), pattern))))).filter(
+        (h): h is FindHit => h !== undefined,
+      );
+      if (flags.json)
+        io.stdout.write(
+          `${JSON.stringify({ service, pattern: patternText, searched: records.length, hits: hits.map((h) => ({ ...h, entries: h.entries.map(entryJson) })) }, null, 2)}\n`,
+        );
       else {
         for (const h of hits) {
           io.stdout.write(`${h.snapshotId}  ${h.createdAt}\n`);
-          for (const e of h.entries) io.stdout.write(`  ${e.type.padEnd(8)} ${formatBytes(e.size).padStart(9)}  ${new Date(e.mtimeMs).toISOString().slice(0, 19).replace('T', ' ')}  /${e.path}\n`);
+          for (const e of h.entries)
+            io.stdout.write(
+              `  ${e.type.padEnd(8)} ${formatBytes(e.size).padStart(9)}  ${new Date(e.mtimeMs).toISOString().slice(0, 19).replace('T', ' ')}  /${e.path}\n`,
+            );
         }
       }
       if (hits.length === 0) {
-        throw new OperationFailedError(`no path matching ${JSON.stringify(patternText)} in the ${records.length} complete snapshot${records.length === 1 ? '' : 's'} of ${service}`, {
-          hint: 'a pattern without "/" matches a name at any depth ("*.conf"); with "/" it starts at the data directory ("db/*.conf")',
-        });
+        throw new OperationFailedError(
+          `no path matching ${JSON.stringify(patternText)} in the ${records.length} complete snapshot${records.length === 1 ? '' : 's'} of ${service}`,
+          {
+            hint: 'a pattern without "/" matches a name at any depth ("*.conf"); with "/" it starts at the data directory ("db/*.conf")',
+          },
+        );
       }
       io.stderr.write(`${hits.length} of ${records.length} snapshots of ${service} hold a match\n`);
       done({ exitCode: 0 });

@@ -2,8 +2,8 @@
 import type { Command } from 'commander';
 import { createDynamoBaseClient } from '../../lambdas/adapters/aws.js';
 import { ensureCatalogTable } from '../../lambdas/adapters/catalog.js';
-import { openObjectStore, tableName, type CliIO } from './context.js';
-import type { CommandResult } from './program.js';
+import { type CliIO, openObjectStore, tableName } from './context.js';
+import type { CommandResult } from './options.js';
 import { say } from './output.js';
 
 interface InitFlags {

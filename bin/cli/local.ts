@@ -13,10 +13,10 @@ import { emitKeypressEvents } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { isLifeboatError, UsageError } from '../../lambdas/domain/errors.js';
-import type { CliIO } from './context.js';
-import { positiveNumber, type CommandResult } from './program.js';
-import { say } from './output.js';
 import type { LocalMode as LocalModeT, LocalStatus as LocalStatusT } from '../../lambdas/local/local-mode.js';
+import type { CliIO } from './context.js';
+import { type CommandResult, positiveNumber } from './options.js';
+import { say } from './output.js';
 
 interface LocalFlags {
   ephemeral?: boolean;
@@ -66,7 +66,10 @@ export function registerLocal(program: Command, io: CliIO, done: (r: CommandResu
       io.signal.addEventListener('abort', onAbort, { once: true });
       let plainActivity = !tty;
       const started = Date.now();
-      say(io, `lifeboat local: starting (state ${flags.ephemeral ? 'in a temporary directory, removed on exit' : `in ${flags.stateDir}`}; Ctrl-C stops everything)`);
+      say(
+        io,
+        `lifeboat local: starting (state ${flags.ephemeral ? 'in a temporary directory, removed on exit' : `in ${flags.stateDir}`}; Ctrl-C stops everything)`,
+      );
       const mode = await LocalMode.start({
         repoRoot: repoRoot(),
         stateDir: flags.stateDir,
@@ -85,7 +88,10 @@ export function registerLocal(program: Command, io: CliIO, done: (r: CommandResu
         const api = await serveLocalApi(mode, flags.apiPort);
         mode.setApiUrl(api.url, api.close);
         say(io, `lifeboat local: ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-        say(io, `lifeboat local: the example service (follows the primary): ${mode.serviceUrl}/kv/KEY   e.g. curl -X PUT --data hello ${mode.serviceUrl}/kv/greeting`);
+        say(
+          io,
+          `lifeboat local: the example service (follows the primary): ${mode.serviceUrl}/kv/KEY   e.g. curl -X PUT --data hello ${mode.serviceUrl}/kv/greeting`,
+        );
         say(io, `lifeboat local: local API: ${api.url}/status  (POST /kill-primary, /snapshot, /drill, /corrupt, /schedules/NAME)`);
         say(io, `lifeboat local: web console: ${api.url}/`);
         say(io, `lifeboat local: logs: ${join(mode.stateDir, 'logs')}; drill reports: ${mode.reportsDir}`);
@@ -138,7 +144,11 @@ async function interactive(
     if (key.name === 's') command('asking for a snapshot', async () => `snapshot job ${(await mode.requestSnapshot()).job.jobId}`);
     if (key.name === 'd') command('starting a drill', async () => `drill ${(await mode.drill()).drill.drillId} started`);
     if (key.name === 'c') command('damaging the newest snapshot', async () => `damaged ${(await mode.corruptSnapshot()).snapshotId}; drill it with d`);
-    if (key.name === 'r') command('running retention', async () => (await mode.runSchedule('retention'), 'retention ran'));
+    if (key.name === 'r')
+      command('running retention', async () => {
+        await mode.runSchedule('retention');
+        return 'retention ran';
+      });
   };
   emitKeypressEvents(process.stdin);
   process.stdin.setRawMode(true);

@@ -1,9 +1,9 @@
 /** `lifeboat ls SNAPSHOT [PATH]`: what a snapshot holds, from its manifest only. */
 import type { Command } from 'commander';
-import { listEntries, modeString, type ListingEntry } from '../../lambdas/domain/snapshot-listing.js';
 import { loadManifestView, parseSnapshotRef, resolveSnapshotRef } from '../../lambdas/control/snapshot-inspect.js';
-import { openCatalog, openObjectStore, serviceName, type CliIO } from './context.js';
-import type { CommandResult } from './program.js';
+import { type ListingEntry, listEntries, modeString } from '../../lambdas/domain/snapshot-listing.js';
+import { type CliIO, openCatalog, openObjectStore, serviceName } from './context.js';
+import type { CommandResult } from './options.js';
 import { formatBytes } from './output.js';
 
 interface LsFlags {
@@ -45,13 +45,22 @@ export function registerLs(program: Command, io: CliIO, _done: (r: CommandResult
       const view = await loadManifestView(openObjectStore(flags, io), record);
       const entries = listEntries(view, path, { recursive: flags.recursive });
       if (flags.json) {
-        io.stdout.write(`${JSON.stringify({ service: view.service, snapshot: view.id, createdAt: view.createdAt, entries: entries.map(entryJson) }, null, 2)}\n`);
+        io.stdout.write(
+          `${JSON.stringify({ service: view.service, snapshot: view.id, createdAt: view.createdAt, entries: entries.map(entryJson) }, null, 2)}\n`,
+        );
         return;
       }
       const lines: string[] = [];
       for (const e of entries) {
-        const name = e.path === '.' ? '/' : `/${e.path}${e.type === 'dir' ? '/' : ''}${e.type === 'symlink' ? ` -> ${e.target}` : e.type === 'hardlink' ? ` => /${e.target}` : ''}`;
-        lines.push(flags.long ? `${modeString(e.type, e.mode)}  ${formatBytes(e.size).padStart(9)}  ${new Date(e.mtimeMs).toISOString().slice(0, 19).replace('T', ' ')}  ${name}` : name);
+        const name =
+          e.path === '.'
+            ? '/'
+            : `/${e.path}${e.type === 'dir' ? '/' : ''}${e.type === 'symlink' ? ` -> ${e.target}` : e.type === 'hardlink' ? ` => /${e.target}` : ''}`;
+        lines.push(
+          flags.long
+            ? `${modeString(e.type, e.mode)}  ${formatBytes(e.size).padStart(9)}  ${new Date(e.mtimeMs).toISOString().slice(0, 19).replace('T', ' ')}  ${name}`
+            : name,
+        );
       }
       io.stdout.write(lines.length ? `${lines.join('\n')}\n` : '');
       io.stderr.write(`snapshot ${view.id} of ${view.service} (${view.createdAt}): ${entries.length} entries\n`);

@@ -1,56 +1,31 @@
 /**
  * The `lifeboat` command line: builds the commander program, runs one command, and maps
  * every outcome to an exit code: 0 success, 1 failed, 2 usage error, 3 store or catalog
- * unreachable. Runs in-process for tests (`runCli`) and from bin/lifeboat.ts.
+ * unreachable. Runs in-process for tests (`runCli`) and from bin/lifeboat.ts. The
+ * subcommands import what they share from options.ts, never this file (no import cycle).
  */
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import ms from 'ms';
-import { isLifeboatError, type ExitCode } from '../../lambdas/domain/errors.js';
-import type { CliIO } from './context.js';
+import { Command, CommanderError } from 'commander';
+import { type ExitCode, isLifeboatError } from '../../lambdas/domain/errors.js';
 import { registerAgent } from './agent.js';
 import { registerCatalog } from './catalog.js';
+import { registerConsole } from './console.js';
+import type { CliIO } from './context.js';
+import { registerDiff } from './diff.js';
 import { registerDrill } from './drill.js';
 import { registerDrillAgent } from './drill-agent.js';
+import { registerFind } from './find.js';
 import { registerInit } from './init.js';
 import { registerLocal } from './local.js';
+import { registerLs } from './ls.js';
+import { type CommandResult, VERSION } from './options.js';
 import { registerReport } from './report.js';
 import { registerRestore } from './restore.js';
 import { registerRetention } from './retention.js';
 import { registerRole } from './role.js';
+import { registerService } from './service.js';
 import { registerSnapshot } from './snapshot.js';
 import { registerSnapshots } from './snapshots.js';
 import { registerStatus } from './status.js';
-import { registerService } from './service.js';
-import { registerLs } from './ls.js';
-import { registerDiff } from './diff.js';
-import { registerFind } from './find.js';
-import { registerConsole } from './console.js';
-
-export interface CommandResult {
-  /** Lifeboat's own codes (0-3), or the wrapped application's (`lifeboat agent -- CMD`). */
-  exitCode: ExitCode | number;
-}
-
-export const VERSION = '0.1.0';
-
-export function positiveNumber(flag: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${flag} must be a positive number, not ${JSON.stringify(value)}`);
-    return n;
-  };
-}
-
-/** A duration with a unit, e.g. 90s, 10m, 2h, 1d (the `ms` package's syntax; a bare number is refused). */
-export function durationMs(flag: string) {
-  return (value: string): number => {
-    const n = /^\s*\d+(\.\d+)?\s*[a-z]+\s*$/i.test(value) ? ms(value as ms.StringValue) : undefined;
-    if (n === undefined || !Number.isFinite(n) || n <= 0) {
-      throw new InvalidArgumentError(`${flag} must be a duration with a unit like 90s, 10m, 2h or 1d, not ${JSON.stringify(value)}`);
-    }
-    return n;
-  };
-}
 
 function wantsJson(argv: readonly string[]): boolean {
   return argv.includes('--json');
@@ -113,7 +88,8 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<ExitCo
     // Anything else is a bug or an environment fault we did not anticipate: say so plainly.
     const e = err as Error;
     io.stderr.write(`lifeboat: unexpected error: ${e?.stack ?? String(err)}\n`);
-    if (wantsJson(argv)) io.stdout.write(`${JSON.stringify({ error: { type: e?.name ?? 'Error', message: e?.message ?? String(err), exitCode: 1 } }, null, 2)}\n`);
+    if (wantsJson(argv))
+      io.stdout.write(`${JSON.stringify({ error: { type: e?.name ?? 'Error', message: e?.message ?? String(err), exitCode: 1 } }, null, 2)}\n`);
     return 1;
   }
 }

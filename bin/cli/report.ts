@@ -6,14 +6,14 @@
 import { randomBytes } from 'node:crypto';
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { Option, type Command } from 'commander';
+import { type Command, Option } from 'commander';
+import { loadDrillReport } from '../../lambdas/control/drills/reports.js';
+import { parseMaxAge, type ReportFormat } from '../../lambdas/domain/drill-report.js';
 import { UsageError } from '../../lambdas/domain/errors.js';
 import { SERVICE_VERDICT_LABEL } from '../../lambdas/domain/report/format.js';
-import { parseMaxAge, type ReportFormat } from '../../lambdas/domain/drill-report.js';
-import { renderReport, REPORT_FORMATS } from '../../lambdas/domain/report/render.js';
-import { loadDrillReport } from '../../lambdas/control/drills/reports.js';
-import { openDrillStore, openRegistry, type CliIO } from './context.js';
-import type { CommandResult } from './program.js';
+import { REPORT_FORMATS, renderReport } from '../../lambdas/domain/report/render.js';
+import { type CliIO, openDrillStore, openRegistry } from './context.js';
+import type { CommandResult } from './options.js';
 import { say } from './output.js';
 
 interface ReportFlags {
@@ -55,10 +55,7 @@ export function registerReport(program: Command, io: CliIO, done: (r: CommandRes
     .action(async (flags: ReportFlags) => {
       const maxAgeSeconds = flags.maxAge === undefined ? null : parseMaxAge(flags.maxAge);
       const format: ReportFormat = flags.json ? 'json' : (flags.format ?? 'markdown');
-      const report = await loadDrillReport(
-        { drills: openDrillStore(flags, io), registry: openRegistry(flags, io) },
-        { service: flags.service, maxAgeSeconds },
-      );
+      const report = await loadDrillReport({ drills: openDrillStore(flags, io), registry: openRegistry(flags, io) }, { service: flags.service, maxAgeSeconds });
       const text = renderReport(report, format);
       if (flags.out) {
         await writeAtomically(flags.out, text);

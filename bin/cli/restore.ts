@@ -1,12 +1,13 @@
 /** `lifeboat restore`: rebuild a data directory from a snapshot, verified, all at once. */
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
-import { restoreSnapshot } from '../../lambdas/engine/restore.js';
+import { ENV } from '../../lambdas/contract/environment.js';
 import { assertServiceName } from '../../lambdas/domain/ids.js';
-import { dataDir, openCatalog, openHolds, openObjectStore, serviceName, type CliIO } from './context.js';
-import { positiveNumber, type CommandResult } from './program.js';
-import { formatBytes, formatDuration, progressBar, say } from './output.js';
+import { restoreSnapshot } from '../../lambdas/engine/restore.js';
 import { resolveAt } from './at.js';
+import { type CliIO, dataDir, openCatalog, openHolds, openObjectStore, serviceName } from './context.js';
+import { type CommandResult, positiveNumber } from './options.js';
+import { formatBytes, formatDuration, progressBar, say } from './output.js';
 
 interface RestoreFlags {
   service?: string;
@@ -30,7 +31,7 @@ export function registerRestore(program: Command, io: CliIO, _done: (r: CommandR
     .option('--dir <path>', 'directory to restore into (env LIFEBOAT_DIR)')
     .option('--snapshot <id>', 'snapshot id, "latest" or "latest-verified"', 'latest')
     .option('--at <time>', 'the newest complete snapshot taken at or before TIME: ISO time, 2h, 1h30m, yesterday 18:00 (see --tz)')
-    .option('--tz <zone>', 'IANA time zone of --at times without an offset (default: this machine\'s)')
+    .option('--tz <zone>', "IANA time zone of --at times without an offset (default: this machine's)")
     .option('--if-empty', 'restore only into a missing or empty directory; otherwise do nothing and exit 0 (restore-on-start)')
     .option('--force', 'replace the contents of a non-empty directory')
     .option('--concurrency <n>', 'archive parts downloaded at once', positiveNumber('--concurrency'))
@@ -56,7 +57,7 @@ export function registerRestore(program: Command, io: CliIO, _done: (r: CommandR
           force: flags.force,
           concurrency: flags.concurrency,
           // Retention does not delete a snapshot while this restore reads it.
-          use: { holds: openHolds(flags, io), holder: io.env.LIFEBOAT_TASK ?? `${hostname()}:${process.pid}` },
+          use: { holds: openHolds(flags, io), holder: io.env[ENV.task] ?? `${hostname()}:${process.pid}` },
           signal: io.signal,
           onProgress: (p) => bar.update(p.bytesDone, p.bytesTotal, 'restore'),
           onNotice: (line) => say(io, line),
@@ -86,7 +87,10 @@ export function registerRestore(program: Command, io: CliIO, _done: (r: CommandR
         io.stdout.write(`${result.snapshot.id}\n`);
       }
       if (result.status === 'restored') {
-        say(io, `restored snapshot ${result.snapshot.id} of ${service} into ${result.dir}: ${result.files} files, ${formatBytes(result.bytes)} in ${formatDuration(result.durationMs)}`);
+        say(
+          io,
+          `restored snapshot ${result.snapshot.id} of ${service} into ${result.dir}: ${result.files} files, ${formatBytes(result.bytes)} in ${formatDuration(result.durationMs)}`,
+        );
       } else {
         say(io, result.message);
       }

@@ -12,11 +12,11 @@ import type { ServiceRetentionPlan, SweepResult } from '../../lambdas/control/re
 import { planServiceRetention, sweepServiceRetention } from '../../lambdas/control/retention.js';
 import { UsageError } from '../../lambdas/domain/errors.js';
 import { assertServiceName } from '../../lambdas/domain/ids.js';
+import { candidatesFromJson, type PlanEntry, planEntries, planRetention } from '../../lambdas/domain/retention.js';
 import { formatRetentionSpec, parseRetentionSpec, retentionRules } from '../../lambdas/domain/retention-policy.js';
-import { candidatesFromJson, planEntries, planRetention, type PlanEntry } from '../../lambdas/domain/retention.js';
 import type { RetentionPolicy } from '../../lambdas/domain/service-policy.js';
-import { openCatalog, openHolds, openObjectStore, openRegistry, serviceName, tableName, type CliIO } from './context.js';
-import type { CommandResult } from './program.js';
+import { type CliIO, openCatalog, openHolds, openObjectStore, openRegistry, serviceName, tableName } from './context.js';
+import type { CommandResult } from './options.js';
 import { formatTable, say } from './output.js';
 
 interface RetentionFlags {
@@ -94,7 +94,12 @@ async function storedPolicy(flags: RetentionFlags, io: CliIO, service: string): 
 
 function printEntries(io: CliIO, entries: PlanEntry[]): void {
   if (entries.length === 0) return;
-  io.stdout.write(formatTable(['ID', 'TIME', 'ACTION', 'REASONS'], entries.map((e) => [e.id, e.time, e.action, e.reasons.join('; ') || '-'])));
+  io.stdout.write(
+    formatTable(
+      ['ID', 'TIME', 'ACTION', 'REASONS'],
+      entries.map((e) => [e.id, e.time, e.action, e.reasons.join('; ') || '-']),
+    ),
+  );
 }
 
 function printServicePlan(io: CliIO, plan: ServiceRetentionPlan): void {
@@ -117,7 +122,7 @@ export function registerRetention(program: Command, io: CliIO, done: (r: Command
     .option('--service <name>', 'protected service name (env LIFEBOAT_SERVICE)')
     .option('--policy <rules>', 'keep rules instead of the stored policy, e.g. "last=3,daily=7,weekly=4,monthly=12,yearly=2,within=2d"')
     .option('--snapshots <file>', 'offline: a JSON array of { "id": "...", "time": "<ISO-8601>" } to plan instead of a catalog')
-    .option('--tz <zone>', 'IANA time zone for calendar periods (default: the policy\'s, else UTC)')
+    .option('--tz <zone>', "IANA time zone for calendar periods (default: the policy's, else UTC)")
     .option('--now <time>', 'offline: plan as if it were this time (default: now)')
     .option('--table <name>', 'catalog table (env LIFEBOAT_TABLE)')
     .option('--store <url>', 's3://bucket/prefix or file:///path (env LIFEBOAT_STORE or LIFEBOAT_BUCKET)')
@@ -134,7 +139,7 @@ export function registerRetention(program: Command, io: CliIO, done: (r: Command
       const service = assertServiceName(serviceName(flags.service, io.env));
       const policy = flags.policy !== undefined ? parseRetentionSpec(flags.policy) : await storedPolicy(flags, io, service);
       const plan = await planServiceRetention(
-        { catalog: openCatalog(flags, io), store: openObjectStore(flags, io), holds: openHolds(flags, io) },
+        { catalog: openCatalog(flags, io), objects: openObjectStore(flags, io), holds: openHolds(flags, io) },
         {
           service,
           policy,
@@ -158,7 +163,7 @@ export function registerRetention(program: Command, io: CliIO, done: (r: Command
       const service = assertServiceName(serviceName(flags.service, io.env));
       const policy = await storedPolicy(flags, io, service);
       const result: SweepResult = await sweepServiceRetention(
-        { catalog: openCatalog(flags, io), store: openObjectStore(flags, io), holds: openHolds(flags, io) },
+        { catalog: openCatalog(flags, io), objects: openObjectStore(flags, io), holds: openHolds(flags, io) },
         { service, policy },
       );
       if (flags.json) io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);

@@ -4,15 +4,12 @@
  */
 import type { Command } from 'commander';
 import { resolveTaskIdentity } from '../../lambdas/agent/task-identity.js';
-import { decideFailover, isEligible, roleOf, type FailoverDecision } from '../../lambdas/domain/election.js';
+import { decideFailover, type FailoverDecision, isEligible, roleOf } from '../../lambdas/domain/election.js';
 import { assertServiceName } from '../../lambdas/domain/ids.js';
 import type { Member } from '../../lambdas/domain/membership.js';
-import { createDynamoClient } from '../../lambdas/adapters/aws.js';
-import { DynamoCoordinationStore } from '../../lambdas/adapters/coordination.js';
-import { DynamoServiceRegistry } from '../../lambdas/adapters/service-registry.js';
 import { DEFAULT_FAILOVER } from '../../lambdas/domain/service-policy.js';
-import { serviceName, tableName, type CliIO } from './context.js';
-import type { CommandResult } from './program.js';
+import { type CliIO, cliRuntime, serviceName } from './context.js';
+import type { CommandResult } from './options.js';
 import { formatDuration, formatTable, say } from './output.js';
 
 interface RoleFlags {
@@ -59,11 +56,10 @@ export function registerRole(program: Command, io: CliIO, done: (r: CommandResul
     .option('--json', 'print one JSON document')
     .action(async (flags: RoleFlags) => {
       const service = assertServiceName(serviceName(flags.service, io.env));
-      const table = tableName(flags, io.env);
-      const dynamo = createDynamoClient(io.env);
+      const rt = cliRuntime(flags, io);
       const taskArn = flags.members ? undefined : (await resolveTaskIdentity(flags.task, io.env)).taskArn;
-      const [state, policy] = await Promise.all([new DynamoCoordinationStore(dynamo, table).readState(service), new DynamoServiceRegistry(dynamo, table).get(service)]);
-      const now = Date.now();
+      const [state, policy] = await Promise.all([rt.coordination.readState(service), rt.registry.get(service)]);
+      const now = rt.now();
       const decision = decideFailover(service, state.lease, state.members, policy?.failover ?? DEFAULT_FAILOVER, now);
 
       if (taskArn !== undefined) {

@@ -8,8 +8,8 @@ import type { Command } from 'commander';
 import { UsageError } from '../../lambdas/domain/errors.js';
 import { assertServiceName } from '../../lambdas/domain/ids.js';
 import { normalizeServicePolicy, type ServicePolicyInput } from '../../lambdas/domain/service-policy.js';
-import { openRegistry, serviceName, type CliIO } from './context.js';
-import type { CommandResult } from './program.js';
+import { type CliIO, openRegistry, serviceName } from './context.js';
+import type { CommandResult } from './options.js';
 import { say } from './output.js';
 
 interface Flags {
@@ -24,7 +24,9 @@ async function readPolicy(path: string, io: CliIO): Promise<ServicePolicyInput> 
   try {
     text = path === '-' ? await readStdin(io) : await readFile(path, 'utf8');
   } catch (err) {
-    throw new UsageError(`cannot read the policy file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { hint: 'pass --policy FILE.json (or - for stdin)' });
+    throw new UsageError(`cannot read the policy file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, {
+      hint: 'pass --policy FILE.json (or - for stdin)',
+    });
   }
   try {
     return JSON.parse(text) as ServicePolicyInput;

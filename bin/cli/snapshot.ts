@@ -2,13 +2,12 @@
 import type { Command } from 'commander';
 import ms from 'ms';
 import { recentSnapshot } from '../../lambdas/agent/min-interval.js';
-import { DynamoJobStore } from '../../lambdas/adapters/job-store.js';
-import { createDynamoClient } from '../../lambdas/adapters/aws.js';
+import { ENV } from '../../lambdas/contract/environment.js';
+import { assertServiceName } from '../../lambdas/domain/ids.js';
 import { assertJobId } from '../../lambdas/domain/snapshot-jobs.js';
 import { takeSnapshot } from '../../lambdas/engine/snapshot.js';
-import { assertServiceName } from '../../lambdas/domain/ids.js';
-import { dataDir, openCatalog, openObjectStore, serviceName, tableName, type CliIO } from './context.js';
-import { durationMs, positiveNumber, type CommandResult } from './program.js';
+import { type CliIO, cliRuntime, dataDir, openCatalog, openObjectStore, serviceName } from './context.js';
+import { type CommandResult, durationMs, positiveNumber } from './options.js';
 import { formatBytes, formatDuration, progressBar, say } from './output.js';
 
 interface SnapshotFlags {
@@ -40,7 +39,11 @@ export function registerSnapshot(program: Command, io: CliIO, done: (r: CommandR
     .option('--term <n>', "writer's fencing term (set by the agent)", positiveNumber('--term'))
     .option('--source-task <id>', 'task that took the snapshot (env LIFEBOAT_TASK)')
     .option('--job <id>', 'the snapshot job this snapshot is for (a dump task; env LIFEBOAT_JOB_ID): recorded on the job')
-    .option('--min-interval <duration>', 'skip (exit 0) when a complete snapshot is younger than this, e.g. 10m (debounce for hooks)', durationMs('--min-interval'))
+    .option(
+      '--min-interval <duration>',
+      'skip (exit 0) when a complete snapshot is younger than this, e.g. 10m (debounce for hooks)',
+      durationMs('--min-interval'),
+    )
     .option('--table <name>', 'catalog table (env LIFEBOAT_TABLE)')
     .option('--store <url>', 's3://bucket/prefix or file:///path (env LIFEBOAT_STORE or LIFEBOAT_BUCKET)')
     .option('--json', 'print one JSON document instead of the id')
@@ -55,7 +58,15 @@ export function registerSnapshot(program: Command, io: CliIO, done: (r: CommandR
         if (recent) {
           const ageMs = Math.max(0, now.getTime() - Date.parse(recent.createdAt));
           if (flags.json) {
-            const doc = { status: 'skipped', reason: 'min-interval', service, recentSnapshot: recent.id, recentSnapshotCreatedAt: recent.createdAt, ageMs, minIntervalMs: flags.minInterval };
+            const doc = {
+              status: 'skipped',
+              reason: 'min-interval',
+              service,
+              recentSnapshot: recent.id,
+              recentSnapshotCreatedAt: recent.createdAt,
+              ageMs,
+              minIntervalMs: flags.minInterval,
+            };
             io.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
           }
           say(io, `skipped: snapshot ${recent.id} of ${service} is ${ms(ageMs)} old, younger than --min-interval ${ms(flags.minInterval)}`);
@@ -75,7 +86,7 @@ export function registerSnapshot(program: Command, io: CliIO, done: (r: CommandR
           post: flags.post,
           hookTimeoutMs: flags.hookTimeout * 1000,
           term: flags.term,
-          sourceTask: flags.sourceTask ?? io.env.LIFEBOAT_TASK,
+          sourceTask: flags.sourceTask ?? io.env[ENV.task],
           signal: io.signal,
           onProgress: (p) => p.phase === 'upload' && bar.update(p.bytesDone, p.bytesTotal, 'snapshot'),
           onNotice: (line) => say(io, line),
@@ -120,7 +131,7 @@ export function registerSnapshot(program: Command, io: CliIO, done: (r: CommandR
       const jobId = flags.job ?? io.env.LIFEBOAT_JOB_ID;
       if (jobId) {
         // The dump task's STOPPED event decides the job; this tells it which snapshot it made.
-        const linked = await new DynamoJobStore(createDynamoClient(io.env), tableName(flags, io.env)).linkSnapshot(service, assertJobId(jobId), r.id);
+        const linked = await cliRuntime(flags, io).jobs.linkSnapshot(service, assertJobId(jobId), r.id);
         say(io, linked ? `recorded on snapshot job ${jobId}` : `snapshot job ${jobId} was already decided; not recorded on it`);
       }
       if (result.postHookError) {

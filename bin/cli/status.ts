@@ -5,16 +5,13 @@
  * attention (no primary, RPO breached or no snapshot, the latest job or drill not good).
  */
 import type { Command } from 'commander';
+import type { DrillRecord } from '../../lambdas/domain/drills.js';
 import { decideFailover, type FailoverDecision } from '../../lambdas/domain/election.js';
 import { UsageError } from '../../lambdas/domain/errors.js';
 import { assertServiceName } from '../../lambdas/domain/ids.js';
-import { rpoState, type RpoState, type SnapshotJob } from '../../lambdas/domain/snapshot-jobs.js';
-import type { DrillRecord } from '../../lambdas/domain/drills.js';
-import { createDynamoClient } from '../../lambdas/adapters/aws.js';
-import { DynamoCoordinationStore } from '../../lambdas/adapters/coordination.js';
-import { DynamoJobStore } from '../../lambdas/adapters/job-store.js';
-import { openCatalog, openDrillStore, openRegistry, serviceName, tableName, type CliIO } from './context.js';
-import type { CommandResult } from './program.js';
+import { type RpoState, rpoState, type SnapshotJob } from '../../lambdas/domain/snapshot-jobs.js';
+import { type CliIO, cliRuntime, openDrillStore, openRegistry, serviceName, tableName } from './context.js';
+import type { CommandResult } from './options.js';
 import { formatDuration, say } from './output.js';
 
 interface StatusFlags {
@@ -38,7 +35,9 @@ export interface ServiceStatus {
 export function registerStatus(program: Command, io: CliIO, done: (r: CommandResult) => void): void {
   program
     .command('status')
-    .description('show a service at a glance: primary and term, snapshot age against the RPO, recent snapshot jobs, the latest drill; exit 1 when it needs attention')
+    .description(
+      'show a service at a glance: primary and term, snapshot age against the RPO, recent snapshot jobs, the latest drill; exit 1 when it needs attention',
+    )
     .option('--service <name>', 'protected service name (env LIFEBOAT_SERVICE)')
     .option('--table <name>', 'catalog table (env LIFEBOAT_TABLE)')
     .option('--json', 'print one JSON document')
@@ -46,13 +45,14 @@ export function registerStatus(program: Command, io: CliIO, done: (r: CommandRes
       const service = assertServiceName(serviceName(flags.service, io.env));
       const table = tableName(flags, io.env);
       const policy = await openRegistry(flags, io).get(service);
-      if (!policy) throw new UsageError(`service ${service} is not protected: table ${table} has no policy for it`, { hint: 'check --service and LIFEBOAT_TABLE' });
-      const dynamo = createDynamoClient(io.env);
-      const now = Date.now();
+      if (!policy)
+        throw new UsageError(`service ${service} is not protected: table ${table} has no policy for it`, { hint: 'check --service and LIFEBOAT_TABLE' });
+      const rt = cliRuntime(flags, io);
+      const now = rt.now();
       const [state, newest, jobs, drill] = await Promise.all([
-        new DynamoCoordinationStore(dynamo, table).readState(service),
-        openCatalog(flags, io).latest(service),
-        new DynamoJobStore(dynamo, table).recent(service, 5),
+        rt.coordination.readState(service),
+        rt.catalog.latest(service),
+        rt.jobs.recent(service, 5),
         (async () => {
           for await (const d of openDrillStore(flags, io).list(service, { limit: 1 })) return d;
           return undefined;
@@ -62,7 +62,10 @@ export function registerStatus(program: Command, io: CliIO, done: (r: CommandRes
       const rpo = rpoState(newest, policy.targets.rpoSeconds, new Date(now));
       const attention: string[] = [];
       if (decision.kind !== 'healthy') attention.push('no live primary');
-      if (rpo.state === 'breached') attention.push(`RPO breached: newest complete snapshot is ${formatDuration((rpo.ageSeconds ?? 0) * 1000)} old (target ${formatDuration((rpo.targetSeconds ?? 0) * 1000)})`);
+      if (rpo.state === 'breached')
+        attention.push(
+          `RPO breached: newest complete snapshot is ${formatDuration((rpo.ageSeconds ?? 0) * 1000)} old (target ${formatDuration((rpo.targetSeconds ?? 0) * 1000)})`,
+        );
       if (rpo.state === 'no-snapshot') attention.push('no complete snapshot (RPO target set)');
       const lastJob = jobs[0];
       if (lastJob && (lastJob.status === 'failed' || lastJob.status === 'error')) attention.push(`latest snapshot job ${lastJob.status}: ${lastJob.reason}`);
@@ -72,11 +75,20 @@ export function registerStatus(program: Command, io: CliIO, done: (r: CommandRes
         service,
         healthy: attention.length === 0,
         attention,
-        primary: decision.kind === 'healthy' ? { task: decision.lease.holder, term: decision.lease.term, leaseExpiresInSeconds: Math.round((decision.expiresAt - now) / 1000) } : null,
+        primary:
+          decision.kind === 'healthy'
+            ? { task: decision.lease.holder, term: decision.lease.term, leaseExpiresInSeconds: Math.round((decision.expiresAt - now) / 1000) }
+            : null,
         failover: decision.kind,
         members: state.members.filter((m) => m.lastStatus !== 'STOPPED').length,
         rpo,
-        jobs: jobs.map((j) => ({ jobId: j.jobId, status: j.status, requestedAt: j.requestedAt, ...(j.reason ? { reason: j.reason } : {}), ...(j.snapshotId ? { snapshotId: j.snapshotId } : {}) })),
+        jobs: jobs.map((j) => ({
+          jobId: j.jobId,
+          status: j.status,
+          requestedAt: j.requestedAt,
+          ...(j.reason ? { reason: j.reason } : {}),
+          ...(j.snapshotId ? { snapshotId: j.snapshotId } : {}),
+        })),
         lastDrill: drill ? { drillId: drill.drillId, status: drill.status, createdAt: drill.createdAt, snapshotId: drill.snapshotId } : null,
       };
       if (flags.json) {

@@ -19,7 +19,7 @@
  * container image; local mode puts a shim there).
  */
 import { spawnSync } from 'node:child_process';
-import { readLog, LogCorruptError } from './log.js';
+import { LogCorruptError, readLog } from './log.js';
 import { roleFileOf, writeRole } from './role.js';
 
 const env = process.env;
@@ -102,7 +102,9 @@ function verify(): void {
   if (expected && state.lastSnapshot !== expected) {
     fail(`verify: the data ends with the marker of snapshot ${state.lastSnapshot ?? '(none)'}, not of ${expected}`);
   }
-  console.log(`verify: ${state.records} records, ${state.data.size} keys, last sequence ${state.lastSeq}, every checksum good${expected ? `, ends with the marker of ${expected}` : ''}`);
+  console.log(
+    `verify: ${state.records} records, ${state.data.size} keys, last sequence ${state.lastSeq}, every checksum good${expected ? `, ends with the marker of ${expected}` : ''}`,
+  );
 }
 
 const commands: Record<string, () => Promise<void> | void> = {

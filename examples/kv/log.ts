@@ -20,7 +20,7 @@
  * the pre-snapshot hook, resume in the post hook.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, fdatasyncSync, ftruncateSync, fstatSync, openSync, readFileSync, writeSync, mkdirSync, existsSync } from 'node:fs';
+import { closeSync, existsSync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const LOG_NAME = 'kv.log';

@@ -21,7 +21,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { AppendLog, LogCorruptError } from './log.js';
-import { readRole, roleFileOf, type RoleFile } from './role.js';
+import { type RoleFile, readRole, roleFileOf } from './role.js';
 
 const dir = process.env.KV_DIR ?? process.env.LIFEBOAT_DIR;
 if (!dir) {
@@ -53,7 +53,11 @@ function openLog(): void {
 
 function send(res: ServerResponse, status: number, body: unknown): void {
   const text = typeof body === 'string' ? body : `${JSON.stringify(body)}\n`;
-  res.writeHead(status, { 'content-type': typeof body === 'string' ? 'text/plain' : 'application/json', 'x-kv-role': role.role, 'x-kv-term': String(role.term) });
+  res.writeHead(status, {
+    'content-type': typeof body === 'string' ? 'text/plain' : 'application/json',
+    'x-kv-role': role.role,
+    'x-kv-term': String(role.term),
+  });
   res.end(text);
 }
 
@@ -85,7 +89,15 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   const path = url.pathname;
   const method = req.method ?? 'GET';
   if (path === '/health') {
-    return send(res, 200, { status: log ? 'ok' : 'closed', role: role.role, term: role.term, keys: log?.state.data.size ?? 0, lastSeq: log?.state.lastSeq ?? 0, lastSnapshot: log?.state.lastSnapshot ?? null, paused: Boolean(pause) });
+    return send(res, 200, {
+      status: log ? 'ok' : 'closed',
+      role: role.role,
+      term: role.term,
+      keys: log?.state.data.size ?? 0,
+      lastSeq: log?.state.lastSeq ?? 0,
+      lastSnapshot: log?.state.lastSnapshot ?? null,
+      paused: Boolean(pause),
+    });
   }
   if (path === '/kv' && method === 'GET') {
     if (!log) return send(res, 503, { error: 'closed' });
@@ -113,7 +125,14 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
         if (!pause) {
           let release!: () => void;
           const gate = new Promise<void>((r) => (release = r));
-          pause = { release, gate, timer: setTimeout(() => (console.error('kv-server: no resume after a pause; resuming writes'), endPause()), MAX_PAUSE_MS) };
+          pause = {
+            release,
+            gate,
+            timer: setTimeout(() => {
+              console.error('kv-server: no resume after a pause; resuming writes');
+              endPause();
+            }, MAX_PAUSE_MS),
+          };
         }
         // The marker goes in while writes are held, so the snapshot ends with it.
         const marker = snapshot ? log.append({ op: 'snapshot', term: role.term, snapshot }) : undefined;

@@ -6,11 +6,11 @@
  * credentials chain), so the same code runs against AWS and against local servers.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { S3Client } from '@aws-sdk/client-s3';
 import { ECSClient } from '@aws-sdk/client-ecs';
+import { S3Client } from '@aws-sdk/client-s3';
 import { ServiceDiscoveryClient } from '@aws-sdk/client-servicediscovery';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { UnavailableError, UsageError } from '../domain/errors.js';
 
 type Env = Record<string, string | undefined>;
@@ -131,7 +131,9 @@ export function tableError(err: unknown, table: string, action: string): unknown
   const t = translateAwsError(err, `table ${table}`);
   if (t !== err) return t;
   if (errorName(err) === 'ResourceNotFoundException') {
-    return new UnavailableError(`table ${table} does not exist`, { hint: 'create it with `lifeboat init`, deploy the CDK construct, or fix LIFEBOAT_TABLE / --table' });
+    return new UnavailableError(`table ${table} does not exist`, {
+      hint: 'create it with `lifeboat init`, deploy the CDK construct, or fix LIFEBOAT_TABLE / --table',
+    });
   }
   return new UnavailableError(`${action} on table ${table} failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
 }

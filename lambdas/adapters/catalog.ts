@@ -6,7 +6,7 @@
  * That conditional write is the commit point: restore only ever picks `complete` entries,
  * and an entry left `uploading` by a crash is inert until the sweeper reaps it.
  *
- * Deletion is two-phase (control/retention-sweep.ts): `markExpiring` flips a `complete`
+ * Deletion is two-phase (control/retention.ts): `markExpiring` flips a `complete`
  * (or stale `uploading`) entry to `expiring` — from then on nothing can restore, commit or
  * lease it — then the objects go, then `deleteExpiring` removes the entry. A crash leaves
  * an `expiring` entry that the next sweep finishes.
@@ -15,20 +15,16 @@
  * transaction with a check that the service's lease is still at that term. A primary that
  * was deposed while it uploaded cannot register what it uploaded.
  */
-import {
-  CreateTableCommand,
-  DescribeTableCommand,
-  UpdateTimeToLiveCommand,
-  waitUntilTableExists,
-  type DynamoDBClient,
-} from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DescribeTableCommand, type DynamoDBClient, UpdateTimeToLiveCommand, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
+import { DeleteCommand, type DynamoDBDocumentClient, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { leaseKey, SNAPSHOT_SK_PREFIX, servicePk, snapshotIdFromSk, snapshotKey, TABLE_KEY, TTL_ATTRIBUTE } from '../contract/keys.js';
 import { OperationFailedError, UnavailableError } from '../domain/errors.js';
+import type { CommitFence, ExpiringExpectation, SnapshotCompletion, SnapshotRecord, SnapshotStart, SnapshotSummary } from '../domain/snapshot.js';
 import { errorName, translateAwsError } from './aws.js';
 import { DynamoTable } from './dynamo-table.js';
-import type { SnapshotRecord, SnapshotSummary, ExpiringExpectation, SnapshotStart, SnapshotCompletion, CommitFence } from '../domain/snapshot.js';
-import { SNAPSHOT_SK_PREFIX, TABLE_KEY, TTL_ATTRIBUTE, leaseKey, servicePk, snapshotIdFromSk, snapshotKey } from '../contract/keys.js';
 
 export interface SnapshotCatalog {
   /** The table name, for messages. */
@@ -46,12 +42,20 @@ export interface SnapshotCatalog {
   discard(service: string, id: string): Promise<void>;
   /** Strongly consistent read of one entry. */
   get(service: string, id: string): Promise<SnapshotRecord | undefined>;
-  /** Entries of the service, newest first; optionally only complete and/or verified ones. */
-  list(service: string, filter?: { complete?: boolean; verified?: boolean }): AsyncIterable<SnapshotRecord>;
-  /** Newest `complete` entry, or the newest complete and verified one. */
-  latest(service: string, options?: { verified?: boolean }): Promise<SnapshotRecord | undefined>;
-  /** Marks a complete snapshot as verified by a passing restore drill. */
-  markVerified(service: string, id: string, at: string): Promise<void>;
+  /** Entries of the service, newest first; optionally only complete, verified and/or not suspect ones. */
+  list(service: string, filter?: SnapshotFilter): AsyncIterable<SnapshotRecord>;
+  /** Newest `complete` entry, or the newest complete and verified one; `trusted` passes over suspect ones. */
+  latest(service: string, options?: { verified?: boolean; trusted?: boolean }): Promise<SnapshotRecord | undefined>;
+  /**
+   * Marks a complete snapshot as verified by a passing restore drill (and no longer suspect).
+   * False when a drill that finished later found it suspect: that verdict stands.
+   */
+  markVerified(service: string, id: string, at: string): Promise<boolean>;
+  /**
+   * A drill of the snapshot failed at `at`: it is no longer verified, and suspect. False when
+   * it was verified by a drill that finished later (that verdict stands) or is gone.
+   */
+  markSuspect(service: string, id: string, at: string, drillId: string): Promise<boolean>;
   /** Writes a complete entry recovered from a manifest, unless one exists. */
   importComplete(record: SnapshotRecord): Promise<'imported' | 'exists'>;
   /** Every entry of the service, any status, newest first, with only the fields retention needs. */
@@ -65,6 +69,13 @@ export interface SnapshotCatalog {
   unmarkExpiring(service: string, id: string): Promise<boolean>;
   /** Phase two, after the objects are gone: removes an `expiring` entry. False when it was not there (or not expiring). */
   deleteExpiring(service: string, id: string): Promise<boolean>;
+}
+
+export interface SnapshotFilter {
+  complete?: boolean;
+  verified?: boolean;
+  /** Not suspect (no failed drill since its last passing one). */
+  trusted?: boolean;
 }
 
 type Item = SnapshotRecord & { pk: string; sk: string; type: 'snapshot' };
@@ -83,7 +94,6 @@ export class DynamoSnapshotCatalog implements SnapshotCatalog {
   ) {
     this.table = new DynamoTable(client, name);
   }
-
 
   async check(): Promise<void> {
     try {
@@ -180,7 +190,7 @@ export class DynamoSnapshotCatalog implements SnapshotCatalog {
     return item ? toRecord(item) : undefined;
   }
 
-  async *list(service: string, filter?: { verified?: boolean; complete?: boolean }): AsyncIterable<SnapshotRecord> {
+  async *list(service: string, filter?: SnapshotFilter): AsyncIterable<SnapshotRecord> {
     const names: Record<string, string> = {};
     const values: Record<string, unknown> = {};
     const conditions: string[] = [];
@@ -193,31 +203,64 @@ export class DynamoSnapshotCatalog implements SnapshotCatalog {
       names['#verifiedAt'] = 'verifiedAt';
       conditions.push('attribute_exists(#verifiedAt)');
     }
-    const query = { pk: servicePk(service), prefix: SNAPSHOT_SK_PREFIX, newestFirst: true, ...(conditions.length ? { filter: { expression: conditions.join(' AND '), names, values } } : {}) };
+    if (filter?.trusted) {
+      names['#suspectAt'] = 'suspectAt';
+      conditions.push('attribute_not_exists(#suspectAt)');
+    }
+    const query = {
+      pk: servicePk(service),
+      prefix: SNAPSHOT_SK_PREFIX,
+      newestFirst: true,
+      ...(conditions.length ? { filter: { expression: conditions.join(' AND '), names, values } } : {}),
+    };
     for await (const item of this.table.query(query)) yield toRecord(item);
   }
 
-  async latest(service: string, options: { verified?: boolean } = {}): Promise<SnapshotRecord | undefined> {
-    for await (const record of this.list(service, { complete: true, verified: options.verified ?? false })) return record;
+  async latest(service: string, options: { verified?: boolean; trusted?: boolean } = {}): Promise<SnapshotRecord | undefined> {
+    for await (const record of this.list(service, { complete: true, verified: options.verified ?? false, trusted: options.trusted ?? false })) return record;
     return undefined;
   }
 
-  async markVerified(service: string, id: string, at: string): Promise<void> {
+  async markVerified(service: string, id: string, at: string): Promise<boolean> {
     try {
       await this.client.send(
         new UpdateCommand({
           TableName: this.name,
           Key: snapshotKey(service, id),
-          UpdateExpression: 'SET #verifiedAt = :at',
-          ConditionExpression: '#status = :complete',
-          ExpressionAttributeNames: { '#verifiedAt': 'verifiedAt', '#status': 'status' },
+          UpdateExpression: 'SET #verifiedAt = :at REMOVE #suspectAt, #suspectDrill',
+          // Drills finish in any order: a failure recorded after this pass keeps the snapshot suspect.
+          ConditionExpression: '#status = :complete AND (attribute_not_exists(#suspectAt) OR #suspectAt < :at)',
+          ExpressionAttributeNames: { '#verifiedAt': 'verifiedAt', '#status': 'status', '#suspectAt': 'suspectAt', '#suspectDrill': 'suspectDrill' },
           ExpressionAttributeValues: { ':at': at, ':complete': 'complete' },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
+      return true;
     } catch (err) {
       if (errorName(err) === 'ConditionalCheckFailedException') {
+        const item = (err as { Item?: Record<string, AttributeValue> }).Item;
+        if (item && unmarshall(item).status === 'complete') return false;
         throw new OperationFailedError(`snapshot ${id} of ${service} is not complete; it cannot be marked verified`);
       }
+      this.table.fail(err, 'UpdateItem');
+    }
+  }
+
+  async markSuspect(service: string, id: string, at: string, drillId: string): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.name,
+          Key: snapshotKey(service, id),
+          UpdateExpression: 'SET #suspectAt = :at, #suspectDrill = :drill REMOVE #verifiedAt',
+          ConditionExpression: 'attribute_exists(#status) AND (attribute_not_exists(#verifiedAt) OR #verifiedAt <= :at)',
+          ExpressionAttributeNames: { '#verifiedAt': 'verifiedAt', '#status': 'status', '#suspectAt': 'suspectAt', '#suspectDrill': 'suspectDrill' },
+          ExpressionAttributeValues: { ':at': at, ':drill': drillId },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (errorName(err) === 'ConditionalCheckFailedException') return false;
       this.table.fail(err, 'UpdateItem');
     }
   }
@@ -280,11 +323,13 @@ export class DynamoSnapshotCatalog implements SnapshotCatalog {
 function deposed(service: string, id: string, term: number, leaseItem: Record<string, unknown> | undefined): OperationFailedError {
   const lease = leaseItem ? (unmarshall(leaseItem as Parameters<typeof unmarshall>[0]) as { term?: number; holder?: string }) : undefined;
   const now = lease?.term !== undefined ? `the lease is at term ${lease.term}, held by ${lease.holder}` : 'the service has no lease';
-  return new OperationFailedError(`snapshot ${id} of ${service} was taken under term ${term}, but ${now}: this task is no longer primary, so the snapshot is not registered`, {
-    hint: 'only the current primary registers snapshots; its objects were removed. `lifeboat role` shows the primary',
-  });
+  return new OperationFailedError(
+    `snapshot ${id} of ${service} was taken under term ${term}, but ${now}: this task is no longer primary, so the snapshot is not registered`,
+    {
+      hint: 'only the current primary registers snapshots; its objects were removed. `lifeboat role` shows the primary',
+    },
+  );
 }
-
 
 /**
  * Creates the catalog table when missing (for local servers and setups without CDK) and

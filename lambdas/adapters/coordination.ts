@@ -3,18 +3,28 @@
  * keep "one primary per term" true however many electors, events and agents race.
  *
  * Every write is a single conditional UpdateItem or one TransactWriteItems, so there is no
- * read-modify-write window: the conditions are the election rules of domain/election.ts
- * written as DynamoDB expressions. MemoryCoordinationStore (memory-coordination.ts)
+ * read-modify-write window. The election's conditions are the rules of domain/election.ts
+ * (ELIGIBILITY, LOSS) rendered by dynamo-condition.ts, not written again here. MemoryCoordinationStore (memory-coordination.ts)
  * implements the same contract in memory for the property simulation; one shared suite
  * (test/integration/coordination.test.ts) runs against both.
  */
-import { TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import type { ElectionOutcome, ElectionRequest } from '../domain/election.js';
-import { ECS_MEMBER_FIELDS, goneAtOf, stoppedMemberExpiry, withExpiry, type Lease, type Member, type MemberCommand, type TaskObservation } from '../domain/membership.js';
+import { coordinationRange, LEASE_SK, leaseKey, memberKey, TABLE_KEY, TTL_ATTRIBUTE, taskArnFromMemberSk } from '../contract/keys.js';
+import { ELIGIBILITY, type ElectionOutcome, type ElectionRequest, LOSS, STAYING } from '../domain/election.js';
+import {
+  ECS_MEMBER_FIELDS,
+  goneAtOf,
+  type Lease,
+  type Member,
+  type MemberCommand,
+  stoppedMemberExpiry,
+  type TaskObservation,
+  withExpiry,
+} from '../domain/membership.js';
 import { errorName, tableError } from './aws.js';
+import { Expr, renderRule } from './dynamo-condition.js';
 import { DynamoTable } from './dynamo-table.js';
-import { LEASE_SK, TABLE_KEY, TTL_ATTRIBUTE, coordinationRange, leaseKey, memberKey, taskArnFromMemberSk } from '../contract/keys.js';
 
 export interface CoordinationState {
   lease?: Lease;
@@ -78,23 +88,6 @@ export function leaseFromItem(item: Item): Lease {
     electedAt: Number(item.electedAt),
     ...(item.previousHolder ? { previousHolder: String(item.previousHolder) } : {}),
   };
-}
-
-/** Builds SET clauses with generated placeholders; undefined values are left out. */
-class Expr {
-  readonly names: Record<string, string> = {};
-  readonly values: Record<string, unknown> = {};
-  private n = 0;
-  name(attr: string): string {
-    const key = `#${attr.replace(/[^A-Za-z0-9_]/g, '_')}`;
-    this.names[key] = attr;
-    return key;
-  }
-  value(v: unknown): string {
-    const key = `:v${this.n++}`;
-    this.values[key] = v;
-    return key;
-  }
 }
 
 export class DynamoCoordinationStore implements CoordinationStore, MemberCommands {
@@ -194,7 +187,8 @@ export class DynamoCoordinationStore implements CoordinationStore, MemberCommand
           TableName: this.table,
           Key: memberKey(service, taskArn),
           UpdateExpression: `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
-          ConditionExpression: `attribute_not_exists(${e.name('goneAt')})`,
+          // Refused once the member is going away (domain STAYING).
+          ConditionExpression: renderRule(STAYING, {}, e),
           ExpressionAttributeNames: e.names,
           ExpressionAttributeValues: e.values,
           ReturnValues: 'ALL_NEW',
@@ -260,22 +254,17 @@ export class DynamoCoordinationStore implements CoordinationStore, MemberCommand
     roles.push('lease');
     if (req.previousHolder !== undefined && req.previousHolder !== req.candidate) {
       if (req.previousHolderExists) {
+        // Still lost (domain LOSS), and for long enough: a heartbeat since the read cancels the election.
+        const e = new Expr();
+        const lost = renderRule(LOSS, { cutoff: req.lostCutoff }, e);
         items.push({
           Update: {
             TableName: this.table,
             Key: memberKey(req.service, req.previousHolder),
-            UpdateExpression: 'REMOVE #primaryTerm SET #deposedTerm = :observed, #updatedAt = :now',
-            // Still lost, and for long enough: a heartbeat since the read cancels the election.
-            ConditionExpression: 'attribute_exists(#pk) AND (#goneAt <= :cutoff OR #aliveUntil <= :cutoff)',
-            ExpressionAttributeNames: {
-              '#pk': TABLE_KEY.partition,
-              '#primaryTerm': 'primaryTerm',
-              '#deposedTerm': 'deposedTerm',
-              '#updatedAt': 'updatedAt',
-              '#goneAt': 'goneAt',
-              '#aliveUntil': 'aliveUntil',
-            },
-            ExpressionAttributeValues: { ':observed': req.observedTerm, ':now': req.now, ':cutoff': req.lostCutoff },
+            UpdateExpression: `REMOVE ${e.name('primaryTerm')} SET ${e.name('deposedTerm')} = ${e.value(req.observedTerm)}, ${e.name('updatedAt')} = ${e.value(req.now)}`,
+            ConditionExpression: `attribute_exists(${e.name(TABLE_KEY.partition)}) AND ${lost}`,
+            ExpressionAttributeNames: e.names,
+            ExpressionAttributeValues: e.values,
           },
         });
       } else {
@@ -290,22 +279,17 @@ export class DynamoCoordinationStore implements CoordinationStore, MemberCommand
       }
       roles.push('holder');
     }
+    // Still eligible (domain ELIGIBILITY) at the election's time.
+    const e = new Expr();
+    const eligible = renderRule(ELIGIBILITY, { now: req.now }, e);
     items.push({
       Update: {
         TableName: this.table,
         Key: memberKey(req.service, req.candidate),
-        UpdateExpression: 'SET #primaryTerm = :term, #updatedAt = :now',
-        ConditionExpression:
-          '#lastStatus = :running AND #desiredStatus = :running AND attribute_not_exists(#goneAt) AND #aliveUntil > :now',
-        ExpressionAttributeNames: {
-          '#primaryTerm': 'primaryTerm',
-          '#updatedAt': 'updatedAt',
-          '#lastStatus': 'lastStatus',
-          '#desiredStatus': 'desiredStatus',
-          '#goneAt': 'goneAt',
-          '#aliveUntil': 'aliveUntil',
-        },
-        ExpressionAttributeValues: { ':term': newTerm, ':now': req.now, ':running': 'RUNNING' },
+        UpdateExpression: `SET ${e.name('primaryTerm')} = ${e.value(newTerm)}, ${e.name('updatedAt')} = ${e.value(req.now)}`,
+        ConditionExpression: eligible,
+        ExpressionAttributeNames: e.names,
+        ExpressionAttributeValues: e.values,
       },
     });
     roles.push('candidate');
@@ -325,7 +309,13 @@ export class DynamoCoordinationStore implements CoordinationStore, MemberCommand
     }
     return {
       kind: 'elected',
-      lease: { service: req.service, holder: req.candidate, term: newTerm, electedAt: req.now, ...(req.previousHolder ? { previousHolder: req.previousHolder } : {}) },
+      lease: {
+        service: req.service,
+        holder: req.candidate,
+        term: newTerm,
+        electedAt: req.now,
+        ...(req.previousHolder ? { previousHolder: req.previousHolder } : {}),
+      },
     };
   }
 
@@ -358,16 +348,20 @@ export class DynamoCoordinationStore implements CoordinationStore, MemberCommand
   }
 
   async enqueue(service: string, taskArn: string, command: MemberCommand): Promise<'queued' | 'no-member' | 'gone'> {
+    const e = new Expr();
+    const commands = e.name('commands');
+    e.names['#id'] = command.id;
     try {
       await this.client.send(
         new UpdateCommand({
           TableName: this.table,
           Key: memberKey(service, taskArn),
-          UpdateExpression: 'SET #commands.#id = :command',
-          // Every member item is created with an empty map, so the nested path exists.
-          ConditionExpression: 'attribute_exists(#commands) AND attribute_not_exists(#goneAt)',
-          ExpressionAttributeNames: { '#commands': 'commands', '#id': command.id, '#goneAt': 'goneAt' },
-          ExpressionAttributeValues: { ':command': command },
+          UpdateExpression: `SET ${commands}.#id = ${e.value(command)}`,
+          // Every member item is created with an empty map, so the nested path exists; a
+          // member going away gets no more commands (domain STAYING).
+          ConditionExpression: `attribute_exists(${commands}) AND ${renderRule(STAYING, {}, e)}`,
+          ExpressionAttributeNames: e.names,
+          ExpressionAttributeValues: e.values,
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );

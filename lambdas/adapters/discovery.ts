@@ -10,9 +10,9 @@
  */
 import { createHash } from 'node:crypto';
 import { GetInstanceCommand, RegisterInstanceCommand, type ServiceDiscoveryClient } from '@aws-sdk/client-servicediscovery';
+import { PRIMARY_INSTANCE_ID } from '../contract/keys.js';
 import { UnavailableError } from '../domain/errors.js';
 import { errorName, translateAwsError } from './aws.js';
-import { PRIMARY_INSTANCE_ID } from '../contract/keys.js';
 
 export interface PrimaryRecord {
   serviceId: string;

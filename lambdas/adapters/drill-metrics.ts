@@ -16,6 +16,7 @@
  * Every count is emitted as 0 or 1 on every drill, so an alarm sees data, not gaps.
  */
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { ENV } from '../contract/environment.js';
 import { METRICS_NAMESPACE, POWERTOOLS_SERVICE_NAME, SERVICE_DIMENSION } from '../contract/metrics.js';
 import type { DrillRecord } from '../domain/drills.js';
 
@@ -27,7 +28,7 @@ export interface DrillMetrics {
 export const DEFAULT_METRICS_NAMESPACE = METRICS_NAMESPACE;
 
 export class PowertoolsDrillMetrics implements DrillMetrics {
-  constructor(private readonly namespace: string = process.env.LIFEBOAT_METRICS_NAMESPACE ?? DEFAULT_METRICS_NAMESPACE) {}
+  constructor(private readonly namespace: string = process.env[ENV.metricsNamespace] ?? DEFAULT_METRICS_NAMESPACE) {}
 
   drillFinished(drill: DrillRecord): void {
     // One instance per drill, published at once: each EMF document carries its own service.

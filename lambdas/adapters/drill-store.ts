@@ -11,11 +11,11 @@
  *
  * A write that loses its condition reads the item back (strongly consistent) and says why.
  */
-import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DRILL_SK_PREFIX, drillIdFromSk, drillKey, servicePk, TABLE_KEY } from '../contract/keys.js';
 import type { DrillAgentResult, DrillConclusion, DrillRecord } from '../domain/drills.js';
 import { errorName } from './aws.js';
 import { DynamoTable } from './dynamo-table.js';
-import { DRILL_SK_PREFIX, TABLE_KEY, drillIdFromSk, drillKey, servicePk } from '../contract/keys.js';
 
 export type AgentResultOutcome = 'recorded' | 'not-running' | 'already-recorded' | 'unknown-drill';
 
@@ -66,7 +66,6 @@ export class DynamoDrillStore implements DrillStore {
   ) {
     this.table = new DynamoTable(client, name);
   }
-
 
   /** Runs a conditional update; false when the condition did not hold. */
   private conditional(command: UpdateCommand, action: string): Promise<boolean> {
@@ -180,5 +179,4 @@ export class DynamoDrillStore implements DrillStore {
       if (options.limit !== undefined && ++yielded >= options.limit) return;
     }
   }
-
 }

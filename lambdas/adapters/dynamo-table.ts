@@ -4,9 +4,9 @@
  * condition as an answer rather than an error, and read a partition's items by sort-key
  * prefix across pages with strongly consistent reads.
  */
-import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { errorName, tableError } from './aws.js';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { TABLE_KEY } from '../contract/keys.js';
+import { errorName, tableError } from './aws.js';
 
 export type Item = Record<string, unknown>;
 
@@ -85,7 +85,11 @@ export class DynamoTable {
             ...(q.filter ? { FilterExpression: q.filter.expression } : {}),
             ...(projection ? { ProjectionExpression: ['#sk', ...projection].join(', ') } : {}),
             ExpressionAttributeNames: names,
-            ExpressionAttributeValues: { ':pk': q.pk, ...(q.range ? { ':from': q.range.from, ':to': q.range.to } : { ':prefix': q.prefix ?? '' }), ...q.filter?.values },
+            ExpressionAttributeValues: {
+              ':pk': q.pk,
+              ...(q.range ? { ':from': q.range.from, ':to': q.range.to } : { ':prefix': q.prefix ?? '' }),
+              ...q.filter?.values,
+            },
             ScanIndexForward: !q.newestFirst,
             ConsistentRead: true,
             ExclusiveStartKey: startKey,

@@ -5,9 +5,9 @@
  * Retry contract: the SDK retries transient faults with the same request, client token
  * included, so a retried RunTask cannot start a second task. Anything thrown is final.
  */
-import { RunTaskCommand, StopTaskCommand, type ECSClient } from '@aws-sdk/client-ecs';
-import { OperationFailedError, UnavailableError } from '../domain/errors.js';
+import { type ECSClient, RunTaskCommand, StopTaskCommand } from '@aws-sdk/client-ecs';
 import type { DrillRunTaskRequest } from '../domain/drills.js';
+import { OperationFailedError, UnavailableError } from '../domain/errors.js';
 import { errorName, translateAwsError } from './aws.js';
 
 export interface TaskLauncher {
@@ -37,7 +37,11 @@ export class EcsTaskLauncher implements TaskLauncher {
       const name = errorName(err) ?? 'Error';
       // Client-side faults (bad parameters, missing cluster, a reused client token with other
       // parameters) will not get better by retrying: the drill could not be launched.
-      if (/^(ClientException|InvalidParameterException|ClusterNotFoundException|ConflictException|PlatformUnknownException|PlatformTaskDefinitionIncompatibilityException|UnsupportedFeatureException|AccessDeniedException|BlockedException)$/.test(name)) {
+      if (
+        /^(ClientException|InvalidParameterException|ClusterNotFoundException|ConflictException|PlatformUnknownException|PlatformTaskDefinitionIncompatibilityException|UnsupportedFeatureException|AccessDeniedException|BlockedException)$/.test(
+          name,
+        )
+      ) {
         throw new OperationFailedError(`RunTask on ${request.cluster} was refused: ${name}: ${(err as Error).message}`, {
           hint: "check the service policy's ecs settings (cluster, task definition, subnets) and the task role's ecs:RunTask / iam:PassRole permissions",
           cause: err,

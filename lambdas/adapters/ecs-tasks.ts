@@ -3,8 +3,9 @@
  * the table still thinks are running (events can be lost; DescribeTasks knows stopped
  * tasks for about an hour, and after that they are simply missing).
  */
-import { DescribeTasksCommand, paginateListTasks, type ECSClient } from '@aws-sdk/client-ecs';
-import { observationFromEcsTask, type EcsTaskLike, type TaskObservation } from '../domain/membership.js';
+import { DescribeTasksCommand, type ECSClient, paginateListTasks } from '@aws-sdk/client-ecs';
+import { parseEcsTask } from '../domain/ecs-task.js';
+import { observationFromEcsTask, type TaskObservation } from '../domain/membership.js';
 import { translateAwsError } from './aws.js';
 
 export interface EcsTasks {
@@ -22,7 +23,8 @@ export class EcsTaskReader implements EcsTasks {
   async serviceTasks(cluster: string, serviceName: string): Promise<TaskObservation[]> {
     const arns: string[] = [];
     try {
-      for await (const page of paginateListTasks({ client: this.client }, { cluster, serviceName, desiredStatus: 'RUNNING' })) arns.push(...(page.taskArns ?? []));
+      for await (const page of paginateListTasks({ client: this.client }, { cluster, serviceName, desiredStatus: 'RUNNING' }))
+        arns.push(...(page.taskArns ?? []));
     } catch (err) {
       throw translateAwsError(err, `ECS cluster ${cluster}`);
     }
@@ -41,8 +43,9 @@ export class EcsTaskReader implements EcsTasks {
         throw translateAwsError(err, `ECS cluster ${cluster}`);
       }
       for (const task of out.tasks ?? []) {
-        const obs = observationFromEcsTask(task as EcsTaskLike);
-        if (obs) found.push(obs);
+        // The SDK's task, read by the one ECS task schema (Dates become ISO strings).
+        const parsed = parseEcsTask(task);
+        if (parsed) found.push(observationFromEcsTask(parsed));
       }
       for (const f of out.failures ?? []) if (f.arn && f.reason === 'MISSING') missing.push(f.arn);
     }

@@ -3,10 +3,10 @@
  * a conditional write, so a job leaves `requested` exactly once whoever races to finish it
  * (the agent, a duplicated STOPPED event, the deadline watchdog).
  */
-import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { JOB_SK_PREFIX, jobIdFromSk, jobKey, servicePk, TTL_ATTRIBUTE } from '../contract/keys.js';
 import type { JobConclusion, SnapshotJob } from '../domain/snapshot-jobs.js';
 import { DynamoTable } from './dynamo-table.js';
-import { JOB_SK_PREFIX, TTL_ATTRIBUTE, jobIdFromSk, jobKey, servicePk } from '../contract/keys.js';
 
 /** How long a finished job stays readable (`lifeboat status`, investigations). */
 export const FINISHED_JOB_TTL_SECONDS = 30 * 86_400;

@@ -2,13 +2,15 @@
  * The coordination store in memory: the same conditional writes as
  * DynamoCoordinationStore, evaluated on plain objects. Used by the property simulation
  * (thousands of histories per second) and by anything that wants a store without a table.
+ * The conditions of the election, the heartbeat and enqueue are the domain's rules
+ * (isEligible, isLostAt, isStaying): the same data the DynamoDB store renders, not a copy.
  * The shared suite in test/integration/coordination.test.ts holds both to one contract.
  *
  * `core` is synchronous (each method is one atomic conditional write, as in DynamoDB);
  * the class wraps it in the async CoordinationStore interface.
  */
-import type { ElectionOutcome, ElectionRequest } from '../domain/election.js';
-import { ECS_MEMBER_FIELDS, goneAtOf, withExpiry, type Lease, type Member, type MemberCommand, type TaskObservation } from '../domain/membership.js';
+import { type ElectionOutcome, type ElectionRequest, isEligible, isLostAt, isStaying } from '../domain/election.js';
+import { ECS_MEMBER_FIELDS, goneAtOf, type Lease, type Member, type MemberCommand, type TaskObservation, withExpiry } from '../domain/membership.js';
 import type { CoordinationState, CoordinationStore, Heartbeat, HeartbeatResult, MemberCommands } from './coordination.js';
 
 /** Copies what callers may hold on to; command objects are never mutated in place. */
@@ -49,7 +51,7 @@ export class MemoryCoordinationCore {
   heartbeat(service: string, taskArn: string, beat: Heartbeat): HeartbeatResult {
     const all = this.membersOf(service);
     const cur = all.get(taskArn);
-    if (cur?.goneAt !== undefined) return { member: cloneMember(cur), renewed: false };
+    if (cur && !isStaying(cur)) return { member: cloneMember(cur), renewed: false };
     const next: Member = { ...(cur ?? { service, taskArn, commands: {} }), heartbeatAt: beat.now, aliveUntil: beat.aliveUntil };
     if (beat.dataPosition !== undefined) next.dataPosition = beat.dataPosition;
     next.commands = { ...next.commands };
@@ -75,21 +77,13 @@ export class MemoryCoordinationCore {
     const prev = deposing ? all.get(req.previousHolder!) : undefined;
     if (deposing) {
       if (req.previousHolderExists) {
-        const lost = prev !== undefined && ((prev.goneAt !== undefined && prev.goneAt <= req.lostCutoff) || (prev.aliveUntil !== undefined && prev.aliveUntil <= req.lostCutoff));
-        if (!lost) return { kind: 'holder-alive' };
+        if (prev === undefined || !isLostAt(prev, req.lostCutoff)) return { kind: 'holder-alive' };
       } else if (prev !== undefined) {
         return { kind: 'holder-alive' };
       }
     }
     const cand = all.get(req.candidate);
-    const eligible =
-      cand !== undefined &&
-      cand.lastStatus === 'RUNNING' &&
-      cand.desiredStatus === 'RUNNING' &&
-      cand.goneAt === undefined &&
-      cand.aliveUntil !== undefined &&
-      cand.aliveUntil > req.now;
-    if (!eligible) return { kind: 'candidate-ineligible' };
+    if (cand === undefined || !isEligible(cand, req.now)) return { kind: 'candidate-ineligible' };
     const next: Lease = {
       service: req.service,
       holder: req.candidate,
@@ -122,7 +116,7 @@ export class MemoryCoordinationCore {
   enqueue(service: string, taskArn: string, command: MemberCommand): 'queued' | 'no-member' | 'gone' {
     const cur = this.membersOf(service).get(taskArn);
     if (!cur) return 'no-member';
-    if (cur.goneAt !== undefined) return 'gone';
+    if (!isStaying(cur)) return 'gone';
     cur.commands = { ...cur.commands, [command.id]: { ...command, ...(command.args ? { args: structuredClone(command.args) } : {}) } };
     return 'queued';
   }

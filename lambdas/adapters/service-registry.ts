@@ -3,10 +3,10 @@
  * partition (so handlers read it with the rest of the service's items), and an entry in
  * the registry partition so "every service" can be listed without a scan.
  */
-import { DeleteCommand, GetCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { REGISTRY_PK, REGISTRY_SK_PREFIX, registryKey, serviceConfigKey } from '../contract/keys.js';
 import type { ServicePolicy } from '../domain/service-policy.js';
 import { errorName, tableError } from './aws.js';
-import { REGISTRY_PK, REGISTRY_SK_PREFIX, registryKey, serviceConfigKey } from '../contract/keys.js';
 import { DynamoTable } from './dynamo-table.js';
 
 /**
@@ -49,7 +49,12 @@ export class DynamoServiceRegistry implements ServiceRegistry {
       await this.client.send(
         new TransactWriteCommand({
           TransactItems: [
-            { Put: { TableName: this.table, Item: { ...serviceConfigKey(policy.service), type: 'service', updatedAt: new Date().toISOString(), ...owner, policy } } },
+            {
+              Put: {
+                TableName: this.table,
+                Item: { ...serviceConfigKey(policy.service), type: 'service', updatedAt: new Date().toISOString(), ...owner, policy },
+              },
+            },
             { Put: { TableName: this.table, Item: { ...registryKey(policy.service), type: 'registry', service: policy.service } } },
           ],
         }),

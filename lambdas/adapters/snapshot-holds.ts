@@ -1,7 +1,7 @@
 /**
  * Snapshot holds: how a running restore or drill tells retention "I am reading this snapshot".
  *
- * One DynamoDB item per snapshot and holder (keys.ts: `USE#<snapshotId>#<holder>`), with an
+ * One DynamoDB item per snapshot and holder (contract/keys.ts: `USE#<snapshotId>#<holder>`), with an
  * expiry (`expiresAt`, epoch seconds, also the table's TTL attribute) that the holder
  * renews while it works and deletes when done; a holder that crashes simply lets it run
  * out. The retention sweep never deletes a snapshot with a live lease.
@@ -16,12 +16,12 @@
  *
  * Issue-5 drills acquire through the same interface (`purpose: 'drill'`, holder = drill id).
  */
-import { DeleteCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, type DynamoDBDocumentClient, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { servicePk, snapshotKey, snapshotUseKey, snapshotUseSkPrefix, TABLE_KEY, TTL_ATTRIBUTE } from '../contract/keys.js';
 import { OperationFailedError, SnapshotNotFoundError, UsageError } from '../domain/errors.js';
 import { isSnapshotId } from '../domain/ids.js';
 import { errorName, tableError } from './aws.js';
 import { DynamoTable } from './dynamo-table.js';
-import { TABLE_KEY, TTL_ATTRIBUTE, servicePk, snapshotKey, snapshotUseKey, snapshotUseSkPrefix } from '../contract/keys.js';
 
 export type SnapshotHoldPurpose = 'restore' | 'drill';
 
@@ -62,6 +62,7 @@ export interface SnapshotHolds {
 
 export const DEFAULT_USE_TTL_SECONDS = 600;
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: holders must be printable, so control characters are what it refuses
 const HOLDER = /^[^\u0000-\u001f]{1,512}$/;
 
 export class DynamoSnapshotHolds implements SnapshotHolds {
@@ -75,7 +76,6 @@ export class DynamoSnapshotHolds implements SnapshotHolds {
   private fail(err: unknown, action: string): never {
     throw tableError(err, this.table, action);
   }
-
 
   private nowSeconds(): number {
     return Math.floor(this.now().getTime() / 1000);
@@ -180,7 +180,6 @@ export class DynamoSnapshotHolds implements SnapshotHolds {
     }
     return out;
   }
-
 }
 
 export interface HeldSnapshot {
@@ -218,7 +217,9 @@ export async function holdSnapshot(
     async release() {
       clearInterval(timer);
       await renewing;
-      await holds.release(use).catch((err: unknown) => onProblem(`could not release the snapshot hold on snapshot ${use.snapshotId}: ${(err as Error).message}`));
+      await holds
+        .release(use)
+        .catch((err: unknown) => onProblem(`could not release the snapshot hold on snapshot ${use.snapshotId}: ${(err as Error).message}`));
     },
   };
 }

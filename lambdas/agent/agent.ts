@@ -19,14 +19,15 @@
  * before anyone else can be elected, since an elector needs that lease to have run out
  * (plus the failover timeout), and even if the clocks disagree by less than the margin.
  */
-import { decideFailover, roleOf, selfFenceMarginMs, type Role } from '../domain/election.js';
-import type { MemberCommand } from '../domain/membership.js';
-import type { FailoverPolicy } from '../domain/service-policy.js';
+
 import type { CoordinationStore, HeartbeatResult } from '../adapters/coordination.js';
 import type { FailoverTimer } from '../adapters/failover-timer.js';
+import { decideFailover, type Role, roleOf, selfFenceMarginMs } from '../domain/election.js';
+import type { MemberCommand } from '../domain/membership.js';
+import type { FailoverPolicy } from '../domain/service-policy.js';
 
 export interface AgentOptions {
-  store: CoordinationStore;
+  coordination: CoordinationStore;
   service: string;
   taskArn: string;
   failover: FailoverPolicy;
@@ -137,7 +138,7 @@ export class AgentMember {
       .then(() => o.dataPosition?.())
       .catch((err: unknown) => void this.notice(`data position unknown: ${(err as Error).message}`));
     try {
-      beat = await o.store.heartbeat(o.service, o.taskArn, {
+      beat = await o.coordination.heartbeat(o.service, o.taskArn, {
         now: sentAt,
         aliveUntil: sentAt + leaseMs,
         ...(position !== undefined ? { dataPosition: position } : {}),
@@ -172,7 +173,7 @@ export class AgentMember {
   async leave(release = true): Promise<void> {
     if (release) {
       try {
-        await this.o.store.release(this.o.service, this.o.taskArn, this.now());
+        await this.o.coordination.release(this.o.service, this.o.taskArn, this.now());
       } catch (err) {
         this.notice(`could not release the membership: ${(err as Error).message}`);
       }
@@ -196,10 +197,10 @@ export async function runAgent(o: AgentOptions): Promise<AgentSummary> {
 /** Returns true when an election was won for this agent (so it should heartbeat at once). */
 async function tryElect(o: Omit<AgentOptions, 'signal' | 'sleep'>, now: () => number, summary: AgentSummary, notice: (l: string) => void): Promise<boolean> {
   try {
-    const state = await o.store.readState(o.service);
+    const state = await o.coordination.readState(o.service);
     const decision = decideFailover(o.service, state.lease, state.members, o.failover, now());
     if (decision.kind !== 'elect') return false;
-    const outcome = await o.store.elect(decision.request);
+    const outcome = await o.coordination.elect(decision.request);
     if (outcome.kind !== 'elected') return false;
     summary.elections++;
     notice(`elected ${outcome.lease.holder} as primary of ${o.service} (term ${outcome.lease.term}, ${decision.request.reason})`);

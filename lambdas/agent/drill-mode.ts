@@ -14,25 +14,25 @@
  * matching this result with the container's exit code (drills/finalize.ts). A drill task
  * is never a member, never primary, and never heartbeats.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { LifeboatError, AbortedError, UsageError } from '../domain/errors.js';
-import { assertServiceName, isSnapshotId } from '../domain/ids.js';
-import {
-  DRILL_ENV,
-  DRILL_OUTPUT_LIMIT_BYTES,
-  OUTPUT_CUT_MARKER,
-  assertDrillId,
-  formatSeconds,
-  truncateOutput,
-  type DrillAgentResult,
-  type DrillCheck,
-} from '../domain/drills.js';
+import { type ChildProcess, spawn } from 'node:child_process';
 import type { SnapshotCatalog } from '../adapters/catalog.js';
 import type { AgentResultOutcome, DrillStore } from '../adapters/drill-store.js';
 import type { SnapshotHolds } from '../adapters/snapshot-holds.js';
 import type { ObjectStore } from '../adapters/stores/store.js';
-import { restoreSnapshot } from '../engine/restore.js';
+import {
+  assertDrillId,
+  DRILL_ENV,
+  DRILL_OUTPUT_LIMIT_BYTES,
+  type DrillAgentResult,
+  type DrillCheck,
+  formatSeconds,
+  OUTPUT_CUT_MARKER,
+  truncateOutput,
+} from '../domain/drills.js';
+import { AbortedError, LifeboatError, UsageError } from '../domain/errors.js';
+import { assertServiceName, isSnapshotId } from '../domain/ids.js';
 import { runCommand } from '../engine/hooks.js';
+import { restoreSnapshot } from '../engine/restore.js';
 
 export interface DrillAppOptions {
   /** Shell command that runs the application in the foreground. */
@@ -48,7 +48,7 @@ export interface DrillAppOptions {
 export interface DrillAgentOptions {
   drills: DrillStore;
   catalog: SnapshotCatalog;
-  store: ObjectStore;
+  objects: ObjectStore;
   service: string;
   drillId: string;
   snapshotId: string;
@@ -121,7 +121,7 @@ export async function runDrillAgent(options: DrillAgentOptions): Promise<DrillAg
     try {
       restored = await restoreSnapshot({
         catalog: options.catalog,
-        store: options.store,
+        store: options.objects,
         service,
         dir: options.dir,
         snapshot: options.snapshotId,
@@ -135,7 +135,9 @@ export async function runDrillAgent(options: DrillAgentOptions): Promise<DrillAg
       // A corrupted or missing backup is the drill failing; anything else means it could not run.
       const failed = err instanceof LifeboatError && err.exitCode === 1 && !(err instanceof AbortedError);
       checks.push({ name: 'restore', status: failed ? 'failed' : 'error', durationSeconds, message });
-      return result(failed ? 'failed' : 'error', `restore of snapshot ${options.snapshotId} ${failed ? 'failed' : 'could not run'}: ${message}`, { restoreSeconds: durationSeconds });
+      return result(failed ? 'failed' : 'error', `restore of snapshot ${options.snapshotId} ${failed ? 'failed' : 'could not run'}: ${message}`, {
+        restoreSeconds: durationSeconds,
+      });
     }
     if (restored.status !== 'restored') {
       checks.push({ name: 'restore', status: 'error', message: restored.message });
@@ -143,7 +145,12 @@ export async function runDrillAgent(options: DrillAgentOptions): Promise<DrillAg
     }
     const restoreSeconds = secondsBetween(restoreStart, clock());
     const restoreFacts = { restoreSeconds, files: restored.files, dataBytes: restored.bytes };
-    checks.push({ name: 'restore', status: 'passed', durationSeconds: restoreSeconds, message: `${restored.files} files, ${restored.bytes} bytes, every checksum verified` });
+    checks.push({
+      name: 'restore',
+      status: 'passed',
+      durationSeconds: restoreSeconds,
+      message: `${restored.files} files, ${restored.bytes} bytes, every checksum verified`,
+    });
     notice(`drill ${options.drillId}: restored ${restored.files} files in ${formatSeconds(restoreSeconds)}`);
 
     const env = {
@@ -170,7 +177,15 @@ export async function runDrillAgent(options: DrillAgentOptions): Promise<DrillAg
       const timedOut = run.exitCode === 124 && /\[timed out after/.test(run.output);
       const message = passed ? 'exited 0' : timedOut ? `timed out after ${formatSeconds(Math.round(timeoutMs / 1000))}` : `exited with code ${run.exitCode}`;
       const output = run.outputBytes > Buffer.byteLength(run.output) ? `${OUTPUT_CUT_MARKER}${run.output}` : run.output;
-      checks.push({ name: 'verify', status: passed ? 'passed' : 'failed', durationSeconds, command: options.verify, exitCode: run.exitCode, output: truncateOutput(output), message });
+      checks.push({
+        name: 'verify',
+        status: passed ? 'passed' : 'failed',
+        durationSeconds,
+        command: options.verify,
+        exitCode: run.exitCode,
+        output: truncateOutput(output),
+        message,
+      });
       if (!passed) return result('failed', `verify command \`${options.verify}\` ${message}${lastLine(run.output)}`, restoreFacts);
       notice(`drill ${options.drillId}: verify command passed in ${formatSeconds(durationSeconds)}`);
     }
@@ -183,7 +198,10 @@ export async function runDrillAgent(options: DrillAgentOptions): Promise<DrillAg
       notice(`drill ${options.drillId}: application healthy after ${formatSeconds(health.check.durationSeconds ?? 0)}`);
     }
     const what = [options.verify ? 'verify command passed' : undefined, options.app ? 'application healthy' : undefined].filter(Boolean).join(', ');
-    return result('passed', `restored ${restored.files} files in ${formatSeconds(restoreSeconds)}${what ? `; ${what}` : '; every checksum verified'}`, { ...restoreFacts, readyAt: clock().toISOString() });
+    return result('passed', `restored ${restored.files} files in ${formatSeconds(restoreSeconds)}${what ? `; ${what}` : '; every checksum verified'}`, {
+      ...restoreFacts,
+      readyAt: clock().toISOString(),
+    });
   })();
 
   // 4. Record: only a running drill accepts it (a drill the watchdog timed out does not).
@@ -224,7 +242,12 @@ async function appHealthCheck(app: DrillAppOptions, ctx: HealthContext): Promise
   // Time limits run on the real clock; the injected one only stamps what is recorded.
   const giveUpAt = Date.now() + timeoutMs;
   const what = [app.healthCheckCommand ? `\`${app.healthCheckCommand}\`` : undefined, app.healthCheckUrl].filter(Boolean).join(' and ');
-  const child = spawn('/bin/sh', ['-c', app.command], { cwd: ctx.cwd, env: { ...process.env, ...ctx.env, LIFEBOAT_HOOK: 'app' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn('/bin/sh', ['-c', app.command], {
+    cwd: ctx.cwd,
+    env: { ...process.env, ...ctx.env, LIFEBOAT_HOOK: 'app' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
   let output = '';
   const keep = (b: Buffer) => {
     output = truncateOutput(output + b.toString('utf8'));
@@ -245,14 +268,26 @@ async function appHealthCheck(app: DrillAppOptions, ctx: HealthContext): Promise
     });
   });
   const check = (status: DrillCheck['status'], message: string, lastOutput = output): { check: DrillCheck } => ({
-    check: { name: 'health', status, durationSeconds: secondsBetween(started, ctx.clock()), command: what, message, ...(lastOutput ? { output: truncateOutput(lastOutput) } : {}) },
+    check: {
+      name: 'health',
+      status,
+      durationSeconds: secondsBetween(started, ctx.clock()),
+      command: what,
+      message,
+      ...(lastOutput ? { output: truncateOutput(lastOutput) } : {}),
+    },
   });
   try {
     let lastProbe = '';
     for (;;) {
       if (ctx.signal?.aborted) return check('error', 'interrupted');
       if (exited) {
-        return check('failed', spawnError ? `the application could not start: ${spawnError}` : `the application exited (${exited.signal ?? `code ${exited.code}`}) before it was healthy`);
+        return check(
+          'failed',
+          spawnError
+            ? `the application could not start: ${spawnError}`
+            : `the application exited (${exited.signal ?? `code ${exited.code}`}) before it was healthy`,
+        );
       }
       const probe = await probeHealth(app, ctx);
       if (probe.healthy) return check('passed', `healthy (${probe.detail})`);
@@ -268,7 +303,13 @@ async function appHealthCheck(app: DrillAppOptions, ctx: HealthContext): Promise
 async function probeHealth(app: DrillAppOptions, ctx: HealthContext): Promise<{ healthy: boolean; detail: string }> {
   const details: string[] = [];
   if (app.healthCheckCommand) {
-    const r = await runCommand(app.healthCheckCommand, { name: 'health check', cwd: ctx.cwd, env: ctx.env, timeoutMs: HEALTH_CHECK_TIMEOUT_MS, maxOutputBytes: 1024 }).catch((err: unknown) => ({
+    const r = await runCommand(app.healthCheckCommand, {
+      name: 'health check',
+      cwd: ctx.cwd,
+      env: ctx.env,
+      timeoutMs: HEALTH_CHECK_TIMEOUT_MS,
+      maxOutputBytes: 1024,
+    }).catch((err: unknown) => ({
       exitCode: 127,
       output: messageOf(err),
     }));

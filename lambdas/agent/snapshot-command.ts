@@ -3,21 +3,22 @@
  * this task is still primary, take the snapshot under its term (the catalog commit is
  * fenced with it) and finish the job with the result.
  */
-import type { Role } from '../domain/election.js';
-import type { MemberCommand } from '../domain/membership.js';
-import type { ServicePolicy } from '../domain/service-policy.js';
-import type { SnapshotJob } from '../domain/snapshot-jobs.js';
+
 import type { SnapshotCatalog } from '../adapters/catalog.js';
 import type { JobStore } from '../adapters/job-store.js';
 import type { ObjectStore } from '../adapters/stores/store.js';
 import { finishAgentJob, jobForCommand } from '../control/snapshot-jobs.js';
+import type { Role } from '../domain/election.js';
+import type { MemberCommand } from '../domain/membership.js';
+import type { ServicePolicy } from '../domain/service-policy.js';
+import type { SnapshotJob } from '../domain/snapshot-jobs.js';
 import { takeSnapshot } from '../engine/snapshot.js';
 
 export interface SnapshotCommandDeps {
   jobs: JobStore;
   catalog: SnapshotCatalog;
   /** Undefined when the agent was started without a store: the job fails saying so. */
-  store: ObjectStore | undefined;
+  objects: ObjectStore | undefined;
   now(): number;
 }
 
@@ -34,9 +35,7 @@ export interface SnapshotCommandContext {
   onNotice?: (line: string) => void;
 }
 
-export type SnapshotCommandResult =
-  | { outcome: 'skipped'; reason: string }
-  | { outcome: 'complete' | 'failed'; job: SnapshotJob };
+export type SnapshotCommandResult = { outcome: 'skipped'; reason: string } | { outcome: 'complete' | 'failed'; job: SnapshotJob };
 
 export async function runSnapshotCommand(deps: SnapshotCommandDeps, ctx: SnapshotCommandContext): Promise<SnapshotCommandResult> {
   const job = await jobForCommand(deps.jobs, ctx.service, ctx.command);
@@ -44,11 +43,11 @@ export async function runSnapshotCommand(deps: SnapshotCommandDeps, ctx: Snapsho
   const fail = async (error: string): Promise<SnapshotCommandResult> => ({ outcome: 'failed', job: await finishAgentJob(deps, job, { error }) });
   if (ctx.role.kind !== 'primary') return fail(`task ${ctx.taskArn} got the request but is no longer primary`);
   if (!ctx.dir) return fail(`the agent in ${ctx.taskArn} was started without --dir (LIFEBOAT_DIR), so it cannot take snapshots`);
-  if (!deps.store) return fail(`the agent in ${ctx.taskArn} has no snapshot store (LIFEBOAT_BUCKET or LIFEBOAT_STORE)`);
+  if (!deps.objects) return fail(`the agent in ${ctx.taskArn} has no snapshot store (LIFEBOAT_BUCKET or LIFEBOAT_STORE)`);
   try {
     const result = await takeSnapshot({
       catalog: deps.catalog,
-      store: deps.store,
+      store: deps.objects,
       service: ctx.service,
       dir: ctx.dir,
       reason: job.trigger,

@@ -2,9 +2,10 @@
  * Which task the agent runs in. In ECS the task metadata endpoint (v4) knows the task ARN;
  * `LIFEBOAT_TASK` (or `--task`) overrides it, and is how local mode names its tasks.
  */
+
+import { ENV } from '../contract/environment.js';
+import { DRILL_ENV, isDrillTask } from '../domain/drills.js';
 import { UsageError } from '../domain/errors.js';
-import { DRILL_ENV } from '../domain/drills.js';
-import { isDrillTask } from '../domain/membership.js';
 
 export interface TaskIdentity {
   taskArn: string;
@@ -22,7 +23,7 @@ export async function resolveTaskIdentity(
   const mode = env[DRILL_ENV.mode];
   const drillEnv = mode !== undefined ? { [DRILL_ENV.mode]: mode } : undefined;
   if (flag) return { taskArn: flag, drill: isDrillTask({ overrideEnvironment: drillEnv }), source: 'flag' };
-  if (env.LIFEBOAT_TASK) return { taskArn: env.LIFEBOAT_TASK, drill: isDrillTask({ overrideEnvironment: drillEnv }), source: 'env' };
+  if (env[ENV.task]) return { taskArn: env[ENV.task]!, drill: isDrillTask({ overrideEnvironment: drillEnv }), source: 'env' };
   const base = env.ECS_CONTAINER_METADATA_URI_V4;
   if (!base) {
     throw new UsageError('cannot tell which task this is', { hint: 'run inside an ECS task (metadata endpoint v4), or pass --task ID / set LIFEBOAT_TASK' });

@@ -4,25 +4,17 @@
  * its own actions (kill the primary, damage a snapshot) and its scheduler's real firings.
  */
 import { randomBytes } from 'node:crypto';
-import { UsageError } from '../domain/errors.js';
-import { makeJobId } from '../domain/snapshot-jobs.js';
-import type { DrillRecord } from '../domain/drills.js';
-import type { SnapshotRecord } from '../domain/snapshot.js';
-import { createDynamoClient, createEcsClient, createS3Client } from '../adapters/aws.js';
-import { DynamoSnapshotCatalog } from '../adapters/catalog.js';
-import { DynamoCoordinationStore } from '../adapters/coordination.js';
-import { DynamoDrillStore } from '../adapters/drill-store.js';
-import { EcsTaskLauncher, type TaskLauncher } from '../adapters/ecs-launcher.js';
-import { DynamoJobStore } from '../adapters/job-store.js';
-import { DynamoServiceRegistry } from '../adapters/service-registry.js';
-import { DynamoSnapshotHolds } from '../adapters/snapshot-holds.js';
-import { openStore } from '../adapters/stores/registry.js';
-import type { ObjectStore } from '../adapters/stores/store.js';
-import { planServiceRetention, type ServiceRetentionPlan } from '../control/retention.js';
-import type { ServicePolicy } from '../domain/service-policy.js';
-import { requestSnapshotJob } from '../control/snapshot-jobs.js';
 import { startDrill } from '../control/drills/start.js';
-import type { ScheduleView, ServiceInputs } from './model.js';
+import { planServiceRetention, type ServiceRetentionPlan } from '../control/retention.js';
+import { requestSnapshotJob } from '../control/snapshot-jobs.js';
+import type { DrillRecord } from '../domain/drills.js';
+import { UsageError } from '../domain/errors.js';
+import type { ServicePolicy } from '../domain/service-policy.js';
+import type { SnapshotRecord } from '../domain/snapshot.js';
+import { makeJobId } from '../domain/snapshot-jobs.js';
+import { drillFlows, retentionFlows, snapshotJobFlows } from '../runtime/flows.js';
+import type { Runtime } from '../runtime/runtime.js';
+import type { ServiceInputs } from './model.js';
 
 export type ActionName = 'snapshot' | 'drill' | 'kill-primary' | 'damage-snapshot';
 
@@ -55,16 +47,14 @@ async function collect<T>(it: AsyncIterable<T>, limit = Number.POSITIVE_INFINITY
 }
 
 export interface TableBackendOptions {
-  env: Record<string, string | undefined>;
-  table: string;
-  /** s3://bucket/prefix or file:///path; without it, retention reasons are not shown. */
-  store?: string;
+  /** The adapters (lambdas/runtime): the CLI's over --table/--store, or local mode's own. */
+  runtime: Runtime;
+  /** What the page calls the data it shows (the table, and the store if any). */
+  label: string;
+  /** The runtime has a store: retention keep/delete reasons are shown (without one they are not). */
+  retention: boolean;
   /** Only these services (default: every service in the registry). */
   services?: readonly string[];
-  /** Local mode's scheduler: the real next firings. */
-  schedules?: (service: string) => ScheduleView[] | undefined;
-  ports?: () => ReadonlyMap<string, number>;
-  launcher?: TaskLauncher;
   /** Snapshot rows read in full (newest first); the rest only for counts. */
   snapshotRows?: number;
 }
@@ -74,36 +64,28 @@ export class TableConsoleBackend implements ConsoleBackend {
   readonly mode: 'local' | 'aws' = 'aws';
   readonly actions: readonly ActionName[] = ['snapshot', 'drill'];
   readonly label: string;
-  private readonly dynamo;
-  private readonly store: ObjectStore | undefined;
+  private readonly rt: Runtime;
 
   constructor(private readonly o: TableBackendOptions) {
-    this.dynamo = createDynamoClient(o.env);
-    this.store = o.store ? openStore(o.store, () => createS3Client(o.env)) : undefined;
-    this.label = `table ${o.table}${o.store ? `, store ${o.store}` : ''}`;
-  }
-
-  private registry() {
-    return new DynamoServiceRegistry(this.dynamo, this.o.table);
+    this.rt = o.runtime;
+    this.label = o.label;
   }
 
   async services(): Promise<string[]> {
-    return this.o.services ? [...this.o.services] : (await this.registry().list()).sort();
+    return this.o.services ? [...this.o.services] : (await this.rt.registry.list()).sort();
   }
 
   async read(service: string): Promise<ServiceInputs> {
-    const policy = await this.registry().get(service);
-    if (!policy) throw new UsageError(`service ${service} is not protected in table ${this.o.table}`, { hint: 'check --service and --table' });
-    const catalog = new DynamoSnapshotCatalog(this.dynamo, this.o.table);
+    const rt = this.rt;
+    const policy = await rt.registry.get(service);
+    if (!policy) throw new UsageError(`service ${service} is not protected in table ${rt.table}`, { hint: 'check --service and --table' });
     const [state, snapshots, all, drills] = await Promise.all([
-      new DynamoCoordinationStore(this.dynamo, this.o.table).readState(service),
-      collect<SnapshotRecord>(catalog.list(service), this.o.snapshotRows ?? 100),
-      collect(catalog.summaries(service)),
-      collect<DrillRecord>(new DynamoDrillStore(this.dynamo, this.o.table).list(service, { limit: 30 }), 30),
+      rt.coordination.readState(service),
+      collect<SnapshotRecord>(rt.catalog.list(service), this.o.snapshotRows ?? 100),
+      collect(rt.catalog.summaries(service)),
+      collect<DrillRecord>(rt.drills.list(service, { limit: 30 }), 30),
     ]);
     const plan = this.retentionPlan(service, policy, all);
-    const schedules = this.o.schedules?.(service);
-    const ports = this.o.ports?.();
     return {
       policy,
       ...(state.lease ? { lease: state.lease } : {}),
@@ -112,8 +94,6 @@ export class TableConsoleBackend implements ConsoleBackend {
       allSnapshots: all,
       drills,
       ...(plan ? { retention: { policy: plan.policy, timezone: plan.timezone, entries: plan.snapshots } } : {}),
-      ...(schedules ? { schedules } : {}),
-      ...(ports ? { ports } : {}),
     };
   }
 
@@ -124,22 +104,24 @@ export class TableConsoleBackend implements ConsoleBackend {
    * many snapshots, so the page never waits for it: the last plan is shown, and a new one
    * is made in the background when the snapshots changed or it is 30 s old.
    */
-  private retentionPlan(service: string, policy: ServicePolicy, snapshots: readonly Pick<SnapshotRecord, 'id' | 'verifiedAt'>[]): ServiceRetentionPlan | undefined {
-    const store = this.store;
-    if (!store) return undefined;
+  private retentionPlan(
+    service: string,
+    policy: ServicePolicy,
+    snapshots: readonly Pick<SnapshotRecord, 'id' | 'verifiedAt'>[],
+  ): ServiceRetentionPlan | undefined {
+    if (!this.o.retention) return undefined;
     const key = `${snapshots.length}:${snapshots[0]?.id ?? ''}:${snapshots[snapshots.length - 1]?.id ?? ''}:${snapshots.filter((s) => s.verifiedAt).length}`;
     const entry = this.plans.get(service) ?? { key: '', at: 0 };
     this.plans.set(service, entry);
-    if (!entry.running && (entry.key !== key || Date.now() - entry.at > 30_000)) {
-      const catalog = new DynamoSnapshotCatalog(this.dynamo, this.o.table);
-      entry.running = planServiceRetention({ catalog, store, holds: new DynamoSnapshotHolds(this.dynamo, this.o.table) }, { service, policy: policy.retention })
+    if (!entry.running && (entry.key !== key || this.rt.now() - entry.at > 30_000)) {
+      entry.running = planServiceRetention(retentionFlows(this.rt), { service, policy: policy.retention })
         .then((plan) => {
           entry.plan = plan;
           entry.key = key;
         })
         .catch(() => undefined)
         .finally(() => {
-          entry.at = Date.now();
+          entry.at = this.rt.now();
           entry.running = undefined;
         });
     }
@@ -152,26 +134,16 @@ export class TableConsoleBackend implements ConsoleBackend {
   }
 
   async act(action: ActionName, service: string): Promise<ActionResult> {
-    const registry = this.registry();
     if (action === 'snapshot') {
-      const coordination = new DynamoCoordinationStore(this.dynamo, this.o.table);
-      const r = await requestSnapshotJob(
-        { policy: (s) => registry.get(s), jobs: new DynamoJobStore(this.dynamo, this.o.table), coordination, launcher: this.launcher(), now: () => Date.now() },
-        { service, jobId: makeJobId(new Date(), randomBytes(4)), trigger: 'manual' },
-      );
+      const r = await requestSnapshotJob(snapshotJobFlows(this.rt), { service, jobId: makeJobId(new Date(this.rt.now()), randomBytes(4)), trigger: 'manual' });
       return { message: `snapshot job ${r.job.jobId} ${r.outcome}${r.job.reason ? `: ${r.job.reason}` : ''}`, detail: r };
     }
     if (action === 'drill') {
-      const r = await startDrill(
-        { drills: new DynamoDrillStore(this.dynamo, this.o.table), catalog: new DynamoSnapshotCatalog(this.dynamo, this.o.table), registry, launcher: this.launcher() },
-        { service, trigger: 'manual' },
-      );
+      const r = await startDrill(drillFlows(this.rt), { service, trigger: 'manual' });
       return { message: `drill ${r.drill.drillId} ${r.outcome} on snapshot ${r.drill.snapshotId}`, detail: r.drill };
     }
-    throw new UsageError(`action ${action} is only available in local mode`);
-  }
-
-  private launcher(): TaskLauncher {
-    return this.o.launcher ?? new EcsTaskLauncher(createEcsClient(this.o.env));
+    throw new UsageError(`action ${action} is only available in local mode`, {
+      hint: "kill-primary and damage-snapshot act on local mode's own tasks and store",
+    });
   }
 }

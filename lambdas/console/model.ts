@@ -3,15 +3,16 @@
  * members, catalog, retention plan, drills, policy). Pure: every input and the clock are
  * passed in, so the page shows what the CLI and the handlers would decide.
  */
-import type { DrillRecord } from '../domain/drills.js';
+
 import { buildDrillReport, type DrillSummary, type ServiceVerdict } from '../domain/drill-report.js';
+import type { DrillRecord } from '../domain/drills.js';
 import type { Lease, Member } from '../domain/membership.js';
-import type { PlanEntry } from '../domain/retention.js';
-import type { ServicePolicy } from '../domain/service-policy.js';
-import type { SnapshotRecord } from '../domain/snapshot.js';
-import { nextFireTimes, parseScheduleExpression } from '../domain/schedule-expression.js';
 import { points } from '../domain/report/html.js';
 import { lineChart } from '../domain/report/svg-chart.js';
+import type { PlanEntry } from '../domain/retention.js';
+import { nextFireTimes, parseScheduleExpression } from '../domain/schedule-expression.js';
+import type { ServicePolicy } from '../domain/service-policy.js';
+import type { SnapshotRecord } from '../domain/snapshot.js';
 
 export interface MemberView {
   taskArn: string;
@@ -130,7 +131,9 @@ function memberRole(m: Member, lease: Lease | undefined): MemberView['role'] {
 function endOf(m: Member): string {
   if (m.stoppedReason || m.stopCode || m.exitCodes) {
     const codes = Object.values(m.exitCodes ?? {});
-    return [`task stopped`, m.stoppedReason ? `(${m.stoppedReason})` : m.stopCode ? `(${m.stopCode})` : '', codes.length ? `exit code ${codes.join(', ')}` : ''].filter(Boolean).join(' ');
+    return [`task stopped`, m.stoppedReason ? `(${m.stoppedReason})` : m.stopCode ? `(${m.stopCode})` : '', codes.length ? `exit code ${codes.join(', ')}` : '']
+      .filter(Boolean)
+      .join(' ');
   }
   if (m.goneAt !== undefined) return 'task stopping or released the lease';
   return 'stopped renewing its lease (heartbeats missed)';
@@ -205,7 +208,9 @@ export function serviceView(input: ServiceInputs, options: { now: number; snapsh
   const newest = complete[0];
   const rpo = policy.targets.rpoSeconds ?? null;
   const newestAge = newest ? (now - Date.parse(newest.createdAt)) / 1000 : undefined;
-  const report = buildDrillReport([{ service: policy.service, targets: policy.targets, drills: input.drills.slice(0, options.drillLimit ?? 30) }], { now: new Date(now) });
+  const report = buildDrillReport([{ service: policy.service, targets: policy.targets, drills: input.drills.slice(0, options.drillLimit ?? 30) }], {
+    now: new Date(now),
+  });
   const svc = report.services[0]!;
   const keptBy = new Map(input.drills.map((d) => [d.drillId, d]));
   return {
@@ -218,7 +223,11 @@ export function serviceView(input: ServiceInputs, options: { now: number; snapsh
           taskId: shortTaskId(lease.holder),
           term: lease.term,
           electedAt: new Date(lease.electedAt).toISOString(),
-          ...(lease.expiresAt !== undefined ? { expiresInMs: lease.expiresAt - now } : holderMember?.aliveUntil !== undefined ? { expiresInMs: holderMember.aliveUntil - now } : {}),
+          ...(lease.expiresAt !== undefined
+            ? { expiresInMs: lease.expiresAt - now }
+            : holderMember?.aliveUntil !== undefined
+              ? { expiresInMs: holderMember.aliveUntil - now }
+              : {}),
         }
       : null,
     members: members
@@ -285,12 +294,26 @@ export function serviceView(input: ServiceInputs, options: { now: number; snapsh
           rtoSeconds: d.rtoSeconds,
           rpoSeconds: d.rpoSeconds,
           reason: d.reason,
-          ...(record?.keep ? { kept: { until: record.keep.until ?? `${record.keep.seconds} s after the verdict`, ...(record.taskArn ? { taskArn: record.taskArn } : {}) } } : {}),
+          ...(record?.keep
+            ? { kept: { until: record.keep.until ?? `${record.keep.seconds} s after the verdict`, ...(record.taskArn ? { taskArn: record.taskArn } : {}) } }
+            : {}),
         };
       }),
       charts: {
-        rto: lineChart({ title: 'RTO: task start to verified', points: points(svc.drills, (d) => d.rtoSeconds, 'RTO'), target: svc.targets.rtoSeconds, width: 460, height: 170 }),
-        rpo: lineChart({ title: 'RPO: newest snapshot age at drill start', points: points(svc.drills, (d) => d.rpoSeconds, 'RPO'), target: svc.targets.rpoSeconds, width: 460, height: 170 }),
+        rto: lineChart({
+          title: 'RTO: task start to verified',
+          points: points(svc.drills, (d) => d.rtoSeconds, 'RTO'),
+          target: svc.targets.rtoSeconds,
+          width: 460,
+          height: 170,
+        }),
+        rpo: lineChart({
+          title: 'RPO: newest snapshot age at drill start',
+          points: points(svc.drills, (d) => d.rpoSeconds, 'RPO'),
+          target: svc.targets.rpoSeconds,
+          width: 460,
+          height: 170,
+        }),
       },
     },
     schedules: input.schedules ?? policySchedules(policy, now),

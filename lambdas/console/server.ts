@@ -12,12 +12,12 @@
  * The API refuses a POST that is not `application/json` (a cross-site form cannot send
  * one without a preflight this server never answers) or whose Origin is another site.
  */
-import { readFileSync, existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { isLifeboatError, UsageError } from '../domain/errors.js';
-import { serviceView, type ServiceView } from './model.js';
 import type { ActionName, ConsoleBackend } from './backend.js';
+import { type ServiceView, serviceView } from './model.js';
 
 export interface ConsoleOptions {
   backend: ConsoleBackend;
@@ -67,7 +67,8 @@ function assets(): Map<string, Buffer> {
 }
 
 const SECURITY_HEADERS = {
-  'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  'content-security-policy':
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
   'cache-control': 'no-store',
@@ -122,7 +123,14 @@ export function createConsole(o: ConsoleOptions): ConsoleHandler {
       generatedAt: new Date(now).toISOString(),
       services: views.filter((v): v is ServiceView => v !== undefined),
       errors,
-      ...(o.backend.activity ? { activity: o.backend.activity().slice(-30).map((a) => ({ at: new Date(a.at).toISOString(), kind: a.kind, text: a.text })) } : {}),
+      ...(o.backend.activity
+        ? {
+            activity: o.backend
+              .activity()
+              .slice(-30)
+              .map((a) => ({ at: new Date(a.at).toISOString(), kind: a.kind, text: a.text })),
+          }
+        : {}),
     };
   };
   const state = (): Promise<ConsoleState> => {
@@ -227,7 +235,12 @@ export async function serveConsole(o: ConsoleOptions & { host?: string; port: nu
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'EADDRINUSE') reject(new UsageError(`port ${o.port} on ${host} is in use`, { hint: `pick another with --port N (or --port 0 for a free one), or stop what listens on ${o.port}` }));
+      if (err.code === 'EADDRINUSE')
+        reject(
+          new UsageError(`port ${o.port} on ${host} is in use`, {
+            hint: `pick another with --port N (or --port 0 for a free one), or stop what listens on ${o.port}`,
+          }),
+        );
       else if (err.code === 'EACCES') reject(new UsageError(`port ${o.port} on ${host} needs privileges`, { hint: 'pick a port above 1023 with --port N' }));
       else reject(err);
     });

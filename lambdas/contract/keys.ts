@@ -1,33 +1,48 @@
 /**
- * Every DynamoDB key and every object-store key Lifeboat uses is built here, and only here
- * (Velero's object_store_layout, for the same reason: a layout change is one diff, and
- * IAM conditions such as `dynamodb:LeadingKeys` and S3 prefixes can be derived from it).
+ * The key layout: every DynamoDB key and every object-store key Lifeboat uses is built
+ * here, and only here (Velero's object_store_layout, for the same reason: a layout change
+ * is one diff, and IAM conditions such as `dynamodb:LeadingKeys` and S3 prefixes can be
+ * derived from it). This comment is the one description of the layout; README.md and
+ * docs/ARCHITECTURE.md link here instead of copying it.
  *
- * Table: single-table design, string keys `pk` / `sk`. Everything about one service lives
- * in the partition `SVC#<service>`, so a task role can be limited to its own items.
+ * Table: single-table design, string keys `pk` / `sk` (TABLE_KEY). Everything about one
+ * service lives in its partition `SVC#<service>`, so a task role can be limited to its own
+ * items with `dynamodb:LeadingKeys`; only the registry lives elsewhere. Items that expire
+ * carry `expiresAt` (epoch seconds, TTL_ATTRIBUTE), the table's TTL attribute.
  *
- *   pk              sk                    item
- *   SVC#<service>   CONFIG                the service's policy (ServicePolicy)
- *   SVC#<service>   SNAP#<snapshotId>     snapshot catalog entry
- *   REGISTRY        SVC#<service>         directory of protected services (for "all services")
- *   SVC#<service>   DRILL#<drillId>       one restore drill: status, snapshot, agent result, RTO/RPO
- *                                         (drill ids sort by start time, so a Query reads newest first)
- *   SVC#<service>   USE#<snapshotId>#<holder>
- *                                         snapshot hold: a running restore or drill holds the
- *                                         snapshot until `expiresAt` (TTL); retention skips it
- *   SVC#<service>   JOB#<jobId>           snapshot job: requested → complete | failed | error, deadline
- *   SVC#<service>   LEASE                 who is primary: holder task ARN, term (the fencing token)
- *   SVC#<service>   MEMBER#<taskArn>      one task of the service: ECS state, heartbeat, data
- *                                         position, primaryTerm, pending commands; TTL once STOPPED
+ *   pk              sk                          item
+ *   SVC#<service>   CONFIG                      the service's policy (ServicePolicy, domain/service-policy.ts):
+ *                                               snapshot, retention, failover, drill, targets, ECS placement, discovery
+ *   REGISTRY        SVC#<service>               directory of protected services, so "all services" needs no scan
+ *   SVC#<service>   SNAP#<snapshotId>           snapshot catalog entry (SnapshotRecord, domain/snapshot.ts): status,
+ *                                               sizes, counts, manifest key + SHA-256, term, source, reason, verifiedAt
+ *   SVC#<service>   JOB#<jobId>                 snapshot job: requested → complete | failed | error, mode, deadline,
+ *                                               target; expires 30 days after it finishes (adapters/job-store.ts)
+ *   SVC#<service>   DRILL#<drillId>             one restore drill: status, snapshot, launch settings, task, agent
+ *                                               result, outcome, RTO/RPO
+ *   SVC#<service>   USE#<snapshotId>#<holder>   snapshot hold: a running restore or drill holds the snapshot until
+ *                                               `expiresAt`; retention skips it (adapters/snapshot-holds.ts)
+ *   SVC#<service>   LEASE                       who is primary: holder task ARN, term (the fencing token), electedAt,
+ *                                               previousHolder
+ *   SVC#<service>   MEMBER#<taskArn>            one task of the service: ECS state, heartbeat, aliveUntil, data
+ *                                               position, primaryTerm, pending commands; expires 7 days after STOPPED
+ *
+ * Ids start with their time (snapshot `20261127T081735.123Z-9f3c2a1b`, drill
+ * `drill-20261127T081735Z-9f3c2a1b`, job `job-20261127T081735Z-…`), so a Query reads them
+ * in time order; `LEASE` sorts right before `MEMBER#…`, so one Query reads the lease and
+ * every member (coordinationRange).
  *
  * Store: keys are relative to the store root (the bucket prefix or directory).
  *
- *   <service>/snapshots/<snapshotId>/part-0000.tar.zst     (part-0001.tar: stored without zstd)
- *   <service>/snapshots/<snapshotId>/manifest.json.gz      (written last)
+ *   <service>/snapshots/<snapshotId>/part-0000.tar.zst     zstd-compressed tar (`tar --zstd -x` unpacks it)
+ *   <service>/snapshots/<snapshotId>/part-0001.tar         a part whose data does not compress, plain tar
+ *   <service>/snapshots/<snapshotId>/manifest.json.gz      written last
  *   _reports/drills/all/report.<ext>                       drill report of every service
  *   _reports/drills/service/<service>/report.<ext>         drill report of one service
  *      <ext>: json | junit.xml | md | html. Service names start with a letter or digit,
  *      so the `_reports/` prefix can never collide with a service's own prefix.
+ *
+ * Cloud Map: the primary is the one instance `primary` of the service's discovery service.
  */
 import type { ReportFormat } from '../domain/drill-report.js';
 
@@ -64,13 +79,11 @@ export const snapshotKey = (service: string, snapshotId: string) => ({
 export const serviceSnapshotsPrefix = (service: string): string => `${service}/snapshots/`;
 
 /** All objects of one snapshot. Ends with '/'. */
-export const snapshotPrefix = (service: string, snapshotId: string): string =>
-  `${serviceSnapshotsPrefix(service)}${snapshotId}/`;
+export const snapshotPrefix = (service: string, snapshotId: string): string => `${serviceSnapshotsPrefix(service)}${snapshotId}/`;
 
 export const MANIFEST_NAME = 'manifest.json.gz';
 
-export const manifestObjectKey = (service: string, snapshotId: string): string =>
-  `${snapshotPrefix(service, snapshotId)}${MANIFEST_NAME}`;
+export const manifestObjectKey = (service: string, snapshotId: string): string => `${snapshotPrefix(service, snapshotId)}${MANIFEST_NAME}`;
 
 /** `.tar.zst` for compressed parts, `.tar` for parts of data that does not compress. */
 export const partObjectKey = (service: string, snapshotId: string, index: number, compression: 'zstd' | 'none' = 'zstd'): string =>

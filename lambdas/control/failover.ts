@@ -5,15 +5,16 @@
  * (schedule and continuations), the reconciler, and local mode; all of them at once is
  * fine: the election is one conditional write on the observed term.
  */
-import { decideFailover, type ElectionOutcome, type FailoverDecision } from '../domain/election.js';
-import type { Lease, Member } from '../domain/membership.js';
-import type { ServicePolicy } from '../domain/service-policy.js';
+
 import type { CoordinationStore } from '../adapters/coordination.js';
 import type { PrimaryDiscovery, PublishOutcome } from '../adapters/discovery.js';
 import type { FailoverTimer } from '../adapters/failover-timer.js';
+import { decideFailover, type ElectionOutcome, type FailoverDecision } from '../domain/election.js';
+import type { Lease, Member } from '../domain/membership.js';
+import type { ServicePolicy } from '../domain/service-policy.js';
 
 export interface FailoverDeps {
-  store: CoordinationStore;
+  coordination: CoordinationStore;
   /** Absent: discovery is not managed here (e.g. an agent without Cloud Map access). */
   discovery?: PrimaryDiscovery;
   /** Absent: nobody is told to come back later (the caller polls, like the agent does). */
@@ -46,19 +47,22 @@ export async function checkService(policy: ServicePolicy, deps: FailoverDeps): P
   let retries = 0;
   for (let attempt = 1; ; attempt++) {
     const now = deps.now();
-    const state = await deps.store.readState(service);
+    const state = await deps.coordination.readState(service);
     const decision = decideFailover(service, state.lease, state.members, policy.failover, now);
     const base = { service, decision: decision.kind, retries, ...(state.lease ? { lease: state.lease } : {}) };
     switch (decision.kind) {
       case 'healthy':
         return { ...base, discovery: await publish(policy, deps, decision.lease, decision.holder) };
       case 'wait':
-        await deps.timer?.schedule({ service, dueAt: decision.dueAt, reason: decision.lease ? `primary ${decision.lease.holder} lost` : 'no primary yet' }, now);
+        await deps.timer?.schedule(
+          { service, dueAt: decision.dueAt, reason: decision.lease ? `primary ${decision.lease.holder} lost` : 'no primary yet' },
+          now,
+        );
         return { ...base, dueAt: decision.dueAt };
       case 'no-candidate':
         return base;
       case 'elect': {
-        const outcome: ElectionOutcome = await deps.store.elect(decision.request);
+        const outcome: ElectionOutcome = await deps.coordination.elect(decision.request);
         if (outcome.kind === 'elected') {
           const holder = state.members.find((m) => m.taskArn === outcome.lease.holder);
           // No primary at all (bootstrap) counts from now: there was nothing to lose.

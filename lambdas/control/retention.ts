@@ -23,20 +23,25 @@
  * and local mode.
  */
 import pLimit from 'p-limit';
-import { isLifeboatError, LifeboatError } from '../domain/errors.js';
-import { snapshotIdTime } from '../domain/ids.js';
-import { DEFAULT_REAP_AFTER_SECONDS, DEFAULT_RETENTION_TIMEZONE, formatRetentionSpec, retentionRules } from '../domain/retention-policy.js';
-import { planEntries, planRetention, plannedDeletions, type PlanEntry, type RetentionCandidate, type RetentionPlan } from '../domain/retention.js';
-import type { RetentionPolicy } from '../domain/service-policy.js';
 import type { SnapshotCatalog } from '../adapters/catalog.js';
-import type { SnapshotSummary } from '../domain/snapshot.js';
-import { parseSnapshotObjectKey, serviceSnapshotsPrefix, snapshotPrefix } from '../contract/keys.js';
 import type { SnapshotHolds } from '../adapters/snapshot-holds.js';
 import { canReadObjectLock, canReapIncompleteUploads, type IncompleteUpload, type ObjectStore } from '../adapters/stores/store.js';
+import { parseSnapshotObjectKey, serviceSnapshotsPrefix, snapshotPrefix } from '../contract/keys.js';
+import { isLifeboatError, type LifeboatError } from '../domain/errors.js';
+import { snapshotIdTime } from '../domain/ids.js';
+import { type PlanEntry, planEntries, plannedDeletions, planRetention, type RetentionCandidate, type RetentionPlan } from '../domain/retention.js';
+import {
+  DEFAULT_REAP_AFTER_SECONDS,
+  DEFAULT_RETENTION_TIMEZONE,
+  formatRetentionSpec,
+  type RetentionPolicy,
+  retentionRules,
+} from '../domain/retention-policy.js';
+import type { SnapshotSummary } from '../domain/snapshot.js';
 
 export interface RetentionContext {
   catalog: SnapshotCatalog;
-  store: ObjectStore;
+  objects: ObjectStore;
   holds: SnapshotHolds;
   now?: () => Date;
 }
@@ -129,7 +134,7 @@ async function gather(ctx: RetentionContext, options: ServiceRetentionOptions): 
 
   // Object Lock dates are asked for the deletion candidates only (a HEAD of each manifest):
   // the manifest is written last, so its retain-until is the latest of the snapshot's objects.
-  const store = ctx.store;
+  const store = ctx.objects;
   if (rules && planned && canReadObjectLock(store) && planned.deleted > 0) {
     const limit = pLimit(LOCK_LOOKUPS);
     let locked = false;
@@ -154,7 +159,13 @@ async function gather(ctx: RetentionContext, options: ServiceRetentionOptions): 
   for (const s of summaries) {
     if (s.status === 'expiring') {
       resumes.push(s);
-      pending.push({ id: s.id, status: 'expiring', createdAt: s.createdAt, action: 'resume', reason: `deletion started ${s.expiringAt ?? 'earlier'} and not finished` });
+      pending.push({
+        id: s.id,
+        status: 'expiring',
+        createdAt: s.createdAt,
+        action: 'resume',
+        reason: `deletion started ${s.expiringAt ?? 'earlier'} and not finished`,
+      });
     } else if (s.status === 'uploading') {
       const stale = snapshotTime(s) < reapBefore;
       if (stale) reaps.push(s);
@@ -175,7 +186,12 @@ async function gather(ctx: RetentionContext, options: ServiceRetentionOptions): 
     for await (const u of store.listIncompleteUploads(serviceSnapshotsPrefix(service))) {
       const stale = u.initiated !== undefined && u.initiated.getTime() < reapBefore;
       if (stale) staleUploads.push(u);
-      incompleteUploads.push({ key: u.key, uploadId: u.uploadId, ...(u.initiated ? { initiated: u.initiated.toISOString() } : {}), action: stale ? 'abort' : 'wait' });
+      incompleteUploads.push({
+        key: u.key,
+        uploadId: u.uploadId,
+        ...(u.initiated ? { initiated: u.initiated.toISOString() } : {}),
+        action: stale ? 'abort' : 'wait',
+      });
     }
   }
 
@@ -246,7 +262,7 @@ const DELETE_BATCH = 1000;
 export async function sweepServiceRetention(ctx: RetentionContext, options: SweepOptions): Promise<SweepResult> {
   const state = await gather(ctx, options);
   const { service } = options;
-  const { catalog, store, holds } = ctx;
+  const { catalog, objects: store, holds } = ctx;
   const now = ctx.now ?? (() => new Date());
   const fault = options.fault ?? (() => undefined);
   const results: SweepOutcome[] = [];

@@ -5,8 +5,9 @@
  * sees many events for the same few services. A miss re-reads the registry (at most every
  * few seconds), so a newly protected service is recognised at once.
  */
-import type { ServicePolicy } from '../domain/service-policy.js';
+
 import type { ServiceRegistry } from '../adapters/service-registry.js';
+import type { ServicePolicy } from '../domain/service-policy.js';
 
 export class ServiceResolver {
   private cache: { at: number; byEcsName: Map<string, ServicePolicy[]> } | undefined;

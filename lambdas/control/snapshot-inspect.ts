@@ -3,12 +3,13 @@
  * its manifest as a format-independent view (domain/snapshot-listing.ts). Manifests only;
  * no archive part is fetched.
  */
-import { OperationFailedError, SnapshotNotFoundError, UsageError } from '../domain/errors.js';
-import { assertServiceName, isSnapshotId } from '../domain/ids.js';
-import { fromManifestV1, type ManifestView } from '../domain/snapshot-listing.js';
-import type { SnapshotRecord } from '../domain/snapshot.js';
+
 import type { SnapshotCatalog } from '../adapters/catalog.js';
 import type { ObjectStore } from '../adapters/stores/store.js';
+import { OperationFailedError, SnapshotNotFoundError, UsageError } from '../domain/errors.js';
+import { assertServiceName, isSnapshotId } from '../domain/ids.js';
+import type { SnapshotRecord } from '../domain/snapshot.js';
+import { fromManifestV1, type ManifestView } from '../domain/snapshot-listing.js';
 import { fetchManifest } from '../engine/restore.js';
 
 /** `ID`, `latest`, `SERVICE/ID` or `SERVICE/latest`; the service defaults to `--service`. */
@@ -21,7 +22,9 @@ export function parseSnapshotRef(ref: string, defaultService: string | undefined
   }
   assertServiceName(service);
   if (snapshot !== 'latest' && !isSnapshotId(snapshot)) {
-    throw new UsageError(`${JSON.stringify(ref)} is not a snapshot id or "latest"`, { hint: `ids look like 20261127T081735.123Z-9f3c2a1b; list them with \`lifeboat snapshots --service ${service}\`` });
+    throw new UsageError(`${JSON.stringify(ref)} is not a snapshot id or "latest"`, {
+      hint: `ids look like 20261127T081735.123Z-9f3c2a1b; list them with \`lifeboat snapshots --service ${service}\``,
+    });
   }
   return { service, snapshot };
 }
@@ -31,7 +34,9 @@ export async function resolveSnapshotRef(catalog: SnapshotCatalog, ref: { servic
   const record = ref.snapshot === 'latest' ? await catalog.latest(ref.service) : await catalog.get(ref.service, ref.snapshot);
   if (!record) {
     throw new SnapshotNotFoundError(
-      ref.snapshot === 'latest' ? `service ${ref.service} has no complete snapshot` : `snapshot ${ref.snapshot} of service ${ref.service} is not in the catalog`,
+      ref.snapshot === 'latest'
+        ? `service ${ref.service} has no complete snapshot`
+        : `snapshot ${ref.snapshot} of service ${ref.service} is not in the catalog`,
       { hint: `list them with \`lifeboat snapshots --service ${ref.service}\`` },
     );
   }
@@ -42,7 +47,10 @@ export async function resolveSnapshotRef(catalog: SnapshotCatalog, ref: { servic
 }
 
 /** Downloads, checks and parses a snapshot's manifest (any supported format). */
-export async function loadManifestView(store: ObjectStore, record: Pick<SnapshotRecord, 'service' | 'id' | 'manifestKey' | 'manifestSha256'>): Promise<ManifestView> {
+export async function loadManifestView(
+  store: ObjectStore,
+  record: Pick<SnapshotRecord, 'service' | 'id' | 'manifestKey' | 'manifestSha256'>,
+): Promise<ManifestView> {
   const { manifest } = await fetchManifest(store, record);
   return fromManifestV1(manifest);
 }

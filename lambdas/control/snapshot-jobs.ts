@@ -4,28 +4,31 @@
  * dump task), finish the job from the agent's result or the dump task's STOPPED event,
  * fail jobs past their deadline, and watch the RPO.
  */
-import { OperationFailedError, UnavailableError, UsageError, isLifeboatError } from '../domain/errors.js';
-import { primaryLostAt } from '../domain/election.js';
-import type { MemberCommand } from '../domain/membership.js';
-import {
-  SNAPSHOT_COMMAND,
-  buildDumpRunTask,
-  concludeDumpJob,
-  dumpLaunchSpec,
-  isJobId,
-  isOverdue,
-  jobDeadline,
-  rpoState,
-  type DumpTaskEnd,
-  type JobConclusion,
-  type RpoState,
-  type SnapshotJob,
-} from '../domain/snapshot-jobs.js';
-import type { ServicePolicy } from '../domain/service-policy.js';
+
 import type { SnapshotCatalog } from '../adapters/catalog.js';
 import type { CoordinationStore, MemberCommands } from '../adapters/coordination.js';
 import type { TaskLauncher } from '../adapters/ecs-launcher.js';
 import type { JobStore } from '../adapters/job-store.js';
+import { type EcsTask, overrideEnvironment } from '../domain/ecs-task.js';
+import { primaryLostAt } from '../domain/election.js';
+import { isLifeboatError, OperationFailedError, UnavailableError, UsageError } from '../domain/errors.js';
+import type { MemberCommand } from '../domain/membership.js';
+import type { ServicePolicy } from '../domain/service-policy.js';
+import {
+  buildDumpRunTask,
+  concludeDumpJob,
+  type DumpTaskEnd,
+  dumpLaunchSpec,
+  isJobId,
+  isOverdue,
+  JOB_ENV,
+  type JobConclusion,
+  jobDeadline,
+  type RpoState,
+  rpoState,
+  SNAPSHOT_COMMAND,
+  type SnapshotJob,
+} from '../domain/snapshot-jobs.js';
 
 export interface SnapshotJobDeps {
   policy(service: string): Promise<ServicePolicy | undefined>;
@@ -48,7 +51,11 @@ export type RequestOutcome =
   /** Decided at once: no primary, or the dump task could not be launched. */
   | { outcome: 'failed'; job: SnapshotJob };
 
-async function decide(deps: Pick<SnapshotJobDeps, 'jobs' | 'count'>, job: SnapshotJob, conclusion: JobConclusion & { snapshotId?: string }): Promise<SnapshotJob> {
+async function decide(
+  deps: Pick<SnapshotJobDeps, 'jobs' | 'count'>,
+  job: SnapshotJob,
+  conclusion: JobConclusion & { snapshotId?: string },
+): Promise<SnapshotJob> {
   const won = await deps.jobs.finish(job.service, job.jobId, conclusion);
   if (!won) return (await deps.jobs.get(job.service, job.jobId)) ?? job;
   deps.count?.(job.service, conclusion.status === 'complete' ? 'SnapshotJobsCompleted' : 'SnapshotJobsFailed');
@@ -60,10 +67,15 @@ async function decide(deps: Pick<SnapshotJobDeps, 'jobs' | 'count'>, job: Snapsh
  * still `requested` re-delivers it (the command id and the RunTask client token are the
  * job id, so nothing happens twice).
  */
-export async function requestSnapshotJob(deps: SnapshotJobDeps, input: { service: string; jobId: string; trigger: SnapshotJob['trigger'] }): Promise<RequestOutcome> {
+export async function requestSnapshotJob(
+  deps: SnapshotJobDeps,
+  input: { service: string; jobId: string; trigger: SnapshotJob['trigger'] },
+): Promise<RequestOutcome> {
   const policy = await deps.policy(input.service);
   if (!policy) {
-    throw new UsageError(`service ${input.service} is not protected: no policy in the table`, { hint: 'protect it with the CDK construct or `lifeboat service put --policy FILE`' });
+    throw new UsageError(`service ${input.service} is not protected: no policy in the table`, {
+      hint: 'protect it with the CDK construct or `lifeboat service put --policy FILE`',
+    });
   }
   const now = new Date(deps.now());
   const mode = policy.snapshot.mode ?? 'agent';
@@ -90,7 +102,11 @@ export async function requestSnapshotJob(deps: SnapshotJobDeps, input: { service
     } catch (err) {
       // ECS unreachable: throw, so the scheduler retries. ECS said no: the job ends here.
       if (err instanceof UnavailableError || !isLifeboatError(err)) throw err;
-      const decided = await decide(deps, job, { status: 'error', reason: `the dump task could not be launched: ${err.message}`, finishedAt: now.toISOString() });
+      const decided = await decide(deps, job, {
+        status: 'error',
+        reason: `the dump task could not be launched: ${err.message}`,
+        finishedAt: now.toISOString(),
+      });
       return { outcome: 'failed', job: decided };
     }
   }
@@ -105,7 +121,11 @@ export async function requestSnapshotJob(deps: SnapshotJobDeps, input: { service
   const command: MemberCommand = { id: job.jobId, type: SNAPSHOT_COMMAND, args: { jobId: job.jobId, trigger: job.trigger }, enqueuedAt: now.getTime() };
   const queued = await deps.coordination.enqueue(job.service, holder.taskArn, command);
   if (queued !== 'queued') {
-    const decided = await decide(deps, job, { status: 'failed', reason: `no primary to take the snapshot: ${holder.taskArn} is ${queued === 'gone' ? 'going away' : 'not a member'}`, finishedAt: now.toISOString() });
+    const decided = await decide(deps, job, {
+      status: 'failed',
+      reason: `no primary to take the snapshot: ${holder.taskArn} is ${queued === 'gone' ? 'going away' : 'not a member'}`,
+      finishedAt: now.toISOString(),
+    });
     return { outcome: 'failed', job: decided };
   }
   await deps.jobs.setTarget(job.service, job.jobId, { taskArn: holder.taskArn, term: lease.term });
@@ -126,43 +146,26 @@ export async function finishAgentJob(
   return decide(deps, job, conclusion);
 }
 
-/** A dump task's STOPPED event, as the job flow needs it. */
-export interface DumpTaskDetail {
-  taskArn: string;
-  lastStatus: string;
-  startedBy?: string;
-  stopCode?: string;
-  stoppedReason?: string;
-  stoppedAt?: string;
-  containers?: { name?: string; exitCode?: number | null }[];
-  overrides?: { containerOverrides?: { name?: string; environment?: { name?: string; value?: string }[] }[] };
-}
+/** What the job flow reads of a dump task's STOPPED event (domain/ecs-task.ts). */
+export type DumpTaskEvent = Pick<EcsTask, 'taskArn' | 'lastStatus' | 'startedBy' | 'stopCode' | 'stoppedReason' | 'stoppedAt' | 'containers' | 'overrides'>;
 
 export type DumpStopOutcome =
   | { outcome: 'ignored'; why: 'not-a-dump-task' | 'not-stopped' | 'unknown-job' | 'other-task' }
   | { outcome: 'duplicate' | 'finished'; job: SnapshotJob };
-
-/** The service of a dump task, from the environment the job flow gave it. */
-function serviceOf(detail: DumpTaskDetail): string | undefined {
-  for (const o of detail.overrides?.containerOverrides ?? []) {
-    const v = o.environment?.find((e) => e.name === 'LIFEBOAT_SERVICE')?.value;
-    if (v) return v;
-  }
-  return undefined;
-}
 
 /**
  * Finishes a dump job from its task's STOPPED event: once, whatever duplicates or older
  * events arrive (only STOPPED counts, and the job leaves `requested` with one conditional
  * write).
  */
-export async function finishDumpTask(deps: Pick<SnapshotJobDeps, 'jobs' | 'now' | 'count'>, detail: DumpTaskDetail): Promise<DumpStopOutcome> {
+export async function finishDumpTask(deps: Pick<SnapshotJobDeps, 'jobs' | 'now' | 'count'>, detail: DumpTaskEvent): Promise<DumpStopOutcome> {
   const jobId = detail.startedBy;
-  const service = serviceOf(detail);
+  // The service, from the environment the job flow gave the dump task.
+  const service = overrideEnvironment(detail)[JOB_ENV.service] || undefined;
   if (!jobId || !isJobId(jobId) || !service) return { outcome: 'ignored', why: 'not-a-dump-task' };
   if (detail.lastStatus !== 'STOPPED') return { outcome: 'ignored', why: 'not-stopped' };
   const job = await deps.jobs.get(service, jobId);
-  if (!job || job.mode !== 'dump') return { outcome: 'ignored', why: 'unknown-job' };
+  if (job?.mode !== 'dump') return { outcome: 'ignored', why: 'unknown-job' };
   if (job.taskArn && job.taskArn !== detail.taskArn) return { outcome: 'ignored', why: 'other-task' };
   if (job.status !== 'requested') return { outcome: 'duplicate', job };
   const container = detail.containers?.find((c) => c.name === job.launch?.containerName);
@@ -177,7 +180,11 @@ export async function finishDumpTask(deps: Pick<SnapshotJobDeps, 'jobs' | 'now' 
     // Exit 0 is not a backup: only a snapshot registered for the job is.
     conclusion = job.snapshotId
       ? { ...conclusion, reason: `the dump task exited 0 after registering snapshot ${job.snapshotId}` }
-      : { ...conclusion, status: 'failed', reason: 'the dump task exited 0 but registered no snapshot for the job (run `lifeboat snapshot --job "$LIFEBOAT_JOB_ID"` in it)' };
+      : {
+          ...conclusion,
+          status: 'failed',
+          reason: 'the dump task exited 0 but registered no snapshot for the job (run `lifeboat snapshot --job "$LIFEBOAT_JOB_ID"` in it)',
+        };
   }
   const won = await deps.jobs.finish(service, jobId, conclusion);
   if (!won) return { outcome: 'duplicate', job: (await deps.jobs.get(service, jobId)) ?? job };
@@ -191,8 +198,13 @@ export async function expireOverdueJobs(deps: Pick<SnapshotJobDeps, 'jobs' | 'no
   const expired: SnapshotJob[] = [];
   for (const job of await deps.jobs.open(service)) {
     if (!isOverdue(job, now)) continue;
-    const asked = job.mode === 'dump' ? `dump task ${job.taskArn ?? '(not launched)'}` : job.target ? `primary ${job.target.taskArn} (term ${job.target.term})` : 'nobody';
-    const conclusion: JobConclusion = { status: 'failed', reason: `no snapshot registered by the deadline ${job.deadline} (asked: ${asked})`, finishedAt: now.toISOString() };
+    const asked =
+      job.mode === 'dump' ? `dump task ${job.taskArn ?? '(not launched)'}` : job.target ? `primary ${job.target.taskArn} (term ${job.target.term})` : 'nobody';
+    const conclusion: JobConclusion = {
+      status: 'failed',
+      reason: `no snapshot registered by the deadline ${job.deadline} (asked: ${asked})`,
+      finishedAt: now.toISOString(),
+    };
     if (await deps.jobs.finish(service, job.jobId, conclusion)) {
       deps.count?.(service, 'SnapshotJobsFailed');
       expired.push({ ...job, ...conclusion });

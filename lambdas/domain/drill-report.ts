@@ -19,8 +19,8 @@
  * if any is error (or there is no service at all); otherwise 0.
  */
 import ms from 'ms';
-import { UsageError } from './errors.js';
 import type { DrillCheck, DrillRecord, DrillStatus, DrillTargets, DrillTrigger } from './drills.js';
+import { UsageError } from './errors.js';
 
 export const DRILL_REPORT_SCHEMA = 'lifeboat.drill-report/v1';
 
@@ -115,11 +115,15 @@ const newestFirst = (a: DrillRecord, b: DrillRecord) =>
   Date.parse(b.createdAt) - Date.parse(a.createdAt) || (a.drillId < b.drillId ? 1 : a.drillId > b.drillId ? -1 : 0);
 const isConclusive = (d: DrillRecord) => d.status === 'passed' || d.status === 'failed' || d.status === 'timed-out';
 const endOf = (d: DrillRecord) => d.finishedAt ?? d.createdAt;
-const secondsBetween = (a: string, b: string) => Math.round((Date.parse(b) - Date.parse(a)) / 1000 * 1000) / 1000;
+const secondsBetween = (a: string, b: string) => Math.round(((Date.parse(b) - Date.parse(a)) / 1000) * 1000) / 1000;
 
 function keptNote(reason: string | null, d: DrillRecord): string | null {
   if (!d.keep) return reason;
-  const note = d.keep.stoppedAt ? `task was kept for inspection until ${d.keep.stoppedAt}` : d.keep.until ? `task kept for inspection until ${d.keep.until}` : `task to be kept ${d.keep.seconds} s after the verdict`;
+  const note = d.keep.stoppedAt
+    ? `task was kept for inspection until ${d.keep.stoppedAt}`
+    : d.keep.until
+      ? `task kept for inspection until ${d.keep.until}`
+      : `task to be kept ${d.keep.seconds} s after the verdict`;
   return reason ? `${reason} [${note}]` : `[${note}]`;
 }
 

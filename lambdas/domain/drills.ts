@@ -14,9 +14,11 @@
  *   code, agent result missing or contradicting the exit code, store unreachable);
  * - `timed-out`: still running at its deadline; the watchdog stopped it. Counts as failed.
  */
+import { DRILL_STARTED_BY_PREFIX } from '../contract/triggers.js';
+import { type EcsTask, overrideEnvironment } from './ecs-task.js';
 import { UsageError } from './errors.js';
+import { buildRunTask, type RunTaskRequest, stampedId, type TaskPlacement, taskPlacement } from './run-task.js';
 import type { ServicePolicy } from './service-policy.js';
-import { buildRunTask, stampedId, taskPlacement, type RunTaskRequest, type TaskPlacement } from './run-task.js';
 
 export type DrillStatus = 'running' | 'passed' | 'failed' | 'error' | 'timed-out';
 export const FINISHED_DRILL_STATUSES: readonly DrillStatus[] = ['passed', 'failed', 'error', 'timed-out'];
@@ -58,11 +60,13 @@ export const DRILL_MODE = 'drill';
  * `drill-20261127T081735Z-9f3c2a1b`: sorts by start time as a plain string, and fits
  * ECS `startedBy` (at most 36 letters, digits, '-', '/', '_'; no '.'), which carries it.
  */
-const DRILL_ID = /^drill-(\d{8}T\d{6}Z)-([0-9a-f]{8})$/;
+const DRILL_ID_WORD = DRILL_STARTED_BY_PREFIX.slice(0, -1);
+const DRILL_ID = new RegExp(`^${DRILL_STARTED_BY_PREFIX}(\\d{8}T\\d{6}Z)-([0-9a-f]{8})$`);
+
 export { ECS_STARTED_BY_MAX } from './run-task.js';
 
 export function makeDrillId(at: Date, random: Uint8Array): string {
-  return stampedId('drill', at, random);
+  return stampedId(DRILL_ID_WORD, at, random);
 }
 
 export function isDrillId(id: string): boolean {
@@ -276,38 +280,30 @@ export function buildDrillRunTask(drill: Pick<DrillRecord, 'service' | 'drillId'
 // ---------------------------------------------------------------------------------------
 // Recognising drill tasks in ECS events
 
-/** The parts of an ECS "Task State Change" event detail that drills look at. */
-export interface EcsTaskDetail {
-  taskArn: string;
-  lastStatus?: string;
-  startedBy?: string;
-  group?: string;
-  stopCode?: string;
-  stoppedReason?: string;
-  createdAt?: string;
-  startedAt?: string;
-  stoppedAt?: string;
-  containers?: { name?: string; exitCode?: number | null; reason?: string; lastStatus?: string }[];
-  overrides?: { containerOverrides?: { name?: string; environment?: { name?: string; value?: string }[] }[] };
+/**
+ * The drill id of a drill task, from `startedBy` or (when something else set `startedBy`)
+ * from the `LIFEBOAT_MODE=drill` container override: the drill record its end belongs to.
+ * Undefined for any other task, and for a drill task without a valid drill id.
+ */
+export function drillIdOfTask(task: Pick<EcsTask, 'startedBy' | 'overrides'>): string | undefined {
+  if (task.startedBy && isDrillId(task.startedBy)) return task.startedBy;
+  const env = overrideEnvironment(task);
+  const id = env[DRILL_ENV.drillId];
+  return env[DRILL_ENV.mode] === DRILL_MODE && id && isDrillId(id) ? id : undefined;
 }
 
 /**
- * The drill id of a drill task, from `startedBy` or (when something else set `startedBy`)
- * from the `LIFEBOAT_MODE=drill` container override; undefined for any other task.
+ * True for a restore-drill task: never a member, never primary, never in discovery.
+ * Recognised by the drill prefix in `startedBy`, or by the `LIFEBOAT_MODE=drill` override
+ * the drill launcher sets (for a drill task whose `startedBy` someone else chose), without
+ * asking for a valid drill id: a task someone marked as a drill by hand has none, and
+ * keeping a doubtful task out of elections is the safe side (a restored copy of old data
+ * must never become primary). Which drill record a task ends is the stricter question
+ * drillIdOfTask answers. Takes a member observation, or the agent's own view of its task.
  */
-export function drillIdOfTask(detail: Pick<EcsTaskDetail, 'startedBy' | 'overrides'>): string | undefined {
-  if (detail.startedBy && isDrillId(detail.startedBy)) return detail.startedBy;
-  for (const o of detail.overrides?.containerOverrides ?? []) {
-    const env = new Map((o.environment ?? []).map((e) => [e.name, e.value]));
-    const id = env.get(DRILL_ENV.drillId);
-    if (env.get(DRILL_ENV.mode) === DRILL_MODE && id && isDrillId(id)) return id;
-  }
-  return undefined;
-}
-
-/** True for a restore-drill task: never a member, never primary, never in discovery. */
-export function isDrillTask(detail: Pick<EcsTaskDetail, 'startedBy' | 'overrides'>): boolean {
-  return drillIdOfTask(detail) !== undefined;
+export function isDrillTask(task: { startedBy?: string; overrideEnvironment?: Record<string, string> }): boolean {
+  if (task.startedBy?.startsWith(DRILL_STARTED_BY_PREFIX)) return true;
+  return task.overrideEnvironment?.[DRILL_ENV.mode] === DRILL_MODE;
 }
 
 /** How the drill task ended, read from a STOPPED event detail. */
@@ -322,7 +318,10 @@ export interface DrillTaskEnd {
   stoppedAt?: string;
 }
 
-export function drillTaskEnd(detail: EcsTaskDetail, containerName: string): DrillTaskEnd {
+export function drillTaskEnd(
+  detail: Pick<EcsTask, 'taskArn' | 'stopCode' | 'stoppedReason' | 'startedAt' | 'stoppedAt' | 'containers'>,
+  containerName: string,
+): DrillTaskEnd {
   const containers = detail.containers ?? [];
   const container = containers.find((c) => c.name === containerName) ?? (containers.length === 1 ? containers[0] : undefined);
   const exitCode = typeof container?.exitCode === 'number' ? container.exitCode : undefined;
@@ -408,7 +407,9 @@ export function concludeDrill(drill: DrillRecord, end: DrillTaskEnd, now: Date):
 function describeOverTarget(drill: DrillRecord, m: { rtoSeconds?: number; overTarget: ('rto' | 'rpo')[] }): string {
   return m.overTarget
     .map((t) =>
-      t === 'rto' ? `RTO ${formatSeconds(m.rtoSeconds!)} > ${formatSeconds(drill.targets.rtoSeconds!)}` : `RPO ${formatSeconds(drill.rpoSeconds)} > ${formatSeconds(drill.targets.rpoSeconds!)}`,
+      t === 'rto'
+        ? `RTO ${formatSeconds(m.rtoSeconds!)} > ${formatSeconds(drill.targets.rtoSeconds!)}`
+        : `RPO ${formatSeconds(drill.rpoSeconds)} > ${formatSeconds(drill.targets.rpoSeconds!)}`,
     )
     .join(', ');
 }
@@ -420,7 +421,11 @@ function describeOverTarget(drill: DrillRecord, m: { rtoSeconds?: number; overTa
  */
 export function keptConclusion(drill: DrillRecord, now: Date): DrillConclusion | undefined {
   if (!drill.keep || !drill.agent) return undefined;
-  const base = concludeDrill(drill, { taskArn: drill.taskArn ?? '', exitCode: drill.agent.outcome === 'passed' ? 0 : 1, ...(drill.taskStartedAt ? { startedAt: drill.taskStartedAt } : {}) }, now);
+  const base = concludeDrill(
+    drill,
+    { taskArn: drill.taskArn ?? '', exitCode: drill.agent.outcome === 'passed' ? 0 : 1, ...(drill.taskStartedAt ? { startedAt: drill.taskStartedAt } : {}) },
+    now,
+  );
   return {
     ...base,
     finishedAt: now.toISOString(),
@@ -488,5 +493,11 @@ export function truncateOutput(text: string, maxBytes = DRILL_OUTPUT_LIMIT_BYTES
   if (bytes.length <= maxBytes) return text;
   const marker = OUTPUT_CUT_MARKER;
   // Cutting inside a multi-byte character leaves a replacement char at the start; drop it.
-  return marker + bytes.subarray(bytes.length - maxBytes).toString('utf8').replace(/^\uFFFD+/, '');
+  return (
+    marker +
+    bytes
+      .subarray(bytes.length - maxBytes)
+      .toString('utf8')
+      .replace(/^\uFFFD+/, '')
+  );
 }

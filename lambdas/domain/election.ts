@@ -11,15 +11,100 @@
 import type { Lease, Member } from './membership.js';
 import type { FailoverPolicy } from './service-policy.js';
 
-/** A member may become primary: running, meant to run, alive, not leaving, not a drill. */
+// ---------------------------------------------------------------------------------------
+// The rules, as data
+//
+// Eligibility, loss and staying are written once, here, as conditions over a member's
+// fields. The same data is evaluated by `holds` below (the domain, the memory model) and
+// rendered into the ConditionExpressions of the DynamoDB store's election transaction,
+// heartbeat and enqueue (adapters/dynamo-condition.ts). A comparison with a field the member does not have is
+// false, in `holds` as in DynamoDB, so they cannot disagree on a missing field.
+// test/integration/election-rule.test.ts checks on generated members that they agree.
+
+/** The times a rule is evaluated at. */
+export interface RuleTimes {
+  now?: number;
+  cutoff?: number;
+}
+
+/** The member fields the rules read: ECS's statuses and the times the agent and ECS set. */
+export type RuleMember = Partial<Pick<Member, 'lastStatus' | 'desiredStatus' | 'goneAt' | 'aliveUntil'>>;
+type TextField = 'lastStatus' | 'desiredStatus';
+type TimeField = 'goneAt' | 'aliveUntil';
+
+/** A condition over one member's fields. */
+export type MemberRule =
+  | { test: 'equals'; field: TextField; value: string }
+  | { test: 'absent'; field: keyof RuleMember }
+  /** field > time (false when the field is missing). */
+  | { test: 'after'; field: TimeField; time: keyof RuleTimes }
+  /** field <= time (false when the field is missing). */
+  | { test: 'notAfter'; field: TimeField; time: keyof RuleTimes }
+  | { test: 'all' | 'any'; of: readonly MemberRule[] };
+
+/** The signs that a primary is going or gone: ECS or its agent said so (goneAt), or its lease ran out. */
+export const LOSS_SIGNS = ['goneAt', 'aliveUntil'] as const satisfies readonly TimeField[];
+
+/**
+ * The member is not going away (nobody set `goneAt`): it may renew its heartbeat and be
+ * handed commands. Once it is going away, both are refused and it is never elected.
+ */
+export const STAYING: MemberRule = { test: 'absent', field: 'goneAt' };
+
+/** A member may become primary at `now`: running, meant to run, not leaving, alive. */
+export const ELIGIBILITY: MemberRule = {
+  test: 'all',
+  of: [
+    { test: 'equals', field: 'lastStatus', value: 'RUNNING' },
+    { test: 'equals', field: 'desiredStatus', value: 'RUNNING' },
+    STAYING,
+    { test: 'after', field: 'aliveUntil', time: 'now' },
+  ],
+};
+
+/** The primary counts as lost at `cutoff`: one of its loss signs is at or before it. */
+export const LOSS: MemberRule = { test: 'any', of: LOSS_SIGNS.map((field) => ({ test: 'notAfter', field, time: 'cutoff' }) as const) };
+
+/** Evaluates a rule on a member. */
+export function holds(rule: MemberRule, m: RuleMember, times: RuleTimes): boolean {
+  const time = (name: keyof RuleTimes): number => {
+    const t = times[name];
+    if (t === undefined) throw new Error(`election rule needs the time "${name}", which was not given`);
+    return t;
+  };
+  switch (rule.test) {
+    case 'equals':
+      return m[rule.field] === rule.value;
+    case 'absent':
+      return m[rule.field] === undefined;
+    case 'after': {
+      const v = m[rule.field];
+      return v !== undefined && v > time(rule.time);
+    }
+    case 'notAfter': {
+      const v = m[rule.field];
+      return v !== undefined && v <= time(rule.time);
+    }
+    case 'all':
+      return rule.of.every((r) => holds(r, m, times));
+    case 'any':
+      return rule.of.some((r) => holds(r, m, times));
+  }
+}
+
+/** The member is not going away (STAYING). */
+export function isStaying(m: RuleMember): boolean {
+  return holds(STAYING, m, {});
+}
+
+/** A member may become primary: running, meant to run, alive, not leaving (ELIGIBILITY). */
 export function isEligible(m: Member, now: number): boolean {
-  return (
-    m.lastStatus === 'RUNNING' &&
-    m.desiredStatus === 'RUNNING' &&
-    m.goneAt === undefined &&
-    m.aliveUntil !== undefined &&
-    m.aliveUntil > now
-  );
+  return holds(ELIGIBILITY, m, { now });
+}
+
+/** The (previous) primary counts as lost at `cutoff` (LOSS). */
+export function isLostAt(m: Member, cutoff: number): boolean {
+  return holds(LOSS, m, { cutoff });
 }
 
 /** Best first: freshest data, then higher priority, then oldest, then task ARN. */
@@ -38,23 +123,23 @@ export function rankCandidates(members: readonly Member[], now: number): Member[
 }
 
 /**
- * Since when the primary counts as lost: the earlier of "started going away" (ECS or its
- * own agent said so) and "lease ran out". -Infinity when there is no primary at all (no
- * lease, or the holder's member item is gone), +Infinity while neither has happened.
- * The same rule is written as a DynamoDB condition in the coordination store.
+ * Since when the primary counts as lost: the earliest of its LOSS_SIGNS ("started going
+ * away", "lease ran out"), so `primaryLostAt(lease, m) <= cutoff` exactly when
+ * `isLostAt(m, cutoff)`. -Infinity when there is no primary at all (no lease, or the
+ * holder's member item is gone), +Infinity while neither has happened.
  */
 export function primaryLostAt(lease: Lease | undefined, holder: Member | undefined): number {
   if (!lease || !holder) return Number.NEGATIVE_INFINITY;
-  return Math.min(holder.goneAt ?? Number.POSITIVE_INFINITY, holder.aliveUntil ?? Number.POSITIVE_INFINITY);
+  return Math.min(...LOSS_SIGNS.map((sign) => holder[sign] ?? Number.POSITIVE_INFINITY));
 }
 
 /**
  * The write an elector makes, as one transaction:
  *   - the lease moves from `observedTerm` to `observedTerm + 1`, held by `candidate`
  *     (condition: the lease is still at `observedTerm`, or absent when that is 0);
- *   - the previous holder, if any, loses `primaryTerm` (condition: it is still lost at
- *     `lostCutoff`, i.e. lost for at least the failover timeout — or its item is gone);
- *   - the candidate gets `primaryTerm` (condition: still eligible at `now`).
+ *   - the previous holder, if any, loses `primaryTerm` (condition: LOSS at `lostCutoff`,
+ *     i.e. lost for at least the failover timeout — or its item is gone);
+ *   - the candidate gets `primaryTerm` (condition: ELIGIBILITY at `now`).
  */
 export interface ElectionRequest {
   service: string;
@@ -132,7 +217,7 @@ export function decideFailover(
 export type Role = { kind: 'primary'; term: number } | { kind: 'replica' } | { kind: 'leaving' };
 
 export function roleOf(member: Member | undefined): Role {
-  if (!member || member.goneAt !== undefined) return { kind: 'leaving' };
+  if (!member || !isStaying(member)) return { kind: 'leaving' };
   return member.primaryTerm !== undefined ? { kind: 'primary', term: member.primaryTerm } : { kind: 'replica' };
 }
 

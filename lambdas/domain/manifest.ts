@@ -136,7 +136,13 @@ export function validateManifest(doc: unknown): Manifest {
   if (typeof m.service !== 'string' || typeof m.id !== 'string') fail('service or id missing');
   if (!Array.isArray(m.parts) || !Array.isArray(m.entries)) fail('parts or entries missing');
   m.parts.forEach((p, i) => {
-    if (typeof p?.key !== 'string' || !isNonNegInt(p.size) || typeof p.sha256 !== 'string' || !HEX64.test(p.sha256) || (p.compression !== 'zstd' && p.compression !== 'none')) {
+    if (
+      typeof p?.key !== 'string' ||
+      !isNonNegInt(p.size) ||
+      typeof p.sha256 !== 'string' ||
+      !HEX64.test(p.sha256) ||
+      (p.compression !== 'zstd' && p.compression !== 'none')
+    ) {
       fail(`part ${i} is malformed`);
     }
   });

@@ -11,7 +11,7 @@
  *
  * Times are epoch milliseconds.
  */
-import { DRILL_ENV as DRILL_OVERRIDE_ENV, DRILL_MODE } from './drills.js';
+import { type EcsTask, overrideEnvironment } from './ecs-task.js';
 
 /** A request for the agent (e.g. "take a snapshot now"), delivered at least once. */
 export interface MemberCommand {
@@ -85,7 +85,7 @@ export function withExpiry(lease: Lease | undefined, members: readonly Member[])
   return until === undefined ? lease : { ...lease, expiresAt: until };
 }
 
-/** What ECS says about one task, normalised from an event or from DescribeTasks. */
+/** What ECS says about one task, as a member needs it (observationFromEcsTask). */
 export interface TaskObservation {
   taskArn: string;
   clusterArn?: string;
@@ -124,21 +124,6 @@ export const ECS_MEMBER_FIELDS = [
   'exitCodes',
 ] as const satisfies readonly (keyof TaskObservation & keyof Member)[];
 
-/** `startedBy` prefix of drill tasks launched by Lifeboat (drill ids, domain/drills.ts). */
-export const DRILL_STARTED_BY_PREFIX = 'drill-';
-
-/**
- * Drill tasks restore a snapshot in a throw-away task; they are never members and never
- * primary, even though they run the service's task definition. Recognised by the drill id
- * in `startedBy`, or by the `LIFEBOAT_MODE=drill` override the drill launcher sets (for a
- * drill task whose `startedBy` someone else chose). Deliberately looser than
- * `drillIdOfTask`: keeping a doubtful task out of elections is the safe side.
- */
-export function isDrillTask(task: { startedBy?: string; overrideEnvironment?: Record<string, string> }): boolean {
-  if (task.startedBy?.startsWith(DRILL_STARTED_BY_PREFIX)) return true;
-  return task.overrideEnvironment?.[DRILL_OVERRIDE_ENV.mode] === DRILL_MODE;
-}
-
 /** The ECS service name of a task's group (`service:wiki` → `wiki`), if it belongs to one. */
 export function ecsServiceOfGroup(group: string | undefined): string | undefined {
   return group?.startsWith('service:') ? group.slice('service:'.length) : undefined;
@@ -175,40 +160,14 @@ export function toEpochMs(value: unknown): number | undefined {
   return undefined;
 }
 
-/**
- * The fields an ECS task has both in a "ECS Task State Change" event's `detail` and in a
- * DescribeTasks answer (times are ISO strings in events, Dates from the SDK).
- */
-export interface EcsTaskLike {
-  taskArn?: string;
-  clusterArn?: string;
-  lastStatus?: string;
-  desiredStatus?: string;
-  version?: number;
-  group?: string;
-  startedBy?: string;
-  taskDefinitionArn?: string;
-  startedAt?: string | Date;
-  stoppingAt?: string | Date;
-  stoppedAt?: string | Date;
-  updatedAt?: string | Date;
-  stopCode?: string;
-  stoppedReason?: string;
-  attachments?: { type?: string; details?: { name?: string; value?: string }[] }[];
-  containers?: { name?: string; exitCode?: number | null; networkInterfaces?: { privateIpv4Address?: string }[] }[];
-  overrides?: { containerOverrides?: { environment?: { name?: string; value?: string }[] }[] };
-}
-
-/** Normalises an ECS task; undefined when it lacks what a member needs (ARN, statuses, version). */
-export function observationFromEcsTask(task: EcsTaskLike): TaskObservation | undefined {
-  if (!task.taskArn || !task.lastStatus || !task.desiredStatus || typeof task.version !== 'number') return undefined;
+/** What a member needs to know of an ECS task (domain/ecs-task.ts), in epoch ms. */
+export function observationFromEcsTask(task: EcsTask): TaskObservation {
   // awsvpc tasks carry the address on their ENI attachment; bridge/host mode on containers.
   const eni = task.attachments?.find((a) => a.type === 'eni' || a.type === 'ElasticNetworkInterface');
   const ip =
     eni?.details?.find((d) => d.name === 'privateIPv4Address')?.value ??
     task.containers?.flatMap((c) => c.networkInterfaces ?? []).find((n) => n.privateIpv4Address)?.privateIpv4Address;
-  const env: Record<string, string> = {};
-  for (const c of task.overrides?.containerOverrides ?? []) for (const v of c.environment ?? []) if (v.name) env[v.name] = v.value ?? '';
+  const env = overrideEnvironment(task);
   const obs: TaskObservation = {
     taskArn: task.taskArn,
     lastStatus: task.lastStatus,

@@ -196,9 +196,12 @@ export function selectEntries(entries: Iterable<SelectableEntry>, options: { inc
   ];
   const unmatched = hits.filter((h) => h.matched === 0);
   if (unmatched.length > 0) {
-    throw new UsageError(`${unmatched.map((h) => `--${h.kind} ${JSON.stringify(h.pattern)}`).join(', ')} matched nothing in the snapshot; nothing was written`, {
-      hint: 'check the path with `lifeboat ls SNAPSHOT` (paths are relative to the data directory, like db/base)',
-    });
+    throw new UsageError(
+      `${unmatched.map((h) => `--${h.kind} ${JSON.stringify(h.pattern)}`).join(', ')} matched nothing in the snapshot; nothing was written`,
+      {
+        hint: 'check the path with `lifeboat ls SNAPSHOT` (paths are relative to the data directory, like db/base)',
+      },
+    );
   }
   if (include.length > 0 && selected.size === 0) {
     throw new UsageError('the patterns select no path (every match is excluded); nothing was written', { hint: 'loosen --exclude' });

@@ -1,7 +1,8 @@
 /**
  * Retention policies: the restic-style keep rules of a service, their text form
  * (`last=3,daily=7,weekly=4,monthly=12,yearly=2,within=2d`) and the checks that refuse a
- * policy before it can delete anything. Pure.
+ * policy before it can delete anything. Pure. The counted rules are the rows of
+ * keep-rules.ts; this file iterates them.
  *
  * `within` uses restic's duration grammar, `<n>y<n>m<n>d<n>h` (years, months, days,
  * hours; `m` is months), because its meaning is restic's too: calendar arithmetic back
@@ -10,11 +11,26 @@
  */
 import { IANAZone } from 'luxon';
 import { RetentionPolicyError } from './errors.js';
-import type { RetentionPolicy } from './service-policy.js';
+import { KEEP_RULES, KEEP_WITHIN, type KeepCounts, type KeepRuleName } from './keep-rules.js';
 
-/** The counted rules, in restic's order (which is also the order reasons are listed in). */
-export const KEEP_COUNT_RULES = ['last', 'hourly', 'daily', 'weekly', 'monthly', 'yearly'] as const;
-export type KeepCountRule = (typeof KEEP_COUNT_RULES)[number];
+/**
+ * The `retention` section of a service policy: restic-style keep rules (see
+ * keep-rules.ts and retention.ts); any rule left out keeps nothing by itself, and a
+ * policy with no rule is refused rather than applied.
+ */
+export interface RetentionPolicy extends KeepCounts {
+  /** EventBridge Scheduler expression for the sweep. */
+  schedule?: string;
+  /** Keep everything newer than this (relative to the newest snapshot), e.g. "2d", "36h". */
+  within?: string;
+  /** IANA time zone for calendar periods (default UTC). */
+  timezone?: string;
+  /**
+   * `uploading` catalog entries and incomplete multipart uploads older than this are
+   * reaped by the sweep (default 86400). Must exceed the longest snapshot upload.
+   */
+  reapAfterSeconds?: number;
+}
 
 /** restic's `Duration`: calendar years, months and days, then hours. */
 export interface KeepWithin {
@@ -26,8 +42,8 @@ export interface KeepWithin {
 
 /** A checked policy, ready for the planner. */
 export interface RetentionRules {
-  /** 0 = rule off. */
-  counts: Readonly<Record<KeepCountRule, number>>;
+  /** By rule name; 0 = rule off. */
+  counts: Readonly<Record<KeepRuleName, number>>;
   within?: { text: string; duration: KeepWithin };
   /** IANA time zone the calendar periods are computed in. */
   timezone: string;
@@ -38,11 +54,13 @@ export const DEFAULT_RETENTION_TIMEZONE = 'UTC';
 export const DEFAULT_REAP_AFTER_SECONDS = 24 * 3600;
 export const MIN_REAP_AFTER_SECONDS = 3600;
 
-const SPEC_KEYS = [...KEEP_COUNT_RULES, 'within'] as const;
-type SpecKey = (typeof SPEC_KEYS)[number];
+const COUNT_TOKENS = KEEP_RULES.map((r) => r.token).join(', ');
+const SPEC_TOKENS = `${COUNT_TOKENS}, ${KEEP_WITHIN.token}`;
 
-const POLICY_HINT =
-  'give at least one keep rule, e.g. "last=7,daily=14,weekly=8,monthly=12" (rules: last, hourly, daily, weekly, monthly, yearly = counts; within = a duration like 2d, 36h, 1y6m)';
+const POLICY_HINT = `give at least one keep rule, e.g. "last=7,daily=14,weekly=8,monthly=12" (rules: ${COUNT_TOKENS} = counts; ${KEEP_WITHIN.token} = a duration like 2d, 36h, 1y6m)`;
+
+/** Each rule and what it keeps, for the message about an unknown one. */
+const RULES_HINT = [...KEEP_RULES, KEEP_WITHIN].map((r) => `${r.token}=${r === KEEP_WITHIN ? 'd' : 'n'} keeps ${r.description}`).join('; ');
 
 /** Parses restic's duration grammar: `2d`, `36h`, `1y6m`, `1m14d`. Units y, m (months), d, h, each at most once. */
 export function parseKeepWithin(text: string, what = 'within'): KeepWithin {
@@ -88,28 +106,34 @@ const isZeroDuration = (d: KeepWithin) => d.years === 0 && d.months === 0 && d.d
  */
 export function parseRetentionSpec(text: string): RetentionPolicy {
   const policy: RetentionPolicy = {};
-  const seen = new Set<SpecKey>();
+  const seen = new Set<string>();
   const hint = `write it as comma-separated rules, e.g. "last=3,daily=7,weekly=4,monthly=12,yearly=2,within=2d"`;
   for (const raw of text.split(',')) {
     const item = raw.trim();
     if (item === '') continue;
     const eq = item.indexOf('=');
     if (eq === -1) throw new RetentionPolicyError(`retention rule ${JSON.stringify(item)} has no "="`, { hint });
-    const key = item.slice(0, eq).trim().replace(/^keep-/, '') as SpecKey;
+    const token = item
+      .slice(0, eq)
+      .trim()
+      .replace(/^keep-/, '');
     const value = item.slice(eq + 1).trim();
-    if (!SPEC_KEYS.includes(key)) {
-      throw new RetentionPolicyError(`unknown retention rule ${JSON.stringify(item.slice(0, eq).trim())}; rules are ${SPEC_KEYS.join(', ')}`, { hint });
+    const rule = KEEP_RULES.find((r) => r.token === token); // undefined: within, or unknown
+    if (rule === undefined && token !== KEEP_WITHIN.token) {
+      throw new RetentionPolicyError(`unknown retention rule ${JSON.stringify(item.slice(0, eq).trim())}; rules are ${SPEC_TOKENS}`, {
+        hint: `${hint}; ${RULES_HINT}`,
+      });
     }
-    if (seen.has(key)) throw new RetentionPolicyError(`retention rule "${key}" is given twice`, { hint });
-    seen.add(key);
-    if (key === 'within') {
-      parseKeepWithin(value, 'within');
+    if (seen.has(token)) throw new RetentionPolicyError(`retention rule "${token}" is given twice`, { hint });
+    seen.add(token);
+    if (rule === undefined) {
+      parseKeepWithin(value, token);
       policy.within = value;
     } else {
       if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) {
-        throw new RetentionPolicyError(`retention rule ${key}=${JSON.stringify(value)} must be a whole number (0 or more)`, { hint });
+        throw new RetentionPolicyError(`retention rule ${token}=${JSON.stringify(value)} must be a whole number (0 or more)`, { hint });
       }
-      policy[key] = Number(value);
+      policy[rule.jsonKey] = Number(value);
     }
   }
   return policy;
@@ -118,8 +142,8 @@ export function parseRetentionSpec(text: string): RetentionPolicy {
 /** The canonical text form of a policy's keep rules, for messages and output. */
 export function formatRetentionSpec(policy: RetentionPolicy): string {
   const parts: string[] = [];
-  for (const rule of KEEP_COUNT_RULES) if (policy[rule] !== undefined) parts.push(`${rule}=${policy[rule]}`);
-  if (policy.within !== undefined) parts.push(`within=${policy.within}`);
+  for (const rule of KEEP_RULES) if (policy[rule.jsonKey] !== undefined) parts.push(`${rule.token}=${policy[rule.jsonKey]}`);
+  if (policy.within !== undefined) parts.push(`${KEEP_WITHIN.token}=${policy.within}`);
   return parts.join(',');
 }
 
@@ -132,10 +156,10 @@ export function isValidTimeZone(zone: string): boolean {
  * empty section is allowed here: a service without retention is simply never swept.
  */
 export function validateRetentionPolicy(policy: RetentionPolicy, path = 'retention'): void {
-  for (const rule of KEEP_COUNT_RULES) {
-    const v = policy[rule];
+  for (const { jsonKey } of KEEP_RULES) {
+    const v = policy[jsonKey];
     if (v !== undefined && (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)) {
-      throw new RetentionPolicyError(`${path}.${rule} is ${JSON.stringify(v)}; it must be a whole number (0 or more)`, { hint: POLICY_HINT });
+      throw new RetentionPolicyError(`${path}.${jsonKey} is ${JSON.stringify(v)}; it must be a whole number (0 or more)`, { hint: POLICY_HINT });
     }
   }
   if (policy.within !== undefined) {
@@ -149,9 +173,12 @@ export function validateRetentionPolicy(policy: RetentionPolicy, path = 'retenti
   }
   const reap = policy.reapAfterSeconds;
   if (reap !== undefined && (typeof reap !== 'number' || !Number.isSafeInteger(reap) || reap < MIN_REAP_AFTER_SECONDS)) {
-    throw new RetentionPolicyError(`${path}.reapAfterSeconds is ${JSON.stringify(reap)}; it must be a whole number of seconds, at least ${MIN_REAP_AFTER_SECONDS}`, {
-      hint: 'it must exceed the longest snapshot upload, or a running snapshot would be reaped',
-    });
+    throw new RetentionPolicyError(
+      `${path}.reapAfterSeconds is ${JSON.stringify(reap)}; it must be a whole number of seconds, at least ${MIN_REAP_AFTER_SECONDS}`,
+      {
+        hint: 'it must exceed the longest snapshot upload, or a running snapshot would be reaped',
+      },
+    );
   }
 }
 
@@ -164,7 +191,9 @@ export function retentionRules(policy: RetentionPolicy, owner: string, timezoneO
   validateRetentionPolicy(policy);
   const timezone = timezoneOverride ?? policy.timezone ?? DEFAULT_RETENTION_TIMEZONE;
   if (!isValidTimeZone(timezone)) {
-    throw new RetentionPolicyError(`time zone ${JSON.stringify(timezone)} is not an IANA time zone`, { hint: 'use a name like Europe/Berlin, America/New_York or UTC' });
+    throw new RetentionPolicyError(`time zone ${JSON.stringify(timezone)} is not an IANA time zone`, {
+      hint: 'use a name like Europe/Berlin, America/New_York or UTC',
+    });
   }
   const spec = formatRetentionSpec(policy);
   if (spec === '') {
@@ -172,9 +201,9 @@ export function retentionRules(policy: RetentionPolicy, owner: string, timezoneO
       hint: POLICY_HINT,
     });
   }
-  const counts = Object.fromEntries(KEEP_COUNT_RULES.map((r) => [r, policy[r] ?? 0])) as Record<KeepCountRule, number>;
+  const counts = Object.fromEntries(KEEP_RULES.map((r) => [r.name, policy[r.jsonKey] ?? 0])) as Record<KeepRuleName, number>;
   const duration = policy.within === undefined ? undefined : parseKeepWithin(policy.within);
-  const keepsSomething = KEEP_COUNT_RULES.some((r) => counts[r] > 0) || (duration !== undefined && !isZeroDuration(duration));
+  const keepsSomething = KEEP_RULES.some((r) => counts[r.name] > 0) || (duration !== undefined && !isZeroDuration(duration));
   if (!keepsSomething) {
     throw new RetentionPolicyError(`the retention policy "${spec}" of ${owner} keeps nothing: it would delete every snapshot; refusing`, {
       hint: POLICY_HINT,

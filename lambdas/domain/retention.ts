@@ -1,16 +1,17 @@
 /**
  * The retention planner: which snapshots a service keeps, and why. Pure: plain data in,
- * plain data out; the sweep (control/retention-sweep.ts) acts on the plan.
+ * plain data out; the sweep (control/retention.ts) acts on the plan.
  *
  * Semantics are restic's `forget` (internal/data/snapshot_policy.go, restic ≥ 0.17):
  *
  * - Snapshots are walked newest first (ties: larger id first).
- * - keep-last n keeps the n newest. keep-hourly/daily/weekly/monthly/yearly n: for the
- *   last n periods that contain a snapshot, keep the newest snapshot in each. Periods are
- *   calendar periods of the wall clock in the policy's IANA time zone: an hour is a local
- *   wall-clock hour (so the repeated hour when clocks go back is one period), a day runs
- *   from local midnight to midnight (23 or 25 hours on DST days), weeks are ISO weeks
- *   starting Monday, months and years are calendar months and years.
+ * - keep-last n keeps the n newest. keep-hourly/daily/weekly/monthly/quarterly/yearly n:
+ *   for the last n periods that contain a snapshot, keep the newest snapshot in each.
+ *   Periods are calendar periods of the wall clock in the policy's IANA time zone: an hour
+ *   is a local wall-clock hour (so the repeated hour when clocks go back is one period), a
+ *   day runs from local midnight to midnight (23 or 25 hours on DST days), weeks are ISO
+ *   weeks starting Monday, months, quarters and years are calendar ones. The rules and
+ *   their periods are the rows of keep-rules.ts (quarterly is Lifeboat's; restic has none).
  * - When a rule still has count left at the oldest snapshot, that oldest snapshot is kept
  *   too ("oldest daily snapshot"): a young history is not thinned below what the rule
  *   asked for, and the longest history possible is kept.
@@ -29,7 +30,8 @@
  */
 import { DateTime } from 'luxon';
 import { RetentionPolicyError, UsageError } from './errors.js';
-import { KEEP_COUNT_RULES, type KeepCountRule, type KeepWithin, type RetentionRules } from './retention-policy.js';
+import { KEEP_RULES, type KeepRuleName, keepRule, WallClock } from './keep-rules.js';
+import type { KeepWithin, RetentionRules } from './retention-policy.js';
 import { ZoneOffsets } from './zone-offsets.js';
 
 export interface RetentionCandidate {
@@ -47,7 +49,7 @@ export interface RetentionCandidate {
 }
 
 export type KeepReason =
-  | { kind: 'rule'; rule: KeepCountRule; oldest: boolean }
+  | { kind: 'rule'; rule: KeepRuleName; oldest: boolean }
   | { kind: 'within'; within: string }
   | { kind: 'newest-verified' }
   | { kind: 'in-use'; holders: readonly string[] }
@@ -72,21 +74,6 @@ export interface RetentionPlan {
 }
 
 const HOUR = 3_600_000;
-const DAY = 86_400_000;
-
-/** Month number since year 0 (year * 12 + month - 1) of a day count since 1970-01-01. */
-function monthOfDay(days: number): number {
-  // Howard Hinnant's civil_from_days, proleptic Gregorian.
-  const z = days + 719_468;
-  const era = Math.floor(z / 146_097);
-  const doe = z - era * 146_097;
-  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365);
-  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
-  const mp = Math.floor((5 * doy + 2) / 153);
-  const month = mp < 10 ? mp + 3 : mp - 9;
-  const year = yoe + era * 400 + (month <= 2 ? 1 : 0);
-  return year * 12 + month - 1;
-}
 
 /** The instant `d` before `anchor`, restic style: calendar part on the local date, then hours. */
 export function withinCutoff(anchor: number, d: KeepWithin, timezone: string): number {
@@ -153,17 +140,19 @@ export function planRetention(snapshots: readonly RetentionCandidate[], rules: R
     }
   }
   // No snapshot in the past (a clock running ahead): restic then keeps everything within.
-  const cutoff = rules.within === undefined ? undefined : anchor === undefined ? Number.NEGATIVE_INFINITY : withinCutoff(anchor, rules.within.duration, rules.timezone);
+  const cutoff =
+    rules.within === undefined ? undefined : anchor === undefined ? Number.NEGATIVE_INFINITY : withinCutoff(anchor, rules.within.duration, rules.timezone);
 
-  const offsets = new ZoneOffsets(rules.timezone);
-  const left = KEEP_COUNT_RULES.map((r) => rules.counts[r]);
-  const last = [Number.NaN, Number.NaN, Number.NaN, Number.NaN, Number.NaN, Number.NaN];
-  const active = left.some((c) => c > 0);
+  // The rules with count left, in table order (the order reasons are listed in); a rule
+  // leaves these lists when its count runs out, so the walk only asks the ones still counting.
+  const inUse = KEEP_RULES.filter((r) => rules.counts[r.name] > 0);
+  let m = inUse.length;
+  const period = inUse.map((r) => r.period);
+  const name = inUse.map((r) => r.name);
+  const left = inUse.map((r) => rules.counts[r.name]);
+  const last = inUse.map(() => Number.NaN); // each rule's current period key
+  const clock = new WallClock(new ZoneOffsets(rules.timezone));
   const withinReason: KeepReason | undefined = rules.within ? { kind: 'within', within: rules.within.text } : undefined;
-  // Period keys of the previous snapshot's day, reused while snapshots stay on one local day.
-  let keyDay = Number.NaN;
-  let keyWeek = 0;
-  let keyMonth = 0;
   let kept = 0;
 
   for (let i = 0; i < n; i++) {
@@ -171,23 +160,20 @@ export function planRetention(snapshots: readonly RetentionCandidate[], rules: R
     const t = snapshots[index]!.time;
     let why: KeepReason[] | undefined;
     if (cutoff !== undefined && t > cutoff) why = [withinReason!];
-    if (active) {
-      const local = t + offsets.offsetMs(t);
-      const day = Math.floor(local / DAY);
-      if (day !== keyDay) {
-        keyDay = day;
-        keyWeek = day - ((((day + 3) % 7) + 7) % 7); // the Monday of its ISO week (1970-01-01 was a Thursday)
-        keyMonth = monthOfDay(day);
-      }
+    if (m > 0) {
+      clock.set(i, t);
       const oldest = i === n - 1;
-      for (let r = 0; r < 6; r++) {
-        if (left[r]! <= 0) continue;
-        const key = r === 0 ? i : r === 1 ? Math.floor(local / HOUR) : r === 2 ? day : r === 3 ? keyWeek : r === 4 ? keyMonth : Math.floor(keyMonth / 12);
+      for (let r = 0; r < m; r++) {
+        const key = period[r]!(clock);
         const same = key === last[r];
         if (!same || oldest) {
           last[r] = key;
-          left[r]!--;
-          (why ??= []).push({ kind: 'rule', rule: KEEP_COUNT_RULES[r]!, oldest: same });
+          (why ??= []).push({ kind: 'rule', rule: name[r]!, oldest: same });
+          if (--left[r]! === 0) {
+            for (const list of [period, name, left, last] as unknown[][]) list.splice(r, 1);
+            r--;
+            m--;
+          }
         }
       }
     }
@@ -239,25 +225,19 @@ export function plannedDeletions(plan: RetentionPlan): number[] {
   return out;
 }
 
-const PERIOD_FORMAT: Record<Exclude<KeepCountRule, 'last'>, string> = {
-  hourly: 'yyyy-MM-dd HH:00',
-  daily: 'yyyy-MM-dd',
-  weekly: "kkkk-'W'WW",
-  monthly: 'yyyy-MM',
-  yearly: 'yyyy',
-};
-
-/** The period a snapshot falls in for a rule, as a person reads it (local to the policy's zone). */
-export function periodLabel(rule: Exclude<KeepCountRule, 'last'>, time: number, timezone: string): string {
-  return DateTime.fromMillis(time, { zone: timezone }).toFormat(PERIOD_FORMAT[rule]);
+/** The period a snapshot falls in for a rule, as a person reads it (local to the policy's zone); undefined for `last`. */
+export function periodLabel(rule: KeepRuleName, time: number, timezone: string): string | undefined {
+  const { label } = keepRule(rule);
+  return label === undefined ? undefined : DateTime.fromMillis(time, { zone: timezone }).toFormat(label);
 }
 
 /** One line per reason, for people and for the JSON output. */
 export function describeReason(reason: KeepReason, time: number, timezone: string): string {
   switch (reason.kind) {
-    case 'rule':
-      if (reason.rule === 'last') return 'last snapshot';
-      return `${reason.oldest ? 'oldest ' : ''}${reason.rule} snapshot (${periodLabel(reason.rule, time, timezone)})`;
+    case 'rule': {
+      const period = periodLabel(reason.rule, time, timezone);
+      return `${reason.oldest ? 'oldest ' : ''}${reason.rule} snapshot${period === undefined ? '' : ` (${period})`}`;
+    }
     case 'within':
       return `within ${reason.within} of the newest`;
     case 'newest-verified':
@@ -315,11 +295,15 @@ export function candidatesFromJson(doc: unknown, timezone: string, source = 'the
     if (typeof time !== 'string') throw new UsageError(`${where} (${JSON.stringify(id)}) has no "time" string`, { hint });
     const parsed = DateTime.fromISO(time, { zone: timezone });
     if (!parsed.isValid) {
-      throw new UsageError(`${where} (${JSON.stringify(id)}) has time ${JSON.stringify(time)}, which is not ISO-8601: ${parsed.invalidExplanation ?? parsed.invalidReason}`, {
-        hint: 'write times like 2026-11-27T08:00:00Z or 2026-11-27T09:00:00+01:00',
-      });
+      throw new UsageError(
+        `${where} (${JSON.stringify(id)}) has time ${JSON.stringify(time)}, which is not ISO-8601: ${parsed.invalidExplanation ?? parsed.invalidReason}`,
+        {
+          hint: 'write times like 2026-11-27T08:00:00Z or 2026-11-27T09:00:00+01:00',
+        },
+      );
     }
-    if (verified !== undefined && typeof verified !== 'boolean') throw new UsageError(`${where} (${JSON.stringify(id)}) has a "verified" that is not true or false`);
+    if (verified !== undefined && typeof verified !== 'boolean')
+      throw new UsageError(`${where} (${JSON.stringify(id)}) has a "verified" that is not true or false`);
     return { id, time: parsed.toMillis(), ...(verified ? { verified: true } : {}) };
   });
 }

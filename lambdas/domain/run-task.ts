@@ -38,7 +38,10 @@ export const ECS_STARTED_BY_MAX = 36;
  * prefix, fits `startedBy`.
  */
 export function stampedId(prefix: string, at: Date, random: Uint8Array): string {
-  const stamp = at.toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/[-:]/g, '');
+  const stamp = at
+    .toISOString()
+    .replace(/\.\d{3}Z$/, 'Z')
+    .replace(/[-:]/g, '');
   return `${prefix}-${stamp}-${Buffer.from(random.subarray(0, 4)).toString('hex').padStart(8, '0')}`;
 }
 

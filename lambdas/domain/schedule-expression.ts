@@ -26,7 +26,8 @@ import { Cron } from 'croner';
 import { DateTime } from 'luxon';
 import { UsageError } from './errors.js';
 
-const CRON_HINT = 'write cron(minutes hours day-of-month month day-of-week year) with "?" in one of the two day fields, e.g. cron(0 3 * * ? *) for 03:00 every day';
+const CRON_HINT =
+  'write cron(minutes hours day-of-month month day-of-week year) with "?" in one of the two day fields, e.g. cron(0 3 * * ? *) for 03:00 every day';
 const RATE_HINT = 'write rate(<whole number> minute|minutes|hour|hours|day|days), e.g. rate(6 hours)';
 
 const MONTHS = ['JAN', 'FEB', 'MAR', 'APR', 'MAY', 'JUN', 'JUL', 'AUG', 'SEP', 'OCT', 'NOV', 'DEC'];
@@ -51,7 +52,7 @@ const FIELDS: FieldRule[] = [
   { name: 'year', min: 1970, max: 2199 },
 ];
 
-function valueOf(text: string, rule: FieldRule): number | undefined {
+function fieldValue(text: string, rule: FieldRule): number | undefined {
   if (/^\d+$/.test(text)) return Number(text);
   const i = rule.names?.indexOf(text.toUpperCase()) ?? -1;
   return i >= 0 ? i + 1 : undefined;
@@ -73,7 +74,7 @@ function checkItem(item: string, rule: FieldRule): string | undefined {
   const bounds = range.split('-');
   if (bounds.length > 2) return `"${item}" is not a value or a range`;
   for (const b of bounds) {
-    const v = valueOf(b, rule);
+    const v = fieldValue(b, rule);
     if (v === undefined) return `"${b}" is not a ${rule.name} value${rule.names ? ` (a number or one of ${rule.names.join(', ')})` : ''}`;
     if (v < rule.min || v > rule.max) return `${b} is out of range for ${rule.name} (${rule.min}-${rule.max})`;
   }
@@ -94,7 +95,8 @@ export function assertScheduleExpression(path: string, expression: string): void
     if (!m) throw bad('it is not "<value> <unit>"', RATE_HINT);
     const n = Number(m[1]);
     if (n < 1) throw bad('the value must be at least 1', RATE_HINT);
-    if ((n === 1) !== !m[2]!.endsWith('s')) throw bad(n === 1 ? `use the singular unit: rate(1 ${m[2]!.replace(/s$/, '')})` : `use the plural unit: rate(${n} ${m[2]}s)`, RATE_HINT);
+    if ((n === 1) !== !m[2]!.endsWith('s'))
+      throw bad(n === 1 ? `use the singular unit: rate(1 ${m[2]!.replace(/s$/, '')})` : `use the plural unit: rate(${n} ${m[2]}s)`, RATE_HINT);
     return;
   }
   const cron = /^cron\((.*)\)$/.exec(text);
@@ -108,7 +110,8 @@ export function assertScheduleExpression(path: string, expression: string): void
   fields.forEach((field, i) => {
     const rule = FIELDS[i]!;
     for (const item of field.split(',')) {
-      if (item === '?' && rule.name !== 'day-of-month' && rule.name !== 'day-of-week') throw bad(`"?" is only allowed in a day field, not in ${rule.name}`, CRON_HINT);
+      if (item === '?' && rule.name !== 'day-of-month' && rule.name !== 'day-of-week')
+        throw bad(`"?" is only allowed in a day field, not in ${rule.name}`, CRON_HINT);
       const why = checkItem(item, rule);
       if (why) throw bad(`${rule.name}: ${why}`, CRON_HINT);
     }
@@ -121,7 +124,9 @@ export function assertTimeZone(path: string, timezone: string): void {
     // Intl throws a RangeError for a zone it does not know; it accepts every IANA name.
     new Intl.DateTimeFormat('en-US', { timeZone: timezone });
   } catch {
-    throw new UsageError(`${path} ${JSON.stringify(timezone)} is not an IANA time zone`, { hint: 'use a name such as "UTC", "Europe/Paris" or "America/New_York"' });
+    throw new UsageError(`${path} ${JSON.stringify(timezone)} is not an IANA time zone`, {
+      hint: 'use a name such as "UTC", "Europe/Paris" or "America/New_York"',
+    });
   }
 }
 

@@ -7,8 +7,11 @@
  */
 import { UsageError } from './errors.js';
 import { assertServiceName } from './ids.js';
-import { DEFAULT_REAP_AFTER_SECONDS, validateRetentionPolicy } from './retention-policy.js';
+import { DEFAULT_REAP_AFTER_SECONDS, type RetentionPolicy, validateRetentionPolicy } from './retention-policy.js';
 import { assertScheduleExpression, assertTimeZone } from './schedule-expression.js';
+
+// The retention section is defined beside its rules; policy readers find it here too.
+export type { RetentionPolicy } from './retention-policy.js';
 
 export interface SnapshotPolicy {
   /** EventBridge Scheduler expression: `cron(...)` or `rate(...)`. */
@@ -30,30 +33,6 @@ export interface SnapshotPolicy {
   /** Shell commands run by the agent around each snapshot. */
   pre?: string;
   post?: string;
-}
-
-/**
- * restic-style keep rules (see domain/retention.ts); any rule left out keeps nothing by
- * itself, and a policy with no rule is refused rather than applied.
- */
-export interface RetentionPolicy {
-  /** EventBridge Scheduler expression for the sweep. */
-  schedule?: string;
-  last?: number;
-  hourly?: number;
-  daily?: number;
-  weekly?: number;
-  monthly?: number;
-  yearly?: number;
-  /** Keep everything newer than this (relative to the newest snapshot), e.g. "2d", "36h". */
-  within?: string;
-  /** IANA time zone for calendar periods (default UTC). */
-  timezone?: string;
-  /**
-   * `uploading` catalog entries and incomplete multipart uploads older than this are
-   * reaped by the sweep (default 86400). Must exceed the longest snapshot upload.
-   */
-  reapAfterSeconds?: number;
 }
 
 export interface FailoverPolicy {
@@ -164,10 +143,9 @@ export function normalizeServicePolicy(input: ServicePolicyInput): ServicePolicy
   wholeSeconds('failover.leaseSeconds', failover.leaseSeconds, { min: 3, max: 600 });
   wholeSeconds('failover.heartbeatSeconds', failover.heartbeatSeconds, { min: 1, max: 300 });
   if (failover.heartbeatSeconds * 2 > failover.leaseSeconds) {
-    throw new UsageError(
-      `failover.heartbeatSeconds (${failover.heartbeatSeconds}) must be at most half of failover.leaseSeconds (${failover.leaseSeconds})`,
-      { hint: 'a primary must get at least two heartbeats in before its lease runs out' },
-    );
+    throw new UsageError(`failover.heartbeatSeconds (${failover.heartbeatSeconds}) must be at most half of failover.leaseSeconds (${failover.leaseSeconds})`, {
+      hint: 'a primary must get at least two heartbeats in before its lease runs out',
+    });
   }
   const targets = input.targets ?? {};
   wholeSeconds('targets.rpoSeconds', targets.rpoSeconds, { min: 1 });
@@ -194,7 +172,9 @@ export function normalizeServicePolicy(input: ServicePolicyInput): ServicePolicy
   }
   const instanceId = input.discovery?.instanceId;
   if (instanceId !== undefined && !/^[A-Za-z0-9_.:-]{1,64}$/.test(instanceId)) {
-    throw new UsageError(`discovery.instanceId ${JSON.stringify(instanceId)} is not a valid Cloud Map instance id`, { hint: 'use 1-64 letters, digits, "_", ".", ":" or "-"' });
+    throw new UsageError(`discovery.instanceId ${JSON.stringify(instanceId)} is not a valid Cloud Map instance id`, {
+      hint: 'use 1-64 letters, digits, "_", ".", ":" or "-"',
+    });
   }
   return {
     service,

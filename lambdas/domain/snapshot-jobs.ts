@@ -11,8 +11,8 @@
  *   STOPPED event decides the job from the exit code and stop code.
  */
 import { createHash } from 'node:crypto';
-import { buildRunTask, stampedId, taskPlacement, type RunTaskRequest, type TaskPlacement } from './run-task.js';
 import { UsageError } from './errors.js';
+import { buildRunTask, type RunTaskRequest, stampedId, type TaskPlacement, taskPlacement } from './run-task.js';
 import type { ServicePolicy } from './service-policy.js';
 
 export type JobStatus = 'requested' | 'complete' | 'failed' | 'error';

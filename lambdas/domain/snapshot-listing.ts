@@ -6,9 +6,10 @@
  * order ({path, type, mode, size, mtime, sha256?}), so a later manifest format plugs in with
  * one adapter. `fromManifestV1` is the adapter of `lifeboat.manifest/v1`.
  */
+
+import { UsageError } from './errors.js';
 import type { Manifest } from './manifest.js';
 import { compilePattern, type PathPattern } from './path-glob.js';
-import { UsageError } from './errors.js';
 
 export type ListingType = 'dir' | 'file' | 'symlink' | 'hardlink';
 
@@ -71,7 +72,8 @@ export function fromManifestV1(m: Manifest): ManifestView {
 export function normalizeSnapshotPath(path: string | undefined): string {
   if (path === undefined) return '.';
   const parts = path.split('/').filter((s) => s !== '' && s !== '.');
-  if (parts.includes('..')) throw new UsageError(`path ${JSON.stringify(path)} has a ".." segment`, { hint: 'paths are relative to the snapshot root, like db/base' });
+  if (parts.includes('..'))
+    throw new UsageError(`path ${JSON.stringify(path)} has a ".." segment`, { hint: 'paths are relative to the snapshot root, like db/base' });
   return parts.length === 0 ? '.' : parts.join('/');
 }
 
@@ -96,7 +98,9 @@ export function listEntries(view: ManifestView, path?: string, options: { recurs
     out.push(e);
   }
   if (!found) {
-    throw new UsageError(`snapshot ${view.id} of ${view.service} has no path ${JSON.stringify(p)}`, { hint: `list its top level with \`lifeboat ls ${view.id} --service ${view.service}\`` });
+    throw new UsageError(`snapshot ${view.id} of ${view.service} has no path ${JSON.stringify(p)}`, {
+      hint: `list its top level with \`lifeboat ls ${view.id} --service ${view.service}\``,
+    });
   }
   return out;
 }

@@ -23,6 +23,13 @@ export interface SnapshotRecord {
   sourceHost?: string;
   reason: string;
   verifiedAt?: string;
+  /**
+   * A drill of this snapshot failed (its data did not verify): when, and which drill. It is
+   * no longer verified; `latest` restores and retention's protection pass over it until a
+   * later drill passes again.
+   */
+  suspectAt?: string;
+  suspectDrill?: string;
   /** Files that changed while being read, and other entries worth a look. */
   warningCount?: number;
   /** When the retention sweep marked it `expiring`, and the status it had before. */

@@ -4,12 +4,13 @@
  * with the right sizes gets its `complete` entry back; anything else is reported, not
  * guessed at.
  */
+
+import type { SnapshotCatalog } from '../adapters/catalog.js';
+import type { ObjectStore } from '../adapters/stores/store.js';
+import { MANIFEST_NAME, manifestObjectKey, parseSnapshotObjectKey, serviceSnapshotsPrefix } from '../contract/keys.js';
 import { IntegrityError } from '../domain/errors.js';
 import { assertServiceName, isSnapshotId } from '../domain/ids.js';
-import type { SnapshotCatalog } from '../adapters/catalog.js';
 import type { SnapshotRecord } from '../domain/snapshot.js';
-import { MANIFEST_NAME, manifestObjectKey, parseSnapshotObjectKey, serviceSnapshotsPrefix } from '../contract/keys.js';
-import type { ObjectStore } from '../adapters/stores/store.js';
 import { fetchManifest } from './restore.js';
 
 export interface RebuildOutcome {
@@ -27,12 +28,7 @@ export interface RebuildResult {
   snapshots: RebuildOutcome[];
 }
 
-export async function rebuildCatalog(options: {
-  catalog: SnapshotCatalog;
-  store: ObjectStore;
-  service: string;
-  dryRun?: boolean;
-}): Promise<RebuildResult> {
+export async function rebuildCatalog(options: { catalog: SnapshotCatalog; store: ObjectStore; service: string; dryRun?: boolean }): Promise<RebuildResult> {
   const service = assertServiceName(options.service);
   await Promise.all([options.catalog.check(), options.store.check()]);
   // id → { object name → size }

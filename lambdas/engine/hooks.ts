@@ -60,7 +60,10 @@ export function runCommand(command: string, options: HookOptions): Promise<HookR
         child.kill('SIGKILL');
       }
     };
-    const timer = setTimeout(() => kill(`timed out after ${Math.round((options.timeoutMs ?? DEFAULT_HOOK_TIMEOUT_MS) / 1000)} s`), options.timeoutMs ?? DEFAULT_HOOK_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => kill(`timed out after ${Math.round((options.timeoutMs ?? DEFAULT_HOOK_TIMEOUT_MS) / 1000)} s`),
+      options.timeoutMs ?? DEFAULT_HOOK_TIMEOUT_MS,
+    );
     const onAbort = () => kill('aborted');
     options.signal?.addEventListener('abort', onAbort, { once: true });
     child.on('error', (err) => {

@@ -22,6 +22,7 @@ import {
   access,
   chmod,
   chown,
+  type FileHandle,
   lchown,
   link,
   lutimes,
@@ -36,23 +37,22 @@ import {
   symlink,
   utimes,
   writeFile,
-  type FileHandle,
 } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { gunzip } from 'node:zlib';
 import { promisify } from 'node:util';
+import { gunzip } from 'node:zlib';
 import * as tarStream from 'tar-stream';
 import { DecompressStream } from 'zstd-napi';
-import { SmallFileWriter } from './file-writer.js';
-import { hashTap } from './hash-tap.js';
+import type { SnapshotCatalog } from '../adapters/catalog.js';
+import { DEFAULT_USE_TTL_SECONDS, holdSnapshot, type SnapshotHoldPurpose, type SnapshotHolds } from '../adapters/snapshot-holds.js';
+import type { ObjectStore } from '../adapters/stores/store.js';
 import { AbortedError, IntegrityError, LifeboatError, OperationFailedError, SnapshotNotFoundError, UsageError } from '../domain/errors.js';
 import { assertServiceName, isSnapshotId } from '../domain/ids.js';
-import { validateManifest, type Manifest, type ManifestEntry, type ManifestPart } from '../domain/manifest.js';
-import type { SnapshotCatalog } from '../adapters/catalog.js';
+import { type Manifest, type ManifestEntry, type ManifestPart, validateManifest } from '../domain/manifest.js';
 import type { SnapshotRecord } from '../domain/snapshot.js';
-import { DEFAULT_USE_TTL_SECONDS, holdSnapshot, type SnapshotHolds, type SnapshotHoldPurpose } from '../adapters/snapshot-holds.js';
-import type { ObjectStore } from '../adapters/stores/store.js';
+import { SmallFileWriter } from './file-writer.js';
+import { hashTap } from './hash-tap.js';
 
 const gunzipAsync = promisify(gunzip);
 
@@ -81,7 +81,7 @@ export interface RestoreOptions {
   onNotice?: (line: string) => void;
   /**
    * Hold a snapshot hold on the snapshot while restoring, so retention does not delete it
-   * mid-restore (adapters/snapshot-use.ts). Without it, nothing is leased.
+   * mid-restore (adapters/snapshot-holds.ts). Without it, nothing is leased.
    */
   use?: { holds: SnapshotHolds; holder: string; purpose?: SnapshotHoldPurpose; ttlSeconds?: number };
 }
@@ -144,8 +144,8 @@ async function isMountPoint(dir: string): Promise<boolean> {
   if (self.dev !== parent.dev) return true;
   // A bind mount of the same filesystem keeps the device number; mountinfo still lists it.
   const mountinfo = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
-  const unescape = (p: string) => p.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-  return mountinfo.split('\n').some((line) => unescape(line.split(' ')[4] ?? '') === dir);
+  const unescapeOctal = (p: string) => p.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+  return mountinfo.split('\n').some((line) => unescapeOctal(line.split(' ')[4] ?? '') === dir);
 }
 
 async function canWrite(dir: string): Promise<boolean> {
@@ -156,11 +156,12 @@ async function canWrite(dir: string): Promise<boolean> {
 }
 
 async function resolveSnapshot(catalog: SnapshotCatalog, service: string, selector: SnapshotSelector): Promise<SnapshotRecord | undefined> {
-  if (selector === 'latest') return catalog.latest(service);
+  // A snapshot whose last drill failed is passed over; an explicit id still restores it.
+  if (selector === 'latest') return catalog.latest(service, { trusted: true });
   if (selector === 'latest-verified') return catalog.latest(service, { verified: true });
   if (!isSnapshotId(selector)) {
     throw new UsageError(`--snapshot ${JSON.stringify(selector)} is not a snapshot id, "latest" or "latest-verified"`, {
-      hint: 'list the ids with `lifeboat snapshots --service ' + service + '`',
+      hint: `list the ids with \`lifeboat snapshots --service ${service}\``,
     });
   }
   const record = await catalog.get(service, selector);
@@ -368,9 +369,12 @@ async function extractPart(ctx: ExtractContext, store: ObjectStore, part: Manife
   }
   const { sha256: sha, stored } = tap.digest();
   if (stored !== part.size || sha !== part.sha256) {
-    throw new IntegrityError(`part ${part.key} of snapshot ${ctx.manifest.id} is corrupted: ${stored !== part.size ? `${stored} bytes stored, ${part.size} expected` : 'SHA-256 does not match the manifest'}`, {
-      hint: 'restore an older snapshot with --snapshot ID; the target directory was not changed',
-    });
+    throw new IntegrityError(
+      `part ${part.key} of snapshot ${ctx.manifest.id} is corrupted: ${stored !== part.size ? `${stored} bytes stored, ${part.size} expected` : 'SHA-256 does not match the manifest'}`,
+      {
+        hint: 'restore an older snapshot with --snapshot ID; the target directory was not changed',
+      },
+    );
   }
 }
 
@@ -535,7 +539,13 @@ export async function restoreSnapshot(options: RestoreOptions): Promise<RestoreR
   const held = options.use
     ? await holdSnapshot(
         options.use.holds,
-        { service, snapshotId: record.id, holder: options.use.holder, purpose: options.use.purpose ?? 'restore', ttlSeconds: options.use.ttlSeconds ?? DEFAULT_USE_TTL_SECONDS },
+        {
+          service,
+          snapshotId: record.id,
+          holder: options.use.holder,
+          purpose: options.use.purpose ?? 'restore',
+          ttlSeconds: options.use.ttlSeconds ?? DEFAULT_USE_TTL_SECONDS,
+        },
         notice,
       )
     : undefined;
@@ -556,8 +566,7 @@ async function placeSnapshot(
   const parent = dirname(dir);
   await mkdir(parent, { recursive: true });
   const placement = options.placement ?? 'auto';
-  const inPlace =
-    state.exists && (placement === 'in-place' || (placement === 'auto' && ((await isMountPoint(dir)) || !(await canWrite(parent)))));
+  const inPlace = state.exists && (placement === 'in-place' || (placement === 'auto' && ((await isMountPoint(dir)) || !(await canWrite(parent)))));
   const tag = randomBytes(4).toString('hex');
   const siblingPrefix = `.${basename(dir)}${STAGING_MARK}`;
 

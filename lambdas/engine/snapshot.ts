@@ -12,36 +12,32 @@
  * Memory is bounded: files are streamed through tar → zstd → store, small files are read
  * ahead within a byte budget, and the S3 store uploads fixed-size multipart chunks.
  */
-import { constants as fsConstants, type Stats } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+
 import { createHash, randomBytes } from 'node:crypto';
+import { constants as fsConstants, type Stats } from 'node:fs';
+import { type FileHandle, open } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
-import { pipeline } from 'node:stream';
-import { gzip } from 'node:zlib';
+import { PassThrough, pipeline, Readable } from 'node:stream';
 import { promisify } from 'node:util';
+import { gzip } from 'node:zlib';
 import * as tarStream from 'tar-stream';
+
 type TarHeader = Parameters<tarStream.Pack['entry']>[0];
 type TarSink = ReturnType<tarStream.Pack['entry']>;
+
+import { CompressStream } from 'zstd-napi';
+import type { SnapshotCatalog } from '../adapters/catalog.js';
+import type { ObjectStore } from '../adapters/stores/store.js';
+import { manifestObjectKey, partObjectKey, snapshotPrefix } from '../contract/keys.js';
 import { AbortedError, HookFailedError, OperationFailedError } from '../domain/errors.js';
 import { assertServiceName, makeSnapshotId } from '../domain/ids.js';
-import {
-  MANIFEST_FORMAT,
-  type Manifest,
-  type ManifestEntry,
-  type ManifestPart,
-  type ManifestWarning,
-} from '../domain/manifest.js';
-import type { SnapshotCatalog } from '../adapters/catalog.js';
+import { MANIFEST_FORMAT, type Manifest, type ManifestEntry, type ManifestPart, type ManifestWarning } from '../domain/manifest.js';
 import type { SnapshotRecord } from '../domain/snapshot.js';
-import { manifestObjectKey, partObjectKey, snapshotPrefix } from '../contract/keys.js';
-import type { ObjectStore } from '../adapters/stores/store.js';
-import { runHook, type HookResult } from './hooks.js';
-import { assertReadableDirectory, walkTree, type WalkedNode } from './walk.js';
-import { CompressStream } from 'zstd-napi';
 import { hashTap } from './hash-tap.js';
-import { findIncompressible, planParts, type PartCompression } from './part-plan.js';
+import { type HookResult, runHook } from './hooks.js';
+import { findIncompressible, type PartCompression, planParts } from './part-plan.js';
+import { assertReadableDirectory, type WalkedNode, walkTree } from './walk.js';
 
 const gzipAsync = promisify(gzip);
 
@@ -179,7 +175,9 @@ async function loadSmallFile(abs: string, walked: Stats): Promise<LoadedFile | u
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EISDIR' || code === 'EAGAIN') return undefined; // replaced by a directory or a FIFO
-    throw new OperationFailedError(`cannot read ${abs}: ${code ?? (err as Error).message}`, { hint: 'check the disk and the permissions of the data directory' });
+    throw new OperationFailedError(`cannot read ${abs}: ${code ?? (err as Error).message}`, {
+      hint: 'check the disk and the permissions of the data directory',
+    });
   } finally {
     await fh.close();
   }
@@ -315,16 +313,23 @@ async function producePart(ctx: PartContext, indices: readonly number[], compres
         aheadBytes -= node.stats.size;
         if (loaded) await addEntry({ ...tarHeader(node.path, loaded.stats), type: 'file', size: loaded.stats.size }, loaded.buffer!);
       } else {
-        loaded = await streamLargeFile(abs, node.path, node.stats, (header) => {
-          members++;
-          return pack.entry(header);
-        }, ctx.progress);
+        loaded = await streamLargeFile(
+          abs,
+          node.path,
+          node.stats,
+          (header) => {
+            members++;
+            return pack.entry(header);
+          },
+          ctx.progress,
+        );
       }
       if (!loaded) {
         ctx.warnings.push({ path: node.path, kind: 'vanished', detail: 'removed or replaced during the snapshot' });
         continue;
       }
-      if (loaded.changed) ctx.warnings.push({ path: node.path, kind: 'changed', detail: 'modified while it was being read; the archived copy may be inconsistent' });
+      if (loaded.changed)
+        ctx.warnings.push({ path: node.path, kind: 'changed', detail: 'modified while it was being read; the archived copy may be inconsistent' });
       ctx.packed[i] = {
         entry: {
           type: 'file',
@@ -487,7 +492,14 @@ export async function takeSnapshot(options: SnapshotOptions): Promise<SnapshotRe
   }
   if (failure) throw failure;
   for (const w of warnings) notice(`warning: ${w.path}: ${w.detail}`);
-  return { record: record!, warnings, durationMs: Date.now() - started, ...(preHook ? { preHook } : {}), ...(postHook ? { postHook } : {}), ...(postHookError ? { postHookError } : {}) };
+  return {
+    record: record!,
+    warnings,
+    durationMs: Date.now() - started,
+    ...(preHook ? { preHook } : {}),
+    ...(postHook ? { postHook } : {}),
+    ...(postHookError ? { postHookError } : {}),
+  };
 }
 
 interface SnapshotIdentity {
@@ -601,17 +613,28 @@ async function uploadSnapshot(options: SnapshotOptions, snap: SnapshotIdentity):
     if (signal.aborted) throw new AbortedError('snapshot aborted');
     await options.store.put(manifestKey, Readable.from([manifestBytes]), { signal, contentType: 'application/gzip' });
 
-    options.onProgress?.({ phase: 'commit', bytesDone: progress.bytesDone, bytesTotal: progress.bytesTotal, filesDone: progress.filesDone, filesTotal: progress.filesTotal });
-    const record = await options.catalog.commit(service, id, {
-      completedAt,
-      size: totals.storedBytes + manifestBytes.length,
-      dataSize: totals.dataBytes,
-      fileCount: totals.files,
-      entryCount: entries.length,
-      partCount,
-      manifestSha256,
-      warningCount: warnings.length,
-    }, options.term !== undefined ? { term: options.term } : undefined);
+    options.onProgress?.({
+      phase: 'commit',
+      bytesDone: progress.bytesDone,
+      bytesTotal: progress.bytesTotal,
+      filesDone: progress.filesDone,
+      filesTotal: progress.filesTotal,
+    });
+    const record = await options.catalog.commit(
+      service,
+      id,
+      {
+        completedAt,
+        size: totals.storedBytes + manifestBytes.length,
+        dataSize: totals.dataBytes,
+        fileCount: totals.files,
+        entryCount: entries.length,
+        partCount,
+        manifestSha256,
+        warningCount: warnings.length,
+      },
+      options.term !== undefined ? { term: options.term } : undefined,
+    );
     return { record, warnings };
   } catch (err) {
     if (began) {

@@ -5,10 +5,11 @@
  * links by inode, skips sockets/FIFOs/devices with a warning, and fails loudly on a
  * directory it cannot read: a backup that silently leaves data out is worse than none.
  */
+
+import type { Stats } from 'node:fs';
 import { lstat, readdir, readlink, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import pLimit from 'p-limit';
-import type { Stats } from 'node:fs';
 import { OperationFailedError, UsageError } from '../domain/errors.js';
 import { compareNames, type ManifestWarning } from '../domain/manifest.js';
 
@@ -38,8 +39,10 @@ function specialKind(s: Stats): string {
 
 export async function assertReadableDirectory(dir: string): Promise<Stats> {
   const s = await stat(dir).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ENOENT') throw new UsageError(`data directory ${dir} does not exist`, { hint: 'pass the directory your service keeps its data in with --dir' });
-    if (err.code === 'EACCES') throw new UsageError(`data directory ${dir} is not accessible (permission denied)`, { hint: 'run lifeboat as the user that owns the data' });
+    if (err.code === 'ENOENT')
+      throw new UsageError(`data directory ${dir} does not exist`, { hint: 'pass the directory your service keeps its data in with --dir' });
+    if (err.code === 'EACCES')
+      throw new UsageError(`data directory ${dir} is not accessible (permission denied)`, { hint: 'run lifeboat as the user that owns the data' });
     throw err;
   });
   if (!s.isDirectory()) throw new UsageError(`${dir} is not a directory`, { hint: 'pass the data directory itself with --dir' });

@@ -10,10 +10,11 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { LifeboatError } from '../domain/errors.js';
-import { makeDrillId } from '../domain/drills.js';
 import { startDrill } from '../control/drills/start.js';
-import { lazyRuntime, type DrillRuntime } from './drill-runtime.js';
+import { makeDrillId } from '../domain/drills.js';
+import { LifeboatError } from '../domain/errors.js';
+import { type DrillRuntime, drillFlows } from '../runtime/flows.js';
+import { lambdaEntry } from '../runtime/runtime.js';
 
 const ScheduleEvent = z.object({
   service: z.string().min(1),
@@ -31,9 +32,8 @@ export function scheduledDrillId(service: string, scheduledTime: Date): string {
   return makeDrillId(scheduledTime, digest);
 }
 
-export function makeDrillSchedulerHandler(runtime: () => DrillRuntime) {
+export function createDrillSchedulerHandler(rt: DrillRuntime) {
   return async function drillScheduler(event: unknown): Promise<DrillSchedulerResult> {
-    const rt = runtime();
     const parsed = ScheduleEvent.safeParse(event);
     if (!parsed.success) {
       // A malformed schedule input will not improve on retry: log it and stop.
@@ -42,11 +42,24 @@ export function makeDrillSchedulerHandler(runtime: () => DrillRuntime) {
       return { outcome: 'rejected', reason };
     }
     const { service, snapshot } = parsed.data;
-    const at = parsed.data.scheduledTime ? new Date(parsed.data.scheduledTime) : (rt.clock ?? (() => new Date()))();
+    const at = new Date(parsed.data.scheduledTime ?? rt.now());
     try {
-      const r = await startDrill(rt, { service, snapshot, trigger: 'schedule', drillId: scheduledDrillId(service, at) });
-      rt.logger.info('drill started', { service, drillId: r.drill.drillId, outcome: r.outcome, snapshotId: r.drill.snapshotId, taskArn: r.drill.taskArn, note: r.note });
-      return { outcome: r.outcome, service, drillId: r.drill.drillId, snapshotId: r.drill.snapshotId, ...(r.drill.taskArn ? { taskArn: r.drill.taskArn } : {}) };
+      const r = await startDrill(drillFlows(rt), { service, snapshot, trigger: 'schedule', drillId: scheduledDrillId(service, at) });
+      rt.logger.info('drill started', {
+        service,
+        drillId: r.drill.drillId,
+        outcome: r.outcome,
+        snapshotId: r.drill.snapshotId,
+        taskArn: r.drill.taskArn,
+        note: r.note,
+      });
+      return {
+        outcome: r.outcome,
+        service,
+        drillId: r.drill.drillId,
+        snapshotId: r.drill.snapshotId,
+        ...(r.drill.taskArn ? { taskArn: r.drill.taskArn } : {}),
+      };
     } catch (err) {
       // Not protected, no snapshot, bad policy: retrying will not help; say so and stop.
       // Unreachable table or ECS (exit code 3): throw, so the scheduler's retry policy applies.
@@ -59,4 +72,4 @@ export function makeDrillSchedulerHandler(runtime: () => DrillRuntime) {
   };
 }
 
-export const handler = makeDrillSchedulerHandler(lazyRuntime());
+export const handler = lambdaEntry(createDrillSchedulerHandler);

@@ -5,44 +5,45 @@
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
-import { reconcileService, type ReconcileResult } from '../control/reconcile.js';
-import { beginInvocation, flushMetrics, reportCheck, runtimeDeps, serviceMetric, type FullDeps } from './runtime.js';
+import { type ReconcileResult, reconcileService } from '../control/reconcile.js';
+import { beginInvocation, flushMetrics, reportCheck, serviceMetric } from '../runtime/observability.js';
+import { lambdaEntry, type Runtime } from '../runtime/runtime.js';
 
 export interface ReconcilerRun {
   reconciled: ReconcileResult[];
   failed: { service: string; error: string }[];
 }
 
-export function createReconcilerHandler(deps: FullDeps) {
+export type ReconcilerRuntime = Pick<Runtime, 'logger' | 'metrics' | 'coordination' | 'services' | 'discovery' | 'timer' | 'ecs' | 'now'>;
+
+export function createReconcilerHandler(rt: ReconcilerRuntime) {
   return async (event: unknown, context?: Context): Promise<ReconcilerRun> => {
-    beginInvocation(deps, (event as { id?: string })?.id, context);
+    beginInvocation(rt, (event as { id?: string })?.id, context);
     const run: ReconcilerRun = { reconciled: [], failed: [] };
     try {
-      for (const service of await deps.services.registryList()) {
+      for (const service of await rt.services.registryList()) {
         try {
-          const policy = await deps.services.policy(service);
+          const policy = await rt.services.policy(service);
           if (!policy) continue;
-          const result = await reconcileService(policy, deps);
+          const result = await reconcileService(policy, rt);
           run.reconciled.push(result);
           if (result.recorded || result.markedMissing) {
-            deps.logger.info('members reconciled with ECS', { service, recorded: result.recorded, markedMissing: result.markedMissing });
-            serviceMetric(deps, service, 'ReconciledMembers', MetricUnit.Count, result.recorded + result.markedMissing);
+            rt.logger.info('members reconciled with ECS', { service, recorded: result.recorded, markedMissing: result.markedMissing });
+            serviceMetric(rt, service, 'ReconciledMembers', MetricUnit.Count, result.recorded + result.markedMissing);
           }
-          if (result.check) reportCheck(deps, result.check, 'reconciler');
+          if (result.check) reportCheck(rt, result.check, 'reconciler');
         } catch (err) {
-          deps.logger.error('reconcile failed', { service, error: err as Error });
+          rt.logger.error('reconcile failed', { service, error: err as Error });
           run.failed.push({ service, error: (err as Error).message });
         }
       }
       return run;
     } finally {
-      if (run.failed.length) deps.metrics.addMetric('CheckErrors', MetricUnit.Count, run.failed.length);
-      flushMetrics(deps);
+      if (run.failed.length) rt.metrics.addMetric('CheckErrors', MetricUnit.Count, run.failed.length);
+      flushMetrics(rt);
     }
   };
 }
 
-let entry: ReturnType<typeof createReconcilerHandler> | undefined;
-
 /** Lambda entry point: lambdas/handlers/reconciler.handler */
-export const handler = (event: unknown, context: Context) => (entry ??= createReconcilerHandler(runtimeDeps()))(event, context);
+export const handler = lambdaEntry(createReconcilerHandler);

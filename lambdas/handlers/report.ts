@@ -11,11 +11,11 @@
  * LIFEBOAT_REPORT_MAX_AGE (e.g. `26h`) sets the staleness limit of stored reports.
  */
 import { z } from 'zod';
-import { parseMaxAge } from '../domain/drill-report.js';
 import { finalizeDrill } from '../control/drills/finalize.js';
 import { publishDrillReports } from '../control/drills/reports.js';
-import { EcsTaskStateChangeSchema, toEcsTaskDetail } from './ecs-task-detail.js';
-import { lazyRuntime, logWith, type DrillRuntime } from './drill-runtime.js';
+import { EcsTaskStateChangeSchema } from '../domain/ecs-task.js';
+import { type DrillRuntime, drillFlows } from '../runtime/flows.js';
+import { lambdaEntry, type Runtime } from '../runtime/runtime.js';
 
 const DirectEvent = z.object({ service: z.string().min(1).optional() });
 
@@ -25,15 +25,17 @@ export interface ReportHandlerResult {
   finalized?: string;
 }
 
-export function makeReportHandler(runtime: () => DrillRuntime, env: Record<string, string | undefined> = process.env) {
+export type ReportRuntime = DrillRuntime & Partial<Pick<Runtime, 'reportMaxAgeSeconds'>>;
+
+export function createReportHandler(rt: ReportRuntime) {
   return async function report(event: unknown): Promise<ReportHandlerResult> {
-    const rt = runtime();
-    const maxAgeSeconds = env.LIFEBOAT_REPORT_MAX_AGE ? parseMaxAge(env.LIFEBOAT_REPORT_MAX_AGE) : null;
+    const flows = drillFlows(rt);
+    const maxAgeSeconds = rt.reportMaxAgeSeconds ?? null;
     let service: string | undefined;
     let finalized: string | undefined;
     const taskEvent = EcsTaskStateChangeSchema.safeParse(event);
     if (taskEvent.success) {
-      const r = await finalizeDrill({ ...rt, log: logWith(rt.logger) }, toEcsTaskDetail(taskEvent.data.detail));
+      const r = await finalizeDrill(flows, taskEvent.data.detail);
       finalized = r.outcome === 'finalized' ? 'finalized' : r.reason;
       service = r.drill?.service;
     } else {
@@ -44,10 +46,10 @@ export function makeReportHandler(runtime: () => DrillRuntime, env: Record<strin
         service = direct.data.service;
       }
     }
-    const published = await publishDrillReports(rt, { service, maxAgeSeconds });
+    const published = await publishDrillReports(flows, { service, maxAgeSeconds });
     rt.logger.info('drill reports written', { service, keys: published.keys, verdict: published.report.verdict, finalized });
     return { keys: published.keys, verdict: published.report.verdict, ...(finalized ? { finalized } : {}) };
   };
 }
 
-export const handler = makeReportHandler(lazyRuntime());
+export const handler = lambdaEntry(createReportHandler);

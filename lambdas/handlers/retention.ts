@@ -8,27 +8,26 @@
  * a service that fails does not stop the others, but the invocation then fails so the
  * Lambda's Errors metric and the scheduler's retry see it (the sweep is idempotent).
  *
- * Deployed entry: `handler`. Local mode and tests call `createRetentionHandler(deps)`.
+ * Deployed entry: `handler`. Local mode and tests call `createRetentionHandler(runtime)`.
  */
-import { METRICS_NAMESPACE, POWERTOOLS_SERVICE_NAME, SERVICE_DIMENSION } from '../contract/metrics.js';
-import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { z } from 'zod';
-import { createDynamoClient, createS3Client } from '../adapters/aws.js';
-import { DynamoSnapshotCatalog, type SnapshotCatalog } from '../adapters/catalog.js';
-import { DynamoServiceRegistry, type ServiceRegistry } from '../adapters/service-registry.js';
-import { DynamoSnapshotHolds, type SnapshotHolds } from '../adapters/snapshot-holds.js';
-import { openStore } from '../adapters/stores/registry.js';
-import type { ObjectStore } from '../adapters/stores/store.js';
-import { sweepServiceRetention, type SweepResult } from '../control/retention.js';
-import { OperationFailedError, RetentionPolicyError, UsageError, isLifeboatError } from '../domain/errors.js';
+import { SERVICE_DIMENSION } from '../contract/metrics.js';
+import { type SweepResult, sweepServiceRetention } from '../control/retention.js';
+import { isLifeboatError, OperationFailedError, RetentionPolicyError, UsageError } from '../domain/errors.js';
 import { assertServiceName } from '../domain/ids.js';
+import { retentionFlows } from '../runtime/flows.js';
+import { lambdaEntry, type Runtime } from '../runtime/runtime.js';
 
 /** EventBridge Scheduler input (`{ service }`), or an EventBridge rule's event with it in `detail`. */
 export const RetentionEventSchema = z
   .object({
     service: z.string().min(1).optional(),
-    detail: z.object({ service: z.string().min(1).optional() }).passthrough().optional(),
+    detail: z
+      .object({ service: z.string().min(1).optional() })
+      .passthrough()
+      .optional(),
   })
   .passthrough();
 export type RetentionEvent = z.input<typeof RetentionEventSchema>;
@@ -54,15 +53,11 @@ export interface RetentionMetrics {
   publishStoredMetrics(): void;
 }
 
-export interface RetentionHandlerDeps {
-  catalog: SnapshotCatalog;
-  store: ObjectStore;
-  holds: SnapshotHolds;
-  registry: ServiceRegistry;
+/** What the handler uses of the runtime (its logger and metrics may be any that fit). */
+export type RetentionRuntime = Pick<Runtime, 'catalog' | 'objects' | 'holds' | 'registry' | 'now'> & {
   logger: RetentionLogger;
   metrics: RetentionMetrics;
-  now?: () => Date;
-}
+};
 
 /** A sweep's counts (SweepResult without the details), and how the service came out. */
 export type ServiceSweepSummary = Pick<SweepResult, 'service' | 'deleted' | 'resumed' | 'reaped' | 'skipped' | 'failed' | 'abortedUploads' | 'stoppedEarly'> & {
@@ -90,12 +85,9 @@ const summarize = (service: string, outcome: ServiceSweepSummary['outcome'], r: 
   stoppedEarly: r.stoppedEarly,
 });
 
-export function createRetentionHandler(deps: RetentionHandlerDeps | (() => RetentionHandlerDeps)) {
-  let resolved: RetentionHandlerDeps | undefined;
-  const get = () => (resolved ??= typeof deps === 'function' ? deps() : deps);
-
+export function createRetentionHandler(rt: RetentionRuntime) {
   return async function retentionHandler(event: unknown, context: RetentionInvocationContext = {}): Promise<RetentionRunSummary> {
-    const { catalog, store, holds, registry, logger, metrics, now } = get();
+    const { registry, logger, metrics } = rt;
     const parsed = RetentionEventSchema.safeParse(event ?? {});
     if (!parsed.success) {
       logger.error('invalid retention event', { issues: parsed.error.issues });
@@ -105,7 +97,7 @@ export function createRetentionHandler(deps: RetentionHandlerDeps | (() => Reten
     const one = parsed.data.service ?? parsed.data.detail?.service;
     const services = one !== undefined ? [assertServiceName(one)] : await registry.list();
     const deadline = context.getRemainingTimeInMillis ? Date.now() + context.getRemainingTimeInMillis() - SAFETY_MS : undefined;
-    const ctx = { catalog, store, holds, ...(now ? { now } : {}) };
+    const ctx = retentionFlows(rt);
 
     const summaries: ServiceSweepSummary[] = [];
     for (const service of services) {
@@ -150,22 +142,5 @@ export function createRetentionHandler(deps: RetentionHandlerDeps | (() => Reten
   };
 }
 
-/** Dependencies from the Lambda's environment: LIFEBOAT_TABLE, and LIFEBOAT_STORE or LIFEBOAT_BUCKET (+ LIFEBOAT_PREFIX). */
-export function depsFromEnvironment(env: Record<string, string | undefined> = process.env): RetentionHandlerDeps {
-  const table = env.LIFEBOAT_TABLE;
-  if (!table) throw new UsageError('LIFEBOAT_TABLE is not set', { hint: 'the CDK construct sets it on the retention function' });
-  const url = env.LIFEBOAT_STORE ?? (env.LIFEBOAT_BUCKET ? `s3://${env.LIFEBOAT_BUCKET}/${env.LIFEBOAT_PREFIX ?? ''}` : undefined);
-  if (!url) throw new UsageError('neither LIFEBOAT_STORE nor LIFEBOAT_BUCKET is set', { hint: 'the CDK construct sets LIFEBOAT_BUCKET on the retention function' });
-  const dynamo = createDynamoClient(env);
-  return {
-    catalog: new DynamoSnapshotCatalog(dynamo, table),
-    store: openStore(url, () => createS3Client(env)),
-    holds: new DynamoSnapshotHolds(dynamo, table),
-    registry: new DynamoServiceRegistry(dynamo, table),
-    logger: new Logger({ serviceName: 'lifeboat-retention' }),
-    metrics: new Metrics({ namespace: env.LIFEBOAT_METRICS_NAMESPACE ?? METRICS_NAMESPACE, serviceName: POWERTOOLS_SERVICE_NAME }),
-  };
-}
-
 /** The Lambda entry point the CDK construct deploys (lambdas/handlers/retention.ts → handler). */
-export const handler = createRetentionHandler(() => depsFromEnvironment());
+export const handler = lambdaEntry(createRetentionHandler);

@@ -20,12 +20,12 @@
  *
  * Environment: LIFEBOAT_TABLE, plus the SDK's own (AWS_REGION...).
  */
-import { Logger } from '@aws-lambda-powertools/logger';
+import type { Logger } from '@aws-lambda-powertools/logger';
 import { z } from 'zod';
-import { createDynamoClient } from '../adapters/aws.js';
-import { DynamoServiceRegistry, type ServiceRegistry } from '../adapters/service-registry.js';
+import type { ServiceRegistry } from '../adapters/service-registry.js';
 import { UsageError } from '../domain/errors.js';
 import { normalizeServicePolicy, type ServicePolicyInput } from '../domain/service-policy.js';
+import { lambdaRuntime } from '../runtime/runtime.js';
 
 const PHYSICAL_ID_PREFIX = 'service:';
 
@@ -50,9 +50,9 @@ export interface CustomResourceResponse {
   Data?: Record<string, string>;
 }
 
-export interface ServiceConfigDeps {
-  registry: ServiceRegistry;
-  logger?: Pick<Logger, 'info' | 'error'>;
+export interface ServiceConfigRuntime {
+  readonly registry: ServiceRegistry;
+  readonly logger?: Pick<Logger, 'info' | 'error'>;
 }
 
 /** Sends the response to CloudFormation's pre-signed URL. */
@@ -65,7 +65,12 @@ export async function respondToCloudFormation(url: string, response: CustomResou
   // CloudFormation waits up to an hour for an answer that never comes: retry a few times.
   for (let attempt = 1; attempt <= 4; attempt++) {
     try {
-      const res = await fetch(url, { method: 'PUT', body, headers: { 'content-type': '', 'content-length': String(Buffer.byteLength(body)) }, signal: AbortSignal.timeout(10_000) });
+      const res = await fetch(url, {
+        method: 'PUT',
+        body,
+        headers: { 'content-type': '', 'content-length': String(Buffer.byteLength(body)) },
+        signal: AbortSignal.timeout(10_000),
+      });
       if (res.ok) return;
       lastError = new Error(`CloudFormation's response URL answered HTTP ${res.status}`);
     } catch (err) {
@@ -85,19 +90,18 @@ function parsePolicy(text: string | undefined): ServicePolicyInput {
   }
 }
 
-/** `deps` is called inside the request, so even a missing setting is answered to CloudFormation. */
-export function makeServiceConfigHandler(deps: () => ServiceConfigDeps, respond: Respond = respondToCloudFormation) {
+/** The runtime's adapters are read inside the request, so even a missing setting is answered to CloudFormation. */
+export function createServiceConfigHandler(rt: ServiceConfigRuntime, respond: Respond = respondToCloudFormation) {
   return async function serviceConfig(raw: unknown): Promise<CustomResourceResponse> {
     // Without a ResponseURL there is no one to answer: let the invocation fail (and land in the DLQ).
     const event = CustomResourceEvent.parse(raw);
-    let logger: ServiceConfigDeps['logger'];
+    let logger: ServiceConfigRuntime['logger'];
     const owner = `${event.StackId}/${event.LogicalResourceId}`;
     const base = { StackId: event.StackId, RequestId: event.RequestId, LogicalResourceId: event.LogicalResourceId };
     let response: CustomResourceResponse;
     try {
-      const d = deps();
-      const registry = d.registry;
-      logger = d.logger;
+      logger = rt.logger;
+      const registry = rt.registry;
       if (event.RequestType === 'Delete') {
         const id = event.PhysicalResourceId ?? '';
         // A resource whose Create failed has no service to remove.
@@ -123,10 +127,5 @@ export function makeServiceConfigHandler(deps: () => ServiceConfigDeps, respond:
   };
 }
 
-let runtime: ServiceConfigDeps | undefined;
-
-export const handler = makeServiceConfigHandler(() => {
-  const table = process.env.LIFEBOAT_TABLE;
-  if (!table) throw new UsageError('LIFEBOAT_TABLE is not set', { hint: 'the CDK construct sets it on every Lifeboat function' });
-  return (runtime ??= { registry: new DynamoServiceRegistry(createDynamoClient(), table), logger: new Logger({ serviceName: 'lifeboat' }) });
-});
+/** Lambda entry point: the runtime is made here, its adapters on first use inside a request. */
+export const handler = (event: unknown) => createServiceConfigHandler(lambdaRuntime())(event);

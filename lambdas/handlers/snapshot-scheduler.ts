@@ -15,11 +15,12 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { z } from 'zod';
+import { type RequestOutcome, requestSnapshotJob } from '../control/snapshot-jobs.js';
 import { LifeboatError } from '../domain/errors.js';
 import { scheduledJobId } from '../domain/snapshot-jobs.js';
-import { requestSnapshotJob, type RequestOutcome } from '../control/snapshot-jobs.js';
-import { beginInvocation, flushMetrics } from './runtime.js';
-import { jobDeps, snapshotDeps, type SnapshotHandlerDeps } from './snapshot-runtime.js';
+import { type SnapshotJobRuntime, snapshotJobFlows } from '../runtime/flows.js';
+import { beginInvocation, flushMetrics } from '../runtime/observability.js';
+import { lambdaEntry, type Runtime } from '../runtime/runtime.js';
 
 const ScheduleEvent = z.object({
   service: z.string().min(1),
@@ -28,40 +29,48 @@ const ScheduleEvent = z.object({
 
 export type SchedulerResult = (RequestOutcome & { service: string }) | { outcome: 'rejected' | 'not-started'; service?: string; reason: string };
 
-export function createSnapshotSchedulerHandler(deps: SnapshotHandlerDeps) {
+export type SnapshotSchedulerRuntime = SnapshotJobRuntime & Pick<Runtime, 'logger'>;
+
+export function createSnapshotSchedulerHandler(rt: SnapshotSchedulerRuntime) {
   return async (event: unknown, context?: Context): Promise<SchedulerResult> => {
     const parsed = ScheduleEvent.safeParse(event);
-    beginInvocation(deps, undefined, context);
+    beginInvocation(rt, undefined, context);
     try {
       if (!parsed.success) {
         // A malformed schedule input will not improve on retry: say what is wrong and stop.
         const reason = z.prettifyError(parsed.error);
-        deps.logger.error('malformed snapshot schedule event', { reason, event });
-        deps.metrics.addMetric('InvalidEvents', MetricUnit.Count, 1);
+        rt.logger.error('malformed snapshot schedule event', { reason, event });
+        rt.metrics.addMetric('InvalidEvents', MetricUnit.Count, 1);
         return { outcome: 'rejected', reason };
       }
       const { service } = parsed.data;
-      const at = parsed.data.scheduledTime ? new Date(parsed.data.scheduledTime) : new Date(deps.now());
+      const at = parsed.data.scheduledTime ? new Date(parsed.data.scheduledTime) : new Date(rt.now());
       try {
-        const r = await requestSnapshotJob(jobDeps(deps), { service, jobId: scheduledJobId(service, at), trigger: 'schedule' });
-        const log = r.outcome === 'failed' ? deps.logger.warn.bind(deps.logger) : deps.logger.info.bind(deps.logger);
-        log('snapshot job', { service, jobId: r.job.jobId, outcome: r.outcome, status: r.job.status, reason: r.job.reason, target: r.job.target?.taskArn, task: r.job.taskArn });
+        const r = await requestSnapshotJob(snapshotJobFlows(rt), { service, jobId: scheduledJobId(service, at), trigger: 'schedule' });
+        const log = r.outcome === 'failed' ? rt.logger.warn.bind(rt.logger) : rt.logger.info.bind(rt.logger);
+        log('snapshot job', {
+          service,
+          jobId: r.job.jobId,
+          outcome: r.outcome,
+          status: r.job.status,
+          reason: r.job.reason,
+          target: r.job.target?.taskArn,
+          task: r.job.taskArn,
+        });
         return { ...r, service };
       } catch (err) {
         // Not protected or a bad policy: retrying will not help. Unreachable (3): retry.
         if (err instanceof LifeboatError && err.exitCode !== 3) {
-          deps.logger.error('snapshot job not started', { service, error: err.message, hint: err.hint });
+          rt.logger.error('snapshot job not started', { service, error: err.message, hint: err.hint });
           return { outcome: 'not-started', service, reason: err.message };
         }
         throw err;
       }
     } finally {
-      flushMetrics(deps);
+      flushMetrics(rt);
     }
   };
 }
 
-let entry: ReturnType<typeof createSnapshotSchedulerHandler> | undefined;
-
 /** Lambda entry point: lambdas/handlers/snapshot-scheduler.handler */
-export const handler = (event: unknown, context: Context) => (entry ??= createSnapshotSchedulerHandler(snapshotDeps()))(event, context);
+export const handler = lambdaEntry(createSnapshotSchedulerHandler);

@@ -1,97 +1,56 @@
 /**
- * Lambda entry for EventBridge "ECS Task State Change" events: parse, record the member,
- * start the failover when the primary's task goes away. `handler` is the Lambda entry;
- * `createTaskEventsHandler(deps)` is the same function over injected adapters.
+ * Lambda entry for EventBridge "ECS Task State Change" events: parse (domain/ecs-task.ts),
+ * then control/task-events.ts routes the task (member, drill or dump-job task) and acts.
+ * `handler` is the Lambda entry; `createTaskEventsHandler(runtime)` is the same function over
+ * any runtime (local mode, tests).
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { z } from 'zod';
-import { observationFromEcsTask } from '../domain/membership.js';
-import { applyTaskObservation, type TaskEventResult } from '../control/task-events.js';
-import { beginInvocation, flushMetrics, reportCheck, runtimeDeps, serviceMetric, type HandlerDeps } from './runtime.js';
-import { finishDumpTask, type DumpStopOutcome } from '../control/snapshot-jobs.js';
-import { isJobId } from '../domain/snapshot-jobs.js';
+import { handleTaskEvent, type TaskEventResult } from '../control/task-events.js';
+import { EcsTaskStateChangeSchema } from '../domain/ecs-task.js';
+import { type TaskEventRuntime, taskEventFlows } from '../runtime/flows.js';
+import { beginInvocation, flushMetrics, reportCheck } from '../runtime/observability.js';
+import { lambdaEntry } from '../runtime/runtime.js';
 
-const nameValue = z.looseObject({ name: z.string().optional(), value: z.string().optional() });
+export type TaskEventsResult = TaskEventResult | { outcome: 'invalid'; issues: string };
 
-/** The fields Lifeboat reads; everything else in the event is kept and ignored. */
-export const TaskStateChangeEvent = z.looseObject({
-  id: z.string(),
-  source: z.literal('aws.ecs'),
-  'detail-type': z.literal('ECS Task State Change'),
-  time: z.string(),
-  detail: z.looseObject({
-    taskArn: z.string(),
-    clusterArn: z.string().optional(),
-    lastStatus: z.string(),
-    desiredStatus: z.string(),
-    version: z.number().int(),
-    group: z.string().optional(),
-    startedBy: z.string().optional(),
-    taskDefinitionArn: z.string().optional(),
-    startedAt: z.string().optional(),
-    stoppingAt: z.string().optional(),
-    stoppedAt: z.string().optional(),
-    updatedAt: z.string().optional(),
-    stopCode: z.string().optional(),
-    stoppedReason: z.string().optional(),
-    attachments: z.array(z.looseObject({ type: z.string().optional(), details: z.array(nameValue).optional() })).optional(),
-    containers: z
-      .array(
-        z.looseObject({
-          name: z.string().optional(),
-          exitCode: z.number().int().nullable().optional(),
-          networkInterfaces: z.array(z.looseObject({ privateIpv4Address: z.string().optional() })).optional(),
-        }),
-      )
-      .optional(),
-    overrides: z.looseObject({ containerOverrides: z.array(z.looseObject({ environment: z.array(nameValue).optional() })).optional() }).optional(),
-  }),
-});
+export type TaskEventsRuntime = TaskEventRuntime;
 
-export type TaskEventsResult = TaskEventResult | { outcome: 'invalid'; issues: string } | { outcome: 'snapshot-job'; result: DumpStopOutcome };
-
-export function createTaskEventsHandler(deps: HandlerDeps) {
+export function createTaskEventsHandler(rt: TaskEventsRuntime) {
   return async (event: unknown, context?: Context): Promise<TaskEventsResult> => {
-    const parsed = TaskStateChangeEvent.safeParse(event);
-    beginInvocation(deps, parsed.success ? parsed.data.id : undefined, context);
+    const parsed = EcsTaskStateChangeSchema.safeParse(event);
+    beginInvocation(rt, parsed.success ? parsed.data.id : undefined, context);
     try {
       if (!parsed.success) {
         // Retrying cannot fix a malformed event: say exactly what is wrong, count it, move on.
         const issues = z.prettifyError(parsed.error);
-        deps.logger.error('not an ECS Task State Change event', { issues });
-        deps.metrics.addMetric('InvalidEvents', MetricUnit.Count, 1);
+        rt.logger.error('not an ECS Task State Change event', { issues });
+        rt.metrics.addMetric('InvalidEvents', MetricUnit.Count, 1);
         return { outcome: 'invalid', issues };
       }
-      // A dump task of a snapshot job (RunTask, `startedBy` = job id): its end decides the job.
-      if (deps.jobs && parsed.data.detail.startedBy && isJobId(parsed.data.detail.startedBy)) {
-        const detail = parsed.data.detail;
-        const done = await finishDumpTask(
-          { jobs: deps.jobs, now: deps.now, count: (service, metric) => serviceMetric(deps, service, metric, MetricUnit.Count, 1) },
-          { ...detail, containers: detail.containers?.map((c) => ({ name: c.name, exitCode: c.exitCode ?? null })) },
-        );
-        if (done.outcome === 'finished') deps.logger.info('snapshot job finished', { service: done.job.service, jobId: done.job.jobId, status: done.job.status, reason: done.job.reason });
-        else deps.logger.debug('dump task event', { task: detail.taskArn, outcome: done.outcome, ...('why' in done ? { why: done.why } : {}) });
-        return { outcome: 'snapshot-job', result: done };
+      const detail = parsed.data.detail;
+      const result = await handleTaskEvent(detail, taskEventFlows(rt));
+      if (result.outcome === 'snapshot-job') {
+        const done = result.result;
+        if (done.outcome === 'finished')
+          rt.logger.info('snapshot job finished', { service: done.job.service, jobId: done.job.jobId, status: done.job.status, reason: done.job.reason });
+        else rt.logger.debug('dump task event', { task: detail.taskArn, outcome: done.outcome, ...('why' in done ? { why: done.why } : {}) });
+        return result;
       }
-      const obs = observationFromEcsTask(parsed.data.detail);
-      if (!obs) throw new Error('unreachable: the schema guarantees the task fields');
-      const result = await applyTaskObservation(obs, deps);
-      const fields = { task: obs.taskArn, lastStatus: obs.lastStatus, desiredStatus: obs.desiredStatus, version: obs.version };
-      if (result.outcome === 'ignored') deps.logger.debug('task ignored', { ...fields, why: result.why });
+      const fields = { task: detail.taskArn, lastStatus: detail.lastStatus, desiredStatus: detail.desiredStatus, version: detail.version };
+      if (result.outcome === 'ignored') rt.logger.debug('task ignored', { ...fields, why: result.why });
       else {
-        deps.logger.info(result.outcome === 'stale' ? 'older event ignored' : 'member recorded', { ...fields, service: result.service });
-        deps.metrics.addMetric(result.outcome === 'stale' ? 'StaleEvents' : 'TaskEvents', MetricUnit.Count, 1);
-        if (result.outcome === 'recorded' && result.check) reportCheck(deps, result.check, 'task-event');
+        rt.logger.info(result.outcome === 'stale' ? 'older event ignored' : 'member recorded', { ...fields, service: result.service });
+        rt.metrics.addMetric(result.outcome === 'stale' ? 'StaleEvents' : 'TaskEvents', MetricUnit.Count, 1);
+        if (result.outcome === 'recorded' && result.check) reportCheck(rt, result.check, 'task-event');
       }
       return result;
     } finally {
-      flushMetrics(deps);
+      flushMetrics(rt);
     }
   };
 }
 
-let entry: ReturnType<typeof createTaskEventsHandler> | undefined;
-
 /** Lambda entry point: lambdas/handlers/task-events.handler */
-export const handler = (event: unknown, context: Context) => (entry ??= createTaskEventsHandler(runtimeDeps()))(event, context);
+export const handler = lambdaEntry(createTaskEventsHandler);

@@ -9,8 +9,9 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse } from 'aws-lambda';
 import { z } from 'zod';
-import { checkService, type CheckResult } from '../control/failover.js';
-import { beginInvocation, flushMetrics, reportCheck, runtimeDeps, type HandlerDeps } from './runtime.js';
+import { type CheckResult, checkService } from '../control/failover.js';
+import { beginInvocation, flushMetrics, reportCheck } from '../runtime/observability.js';
+import { lambdaEntry, type Runtime } from '../runtime/runtime.js';
 
 const SqsEvent = z.looseObject({
   Records: z.array(z.looseObject({ messageId: z.string(), body: z.string(), eventSource: z.literal('aws:sqs') })).min(1),
@@ -28,26 +29,28 @@ export interface WatchdogRun {
   failed: { service?: string; messageId?: string; error: string }[];
 }
 
-export function createWatchdogHandler(deps: HandlerDeps) {
+export type WatchdogRuntime = Pick<Runtime, 'logger' | 'metrics' | 'coordination' | 'services' | 'discovery' | 'timer' | 'now'>;
+
+export function createWatchdogHandler(rt: WatchdogRuntime) {
   const check = async (service: string, trigger: string): Promise<CheckResult | undefined> => {
-    const policy = await deps.services.policy(service);
+    const policy = await rt.services.policy(service);
     if (!policy) {
-      deps.logger.info('service is no longer protected; nothing to check', { service, trigger });
+      rt.logger.info('service is no longer protected; nothing to check', { service, trigger });
       return undefined;
     }
-    const result = await checkService(policy, deps);
-    reportCheck(deps, result, trigger);
+    const result = await checkService(policy, rt);
+    reportCheck(rt, result, trigger);
     return result;
   };
 
   async function onSchedule(run: WatchdogRun): Promise<void> {
-    for (const service of await deps.services.registryList()) {
+    for (const service of await rt.services.registryList()) {
       try {
         const r = await check(service, 'schedule');
         if (r) run.checked.push(r);
       } catch (err) {
         // One service's trouble must not hide the others'.
-        deps.logger.error('failover check failed', { service, error: err as Error });
+        rt.logger.error('failover check failed', { service, error: err as Error });
         run.failed.push({ service, error: (err as Error).message });
       }
     }
@@ -55,7 +58,7 @@ export function createWatchdogHandler(deps: HandlerDeps) {
 
   return async (event: unknown, context?: Context): Promise<WatchdogRun & Partial<SQSBatchResponse>> => {
     const sqs = SqsEvent.safeParse(event);
-    beginInvocation(deps, sqs.success ? sqs.data.Records[0]!.messageId : (event as { id?: string })?.id, context);
+    beginInvocation(rt, sqs.success ? sqs.data.Records[0]!.messageId : (event as { id?: string })?.id, context);
     const run: WatchdogRun = { checked: [], failed: [] };
     try {
       if (!sqs.success) {
@@ -69,28 +72,26 @@ export function createWatchdogHandler(deps: HandlerDeps) {
           message = FailoverCheckMessage.parse(JSON.parse(record.body));
         } catch (err) {
           // A body that will never parse is dropped (retrying cannot help), loudly.
-          deps.logger.error('unreadable failover-check message dropped', { messageId: record.messageId, error: (err as Error).message });
-          deps.metrics.addMetric('InvalidEvents', MetricUnit.Count, 1);
+          rt.logger.error('unreadable failover-check message dropped', { messageId: record.messageId, error: (err as Error).message });
+          rt.metrics.addMetric('InvalidEvents', MetricUnit.Count, 1);
           continue;
         }
         try {
           const r = await check(message.service, 'continuation');
           if (r) run.checked.push(r);
         } catch (err) {
-          deps.logger.error('failover check failed', { service: message.service, messageId: record.messageId, error: err as Error });
+          rt.logger.error('failover check failed', { service: message.service, messageId: record.messageId, error: err as Error });
           run.failed.push({ service: message.service, messageId: record.messageId, error: (err as Error).message });
           batchItemFailures.push({ itemIdentifier: record.messageId });
         }
       }
       return { ...run, batchItemFailures };
     } finally {
-      if (run.failed.length) deps.metrics.addMetric('CheckErrors', MetricUnit.Count, run.failed.length);
-      flushMetrics(deps);
+      if (run.failed.length) rt.metrics.addMetric('CheckErrors', MetricUnit.Count, run.failed.length);
+      flushMetrics(rt);
     }
   };
 }
 
-let entry: ReturnType<typeof createWatchdogHandler> | undefined;
-
 /** Lambda entry point: lambdas/handlers/watchdog.handler */
-export const handler = (event: unknown, context: Context) => (entry ??= createWatchdogHandler(runtimeDeps()))(event, context);
+export const handler = lambdaEntry(createWatchdogHandler);

@@ -16,12 +16,10 @@
  * when it cannot be done now, 500 otherwise.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { isLifeboatError } from '../domain/errors.js';
-import { DynamoDrillStore } from '../adapters/drill-store.js';
-import { createDynamoClient } from '../adapters/aws.js';
-import type { LocalMode } from './local-mode.js';
 import { createConsole } from '../console/server.js';
-import { LocalConsoleBackend } from '../console/local-backend.js';
+import { isLifeboatError } from '../domain/errors.js';
+import { LocalConsoleBackend } from './console-backend.js';
+import type { LocalMode } from './local-mode.js';
 
 function send(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json' });
@@ -56,10 +54,13 @@ async function route(mode: LocalMode, req: IncomingMessage, res: ServerResponse)
   }
   m = /^\/drills\/([\w-]+)$/.exec(p);
   if (method === 'GET' && m) {
-    const drill = await new DynamoDrillStore(createDynamoClient(mode.environment), mode.table).get(mode.service, m[1]!);
+    const drill = await mode.runtime.drills.get(mode.service, m[1]!);
     return drill ? send(res, 200, drill) : send(res, 404, { error: `no drill ${m[1]}` });
   }
-  send(res, 404, { error: `no route ${method} ${p}`, routes: ['GET /status', 'POST /kill-primary', 'POST /snapshot', 'POST /drill', 'POST /corrupt', 'POST /schedules/:name'] });
+  send(res, 404, {
+    error: `no route ${method} ${p}`,
+    routes: ['GET /status', 'POST /kill-primary', 'POST /snapshot', 'POST /drill', 'POST /corrupt', 'POST /schedules/:name'],
+  });
 }
 
 /** Serves the API on 127.0.0.1:`port` (0: a free one); returns its URL and a close function. */

@@ -13,32 +13,23 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { createDynamoClient } from '../adapters/aws.js';
-import { DynamoCoordinationStore } from '../adapters/coordination.js';
 import type { PrimaryDiscovery } from '../adapters/discovery.js';
 import type { FailoverCheck, FailoverTimer } from '../adapters/failover-timer.js';
-import { DynamoServiceRegistry } from '../adapters/service-registry.js';
-import { ServiceResolver } from '../control/services.js';
-import type { HandlerDeps } from '../handlers/runtime.js';
-import { createTaskEventsHandler } from '../handlers/task-events.js';
-import { createWatchdogHandler } from '../handlers/watchdog.js';
+import { ENV, type Env } from '../contract/environment.js';
+import type { HandlerId } from '../contract/triggers.js';
+import type { Clock } from '../domain/clock.js';
+import { createDrillSchedulerHandler } from '../handlers/drill-scheduler.js';
+import { createDrillWatchdogHandler } from '../handlers/drill-watchdog.js';
 import { createReconcilerHandler } from '../handlers/reconciler.js';
+import { createReportHandler } from '../handlers/report.js';
 import { createRetentionHandler } from '../handlers/retention.js';
-import { makeDrillSchedulerHandler } from '../handlers/drill-scheduler.js';
-import { makeDrillWatchdogHandler } from '../handlers/drill-watchdog.js';
-import { makeReportHandler } from '../handlers/report.js';
-import type { DrillRuntime } from '../handlers/drill-runtime.js';
-import { DynamoSnapshotCatalog } from '../adapters/catalog.js';
-import { DynamoDrillStore } from '../adapters/drill-store.js';
-import { PowertoolsDrillMetrics } from '../adapters/drill-metrics.js';
-import type { TaskLauncher } from '../adapters/ecs-launcher.js';
-import type { EcsTasks } from '../adapters/ecs-tasks.js';
-import { DynamoSnapshotHolds } from '../adapters/snapshot-holds.js';
-import type { ObjectStore } from '../adapters/stores/store.js';
-import { DynamoJobStore } from '../adapters/job-store.js';
+import { createServiceConfigHandler } from '../handlers/service-config.js';
 import { createSnapshotSchedulerHandler } from '../handlers/snapshot-scheduler.js';
 import { createSnapshotWatchHandler } from '../handlers/snapshot-watch.js';
-import { jobDeps, type SnapshotHandlerDeps } from '../handlers/snapshot-runtime.js';
+import { createTaskEventsHandler } from '../handlers/task-events.js';
+import { createWatchdogHandler } from '../handlers/watchdog.js';
+import { drillFlows, snapshotJobFlows } from '../runtime/flows.js';
+import { createRuntime, type Runtime } from '../runtime/runtime.js';
 
 /** setTimeout in place of an SQS delay queue; delivers the same message body. */
 export class LocalFailoverTimer implements FailoverTimer {
@@ -67,10 +58,10 @@ export class LocalFailoverTimer implements FailoverTimer {
 
 export interface LocalControlPlaneOptions {
   table: string;
-  env?: Record<string, string | undefined>;
+  env?: Env;
   discovery?: PrimaryDiscovery;
   logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
-  now?: () => number;
+  now?: Clock;
 }
 
 export interface LocalControlPlane {
@@ -81,25 +72,22 @@ export interface LocalControlPlane {
   stop(): void;
 }
 
-export function createLocalControlPlane(o: LocalControlPlaneOptions): LocalControlPlane {
-  const env = o.env ?? process.env;
-  const dynamo = createDynamoClient(env);
-  const now = o.now ?? Date.now;
-  // Metrics would print EMF lines to stdout; locally they are noise.
+/** Metrics would print EMF lines to stdout, which the status view owns; CloudWatch is not here anyway. */
+export function quietMetrics(): Metrics {
   process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+  return new Metrics({ namespace: 'Lifeboat', serviceName: 'lifeboat' });
+}
+
+export function createLocalControlPlane(o: LocalControlPlaneOptions): LocalControlPlane {
+  const now = o.now ?? Date.now;
   let watchdog: ReturnType<typeof createWatchdogHandler>;
   const timer = new LocalFailoverTimer((event) => watchdog(event));
-  const deps: HandlerDeps = {
-    logger: new Logger({ serviceName: 'lifeboat', logLevel: o.logLevel ?? 'WARN' }),
-    metrics: new Metrics({ namespace: 'Lifeboat', serviceName: 'lifeboat' }),
-    store: new DynamoCoordinationStore(dynamo, o.table),
-    services: new ServiceResolver(new DynamoServiceRegistry(dynamo, o.table), now),
-    timer,
-    ...(o.discovery ? { discovery: o.discovery } : {}),
-    now,
-  };
-  watchdog = createWatchdogHandler(deps);
-  const taskEvents = createTaskEventsHandler(deps);
+  const rt = createRuntime(
+    { ...(o.env ?? process.env), [ENV.table]: o.table },
+    { logger: new Logger({ serviceName: 'lifeboat', logLevel: o.logLevel ?? 'WARN' }), metrics: quietMetrics(), timer, discovery: o.discovery, now },
+  );
+  watchdog = createWatchdogHandler(rt);
+  const taskEvents = createTaskEventsHandler(rt);
   return {
     publishTaskEvent: (event) => taskEvents(event),
     tick: () => watchdog({ id: `local-schedule-${now()}`, source: 'aws.events', 'detail-type': 'Scheduled Event' }),
@@ -107,76 +95,30 @@ export function createLocalControlPlane(o: LocalControlPlaneOptions): LocalContr
   };
 }
 
-export interface LocalHandlersOptions {
-  table: string;
-  /** The SDK's settings (endpoints, region, credentials) for the embedded servers. */
-  env: Record<string, string | undefined>;
-  store: ObjectStore;
-  /** ECS: RunTask/StopTask and ListTasks/DescribeTasks. */
-  ecs: TaskLauncher & EcsTasks;
-  discovery: PrimaryDiscovery;
-  /** Failover waits (the SQS adapter on the embedded queue, in local mode). */
-  timer: FailoverTimer;
-  /** Where the handlers' structured logs go (the Lambdas write them to CloudWatch). */
-  logger: Logger;
-  now?: () => number;
-}
+/** A handler as local mode invokes it: an event in, whatever the handler returns out. */
+export type LocalHandler = (event: unknown) => Promise<unknown>;
 
-/** Every Lambda handler of the control plane, over local adapters. */
-export function createLocalHandlers(o: LocalHandlersOptions) {
-  const dynamo = createDynamoClient(o.env);
-  const now = o.now ?? Date.now;
-  // EMF metrics would print to stdout, which the status view owns; CloudWatch is not here anyway.
-  process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
-  const metrics = new Metrics({ namespace: 'Lifeboat', serviceName: 'lifeboat' });
-  const registry = new DynamoServiceRegistry(dynamo, o.table);
-  const coordination = new DynamoCoordinationStore(dynamo, o.table);
-  const catalog = new DynamoSnapshotCatalog(dynamo, o.table);
-  const deps: SnapshotHandlerDeps & { ecs: EcsTasks } = {
-    logger: o.logger,
-    metrics,
-    store: coordination,
-    services: new ServiceResolver(registry, now),
-    timer: o.timer,
-    discovery: o.discovery,
-    ecs: o.ecs,
-    jobs: new DynamoJobStore(dynamo, o.table),
-    commands: coordination,
-    catalog,
-    launcher: o.ecs,
-    now,
-  };
-  const drillRuntime: DrillRuntime = {
-    drills: new DynamoDrillStore(dynamo, o.table),
-    catalog,
-    registry,
-    launcher: o.ecs,
-    store: o.store,
-    metrics: new PowertoolsDrillMetrics(),
-    logger: o.logger,
-    clock: () => new Date(now()),
-  };
+/** Every Lambda handler of the control plane over one local runtime, by handler id (the trigger table's). */
+export function createLocalHandlers(rt: Runtime) {
+  const handlers = {
+    ServiceConfig: createServiceConfigHandler(rt),
+    TaskEvents: createTaskEventsHandler(rt),
+    Watchdog: createWatchdogHandler(rt),
+    Reconciler: createReconcilerHandler(rt),
+    Retention: createRetentionHandler(rt),
+    DrillScheduler: createDrillSchedulerHandler(rt),
+    DrillWatchdog: createDrillWatchdogHandler(rt),
+    Report: createReportHandler(rt),
+    SnapshotScheduler: createSnapshotSchedulerHandler(rt),
+    SnapshotWatch: createSnapshotWatchHandler(rt),
+  } satisfies Record<HandlerId, LocalHandler>;
   return {
-    taskEvents: createTaskEventsHandler(deps),
-    watchdog: createWatchdogHandler(deps),
-    reconciler: createReconcilerHandler(deps),
-    retention: createRetentionHandler({
-      catalog: drillRuntime.catalog,
-      store: o.store,
-      holds: new DynamoSnapshotHolds(dynamo, o.table),
-      registry,
-      logger: o.logger,
-      metrics,
-      now: () => new Date(now()),
-    }),
-    drillScheduler: makeDrillSchedulerHandler(() => drillRuntime),
-    drillWatchdog: makeDrillWatchdogHandler(() => drillRuntime),
-    report: makeReportHandler(() => drillRuntime, o.env),
-    snapshotScheduler: createSnapshotSchedulerHandler(deps),
-    snapshotWatch: createSnapshotWatchHandler(deps),
-    /** What a manual snapshot request (`lifeboat snapshot`'s job path, local mode's key) goes through. */
-    snapshotJobs: jobDeps(deps),
-    drillDeps: drillRuntime,
+    runtime: rt,
+    handlers,
+    /** What a manual snapshot request (local mode's key) goes through. */
+    snapshotJobs: snapshotJobFlows(rt),
+    /** What a manual drill goes through. */
+    drills: drillFlows(rt),
   };
 }
 

@@ -26,7 +26,8 @@ export class LocalDiscovery implements PrimaryDiscovery {
     const key = `${record.serviceId}/${record.instanceId ?? 'primary'}`;
     const current = this.records.get(key);
     if (current && current.term > record.term) return 'stale';
-    if (current && current.term === record.term && current.taskArn === record.taskArn && current.ip === record.ip && current.port === record.port) return 'unchanged';
+    if (current && current.term === record.term && current.taskArn === record.taskArn && current.ip === record.ip && current.port === record.port)
+      return 'unchanged';
     const published = { ...record, publishedAt: Date.now() };
     this.records.set(key, published);
     this.onPublish?.(published, 'registered');

@@ -6,6 +6,7 @@
  * `family:<name>` for RunTask, `startedBy`, `version` increasing with every change, ISO
  * times, and the container's exit code once it has one.
  */
+import type { EcsTask } from '../domain/ecs-task.js';
 
 export interface LocalTaskState {
   taskArn: string;
@@ -33,8 +34,11 @@ export interface LocalTaskState {
 
 const LOOPBACK = '127.0.0.1';
 
-/** The event's `detail`: also what DescribeTasks would answer for the task. */
-export function taskDetail(t: LocalTaskState, clusterArn: string) {
+/**
+ * The event's `detail`: also what DescribeTasks would answer for the task. Typed as the
+ * domain's one ECS task model, so the emitter cannot drift from what the handlers read.
+ */
+export function taskDetail(t: LocalTaskState, clusterArn: string): EcsTask {
   const attachmentId = t.taskArn.slice(-36).replace(/^(.{8})(.{4})(.{4})(.{4})(.{12})$/, '$1-$2-$3-$4-$5');
   const stopped = t.lastStatus === 'STOPPED';
   return {

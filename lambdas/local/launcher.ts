@@ -19,19 +19,21 @@
  * loopback port (its ENI address is 127.0.0.1; the port is in its network bindings) and a
  * log file that outlives it.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
-import { OperationFailedError } from '../domain/errors.js';
-import type { DrillRunTaskRequest } from '../domain/drills.js';
-import { observationFromEcsTask, type TaskObservation } from '../domain/membership.js';
 import type { TaskLauncher } from '../adapters/ecs-launcher.js';
 import type { EcsTasks } from '../adapters/ecs-tasks.js';
+import { withLifeline } from '../adapters/lifeline.js';
+import { ENV } from '../contract/environment.js';
+import type { DrillRunTaskRequest } from '../domain/drills.js';
+import { OperationFailedError } from '../domain/errors.js';
+import { observationFromEcsTask, type TaskObservation } from '../domain/membership.js';
+import { type LocalTaskState, taskDetail, taskStateChangeEvent } from './ecs-events.js';
 import { freePort } from './embedded-services.js';
-import { taskDetail, taskStateChangeEvent, type LocalTaskState } from './ecs-events.js';
 
 export interface LocalTaskContext {
   taskArn: string;
@@ -86,6 +88,8 @@ export interface LocalLauncherOptions {
   /** The event bus's PutEvents. */
   emit: (event: unknown) => void;
   onNotice?: (line: string) => void;
+  /** Told the process group of every task it starts (local mode's ledger of what to clean up after a crash). */
+  onSpawn?: (pid: number | undefined) => void;
 }
 
 const ACCOUNT = '000000000000';
@@ -157,9 +161,11 @@ export class LocalTaskLauncher implements TaskLauncher, EcsTasks {
     const starts: Promise<unknown>[] = [];
     for (let i = 0; i < missing; i++) {
       starts.push(
-        this.start(this.definition(svc.taskDefinition), { group: `service:${name}`, startedBy: `ecs-svc/${hash(name)}`, service: name }).catch((err: unknown) => {
-          this.o.onNotice?.(`service ${name}: could not start a task: ${(err as Error).message}`);
-        }),
+        this.start(this.definition(svc.taskDefinition), { group: `service:${name}`, startedBy: `ecs-svc/${hash(name)}`, service: name }).catch(
+          (err: unknown) => {
+            this.o.onNotice?.(`service ${name}: could not start a task: ${(err as Error).message}`);
+          },
+        ),
       );
     }
     await Promise.all(starts);
@@ -227,12 +233,15 @@ export class LocalTaskLauncher implements TaskLauncher, EcsTasks {
   }
 
   private observe(task: LocalTask): TaskObservation {
-    return observationFromEcsTask(taskDetail(task, this.clusterArn))!;
+    return observationFromEcsTask(taskDetail(task, this.clusterArn));
   }
 
   // --- lifecycle ------------------------------------------------------------------------
 
-  private async start(def: LocalTaskDefinition, how: { group: string; startedBy: string; service?: string; overrides?: Record<string, string> }): Promise<LocalTask> {
+  private async start(
+    def: LocalTaskDefinition,
+    how: { group: string; startedBy: string; service?: string; overrides?: Record<string, string> },
+  ): Promise<LocalTask> {
     if (this.shuttingDown) throw new OperationFailedError(`RunTask on ${this.o.cluster} was refused: local mode is shutting down`);
     const svc = how.service ? this.services.get(how.service) : undefined;
     if (svc) svc.pending++;
@@ -267,9 +276,12 @@ export class LocalTaskLauncher implements TaskLauncher, EcsTasks {
       this.emit(task);
       this.update(task, { lastStatus: 'PENDING' });
       const context: LocalTaskContext = { taskArn, taskId, dir, port };
-      const env = { ...this.o.baseEnv, ...def.environment(context), ...task.overrides, LIFEBOAT_TASK: taskArn };
+      const env = { ...this.o.baseEnv, ...def.environment(context), ...task.overrides, [ENV.task]: taskArn };
       const log = createWriteStream(task.logFile, { flags: 'a' });
-      const child = spawn(def.command[0]!, def.command.slice(1), { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      // A lifeline: the task dies with local mode, even when local mode is killed outright.
+      const [command, ...args] = withLifeline(def.command);
+      const child = spawn(command!, args, { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      this.o.onSpawn?.(child.pid);
       task.child = child;
       child.stdout!.pipe(log, { end: false });
       child.stderr!.pipe(log, { end: false });
@@ -334,10 +346,13 @@ export class LocalTaskLauncher implements TaskLauncher, EcsTasks {
     this.timers.clear();
     const live = [...this.tasks.values()].filter((t) => t.child);
     for (const t of live) {
-      if (t.desiredStatus === 'RUNNING') this.update(t, { desiredStatus: 'STOPPED', stopCode: 'ServiceSchedulerInitiated', stoppedReason: 'local mode is shutting down', stoppingAt: iso() });
+      if (t.desiredStatus === 'RUNNING')
+        this.update(t, { desiredStatus: 'STOPPED', stopCode: 'ServiceSchedulerInitiated', stoppedReason: 'local mode is shutting down', stoppingAt: iso() });
       t.child?.kill('SIGTERM');
     }
-    const timer = setTimeout(() => live.forEach((t) => signalGroup(t, 'SIGKILL')), graceMs);
+    const timer = setTimeout(() => {
+      for (const t of live) signalGroup(t, 'SIGKILL');
+    }, graceMs);
     await Promise.all(live.map((t) => t.exited));
     clearTimeout(timer);
     process.removeListener('exit', this.killAll);

@@ -20,6 +20,7 @@
  * (kill the primary, take a snapshot, run a drill, damage a snapshot for the demo).
  */
 import { Console } from 'node:console';
+import { randomBytes } from 'node:crypto';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -27,37 +28,35 @@ import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { randomBytes } from 'node:crypto';
-import { OperationFailedError, UsageError } from '../domain/errors.js';
-import type { DrillRecord } from '../domain/drills.js';
-import type { Lease, Member } from '../domain/membership.js';
-import { normalizeServicePolicy, type ServicePolicy, type ServicePolicyInput } from '../domain/service-policy.js';
-import { createDynamoClient, createS3Client, createSqsClient } from '../adapters/aws.js';
-import { DynamoSnapshotCatalog, ensureCatalogTable } from '../adapters/catalog.js';
-import type { SnapshotRecord } from '../domain/snapshot.js';
-import { DynamoCoordinationStore } from '../adapters/coordination.js';
-import { DynamoDrillStore } from '../adapters/drill-store.js';
-import { SqsFailoverTimer } from '../adapters/failover-timer.js';
-import { partObjectKey, reportObjectKey } from '../contract/keys.js';
-import { DynamoServiceRegistry } from '../adapters/service-registry.js';
-import { DynamoSnapshotHolds } from '../adapters/snapshot-holds.js';
-import { openStore } from '../adapters/stores/registry.js';
+import { createDynamoBaseClient, createSqsClient } from '../adapters/aws.js';
+import { ensureCatalogTable } from '../adapters/catalog.js';
 import type { ObjectStore } from '../adapters/stores/store.js';
+import { ENV } from '../contract/environment.js';
+import { partObjectKey, reportObjectKey } from '../contract/keys.js';
+import { HANDLER_IDS, type HandlerId } from '../contract/triggers.js';
+import { type StartDrillResult, startDrill } from '../control/drills/start.js';
 import { planServiceRetention, type ServiceRetentionPlan } from '../control/retention.js';
-import { startDrill, type StartDrillResult } from '../control/drills/start.js';
-import { requestSnapshotJob, type RequestOutcome } from '../control/snapshot-jobs.js';
-import { makeJobId, type SnapshotJob } from '../domain/snapshot-jobs.js';
+import { type RequestOutcome, requestSnapshotJob } from '../control/snapshot-jobs.js';
+import { type DrillRecord, isDrillTask } from '../domain/drills.js';
+import { OperationFailedError, UsageError } from '../domain/errors.js';
+import type { Lease, Member } from '../domain/membership.js';
 import { REPORT_FORMATS } from '../domain/report/render.js';
-import { createLocalHandlers, type LocalHandlers } from './control-plane.js';
+import { normalizeServicePolicy, type ServicePolicy, type ServicePolicyInput } from '../domain/service-policy.js';
+import type { SnapshotRecord } from '../domain/snapshot.js';
+import { makeJobId, type SnapshotJob } from '../domain/snapshot-jobs.js';
+import { retentionFlows } from '../runtime/flows.js';
+import { createRuntime, type Runtime } from '../runtime/runtime.js';
+import { describeDelivery, describeFiring } from './activity.js';
+import { createLocalHandlers, type LocalHandlers, quietMetrics } from './control-plane.js';
 import { LocalDiscovery } from './discovery.js';
-import { startEmbeddedServices, type EmbeddedServices } from './embedded-services.js';
-import { LocalEventBus, type Delivery } from './event-bus.js';
-import { LocalTaskLauncher, type LocalTask } from './launcher.js';
+import { type EmbeddedServices, startEmbeddedServices } from './embedded-services.js';
+import { type EventPattern as BusPattern, type Delivery, LocalEventBus } from './event-bus.js';
+import { type LocalTask, LocalTaskLauncher } from './launcher.js';
+import { ensureDirectory, ProcessLedger, StateDirectoryLock } from './process-guard.js';
 import { LocalQueuePoller } from './queue-poller.js';
 import { LocalScheduler, type ScheduleFiring, type ScheduleStatus } from './scheduler.js';
-import { describeDelivery, describeFiring } from './activity.js';
+import { type LocalSchedule, type LocalWiring, localWiring } from './wiring.js';
 
 export const LOCAL_CLUSTER = 'local';
 export const LOCAL_TABLE = 'lifeboat-local';
@@ -124,7 +123,9 @@ export interface LocalStatus {
   lease?: Lease;
   discovery?: { taskArn: string; term: number; port?: number };
   members: MemberStatus[];
-  snapshots: (Pick<SnapshotRecord, 'id' | 'status' | 'createdAt' | 'size' | 'verifiedAt' | 'reason' | 'term'> & { retention?: { action: string; reasons: string[] } })[];
+  snapshots: (Pick<SnapshotRecord, 'id' | 'status' | 'createdAt' | 'size' | 'verifiedAt' | 'suspectAt' | 'reason' | 'term'> & {
+    retention?: { action: string; reasons: string[] };
+  })[];
   retention?: Pick<ServiceRetentionPlan, 'policy' | 'timezone' | 'summary'>;
   drills: Pick<DrillRecord, 'drillId' | 'status' | 'snapshotId' | 'createdAt' | 'reason' | 'rtoSeconds' | 'rpoSeconds' | 'trigger'>[];
   schedules: ScheduleStatus[];
@@ -133,7 +134,7 @@ export interface LocalStatus {
 }
 
 /** The example service's task definition, run the same way its container would run. */
-function examplePolicy(raw: ServicePolicyInput): ServicePolicy {
+export function examplePolicy(raw: ServicePolicyInput): ServicePolicy {
   return normalizeServicePolicy({
     ...raw,
     // Where the service runs: local mode's cluster and task definition (EC2-like, no subnets).
@@ -152,10 +153,13 @@ export class LocalMode {
   private scheduler!: LocalScheduler;
   private bus!: LocalEventBus;
   private discovery!: LocalDiscovery;
-  private store!: ObjectStore;
+  private objects!: ObjectStore;
+  private rt!: Runtime;
+  private wiring!: LocalWiring;
   private policy!: ServicePolicy;
   private env: Record<string, string> = {};
   private controlLog: WriteStream | undefined;
+  private ledger: ProcessLedger | undefined;
   readonly stateDir: string;
   readonly reportsDir: string;
   readonly table: string;
@@ -165,7 +169,10 @@ export class LocalMode {
   apiUrl: string | undefined;
   serviceUrl: string | undefined;
 
-  private constructor(private readonly o: LocalModeOptions, stateDir: string) {
+  private constructor(
+    private readonly o: LocalModeOptions,
+    stateDir: string,
+  ) {
     this.stateDir = stateDir;
     this.reportsDir = resolve(o.reportsDir ?? 'lifeboat-reports');
     this.table = o.table ?? LOCAL_TABLE;
@@ -187,9 +194,10 @@ export class LocalMode {
   /** Starts everything; on failure, stops what was started and rethrows. */
   static async start(o: LocalModeOptions): Promise<LocalMode> {
     if (o.speed !== undefined && !(o.speed > 0)) throw new UsageError(`--speed must be a positive number, not ${o.speed}`);
-    const stateDir = o.ephemeral ? await mkdtemp(join(tmpdir(), 'lifeboat-local-')) : resolve(o.stateDir ?? '.lifeboat');
+    const stateDir = o.ephemeral ? await mkdtemp(join(tmpdir(), 'lifeboat-local-')) : await ensureDirectory(o.stateDir ?? '.lifeboat');
     const mode = new LocalMode(o, stateDir);
     try {
+      await mode.guard();
       await mode.boot();
       return mode;
     } catch (err) {
@@ -200,6 +208,15 @@ export class LocalMode {
 
   private onClose(name: string, close: () => Promise<void> | void): void {
     this.closers.push({ name, close });
+  }
+
+  /** One run per state directory; what a crashed run left running is stopped first (process-guard.ts). */
+  private async guard(): Promise<void> {
+    const lock = await StateDirectoryLock.acquire(this.stateDir, (err) => this.activity('error', `lost the lock on ${this.stateDir}: ${err.message}`));
+    this.onClose('state directory lock', () => lock.unlock());
+    this.ledger = new ProcessLedger(join(this.stateDir, 'processes'));
+    const reaped = await this.ledger.reap();
+    if (reaped) this.say(`stopped ${reaped} process${reaped === 1 ? '' : 'es'} an earlier run left behind`);
   }
 
   private async boot(): Promise<void> {
@@ -214,9 +231,14 @@ export class LocalMode {
     // 1. Embedded AWS services.
     let services = o.services;
     if (!services) {
-      this.say(this.ephemeral ? 'starting DynamoDB Local (java, in memory) and fauxqs (S3 + SQS) on loopback' : `starting DynamoDB Local (java; tables kept in ${join(state, 'dynamodb')}) and fauxqs (SQS) on loopback`);
+      this.say(
+        this.ephemeral
+          ? 'starting DynamoDB Local (java, in memory) and fauxqs (S3 + SQS) on loopback'
+          : `starting DynamoDB Local (java; tables kept in ${join(state, 'dynamodb')}) and fauxqs (SQS) on loopback`,
+      );
       const started = await startEmbeddedServices({ ...(this.ephemeral ? {} : { dynamoDbPath: join(state, 'dynamodb') }), detached: true });
       this.onClose('DynamoDB Local and fauxqs', () => started.stop());
+      await this.ledger?.record(started.dynamoPid);
       services = started;
       this.say(`DynamoDB: ${started.dynamoEndpoint}  S3/SQS: ${started.s3Endpoint}`);
     }
@@ -224,22 +246,44 @@ export class LocalMode {
     const env = this.env;
 
     // 2. Table, store, queue.
-    const created = await ensureCatalogTable(new DynamoDBClient({ endpoint: env.AWS_ENDPOINT_URL_DYNAMODB, region: env.AWS_REGION, credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID!, secretAccessKey: env.AWS_SECRET_ACCESS_KEY! } }), this.table);
+    const created = await ensureCatalogTable(createDynamoBaseClient(env), this.table);
     this.say(`table ${this.table}: ${created === 'created' ? 'created' : 'found (state from an earlier run)'}`);
     this.storeUrl = this.ephemeral ? `s3://${this.table === LOCAL_TABLE ? LOCAL_BUCKET : this.table.toLowerCase()}/` : `file://${join(state, 'store')}`;
-    this.store = openStore(this.storeUrl, () => createS3Client(env));
-    await this.store.ensure();
-    this.say(`snapshot store: ${this.storeUrl}${this.ephemeral ? ' (in memory)' : ''}`);
     const sqs = createSqsClient(env);
     const { queueUrl, queueArn } = await createQueue(sqs, this.table === LOCAL_TABLE ? LOCAL_QUEUE : `${this.table}-failover`);
-    env.LIFEBOAT_FAILOVER_QUEUE_URL = queueUrl;
+    // What the Lambdas get from the construct: the table, the store, the failover queue.
+    Object.assign(env, { [ENV.table]: this.table, [ENV.store]: this.storeUrl, [ENV.failoverQueueUrl]: queueUrl });
+
+    // The one runtime of the control plane's handlers and local mode's own commands. Local
+    // mode's stand-ins for ECS and Cloud Map are made below; the runtime reads them when used.
+    const logger = new Logger({ serviceName: 'lifeboat', logLevel: 'INFO' });
+    // Powertools writes to stdout, which the status view owns: send handler logs to a file.
+    Object.assign(logger, { console: new Console({ stdout: controlLog, stderr: controlLog }) });
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the getters read what boot() makes later
+    const mode = this;
+    this.rt = createRuntime(env, {
+      logger,
+      metrics: quietMetrics(),
+      get launcher() {
+        return mode.launcher;
+      },
+      get ecs() {
+        return mode.launcher;
+      },
+      get discovery() {
+        return mode.discovery;
+      },
+    });
+    const rt = this.rt;
+    this.objects = rt.objects;
+    await this.objects.ensure();
+    this.say(`snapshot store: ${this.storeUrl}${this.ephemeral ? ' (in memory)' : ''}`);
 
     // 3. The example service's policy.
     const repo = o.repoRoot;
     const raw = JSON.parse(await readFile(join(repo, 'examples/kv/lifeboat-policy.json'), 'utf8')) as ServicePolicyInput;
     this.policy = examplePolicy(raw);
-    const dynamo = createDynamoClient(env);
-    await new DynamoServiceRegistry(dynamo, this.table).put(this.policy);
+    await rt.registry.put(this.policy);
     const p = this.policy;
     this.say(
       `protected service ${p.service}: ${o.replicas ?? 3} replicas, failover after ${p.failover.timeoutSeconds} s, snapshots ${p.snapshot.schedule ?? 'on demand'}, ` +
@@ -252,15 +296,10 @@ export class LocalMode {
       ...env,
       PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`,
       HOME: process.env.HOME ?? state,
-      LIFEBOAT_TABLE: this.table,
-      LIFEBOAT_STORE: this.storeUrl,
-      LIFEBOAT_SERVICE: p.service,
+      [ENV.service]: p.service,
     };
 
-    // 5. The control plane: handlers over local adapters.
-    const logger = new Logger({ serviceName: 'lifeboat', logLevel: 'INFO' });
-    // Powertools writes to stdout, which the status view owns: send handler logs to a file.
-    Object.assign(logger, { console: new Console({ stdout: controlLog, stderr: controlLog }) });
+    // 5. The control plane: the Lambdas' handlers over the local runtime.
     this.discovery = new LocalDiscovery((record) => this.activity('primary', `discovery → task ${shortTask(record.taskArn)} (term ${record.term})`));
     this.bus = new LocalEventBus({ onDelivery: (d) => this.onDelivery(d) });
     this.launcher = new LocalTaskLauncher({
@@ -270,42 +309,50 @@ export class LocalMode {
       baseEnv: taskEnv,
       emit: (event) => this.bus.put(event),
       onNotice: (line) => this.activity('error', line),
+      onSpawn: (pid) => void this.ledger?.record(pid).catch(() => undefined),
     });
-    this.handlers = createLocalHandlers({
-      table: this.table,
-      env,
-      store: this.store,
-      ecs: this.launcher,
-      discovery: this.discovery,
-      timer: new SqsFailoverTimer(sqs, queueUrl),
-      logger,
-    });
-    const h = this.handlers;
-    const clusterArn = this.launcher.clusterArn;
-    // The rules the construct deploys (lib/private/handlers.ts): every task state change of the
-    // cluster to task-events; drill tasks' STOPPED to the report handler.
-    this.bus.addRule({ name: 'task-events', pattern: { source: ['aws.ecs'], 'detail-type': ['ECS Task State Change'], detail: { clusterArn: [clusterArn] } }, target: (e) => h.taskEvents(e) });
-    this.bus.addRule({
-      name: 'drill-report',
-      pattern: { source: ['aws.ecs'], 'detail-type': ['ECS Task State Change'], detail: { clusterArn: [clusterArn], startedBy: [{ prefix: 'drill-' }], lastStatus: ['STOPPED'] } },
-      target: async (e) => {
-        const r = await h.report(e);
-        await this.exportReports(r.keys);
-        return r;
-      },
-    });
+    this.handlers = createLocalHandlers(rt);
+    const h = this.handlers.handlers;
+    // What local mode adds to a handler: the report handler's reports are copied to the
+    // reports directory; elections a handler made show in the activity list.
+    const targets: Record<HandlerId, (event: unknown, via: string) => Promise<unknown>> = Object.fromEntries(
+      HANDLER_IDS.map((id) => [id, async (event: unknown, via: string) => this.logged(via, await h[id](event))]),
+    ) as Record<HandlerId, (event: unknown, via: string) => Promise<unknown>>;
+    targets.Report = async (event) => {
+      const r = await h.Report(event);
+      await this.exportReports(r.keys);
+      return r;
+    };
+    // The topology the construct deploys, from the same trigger table (lambdas/local/wiring.ts).
+    const wiring = localWiring({ clusterArn: this.launcher.clusterArn, policy: p });
+    this.wiring = wiring;
+    for (const rule of wiring.rules) this.bus.addRule({ name: rule.id, pattern: rule.pattern as BusPattern, target: (e) => targets[rule.handler](e, rule.id) });
     this.onClose('event bus', () => this.bus.close());
-    const poller = new LocalQueuePoller({ client: sqs, queueUrl, queueArn, target: async (e) => this.logged('watchdog (queue)', await h.watchdog(e)), onError: (err) => this.activity('error', `failover queue: ${err.message}`) });
-    poller.start();
-    this.onClose('failover queue poller', () => poller.stop());
+    for (const source of wiring.queues) {
+      const poller = new LocalQueuePoller({
+        client: sqs,
+        queueUrl,
+        queueArn,
+        batchSize: source.batchSize,
+        target: (e) => targets[source.handler](e, `${source.handler.toLowerCase()} (queue)`),
+        onError: (err) => this.activity('error', `failover queue: ${err.message}`),
+      });
+      poller.start();
+      this.onClose('failover queue poller', () => poller.stop());
+    }
 
-    // 6. Schedules: the control plane's own and the service's — the triggers of lib/private/handlers.ts.
+    // 6. Schedules: the control plane's own now, the service's once it has a primary (below).
     this.scheduler = new LocalScheduler({ speed: this.speed, onFiring: (f) => this.onFiring(f) });
     const s = this.scheduler;
-    s.add({ name: 'watchdog', expression: 'rate(1 minute)', target: (e) => h.watchdog(e), input: (t) => scheduledEvent('watchdog', t) });
-    s.add({ name: 'reconciler', expression: 'rate(5 minutes)', target: (e) => h.reconciler(e), input: (t) => scheduledEvent('reconciler', t) });
-    s.add({ name: 'drill-watchdog', expression: 'rate(5 minutes)', target: (e) => h.drillWatchdog(e), input: (t) => scheduledEvent('drill-watchdog', t) });
-    s.add({ name: 'snapshot-watch', expression: 'rate(5 minutes)', target: (e) => h.snapshotWatch(e), input: (t) => scheduledEvent('snapshot-watch', t) });
+    const schedule = (entry: LocalSchedule) =>
+      s.add({
+        name: entry.name,
+        expression: entry.expression,
+        ...(entry.timezone ? { timezone: entry.timezone } : {}),
+        target: (e) => h[entry.handler](e),
+        input: entry.input,
+      });
+    for (const entry of wiring.schedules) schedule(entry);
     if (this.speed !== 1) this.say(`schedules run ${this.speed}× faster than the clock (--speed ${this.speed})`);
 
     // 7. Servers: the service's front (discovery) and the local API.
@@ -332,15 +379,16 @@ export class LocalMode {
     // is deployed and running; otherwise the first snapshot (rate schedules fire at once)
     // would only find no primary, and the next one come a whole period later.
     const serviceSchedules = () => {
-      if (p.retention.schedule) s.add({ name: 'retention', expression: p.retention.schedule, timezone: p.retention.timezone, target: (e) => h.retention(e), input: () => ({ service: p.service }) });
-      if (p.drill.schedule) s.add({ name: 'drill', expression: p.drill.schedule, timezone: p.drill.timezone, target: (e) => h.drillScheduler(e), input: (t) => ({ service: p.service, scheduledTime: t.toISOString() }) });
-      if (p.snapshot.schedule) s.add({ name: 'snapshot', expression: p.snapshot.schedule, timezone: p.snapshot.timezone, target: (e) => h.snapshotScheduler(e), input: (t) => ({ service: p.service, scheduledTime: t.toISOString() }) });
+      for (const entry of wiring.serviceSchedules) schedule(entry);
     };
     void this.whenPrimary(60_000).then((found) => {
       if (this.stopping) return;
       if (!found) this.activity('error', 'no primary after 60 s; starting the service schedules anyway');
       serviceSchedules();
-      this.activity('schedule', `service schedules started: snapshot ${p.snapshot.schedule ?? '-'}, retention ${p.retention.schedule ?? '-'}, drill ${p.drill.schedule ?? '-'}`);
+      this.activity(
+        'schedule',
+        `service schedules started: snapshot ${p.snapshot.schedule ?? '-'}, retention ${p.retention.schedule ?? '-'}, drill ${p.drill.schedule ?? '-'}`,
+      );
     });
   }
 
@@ -348,7 +396,9 @@ export class LocalMode {
   private async whenPrimary(timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline && !this.stopping) {
-      const { lease } = await this.coordination().readState(this.service).catch(() => ({ lease: undefined }));
+      const { lease } = await this.coordination()
+        .readState(this.service)
+        .catch(() => ({ lease: undefined }));
       if (lease) return true;
       await new Promise((r) => setTimeout(r, 250));
     }
@@ -370,7 +420,7 @@ export class LocalMode {
   }
 
   get environment(): Record<string, string> {
-    return { ...this.env, LIFEBOAT_TABLE: this.table, LIFEBOAT_STORE: this.storeUrl };
+    return { ...this.env };
   }
 
   private logged<T>(what: string, result: T): T {
@@ -393,14 +443,25 @@ export class LocalMode {
   // --- commands ------------------------------------------------------------------------
 
   private coordination() {
-    return new DynamoCoordinationStore(createDynamoClient(this.env), this.table);
+    return this.rt.coordination;
+  }
+
+  /** The runtime the handlers and local mode's own commands share (adapters over the embedded servers). */
+  get runtime(): Runtime {
+    return this.rt;
+  }
+
+  /** The rules, schedules and queue consumers local mode wired (from the trigger table). */
+  get topology(): LocalWiring {
+    return this.wiring;
   }
 
   /** Kills the primary's task at once (SIGKILL to its processes), like a crash. */
   async killPrimary(): Promise<{ taskArn: string; term: number; at: number }> {
     const { lease } = await this.coordination().readState(this.service);
     const task = lease ? this.launcher.get(lease.holder) : undefined;
-    if (!lease || !task?.child) throw new OperationFailedError('there is no running primary to kill yet', { hint: 'wait until a primary is elected (the status view shows it)' });
+    if (!lease || !task?.child)
+      throw new OperationFailedError('there is no running primary to kill yet', { hint: 'wait until a primary is elected (the status view shows it)' });
     const at = Date.now();
     this.launcher.kill(lease.holder);
     this.activity('task', `killed the primary, task ${shortTask(lease.holder)} (term ${lease.term}), with SIGKILL`);
@@ -414,7 +475,10 @@ export class LocalMode {
    */
   async requestSnapshot(): Promise<RequestOutcome> {
     const r = await requestSnapshotJob(this.handlers.snapshotJobs, { service: this.service, jobId: makeJobId(new Date(), randomBytes(4)), trigger: 'manual' });
-    this.activity(r.outcome === 'failed' ? 'error' : 'snapshot', `snapshot job ${r.job.jobId} ${r.outcome}${r.job.target ? ` (asked task ${shortTask(r.job.target.taskArn)}, term ${r.job.target.term})` : ''}${r.job.reason ? `: ${r.job.reason}` : ''}`);
+    this.activity(
+      r.outcome === 'failed' ? 'error' : 'snapshot',
+      `snapshot job ${r.job.jobId} ${r.outcome}${r.job.target ? ` (asked task ${shortTask(r.job.target.taskArn)}, term ${r.job.target.term})` : ''}${r.job.reason ? `: ${r.job.reason}` : ''}`,
+    );
     return r;
   }
 
@@ -425,7 +489,7 @@ export class LocalMode {
 
   /** Starts a restore drill (the same workflow as `lifeboat drill`). */
   async drill(snapshot?: string): Promise<StartDrillResult> {
-    const r = await startDrill(this.handlers.drillDeps, { service: this.service, ...(snapshot ? { snapshot } : {}), trigger: 'manual' });
+    const r = await startDrill(this.handlers.drills, { service: this.service, ...(snapshot ? { snapshot } : {}), trigger: 'manual' });
     this.activity('drill', `drill ${r.drill.drillId} started on snapshot ${r.drill.snapshotId} (${r.outcome})`);
     return r;
   }
@@ -441,17 +505,17 @@ export class LocalMode {
    * restore (a drill) can find out.
    */
   async corruptSnapshot(snapshotId?: string): Promise<{ snapshotId: string; key: string }> {
-    const catalog = new DynamoSnapshotCatalog(createDynamoClient(this.env), this.table);
+    const catalog = this.rt.catalog;
     const record = snapshotId ? await catalog.get(this.service, snapshotId) : await catalog.latest(this.service);
     if (!record) throw new UsageError(snapshotId ? `no snapshot ${snapshotId}` : 'there is no complete snapshot to damage yet');
     let key = partObjectKey(this.service, record.id, 0, 'zstd');
-    if (!(await this.store.head(key))) key = partObjectKey(this.service, record.id, 0, 'none');
+    if (!(await this.objects.head(key))) key = partObjectKey(this.service, record.id, 0, 'none');
     const chunks: Buffer[] = [];
-    for await (const c of await this.store.get(key)) chunks.push(c as Buffer);
+    for await (const c of await this.objects.get(key)) chunks.push(c as Buffer);
     const bytes = Buffer.concat(chunks);
     const middle = Math.floor(bytes.length / 2);
     bytes[middle] = bytes[middle]! ^ 0xff;
-    await this.store.put(key, Readable.from([bytes]));
+    await this.objects.put(key, Readable.from([bytes]));
     this.activity('snapshot', `damaged snapshot ${record.id}: flipped one byte of ${key.split('/').pop()}`);
     return { snapshotId: record.id, key };
   }
@@ -464,7 +528,7 @@ export class LocalMode {
       const target = join(this.reportsDir, rel);
       await mkdir(dirname(target), { recursive: true });
       const chunks: Buffer[] = [];
-      for await (const c of await this.store.get(key)) chunks.push(c as Buffer);
+      for await (const c of await this.objects.get(key)) chunks.push(c as Buffer);
       await writeFile(target, Buffer.concat(chunks));
     }
     this.activity('report', `drill reports written to ${this.reportsDir} (${REPORT_FORMATS.join(', ')})`);
@@ -504,14 +568,14 @@ export class LocalMode {
   }
 
   private async computeStatus(): Promise<LocalStatus> {
-    const dynamo = createDynamoClient(this.env);
     const service = this.service;
-    const catalog = new DynamoSnapshotCatalog(dynamo, this.table);
+    const rt = this.rt;
+    const catalog = rt.catalog;
     const [state, snapshots, drills, plan] = await Promise.all([
       this.coordination().readState(service),
       collect(catalog.list(service), 12),
-      collect(new DynamoDrillStore(dynamo, this.table).list(service, { limit: 8 }), 8),
-      planServiceRetention({ catalog, store: this.store, holds: new DynamoSnapshotHolds(dynamo, this.table) }, { service, policy: this.policy.retention }).catch(() => undefined),
+      collect(rt.drills.list(service, { limit: 8 }), 8),
+      planServiceRetention(retentionFlows(rt), { service, policy: this.policy.retention }).catch(() => undefined),
     ]);
     const now = Date.now();
     const byArn = new Map<string, Member>(state.members.map((m) => [m.taskArn, m]));
@@ -520,8 +584,16 @@ export class LocalMode {
       .filter((t) => t.lastStatus !== 'STOPPED' || now - Date.parse(t.stoppedAt ?? t.createdAt) < 60_000)
       .map((t) => {
         const m = byArn.get(t.taskArn);
-        const drill = t.startedBy.startsWith('drill-');
-        const role: MemberStatus['role'] = drill ? 'drill' : t.lastStatus === 'STOPPED' ? 'stopped' : m?.goneAt !== undefined ? 'leaving' : state.lease?.holder === t.taskArn && m?.primaryTerm !== undefined ? 'primary' : 'replica';
+        const drill = isDrillTask({ startedBy: t.startedBy, overrideEnvironment: t.overrides });
+        const role: MemberStatus['role'] = drill
+          ? 'drill'
+          : t.lastStatus === 'STOPPED'
+            ? 'stopped'
+            : m?.goneAt !== undefined
+              ? 'leaving'
+              : state.lease?.holder === t.taskArn && m?.primaryTerm !== undefined
+                ? 'primary'
+                : 'replica';
         return {
           taskArn: t.taskArn,
           taskId: t.taskId,
@@ -553,10 +625,29 @@ export class LocalMode {
       members,
       snapshots: snapshots.map((r) => {
         const e = planById.get(r.id);
-        return { id: r.id, status: r.status, createdAt: r.createdAt, size: r.size, verifiedAt: r.verifiedAt, reason: r.reason, term: r.term, ...(e ? { retention: { action: e.action, reasons: e.reasons } } : {}) };
+        return {
+          id: r.id,
+          status: r.status,
+          createdAt: r.createdAt,
+          size: r.size,
+          verifiedAt: r.verifiedAt,
+          suspectAt: r.suspectAt,
+          reason: r.reason,
+          term: r.term,
+          ...(e ? { retention: { action: e.action, reasons: e.reasons } } : {}),
+        };
       }),
       ...(plan ? { retention: { policy: plan.policy, timezone: plan.timezone, summary: plan.summary } } : {}),
-      drills: drills.map((d) => ({ drillId: d.drillId, status: d.status, snapshotId: d.snapshotId, createdAt: d.createdAt, reason: d.reason, rtoSeconds: d.rtoSeconds, rpoSeconds: d.rpoSeconds, trigger: d.trigger })),
+      drills: drills.map((d) => ({
+        drillId: d.drillId,
+        status: d.status,
+        snapshotId: d.snapshotId,
+        createdAt: d.createdAt,
+        reason: d.reason,
+        rtoSeconds: d.rtoSeconds,
+        rpoSeconds: d.rpoSeconds,
+        trigger: d.trigger,
+      })),
       schedules: this.scheduler.status(),
       activity: this.activityLog.slice(-12),
       reports: this.reportFiles().map((f) => join(this.reportsDir, f)),
@@ -590,10 +681,6 @@ async function createQueue(sqs: SQSClient, name: string): Promise<{ queueUrl: st
   const q = await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: { VisibilityTimeout: '30' } }));
   const a = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: q.QueueUrl, AttributeNames: ['QueueArn'] }));
   return { queueUrl: q.QueueUrl!, queueArn: a.Attributes?.QueueArn ?? `arn:aws:sqs:us-east-1:000000000000:${name}` };
-}
-
-function scheduledEvent(rule: string, t: Date) {
-  return { version: '0', id: `local-${rule}-${t.getTime()}`, 'detail-type': 'Scheduled Event', source: 'aws.events', account: '000000000000', time: t.toISOString().replace(/\.\d{3}Z$/, 'Z'), region: 'us-east-1', resources: [`arn:aws:events:us-east-1:000000000000:rule/lifeboat-${rule}`], detail: {} };
 }
 
 export function shortTask(taskArn: string): string {
@@ -633,4 +720,3 @@ async function writeShims(repo: string, bin: string): Promise<string> {
   }
   return bin;
 }
-

@@ -12,6 +12,8 @@ export interface QueuePollerOptions {
   queueUrl: string;
   queueArn: string;
   region?: string;
+  /** At most this many records per invocation (the event source mapping's batch size; SQS allows 10). */
+  batchSize?: number;
   target: (event: unknown) => Promise<unknown>;
   onError?: (err: Error) => void;
 }
@@ -29,7 +31,10 @@ export class LocalQueuePoller {
   private async run(): Promise<void> {
     while (!this.abort.signal.aborted) {
       try {
-        const out = await this.o.client.send(new ReceiveMessageCommand({ QueueUrl: this.o.queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }), { abortSignal: this.abort.signal });
+        const out = await this.o.client.send(
+          new ReceiveMessageCommand({ QueueUrl: this.o.queueUrl, MaxNumberOfMessages: this.o.batchSize ?? 10, WaitTimeSeconds: 1 }),
+          { abortSignal: this.abort.signal },
+        );
         const messages = out.Messages ?? [];
         if (!messages.length) continue;
         const event = {
@@ -49,7 +54,9 @@ export class LocalQueuePoller {
         const failed = new Set((result?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
         const done = messages.filter((m) => !failed.has(m.MessageId!));
         if (done.length) {
-          await this.o.client.send(new DeleteMessageBatchCommand({ QueueUrl: this.o.queueUrl, Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }));
+          await this.o.client.send(
+            new DeleteMessageBatchCommand({ QueueUrl: this.o.queueUrl, Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }),
+          );
         }
       } catch (err) {
         if (this.abort.signal.aborted) return;

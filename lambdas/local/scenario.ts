@@ -24,9 +24,6 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DrillRecord } from '../domain/drills.js';
 import type { SnapshotJob } from '../domain/snapshot-jobs.js';
-import { DynamoDrillStore } from '../adapters/drill-store.js';
-import { DynamoSnapshotCatalog } from '../adapters/catalog.js';
-import { createDynamoClient } from '../adapters/aws.js';
 import type { LocalMode } from './local-mode.js';
 
 export class ScenarioError extends Error {}
@@ -48,6 +45,8 @@ export interface ScenarioResult {
   retention: { pruned: string[]; kept: number; plan: { id: string; action: string; reasons: string[] }[] };
   passedDrill: DrillRecord;
   corrupted: { snapshotId: string; key: string };
+  /** The damaged snapshot's catalog state after its drill failed. */
+  damagedAfterDrill: { verifiedAt?: string | undefined; suspectAt?: string | undefined };
   failedDrill: DrillRecord;
   reports: string[];
   totalMs: number;
@@ -70,7 +69,8 @@ export async function until<T>(what: string, check: () => Promise<T | undefined>
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new ScenarioError(`timed out after ${timeoutMs / 1000} s waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
+    if (Date.now() > deadline)
+      throw new ScenarioError(`timed out after ${timeoutMs / 1000} s waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
@@ -83,21 +83,29 @@ export async function runScenario(mode: LocalMode, o: ScenarioOptions = {}): Pro
   const log = o.log ?? (() => undefined);
   const started = Date.now();
   const front = mode.serviceUrl!;
-  const dynamo = createDynamoClient(mode.environment);
-  const drills = new DynamoDrillStore(dynamo, mode.table);
-  const catalog = new DynamoSnapshotCatalog(dynamo, mode.table);
+  const { drills, catalog } = mode.runtime;
   const service = mode.service;
   const step = (n: number, text: string) => log(`\n== ${n}. ${text}`);
 
   const http = async (method: string, path: string, body?: string) => {
     const res = await fetch(`${front}${path}`, { method, ...(body !== undefined ? { body } : {}), signal: AbortSignal.timeout(5000) });
-    return { status: res.status, role: res.headers.get('x-kv-role'), term: Number(res.headers.get('x-kv-term') ?? 0), task: res.headers.get('x-lifeboat-task') ?? '', text: await res.text() };
+    return {
+      status: res.status,
+      role: res.headers.get('x-kv-role'),
+      term: Number(res.headers.get('x-kv-term') ?? 0),
+      task: res.headers.get('x-lifeboat-task') ?? '',
+      text: await res.text(),
+    };
   };
   const waitJob = async (jobId: string): Promise<SnapshotJob> =>
-    until(`snapshot job ${jobId} to finish`, async () => {
-      const job = await mode.snapshotJob(jobId);
-      return job && job.status !== 'requested' ? job : undefined;
-    }, 60_000);
+    until(
+      `snapshot job ${jobId} to finish`,
+      async () => {
+        const job = await mode.snapshotJob(jobId);
+        return job && job.status !== 'requested' ? job : undefined;
+      },
+      60_000,
+    );
   const snapshot = async (): Promise<string> => {
     for (let attempt = 1; ; attempt++) {
       const r = await mode.requestSnapshot();
@@ -110,17 +118,27 @@ export async function runScenario(mode: LocalMode, o: ScenarioOptions = {}): Pro
     }
   };
   const waitDrill = (drillId: string): Promise<DrillRecord> =>
-    until(`drill ${drillId} to finish`, async () => {
-      const d = await drills.get(service, drillId);
-      return d && d.status !== 'running' ? d : undefined;
-    }, 120_000, 200);
+    until(
+      `drill ${drillId} to finish`,
+      async () => {
+        const d = await drills.get(service, drillId);
+        return d && d.status !== 'running' ? d : undefined;
+      },
+      120_000,
+      200,
+    );
 
   // 1.
   step(1, 'a primary serves the example service (discovery front → the primary task)');
-  const first = await until('a primary to serve through discovery', async () => {
-    const r = await http('GET', '/health');
-    return r.status === 200 && r.role === 'primary' ? r : undefined;
-  }, 90_000, 200);
+  const first = await until(
+    'a primary to serve through discovery',
+    async () => {
+      const r = await http('GET', '/health');
+      return r.status === 200 && r.role === 'primary' ? r : undefined;
+    },
+    90_000,
+    200,
+  );
   log(`primary: task ${short(first.task)}, term ${first.term}`);
 
   // 2.
@@ -131,10 +149,14 @@ export async function runScenario(mode: LocalMode, o: ScenarioOptions = {}): Pro
   for (let i = 0; i < n; i++) {
     const key = `demo-${run}-${String(i).padStart(2, '0')}`;
     const value = `value ${i} of run ${run}`;
-    const r = await until(`the write of ${key}`, async () => {
-      const w = await http('PUT', `/kv/${key}`, value);
-      return w.status === 200 ? w : undefined;
-    }, 30_000);
+    const r = await until(
+      `the write of ${key}`,
+      async () => {
+        const w = await http('PUT', `/kv/${key}`, value);
+        return w.status === 200 ? w : undefined;
+      },
+      30_000,
+    );
     acked.set(key, value);
     if (i === n - 1) log(`${n} writes acknowledged (last: ${r.text.trim()})`);
   }
@@ -160,11 +182,15 @@ export async function runScenario(mode: LocalMode, o: ScenarioOptions = {}): Pro
   const failover = await killPrimaryAndWaitForService(mode, firstKey);
   const { killed, elected } = failover;
   const { electionMs, servingMs } = failover;
-  log(`killed task ${short(killed.taskArn)} (term ${killed.term}); term ${elected.term}: task ${short(elected.holder)} elected ${(electionMs / 1000).toFixed(1)} s after the kill, serving through discovery after ${(servingMs / 1000).toFixed(1)} s`);
+  log(
+    `killed task ${short(killed.taskArn)} (term ${killed.term}); term ${elected.term}: task ${short(elected.holder)} elected ${(electionMs / 1000).toFixed(1)} s after the kill, serving through discovery after ${(servingMs / 1000).toFixed(1)} s`,
+  );
   const all = JSON.parse((await http('GET', '/kv')).text) as { data: Record<string, string> };
   const survived = [...acked].filter(([k, v]) => all.data[k] === v).length;
   const lateSurvived = [...after].filter(([k, v]) => all.data[k] === v).length;
-  log(`${survived} of ${n} writes that were in snapshot ${snapshotId} are there; ${lateSurvived} of ${after.size} written after it survived (those were only as safe as the next snapshot: that is the RPO)`);
+  log(
+    `${survived} of ${n} writes that were in snapshot ${snapshotId} are there; ${lateSurvived} of ${after.size} written after it survived (those were only as safe as the next snapshot: that is the RPO)`,
+  );
   expect(survived === n, `only ${survived} of ${n} acknowledged writes included in complete snapshot ${snapshotId} survived the failover`);
 
   // 6.
@@ -176,7 +202,9 @@ export async function runScenario(mode: LocalMode, o: ScenarioOptions = {}): Pro
   };
   while ((await complete()).length < 5) await snapshot();
   const before = await complete();
-  const plan = (await mode.status()).snapshots.filter((s) => s.retention).map((s) => ({ id: s.id, action: s.retention!.action, reasons: s.retention!.reasons }));
+  const plan = (await mode.status()).snapshots
+    .filter((s) => s.retention)
+    .map((s) => ({ id: s.id, action: s.retention!.action, reasons: s.retention!.reasons }));
   for (const e of plan) log(`  ${e.action.padEnd(6)} ${e.id}  ${e.reasons.join('; ') || 'no rule keeps it'}`);
   const firing = await mode.runSchedule('retention');
   if (firing.error) throw new ScenarioError(`the retention handler failed: ${firing.error.message}`);
@@ -199,26 +227,54 @@ export async function runScenario(mode: LocalMode, o: ScenarioOptions = {}): Pro
   const failedStart = await mode.drill(corrupted.snapshotId);
   const failedDrill = await waitDrill(failedStart.drill.drillId);
   log(`drill ${failedDrill.drillId}: ${failedDrill.status} — ${failedDrill.reason}`);
-  expect(failedDrill.status === 'failed', `the drill of damaged snapshot ${corrupted.snapshotId} ended ${failedDrill.status}, not failed: ${failedDrill.reason}`);
+  expect(
+    failedDrill.status === 'failed',
+    `the drill of damaged snapshot ${corrupted.snapshotId} ended ${failedDrill.status}, not failed: ${failedDrill.reason}`,
+  );
+  // The failed drill withdrew the snapshot's verification: it is suspect, and latest-verified moved on.
+  const damaged = await until(
+    'the damaged snapshot to be marked suspect',
+    async () => {
+      const r = (await mode.status()).snapshots.find((x) => x.id === corrupted.snapshotId);
+      return r?.suspectAt ? r : undefined;
+    },
+    30_000,
+    200,
+  );
+  expect(!damaged.verifiedAt, `damaged snapshot ${corrupted.snapshotId} is still verified (${damaged.verifiedAt}) after its drill failed`);
+  log(`snapshot ${corrupted.snapshotId} is suspect since ${damaged.suspectAt}; no longer verified`);
 
   // 9.
   step(9, `reports in ${mode.reportsDir}`);
   const files = ['report.json', 'report.junit.xml', 'report.md', 'report.html'].map((f) => join(mode.reportsDir, f));
-  await until('the reports to include the failed drill', async () => {
-    if (!files.every((f) => existsSync(f))) return undefined;
-    return (await readFile(files[0]!, 'utf8')).includes(failedDrill.drillId) ? true : undefined;
-  }, 30_000, 200);
+  await until(
+    'the reports to include the failed drill',
+    async () => {
+      if (!files.every((f) => existsSync(f))) return undefined;
+      return (await readFile(files[0]!, 'utf8')).includes(failedDrill.drillId) ? true : undefined;
+    },
+    30_000,
+    200,
+  );
   for (const f of files) log(`  ${f}`);
 
   const result: ScenarioResult = {
     primary: { taskArn: first.task, term: first.term },
     snapshotId,
     writes: { inSnapshot: n, inSnapshotSurvived: survived, afterSnapshot: after.size, afterSnapshotSurvived: lateSurvived },
-    failover: { timeoutSeconds: mode.servicePolicy.failover.timeoutSeconds, killed: killed.taskArn, newPrimary: elected.holder, newTerm: elected.term, electionMs, servingMs },
+    failover: {
+      timeoutSeconds: mode.servicePolicy.failover.timeoutSeconds,
+      killed: killed.taskArn,
+      newPrimary: elected.holder,
+      newTerm: elected.term,
+      electionMs,
+      servingMs,
+    },
     retention: { pruned, kept: remaining.size, plan },
     passedDrill,
     corrupted,
     failedDrill,
+    damagedAfterDrill: { verifiedAt: damaged.verifiedAt, suspectAt: damaged.suspectAt },
     reports: files,
     totalMs: Date.now() - started,
   };
@@ -235,19 +291,34 @@ export async function killPrimaryAndWaitForService(mode: LocalMode, key: string)
   const get = async (method: string, path: string, body?: string) => {
     const res = await fetch(`${front}${path}`, { method, ...(body !== undefined ? { body } : {}), signal: AbortSignal.timeout(5000) });
     await res.body?.cancel();
-    return { status: res.status, role: res.headers.get('x-kv-role'), term: Number(res.headers.get('x-kv-term') ?? 0), task: res.headers.get('x-lifeboat-task') ?? '' };
+    return {
+      status: res.status,
+      role: res.headers.get('x-kv-role'),
+      term: Number(res.headers.get('x-kv-term') ?? 0),
+      task: res.headers.get('x-lifeboat-task') ?? '',
+    };
   };
   const killed = await mode.killPrimary();
-  const elected = await until('a new term in the table', async () => {
-    const s = await mode.status();
-    return s.lease && s.lease.term > killed.term ? s.lease : undefined;
-  }, 60_000, 50);
-  const servingAt = await until('the new primary to serve reads and writes', async () => {
-    const r = await get('GET', `/kv/${encodeURIComponent(key)}`);
-    if (r.status !== 200 || r.role !== 'primary' || r.term <= killed.term || r.task === killed.taskArn) return undefined;
-    const w = await get('PUT', `/kv/failover-probe`, String(Date.now()));
-    return w.status === 200 ? Date.now() : undefined;
-  }, 60_000, 50);
+  const elected = await until(
+    'a new term in the table',
+    async () => {
+      const s = await mode.status();
+      return s.lease && s.lease.term > killed.term ? s.lease : undefined;
+    },
+    60_000,
+    50,
+  );
+  const servingAt = await until(
+    'the new primary to serve reads and writes',
+    async () => {
+      const r = await get('GET', `/kv/${encodeURIComponent(key)}`);
+      if (r.status !== 200 || r.role !== 'primary' || r.term <= killed.term || r.task === killed.taskArn) return undefined;
+      const w = await get('PUT', `/kv/failover-probe`, String(Date.now()));
+      return w.status === 200 ? Date.now() : undefined;
+    },
+    60_000,
+    50,
+  );
   return { killed, elected, electionMs: elected.electedAt - killed.at, servingMs: servingAt - killed.at };
 }
 

@@ -116,7 +116,11 @@ export class LocalScheduler {
     if (entry.lastReal !== undefined && entry.parsed.kind !== 'at') {
       let t = this.toVirtual(entry.lastReal);
       const until = entry.nextVirtual ?? this.toVirtual(at);
-      for (let n = nextFireTime(entry.parsed, t, this.start); n !== undefined && n < until && coalesced < 10_000; n = nextFireTime(entry.parsed, t, this.start)) {
+      for (
+        let n = nextFireTime(entry.parsed, t, this.start);
+        n !== undefined && n < until && coalesced < 10_000;
+        n = nextFireTime(entry.parsed, t, this.start)
+      ) {
         coalesced++;
         t = n;
       }

@@ -42,7 +42,9 @@ export function renderStatus(s: LocalStatus, { color = false } = {}): string {
   out.push(`Lifeboat local mode — service ${s.service} · schedules ×${s.speed} · ${s.ephemeral ? 'ephemeral' : `state in ${s.stateDir}`}`);
   out.push(`service (via discovery): ${s.serviceUrl ?? '-'}/kv/KEY   local API: ${s.apiUrl ?? '-'}   store: ${s.store}`);
   const primary = s.lease ? `task ${short(s.lease.holder)}, term ${s.lease.term}, elected ${ago(s.lease.electedAt, now)}` : 'none yet';
-  out.push(`primary: ${primary}   discovery → ${s.discovery ? `task ${short(s.discovery.taskArn)} (term ${s.discovery.term}, port ${s.discovery.port ?? '-'})` : 'nothing registered'}`);
+  out.push(
+    `primary: ${primary}   discovery → ${s.discovery ? `task ${short(s.discovery.taskArn)} (term ${s.discovery.term}, port ${s.discovery.port ?? '-'})` : 'nothing registered'}`,
+  );
   out.push('');
   out.push(
     table(
@@ -70,7 +72,7 @@ export function renderStatus(s: LocalStatus, { color = false } = {}): string {
         ago(Date.parse(x.createdAt), now),
         bytes(x.size),
         String(x.term ?? '-'),
-        x.verifiedAt ? 'yes' : '-',
+        x.suspectAt ? 'suspect' : x.verifiedAt ? 'yes' : '-',
         x.retention ? `${x.retention.action}${x.retention.reasons.length ? `: ${x.retention.reasons.join('; ')}` : ''}`.slice(0, 60) : '-',
       ]),
       color,
@@ -80,7 +82,14 @@ export function renderStatus(s: LocalStatus, { color = false } = {}): string {
   out.push(
     table(
       ['drill', 'status', 'snapshot', 'RTO', 'RPO', 'reason'],
-      s.drills.map((d) => [d.drillId, d.status, d.snapshotId.slice(0, 19), d.rtoSeconds !== undefined ? `${d.rtoSeconds} s` : '-', `${Math.round(d.rpoSeconds)} s`, (d.reason ?? '').slice(0, 70)]),
+      s.drills.map((d) => [
+        d.drillId,
+        d.status,
+        d.snapshotId.slice(0, 19),
+        d.rtoSeconds !== undefined ? `${d.rtoSeconds} s` : '-',
+        `${Math.round(d.rpoSeconds)} s`,
+        (d.reason ?? '').slice(0, 70),
+      ]),
       color,
     ),
   );

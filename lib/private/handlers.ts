@@ -1,29 +1,17 @@
 /**
  * The control plane as a table: one entry per Lambda entry in `lambdas/handlers/` — its
- * file, what triggers it, what it may touch, and its size. `Lifeboat` turns each entry into
- * a function, its triggers and its grants; adding a handler is adding an entry here.
+ * file, what it may touch, and its size. What triggers it comes from the trigger table
+ * (lambdas/contract/triggers.ts), which local mode is wired from too. `Lifeboat` turns each
+ * entry into a function, its triggers and its grants.
  *
  * Only strings and plain data: the library never imports handler code.
  *
  * Every handler of `lambdas/handlers/` is deployed (the others there are shared runtime code).
  */
 import { Duration } from 'aws-cdk-lib';
-import { ContextAttribute } from 'aws-cdk-lib/aws-scheduler';
+import { type HandlerId, TRIGGERS, type Trigger } from '../../lambdas/contract/triggers.js';
 
-/** The policy sections that can have a schedule per protected service. */
-export type ServiceScheduleKind = 'snapshot' | 'retention' | 'drill';
-
-export type HandlerTrigger =
-  /** ECS "Task State Change" events of the protected clusters, narrowed by `detail`. */
-  | { readonly kind: 'ecs-task-state-change'; readonly id: string; readonly description: string; readonly detail?: Record<string, unknown> }
-  /** One schedule for the whole control plane. */
-  | { readonly kind: 'schedule'; readonly id: string; readonly description: string; readonly every: Duration }
-  /** One schedule per protected service that has this policy section; its expression comes from the policy. */
-  | { readonly kind: 'service-schedule'; readonly policy: ServiceScheduleKind; readonly input: (service: string) => Record<string, unknown> }
-  /** The provider of `protect()`'s custom resource. */
-  | { readonly kind: 'custom-resource' }
-  /** The failover queue: delayed "check this service" messages (the failover wait). */
-  | { readonly kind: 'failover-queue' };
+export type { ServiceScheduleKind } from '../../lambdas/contract/triggers.js';
 
 /** What a handler may do across the control plane (beyond its logs, traces and failure queue). */
 export type SharedAccess =
@@ -56,13 +44,13 @@ export type HandlerSetting = 'report-max-age' | 'failover-queue';
 
 export interface HandlerDefinition {
   /** Construct id of the function: part of the construct's public contract (logical ids). */
-  readonly id: string;
+  readonly id: HandlerId;
   /** File in `lambdas/handlers/` that exports `handler`. */
   readonly entry: string;
   readonly description: string;
   readonly memorySize: number;
   readonly timeout: Duration;
-  readonly triggers: readonly HandlerTrigger[];
+  readonly triggers: readonly Trigger[];
   readonly access: readonly SharedAccess[];
   readonly serviceAccess?: readonly ServiceAccess[];
   readonly settings?: readonly HandlerSetting[];
@@ -75,7 +63,7 @@ export const HANDLERS: readonly HandlerDefinition[] = [
     description: 'Lifeboat: stores a protected service policy (custom resource of protect())',
     memorySize: 256,
     timeout: Duration.minutes(1),
-    triggers: [{ kind: 'custom-resource' }],
+    triggers: TRIGGERS.ServiceConfig,
     access: ['service-registry-write'],
   },
   {
@@ -84,14 +72,7 @@ export const HANDLERS: readonly HandlerDefinition[] = [
     description: "Lifeboat: starts a service's scheduled restore drill (RunTask in drill mode)",
     memorySize: 512,
     timeout: Duration.minutes(1),
-    triggers: [
-      {
-        kind: 'service-schedule',
-        policy: 'drill',
-        // The scheduled time makes the drill id, so a retried invocation starts the same drill.
-        input: (service) => ({ service, scheduledTime: ContextAttribute.scheduledTime }),
-      },
-    ],
+    triggers: TRIGGERS.DrillScheduler,
     access: ['table-read-write'],
     serviceAccess: ['run-drill-task'],
   },
@@ -101,7 +82,7 @@ export const HANDLERS: readonly HandlerDefinition[] = [
     description: 'Lifeboat: times out drills past their deadline (StopTask) and rewrites their reports',
     memorySize: 512,
     timeout: Duration.minutes(5),
-    triggers: [{ kind: 'schedule', id: 'DrillWatchdogSchedule', description: 'Lifeboat: drills past their deadline are timed out', every: Duration.minutes(5) }],
+    triggers: TRIGGERS.DrillWatchdog,
     access: ['table-read-write', 'drill-reports-write'],
     serviceAccess: ['stop-drill-task'],
     settings: ['report-max-age'],
@@ -112,14 +93,7 @@ export const HANDLERS: readonly HandlerDefinition[] = [
     description: "Lifeboat: finalizes a finished drill from its task's STOPPED event and writes the drill reports",
     memorySize: 1024,
     timeout: Duration.minutes(2),
-    triggers: [
-      {
-        kind: 'ecs-task-state-change',
-        id: 'DrillTaskStoppedRule',
-        description: 'Lifeboat: a drill task of a protected cluster stopped',
-        detail: { lastStatus: ['STOPPED'], startedBy: [{ prefix: 'drill-' }] },
-      },
-    ],
+    triggers: TRIGGERS.Report,
     access: ['table-read-write', 'drill-reports-write'],
     settings: ['report-max-age'],
   },
@@ -130,7 +104,7 @@ export const HANDLERS: readonly HandlerDefinition[] = [
     memorySize: 512,
     // The sweep stops starting new work 30 s before the function's end; the next run resumes.
     timeout: Duration.minutes(15),
-    triggers: [{ kind: 'service-schedule', policy: 'retention', input: (service) => ({ service }) }],
+    triggers: TRIGGERS.Retention,
     access: ['table-read-write', 'snapshots-expire'],
   },
   {
@@ -139,7 +113,7 @@ export const HANDLERS: readonly HandlerDefinition[] = [
     description: "Lifeboat: records the protected services' task state changes and starts failovers",
     memorySize: 512,
     timeout: Duration.minutes(1),
-    triggers: [{ kind: 'ecs-task-state-change', id: 'TaskStateChangeRule', description: 'Lifeboat: task state changes of the protected clusters' }],
+    triggers: TRIGGERS.TaskEvents,
     access: ['table-read-write', 'failover-queue-send'],
     serviceAccess: ['publish-primary'],
     settings: ['failover-queue'],
@@ -150,10 +124,7 @@ export const HANDLERS: readonly HandlerDefinition[] = [
     description: 'Lifeboat: elects primaries when failover waits end or leases run out, and keeps discovery right',
     memorySize: 512,
     timeout: Duration.minutes(2),
-    triggers: [
-      { kind: 'schedule', id: 'WatchdogSchedule', description: 'Lifeboat: failover check of every protected service', every: Duration.minutes(1) },
-      { kind: 'failover-queue' },
-    ],
+    triggers: TRIGGERS.Watchdog,
     access: ['table-read-write', 'failover-queue-send'],
     serviceAccess: ['publish-primary'],
     settings: ['failover-queue'],
@@ -164,7 +135,7 @@ export const HANDLERS: readonly HandlerDefinition[] = [
     description: 'Lifeboat: makes the members agree with ECS when task events were lost',
     memorySize: 512,
     timeout: Duration.minutes(5),
-    triggers: [{ kind: 'schedule', id: 'ReconcilerSchedule', description: 'Lifeboat: members reconciled with ECS', every: Duration.minutes(5) }],
+    triggers: TRIGGERS.Reconciler,
     access: ['table-read-write', 'failover-queue-send'],
     serviceAccess: ['read-service-tasks', 'publish-primary'],
     settings: ['failover-queue'],
@@ -175,14 +146,7 @@ export const HANDLERS: readonly HandlerDefinition[] = [
     description: "Lifeboat: asks the primary's agent for a scheduled snapshot, or launches the dump task",
     memorySize: 512,
     timeout: Duration.minutes(1),
-    triggers: [
-      {
-        kind: 'service-schedule',
-        policy: 'snapshot',
-        // The scheduled time makes the job id: a retried invocation asks once.
-        input: (service) => ({ service, scheduledTime: ContextAttribute.scheduledTime }),
-      },
-    ],
+    triggers: TRIGGERS.SnapshotScheduler,
     access: ['table-read-write'],
     serviceAccess: ['run-dump-task'],
   },
@@ -192,7 +156,7 @@ export const HANDLERS: readonly HandlerDefinition[] = [
     description: 'Lifeboat: fails snapshot jobs past their deadline and publishes the RPO watch',
     memorySize: 512,
     timeout: Duration.minutes(2),
-    triggers: [{ kind: 'schedule', id: 'SnapshotWatchSchedule', description: 'Lifeboat: snapshot deadlines and RPO of every protected service', every: Duration.minutes(5) }],
+    triggers: TRIGGERS.SnapshotWatch,
     access: ['table-read-write'],
   },
 ];

@@ -54,7 +54,8 @@ export interface LifeboatFunctionOptions {
 
 export function createLifeboatFunction(scope: Construct, def: HandlerDefinition, options: LifeboatFunctionOptions): nodejs.NodejsFunction {
   const entry = `${HANDLERS_DIR}${def.entry}`;
-  if (!existsSync(entry)) throw new Error(`Lifeboat handler ${def.id}: ${entry} does not exist; its entry in lib/private/handlers.ts names a file that is not in lambdas/handlers/`);
+  if (!existsSync(entry))
+    throw new Error(`Lifeboat handler ${def.id}: ${entry} does not exist; its entry in lib/private/handlers.ts names a file that is not in lambdas/handlers/`);
 
   const logGroup = new logs.LogGroup(scope, `${def.id}Logs`, {
     retention: options.logRetention,

@@ -7,11 +7,13 @@
  * unresolved tokens: CloudFormation resolves those, and the policy is checked again by the
  * handler that stores it.
  */
-import { Duration, Token } from 'aws-cdk-lib';
+import { type Duration, Token } from 'aws-cdk-lib';
 import type * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import { LifeboatError } from '../../lambdas/domain/errors.js';
-import { normalizeServicePolicy, type DiscoveryPolicy, type EcsPlacement, type ServicePolicyInput } from '../../lambdas/domain/service-policy.js';
-import type { ProtectionPolicy } from '../protection-policy.js';
+import { KEEP_RULES, KEEP_WITHIN, type KeepRuleRow } from '../../lambdas/domain/keep-rules.js';
+import { parseKeepWithin, type RetentionPolicy } from '../../lambdas/domain/retention-policy.js';
+import { type DiscoveryPolicy, type EcsPlacement, normalizeServicePolicy, type ServicePolicyInput } from '../../lambdas/domain/service-policy.js';
+import type { ProtectionPolicy, RetentionOptions } from '../protection-policy.js';
 
 /** A protection policy that cannot work; the message names the bad value and the fix. */
 export class ProtectionPolicyError extends Error {
@@ -46,7 +48,14 @@ export const DEFAULT_DRILL_SCHEDULE = 'cron(0 3 * * ? *)';
 export const DEFAULT_RETENTION_SCHEDULE = 'cron(0 4 * * ? *)';
 export const UTC = 'Etc/UTC';
 
-const RETENTION_RULES = ['keepLast', 'keepHourly', 'keepDaily', 'keepWeekly', 'keepMonthly', 'keepYearly'] as const;
+/** The construct's count props, one per keep rule (keepDaily → daily). */
+type CountProp = KeepRuleRow['cdkProp'];
+// Every rule has its prop in RetentionOptions, and every keep prop has its rule: the
+// compiler stops a rule added without its documented prop, or a prop without its rule.
+type PropsWithoutRule = Exclude<Extract<keyof RetentionOptions, `keep${string}`>, CountProp | typeof KEEP_WITHIN.cdkProp>;
+type RulesWithoutProp = Exclude<CountProp | typeof KEEP_WITHIN.cdkProp, keyof RetentionOptions>;
+const rulesMatchProps: [PropsWithoutRule, RulesWithoutProp] extends [never, never] ? true : never = true;
+void rulesMatchProps;
 
 const unresolved = (v: unknown): boolean => Token.isUnresolved(v);
 
@@ -67,9 +76,20 @@ function schedule(expr: scheduler.ScheduleExpression | undefined): { schedule: s
 function withoutTokens<T>(value: T): T {
   if (Array.isArray(value)) return value.filter((v) => !unresolved(v)).map(withoutTokens) as T;
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).filter(([, v]) => !unresolved(v)).map(([k, v]) => [k, withoutTokens(v)])) as T;
+    return Object.fromEntries(
+      Object.entries(value)
+        .filter(([, v]) => !unresolved(v))
+        .map(([k, v]) => [k, withoutTokens(v)]),
+    ) as T;
   }
   return value;
+}
+
+/** The keep counts the construct was given, keyed as the stored policy has them (keepDaily → daily). */
+function countsOf(retention: RetentionOptions): RetentionPolicy {
+  const counts: RetentionPolicy = {};
+  for (const { cdkProp, jsonKey } of KEEP_RULES) if (retention[cdkProp] !== undefined) counts[jsonKey] = retention[cdkProp];
+  return counts;
 }
 
 /**
@@ -83,7 +103,9 @@ export function buildServicePolicy(
   dump?: { taskDefinition: string; containerName: string },
 ): ServicePolicyInput {
   if (unresolved(policy.name)) {
-    throw new ProtectionPolicyError(`protect(): name must be a literal string, not a token (${policy.name}); it names the service's backups and IAM conditions`);
+    throw new ProtectionPolicyError(
+      `protect(): name must be a literal string, not a token (${policy.name}); it names the service's backups and IAM conditions`,
+    );
   }
   const fail = (message: string): never => {
     throw new ProtectionPolicyError(`protect('${policy.name}'): ${message}`);
@@ -92,36 +114,50 @@ export function buildServicePolicy(
   const drill = policy.drill;
   if (drill) {
     if (drill.verifyCommand === undefined || (!unresolved(drill.verifyCommand) && drill.verifyCommand.trim() === '')) {
-      fail(`drill.verifyCommand is ${JSON.stringify(drill.verifyCommand ?? null)}; a drill must verify the restored data: give the shell command that checks it (exit 0 = pass), e.g. verifyCommand: 'pg_verifybackup /data'`);
+      fail(
+        `drill.verifyCommand is ${JSON.stringify(drill.verifyCommand ?? null)}; a drill must verify the restored data: give the shell command that checks it (exit 0 = pass), e.g. verifyCommand: 'pg_verifybackup /data'`,
+      );
     }
     if (drill.randomWindow && !drill.randomWindow.isUnresolved() && !Number.isInteger(drill.randomWindow.toDays({ integral: false }))) {
       fail(`drill.randomWindow is ${drill.randomWindow.toHumanString()}; it must be whole days, e.g. Duration.days(7)`);
     }
     if (drill.staleAfter && !drill.staleAfter.isUnresolved()) {
       const h = drill.staleAfter.toHours({ integral: false });
-      if (!Number.isInteger(h) || h < 1 || h > 168) fail(`drill.staleAfter is ${drill.staleAfter.toHumanString()}; it must be whole hours between 1 hour and 7 days, e.g. Duration.hours(26)`);
+      if (!Number.isInteger(h) || h < 1 || h > 168)
+        fail(`drill.staleAfter is ${drill.staleAfter.toHumanString()}; it must be whole hours between 1 hour and 7 days, e.g. Duration.hours(26)`);
     }
   }
 
   if (policy.snapshot?.dumpTaskDefinition && policy.snapshot.mode !== 'dump') {
-    fail(`snapshot.dumpTaskDefinition is set but snapshot.mode is ${JSON.stringify(policy.snapshot.mode ?? 'agent')}; set mode: 'dump' to take snapshots with the dump task, or leave dumpTaskDefinition out`);
+    fail(
+      `snapshot.dumpTaskDefinition is set but snapshot.mode is ${JSON.stringify(policy.snapshot.mode ?? 'agent')}; set mode: 'dump' to take snapshots with the dump task, or leave dumpTaskDefinition out`,
+    );
   }
 
   const retention = policy.retention;
   if (retention) {
-    for (const rule of RETENTION_RULES) {
-      const n = retention[rule];
+    for (const { cdkProp } of KEEP_RULES) {
+      const n = retention[cdkProp];
       if (n !== undefined && !unresolved(n) && (!Number.isInteger(n) || n < 0)) {
-        fail(`retention.${rule} is ${n}; it must be a whole number of snapshots, 0 or more (e.g. ${rule}: 7)`);
+        fail(`retention.${cdkProp} is ${n}; it must be a whole number of snapshots, 0 or more (e.g. ${cdkProp}: 7)`);
       }
     }
-    const keepsSomething = RETENTION_RULES.some((r) => retention[r] !== undefined && (unresolved(retention[r]) || retention[r]! > 0)) || retention.keepWithin !== undefined;
+    const given = KEEP_RULES.map(({ cdkProp }) => [cdkProp, retention[cdkProp]] as const).filter(([, v]) => v !== undefined);
+    const keepsSomething = given.some(([, v]) => unresolved(v) || v! > 0) || retention.keepWithin !== undefined;
     if (!keepsSomething) {
-      fail(`retention is ${JSON.stringify(Object.fromEntries(RETENTION_RULES.map((r) => [r, retention[r]]).filter(([, v]) => v !== undefined)))}, which keeps nothing: give at least one keep rule, e.g. retention: { keepDaily: 7, keepWeekly: 4, keepMonthly: 12 }, or leave retention out to keep every snapshot`);
+      fail(
+        `retention is ${JSON.stringify(Object.fromEntries(given))}, which keeps nothing: give at least one keep rule, e.g. retention: { keepDaily: 7, keepWeekly: 4, keepMonthly: 12 }, or leave retention out to keep every snapshot`,
+      );
     }
     const within = retention.keepWithin;
-    if (within !== undefined && !unresolved(within) && (within.trim() === '' || !/^(\d+y)?(\d+m)?(\d+d)?(\d+h)?$/.test(within.trim()))) {
-      fail(`retention.keepWithin is ${JSON.stringify(retention.keepWithin)}; write a duration in restic's notation: a number and a unit (y, m = months, d, h), e.g. '2d', '36h', '1y6m'`);
+    if (within !== undefined && !unresolved(within)) {
+      // The runtime's own parser, so synth accepts exactly what the sweep will read.
+      try {
+        parseKeepWithin(within, `retention.${KEEP_WITHIN.cdkProp}`);
+      } catch (err) {
+        if (!(err instanceof LifeboatError)) throw err;
+        fail(err.hint ? `${err.message}; ${err.hint}` : err.message);
+      }
     }
   }
 
@@ -144,13 +180,8 @@ export function buildServicePolicy(
     retention: retention
       ? {
           ...retentionSchedule,
-          ...(retention.keepLast !== undefined ? { last: retention.keepLast } : {}),
-          ...(retention.keepHourly !== undefined ? { hourly: retention.keepHourly } : {}),
-          ...(retention.keepDaily !== undefined ? { daily: retention.keepDaily } : {}),
-          ...(retention.keepWeekly !== undefined ? { weekly: retention.keepWeekly } : {}),
-          ...(retention.keepMonthly !== undefined ? { monthly: retention.keepMonthly } : {}),
-          ...(retention.keepYearly !== undefined ? { yearly: retention.keepYearly } : {}),
-          ...(retention.keepWithin !== undefined ? { within: retention.keepWithin.trim() } : {}),
+          ...countsOf(retention),
+          ...(retention.keepWithin !== undefined ? { [KEEP_WITHIN.jsonKey]: retention.keepWithin.trim() } : {}),
           // The planner's calendar: its own time zone, else the sweep's.
           timezone: retention.timeZone?.timezoneName ?? retentionSchedule!.timezone,
           ...(retention.reapAfter ? { reapAfterSeconds: seconds(fail, 'retention.reapAfter', retention.reapAfter) } : {}),

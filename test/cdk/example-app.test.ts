@@ -17,13 +17,14 @@ import { FEATURE_FLAGS } from '../support/cdk.js';
 let app: App;
 let assembly: CloudAssembly;
 
+// Bounded by the cdk project's hookTimeout (vitest.config.ts): bundling is slow on a loaded machine.
 beforeAll(() => {
   // No credentials and no Docker: nothing here may need either.
   for (const k of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE']) delete process.env[k];
   app = createExampleApp({ context: FEATURE_FLAGS });
   // The cdk-nag plugins run here too: an unacknowledged finding would throw.
   assembly = app.synth();
-}, 120_000);
+});
 
 describe('the example app', () => {
   it('GIVEN the example stack WHEN synthesized THEN it has the VPC, the cluster, the protected service and Lifeboat', () => {
@@ -49,7 +50,9 @@ describe('the example app', () => {
 
   it('GIVEN the functions WHEN bundled with the local esbuild THEN each is one ESM file without the native zstd module', () => {
     const stack = assembly.getStackByName('LifeboatExample');
-    const functions = Object.values(stack.template.Resources as Record<string, { Type: string; Properties: { Code: { S3Key: string } } }>).filter((r) => r.Type === 'AWS::Lambda::Function');
+    const functions = Object.values(stack.template.Resources as Record<string, { Type: string; Properties: { Code: { S3Key: string } } }>).filter(
+      (r) => r.Type === 'AWS::Lambda::Function',
+    );
     expect(functions).toHaveLength(HANDLERS.length);
     for (const fn of functions) {
       // The code's S3 key is the asset hash; the bundle is staged as asset.<hash>.
@@ -59,5 +62,25 @@ describe('the example app', () => {
       expect(code).not.toMatch(/zstd-napi|binding\.node/);
       expect(existsSync(join(dir, 'index.mjs.map'))).toBe(true);
     }
+  });
+
+  it('GIVEN no image in the context WHEN synthesized THEN the service runs the example image built from the Dockerfile (arm64, example-kv)', () => {
+    const manifest = JSON.parse(readFileSync(join(assembly.directory, 'LifeboatExample.assets.json'), 'utf8')) as {
+      dockerImages: Record<string, { source: { directory: string; dockerBuildTarget?: string; platform?: string } }>;
+    };
+    const images = Object.values(manifest.dockerImages);
+    expect(images).toHaveLength(1);
+    expect(images[0]!.source).toMatchObject({ dockerBuildTarget: 'example-kv', platform: 'linux/arm64' });
+    // The build context is staged without node_modules (.dockerignore): synth stays fast.
+    const context = join(assembly.directory, images[0]!.source.directory);
+    expect(existsSync(join(context, 'Dockerfile'))).toBe(true);
+    expect(existsSync(join(context, 'node_modules'))).toBe(false);
+    const dockerfile = readFileSync(join(context, 'Dockerfile'), 'utf8');
+    expect(dockerfile).toMatch(/^FROM \S+ AS lifeboat$/m);
+    expect(dockerfile).toMatch(/^FROM lifeboat AS example-kv$/m);
+    const template = Template.fromJSON(assembly.getStackByName('LifeboatExample').template);
+    template.hasResourceProperties('AWS::ECS::TaskDefinition', {
+      ContainerDefinitions: [{ Name: 'notes', PortMappings: [{ ContainerPort: 8080 }] }],
+    });
   });
 });

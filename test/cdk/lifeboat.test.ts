@@ -6,8 +6,8 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
-import * as cloudmap from 'aws-cdk-lib/aws-servicediscovery';
 import { ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
+import * as cloudmap from 'aws-cdk-lib/aws-servicediscovery';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { describe, expect, it } from 'vitest';
 import { Lifeboat, type LifeboatProps } from '../../lib/index.js';
@@ -81,7 +81,11 @@ describe('Lifeboat storage', () => {
       DeletionPolicy: 'Delete',
       Properties: Match.objectLike({
         ObjectLockEnabled: true,
-        BucketEncryption: { ServerSideEncryptionConfiguration: [Match.objectLike({ ServerSideEncryptionByDefault: Match.objectLike({ SSEAlgorithm: 'aws:kms' }), BucketKeyEnabled: true })] },
+        BucketEncryption: {
+          ServerSideEncryptionConfiguration: [
+            Match.objectLike({ ServerSideEncryptionByDefault: Match.objectLike({ SSEAlgorithm: 'aws:kms' }), BucketKeyEnabled: true }),
+          ],
+        },
       }),
     });
     t.hasResourceProperties('AWS::DynamoDB::Table', { SSESpecification: Match.objectLike({ SSEEnabled: true, SSEType: 'KMS' }) });
@@ -105,7 +109,9 @@ describe('Lifeboat storage', () => {
   });
 
   it('rejects lifecycle durations that are not whole days, naming the value', () => {
-    expect(() => synth({ noncurrentVersionExpiration: Duration.hours(5) })).toThrow(/noncurrentVersionExpiration must be a whole number of days, at least 1 \(got 5 hours\)/);
+    expect(() => synth({ noncurrentVersionExpiration: Duration.hours(5) })).toThrow(
+      /noncurrentVersionExpiration must be a whole number of days, at least 1 \(got 5 hours\)/,
+    );
   });
 });
 
@@ -139,7 +145,11 @@ describe('Lifeboat control plane', () => {
   it('GIVEN a Lifeboat WHEN synthesized THEN every function runs on Node.js 24, arm64, with explicit memory and timeout, tracing and the table and bucket in its environment', () => {
     const { template } = shared();
     const functions = template.findResources('AWS::Lambda::Function');
-    expect(Object.keys(functions).map((k) => k.replace(/[0-9A-F]{8}$/, '')).sort()).toEqual([
+    expect(
+      Object.keys(functions)
+        .map((k) => k.replace(/[0-9A-F]{8}$/, ''))
+        .sort(),
+    ).toEqual([
       'LifeboatDrillScheduler',
       'LifeboatDrillWatchdog',
       'LifeboatReconciler',
@@ -158,12 +168,23 @@ describe('Lifeboat control plane', () => {
         Handler: 'index.handler',
         TracingConfig: { Mode: 'Active' },
         LoggingConfig: { LogFormat: 'JSON' },
-        Environment: { Variables: { LIFEBOAT_TABLE: { Ref: expect.stringMatching(/^LifeboatCatalog/) }, LIFEBOAT_BUCKET: { Ref: expect.stringMatching(/^LifeboatSnapshots/) }, LIFEBOAT_METRICS_NAMESPACE: 'Lifeboat' } },
+        Environment: {
+          Variables: {
+            LIFEBOAT_TABLE: { Ref: expect.stringMatching(/^LifeboatCatalog/) },
+            LIFEBOAT_BUCKET: { Ref: expect.stringMatching(/^LifeboatSnapshots/) },
+            LIFEBOAT_METRICS_NAMESPACE: 'Lifeboat',
+          },
+        },
       });
       expect(fn.Properties.MemorySize).toBeGreaterThanOrEqual(256);
       expect(fn.Properties.Timeout).toBeGreaterThan(0);
     }
-    template.hasResourceProperties('AWS::Lambda::Function', { Description: Match.stringLikeRegexp('writes the drill reports'), MemorySize: 1024, Timeout: 120, Environment: { Variables: Match.objectLike({ LIFEBOAT_REPORT_MAX_AGE: '93600s' }) } });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('writes the drill reports'),
+      MemorySize: 1024,
+      Timeout: 120,
+      Environment: { Variables: Match.objectLike({ LIFEBOAT_REPORT_MAX_AGE: '93600s' }) },
+    });
   });
 
   it('GIVEN a Lifeboat WHEN synthesized THEN each function logs to its own log group with a retention, through its own role without managed policies', () => {
@@ -192,7 +213,7 @@ describe('Lifeboat control plane', () => {
     }
   });
 
-  it('GIVEN a protected service WHEN synthesized THEN an EventBridge rule sends the STOPPED events of its cluster\'s drill tasks to the report function, with a dead-letter queue', () => {
+  it("GIVEN a protected service WHEN synthesized THEN an EventBridge rule sends the STOPPED events of its cluster's drill tasks to the report function, with a dead-letter queue", () => {
     const { template } = shared();
     template.hasResourceProperties('AWS::Events::Rule', {
       EventPattern: {
@@ -232,11 +253,19 @@ describe('Lifeboat control plane', () => {
     const b = fargateService(stack, 'B', { cluster: a.cluster });
     const c = fargateService(stack, 'C');
     const lifeboat = new Lifeboat(stack, 'Lifeboat');
-    for (const [name, s] of [['a', a], ['b', b], ['c', c]] as const) lifeboat.protect(s.service, { name, dataDirectory: '/data' });
+    for (const [name, s] of [
+      ['a', a],
+      ['b', b],
+      ['c', c],
+    ] as const)
+      lifeboat.protect(s.service, { name, dataDirectory: '/data' });
     const rules = Object.values(Template.fromStack(stack).findResources('AWS::Events::Rule'));
     expect(rules).toHaveLength(2);
     for (const rule of rules) {
-      expect(rule.Properties.EventPattern.detail.clusterArn).toEqual([{ 'Fn::GetAtt': [expect.stringMatching(/^ACluster/), 'Arn'] }, { 'Fn::GetAtt': [expect.stringMatching(/^CCluster/), 'Arn'] }]);
+      expect(rule.Properties.EventPattern.detail.clusterArn).toEqual([
+        { 'Fn::GetAtt': [expect.stringMatching(/^ACluster/), 'Arn'] },
+        { 'Fn::GetAtt': [expect.stringMatching(/^CCluster/), 'Arn'] },
+      ]);
     }
   });
 
@@ -263,14 +292,24 @@ describe('Lifeboat control plane', () => {
   it('GIVEN a Lifeboat WHEN synthesized THEN the drill watchdog runs every 5 minutes', () => {
     shared().template.hasResourceProperties('AWS::Scheduler::Schedule', {
       ScheduleExpression: 'rate(5 minutes)',
-      Target: Match.objectLike({ Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^LifeboatDrillWatchdog'), 'Arn'] }, RetryPolicy: { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 300 } }),
+      Target: Match.objectLike({
+        Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^LifeboatDrillWatchdog'), 'Arn'] },
+        RetryPolicy: { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 300 },
+      }),
     });
   });
 
   it('GIVEN schedules WHEN the Scheduler invokes a function THEN it assumes a role of this account allowed to invoke only that function', () => {
     const { template } = shared();
     template.hasResourceProperties('AWS::IAM::Role', {
-      AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: 'scheduler.amazonaws.com' }, Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } } })] },
+      AssumeRolePolicyDocument: {
+        Statement: [
+          Match.objectLike({
+            Principal: { Service: 'scheduler.amazonaws.com' },
+            Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+          }),
+        ],
+      },
     });
     const invoke = statementsOf(template, 'LifeboatDrillSchedulerSchedulerRole').filter((s) => actionsOf(s).includes('lambda:InvokeFunction'));
     expect(invoke).toHaveLength(1);
@@ -293,7 +332,10 @@ describe('Lifeboat control plane', () => {
     template.hasResourceProperties('AWS::Scheduler::Schedule', {
       Description: 'Lifeboat: snapshot of wiki',
       ScheduleExpression: 'rate(1 hour)',
-      Target: Match.objectLike({ Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^LifeboatSnapshotScheduler'), 'Arn'] }, Input: '{"service":"wiki","scheduledTime":"<aws.scheduler.scheduled-time>"}' }),
+      Target: Match.objectLike({
+        Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^LifeboatSnapshotScheduler'), 'Arn'] },
+        Input: '{"service":"wiki","scheduledTime":"<aws.scheduler.scheduled-time>"}',
+      }),
     });
     template.hasResourceProperties('AWS::Scheduler::Schedule', {
       ScheduleExpression: 'rate(5 minutes)',
@@ -303,24 +345,41 @@ describe('Lifeboat control plane', () => {
   });
 
   it('GIVEN agent-mode snapshots WHEN the scheduler asks for one THEN it may run no task at all', () => {
-    expect(statementsOf(shared().template, 'LifeboatSnapshotSchedulerRole').flatMap(actionsOf).filter((a) => a.startsWith('ecs:') || a === 'iam:PassRole')).toEqual([]);
+    expect(
+      statementsOf(shared().template, 'LifeboatSnapshotSchedulerRole')
+        .flatMap(actionsOf)
+        .filter((a) => a.startsWith('ecs:') || a === 'iam:PassRole'),
+    ).toEqual([]);
   });
 
-  it('GIVEN dump-mode snapshots with a dump task WHEN protected THEN the scheduler may run that task only, and the dump container gets the settings and its role the service\'s access', () => {
+  it("GIVEN dump-mode snapshots with a dump task WHEN protected THEN the scheduler may run that task only, and the dump container gets the settings and its role the service's access", () => {
     const stack = testStack('Dump');
     const { service } = fargateService(stack);
     const dumpTask = new ecs.FargateTaskDefinition(stack, 'DumpTask');
     dumpTask.addContainer('dump', { image: ecs.ContainerImage.fromRegistry('public.ecr.aws/docker/library/postgres:16') });
-    new Lifeboat(stack, 'Lifeboat').protect(service, { name: 'db', dataDirectory: '/dump', snapshot: { mode: 'dump', dumpTaskDefinition: dumpTask, schedule: ScheduleExpression.rate(Duration.hours(6)) } });
+    new Lifeboat(stack, 'Lifeboat').protect(service, {
+      name: 'db',
+      dataDirectory: '/dump',
+      snapshot: { mode: 'dump', dumpTaskDefinition: dumpTask, schedule: ScheduleExpression.rate(Duration.hours(6)) },
+    });
     const template = Template.fromStack(stack);
     const doc = statementsOf(template, 'LifeboatSnapshotSchedulerRole');
     expect(doc.find((x) => actionsOf(x).includes('ecs:RunTask'))!.Resource).toEqual({ Ref: expect.stringMatching(/^DumpTask/) });
-    expect(doc.find((x) => actionsOf(x).includes('iam:PassRole'))!.Resource).toEqual([{ 'Fn::GetAtt': [expect.stringMatching(/^DumpTaskExecutionRole/), 'Arn'] }, { 'Fn::GetAtt': [expect.stringMatching(/^DumpTaskTaskRole/), 'Arn'] }]);
+    expect(doc.find((x) => actionsOf(x).includes('iam:PassRole'))!.Resource).toEqual([
+      { 'Fn::GetAtt': [expect.stringMatching(/^DumpTaskExecutionRole/), 'Arn'] },
+      { 'Fn::GetAtt': [expect.stringMatching(/^DumpTaskTaskRole/), 'Arn'] },
+    ]);
     const dumpRole = statementsOf(template, 'DumpTaskTaskRole');
-    expect(dumpRole.find((x) => actionsOf(x).includes('dynamodb:PutItem'))!.Condition).toEqual({ 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['SVC#db'] } });
+    expect(dumpRole.find((x) => actionsOf(x).includes('dynamodb:PutItem'))!.Condition).toEqual({
+      'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['SVC#db'] },
+    });
     const [resource] = Object.values(template.findResources('Custom::LifeboatService'));
     expect(JSON.parse(evaluateIntrinsics(resource!.Properties.Policy) as string).snapshot).toEqual({
-      schedule: 'rate(6 hours)', timezone: 'Etc/UTC', mode: 'dump', dumpTaskDefinition: expect.stringMatching(/^ref:DumpTask/), dumpContainerName: 'dump',
+      schedule: 'rate(6 hours)',
+      timezone: 'Etc/UTC',
+      mode: 'dump',
+      dumpTaskDefinition: expect.stringMatching(/^ref:DumpTask/),
+      dumpContainerName: 'dump',
     });
     template.hasResourceProperties('AWS::ECS::TaskDefinition', {
       ContainerDefinitions: [Match.objectLike({ Name: 'dump', Environment: Match.arrayWith([{ Name: 'LIFEBOAT_SERVICE', Value: 'db' }]) })],
@@ -331,7 +390,10 @@ describe('Lifeboat control plane', () => {
     const { template } = shared();
     const s3 = statementsOf(template, 'LifeboatRetentionRole').filter((s) => actionsOf(s).some((a) => a.startsWith('s3:')));
     expect(s3).toEqual([
-      expect.objectContaining({ Action: ['s3:ListBucket', 's3:ListBucketMultipartUploads'], Resource: { 'Fn::GetAtt': [expect.stringMatching(/^LifeboatSnapshots/), 'Arn'] } }),
+      expect.objectContaining({
+        Action: ['s3:ListBucket', 's3:ListBucketMultipartUploads'],
+        Resource: { 'Fn::GetAtt': [expect.stringMatching(/^LifeboatSnapshots/), 'Arn'] },
+      }),
       expect.objectContaining({
         Action: ['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:GetObject', 's3:GetObjectLegalHold', 's3:GetObjectRetention'],
         Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [expect.stringMatching(/^LifeboatSnapshots/), 'Arn'] }, '/*/snapshots/*']] },
@@ -389,7 +451,9 @@ describe('Lifeboat control plane', () => {
     const doc = statementsOf(template, 'WikiTaskTaskRole');
     const objects = doc.find((s) => actionsOf(s).includes('s3:PutObject'))!;
     expect(objects.Resource).toEqual({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [expect.stringMatching(/^LifeboatSnapshots/), 'Arn'] }, '/wiki/*']] });
-    expect(doc.find((s) => actionsOf(s).includes('dynamodb:PutItem'))!.Condition).toEqual({ 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['SVC#wiki'] } });
+    expect(doc.find((s) => actionsOf(s).includes('dynamodb:PutItem'))!.Condition).toEqual({
+      'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['SVC#wiki'] },
+    });
     expect(doc.flatMap(actionsOf).filter((a) => a.endsWith('*'))).toEqual([]);
   });
 
@@ -400,11 +464,14 @@ describe('Lifeboat control plane', () => {
     expect(runTask.Resource).toEqual({ Ref: expect.stringMatching(/^WikiTask/) });
     expect(runTask.Condition).toEqual({ ArnEquals: { 'ecs:cluster': { 'Fn::GetAtt': [expect.stringMatching(/^WikiCluster/), 'Arn'] } } });
     const passRole = doc.find((s) => actionsOf(s).includes('iam:PassRole'))!;
-    expect(passRole.Resource).toEqual([{ 'Fn::GetAtt': [expect.stringMatching(/^WikiTaskExecutionRole/), 'Arn'] }, { 'Fn::GetAtt': [expect.stringMatching(/^WikiTaskTaskRole/), 'Arn'] }]);
+    expect(passRole.Resource).toEqual([
+      { 'Fn::GetAtt': [expect.stringMatching(/^WikiTaskExecutionRole/), 'Arn'] },
+      { 'Fn::GetAtt': [expect.stringMatching(/^WikiTaskTaskRole/), 'Arn'] },
+    ]);
     expect(passRole.Condition).toEqual({ StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } });
   });
 
-  it("GIVEN a protected service WHEN the watchdog times out a drill THEN it may stop tasks of that cluster only", () => {
+  it('GIVEN a protected service WHEN the watchdog times out a drill THEN it may stop tasks of that cluster only', () => {
     const { template } = shared();
     const stop = statementsOf(template, 'LifeboatDrillWatchdogRole').find((s) => actionsOf(s).includes('ecs:StopTask'))!;
     expect(JSON.stringify(stop.Resource)).toMatch(/:task\/".*WikiCluster.*"\/\*"/);
@@ -415,10 +482,19 @@ describe('Lifeboat control plane', () => {
     const { template } = shared();
     for (const role of ['LifeboatReportRole', 'LifeboatDrillWatchdogRole']) {
       const put = statementsOf(template, role).filter((s) => actionsOf(s).some((a) => a.startsWith('s3:')));
-      expect(put).toEqual([expect.objectContaining({ Action: 's3:PutObject', Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [expect.stringMatching(/^LifeboatSnapshots/), 'Arn'] }, '/_reports/drills/*']] } })]);
+      expect(put).toEqual([
+        expect.objectContaining({
+          Action: 's3:PutObject',
+          Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [expect.stringMatching(/^LifeboatSnapshots/), 'Arn'] }, '/_reports/drills/*']] },
+        }),
+      ]);
     }
     for (const role of ['LifeboatDrillSchedulerRole', 'LifeboatServiceConfigRole']) {
-      expect(statementsOf(template, role).flatMap(actionsOf).filter((a) => a.startsWith('s3:'))).toEqual([]);
+      expect(
+        statementsOf(template, role)
+          .flatMap(actionsOf)
+          .filter((a) => a.startsWith('s3:')),
+      ).toEqual([]);
     }
   });
 
@@ -441,23 +517,47 @@ describe('Lifeboat control plane', () => {
     const star = all.filter((x) => x.Resource === '*').flatMap(actionsOf);
     expect(star.length).toBeGreaterThan(0);
     expect(star.filter((a) => !RESOURCE_STAR_ACTIONS.includes(a))).toEqual([]);
-    for (const x of all.filter((y) => y.Resource === '*' && actionsOf(y).includes('ecs:ListTasks'))) expect(x.Condition).toHaveProperty('ArnEquals.ecs:cluster');
+    for (const x of all.filter((y) => y.Resource === '*' && actionsOf(y).includes('ecs:ListTasks')))
+      expect(x.Condition).toHaveProperty('ArnEquals.ecs:cluster');
   });
 
   it('GIVEN a drill policy and an RPO target WHEN protected THEN it gets failed-drill, stale-drill and RPO alarms on its own metrics', () => {
     const { template } = shared();
-    const dims = Match.arrayEquals([{ Name: 'ProtectedService', Value: 'wiki' }, { Name: 'service', Value: 'lifeboat' }]);
+    const dims = Match.arrayEquals([
+      { Name: 'ProtectedService', Value: 'wiki' },
+      { Name: 'service', Value: 'lifeboat' },
+    ]);
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      Namespace: 'Lifeboat', MetricName: 'DrillAlarm', Dimensions: dims, Statistic: 'Maximum', Threshold: 1,
-      ComparisonOperator: 'GreaterThanOrEqualToThreshold', TreatMissingData: 'ignore',
+      Namespace: 'Lifeboat',
+      MetricName: 'DrillAlarm',
+      Dimensions: dims,
+      Statistic: 'Maximum',
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'ignore',
     });
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      Namespace: 'Lifeboat', MetricName: 'DrillsPassed', Dimensions: dims, Statistic: 'Sum', Period: 3600, EvaluationPeriods: 30,
-      ComparisonOperator: 'LessThanThreshold', Threshold: 1, TreatMissingData: 'breaching',
+      Namespace: 'Lifeboat',
+      MetricName: 'DrillsPassed',
+      Dimensions: dims,
+      Statistic: 'Sum',
+      Period: 3600,
+      EvaluationPeriods: 30,
+      ComparisonOperator: 'LessThanThreshold',
+      Threshold: 1,
+      TreatMissingData: 'breaching',
     });
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      Namespace: 'Lifeboat', MetricName: 'RpoBreached', Dimensions: dims, Statistic: 'Maximum', Period: 300, Threshold: 1,
-      EvaluationPeriods: 2, DatapointsToAlarm: 2, ComparisonOperator: 'GreaterThanOrEqualToThreshold', TreatMissingData: 'notBreaching',
+      Namespace: 'Lifeboat',
+      MetricName: 'RpoBreached',
+      Dimensions: dims,
+      Statistic: 'Maximum',
+      Period: 300,
+      Threshold: 1,
+      EvaluationPeriods: 2,
+      DatapointsToAlarm: 2,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
     });
     expect(shared().wiki.alarms).toHaveLength(4);
   });
@@ -466,26 +566,49 @@ describe('Lifeboat control plane', () => {
     const { template, lifeboat } = shared();
     for (const fn of HANDLERS.map((h) => h.id)) {
       template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-        MetricName: 'Errors', Namespace: 'AWS/Lambda', Dimensions: [{ Name: 'FunctionName', Value: { Ref: Match.stringLikeRegexp(`^Lifeboat${fn}`) } }], Threshold: 1,
+        MetricName: 'Errors',
+        Namespace: 'AWS/Lambda',
+        Dimensions: [{ Name: 'FunctionName', Value: { Ref: Match.stringLikeRegexp(`^Lifeboat${fn}`) } }],
+        Threshold: 1,
       });
     }
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ApproximateNumberOfMessagesVisible', Namespace: 'AWS/SQS', Threshold: 1 });
     expect(lifeboat.alarms).toHaveLength(HANDLERS.length + 1 + 4);
     const body = JSON.stringify(template.findResources('AWS::CloudWatch::Dashboard'));
-    for (const text of ['Lifeboat control plane', 'Handler errors', 'Dead letters', 'wiki: recovery time and point', 'RtoSeconds', 'NewestSnapshotAgeSeconds', 'RTO target', 'wiki: failover']) expect(body).toContain(text);
+    for (const text of [
+      'Lifeboat control plane',
+      'Handler errors',
+      'Dead letters',
+      'wiki: recovery time and point',
+      'RtoSeconds',
+      'NewestSnapshotAgeSeconds',
+      'RTO target',
+      'wiki: failover',
+    ])
+      expect(body).toContain(text);
   });
 
   it('GIVEN a protected service WHEN synthesized THEN every task state change of its cluster goes to the task-events function, with a dead-letter queue', () => {
     shared().template.hasResourceProperties('AWS::Events::Rule', {
-      EventPattern: { source: ['aws.ecs'], 'detail-type': ['ECS Task State Change'], detail: { clusterArn: [{ 'Fn::GetAtt': [Match.stringLikeRegexp('^WikiCluster'), 'Arn'] }] } },
+      EventPattern: {
+        source: ['aws.ecs'],
+        'detail-type': ['ECS Task State Change'],
+        detail: { clusterArn: [{ 'Fn::GetAtt': [Match.stringLikeRegexp('^WikiCluster'), 'Arn'] }] },
+      },
       Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^LifeboatTaskEvents'), 'Arn'] }, DeadLetterConfig: Match.anyValue() })],
     });
   });
 
   it('GIVEN a Lifeboat WHEN synthesized THEN the watchdog runs every minute and the reconciler every 5 minutes', () => {
     const { template } = shared();
-    template.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'rate(1 minute)', Target: Match.objectLike({ Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^LifeboatWatchdog'), 'Arn'] } }) });
-    template.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'rate(5 minutes)', Target: Match.objectLike({ Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^LifeboatReconciler'), 'Arn'] } }) });
+    template.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'rate(1 minute)',
+      Target: Match.objectLike({ Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^LifeboatWatchdog'), 'Arn'] } }),
+    });
+    template.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'rate(5 minutes)',
+      Target: Match.objectLike({ Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^LifeboatReconciler'), 'Arn'] } }),
+    });
   });
 
   it('GIVEN a Lifeboat WHEN a failover wait is scheduled THEN it goes through an encrypted queue the watchdog consumes, failures redriven to the dead-letter queue', () => {
@@ -515,7 +638,11 @@ describe('Lifeboat control plane', () => {
     const send = statementsOf(template, 'WikiTaskTaskRole').find((x) => actionsOf(x).includes('sqs:SendMessage'))!;
     expect(send.Resource).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^LifeboatFailoverQueue/), 'Arn'] });
     template.hasResourceProperties('AWS::ECS::TaskDefinition', {
-      ContainerDefinitions: [Match.objectLike({ Environment: Match.arrayWith([{ Name: 'LIFEBOAT_FAILOVER_QUEUE_URL', Value: { Ref: Match.stringLikeRegexp('^LifeboatFailoverQueue') } }]) })],
+      ContainerDefinitions: [
+        Match.objectLike({
+          Environment: Match.arrayWith([{ Name: 'LIFEBOAT_FAILOVER_QUEUE_URL', Value: { Ref: Match.stringLikeRegexp('^LifeboatFailoverQueue') } }]),
+        }),
+      ],
     });
   });
 
@@ -532,7 +659,10 @@ describe('Lifeboat control plane', () => {
     shared().template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Namespace: 'Lifeboat',
       MetricName: 'NoCandidate',
-      Dimensions: Match.arrayEquals([{ Name: 'ProtectedService', Value: 'wiki' }, { Name: 'service', Value: 'lifeboat' }]),
+      Dimensions: Match.arrayEquals([
+        { Name: 'ProtectedService', Value: 'wiki' },
+        { Name: 'service', Value: 'lifeboat' },
+      ]),
       Statistic: 'Sum',
       Period: 60,
       EvaluationPeriods: 3,
@@ -544,7 +674,10 @@ describe('Lifeboat control plane', () => {
   it('GIVEN discovery in a DNS namespace WHEN protected THEN the policy names it and the failover handlers may re-point only that service', () => {
     const stack = testStack('Discovery');
     const { service } = fargateService(stack);
-    const namespace = new cloudmap.PrivateDnsNamespace(stack, 'Namespace', { name: 'internal', vpc: new ec2.Vpc(stack, 'NsVpc', { maxAzs: 1, natGateways: 0, restrictDefaultSecurityGroup: false }) });
+    const namespace = new cloudmap.PrivateDnsNamespace(stack, 'Namespace', {
+      name: 'internal',
+      vpc: new ec2.Vpc(stack, 'NsVpc', { maxAzs: 1, natGateways: 0, restrictDefaultSecurityGroup: false }),
+    });
     const primary = namespace.createService('Primary', { name: 'wiki-primary' });
     new Lifeboat(stack, 'Lifeboat').protect(service, { name: 'wiki', dataDirectory: '/data', discovery: { service: primary, port: 5432 } });
     const template = Template.fromStack(stack);
@@ -556,16 +689,31 @@ describe('Lifeboat control plane', () => {
     });
     for (const fn of ['TaskEvents', 'Watchdog', 'Reconciler']) {
       const doc = statementsOf(template, `Lifeboat${fn}Role`);
-      expect(doc.find((x) => actionsOf(x).includes('servicediscovery:RegisterInstance'))!.Resource).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^NamespacePrimary/), 'Arn'] });
-      expect(doc.flatMap(actionsOf).filter((a) => a.startsWith('route53:')).sort()).toEqual(['route53:ChangeResourceRecordSets', 'route53:GetHostedZone', 'route53:ListHostedZonesByName']);
+      expect(doc.find((x) => actionsOf(x).includes('servicediscovery:RegisterInstance'))!.Resource).toEqual({
+        'Fn::GetAtt': [expect.stringMatching(/^NamespacePrimary/), 'Arn'],
+      });
+      expect(
+        doc
+          .flatMap(actionsOf)
+          .filter((a) => a.startsWith('route53:'))
+          .sort(),
+      ).toEqual(['route53:ChangeResourceRecordSets', 'route53:GetHostedZone', 'route53:ListHostedZonesByName']);
     }
-    expect(statementsOf(template, 'LifeboatReportRole').flatMap(actionsOf).filter((a) => a.startsWith('servicediscovery:'))).toEqual([]);
+    expect(
+      statementsOf(template, 'LifeboatReportRole')
+        .flatMap(actionsOf)
+        .filter((a) => a.startsWith('servicediscovery:')),
+    ).toEqual([]);
   });
 
   it('GIVEN discovery in an API-only namespace WHEN protected THEN no Route 53 permission is granted', () => {
     const stack = testStack('HttpDiscovery');
     const namespace = new cloudmap.HttpNamespace(stack, 'Namespace', { name: 'internal' });
-    new Lifeboat(stack, 'Lifeboat').protect(fargateService(stack).service, { name: 'wiki', dataDirectory: '/data', discovery: { service: namespace.createService('Primary', {}) } });
+    new Lifeboat(stack, 'Lifeboat').protect(fargateService(stack).service, {
+      name: 'wiki',
+      dataDirectory: '/data',
+      discovery: { service: namespace.createService('Primary', {}) },
+    });
     const actions = statementsOf(Template.fromStack(stack), 'Lifeboat').flatMap(actionsOf);
     expect(actions).toContain('servicediscovery:RegisterInstance');
     expect(actions.filter((a) => a.startsWith('route53:'))).toEqual([]);
@@ -585,14 +733,23 @@ describe('Lifeboat control plane', () => {
   it('GIVEN an EC2 service in bridge mode WHEN protected THEN its drills launch on EC2 without a network configuration', () => {
     const stack = testStack('Ec2');
     const cluster = new ecs.Cluster(stack, 'Cluster', { vpc: new ec2.Vpc(stack, 'Vpc', { maxAzs: 1, natGateways: 0, restrictDefaultSecurityGroup: false }) });
-    cluster.addCapacity('Capacity', { instanceType: new ec2.InstanceType('t4g.small'), machineImage: ecs.EcsOptimizedImage.amazonLinux2023(ecs.AmiHardwareType.ARM) });
+    cluster.addCapacity('Capacity', {
+      instanceType: new ec2.InstanceType('t4g.small'),
+      machineImage: ecs.EcsOptimizedImage.amazonLinux2023(ecs.AmiHardwareType.ARM),
+    });
     const taskDefinition = new ecs.Ec2TaskDefinition(stack, 'Task', { networkMode: ecs.NetworkMode.BRIDGE });
     taskDefinition.addContainer('db', { image: ecs.ContainerImage.fromRegistry('public.ecr.aws/docker/library/postgres:16'), memoryLimitMiB: 512 });
     const service = new ecs.Ec2Service(stack, 'Db', { cluster, taskDefinition });
     new Lifeboat(stack, 'Lifeboat').protect(service, { name: 'db', dataDirectory: '/var/lib/postgresql/data' });
     const [resource] = Object.values(Template.fromStack(stack).findResources('Custom::LifeboatService'));
     const policy = JSON.parse(evaluateIntrinsics(resource!.Properties.Policy) as string);
-    expect(policy.ecs).toEqual({ cluster: expect.stringMatching(/^getatt:Cluster/), serviceName: expect.stringMatching(/^getatt:DbService/), taskDefinition: expect.stringMatching(/^ref:Task/), containerName: 'db', launchType: 'EC2' });
+    expect(policy.ecs).toEqual({
+      cluster: expect.stringMatching(/^getatt:Cluster/),
+      serviceName: expect.stringMatching(/^getatt:DbService/),
+      taskDefinition: expect.stringMatching(/^ref:Task/),
+      containerName: 'db',
+      launchType: 'EC2',
+    });
   });
 
   it('GIVEN a task definition with several containers WHEN the agent container is named THEN that one gets the settings', () => {
@@ -622,7 +779,11 @@ describe('Lifeboat control plane', () => {
     const m = wiki.metricRpo();
     expect(m).toBeInstanceOf(cloudwatch.Metric);
     expect({ namespace: m.namespace, name: m.metricName, dims: m.dimensions, stat: m.statistic, period: m.period.toSeconds() }).toEqual({
-      namespace: 'Acme/Lifeboat', name: 'RpoSeconds', dims: { service: 'lifeboat', ProtectedService: 'wiki' }, stat: 'Maximum', period: 3600,
+      namespace: 'Acme/Lifeboat',
+      name: 'RpoSeconds',
+      dims: { service: 'lifeboat', ProtectedService: 'wiki' },
+      stat: 'Maximum',
+      period: 3600,
     });
     expect(wiki.metricRpoBreached().metricName).toBe('RpoBreached');
     expect(wiki.metricSnapshotAge().period.toSeconds()).toBe(300);
@@ -635,7 +796,9 @@ describe('Lifeboat control plane', () => {
     const stack = testStack('Twice');
     const lifeboat = new Lifeboat(stack, 'Lifeboat');
     lifeboat.protect(fargateService(stack, 'A').service, { name: 'wiki', dataDirectory: '/data' });
-    expect(() => lifeboat.protect(fargateService(stack, 'B').service, { name: 'wiki', dataDirectory: '/data' })).toThrow(/a service named 'wiki' is already protected/);
+    expect(() => lifeboat.protect(fargateService(stack, 'B').service, { name: 'wiki', dataDirectory: '/data' })).toThrow(
+      /a service named 'wiki' is already protected/,
+    );
   });
 
   it('GIVEN an unknown container name WHEN protected THEN the error lists the containers there are', () => {
@@ -655,11 +818,13 @@ describe('Lifeboat control plane', () => {
     );
   });
 
-  it("GIVEN code after protect() that replaces an agent setting WHEN synthesized THEN validation names the variable and the fix", () => {
+  it('GIVEN code after protect() that replaces an agent setting WHEN synthesized THEN validation names the variable and the fix', () => {
     const stack = testStack('Override');
     const { service } = fargateService(stack);
     const wiki = new Lifeboat(stack, 'Lifeboat').protect(service, { name: 'wiki', dataDirectory: '/data' });
     wiki.container.addEnvironment('LIFEBOAT_SERVICE', 'other');
-    expect(() => Template.fromStack(stack)).toThrow(/protect\('wiki'\): the container's LIFEBOAT_SERVICE is "other", not Lifeboat's "wiki"; remove the later addEnvironment\('LIFEBOAT_SERVICE', \.\.\.\)/);
+    expect(() => Template.fromStack(stack)).toThrow(
+      /protect\('wiki'\): the container's LIFEBOAT_SERVICE is "other", not Lifeboat's "wiki"; remove the later addEnvironment\('LIFEBOAT_SERVICE', \.\.\.\)/,
+    );
   });
 });

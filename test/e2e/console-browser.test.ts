@@ -17,8 +17,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createDynamoClient } from '../../lambdas/adapters/aws.js';
 import { snapshotKey } from '../../lambdas/contract/keys.js';
 import { makeSnapshotId } from '../../lambdas/domain/ids.js';
-import { LocalMode } from '../../lambdas/local/local-mode.js';
 import { serveLocalApi } from '../../lambdas/local/api.js';
+import { LocalMode } from '../../lambdas/local/local-mode.js';
 import { launchBrowser } from '../support/browser.js';
 import { waitFor } from '../support/cli.js';
 
@@ -64,7 +64,10 @@ describe('the web console in headless Chromium, against local mode', () => {
     await page.goto(url);
     // The page follows the lease (on a loaded machine a missed heartbeat can move it meanwhile).
     await expect
-      .poll(async () => ((await primaryOnPage()) === (await leaseHolder())?.holder.split('/').pop()!.slice(0, 12) ? 'same' : 'differs'), { timeout: 20_000, interval: 250 })
+      .poll(async () => ((await primaryOnPage()) === (await leaseHolder())?.holder.split('/').pop()?.slice(0, 12) ? 'same' : 'differs'), {
+        timeout: 20_000,
+        interval: 250,
+      })
       .toBe('same');
     expect(await page.locator('section[data-service=kv] h2').textContent()).toContain('kv');
     expect(await page.locator('#access').textContent()).toBe('actions enabled');
@@ -81,7 +84,20 @@ describe('the web console in headless Chromium, against local mode', () => {
     const items = Array.from({ length: 1000 }, (_, i) => {
       const at = new Date(base + i * 3_600_000);
       const id = makeSnapshotId(at, randomBytes(4));
-      return { ...snapshotKey(mode.service, id), type: 'snapshot', service: mode.service, status: 'complete', createdAt: at.toISOString(), completedAt: at.toISOString(), manifestKey: `kv/snapshots/${id}/manifest.json.gz`, reason: 'fixture', size: 4096 + i, dataSize: 8192, fileCount: 12, term: 1 };
+      return {
+        ...snapshotKey(mode.service, id),
+        type: 'snapshot',
+        service: mode.service,
+        status: 'complete',
+        createdAt: at.toISOString(),
+        completedAt: at.toISOString(),
+        manifestKey: `kv/snapshots/${id}/manifest.json.gz`,
+        reason: 'fixture',
+        size: 4096 + i,
+        dataSize: 8192,
+        fileCount: 12,
+        term: 1,
+      };
     });
     for (let i = 0; i < items.length; i += 25) {
       await client.send(new BatchWriteCommand({ RequestItems: { [mode.table]: items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })) } }));
@@ -98,7 +114,9 @@ describe('the web console in headless Chromium, against local mode', () => {
       const nav = performance.getEntriesByType('navigation' as never)[0] as unknown as { loadEventEnd: number } | undefined;
       return { fcp: fcp?.startTime, load: nav?.loadEventEnd };
     });
-    console.log(`console with ${heading}: first contentful paint ${paint.fcp?.toFixed(0)} ms, load ${paint.load?.toFixed(0)} ms, snapshot table shown ${shownMs} ms after navigation`);
+    console.log(
+      `console with ${heading}: first contentful paint ${paint.fcp?.toFixed(0)} ms, load ${paint.load?.toFixed(0)} ms, snapshot table shown ${shownMs} ms after navigation`,
+    );
     // The target is 1 s (docs/PERFORMANCE.md has the measurements); a shared CI machine gets slack.
     expect(paint.fcp).toBeLessThan(5000);
     await fresh.screenshot({ path: join(artifacts, 'console-1000-snapshots.png'), fullPage: false });
@@ -123,10 +141,15 @@ describe('the web console in headless Chromium, against local mode', () => {
     const t0 = Date.now();
     await page.locator('#confirm-ok').click();
     const timeoutMs = mode.servicePolicy.failover.timeoutSeconds * 1000;
-    await expect.poll(async () => {
-      const p = await primaryOnPage();
-      return p !== before && /^[0-9a-f]{12}$/.test(p ?? '') ? 'changed' : p;
-    }, { timeout: timeoutMs + 15_000, interval: 100 }).toBe('changed');
+    await expect
+      .poll(
+        async () => {
+          const p = await primaryOnPage();
+          return p !== before && /^[0-9a-f]{12}$/.test(p ?? '') ? 'changed' : p;
+        },
+        { timeout: timeoutMs + 15_000, interval: 100 },
+      )
+      .toBe('changed');
     const changedMs = Date.now() - t0;
     console.log(`console: primary changed on the page ${changedMs} ms after the kill (failover timeout ${timeoutMs} ms)`);
     expect(changedMs).toBeLessThan(timeoutMs + 15_000);
@@ -148,17 +171,23 @@ describe('the web console in headless Chromium, against local mode', () => {
       const text = (await page.locator('#toast div').last().textContent()) ?? '';
       const job = /snapshot job (\S+) requested/.exec(text)?.[1];
       if (!job) continue;
-      const done = await waitFor(async () => {
-        const s = (await mode.snapshotJob(job))?.status;
-        return s === 'complete' || s === 'failed' || s === 'error' ? s : undefined;
-      }, `snapshot job ${job}`, 120_000);
+      const done = await waitFor(
+        async () => {
+          const s = (await mode.snapshotJob(job))?.status;
+          return s === 'complete' || s === 'failed' || s === 'error' ? s : undefined;
+        },
+        `snapshot job ${job}`,
+        120_000,
+      );
       snapshotted = done === 'complete';
     }
     expect(snapshotted).toBe(true);
     await page.locator('section[data-service=kv] button[data-action=drill]').click();
     await page.locator('#confirm-ok').click();
     await page.locator('[data-test=drill-row]').first().waitFor({ timeout: 15_000 });
-    await expect.poll(async () => page.locator('[data-test=drill-row]').first().textContent(), { timeout: 120_000, interval: 500 }).toMatch(/proven restorable|failed|over target|could not run|timed out/);
+    await expect
+      .poll(async () => page.locator('[data-test=drill-row]').first().textContent(), { timeout: 120_000, interval: 500 })
+      .toMatch(/proven restorable|failed|over target|could not run|timed out/);
     const charts = page.locator('[data-test=drills] svg.chart');
     expect(await charts.count()).toBe(2);
     expect(await charts.nth(0).getAttribute('aria-label')).toMatch(/RTO/);

@@ -66,7 +66,9 @@ describe('local mode: the demo scenario', () => {
     expect(f.electionMs).toBeLessThan(f.timeoutSeconds * 1000 + 15_000);
     expect(f.servingMs).toBeGreaterThanOrEqual(f.electionMs);
     expect(f.servingMs).toBeLessThan(45_000);
-    console.log(`local failover: elected ${f.electionMs} ms, serving ${f.servingMs} ms after the kill (timeout ${f.timeoutSeconds} s); scenario ${result.totalMs} ms`);
+    console.log(
+      `local failover: elected ${f.electionMs} ms, serving ${f.servingMs} ms after the kill (timeout ${f.timeoutSeconds} s); scenario ${result.totalMs} ms`,
+    );
   });
 
   it('retention prunes: deleted snapshots are gone from the catalog, the newest three are kept', async () => {
@@ -99,6 +101,11 @@ describe('local mode: the demo scenario', () => {
     expect(d.reason).toMatch(/corrupted/);
   });
 
+  it("the failed drill withdrew the damaged snapshot's verification: it is suspect, not verified", () => {
+    expect(result.damagedAfterDrill.suspectAt).toBeDefined();
+    expect(result.damagedAfterDrill.verifiedAt).toBeUndefined();
+  });
+
   it('reports land in the reports directory in all four formats, and agree', async () => {
     const [json, junit, md, html] = await Promise.all(result.reports.map((f) => readFile(f, 'utf8')));
     const report = JSON.parse(json!) as { schema: string; services: { service: string; verdict: string }[] };
@@ -119,10 +126,14 @@ describe('local mode: Ctrl-C', () => {
       const api = await waitFor(async () => /local API: (http:\/\/127\.0\.0\.1:\d+)/.exec(child.output().stderr)?.[1], 'the local API', 90_000);
       const dynamoPort = /DynamoDB: http:\/\/127\.0\.0\.1:(\d+)/.exec(child.output().stderr)![1]!;
       const stateDir = /logs: (\S+)\/logs;/.exec(child.output().stderr)![1]!;
-      const status = await waitFor(async () => {
-        const s = (await (await fetch(`${api}/status`)).json()) as { lease?: unknown; members: { pid?: number; role: string }[] };
-        return s.lease && s.members.filter((m) => m.pid).length === 2 ? s : undefined;
-      }, 'a primary and two running tasks', 90_000);
+      const status = await waitFor(
+        async () => {
+          const s = (await (await fetch(`${api}/status`)).json()) as { lease?: unknown; members: { pid?: number; role: string }[] };
+          return s.lease && s.members.filter((m) => m.pid).length === 2 ? s : undefined;
+        },
+        'a primary and two running tasks',
+        90_000,
+      );
       const pids = status.members.map((m) => m.pid!);
       const java = processesMatching(`-port ${dynamoPort}`);
       expect(java.length).toBe(1);

@@ -4,19 +4,20 @@
  * delivered at least once and handled once, self-fencing when heartbeats fail, demotion
  * when deposed, release on stop. Then the `lifeboat agent` and `lifeboat role` commands.
  */
+
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createDynamoClient } from '../../lambdas/adapters/aws.js';
-import { DynamoCoordinationStore, type CoordinationStore } from '../../lambdas/adapters/coordination.js';
+import { type CoordinationStore, DynamoCoordinationStore } from '../../lambdas/adapters/coordination.js';
 import { DynamoServiceRegistry } from '../../lambdas/adapters/service-registry.js';
-import { runAgent, type AgentOptions } from '../../lambdas/agent/agent.js';
+import { type AgentOptions, runAgent } from '../../lambdas/agent/agent.js';
 import type { Role } from '../../lambdas/domain/election.js';
 import type { MemberCommand } from '../../lambdas/domain/membership.js';
 import { normalizeServicePolicy } from '../../lambdas/domain/service-policy.js';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { freshTable, tempDir } from '../support/fixtures.js';
-import { arn, observation } from '../support/coordination.js';
 import { cli, waitFor } from '../support/cli.js';
+import { arn, observation } from '../support/coordination.js';
+import { freshTable, tempDir } from '../support/fixtures.js';
 
 const T0 = Date.UTC(2026, 10, 27, 12, 0, 0);
 const failover = { timeoutSeconds: 10, leaseSeconds: 6, heartbeatSeconds: 2 };
@@ -61,7 +62,7 @@ describe('runAgent', () => {
     await store.recordTaskState('boot', observation(arn(1), 'RUNNING', 1), T0);
     const run = virtualRun(3);
     const rec = recorder(run.now);
-    const summary = await runAgent({ store, service: 'boot', taskArn: arn(1), failover, ...run, ...rec, dataPosition: async () => 11 });
+    const summary = await runAgent({ coordination: store, service: 'boot', taskArn: arn(1), failover, ...run, ...rec, dataPosition: async () => 11 });
     expect(summary).toMatchObject({ elections: 1, failedHeartbeats: 0, finalRole: { kind: 'leaving' } });
     expect(rec.roles).toEqual([
       { at: T0, from: 'replica', to: 'primary:1' },
@@ -77,7 +78,13 @@ describe('runAgent', () => {
     const run = virtualRun(2);
     const notices: string[] = [];
     const summary = await runAgent({
-      store, service: 'pos', taskArn: arn(1), failover, ...run, release: false, onNotice: (l) => void notices.push(l),
+      coordination: store,
+      service: 'pos',
+      taskArn: arn(1),
+      failover,
+      ...run,
+      release: false,
+      onNotice: (l) => void notices.push(l),
       dataPosition: async () => {
         throw new Error('position command failed');
       },
@@ -99,7 +106,7 @@ describe('runAgent', () => {
       afterFirst ??= Object.keys(r.member.commands).sort();
       return r;
     };
-    await runAgent({ store: peeking, service: 'cmds', taskArn: arn(1), failover, ...run, ...rec, elect: false, release: false });
+    await runAgent({ coordination: peeking, service: 'cmds', taskArn: arn(1), failover, ...run, ...rec, elect: false, release: false });
     expect(afterFirst).toEqual(['a', 'b']);
     // Handled once each, oldest first; the second heartbeat acknowledged both.
     expect(rec.commands).toEqual(['a', 'b']);
@@ -120,14 +127,31 @@ describe('runAgent', () => {
       beats++;
       if (beats >= 3 && beats <= 6) {
         if (beats === 6) {
-          const out = await store.elect({ service: 'fence', observedTerm: 1, previousHolder: arn(1), previousHolderExists: true, lostCutoff: run.now(), candidate: arn(2), now: run.now(), reason: 'failover' });
+          const out = await store.elect({
+            service: 'fence',
+            observedTerm: 1,
+            previousHolder: arn(1),
+            previousHolderExists: true,
+            lostCutoff: run.now(),
+            candidate: arn(2),
+            now: run.now(),
+            reason: 'failover',
+          });
           election = out.kind;
         }
         throw new Error('connect ETIMEDOUT');
       }
       return store.heartbeat(...args);
     };
-    const summary = await runAgent({ store: partitioned, service: 'fence', taskArn: arn(1), failover: { ...failover, timeoutSeconds: 0 }, ...run, ...rec, release: false });
+    const summary = await runAgent({
+      coordination: partitioned,
+      service: 'fence',
+      taskArn: arn(1),
+      failover: { ...failover, timeoutSeconds: 0 },
+      ...run,
+      ...rec,
+      release: false,
+    });
     // Beat 1 at T0 elected it (bootstrap) and beat 2, sent at once, renewed its lease until
     // T0+6s; beats from T0+2s fail. It demotes at exactly T0+4.8s — the lease less the
     // safety margin (a fifth of it) — not at its next heartbeat; arn(2) is elected later.
@@ -152,7 +176,8 @@ describe('lifeboat agent / lifeboat role', () => {
     table = await freshTable();
     env = { LIFEBOAT_TABLE: table };
     const registry = new DynamoServiceRegistry(createDynamoClient(), table);
-    for (const service of ['wiki', 'wrapped']) await registry.put(normalizeServicePolicy({ service, failover: { timeoutSeconds: 5, leaseSeconds: 4, heartbeatSeconds: 1 } }));
+    for (const service of ['wiki', 'wrapped'])
+      await registry.put(normalizeServicePolicy({ service, failover: { timeoutSeconds: 5, leaseSeconds: 4, heartbeatSeconds: 1 } }));
   });
 
   it('refuses an unprotected service and a task it cannot identify', async () => {
@@ -214,7 +239,12 @@ describe('lifeboat agent / lifeboat role', () => {
     expect(all.stderr).toMatch(/wiki: primary .*t001 \(term 1\), lease valid for/);
     expect(all.stdout).toMatch(/^TASK\s+ROLE\s+TERM\s+STATUS\s+IP\s+HEARTBEAT\s+POSITION\nt001\s+primary\s+1\s+RUNNING\s+10\.0\.0\.1\s+/);
     const doc = JSON.parse((await cli(['role', '--service', 'wiki', '--members', '--json'], env)).stdout);
-    expect(doc).toMatchObject({ service: 'wiki', status: 'healthy', lease: { holder: arn(1), term: 1 }, members: [{ task: arn(1), role: 'primary', term: 1, eligible: true }] });
+    expect(doc).toMatchObject({
+      service: 'wiki',
+      status: 'healthy',
+      lease: { holder: arn(1), term: 1 },
+      members: [{ task: arn(1), role: 'primary', term: 1, eligible: true }],
+    });
 
     stop.abort();
     const r = await running;

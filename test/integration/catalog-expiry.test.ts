@@ -4,8 +4,8 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { DynamoSnapshotCatalog } from '../../lambdas/adapters/catalog.js';
-import type { SnapshotCompletion } from '../../lambdas/domain/snapshot.js';
 import { makeSnapshotId } from '../../lambdas/domain/ids.js';
+import type { SnapshotCompletion } from '../../lambdas/domain/snapshot.js';
 import { freshCatalog } from '../support/fixtures.js';
 
 const completion: SnapshotCompletion = {
@@ -28,7 +28,13 @@ describe('catalog expiry phases', () => {
   });
   const complete = async (service: string) => {
     const id = newId();
-    await catalog.begin({ service, id, createdAt: new Date(Date.UTC(2026, 0, 1) + n * 1000).toISOString(), manifestKey: `${service}/snapshots/${id}/manifest.json.gz`, reason: 'test' });
+    await catalog.begin({
+      service,
+      id,
+      createdAt: new Date(Date.UTC(2026, 0, 1) + n * 1000).toISOString(),
+      manifestKey: `${service}/snapshots/${id}/manifest.json.gz`,
+      reason: 'test',
+    });
     await catalog.commit(service, id, completion);
     return id;
   };
@@ -91,7 +97,14 @@ describe('catalog expiry phases', () => {
       [b, 'complete'],
       [a, 'expiring'],
     ]);
-    expect(got[1]).toEqual({ service, id: b, status: 'complete', createdAt: expect.any(String), manifestKey: `${service}/snapshots/${b}/manifest.json.gz`, verifiedAt: 'v' });
+    expect(got[1]).toEqual({
+      service,
+      id: b,
+      status: 'complete',
+      createdAt: expect.any(String),
+      manifestKey: `${service}/snapshots/${b}/manifest.json.gz`,
+      verifiedAt: 'v',
+    });
     expect(got[0]).not.toHaveProperty('reason');
   });
 });

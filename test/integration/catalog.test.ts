@@ -2,13 +2,14 @@
  * The DynamoDB catalog against DynamoDB Local: the uploading → complete commit point,
  * conditional failures, ordering, pagination and the setup errors users meet.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
+
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createDynamoClient } from '../../lambdas/adapters/aws.js';
 import { DynamoSnapshotCatalog, ensureCatalogTable } from '../../lambdas/adapters/catalog.js';
-import type { SnapshotCompletion } from '../../lambdas/domain/snapshot.js';
-import { makeSnapshotId } from '../../lambdas/domain/ids.js';
 import { OperationFailedError, UnavailableError } from '../../lambdas/domain/errors.js';
+import { makeSnapshotId } from '../../lambdas/domain/ids.js';
+import type { SnapshotCompletion } from '../../lambdas/domain/snapshot.js';
 import { freshCatalog, setLeaseTerm, uniqueName } from '../support/fixtures.js';
 
 const completion = (n = 1): SnapshotCompletion => ({
@@ -102,6 +103,36 @@ describe('DynamoSnapshotCatalog', () => {
     const listed: string[] = [];
     for await (const r of catalog.list('svc')) listed.push(r.service);
     expect(new Set(listed)).toEqual(new Set(['svc']));
+  });
+
+  it('GIVEN a verified snapshot WHEN a later drill fails THEN it is suspect, not verified, and latest-verified and trusted latest move to the older good one; the later verdict of two drills stands', async () => {
+    const service = 'suspect';
+    const [older, newer] = [idAt(3000), idAt(3001)];
+    for (const id of [older, newer]) {
+      await begin(service, id);
+      await catalog.commit(service, id, completion());
+      expect(await catalog.markVerified(service, id, '2026-12-01T00:00:00.000Z')).toBe(true);
+    }
+    expect((await catalog.latest(service, { verified: true }))?.id).toBe(newer);
+
+    expect(await catalog.markSuspect(service, newer, '2026-12-02T00:00:00.000Z', 'drill-b')).toBe(true);
+    expect(await catalog.get(service, newer)).toMatchObject({ suspectAt: '2026-12-02T00:00:00.000Z', suspectDrill: 'drill-b' });
+    expect((await catalog.get(service, newer))?.verifiedAt).toBeUndefined();
+    expect((await catalog.latest(service, { verified: true }))?.id).toBe(older);
+    expect((await catalog.latest(service, { trusted: true }))?.id).toBe(older);
+    expect((await catalog.latest(service))?.id).toBe(newer); // still the newest taken (RPO, drills)
+
+    // A pass that finished before the failure does not clear it (events arrive in any order)...
+    expect(await catalog.markVerified(service, newer, '2026-12-01T12:00:00.000Z')).toBe(false);
+    expect((await catalog.get(service, newer))?.suspectAt).toBeDefined();
+    // ...a failure older than the last pass does not withdraw it...
+    expect(await catalog.markSuspect(service, older, '2026-11-30T00:00:00.000Z', 'drill-old')).toBe(false);
+    expect((await catalog.get(service, older))?.verifiedAt).toBe('2026-12-01T00:00:00.000Z');
+    // ...and a later pass verifies the snapshot again.
+    expect(await catalog.markVerified(service, newer, '2026-12-03T00:00:00.000Z')).toBe(true);
+    expect(await catalog.get(service, newer)).toMatchObject({ verifiedAt: '2026-12-03T00:00:00.000Z' });
+    expect((await catalog.get(service, newer))?.suspectAt).toBeUndefined();
+    expect((await catalog.latest(service, { verified: true }))?.id).toBe(newer);
   });
 
   it('imports a recovered entry once', async () => {

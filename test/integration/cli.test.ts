@@ -10,9 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDynamoClient, createS3Client } from '../../lambdas/adapters/aws.js';
 import { DynamoSnapshotCatalog } from '../../lambdas/adapters/catalog.js';
 import { S3Store } from '../../lambdas/adapters/stores/s3-store.js';
+import { cli, exitOf, spawnCli, waitFor } from '../support/cli.js';
 import { freshBucket, freshTable, tempDir, uniqueName } from '../support/fixtures.js';
 import { flipByteAt, tamper } from '../support/stores.js';
-import { cli, exitOf, spawnCli, waitFor } from '../support/cli.js';
 
 let work: { path: string; cleanup: () => Promise<void> };
 let table: string;
@@ -68,9 +68,10 @@ describe('lifeboat snapshot / restore / snapshots', () => {
     expect(lines[0]).toMatch(/^ID\s+STATUS\s+CREATED\s+FILES\s+DATA\s+STORED\s+VERIFIED\s+REASON$/);
     expect(lines).toHaveLength(3);
     expect(lines[2]).toMatch(/complete .* test$/);
+    // Neither snapshots nor protected: a typo is named, not answered with an empty list.
     const none = await cli(['snapshots', '--service', 'nobody'], env);
-    expect(none).toMatchObject({ code: 0, stdout: '' });
-    expect(none.stderr).toMatch(/no snapshots of nobody/);
+    expect(none).toMatchObject({ code: 2, stdout: '' });
+    expect(none.stderr).toMatch(/no service "nobody" in \S+: it is not protected and has no snapshots/);
   });
 
   it('--if-empty does nothing (exit 0) for a non-empty directory or a service without snapshots', async () => {
@@ -86,7 +87,13 @@ describe('lifeboat snapshot / restore / snapshots', () => {
   });
 
   it('takes settings from LIFEBOAT_SERVICE, LIFEBOAT_DIR and LIFEBOAT_BUCKET', async () => {
-    const r = await cli(['snapshot'], { LIFEBOAT_TABLE: table, LIFEBOAT_BUCKET: bucket, LIFEBOAT_PREFIX: 'backups/', LIFEBOAT_SERVICE: 'web', LIFEBOAT_DIR: data });
+    const r = await cli(['snapshot'], {
+      LIFEBOAT_TABLE: table,
+      LIFEBOAT_BUCKET: bucket,
+      LIFEBOAT_PREFIX: 'backups/',
+      LIFEBOAT_SERVICE: 'web',
+      LIFEBOAT_DIR: data,
+    });
     expect(r.code).toBe(0);
   });
 });
@@ -121,7 +128,10 @@ describe('lifeboat catalog rebuild', () => {
     const e2 = { LIFEBOAT_TABLE: newTable, LIFEBOAT_STORE: store };
     const dry = await cli(['catalog', 'rebuild', '--service', 'lost', '--dry-run', '--json'], e2);
     expect(JSON.parse(dry.stdout)).toMatchObject({ imported: 2, skipped: 2, dryRun: true });
-    expect(JSON.parse((await cli(['snapshots', '--service', 'lost', '--json'], e2)).stdout)).toEqual([]);
+    // The table knows nothing of `lost` yet: named as unknown, with the way back.
+    const unknown = await cli(['snapshots', '--service', 'lost', '--json'], e2);
+    expect(unknown.code).toBe(2);
+    expect(JSON.parse(unknown.stdout)).toMatchObject({ error: { type: 'UsageError', hint: expect.stringMatching(/lifeboat catalog rebuild --service lost/) } });
 
     const r = await cli(['catalog', 'rebuild', '--service', 'lost'], e2);
     expect(r.code).toBe(0);
@@ -150,15 +160,63 @@ describe('bad input: exit code and one clear line', () => {
     ['a file as --dir', () => ['snapshot', '--service', 'web', '--dir', join(data, 'sub/file.txt')], () => env, 2, /file\.txt is not a directory/],
     ['a bad service name', () => ['snapshot', '--service', 'web/1', '--dir', data], () => env, 2, /service name "web\/1" is not valid/],
     ['no store configured', () => ['snapshot', '--service', 'web', '--dir', data], () => ({ LIFEBOAT_TABLE: table }), 2, /no snapshot store given/],
-    ['no table configured', () => ['snapshots', '--service', 'web'], () => ({}), 2, /no catalog table given\n {2}hint: pass --table NAME or set LIFEBOAT_TABLE/],
-    ['an unsupported store URL', () => ['snapshot', '--service', 'web', '--dir', data, '--store', 'ftp://x'], () => env, 2, /store URL "ftp:\/\/x" is not supported/],
-    ['an unknown snapshot id', () => ['restore', '--service', 'web', '--dir', out('u1'), '--snapshot', '20200101T000000.000Z-00000000'], () => env, 2, /snapshot 20200101T000000\.000Z-00000000 of service web is not in the catalog/],
-    ['a malformed snapshot id', () => ['restore', '--service', 'web', '--dir', out('u2'), '--snapshot', 'last-tuesday'], () => env, 2, /--snapshot "last-tuesday" is not a snapshot id/],
-    ['a non-number option', () => ['restore', '--service', 'web', '--dir', out('u3'), '--concurrency', 'many'], () => env, 2, /--concurrency must be a positive number, not "many"/],
+    [
+      'no table configured',
+      () => ['snapshots', '--service', 'web'],
+      () => ({}),
+      2,
+      /no catalog table given\n {2}hint: pass --table NAME or set LIFEBOAT_TABLE/,
+    ],
+    [
+      'an unsupported store URL',
+      () => ['snapshot', '--service', 'web', '--dir', data, '--store', 'ftp://x'],
+      () => env,
+      2,
+      /store URL "ftp:\/\/x" is not supported/,
+    ],
+    [
+      'an unknown snapshot id',
+      () => ['restore', '--service', 'web', '--dir', out('u1'), '--snapshot', '20200101T000000.000Z-00000000'],
+      () => env,
+      2,
+      /snapshot 20200101T000000\.000Z-00000000 of service web is not in the catalog/,
+    ],
+    [
+      'a malformed snapshot id',
+      () => ['restore', '--service', 'web', '--dir', out('u2'), '--snapshot', 'last-tuesday'],
+      () => env,
+      2,
+      /--snapshot "last-tuesday" is not a snapshot id/,
+    ],
+    [
+      'a non-number option',
+      () => ['restore', '--service', 'web', '--dir', out('u3'), '--concurrency', 'many'],
+      () => env,
+      2,
+      /--concurrency must be a positive number, not "many"/,
+    ],
     ['an unknown option', () => ['snapshot', '--frobnicate'], () => env, 2, /unknown option '--frobnicate'/],
-    ['a missing bucket', () => ['snapshot', '--service', 'web', '--dir', data, '--store', 's3://no-such-bucket-anywhere'], () => env, 3, /bucket no-such-bucket-anywhere does not exist\n {2}hint: create it with `lifeboat init`/],
-    ['a missing table', () => ['snapshots', '--service', 'web', '--table', 'no-such-table'], () => env, 3, /table no-such-table does not exist\n {2}hint: create it with `lifeboat init`/],
-    ['an unreachable catalog', () => ['snapshots', '--service', 'web'], () => ({ ...env, AWS_ENDPOINT_URL_DYNAMODB: 'http://127.0.0.1:9', AWS_MAX_ATTEMPTS: '1' }), 3, /cannot reach table/],
+    [
+      'a missing bucket',
+      () => ['snapshot', '--service', 'web', '--dir', data, '--store', 's3://no-such-bucket-anywhere'],
+      () => env,
+      3,
+      /bucket no-such-bucket-anywhere does not exist\n {2}hint: create it with `lifeboat init`/,
+    ],
+    [
+      'a missing table',
+      () => ['snapshots', '--service', 'web', '--table', 'no-such-table'],
+      () => env,
+      3,
+      /table no-such-table does not exist\n {2}hint: create it with `lifeboat init`/,
+    ],
+    [
+      'an unreachable catalog',
+      () => ['snapshots', '--service', 'web'],
+      () => ({ ...env, AWS_ENDPOINT_URL_DYNAMODB: 'http://127.0.0.1:9', AWS_MAX_ATTEMPTS: '1' }),
+      3,
+      /cannot reach table/,
+    ],
     ['no snapshot to restore', () => ['restore', '--service', 'nobody', '--dir', out('u4')], () => env, 1, /service nobody has no complete snapshot/],
   ];
 
@@ -183,7 +241,11 @@ describe('bad input: exit code and one clear line', () => {
   it('fails (1) on a corrupted object, names it, and keeps the target as it was', async () => {
     const snap = (await cli(['snapshot', '--service', 'damaged', '--dir', data], env)).stdout.trim();
     const store = new S3Store({ client: createS3Client(), bucket, prefix: 'backups/' });
-    await tamper(store, `damaged/snapshots/${snap}/part-0000.tar.zst`, flipByteAt((n) => n - 12));
+    await tamper(
+      store,
+      `damaged/snapshots/${snap}/part-0000.tar.zst`,
+      flipByteAt((n) => n - 12),
+    );
     const target = out('damaged-target');
     await mkdir(target);
     await writeFile(join(target, 'old'), 'old');
@@ -237,7 +299,10 @@ describe('the real executable', () => {
     const restored = await cli(['restore', '--service', 'crashy', '--dir', out('crashy-restored')], env);
     expect(restored.stdout).toBe(again.stdout);
     // Compare digests: a failing toEqual on 16 MiB buffers would make the reporter diff them.
-    const digest = async (p: string) => createHash('sha256').update(await readFile(p)).digest('hex');
+    const digest = async (p: string) =>
+      createHash('sha256')
+        .update(await readFile(p))
+        .digest('hex');
     expect(await digest(join(out('crashy-restored'), 'blob-3'))).toBe(await digest(join(big, 'blob-3')));
   });
 
@@ -247,7 +312,7 @@ describe('the real executable', () => {
     child.kill('SIGTERM');
     const { code } = await exitOf(child);
     expect(code).toBe(143);
-    expect(child.output().stderr).toMatch(/SIGTERM received, cleaning up[^]*lifeboat: error: snapshot aborted; nothing was kept/);
+    expect(child.output().stderr).toMatch(/SIGTERM received, cleaning up[\s\S]*lifeboat: error: snapshot aborted; nothing was kept/);
     expect(await entries('stopped')).toEqual([]);
     const store = new S3Store({ client: createS3Client(), bucket, prefix: 'backups/' });
     const keys: string[] = [];

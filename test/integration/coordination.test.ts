@@ -3,14 +3,15 @@
  * writes and transactions) and against the in-memory model the simulation uses, so the
  * model cannot drift from the table. Then 200 rounds of real concurrent elections.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
+
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createDynamoClient } from '../../lambdas/adapters/aws.js';
 import { DynamoCoordinationStore } from '../../lambdas/adapters/coordination.js';
 import { memberKey } from '../../lambdas/contract/keys.js';
-import { decideFailover, roleOf, type ElectionRequest } from '../../lambdas/domain/election.js';
+import { decideFailover, type ElectionRequest, roleOf } from '../../lambdas/domain/election.js';
+import { arn, COORDINATION_STORES, observation, runningMember, type TestStore } from '../support/coordination.js';
 import { freshTable } from '../support/fixtures.js';
-import { COORDINATION_STORES, arn, observation, runningMember, type TestStore } from '../support/coordination.js';
 
 const T0 = Date.UTC(2026, 10, 27, 12, 0, 0);
 const policy = { timeoutSeconds: 30 };
@@ -124,11 +125,23 @@ describe.each(COORDINATION_STORES)('coordination store: $name', ({ make }) => {
     expect(decideFailover(s, state.lease, state.members, policy, T0 + 20_000)).toMatchObject({ kind: 'wait', lostAt: T0 + 1000, dueAt: T0 + 31_000 });
 
     // An elector that jumps the gun (its clock says the wait is over, the data says not): refused.
-    const early: ElectionRequest = { service: s, observedTerm: 1, previousHolder: arn(1), previousHolderExists: true, lostCutoff: T0 + 500, candidate: arn(2), now: T0 + 20_000, reason: 'failover' };
+    const early: ElectionRequest = {
+      service: s,
+      observedTerm: 1,
+      previousHolder: arn(1),
+      previousHolderExists: true,
+      lostCutoff: T0 + 500,
+      candidate: arn(2),
+      now: T0 + 20_000,
+      reason: 'failover',
+    };
     expect(await store.elect(early)).toEqual({ kind: 'holder-alive' });
 
     const due = decideFailover(s, state.lease, state.members, policy, T0 + 31_000);
-    expect(due).toMatchObject({ kind: 'elect', request: { candidate: arn(2), observedTerm: 1, previousHolder: arn(1), lostCutoff: T0 + 1000, reason: 'failover' } });
+    expect(due).toMatchObject({
+      kind: 'elect',
+      request: { candidate: arn(2), observedTerm: 1, previousHolder: arn(1), lostCutoff: T0 + 1000, reason: 'failover' },
+    });
     if (due.kind !== 'elect') throw new Error('unreachable');
     expect(await store.elect(due.request)).toMatchObject({ kind: 'elected', lease: { holder: arn(2), term: 2, previousHolder: arn(1) } });
     // A duplicate of the same decision (a retried Lambda) changes nothing.

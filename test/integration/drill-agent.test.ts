@@ -7,20 +7,20 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { compress, decompress } from 'zstd-napi';
-import { runDrillAgent, type DrillAgentOptions } from '../../lambdas/agent/drill-mode.js';
-import { startDrill } from '../../lambdas/control/drills/start.js';
-import { finalizeDrill } from '../../lambdas/control/drills/finalize.js';
-import { partObjectKey } from '../../lambdas/contract/keys.js';
 import { createDynamoClient } from '../../lambdas/adapters/aws.js';
 import { DynamoSnapshotHolds } from '../../lambdas/adapters/snapshot-holds.js';
 import type { ObjectStore } from '../../lambdas/adapters/stores/store.js';
-import { freePort } from '../../lambdas/local/embedded-services.js';
-import { DRILL_OUTPUT_LIMIT_BYTES, timedOutConclusion, type DrillRecord } from '../../lambdas/domain/drills.js';
+import { type DrillAgentOptions, runDrillAgent } from '../../lambdas/agent/drill-mode.js';
+import { partObjectKey } from '../../lambdas/contract/keys.js';
+import { finalizeDrill } from '../../lambdas/control/drills/finalize.js';
+import { startDrill } from '../../lambdas/control/drills/start.js';
+import { DRILL_OUTPUT_LIMIT_BYTES, type DrillRecord, timedOutConclusion } from '../../lambdas/domain/drills.js';
 import type { SnapshotRecord } from '../../lambdas/domain/snapshot.js';
+import { freePort } from '../../lambdas/local/embedded-services.js';
+import { cli } from '../support/cli.js';
+import { type DrillEnv, drillEnv, ecsMock, mockRunTask, protect, taskEvent } from '../support/drill-env.js';
 import { tempDir } from '../support/fixtures.js';
 import { readObject, tamper } from '../support/stores.js';
-import { cli } from '../support/cli.js';
-import { drillEnv, ecsMock, mockRunTask, protect, taskEvent, type DrillEnv } from '../support/drill-env.js';
 
 let env: DrillEnv;
 let work: { path: string; cleanup: () => Promise<void> };
@@ -53,14 +53,26 @@ async function runningDrill(service = 'wiki', snapshot?: string): Promise<DrillR
 const emptyDir = () => join(work.path, `restore-${n}-${Math.random().toString(16).slice(2, 8)}`);
 
 function agentOptions(drill: DrillRecord, extra: Partial<DrillAgentOptions> = {}): DrillAgentOptions {
-  return { drills: env.drills, catalog: env.catalog, store: env.store, service: drill.service, drillId: drill.drillId, snapshotId: drill.snapshotId, dir: emptyDir(), taskArn: drill.taskArn, ...extra };
+  return {
+    drills: env.drills,
+    catalog: env.catalog,
+    objects: env.store,
+    service: drill.service,
+    drillId: drill.drillId,
+    snapshotId: drill.snapshotId,
+    dir: emptyDir(),
+    taskArn: drill.taskArn,
+    ...extra,
+  };
 }
 
 describe('runDrillAgent', () => {
   it('restores the snapshot, runs the verify command in it, records "passed" and exits 0; the drill then passes', async () => {
     const drill = await runningDrill();
     const dir = emptyDir();
-    const run = await runDrillAgent(agentOptions(drill, { dir, verify: 'grep -q grace db/rows.csv && echo "rows ok in $LIFEBOAT_DIR for $LIFEBOAT_DRILL_ID"' }));
+    const run = await runDrillAgent(
+      agentOptions(drill, { dir, verify: 'grep -q grace db/rows.csv && echo "rows ok in $LIFEBOAT_DIR for $LIFEBOAT_DRILL_ID"' }),
+    );
     expect(run).toMatchObject({ exitCode: 0, recorded: 'recorded', result: { outcome: 'passed', files: 3, taskArn: drill.taskArn } });
     expect(run.result.checks.map((c) => [c.name, c.status])).toEqual([
       ['restore', 'passed'],
@@ -126,7 +138,9 @@ describe('runDrillAgent', () => {
     const drill = await runningDrill();
     const dir = emptyDir();
     const app = 'echo $$ > app.pid; (sleep 0.2; touch ready) & exec sleep 60';
-    const run = await runDrillAgent(agentOptions(drill, { dir, verify: 'test -f hello.txt', app: { command: app, healthCheckCommand: 'test -f ready', pollIntervalMs: 50 } }));
+    const run = await runDrillAgent(
+      agentOptions(drill, { dir, verify: 'test -f hello.txt', app: { command: app, healthCheckCommand: 'test -f ready', pollIntervalMs: 50 } }),
+    );
     expect(run).toMatchObject({ exitCode: 0, result: { outcome: 'passed', reason: expect.stringMatching(/verify command passed, application healthy$/) } });
     expect(run.result.checks.map((c) => [c.name, c.status])).toEqual([
       ['restore', 'passed'],
@@ -142,19 +156,33 @@ describe('runDrillAgent', () => {
     const drill = await runningDrill();
     const port = await freePort();
     const app = `exec ${JSON.stringify(process.execPath)} -e "require('http').createServer((q, r) => r.end('ok')).listen(${port}, '127.0.0.1')"`;
-    const run = await runDrillAgent(agentOptions(drill, { app: { command: app, healthCheckUrl: `http://127.0.0.1:${port}/health`, pollIntervalMs: 50, startTimeoutMs: 30_000 } }));
+    const run = await runDrillAgent(
+      agentOptions(drill, { app: { command: app, healthCheckUrl: `http://127.0.0.1:${port}/health`, pollIntervalMs: 50, startTimeoutMs: 30_000 } }),
+    );
     expect(run.result.checks.at(-1)).toMatchObject({ name: 'health', status: 'passed', message: `healthy (GET http://127.0.0.1:${port}/health answered 200)` });
     expect(run.exitCode).toBe(0);
   });
 
   it('fails when the application exits before it is healthy, or is never healthy in time', async () => {
-    const exits = await runDrillAgent(agentOptions(await runningDrill(), { app: { command: 'echo "config missing" >&2; exit 2', healthCheckCommand: 'false', pollIntervalMs: 50 } }));
-    expect(exits).toMatchObject({ exitCode: 1, result: { outcome: 'failed', reason: expect.stringMatching(/application exited \(code 2\) before it was healthy/) } });
+    const exits = await runDrillAgent(
+      agentOptions(await runningDrill(), { app: { command: 'echo "config missing" >&2; exit 2', healthCheckCommand: 'false', pollIntervalMs: 50 } }),
+    );
+    expect(exits).toMatchObject({
+      exitCode: 1,
+      result: { outcome: 'failed', reason: expect.stringMatching(/application exited \(code 2\) before it was healthy/) },
+    });
     expect(exits.result.checks.at(-1)!.output).toContain('config missing');
 
     env.clock.advance(5);
-    const never = await runDrillAgent(agentOptions(await runningDrill(), { app: { command: 'exec sleep 60', healthCheckCommand: 'echo "not yet"; false', startTimeoutMs: 300, pollIntervalMs: 50 } }));
-    expect(never).toMatchObject({ exitCode: 1, result: { outcome: 'failed', reason: expect.stringMatching(/not healthy within .*; last check: `echo "not yet"; false` exited 1: not yet/) } });
+    const never = await runDrillAgent(
+      agentOptions(await runningDrill(), {
+        app: { command: 'exec sleep 60', healthCheckCommand: 'echo "not yet"; false', startTimeoutMs: 300, pollIntervalMs: 50 },
+      }),
+    );
+    expect(never).toMatchObject({
+      exitCode: 1,
+      result: { outcome: 'failed', reason: expect.stringMatching(/not healthy within .*; last check: `echo "not yet"; false` exited 1: not yet/) },
+    });
   });
 
   it('records nothing and exits 1 when the drill is no longer running', async () => {
@@ -185,7 +213,7 @@ describe('runDrillAgent', () => {
         return env.store.get(key, o);
       },
     });
-    const run = await runDrillAgent(agentOptions(drill, { store: watching, holds, verify: 'true' }));
+    const run = await runDrillAgent(agentOptions(drill, { objects: watching, holds, verify: 'true' }));
     expect(run.exitCode).toBe(0);
     expect(seen.length).toBeGreaterThan(0);
     for (const holders of seen) expect(holders).toEqual([`drill:${drill.drillId}`]);
@@ -225,13 +253,16 @@ describe('lifeboat drill-agent (hidden)', () => {
 describe('lifeboat agent in a drill task', () => {
   it('runs drill mode (LIFEBOAT_MODE=drill from the launcher) instead of joining the service', async () => {
     const drill = await runningDrill();
-    const r = await cli(['agent', '--service', 'wiki', '--task', 'arn:aws:ecs:eu-west-1:1:task/c/drill-task', '--dir', emptyDir(), '--verify', 'test -s db/rows.csv'], {
-      LIFEBOAT_TABLE: env.table,
-      LIFEBOAT_STORE: env.store.url,
-      LIFEBOAT_MODE: 'drill',
-      LIFEBOAT_DRILL_ID: drill.drillId,
-      LIFEBOAT_SNAPSHOT_ID: drill.snapshotId,
-    });
+    const r = await cli(
+      ['agent', '--service', 'wiki', '--task', 'arn:aws:ecs:eu-west-1:1:task/c/drill-task', '--dir', emptyDir(), '--verify', 'test -s db/rows.csv'],
+      {
+        LIFEBOAT_TABLE: env.table,
+        LIFEBOAT_STORE: env.store.url,
+        LIFEBOAT_MODE: 'drill',
+        LIFEBOAT_DRILL_ID: drill.drillId,
+        LIFEBOAT_SNAPSHOT_ID: drill.snapshotId,
+      },
+    );
     expect(r.stderr).toMatch(/not joining wiki as a member/);
     expect(r.stderr).toMatch(/drill drill-\S+ passed/);
     expect(r.code).toBe(0);

@@ -12,13 +12,13 @@ import { createDynamoClient } from '../../lambdas/adapters/aws.js';
 import { DynamoDrillStore } from '../../lambdas/adapters/drill-store.js';
 import { DynamoServiceRegistry } from '../../lambdas/adapters/service-registry.js';
 import { finalizeDrill } from '../../lambdas/control/drills/finalize.js';
-import { normalizeServicePolicy } from '../../lambdas/domain/service-policy.js';
 import type { DrillRecord } from '../../lambdas/domain/drills.js';
+import { normalizeServicePolicy } from '../../lambdas/domain/service-policy.js';
 import { freePort } from '../../lambdas/local/embedded-services.js';
 import { cli, waitFor } from '../support/cli.js';
+import { type DrillEnv, drillEnv, ecsMock, mockRunTask, nextTaskArn, policyInput, protect, taskEvent } from '../support/drill-env.js';
 import { fixtureDrill, fixturesAt } from '../support/drill-fixtures.js';
 import { freshTable, tempDir } from '../support/fixtures.js';
-import { drillEnv, ecsMock, mockRunTask, nextTaskArn, policyInput, protect, taskEvent, type DrillEnv } from '../support/drill-env.js';
 
 let env: DrillEnv;
 let work: { path: string; cleanup: () => Promise<void> };
@@ -60,7 +60,14 @@ describe('lifeboat drill', () => {
     mockRunTask();
     const r = await cli(['drill', '--service', 'db', '--json'], cliEnv());
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ service: 'db', status: 'running', verdict: 'running', outcome: 'launched', selection: 'latest', rpoSeconds: expect.any(Number) });
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      service: 'db',
+      status: 'running',
+      verdict: 'running',
+      outcome: 'launched',
+      selection: 'latest',
+      rpoSeconds: expect.any(Number),
+    });
   });
 
   it.each([
@@ -122,14 +129,21 @@ describe('lifeboat report', () => {
 
   beforeAll(async () => {
     [passing, mixed] = await Promise.all([
-      tableWith(fixturesAt(now(), () => [
-        { service: 'db', drills: [fixtureDrill('db', 30), fixtureDrill('db', 5)] },
-        { service: 'wiki', drills: [fixtureDrill('wiki', 2)] },
-      ])),
-      tableWith(fixturesAt(now(), () => [
-        { service: 'db', drills: [fixtureDrill('db', 5)] },
-        { service: 'wiki', drills: [fixtureDrill('wiki', 3, { status: 'failed', reason: 'verify command `check` exited with code 2', withinTargets: false })] },
-      ])),
+      tableWith(
+        fixturesAt(now(), () => [
+          { service: 'db', drills: [fixtureDrill('db', 30), fixtureDrill('db', 5)] },
+          { service: 'wiki', drills: [fixtureDrill('wiki', 2)] },
+        ]),
+      ),
+      tableWith(
+        fixturesAt(now(), () => [
+          { service: 'db', drills: [fixtureDrill('db', 5)] },
+          {
+            service: 'wiki',
+            drills: [fixtureDrill('wiki', 3, { status: 'failed', reason: 'verify command `check` exited with code 2', withinTargets: false })],
+          },
+        ]),
+      ),
     ]);
   });
 
@@ -167,7 +181,11 @@ describe('lifeboat report', () => {
   });
 
   it('exits 3 when it could not evaluate: drills that could not run, no services, or no table', async () => {
-    const errors = await tableWith(fixturesAt(now(), () => [{ service: 'db', drills: [fixtureDrill('db', 1, { status: 'error', reason: 'the drill task failed to start', withinTargets: false })] }]));
+    const errors = await tableWith(
+      fixturesAt(now(), () => [
+        { service: 'db', drills: [fixtureDrill('db', 1, { status: 'error', reason: 'the drill task failed to start', withinTargets: false })] },
+      ]),
+    );
     const r = await cli(['report'], { LIFEBOAT_TABLE: errors });
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/drill report: error \(0 of 1 services passing: db could not run\)/);
@@ -180,14 +198,21 @@ describe('lifeboat report', () => {
     expect(missing.code).toBe(3);
     expect(missing.stderr).toMatch(/lifeboat: error: table no-such-table does not exist/);
 
-    const unreachable = await cli(['report', '--json'], { LIFEBOAT_TABLE: passing, AWS_ENDPOINT_URL_DYNAMODB: `http://127.0.0.1:${await freePort()}`, AWS_MAX_ATTEMPTS: '1' });
+    const unreachable = await cli(['report', '--json'], {
+      LIFEBOAT_TABLE: passing,
+      AWS_ENDPOINT_URL_DYNAMODB: `http://127.0.0.1:${await freePort()}`,
+      AWS_MAX_ATTEMPTS: '1',
+    });
     expect(unreachable.code).toBe(3);
     expect(JSON.parse(unreachable.stdout)).toMatchObject({ error: { type: 'UnavailableError', exitCode: 3 } });
   });
 
   it('runs every `lifeboat report` line of the example GitHub Actions workflow as written', async () => {
     const workflow = await readFile(new URL('../../examples/github-actions/restore-drills.yml', import.meta.url), 'utf8');
-    const lines = workflow.split('\n').map((l) => l.trim()).filter((l) => l.startsWith('lifeboat report'));
+    const lines = workflow
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l.startsWith('lifeboat report'));
     expect(lines.length).toBeGreaterThanOrEqual(3);
     for (const line of lines) {
       const argv = line

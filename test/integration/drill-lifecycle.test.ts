@@ -6,17 +6,17 @@
 import 'aws-sdk-client-mock-vitest/extend';
 import { RunTaskCommand, StopTaskCommand } from '@aws-sdk/client-ecs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startDrill } from '../../lambdas/control/drills/start.js';
-import { finalizeDrill, stopOverdueDrills } from '../../lambdas/control/drills/finalize.js';
-import { makeDrillSchedulerHandler, scheduledDrillId } from '../../lambdas/handlers/drill-scheduler.js';
-import { makeReportHandler } from '../../lambdas/handlers/report.js';
-import { makeDrillWatchdogHandler } from '../../lambdas/handlers/drill-watchdog.js';
 import { reportObjectKey } from '../../lambdas/contract/keys.js';
+import { finalizeDrill, stopOverdueDrills } from '../../lambdas/control/drills/finalize.js';
+import { startDrill } from '../../lambdas/control/drills/start.js';
 import { buildDrillRunTask, type DrillAgentResult, type DrillRecord } from '../../lambdas/domain/drills.js';
-import type { SnapshotRecord } from '../../lambdas/domain/snapshot.js';
 import { OperationFailedError, UsageError } from '../../lambdas/domain/errors.js';
+import type { SnapshotRecord } from '../../lambdas/domain/snapshot.js';
+import { createDrillSchedulerHandler, scheduledDrillId } from '../../lambdas/handlers/drill-scheduler.js';
+import { createDrillWatchdogHandler } from '../../lambdas/handlers/drill-watchdog.js';
+import { createReportHandler } from '../../lambdas/handlers/report.js';
+import { type DrillEnv, drillEnv, ecsMock, mockRunTask, nextTaskArn, protect, taskEvent } from '../support/drill-env.js';
 import { readObject } from '../support/stores.js';
-import { drillEnv, ecsMock, mockRunTask, nextTaskArn, protect, taskEvent, type DrillEnv } from '../support/drill-env.js';
 
 let env: DrillEnv;
 let older: SnapshotRecord;
@@ -153,10 +153,16 @@ describe('starting a drill', () => {
   });
 
   it('records a launch ECS refuses as an error drill, with the reason', async () => {
-    ecsMock.on(RunTaskCommand).resolves({ tasks: [], failures: [{ arn: 'arn:aws:ecs:eu-west-1:123456789012:container-instance/x', reason: 'RESOURCE:MEMORY' }] });
+    ecsMock
+      .on(RunTaskCommand)
+      .resolves({ tasks: [], failures: [{ arn: 'arn:aws:ecs:eu-west-1:123456789012:container-instance/x', reason: 'RESOURCE:MEMORY' }] });
     const r = await startDrill(deps(), { service: 'db' });
     expect(r.outcome).toBe('launch-failed');
-    expect(r.drill).toMatchObject({ status: 'error', finishedBy: 'launch', reason: expect.stringMatching(/could not be launched: RunTask on prod started no task: RESOURCE:MEMORY/) });
+    expect(r.drill).toMatchObject({
+      status: 'error',
+      finishedBy: 'launch',
+      reason: expect.stringMatching(/could not be launched: RunTask on prod started no task: RESOURCE:MEMORY/),
+    });
     expect(env.finished.map((d) => d.drillId)).toEqual([r.drill.drillId]);
 
     ecsMock.on(RunTaskCommand).rejects(Object.assign(new Error('Subnet not found'), { name: 'InvalidParameterException', $metadata: { httpStatusCode: 400 } }));
@@ -183,7 +189,11 @@ describe('finishing a drill from its STOPPED event', () => {
     const startedAt = new Date(Date.parse(d.createdAt) + 15_000).toISOString();
     const event = taskEvent(d, { exitCode: 0, startedAt });
     const r = await finalizeDrill(env, event);
-    expect(r).toMatchObject({ outcome: 'finalized', snapshotVerified: true, drill: { status: 'passed', rtoSeconds: 60, restoreSeconds: 1.5, withinTargets: true, exitCode: 0 } });
+    expect(r).toMatchObject({
+      outcome: 'finalized',
+      snapshotVerified: true,
+      drill: { status: 'passed', rtoSeconds: 60, restoreSeconds: 1.5, withinTargets: true, exitCode: 0 },
+    });
     expect((await env.catalog.get('db', newest.id))?.verifiedAt).toBe(event.stoppedAt);
     expect(env.finished).toHaveLength(1);
 
@@ -209,15 +219,51 @@ describe('finishing a drill from its STOPPED event', () => {
     const { drill } = await startDrill(deps(), { service: 'db' });
     const early = { ...drill };
     delete early.taskArn;
-    await env.drills.recordAgentResult('db', drill.drillId, agentResult(drill, { outcome: 'failed', reason: 'verify command `test -f hello.txt` exited with code 1', readyAt: undefined }));
+    await env.drills.recordAgentResult(
+      'db',
+      drill.drillId,
+      agentResult(drill, { outcome: 'failed', reason: 'verify command `test -f hello.txt` exited with code 1', readyAt: undefined }),
+    );
     const r = await finalizeDrill(env, taskEvent({ ...early, taskArn }, { exitCode: 1 }));
-    expect(r).toMatchObject({ outcome: 'finalized', snapshotVerified: false, drill: { status: 'failed', reason: 'verify command `test -f hello.txt` exited with code 1' } });
+    expect(r).toMatchObject({
+      outcome: 'finalized',
+      snapshotVerified: false,
+      drill: { status: 'failed', reason: 'verify command `test -f hello.txt` exited with code 1' },
+    });
 
     // A RUNNING event delivered after STOPPED changes nothing.
     expect(await finalizeDrill(env, taskEvent(drill, { lastStatus: 'RUNNING' }))).toMatchObject({ outcome: 'ignored', reason: 'not-stopped' });
     // An agent result arriving after the drill finished is refused.
     expect(await env.drills.recordAgentResult('db', drill.drillId, agentResult(drill))).toBe('not-running');
     expect((await env.drills.get('db', drill.drillId))?.status).toBe('failed');
+  });
+
+  it('a failed drill withdraws the verification of its snapshot: suspect, and latest-verified moves to the previous good snapshot', async () => {
+    // A service of its own: its failed drill must not decide the reports other tests check.
+    await env.snapshot('suspicious');
+    await protect(env, 'suspicious');
+    const passed = await launched('suspicious');
+    await env.drills.recordAgentResult('suspicious', passed.drillId, agentResult(passed));
+    expect(await finalizeDrill(env, taskEvent(passed, { exitCode: 0 }))).toMatchObject({ snapshotVerified: true });
+    expect((await env.catalog.latest('suspicious', { verified: true }))?.id).toBe(passed.snapshotId);
+
+    env.clock.advance(1000);
+    const failed = await launched('suspicious');
+    expect(failed.snapshotId).toBe(passed.snapshotId);
+    await env.drills.recordAgentResult(
+      'suspicious',
+      failed.drillId,
+      agentResult(failed, { outcome: 'failed', reason: 'verify command exited with code 1', readyAt: undefined }),
+    );
+    expect(await finalizeDrill(env, taskEvent(failed, { exitCode: 1 }))).toMatchObject({
+      outcome: 'finalized',
+      snapshotVerified: false,
+      drill: { status: 'failed' },
+    });
+    const after = await env.catalog.get('suspicious', failed.snapshotId);
+    expect(after).toMatchObject({ suspectDrill: failed.drillId });
+    expect(after?.verifiedAt).toBeUndefined();
+    expect(await env.catalog.latest('suspicious', { verified: true })).toBeUndefined();
   });
 
   it('ignores a STOPPED event of another task carrying the same drill id', async () => {
@@ -233,7 +279,10 @@ describe('finishing a drill from its STOPPED event', () => {
     expect(d.snapshotId).toBe(fresh.id);
     await env.drills.recordAgentResult('db', d.drillId, agentResult(d));
     const r = await finalizeDrill(env, taskEvent(d, { exitCode: 1 }));
-    expect(r).toMatchObject({ outcome: 'finalized', drill: { status: 'error', reason: expect.stringMatching(/agent recorded "passed" .* exited with code 1/) } });
+    expect(r).toMatchObject({
+      outcome: 'finalized',
+      drill: { status: 'error', reason: expect.stringMatching(/agent recorded "passed" .* exited with code 1/) },
+    });
     expect((await env.catalog.get('db', fresh.id))?.verifiedAt).toBeUndefined();
   });
 
@@ -249,8 +298,15 @@ describe('finishing a drill from its STOPPED event', () => {
 
   it('is an error when the task failed to start (no exit code)', async () => {
     const d = await launched();
-    const r = await finalizeDrill(env, taskEvent(d, { exitCode: null, stopCode: 'TaskFailedToStart', stoppedReason: 'CannotPullContainerError: ref not found' }));
-    expect(r.drill).toMatchObject({ status: 'error', stopCode: 'TaskFailedToStart', reason: 'the drill task failed to start (CannotPullContainerError: ref not found)' });
+    const r = await finalizeDrill(
+      env,
+      taskEvent(d, { exitCode: null, stopCode: 'TaskFailedToStart', stoppedReason: 'CannotPullContainerError: ref not found' }),
+    );
+    expect(r.drill).toMatchObject({
+      status: 'error',
+      stopCode: 'TaskFailedToStart',
+      reason: 'the drill task failed to start (CannotPullContainerError: ref not found)',
+    });
     expect(r.drill?.exitCode).toBeUndefined();
   });
 
@@ -266,7 +322,9 @@ describe('finishing a drill from its STOPPED event', () => {
 
   it('ignores tasks that are not drills, and drills it does not know', async () => {
     const d = await launched();
-    expect(await finalizeDrill(env, { ...taskEvent(d, { exitCode: 0 }), startedBy: 'ecs-svc/123', overrides: { containerOverrides: [] } })).toMatchObject({ reason: 'not-a-drill' });
+    expect(await finalizeDrill(env, { ...taskEvent(d, { exitCode: 0 }), startedBy: 'ecs-svc/123', overrides: { containerOverrides: [] } })).toMatchObject({
+      reason: 'not-a-drill',
+    });
     const unknown = { ...d, drillId: 'drill-20200101T000000Z-00000000' };
     expect(await finalizeDrill(env, taskEvent(unknown, { exitCode: 0 }))).toMatchObject({ reason: 'unknown-drill' });
   });
@@ -281,7 +339,11 @@ describe('the watchdog', () => {
     const r = await stopOverdueDrills(env, { services: ['db'] });
     expect(r.timedOut.map((d) => d.drillId)).toContain(overdue.drillId);
     expect(r.timedOut.map((d) => d.drillId)).not.toContain(young.drillId);
-    expect(ecsMock).toHaveReceivedCommandWith(StopTaskCommand, { cluster: 'prod', task: overdue.taskArn, reason: `Lifeboat drill ${overdue.drillId} timed out (deadline ${overdue.deadline})` });
+    expect(ecsMock).toHaveReceivedCommandWith(StopTaskCommand, {
+      cluster: 'prod',
+      task: overdue.taskArn,
+      reason: `Lifeboat drill ${overdue.drillId} timed out (deadline ${overdue.deadline})`,
+    });
     expect(await env.drills.get('db', overdue.drillId)).toMatchObject({ status: 'timed-out', finishedBy: 'watchdog' });
     expect((await env.drills.get('db', young.drillId))?.status).toBe('running');
 
@@ -308,7 +370,7 @@ describe('the watchdog', () => {
 
 describe('handlers', () => {
   it('the scheduler starts one drill per scheduled time, however often it is invoked', async () => {
-    const handler = makeDrillSchedulerHandler(env.runtime);
+    const handler = createDrillSchedulerHandler(env.runtime());
     mockRunTask();
     const scheduledTime = env.clock().toISOString();
     const first = await handler({ service: 'db', scheduledTime });
@@ -324,15 +386,29 @@ describe('handlers', () => {
   it('the report handler finalizes the drill of a STOPPED event and writes all four formats, all services and its own', async () => {
     const d = await launched();
     await env.drills.recordAgentResult('db', d.drillId, agentResult(d));
-    const handler = makeReportHandler(env.runtime, { LIFEBOAT_REPORT_MAX_AGE: '26h' });
-    const event = { version: '0', id: 'e1', 'detail-type': 'ECS Task State Change', source: 'aws.ecs', account: '123456789012', time: d.createdAt, region: 'eu-west-1', resources: [d.taskArn], detail: taskEvent(d, { exitCode: 0 }) };
+    const handler = createReportHandler({ ...env.runtime(), reportMaxAgeSeconds: 26 * 3600 });
+    const event = {
+      version: '0',
+      id: 'e1',
+      'detail-type': 'ECS Task State Change',
+      source: 'aws.ecs',
+      account: '123456789012',
+      time: d.createdAt,
+      region: 'eu-west-1',
+      resources: [d.taskArn],
+      detail: taskEvent(d, { exitCode: 0 }),
+    };
     const r = await handler(event);
     expect(r.finalized).toBe('finalized');
     const expected = (['json', 'junit', 'markdown', 'html'] as const).flatMap((f) => [reportObjectKey(f), reportObjectKey(f, 'db')]).sort();
     expect(r.keys).toEqual(expected);
     for (const key of expected) expect((await env.store.head(key))?.size).toBeGreaterThan(0);
     const doc = JSON.parse((await readObject(env.store, reportObjectKey('json', 'db'))).toString());
-    expect(doc).toMatchObject({ schema: 'lifeboat.drill-report/v1', maxAgeSeconds: 26 * 3600, services: [{ service: 'db', decidingDrillId: d.drillId, verdict: 'pass' }] });
+    expect(doc).toMatchObject({
+      schema: 'lifeboat.drill-report/v1',
+      maxAgeSeconds: 26 * 3600,
+      services: [{ service: 'db', decidingDrillId: d.drillId, verdict: 'pass' }],
+    });
     // Delivered again: the drill is not finalized twice, the reports are rewritten.
     expect((await handler(event)).finalized).toBe('already-finished');
     // A direct invocation writes the all-services report only.
@@ -343,7 +419,7 @@ describe('handlers', () => {
     const d = await launched();
     env.clock.set(new Date(Date.parse(d.deadline) + 1));
     ecsMock.on(StopTaskCommand).resolves({});
-    const r = await makeDrillWatchdogHandler(env.runtime)({});
+    const r = await createDrillWatchdogHandler(env.runtime())({});
     expect(r.timedOut).toContainEqual({ service: 'db', drillId: d.drillId });
     const doc = JSON.parse((await readObject(env.store, reportObjectKey('json', 'db'))).toString());
     expect(doc.services[0].drills.find((x: { drillId: string }) => x.drillId === d.drillId)).toMatchObject({ status: 'timed-out', verdict: 'timed-out' });

@@ -4,13 +4,13 @@
  * the services without a local server (Cloud Map, SQS, ECS), which are mocked.
  */
 import 'aws-sdk-client-mock-vitest/extend';
-import { beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { mockClient } from 'aws-sdk-client-mock';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
 import { DescribeTasksCommand, ECSClient, ListTasksCommand } from '@aws-sdk/client-ecs';
 import { GetInstanceCommand, RegisterInstanceCommand, ServiceDiscoveryClient } from '@aws-sdk/client-servicediscovery';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics } from '@aws-lambda-powertools/metrics';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createDynamoClient } from '../../lambdas/adapters/aws.js';
 import { DynamoCoordinationStore } from '../../lambdas/adapters/coordination.js';
 import { CloudMapDiscovery } from '../../lambdas/adapters/discovery.js';
@@ -19,13 +19,13 @@ import { SqsFailoverTimer } from '../../lambdas/adapters/failover-timer.js';
 import { DynamoServiceRegistry } from '../../lambdas/adapters/service-registry.js';
 import { ServiceResolver } from '../../lambdas/control/services.js';
 import { normalizeServicePolicy } from '../../lambdas/domain/service-policy.js';
+import type { ReconcilerRuntime } from '../../lambdas/handlers/reconciler.js';
 import { createReconcilerHandler } from '../../lambdas/handlers/reconciler.js';
-import type { FullDeps } from '../../lambdas/handlers/runtime.js';
 import { createTaskEventsHandler } from '../../lambdas/handlers/task-events.js';
 import { createWatchdogHandler } from '../../lambdas/handlers/watchdog.js';
-import { freshTable } from '../support/fixtures.js';
 import { arn } from '../support/coordination.js';
 import { taskStateChange } from '../support/ecs-events.js';
+import { freshTable } from '../support/fixtures.js';
 
 process.env.POWERTOOLS_METRICS_DISABLED = 'true';
 
@@ -61,10 +61,10 @@ function harness(table: string) {
     recorded.push({ name, value, dims: {} });
     return metrics;
   });
-  const deps: FullDeps = {
+  const deps: ReconcilerRuntime = {
     logger: new Logger({ serviceName: 'lifeboat', logLevel: 'SILENT' }),
     metrics,
-    store,
+    coordination: store,
     services: new ServiceResolver(registry, () => clock.now, 0),
     discovery: new CloudMapDiscovery(sd),
     timer: new SqsFailoverTimer(sqs, QUEUE),
@@ -97,17 +97,43 @@ describe('lifeboat handlers', () => {
 
   it('records members from RUNNING events and ignores drills, unprotected and malformed events', async () => {
     const onEvent = createTaskEventsHandler(h.deps);
-    expect(await onEvent(taskStateChange({ taskArn: arn(1), lastStatus: 'RUNNING', version: 3, ip: '10.0.1.11' }))).toEqual({ outcome: 'recorded', service: 'wiki' });
-    expect(await onEvent(taskStateChange({ taskArn: arn(2), lastStatus: 'RUNNING', version: 3, ip: '10.0.1.12' }))).toEqual({ outcome: 'recorded', service: 'wiki' });
+    expect(await onEvent(taskStateChange({ taskArn: arn(1), lastStatus: 'RUNNING', version: 3, ip: '10.0.1.11' }))).toEqual({
+      outcome: 'recorded',
+      service: 'wiki',
+    });
+    expect(await onEvent(taskStateChange({ taskArn: arn(2), lastStatus: 'RUNNING', version: 3, ip: '10.0.1.12' }))).toEqual({
+      outcome: 'recorded',
+      service: 'wiki',
+    });
     expect(await onEvent(taskStateChange({ taskArn: arn(1), lastStatus: 'PENDING', version: 2 }))).toEqual({ outcome: 'stale', service: 'wiki' });
-    expect(await onEvent(taskStateChange({ taskArn: arn(90), lastStatus: 'RUNNING', version: 1, group: 'family:wiki', startedBy: 'drill-20261127-ab12' }))).toEqual({ outcome: 'ignored', why: 'drill' });
-    expect(await onEvent(taskStateChange({ taskArn: arn(91), lastStatus: 'RUNNING', version: 1, environment: { LIFEBOAT_MODE: 'drill' } }))).toEqual({ outcome: 'ignored', why: 'drill' });
-    expect(await onEvent(taskStateChange({ taskArn: arn(92), lastStatus: 'RUNNING', version: 1, group: 'service:billing' }))).toEqual({ outcome: 'ignored', why: 'unprotected' });
-    expect(await onEvent(taskStateChange({ taskArn: arn(93), lastStatus: 'RUNNING', version: 1, group: 'family:adhoc' }))).toEqual({ outcome: 'ignored', why: 'not-a-service-task' });
+    expect(
+      await onEvent(taskStateChange({ taskArn: arn(90), lastStatus: 'RUNNING', version: 1, group: 'family:wiki', startedBy: 'drill-20261127-ab12' })),
+    ).toEqual({ outcome: 'ignored', why: 'drill' });
+    expect(await onEvent(taskStateChange({ taskArn: arn(91), lastStatus: 'RUNNING', version: 1, environment: { LIFEBOAT_MODE: 'drill' } }))).toEqual({
+      outcome: 'ignored',
+      why: 'drill',
+    });
+    expect(await onEvent(taskStateChange({ taskArn: arn(92), lastStatus: 'RUNNING', version: 1, group: 'service:billing' }))).toEqual({
+      outcome: 'ignored',
+      why: 'unprotected',
+    });
+    expect(await onEvent(taskStateChange({ taskArn: arn(93), lastStatus: 'RUNNING', version: 1, group: 'family:adhoc' }))).toEqual({
+      outcome: 'ignored',
+      why: 'not-a-service-task',
+    });
     // An ECS service named differently from the protected service it belongs to.
-    expect(await onEvent(taskStateChange({ taskArn: arn(94), lastStatus: 'RUNNING', version: 1, group: 'service:cache-ecs' }))).toEqual({ outcome: 'recorded', service: 'cache' });
+    expect(await onEvent(taskStateChange({ taskArn: arn(94), lastStatus: 'RUNNING', version: 1, group: 'service:cache-ecs' }))).toEqual({
+      outcome: 'recorded',
+      service: 'cache',
+    });
 
-    const bad = await onEvent({ 'detail-type': 'ECS Task State Change', source: 'aws.ecs', id: 'x', time: 't', detail: { taskArn: arn(5), lastStatus: 'RUNNING' } });
+    const bad = await onEvent({
+      'detail-type': 'ECS Task State Change',
+      source: 'aws.ecs',
+      id: 'x',
+      time: 't',
+      detail: { taskArn: arn(5), lastStatus: 'RUNNING' },
+    });
     expect(bad.outcome).toBe('invalid');
     expect(bad.outcome === 'invalid' && bad.issues).toMatch(/desiredStatus[\s\S]*version|version[\s\S]*desiredStatus/);
     expect(h.recorded).toContainEqual({ name: 'InvalidEvents', value: 1, dims: {} });
@@ -134,10 +160,19 @@ describe('lifeboat handlers', () => {
     for (const e of replay) outcomes.push((await onEvent(e)).outcome);
     expect(outcomes).toEqual(['recorded', 'recorded', 'stale', 'recorded', 'stale', 'stale']);
     const m = (await h.store.readState('wiki')).members.find((x) => x.taskArn === t);
-    expect(m).toMatchObject({ lastStatus: 'STOPPED', version: 4, exitCodes: { app: 137 }, stoppedReason: 'Essential container in task exited', goneAt: Date.parse('2026-11-27T12:00:01.000Z') });
+    expect(m).toMatchObject({
+      lastStatus: 'STOPPED',
+      version: 4,
+      exitCodes: { app: 137 },
+      stoppedReason: 'Essential container in task exited',
+      goneAt: Date.parse('2026-11-27T12:00:01.000Z'),
+    });
     expect(h.recorded.filter((r) => r.name === 'StaleEvents')).toHaveLength(3);
     // A RunTask task of the same family (no service group) is not a member.
-    expect(await onEvent(taskStateChange({ taskArn: arn(61), lastStatus: 'RUNNING', version: 1, group: 'family:wiki', startedBy: 'ci-job-7' }))).toEqual({ outcome: 'ignored', why: 'not-a-service-task' });
+    expect(await onEvent(taskStateChange({ taskArn: arn(61), lastStatus: 'RUNNING', version: 1, group: 'family:wiki', startedBy: 'ci-job-7' }))).toEqual({
+      outcome: 'ignored',
+      why: 'not-a-service-task',
+    });
   });
 
   it('watchdog (schedule): elects the first primary once agents heartbeat, and registers it in Cloud Map', async () => {
@@ -159,19 +194,28 @@ describe('lifeboat handlers', () => {
 
     // The next scheduled run finds a healthy primary and the record already right.
     h.mocks.sd.reset();
-    h.mocks.sd.on(GetInstanceCommand).resolves({ Instance: { Id: 'primary', Attributes: { AWS_INSTANCE_IPV4: '10.0.1.11', AWS_INSTANCE_PORT: '8080', LIFEBOAT_TERM: '1', LIFEBOAT_TASK: arn(1) } } });
+    h.mocks.sd.on(GetInstanceCommand).resolves({
+      Instance: { Id: 'primary', Attributes: { AWS_INSTANCE_IPV4: '10.0.1.11', AWS_INSTANCE_PORT: '8080', LIFEBOAT_TERM: '1', LIFEBOAT_TASK: arn(1) } },
+    });
     const again = await createWatchdogHandler(h.deps)({ id: 'sched-2' });
     expect(again.checked.find((c) => c.service === 'wiki')).toMatchObject({ decision: 'healthy', discovery: 'unchanged' });
     expect(h.mocks.sd).not.toHaveReceivedCommand(RegisterInstanceCommand);
   });
 
-  it("holder STOPPED: waits the failover timeout through SQS, then the continuation elects and re-points Cloud Map", async () => {
+  it('holder STOPPED: waits the failover timeout through SQS, then the continuation elects and re-points Cloud Map', async () => {
     h.clock.now = T0 + 2000;
     await h.store.heartbeat('wiki', arn(2), { now: T0 + 2000, aliveUntil: T0 + 60_000, dataPosition: 3 });
     h.mocks.sqs.on(SendMessageCommand).resolves({ MessageId: 'm-1' });
     const onEvent = createTaskEventsHandler(h.deps);
     const stopped = await onEvent(
-      taskStateChange({ taskArn: arn(1), lastStatus: 'STOPPED', version: 6, stoppingAt: '2026-11-27T12:00:01.000Z', stoppedAt: '2026-11-27T12:00:02.000Z', time: '2026-11-27T12:00:02.000Z' }),
+      taskStateChange({
+        taskArn: arn(1),
+        lastStatus: 'STOPPED',
+        version: 6,
+        stoppingAt: '2026-11-27T12:00:01.000Z',
+        stoppedAt: '2026-11-27T12:00:02.000Z',
+        time: '2026-11-27T12:00:02.000Z',
+      }),
     );
     expect(stopped).toMatchObject({ outcome: 'recorded', service: 'wiki', check: { decision: 'wait', dueAt: T0 + 31_000 } });
     expect(h.mocks.sqs).toHaveReceivedCommandTimes(SendMessageCommand, 1);
@@ -186,12 +230,19 @@ describe('lifeboat handlers', () => {
     const sqsEvent = { Records: [{ messageId: 'm-1', body: sent.MessageBody!, eventSource: 'aws:sqs' }] };
     const run = await createWatchdogHandler(h.deps)(sqsEvent);
     expect(run.batchItemFailures).toEqual([]);
-    expect(run.checked[0]).toMatchObject({ decision: 'elect', elected: { reason: 'failover', lostAt: T0 + 1000, lease: { holder: arn(2), term: 2, previousHolder: arn(1) } } });
-    expect(h.mocks.sd).toHaveReceivedCommandWith(RegisterInstanceCommand, { Attributes: { AWS_INSTANCE_IPV4: '10.0.1.12', AWS_INSTANCE_PORT: '8080', LIFEBOAT_TERM: '2', LIFEBOAT_TASK: arn(2) } });
+    expect(run.checked[0]).toMatchObject({
+      decision: 'elect',
+      elected: { reason: 'failover', lostAt: T0 + 1000, lease: { holder: arn(2), term: 2, previousHolder: arn(1) } },
+    });
+    expect(h.mocks.sd).toHaveReceivedCommandWith(RegisterInstanceCommand, {
+      Attributes: { AWS_INSTANCE_IPV4: '10.0.1.12', AWS_INSTANCE_PORT: '8080', LIFEBOAT_TERM: '2', LIFEBOAT_TASK: arn(2) },
+    });
     expect(h.recorded).toContainEqual({ name: 'FailoverTime', value: 30_000, dims: { ProtectedService: 'wiki' } });
 
     // A duplicate delivery finds the new primary and changes nothing.
-    h.mocks.sd.on(GetInstanceCommand).resolves({ Instance: { Id: 'primary', Attributes: { AWS_INSTANCE_IPV4: '10.0.1.12', AWS_INSTANCE_PORT: '8080', LIFEBOAT_TERM: '2', LIFEBOAT_TASK: arn(2) } } });
+    h.mocks.sd.on(GetInstanceCommand).resolves({
+      Instance: { Id: 'primary', Attributes: { AWS_INSTANCE_IPV4: '10.0.1.12', AWS_INSTANCE_PORT: '8080', LIFEBOAT_TERM: '2', LIFEBOAT_TASK: arn(2) } },
+    });
     const dup = await createWatchdogHandler(h.deps)(sqsEvent);
     expect(dup.checked[0]).toMatchObject({ decision: 'healthy', discovery: 'unchanged', lease: { term: 2 } });
     expect(h.mocks.sd).toHaveReceivedCommandTimes(RegisterInstanceCommand, 1);
@@ -213,13 +264,15 @@ describe('lifeboat handlers', () => {
     const boot = await createWatchdogHandler(h.deps)({ id: 'sched-3' });
     expect(boot.checked.find((c) => c.service === 'cache')).toMatchObject({ elected: { lease: { holder: arn(94), term: 1 } }, discovery: 'not-configured' });
     h.clock.now = T0 + 5000;
-    const r = await onEvent(taskStateChange({ taskArn: arn(94), lastStatus: 'STOPPED', version: 9, group: 'service:cache-ecs', stoppedAt: '2026-11-27T12:00:04.000Z' }));
+    const r = await onEvent(
+      taskStateChange({ taskArn: arn(94), lastStatus: 'STOPPED', version: 9, group: 'service:cache-ecs', stoppedAt: '2026-11-27T12:00:04.000Z' }),
+    );
     expect(r).toMatchObject({ outcome: 'recorded', check: { decision: 'elect', elected: { reason: 'failover', lease: { holder: arn(95), term: 2 } } } });
     expect(h.mocks.sqs).not.toHaveReceivedCommand(SendMessageCommand);
   });
 
   it('watchdog (SQS): drops unreadable messages and reports failed checks for retry', async () => {
-    const failing = { ...h.deps, services: { ...h.deps.services, policy: async () => Promise.reject(new Error('throttled')) } } as unknown as FullDeps;
+    const failing = { ...h.deps, services: { ...h.deps.services, policy: async () => Promise.reject(new Error('throttled')) } } as unknown as ReconcilerRuntime;
     const run = await createWatchdogHandler(failing)({
       Records: [
         { messageId: 'bad', body: 'not json', eventSource: 'aws:sqs' },
@@ -239,7 +292,19 @@ describe('lifeboat handlers', () => {
     r.mocks.ecs.on(ListTasksCommand).resolves({ taskArns: [arn(3)] });
     r.mocks.ecs
       .on(DescribeTasksCommand, { cluster: 'prod', tasks: [arn(3)] })
-      .resolves({ tasks: [{ taskArn: arn(3), lastStatus: 'RUNNING', desiredStatus: 'RUNNING', version: 4, group: 'service:wiki', startedAt: new Date(T0), attachments: [{ type: 'ElasticNetworkInterface', details: [{ name: 'privateIPv4Address', value: '10.0.3.3' }] }] }] })
+      .resolves({
+        tasks: [
+          {
+            taskArn: arn(3),
+            lastStatus: 'RUNNING',
+            desiredStatus: 'RUNNING',
+            version: 4,
+            group: 'service:wiki',
+            startedAt: new Date(T0),
+            attachments: [{ type: 'ElasticNetworkInterface', details: [{ name: 'privateIPv4Address', value: '10.0.3.3' }] }],
+          },
+        ],
+      })
       .on(DescribeTasksCommand, { cluster: 'prod', tasks: [arn(1), arn(2)] })
       .resolves({
         tasks: [{ taskArn: arn(1), lastStatus: 'STOPPED', desiredStatus: 'STOPPED', version: 5, group: 'service:wiki', stoppedAt: new Date(T0 + 1000) }],

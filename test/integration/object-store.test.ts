@@ -3,18 +3,18 @@
  * backend means passing this file.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createS3Client } from '../../lambdas/adapters/aws.js';
-import { S3Store } from '../../lambdas/adapters/stores/s3-store.js';
 import { DirectoryStore } from '../../lambdas/adapters/stores/directory-store.js';
 import { openStore } from '../../lambdas/adapters/stores/registry.js';
+import { S3Store } from '../../lambdas/adapters/stores/s3-store.js';
 import { ObjectNotFoundError, type ObjectStore } from '../../lambdas/adapters/stores/store.js';
 import { AbortedError, UnavailableError, UsageError } from '../../lambdas/domain/errors.js';
-import { STORE_CASES, readObject } from '../support/stores.js';
 import { tempDir } from '../support/fixtures.js';
-import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readObject, STORE_CASES } from '../support/stores.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -148,13 +148,15 @@ describe('store setup errors', () => {
   });
 
   it('parses store URLs and rejects the ones it cannot use', () => {
-    const client = () => createS3Client();
+    const client = { s3: () => createS3Client() };
     expect(openStore('s3://my-bucket/some/prefix', client).url).toBe('s3://my-bucket/some/prefix/');
     expect(openStore('s3://my-bucket', client).url).toBe('s3://my-bucket/');
     expect(openStore('file:///var/backups/lifeboat', client).url).toBe('file:///var/backups/lifeboat');
     expect(() => openStore('s3://Bad_Bucket', client)).toThrow(UsageError);
     expect(() => openStore('gs://bucket', client)).toThrow(/not supported/);
     expect(() => openStore('relative/path', client)).toThrow(UsageError);
+    // Without the runtime's client, the S3 backend makes one from the environment it is given.
+    expect(openStore('s3://my-bucket/p', { env: { AWS_REGION: 'eu-west-1' } }).url).toBe('s3://my-bucket/p/');
   });
 
   it('keeps directory store keys inside its root', async () => {

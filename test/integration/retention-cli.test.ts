@@ -52,7 +52,10 @@ describe('lifeboat retention plan --snapshots (offline what-if)', () => {
 
   it('lists every id with keep or delete and the reasons, with no AWS reachable', async () => {
     const file = await snapshotsFile('snaps.json', SNAPS);
-    const r = await cli(['retention', 'plan', '--policy', POLICY, '--snapshots', file, '--json', '--tz', 'Europe/Berlin', '--now', '2026-11-27T12:00:00Z'], OFFLINE);
+    const r = await cli(
+      ['retention', 'plan', '--policy', POLICY, '--snapshots', file, '--json', '--tz', 'Europe/Berlin', '--now', '2026-11-27T12:00:00Z'],
+      OFFLINE,
+    );
     expect(r.stderr).toBe('what-if: keep 6, delete 2 (policy last=1,daily=3,monthly=2,yearly=2,within=1d, Europe/Berlin); nothing was deleted\n');
     expect(r.code).toBe(0);
     const doc = JSON.parse(r.stdout);
@@ -76,6 +79,22 @@ describe('lifeboat retention plan --snapshots (offline what-if)', () => {
       ['oct', 'keep', ['monthly snapshot (2026-10)']],
       ['last-year', 'keep', ['yearly snapshot (2025)']],
       ['ancient', 'delete', []],
+    ]);
+  });
+
+  it('keeps calendar quarters (quarterly=N, written in its canonical place)', async () => {
+    const file = await snapshotsFile('snaps-quarterly.json', SNAPS);
+    const r = await cli(
+      ['retention', 'plan', '--policy', 'yearly=1,keep-quarterly=2', '--snapshots', file, '--json', '--tz', 'Europe/Berlin', '--now', '2026-11-27T12:00:00Z'],
+      OFFLINE,
+    );
+    expect(r.stderr).toBe('what-if: keep 2, delete 6 (policy quarterly=2,yearly=1, Europe/Berlin); nothing was deleted\n');
+    expect(r.code).toBe(0);
+    // Everything from October on is 2026-Q4, so fri (the newest) stands for it; last-year is 2025-Q2.
+    const kept = JSON.parse(r.stdout).snapshots.filter((s: { action: string }) => s.action === 'keep');
+    expect(kept.map((s: { id: string; reasons: string[] }) => [s.id, s.reasons])).toEqual([
+      ['fri', ['quarterly snapshot (2026-Q4)', 'yearly snapshot (2026)']],
+      ['last-year', ['quarterly snapshot (2025-Q2)']],
     ]);
   });
 
@@ -110,7 +129,14 @@ describe('lifeboat retention plan --snapshots (offline what-if)', () => {
     ['an object', { id: 'a' }, /is not a JSON array/],
     ['a bad time', [{ id: 'a', time: '2026-13-01' }], /entry 0 of .* \("a"\) has time "2026-13-01", which is not ISO-8601/],
     ['a missing time', [{ id: 'a', time: '2026-01-01T00:00:00Z' }, { id: 'b' }], /entry 1 of .* \("b"\) has no "time" string/],
-    ['a repeated id', [{ id: 'a', time: '2026-01-01T00:00:00Z' }, { id: 'a', time: '2026-01-02T00:00:00Z' }], /entry 1 of .* repeats the id "a"/],
+    [
+      'a repeated id',
+      [
+        { id: 'a', time: '2026-01-01T00:00:00Z' },
+        { id: 'a', time: '2026-01-02T00:00:00Z' },
+      ],
+      /entry 1 of .* repeats the id "a"/,
+    ],
   ])('names the problem in a file with %s', async (_what, content, message) => {
     const file = await snapshotsFile('bad.json', content);
     const r = await cli(['retention', 'plan', '--policy', 'last=1', '--snapshots', file], OFFLINE);
@@ -209,7 +235,13 @@ describe('lifeboat snapshot --min-interval', () => {
 
     const skipped = await cli(['snapshot', '--service', 'hooked', '--dir', data, '--reason', 'hook', '--min-interval', '1h', '--json'], env);
     expect(skipped.code).toBe(0);
-    expect(JSON.parse(skipped.stdout)).toMatchObject({ status: 'skipped', reason: 'min-interval', service: 'hooked', recentSnapshot: id, minIntervalMs: 3_600_000 });
+    expect(JSON.parse(skipped.stdout)).toMatchObject({
+      status: 'skipped',
+      reason: 'min-interval',
+      service: 'hooked',
+      recentSnapshot: id,
+      minIntervalMs: 3_600_000,
+    });
     expect(skipped.stderr).toMatch(new RegExp(`^skipped: snapshot ${id} of hooked is \\d+m?s? old, younger than --min-interval 1h\\n$`));
 
     const quiet = await cli(['snapshot', '--service', 'hooked', '--dir', data, '--min-interval', '90m'], env);

@@ -12,7 +12,8 @@ import { S3Store } from '../../lambdas/adapters/stores/s3-store.js';
 import type { ObjectStore } from '../../lambdas/adapters/stores/store.js';
 import { UnavailableError, UsageError } from '../../lambdas/domain/errors.js';
 import { normalizeServicePolicy } from '../../lambdas/domain/service-policy.js';
-import { createRetentionHandler, depsFromEnvironment, handler, type RetentionHandlerDeps } from '../../lambdas/handlers/retention.js';
+import { createRetentionHandler, handler, type RetentionRuntime } from '../../lambdas/handlers/retention.js';
+import { createRuntime } from '../../lambdas/runtime/runtime.js';
 import { freshBucket, freshCatalog } from '../support/fixtures.js';
 import { objectCount, seedSnapshot } from '../support/retention.js';
 
@@ -54,15 +55,15 @@ function recorder() {
   };
 }
 
-function deps(rec: ReturnType<typeof recorder>, overrides: Partial<RetentionHandlerDeps> = {}): RetentionHandlerDeps {
+function deps(rec: ReturnType<typeof recorder>, overrides: Partial<RetentionRuntime> = {}): RetentionRuntime {
   return {
     catalog,
-    store,
+    objects: store,
     holds: new DynamoSnapshotHolds(createDynamoClient(), catalog.name, () => NOW),
     registry,
     logger: rec.logger,
     metrics: rec.metricsSink,
-    now: () => NOW,
+    now: () => NOW.getTime(),
     ...overrides,
   };
 }
@@ -83,9 +84,13 @@ describe('retention handler', () => {
     const a = await service('one', { last: 1 }, [3, 2, 1]);
     const rec = recorder();
     const out = await createRetentionHandler(deps(rec))({ service: a.name });
-    expect(out.services).toEqual([{ service: a.name, outcome: 'swept', deleted: 2, resumed: 0, reaped: 0, skipped: 0, failed: 0, abortedUploads: 0, stoppedEarly: false }]);
+    expect(out.services).toEqual([
+      { service: a.name, outcome: 'swept', deleted: 2, resumed: 0, reaped: 0, skipped: 0, failed: 0, abortedUploads: 0, stoppedEarly: false },
+    ]);
     expect(await objectCount(store, a.name, a.ids[0]!)).toBe(0);
-    expect(rec.logs).toEqual([expect.objectContaining({ level: 'info', message: 'retention swept', data: expect.objectContaining({ service: a.name, deleted: 2, policy: 'last=1' }) })]);
+    expect(rec.logs).toEqual([
+      expect.objectContaining({ level: 'info', message: 'retention swept', data: expect.objectContaining({ service: a.name, deleted: 2, policy: 'last=1' }) }),
+    ]);
     expect(rec.metrics).toEqual([
       { dimensions: { ProtectedService: a.name }, name: 'SnapshotsExpired', value: 2 },
       { dimensions: { ProtectedService: a.name }, name: 'UploadsReaped', value: 0 },
@@ -115,11 +120,15 @@ describe('retention handler', () => {
       },
     });
     const rec = recorder();
-    const run = createRetentionHandler(deps(rec, { store: failing }))({});
+    const run = createRetentionHandler(deps(rec, { objects: failing }))({});
     await expect(run).rejects.toThrow(new RegExp(`retention failed for ${broken.name}; the next run retries`));
     const byService = (name: string) => rec.logs.find((l) => l.data.service === name);
     expect(byService(good.name)).toMatchObject({ level: 'info', data: { outcome: 'swept', deleted: 1 } });
-    expect(byService(bare.name)).toMatchObject({ level: 'warn', message: 'retention policy refused; only dead uploads were reaped', data: { outcome: 'refused', reaped: 1 } });
+    expect(byService(bare.name)).toMatchObject({
+      level: 'warn',
+      message: 'retention policy refused; only dead uploads were reaped',
+      data: { outcome: 'refused', reaped: 1 },
+    });
     expect(byService(broken.name)).toMatchObject({ level: 'info', data: { failed: 1 } });
     expect(await catalog.get(bare.name, dead)).toBeUndefined();
     for (const id of bare.ids) expect((await catalog.get(bare.name, id))?.status).toBe('complete');
@@ -142,8 +151,8 @@ describe('retention handler', () => {
   });
 
   it('the deployed entry point builds its dependencies from the environment', async () => {
-    expect(() => depsFromEnvironment({})).toThrow(/LIFEBOAT_TABLE is not set/);
-    expect(() => depsFromEnvironment({ LIFEBOAT_TABLE: 't' })).toThrow(/neither LIFEBOAT_STORE nor LIFEBOAT_BUCKET is set/);
+    expect(() => createRuntime({}).catalog).toThrow(/LIFEBOAT_TABLE is not set/);
+    expect(() => createRuntime({ LIFEBOAT_TABLE: 't' }).objects).toThrow(/neither LIFEBOAT_STORE nor LIFEBOAT_BUCKET is set/);
     const a = await service('env', { last: 1 }, [2, 1]);
     vi.stubEnv('LIFEBOAT_TABLE', catalog.name);
     vi.stubEnv('LIFEBOAT_BUCKET', bucket);

@@ -8,7 +8,7 @@ import { createDynamoClient, createS3Client } from '../../lambdas/adapters/aws.j
 import type { DynamoSnapshotCatalog } from '../../lambdas/adapters/catalog.js';
 import { DynamoSnapshotHolds, type SnapshotHold } from '../../lambdas/adapters/snapshot-holds.js';
 import type { ObjectStore } from '../../lambdas/adapters/stores/store.js';
-import { planServiceRetention, sweepServiceRetention, type RetentionContext, type SweepStep } from '../../lambdas/control/retention.js';
+import { planServiceRetention, type RetentionContext, type SweepStep, sweepServiceRetention } from '../../lambdas/control/retention.js';
 import { OperationFailedError, RetentionPolicyError, UnavailableError } from '../../lambdas/domain/errors.js';
 import { freshBucket, freshCatalog, freshDirectoryStore } from '../support/fixtures.js';
 import { objectCount, seedSnapshot, TrackedUploadsS3Store } from '../support/retention.js';
@@ -30,7 +30,7 @@ let serial = 0;
 const newService = (label: string) => `${label}-${++serial}`;
 
 function context(store: ObjectStore): RetentionContext {
-  return { catalog, store, holds, now: () => NOW };
+  return { catalog, objects: store, holds, now: () => NOW };
 }
 
 /**
@@ -223,7 +223,7 @@ describe('sweepServiceRetention', () => {
     const service = newService('dir');
     const old = await seedSnapshot(catalog, dir.store, service, daysAgo(2));
     const recent = await seedSnapshot(catalog, dir.store, service, daysAgo(1));
-    const result = await sweepServiceRetention({ catalog, store: dir.store, holds, now: () => NOW }, { service, policy: { last: 1 } });
+    const result = await sweepServiceRetention({ catalog, objects: dir.store, holds, now: () => NOW }, { service, policy: { last: 1 } });
     expect(result.snapshots).toEqual([{ id: old, outcome: 'deleted' }]);
     expect(await objectCount(dir.store, service, old)).toBe(0);
     expect(await objectCount(dir.store, service, recent)).toBe(2);
@@ -252,7 +252,8 @@ describe('what the sweep must not delete', () => {
     let use: SnapshotHold | undefined;
     const fault = async (step: SweepStep, id: string) => {
       // The restore's lease lands between planning and marking.
-      if (step === 'mark' && id === w.ids.d5 && !use) use = await holds.acquire({ service: w.service, snapshotId: id, holder: 'task-late', purpose: 'restore', ttlSeconds: 300 });
+      if (step === 'mark' && id === w.ids.d5 && !use)
+        use = await holds.acquire({ service: w.service, snapshotId: id, holder: 'task-late', purpose: 'restore', ttlSeconds: 300 });
     };
     const result = await sweepServiceRetention(context(w.store), { service: w.service, policy, concurrency: 1, fault });
     expect(result.snapshots[0]).toEqual({ id: w.ids.d5, outcome: 'skipped', reason: 'in use by restore:task-late' });
@@ -313,4 +314,3 @@ describe('what the sweep must not delete', () => {
     expect(state.d3).toEqual(['gone', 0]);
   });
 });
-

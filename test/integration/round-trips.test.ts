@@ -3,19 +3,20 @@
  * the failover critical path (holder STOPPED → new term written) is at most 3 round
  * trips, and an event that needs no failover is at most 2 writes (it is 1).
  */
-import { beforeAll, describe, expect, it } from 'vitest';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createDynamoBaseClient } from '../../lambdas/adapters/aws.js';
 import { DynamoCoordinationStore } from '../../lambdas/adapters/coordination.js';
 import { DynamoServiceRegistry } from '../../lambdas/adapters/service-registry.js';
 import { ServiceResolver } from '../../lambdas/control/services.js';
 import { normalizeServicePolicy } from '../../lambdas/domain/service-policy.js';
 import { createTaskEventsHandler } from '../../lambdas/handlers/task-events.js';
-import { freshTable } from '../support/fixtures.js';
 import { arn } from '../support/coordination.js';
 import { taskStateChange } from '../support/ecs-events.js';
+import { freshTable } from '../support/fixtures.js';
 
 process.env.POWERTOOLS_METRICS_DISABLED = 'true';
 
@@ -46,7 +47,7 @@ describe('DynamoDB round trips on the hot paths', () => {
     onEvent = createTaskEventsHandler({
       logger: new Logger({ logLevel: 'SILENT' }),
       metrics: new Metrics({ namespace: 'LifeboatTest' }),
-      store,
+      coordination: store,
       services,
       now: () => T0 + 5000,
     });
@@ -54,7 +55,15 @@ describe('DynamoDB round trips on the hot paths', () => {
     for (const i of [1, 2, 3]) await onEvent(taskStateChange({ taskArn: arn(i), lastStatus: 'RUNNING', version: 2 }));
     for (const i of [1, 2, 3]) await store.heartbeat('wiki', arn(i), { now: T0, aliveUntil: T0 + 60_000, dataPosition: i });
     const state = await store.readState('wiki');
-    const first = await store.elect({ service: 'wiki', observedTerm: 0, previousHolderExists: false, lostCutoff: T0, candidate: arn(1), now: T0, reason: 'bootstrap' });
+    const first = await store.elect({
+      service: 'wiki',
+      observedTerm: 0,
+      previousHolderExists: false,
+      lostCutoff: T0,
+      candidate: arn(1),
+      now: T0,
+      reason: 'bootstrap',
+    });
     expect(first.kind).toBe('elected');
     expect(state.members).toHaveLength(3);
   });

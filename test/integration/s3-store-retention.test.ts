@@ -8,6 +8,7 @@
  * returns the object body): those are tested as request shapes with aws-sdk-client-mock.
  */
 import 'aws-sdk-client-mock-vitest/extend';
+import { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   CreateMultipartUploadCommand,
@@ -18,8 +19,7 @@ import {
   S3ServiceException,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
-import { Readable } from 'node:stream';
+import { type AwsClientStub, mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createS3Client } from '../../lambdas/adapters/aws.js';
 import { S3Store } from '../../lambdas/adapters/stores/s3-store.js';
@@ -33,7 +33,9 @@ describe('against the local S3 server', () => {
     const bucket = await freshBucket();
     const store = new S3Store({ client, bucket, prefix: 'backups/' });
     const started = await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'backups/db/snapshots/x/part-0000.tar.zst' }));
-    await client.send(new UploadPartCommand({ Bucket: bucket, Key: 'backups/db/snapshots/x/part-0000.tar.zst', UploadId: started.UploadId, PartNumber: 1, Body: 'data' }));
+    await client.send(
+      new UploadPartCommand({ Bucket: bucket, Key: 'backups/db/snapshots/x/part-0000.tar.zst', UploadId: started.UploadId, PartNumber: 1, Body: 'data' }),
+    );
     await store.abortIncompleteUpload({ key: 'db/snapshots/x/part-0000.tar.zst', uploadId: started.UploadId! });
     const again = await client
       .send(new UploadPartCommand({ Bucket: bucket, Key: 'backups/db/snapshots/x/part-0000.tar.zst', UploadId: started.UploadId, PartNumber: 2, Body: 'more' }))
@@ -86,7 +88,12 @@ describe('request shapes (mocked S3 client)', () => {
       { key: 'db/snapshots/b/manifest.json.gz', uploadId: 'u2' },
     ]);
     expect(s3).toHaveReceivedCommandTimes(ListMultipartUploadsCommand, 2);
-    expect(s3).toHaveReceivedNthCommandWith(ListMultipartUploadsCommand, 1, { Bucket: 'snaps', Prefix: 'pfx/db/snapshots/', KeyMarker: undefined, UploadIdMarker: undefined });
+    expect(s3).toHaveReceivedNthCommandWith(ListMultipartUploadsCommand, 1, {
+      Bucket: 'snaps',
+      Prefix: 'pfx/db/snapshots/',
+      KeyMarker: undefined,
+      UploadIdMarker: undefined,
+    });
     expect(s3).toHaveReceivedNthCommandWith(ListMultipartUploadsCommand, 2, {
       Bucket: 'snaps',
       Prefix: 'pfx/db/snapshots/',
@@ -104,7 +111,11 @@ describe('request shapes (mocked S3 client)', () => {
 
   it('reads retain-until, mode and legal hold from HEAD of the object', async () => {
     const until = new Date('2027-01-01T00:00:00Z');
-    s3.on(HeadObjectCommand, { Key: 'pfx/db/snapshots/a/manifest.json.gz' }).resolves({ ObjectLockRetainUntilDate: until, ObjectLockMode: 'COMPLIANCE', ObjectLockLegalHoldStatus: 'OFF' });
+    s3.on(HeadObjectCommand, { Key: 'pfx/db/snapshots/a/manifest.json.gz' }).resolves({
+      ObjectLockRetainUntilDate: until,
+      ObjectLockMode: 'COMPLIANCE',
+      ObjectLockLegalHoldStatus: 'OFF',
+    });
     s3.on(HeadObjectCommand, { Key: 'pfx/db/snapshots/b/manifest.json.gz' }).resolves({ ObjectLockLegalHoldStatus: 'ON' });
     expect(await store().objectLock('db/snapshots/a/manifest.json.gz')).toEqual({ retainUntil: until, mode: 'COMPLIANCE', legalHold: false });
     expect(await store().objectLock('db/snapshots/b/manifest.json.gz')).toEqual({ legalHold: true });

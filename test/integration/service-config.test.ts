@@ -12,7 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDynamoClient } from '../../lambdas/adapters/aws.js';
 import { DynamoServiceRegistry } from '../../lambdas/adapters/service-registry.js';
 import { normalizeServicePolicy } from '../../lambdas/domain/service-policy.js';
-import { makeServiceConfigHandler, respondToCloudFormation, type CustomResourceResponse } from '../../lambdas/handlers/service-config.js';
+import { type CustomResourceResponse, createServiceConfigHandler, respondToCloudFormation } from '../../lambdas/handlers/service-config.js';
+import { createRuntime } from '../../lambdas/runtime/runtime.js';
 import { Lifeboat } from '../../lib/index.js';
 import { evaluateIntrinsics, fargateService, testStack } from '../support/cdk.js';
 import { freshTable } from '../support/fixtures.js';
@@ -48,7 +49,11 @@ function synthesize(): string {
     name: 'wiki',
     dataDirectory: '/var/lib/wiki',
     retention: { keepDaily: 7, keepWithin: '2d' },
-    drill: { schedule: ScheduleExpression.cron({ hour: '3', minute: '0', timeZone: TimeZone.EUROPE_PARIS }), verifyCommand: 'wiki-check', timeout: Duration.minutes(20) },
+    drill: {
+      schedule: ScheduleExpression.cron({ hour: '3', minute: '0', timeZone: TimeZone.EUROPE_PARIS }),
+      verifyCommand: 'wiki-check',
+      timeout: Duration.minutes(20),
+    },
     targets: { rpo: Duration.hours(1) },
     failover: { timeout: Duration.seconds(10), lease: Duration.seconds(20) },
   });
@@ -70,7 +75,7 @@ const event = (requestType: 'Create' | 'Update' | 'Delete', extra: Record<string
 describe('service-config custom resource', () => {
   it('GIVEN the policy the construct synthesizes WHEN created THEN DynamoServiceRegistry.get reads back exactly that policy, normalized', async () => {
     const registry = new DynamoServiceRegistry(createDynamoClient(), await freshTable());
-    const handler = makeServiceConfigHandler(() => ({ registry }));
+    const handler = createServiceConfigHandler({ registry });
     const e = event('Create');
     const response = await handler(e);
     expect(response).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: 'service:wiki', Data: { Service: 'wiki' } });
@@ -92,7 +97,7 @@ describe('service-config custom resource', () => {
 
   it('GIVEN a stored policy WHEN its resource is deleted THEN the service is unprotected, but not when another resource owns it now', async () => {
     const registry = new DynamoServiceRegistry(createDynamoClient(), await freshTable());
-    const handler = makeServiceConfigHandler(() => ({ registry }));
+    const handler = createServiceConfigHandler({ registry });
     await handler(event('Create'));
     // protect() moved to another construct: CloudFormation creates the new resource, then deletes the old one.
     await handler(event('Create', { LogicalResourceId: 'MovedPolicy' }));
@@ -106,7 +111,7 @@ describe('service-config custom resource', () => {
 
   it('GIVEN a policy the runtime refuses WHEN created THEN CloudFormation gets FAILED with the reason, and the rollback delete removes nothing', async () => {
     const registry = new DynamoServiceRegistry(createDynamoClient(), await freshTable());
-    const handler = makeServiceConfigHandler(() => ({ registry }));
+    const handler = createServiceConfigHandler({ registry });
     const bad = JSON.stringify({ service: 'wiki', failover: { timeoutSeconds: 99999 } });
     const response = await handler(event('Create', { ResourceProperties: { Policy: bad } }));
     expect(response.Status).toBe('FAILED');
@@ -117,11 +122,10 @@ describe('service-config custom resource', () => {
   });
 
   it('GIVEN a missing table setting WHEN invoked THEN CloudFormation still gets an answer', async () => {
-    const handler = makeServiceConfigHandler(() => {
-      throw new Error('LIFEBOAT_TABLE is not set');
-    });
+    // The runtime's table setting is read inside the request; there it throws.
+    const handler = createServiceConfigHandler(createRuntime({}));
     const response = await handler(event('Update', { PhysicalResourceId: 'service:wiki' }));
-    expect(response).toMatchObject({ Status: 'FAILED', Reason: 'LIFEBOAT_TABLE is not set', PhysicalResourceId: 'service:wiki' });
+    expect(response).toMatchObject({ Status: 'FAILED', Reason: expect.stringMatching(/^LIFEBOAT_TABLE is not set/), PhysicalResourceId: 'service:wiki' });
     expect(received.at(-1)!.body.Status).toBe('FAILED');
   });
 
@@ -133,7 +137,13 @@ describe('service-config custom resource', () => {
     });
     await new Promise<void>((r) => flaky.listen(0, '127.0.0.1', r));
     try {
-      await respondToCloudFormation(`http://127.0.0.1:${(flaky.address() as AddressInfo).port}/`, { Status: 'SUCCESS', PhysicalResourceId: 'x', StackId: 's', RequestId: 'r', LogicalResourceId: 'l' });
+      await respondToCloudFormation(`http://127.0.0.1:${(flaky.address() as AddressInfo).port}/`, {
+        Status: 'SUCCESS',
+        PhysicalResourceId: 'x',
+        StackId: 's',
+        RequestId: 'r',
+        LogicalResourceId: 'l',
+      });
       expect(calls).toBe(2);
     } finally {
       await new Promise<void>((r) => flaky.close(() => r()));

@@ -9,9 +9,9 @@ import { createDynamoClient } from '../../lambdas/adapters/aws.js';
 import type { DynamoSnapshotCatalog } from '../../lambdas/adapters/catalog.js';
 import { DynamoSnapshotHolds, holdSnapshot } from '../../lambdas/adapters/snapshot-holds.js';
 import type { ObjectStore } from '../../lambdas/adapters/stores/store.js';
+import { OperationFailedError, SnapshotNotFoundError } from '../../lambdas/domain/errors.js';
 import { restoreSnapshot } from '../../lambdas/engine/restore.js';
 import { takeSnapshot } from '../../lambdas/engine/snapshot.js';
-import { OperationFailedError, SnapshotNotFoundError } from '../../lambdas/domain/errors.js';
 import { freshCatalog, freshS3Store, tempDir } from '../support/fixtures.js';
 
 let catalog: DynamoSnapshotCatalog;
@@ -63,9 +63,9 @@ describe('DynamoSnapshotHolds', () => {
     const restore = await restoreSnapshot({ catalog, store, service: 'db', dir: join(work.path, 'gone'), snapshot: other }).catch((e: unknown) => e);
     expect(restore).toBeInstanceOf(SnapshotNotFoundError);
     expect((restore as Error).message).toBe(`snapshot ${other} of service db is being deleted by retention; it cannot be restored`);
-    await expect(holds.acquire({ service: 'db', snapshotId: '20200101T000000.000Z-00000000', holder: 'h', purpose: 'restore', ttlSeconds: 60 })).rejects.toBeInstanceOf(
-      SnapshotNotFoundError,
-    );
+    await expect(
+      holds.acquire({ service: 'db', snapshotId: '20200101T000000.000Z-00000000', holder: 'h', purpose: 'restore', ttlSeconds: 60 }),
+    ).rejects.toBeInstanceOf(SnapshotNotFoundError);
   });
 
   it('holdSnapshot renews on a timer until released', async () => {
@@ -95,7 +95,14 @@ describe('restoreSnapshot with a snapshot hold', () => {
         return store.get(key, o);
       },
     });
-    const result = await restoreSnapshot({ catalog, store: watching, service: 'db', dir: join(work.path, 'r1'), snapshot: snapshotId, use: { holds, holder: 'task-9' } });
+    const result = await restoreSnapshot({
+      catalog,
+      store: watching,
+      service: 'db',
+      dir: join(work.path, 'r1'),
+      snapshot: snapshotId,
+      use: { holds, holder: 'task-9' },
+    });
     expect(result.status).toBe('restored');
     expect(seen.length).toBeGreaterThan(0);
     for (const holders of seen) expect(holders).toEqual(['restore:task-9']);
@@ -108,9 +115,9 @@ describe('restoreSnapshot with a snapshot hold', () => {
         throw new OperationFailedError('store broke');
       },
     });
-    await expect(restoreSnapshot({ catalog, store: failing, service: 'db', dir: join(work.path, 'r2'), snapshot: snapshotId, use: { holds, holder: 't' } })).rejects.toThrow(
-      'store broke',
-    );
+    await expect(
+      restoreSnapshot({ catalog, store: failing, service: 'db', dir: join(work.path, 'r2'), snapshot: snapshotId, use: { holds, holder: 't' } }),
+    ).rejects.toThrow('store broke');
     expect(await holds.live('db')).toEqual([]);
     await restoreSnapshot({ catalog, store, service: 'db', dir: join(work.path, 'r3'), snapshot: snapshotId });
     expect(await holds.live('db')).toEqual([]);

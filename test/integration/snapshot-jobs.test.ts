@@ -7,10 +7,10 @@
 import 'aws-sdk-client-mock-vitest/extend';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ECSClient, RunTaskCommand } from '@aws-sdk/client-ecs';
-import { mockClient } from 'aws-sdk-client-mock';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
+import { ECSClient, RunTaskCommand } from '@aws-sdk/client-ecs';
+import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createDynamoClient } from '../../lambdas/adapters/aws.js';
 import { DynamoSnapshotCatalog } from '../../lambdas/adapters/catalog.js';
@@ -20,19 +20,19 @@ import { DynamoJobStore } from '../../lambdas/adapters/job-store.js';
 import { DynamoServiceRegistry } from '../../lambdas/adapters/service-registry.js';
 import type { S3Store } from '../../lambdas/adapters/stores/s3-store.js';
 import { runSnapshotCommand } from '../../lambdas/agent/snapshot-command.js';
-import { takeSnapshot } from '../../lambdas/engine/snapshot.js';
 import { ServiceResolver } from '../../lambdas/control/services.js';
 import { expireOverdueJobs, finishDumpTask, requestSnapshotJob, type SnapshotJobDeps } from '../../lambdas/control/snapshot-jobs.js';
 import { roleOf } from '../../lambdas/domain/election.js';
 import { normalizeServicePolicy, type ServicePolicyInput } from '../../lambdas/domain/service-policy.js';
 import { SNAPSHOT_COMMAND, scheduledJobId } from '../../lambdas/domain/snapshot-jobs.js';
+import { takeSnapshot } from '../../lambdas/engine/snapshot.js';
 import { createSnapshotSchedulerHandler } from '../../lambdas/handlers/snapshot-scheduler.js';
+import type { SnapshotWatchRuntime } from '../../lambdas/handlers/snapshot-watch.js';
 import { createSnapshotWatchHandler } from '../../lambdas/handlers/snapshot-watch.js';
 import { createTaskEventsHandler } from '../../lambdas/handlers/task-events.js';
-import type { SnapshotHandlerDeps } from '../../lambdas/handlers/snapshot-runtime.js';
+import { cli, waitFor } from '../support/cli.js';
 import { arn, runningMember } from '../support/coordination.js';
 import { freshS3Store, freshTable, tempDir } from '../support/fixtures.js';
-import { cli, waitFor } from '../support/cli.js';
 
 const ecsMock = mockClient(ECSClient);
 const T0 = Date.UTC(2026, 10, 27, 12, 0, 0);
@@ -59,7 +59,9 @@ function deps(extra: Partial<SnapshotJobDeps> = {}): SnapshotJobDeps & { coordin
 }
 
 async function protect(service: string, extra: Partial<ServicePolicyInput> = {}) {
-  await new DynamoServiceRegistry(dynamo(), table).put(normalizeServicePolicy({ service, snapshot: { deadlineSeconds: 600 }, targets: { rpoSeconds: 3600 }, ...extra }));
+  await new DynamoServiceRegistry(dynamo(), table).put(
+    normalizeServicePolicy({ service, snapshot: { deadlineSeconds: 600 }, targets: { rpoSeconds: 3600 }, ...extra }),
+  );
 }
 
 /** Makes `taskArn` a live primary of `service` and returns its term. */
@@ -112,14 +114,22 @@ describe('agent mode', () => {
 
     const catalog = new DynamoSnapshotCatalog(dynamo(), table);
     const policy = (await d.policy('web'))!;
-    const r = await runSnapshotCommand({ jobs: d.jobs, catalog, store, now: () => now }, { service: 'web', policy, taskArn: arn(1), role: roleOf(beat.member), dir: data, command });
+    const r = await runSnapshotCommand(
+      { jobs: d.jobs, catalog, objects: store, now: () => now },
+      { service: 'web', policy, taskArn: arn(1), role: roleOf(beat.member), dir: data, command },
+    );
     expect(r.outcome).toBe('complete');
     const job = await d.jobs.get('web', jobId);
     expect(job).toMatchObject({ status: 'complete', snapshotId: expect.stringMatching(/^\d{8}T/), reason: expect.stringMatching(/registered under term \d+/) });
     expect(await catalog.get('web', job!.snapshotId!)).toMatchObject({ status: 'complete', term, sourceTask: arn(1), reason: 'schedule' });
 
     // The command comes back until acknowledged; running it again does nothing.
-    expect(await runSnapshotCommand({ jobs: d.jobs, catalog, store, now: () => now }, { service: 'web', policy, taskArn: arn(1), role: roleOf(beat.member), dir: data, command })).toMatchObject({ outcome: 'skipped' });
+    expect(
+      await runSnapshotCommand(
+        { jobs: d.jobs, catalog, objects: store, now: () => now },
+        { service: 'web', policy, taskArn: arn(1), role: roleOf(beat.member), dir: data, command },
+      ),
+    ).toMatchObject({ outcome: 'skipped' });
     // A retried schedule for the same time finds the decided job.
     expect(await requestSnapshotJob(d, { service: 'web', jobId, trigger: 'schedule' })).toMatchObject({ outcome: 'existing', job: { status: 'complete' } });
   });
@@ -143,8 +153,14 @@ describe('agent mode', () => {
     now += 60_000;
     await primary('fenced', arn(2));
     const catalog = new DynamoSnapshotCatalog(dynamo(), table);
-    const r = await runSnapshotCommand({ jobs: d.jobs, catalog, store, now: () => now }, { service: 'fenced', policy: (await d.policy('fenced'))!, taskArn: arn(1), role: { kind: 'primary', term }, dir: data, command });
-    expect(r).toMatchObject({ outcome: 'failed', job: { status: 'failed', reason: expect.stringMatching(new RegExp(`taken under term ${term}, but the lease is at term ${term + 1}`)) } });
+    const r = await runSnapshotCommand(
+      { jobs: d.jobs, catalog, objects: store, now: () => now },
+      { service: 'fenced', policy: (await d.policy('fenced'))!, taskArn: arn(1), role: { kind: 'primary', term }, dir: data, command },
+    );
+    expect(r).toMatchObject({
+      outcome: 'failed',
+      job: { status: 'failed', reason: expect.stringMatching(new RegExp(`taken under term ${term}, but the lease is at term ${term + 1}`)) },
+    });
     const snapshots = [];
     for await (const s of catalog.list('fenced')) snapshots.push(s);
     expect(snapshots).toEqual([]);
@@ -215,12 +231,22 @@ describe('dump mode', () => {
     const dumpDir = join(work.path, 'dump');
     await mkdir(dumpDir, { recursive: true });
     await writeFile(join(dumpDir, 'pg.sql'), 'COPY rows FROM stdin;\n');
-    const r = await cli(['snapshot', '--service', 'pg', '--dir', dumpDir, '--reason', 'dump'], { LIFEBOAT_TABLE: table, LIFEBOAT_STORE: store.url, LIFEBOAT_JOB_ID: jobId });
+    const r = await cli(['snapshot', '--service', 'pg', '--dir', dumpDir, '--reason', 'dump'], {
+      LIFEBOAT_TABLE: table,
+      LIFEBOAT_STORE: store.url,
+      LIFEBOAT_JOB_ID: jobId,
+    });
     expect(r.stderr).toMatch(`recorded on snapshot job ${jobId}`);
     // A RUNNING event arriving late, then STOPPED twice.
     expect(await finishDumpTask(d, stopped(jobId, { lastStatus: 'RUNNING' }))).toEqual({ outcome: 'ignored', why: 'not-stopped' });
-    expect(await finishDumpTask(d, stopped(jobId))).toMatchObject({ outcome: 'finished', job: { status: 'complete', exitCode: 0, snapshotId: r.stdout.trim() } });
-    expect(await finishDumpTask(d, stopped(jobId, { containers: [{ name: 'dump', exitCode: 1 }] }))).toMatchObject({ outcome: 'duplicate', job: { status: 'complete' } });
+    expect(await finishDumpTask(d, stopped(jobId))).toMatchObject({
+      outcome: 'finished',
+      job: { status: 'complete', exitCode: 0, snapshotId: r.stdout.trim() },
+    });
+    expect(await finishDumpTask(d, stopped(jobId, { containers: [{ name: 'dump', exitCode: 1 }] }))).toMatchObject({
+      outcome: 'duplicate',
+      job: { status: 'complete' },
+    });
     expect(await finishDumpTask(d, stopped(jobId, { lastStatus: 'RUNNING' }))).toEqual({ outcome: 'ignored', why: 'not-stopped' });
     expect((await d.jobs.get('pg', jobId))?.status).toBe('complete');
     expect(counts.filter((c) => c.includes('Completed'))).toEqual(['pg:SnapshotJobsCompleted']);
@@ -232,17 +258,23 @@ describe('dump mode', () => {
     const d = deps();
     const failing = scheduledJobId('pg', new Date(now));
     await requestSnapshotJob(d, { service: 'pg', jobId: failing, trigger: 'schedule' });
-    expect(await finishDumpTask(d, stopped(failing, { containers: [{ name: 'dump', exitCode: 2 }], stoppedReason: 'Essential container in task exited' }))).toMatchObject({
+    expect(
+      await finishDumpTask(d, stopped(failing, { containers: [{ name: 'dump', exitCode: 2 }], stoppedReason: 'Essential container in task exited' })),
+    ).toMatchObject({
       job: { status: 'failed', exitCode: 2, reason: 'the dump task exited with code 2 (Essential container in task exited)' },
     });
     now += 60_000;
     const noSnapshot = scheduledJobId('pg', new Date(now));
     await requestSnapshotJob(d, { service: 'pg', jobId: noSnapshot, trigger: 'schedule' });
-    expect(await finishDumpTask(d, stopped(noSnapshot))).toMatchObject({ job: { status: 'failed', reason: expect.stringMatching(/exited 0 but registered no snapshot/) } });
+    expect(await finishDumpTask(d, stopped(noSnapshot))).toMatchObject({
+      job: { status: 'failed', reason: expect.stringMatching(/exited 0 but registered no snapshot/) },
+    });
     now += 60_000;
     const neverRan = scheduledJobId('pg', new Date(now));
     await requestSnapshotJob(d, { service: 'pg', jobId: neverRan, trigger: 'schedule' });
-    expect(await finishDumpTask(d, stopped(neverRan, { stopCode: 'TaskFailedToStart', stoppedReason: 'CannotPullContainerError', containers: [{ name: 'dump' }] }))).toMatchObject({
+    expect(
+      await finishDumpTask(d, stopped(neverRan, { stopCode: 'TaskFailedToStart', stoppedReason: 'CannotPullContainerError', containers: [{ name: 'dump' }] })),
+    ).toMatchObject({
       job: { status: 'error', reason: 'the dump task failed to start (CannotPullContainerError)' },
     });
   });
@@ -251,7 +283,10 @@ describe('dump mode', () => {
     await protect('pg', dumpPolicy);
     ecsMock.on(RunTaskCommand).resolves({ tasks: [], failures: [{ reason: 'RESOURCE:MEMORY', arn: 'x' }] });
     const r = await requestSnapshotJob(deps(), { service: 'pg', jobId: scheduledJobId('pg', new Date(now)), trigger: 'schedule' });
-    expect(r).toMatchObject({ outcome: 'failed', job: { status: 'error', reason: expect.stringMatching(/dump task could not be launched: .*RESOURCE:MEMORY/) } });
+    expect(r).toMatchObject({
+      outcome: 'failed',
+      job: { status: 'error', reason: expect.stringMatching(/dump task could not be launched: .*RESOURCE:MEMORY/) },
+    });
   });
 
   it('reaches the job through the task-events handler, like a real STOPPED event', async () => {
@@ -262,25 +297,30 @@ describe('dump mode', () => {
     await requestSnapshotJob(d, { service: 'pg', jobId, trigger: 'schedule' });
     await d.jobs.linkSnapshot('pg', jobId, '20261127T120000.000Z-00000001');
     const onEvent = createTaskEventsHandler({ ...handlerDeps(), jobs: d.jobs });
-    const event = { id: 'e1', source: 'aws.ecs', 'detail-type': 'ECS Task State Change', time: new Date(now).toISOString(), detail: { ...stopped(jobId), desiredStatus: 'STOPPED', version: 3, group: 'family:pg-dump' } };
+    const event = {
+      id: 'e1',
+      source: 'aws.ecs',
+      'detail-type': 'ECS Task State Change',
+      time: new Date(now).toISOString(),
+      detail: { ...stopped(jobId), desiredStatus: 'STOPPED', version: 3, group: 'family:pg-dump' },
+    };
     expect(await onEvent(event)).toMatchObject({ outcome: 'snapshot-job', result: { outcome: 'finished', job: { status: 'complete' } } });
     expect(await onEvent({ ...event, id: 'e2' })).toMatchObject({ outcome: 'snapshot-job', result: { outcome: 'duplicate' } });
   });
 });
 
-function handlerDeps(): SnapshotHandlerDeps {
+function handlerDeps(): SnapshotWatchRuntime {
   const coordination = new DynamoCoordinationStore(dynamo(), table);
   return {
     logger: new Logger({ logLevel: 'SILENT' }),
     metrics: new Metrics({ namespace: 'Test', serviceName: 'test' }),
-    store: coordination,
-    commands: coordination,
+    coordination,
     services: new ServiceResolver(new DynamoServiceRegistry(dynamo(), table), () => now),
     jobs: new DynamoJobStore(dynamo(), table),
     catalog: new DynamoSnapshotCatalog(dynamo(), table),
     launcher: deps().launcher!,
     now: () => now,
-  } as SnapshotHandlerDeps;
+  };
 }
 
 describe('handlers', () => {
@@ -296,7 +336,10 @@ describe('handlers', () => {
     expect(again).toMatchObject({ outcome: 'requested', job: { jobId: (first as { job: { jobId: string } }).job.jobId } });
     const { members } = await new DynamoCoordinationStore(dynamo(), table).readState('sched');
     expect(Object.keys(members[0]!.commands)).toHaveLength(1);
-    expect(await handler({ service: 'not-protected', scheduledTime })).toMatchObject({ outcome: 'not-started', reason: expect.stringMatching(/not protected/) });
+    expect(await handler({ service: 'not-protected', scheduledTime })).toMatchObject({
+      outcome: 'not-started',
+      reason: expect.stringMatching(/not protected/),
+    });
   });
 
   it('watch: reports the RPO state per service and fails overdue jobs', async () => {
@@ -324,9 +367,15 @@ describe('handlers', () => {
 describe('the real agent', () => {
   it('takes a scheduled snapshot requested through its heartbeat, while it keeps heartbeating', async () => {
     const service = 'live';
-    await new DynamoServiceRegistry(dynamo(), table).put(normalizeServicePolicy({ service, failover: { heartbeatSeconds: 1, leaseSeconds: 3, timeoutSeconds: 0 } }));
+    await new DynamoServiceRegistry(dynamo(), table).put(
+      normalizeServicePolicy({ service, failover: { heartbeatSeconds: 1, leaseSeconds: 3, timeoutSeconds: 0 } }),
+    );
     const coordination = new DynamoCoordinationStore(dynamo(), table);
-    await coordination.recordTaskState(service, { taskArn: arn(9), lastStatus: 'RUNNING', desiredStatus: 'RUNNING', version: 1, group: `service:${service}` }, Date.now());
+    await coordination.recordTaskState(
+      service,
+      { taskArn: arn(9), lastStatus: 'RUNNING', desiredStatus: 'RUNNING', version: 1, group: `service:${service}` },
+      Date.now(),
+    );
     const env = { LIFEBOAT_TABLE: table, LIFEBOAT_STORE: store.url };
     const stop = new AbortController();
     const running = cli(['agent', '--service', service, '--task', arn(9), '--dir', data], env, stop.signal);

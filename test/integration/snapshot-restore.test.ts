@@ -3,21 +3,21 @@
  * backends (S3 over HTTP to the local S3 server, and a directory).
  */
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
 import { createHash, randomBytes } from 'node:crypto';
+import { appendFileSync, rmSync } from 'node:fs';
 import { appendFile, link, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { takeSnapshot } from '../../lambdas/engine/snapshot.js';
-import { IN_PROGRESS_MARKER, restoreSnapshot } from '../../lambdas/engine/restore.js';
-import { AbortedError, HookFailedError, IntegrityError, OperationFailedError, SnapshotNotFoundError, UsageError } from '../../lambdas/domain/errors.js';
-import { snapshotPrefix } from '../../lambdas/contract/keys.js';
+import { compress, decompress } from 'zstd-napi';
 import type { DynamoSnapshotCatalog } from '../../lambdas/adapters/catalog.js';
 import type { ObjectStore } from '../../lambdas/adapters/stores/store.js';
+import { snapshotPrefix } from '../../lambdas/contract/keys.js';
+import { AbortedError, HookFailedError, IntegrityError, OperationFailedError, SnapshotNotFoundError, UsageError } from '../../lambdas/domain/errors.js';
+import { IN_PROGRESS_MARKER, restoreSnapshot } from '../../lambdas/engine/restore.js';
+import { takeSnapshot } from '../../lambdas/engine/snapshot.js';
 import { freshCatalog, setLeaseTerm, tempDir } from '../support/fixtures.js';
-import { compress, decompress } from 'zstd-napi';
-import { STORE_CASES, flipByteAt, readObject, tamper } from '../support/stores.js';
+import { flipByteAt, readObject, STORE_CASES, tamper } from '../support/stores.js';
 import { buildRichTree, describeTree, type TreeHandle } from '../support/tree.js';
 
 async function listKeys(store: ObjectStore, prefix: string): Promise<string[]> {
@@ -149,7 +149,10 @@ describe.each(STORE_CASES)('snapshot and restore through the $name', ({ make }) 
       const bytes = await readObject(store, key);
       execFileSync('tar', ['-x', '-C', plain], { input: key.endsWith('.zst') ? decompress(bytes) : bytes });
     }
-    const sha = async (p: string) => createHash('sha256').update(await readFile(p)).digest('hex');
+    const sha = async (p: string) =>
+      createHash('sha256')
+        .update(await readFile(p))
+        .digest('hex');
     expect(await sha(join(plain, 'sub/random.bin'))).toBe(await sha(join(dir, 'sub/random.bin')));
     expect(await readFile(join(plain, 'text.log'), 'utf8')).toBe(await readFile(join(dir, 'text.log'), 'utf8'));
   });
@@ -276,7 +279,11 @@ describe.each(STORE_CASES)('snapshot and restore through the $name', ({ make }) 
     it('detects a flipped byte in an archive part and leaves the target untouched', async () => {
       const key = `corrupt/snapshots/${id}/part-0000.tar.zst`;
       const original = await readObject(store, key);
-      await tamper(store, key, flipByteAt((len) => Math.floor(len / 2)));
+      await tamper(
+        store,
+        key,
+        flipByteAt((len) => Math.floor(len / 2)),
+      );
       const err = await restoreSnapshot({ catalog, store, service: 'corrupt', dir: target(), force: true }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(IntegrityError);
       expect((err as Error).message).toMatch(/corrupt/);
@@ -299,7 +306,11 @@ describe.each(STORE_CASES)('snapshot and restore through the $name', ({ make }) 
     it('detects a corrupted manifest before using it', async () => {
       const key = `corrupt/snapshots/${id}/manifest.json.gz`;
       const original = await readObject(store, key);
-      await tamper(store, key, flipByteAt((len) => len - 10));
+      await tamper(
+        store,
+        key,
+        flipByteAt((len) => len - 10),
+      );
       await expect(restoreSnapshot({ catalog, store, service: 'corrupt', dir: target(), force: true })).rejects.toThrow(
         /manifest .* is corrupted: its SHA-256 does not match the catalog/,
       );

@@ -3,7 +3,7 @@
  * does. Bundling is skipped unless asked for: esbuild runs only in the tests about bundles.
  */
 import { readFileSync } from 'node:fs';
-import { App, Stack, type Environment } from 'aws-cdk-lib';
+import { App, type Environment, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 
@@ -21,10 +21,25 @@ export function testStack(id = 'Test', env?: Environment): Stack {
 
 /** A VPC, a cluster and a Fargate service with one container: what users protect. */
 export function fargateService(stack: Stack, id = 'Wiki', options: { cluster?: ecs.ICluster; containers?: string[] } = {}) {
-  const cluster = options.cluster ?? new ecs.Cluster(stack, `${id}Cluster`, { vpc: new ec2.Vpc(stack, `${id}Vpc`, { maxAzs: 2, natGateways: 0, restrictDefaultSecurityGroup: false, subnetConfiguration: [{ name: 'private', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] }) });
+  const cluster =
+    options.cluster ??
+    new ecs.Cluster(stack, `${id}Cluster`, {
+      vpc: new ec2.Vpc(stack, `${id}Vpc`, {
+        maxAzs: 2,
+        natGateways: 0,
+        restrictDefaultSecurityGroup: false,
+        subnetConfiguration: [{ name: 'private', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }],
+      }),
+    });
   const taskDefinition = new ecs.FargateTaskDefinition(stack, `${id}Task`);
-  for (const name of options.containers ?? ['app']) taskDefinition.addContainer(name, { image: ecs.ContainerImage.fromRegistry('public.ecr.aws/docker/library/busybox:stable') });
-  const service = new ecs.FargateService(stack, id, { cluster, taskDefinition, vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED }, circuitBreaker: { rollback: true } });
+  for (const name of options.containers ?? ['app'])
+    taskDefinition.addContainer(name, { image: ecs.ContainerImage.fromRegistry('public.ecr.aws/docker/library/busybox:stable') });
+  const service = new ecs.FargateService(stack, id, {
+    cluster,
+    taskDefinition,
+    vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+    circuitBreaker: { rollback: true },
+  });
   return { cluster, taskDefinition, service };
 }
 

@@ -2,7 +2,7 @@
  * Runs the CLI in-process (fast, for exit codes and messages) or as a real child process
  * from the TypeScript source (for signals and crashes).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { runCli } from '../../bin/cli/program.js';
@@ -40,9 +40,17 @@ export function spawnCli(argv: string[], env: Record<string, string | undefined>
   return Object.assign(child, { output: () => ({ stdout, stderr }) });
 }
 
-export async function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+/** How `child` exited; with `timeoutMs`, a child still running then is a failure (it hangs). */
+export async function exitOf(child: ChildProcess, timeoutMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   if (child.exitCode !== null || child.signalCode !== null) return { code: child.exitCode, signal: child.signalCode };
-  return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  return new Promise((resolve, reject) => {
+    const timer =
+      timeoutMs === undefined ? undefined : setTimeout(() => reject(new Error(`process ${child.pid} did not exit within ${timeoutMs} ms`)), timeoutMs);
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal });
+    });
+  });
 }
 
 /** Polls `check` until it returns a value, without fixed sleeps dictating the outcome. */

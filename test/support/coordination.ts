@@ -1,6 +1,6 @@
 /** Builders for members, observations and stores used by the coordination tests. */
 import { createDynamoClient } from '../../lambdas/adapters/aws.js';
-import { DynamoCoordinationStore, type CoordinationStore, type MemberCommands } from '../../lambdas/adapters/coordination.js';
+import { type CoordinationStore, DynamoCoordinationStore, type MemberCommands } from '../../lambdas/adapters/coordination.js';
 import { MemoryCoordinationStore } from '../../lambdas/adapters/memory-coordination.js';
 import type { TaskObservation } from '../../lambdas/domain/membership.js';
 import { freshTable } from './fixtures.js';
@@ -32,7 +32,13 @@ export const COORDINATION_STORES: StoreCase[] = [
 ];
 
 /** A running, heartbeating member. */
-export async function runningMember(store: CoordinationStore, service: string, taskArn: string, now: number, opts: { leaseMs?: number; dataPosition?: number; startedAt?: number } = {}) {
+export async function runningMember(
+  store: CoordinationStore,
+  service: string,
+  taskArn: string,
+  now: number,
+  opts: { leaseMs?: number; dataPosition?: number; startedAt?: number } = {},
+) {
   await store.recordTaskState(service, observation(taskArn, 'RUNNING', 2, { startedAt: opts.startedAt ?? now - 60_000 }), now);
   await store.heartbeat(service, taskArn, { now, aliveUntil: now + (opts.leaseMs ?? 15_000), dataPosition: opts.dataPosition });
 }

@@ -5,21 +5,22 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { ECSClient, RunTaskCommand } from '@aws-sdk/client-ecs';
 import { Logger } from '@aws-lambda-powertools/logger';
+import { ECSClient, RunTaskCommand } from '@aws-sdk/client-ecs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { createDynamoClient } from '../../lambdas/adapters/aws.js';
 import { DynamoSnapshotCatalog } from '../../lambdas/adapters/catalog.js';
+import type { DrillMetrics } from '../../lambdas/adapters/drill-metrics.js';
 import { DynamoDrillStore } from '../../lambdas/adapters/drill-store.js';
 import { EcsTaskLauncher } from '../../lambdas/adapters/ecs-launcher.js';
 import { DynamoServiceRegistry } from '../../lambdas/adapters/service-registry.js';
-import type { DrillMetrics } from '../../lambdas/adapters/drill-metrics.js';
 import type { S3Store } from '../../lambdas/adapters/stores/s3-store.js';
-import { takeSnapshot } from '../../lambdas/engine/snapshot.js';
+import { DRILL_ENV, type DrillRecord } from '../../lambdas/domain/drills.js';
+import { type EcsTask, EcsTaskSchema } from '../../lambdas/domain/ecs-task.js';
 import { normalizeServicePolicy, type ServicePolicyInput } from '../../lambdas/domain/service-policy.js';
-import { DRILL_ENV, type DrillRecord, type EcsTaskDetail } from '../../lambdas/domain/drills.js';
-import type { DrillRuntime } from '../../lambdas/handlers/drill-runtime.js';
 import type { SnapshotRecord } from '../../lambdas/domain/snapshot.js';
+import { takeSnapshot } from '../../lambdas/engine/snapshot.js';
+import type { DrillRuntime } from '../../lambdas/runtime/flows.js';
 import { freshS3Store, freshTable, tempDir } from './fixtures.js';
 
 export const ecsMock = mockClient(ECSClient);
@@ -79,7 +80,16 @@ export async function drillEnv(): Promise<DrillEnv> {
     clock,
     finished,
     metrics,
-    runtime: () => ({ ...env, logger: new Logger({ serviceName: 'lifeboat-test', logLevel: 'SILENT' }) }),
+    runtime: () => ({
+      drills: env.drills,
+      catalog: env.catalog,
+      registry: env.registry,
+      launcher: env.launcher,
+      objects: env.store,
+      drillMetrics: env.metrics,
+      logger: new Logger({ serviceName: 'lifeboat-test', logLevel: 'SILENT' }),
+      now: () => env.clock().getTime(),
+    }),
     async snapshot(service, files = { 'hello.txt': 'hello\n' }) {
       const dir = join(work.path, `${service}-${Date.now()}-${Math.random().toString(16).slice(2)}`);
       await mkdir(dir);
@@ -107,12 +117,21 @@ export function mockRunTask(taskArn = nextTaskArn()) {
 
 /**
  * The `detail` of an ECS Task State Change event for the drill's task, shaped like AWS's
- * documented example: containers, overrides (with the drill environment), times.
+ * documented example: containers, overrides (with the drill environment), times; parsed
+ * with the one ECS task schema.
  */
 export function taskEvent(
   drill: DrillRecord,
-  options: { lastStatus?: string; exitCode?: number | null; stopCode?: string; stoppedReason?: string; taskArn?: string; startedAt?: string; stoppedAt?: string } = {},
-): EcsTaskDetail & Record<string, unknown> {
+  options: {
+    lastStatus?: string;
+    exitCode?: number | null;
+    stopCode?: string;
+    stoppedReason?: string;
+    taskArn?: string;
+    startedAt?: string;
+    stoppedAt?: string;
+  } = {},
+): EcsTask {
   const lastStatus = options.lastStatus ?? 'STOPPED';
   const detail = {
     clusterArn: 'arn:aws:ecs:eu-west-1:123456789012:cluster/prod',
@@ -155,7 +174,8 @@ export function taskEvent(
       ],
     },
   };
-  return detail;
+  // Read as the handlers read it (a null exit code becomes absent).
+  return EcsTaskSchema.parse(detail);
 }
 
 export async function protect(env: DrillEnv, service: string, extra: Partial<ServicePolicyInput> = {}): Promise<void> {

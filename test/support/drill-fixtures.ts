@@ -2,13 +2,17 @@
  * Drill records for report tests: fixed times, every verdict, and text that renderers
  * must escape (pipes, backticks, angle brackets, colour codes).
  */
-import type { DrillAgentResult, DrillRecord } from '../../lambdas/domain/drills.js';
+
 import type { ServiceDrillInput } from '../../lambdas/domain/drill-report.js';
+import type { DrillAgentResult, DrillRecord } from '../../lambdas/domain/drills.js';
 
 export const NOW = new Date('2026-11-27T12:00:00.000Z');
 let base = NOW;
 const at = (hoursAgo: number) => new Date(base.getTime() - hoursAgo * 3_600_000).toISOString();
-const stamp = (hoursAgo: number) => at(hoursAgo).replace(/\.\d{3}Z$/, 'Z').replace(/[-:]/g, '');
+const stamp = (hoursAgo: number) =>
+  at(hoursAgo)
+    .replace(/\.\d{3}Z$/, 'Z')
+    .replace(/[-:]/g, '');
 
 /** Runs `make` with fixture times relative to `now` instead of NOW (for tests on the real clock). */
 export function fixturesAt<T>(now: Date, make: () => T): T {

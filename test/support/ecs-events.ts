@@ -72,7 +72,9 @@ export function taskStateChange(o: TaskEventOptions) {
       lastStatus: o.lastStatus,
       memory: '512',
       overrides: {
-        containerOverrides: [{ name: 'app', ...(o.environment ? { environment: Object.entries(o.environment).map(([name, value]) => ({ name, value })) } : {}) }],
+        containerOverrides: [
+          { name: 'app', ...(o.environment ? { environment: Object.entries(o.environment).map(([name, value]) => ({ name, value })) } : {}) },
+        ],
       },
       platformVersion: '1.4.0',
       startedAt: '2026-11-27T11:59:55.325Z',

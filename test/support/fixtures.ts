@@ -7,11 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import { leaseKey } from '../../lambdas/contract/keys.js';
 import { createDynamoClient, createS3Client } from '../../lambdas/adapters/aws.js';
 import { DynamoSnapshotCatalog, ensureCatalogTable } from '../../lambdas/adapters/catalog.js';
-import { S3Store } from '../../lambdas/adapters/stores/s3-store.js';
 import { DirectoryStore } from '../../lambdas/adapters/stores/directory-store.js';
+import { S3Store } from '../../lambdas/adapters/stores/s3-store.js';
+import { leaseKey } from '../../lambdas/contract/keys.js';
 
 export const uniqueName = (prefix: string) => `${prefix}-${randomBytes(5).toString('hex')}`;
 

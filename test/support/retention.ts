@@ -4,11 +4,11 @@
  * the uploads it started on the real server; aborting still goes to the server).
  */
 import { Readable } from 'node:stream';
-import { CreateMultipartUploadCommand, UploadPartCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CreateMultipartUploadCommand, type S3Client, UploadPartCommand } from '@aws-sdk/client-s3';
 import type { SnapshotCatalog } from '../../lambdas/adapters/catalog.js';
-import { manifestObjectKey, partObjectKey, snapshotPrefix } from '../../lambdas/contract/keys.js';
 import { S3Store, type S3StoreOptions } from '../../lambdas/adapters/stores/s3-store.js';
 import type { IncompleteUpload, ObjectStore } from '../../lambdas/adapters/stores/store.js';
+import { manifestObjectKey, partObjectKey, snapshotPrefix } from '../../lambdas/contract/keys.js';
 import { makeSnapshotId } from '../../lambdas/domain/ids.js';
 
 let tag = 0;

@@ -3,10 +3,11 @@
  * a tree that two trees can be compared by (content, type, mode, mtime, link targets,
  * hard-link groups).
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
+
 import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { chmod, chown, lchown, link, lstat, mkdir, readdir, readFile, readlink, symlink, utimes, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 
 export interface TreeHandle {
@@ -106,7 +107,17 @@ export async function describeTree(root: string, options: { mtimes?: boolean } =
     } else if (s.isSymbolicLink()) {
       out[rel] = { type: 'symlink', target: await readlink(abs), uid: s.uid, gid: s.gid };
     } else if (s.isFile()) {
-      out[rel] = { type: 'file', mode: s.mode & 0o7777, uid: s.uid, gid: s.gid, mtimeMs, size: s.size, sha256: createHash('sha256').update(await readFile(abs)).digest('hex') };
+      out[rel] = {
+        type: 'file',
+        mode: s.mode & 0o7777,
+        uid: s.uid,
+        gid: s.gid,
+        mtimeMs,
+        size: s.size,
+        sha256: createHash('sha256')
+          .update(await readFile(abs))
+          .digest('hex'),
+      };
       if (s.nlink > 1) inodes.set(s.ino, [...(inodes.get(s.ino) ?? []), rel]);
     }
   };

@@ -1,14 +1,13 @@
-/* eslint-disable @typescript-eslint/no-explicit-any */
 /**
  * The console's server over a fake backend: the page and assets (no external reference),
  * the state, read-only refusal of actions, the confirmation, and a port in use.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { serveConsole } from '../../lambdas/console/server.js';
 import type { ConsoleBackend } from '../../lambdas/console/backend.js';
-import { normalizeServicePolicy } from '../../lambdas/domain/service-policy.js';
 import { failoverTimeline } from '../../lambdas/console/model.js';
+import { type ConsoleState, serveConsole } from '../../lambdas/console/server.js';
 import { UsageError } from '../../lambdas/domain/errors.js';
+import { normalizeServicePolicy } from '../../lambdas/domain/service-policy.js';
 
 const acted: string[] = [];
 const backend: ConsoleBackend = {
@@ -16,13 +15,36 @@ const backend: ConsoleBackend = {
   label: 'table t',
   services: async () => ['kv'],
   read: async () => ({
-    policy: normalizeServicePolicy({ service: 'kv', targets: { rpoSeconds: 900, rtoSeconds: 60 }, snapshot: { schedule: 'cron(0 3 * * ? *)', timezone: 'Europe/Berlin' } }),
+    policy: normalizeServicePolicy({
+      service: 'kv',
+      targets: { rpoSeconds: 900, rtoSeconds: 60 },
+      snapshot: { schedule: 'cron(0 3 * * ? *)', timezone: 'Europe/Berlin' },
+    }),
     lease: { service: 'kv', holder: 'arn:aws:ecs:r:1:task/c/bbbb', term: 2, electedAt: Date.parse('2026-12-01T00:00:00Z') },
     members: [
-      { service: 'kv', taskArn: 'arn:aws:ecs:r:1:task/c/aaaa', deposedTerm: 1, goneAt: Date.parse('2026-11-30T23:59:50Z'), lastStatus: 'STOPPED', stoppedReason: 'Essential container exited', exitCodes: { kv: 137 }, commands: {} },
+      {
+        service: 'kv',
+        taskArn: 'arn:aws:ecs:r:1:task/c/aaaa',
+        deposedTerm: 1,
+        goneAt: Date.parse('2026-11-30T23:59:50Z'),
+        lastStatus: 'STOPPED',
+        stoppedReason: 'Essential container exited',
+        exitCodes: { kv: 137 },
+        commands: {},
+      },
       { service: 'kv', taskArn: 'arn:aws:ecs:r:1:task/c/bbbb', primaryTerm: 2, lastStatus: 'RUNNING', heartbeatAt: Date.now() - 1000, commands: {} },
     ],
-    snapshots: [{ service: 'kv', id: '20261201T000000.000Z-00000001', status: 'complete', createdAt: new Date(Date.now() - 600_000).toISOString(), manifestKey: 'k', reason: 'schedule', size: 10 }],
+    snapshots: [
+      {
+        service: 'kv',
+        id: '20261201T000000.000Z-00000001',
+        status: 'complete',
+        createdAt: new Date(Date.now() - 600_000).toISOString(),
+        manifestKey: 'k',
+        reason: 'schedule',
+        size: 10,
+      },
+    ],
     drills: [],
   }),
   actions: ['snapshot', 'drill'],
@@ -60,22 +82,34 @@ describe('console server', () => {
 
   it('gives the state: primary, timeline with causes, snapshots against the RPO, schedules', async () => {
     const url = await serve(false);
-    const state = (await (await fetch(`${url}console/api/state`)).json()) as any;
+    const state = (await (await fetch(`${url}console/api/state`)).json()) as ConsoleState;
     expect(state).toMatchObject({ mode: 'aws', allowActions: false, actions: [] });
-    const kv = state.services[0];
+    const kv = state.services[0]!;
     expect(kv.primary).toMatchObject({ taskId: 'bbbb', term: 2 });
     expect(kv.timeline).toEqual([
       expect.objectContaining({ term: 1, cause: 'first election', ended: 'task stopped (Essential container exited) exit code 137' }),
-      expect.objectContaining({ term: 2, current: true, cause: 'failover: the term 1 primary (task aaaa) task stopped (Essential container exited) exit code 137' }),
+      expect.objectContaining({
+        term: 2,
+        current: true,
+        cause: 'failover: the term 1 primary (task aaaa) task stopped (Essential container exited) exit code 137',
+      }),
     ]);
     expect(kv.snapshots).toMatchObject({ total: 1, complete: 1, rpoMet: true });
-    expect(kv.schedules[0]).toMatchObject({ name: 'snapshot', timezone: 'Europe/Berlin', next: [expect.stringMatching(/T02:00:00.000Z$/), expect.any(String), expect.any(String)] });
+    expect(kv.schedules[0]).toMatchObject({
+      name: 'snapshot',
+      timezone: 'Europe/Berlin',
+      next: [expect.stringMatching(/T02:00:00.000Z$/), expect.any(String), expect.any(String)],
+    });
     expect(kv.drills.charts.rto).toContain('<svg class="chart"');
   });
 
   it('is read-only unless actions are allowed', async () => {
     const url = await serve(false);
-    const r = await fetch(`${url}console/api/actions/snapshot?service=kv`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"confirm":"kv"}' });
+    const r = await fetch(`${url}console/api/actions/snapshot?service=kv`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"confirm":"kv"}',
+    });
     expect(r.status).toBe(403);
     expect(((await r.json()) as { hint: string }).hint).toMatch(/--allow-actions/);
     expect(acted).toEqual([]);
@@ -83,7 +117,8 @@ describe('console server', () => {
 
   it('needs the confirmation, JSON, and the same origin', async () => {
     const url = await serve(true);
-    const post = (body: string, headers: Record<string, string> = { 'content-type': 'application/json' }) => fetch(`${url}console/api/actions/drill?service=kv`, { method: 'POST', headers, body });
+    const post = (body: string, headers: Record<string, string> = { 'content-type': 'application/json' }) =>
+      fetch(`${url}console/api/actions/drill?service=kv`, { method: 'POST', headers, body });
     expect((await post('{}')).status).toBe(400);
     expect((await post('{"confirm":"kv"}', { 'content-type': 'text/plain' })).status).toBe(415);
     expect((await post('{"confirm":"kv"}', { 'content-type': 'application/json', origin: 'http://evil.example' })).status).toBe(403);

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { buildDrillRunTask, keepExpired, keptConclusion, DRILL_ENV, type DrillRecord } from '../../lambdas/domain/drills.js';
-import { summarizeDrill } from '../../lambdas/domain/drill-report.js';
-import { stopOverdueDrills } from '../../lambdas/control/drills/finalize.js';
 import type { DrillStore } from '../../lambdas/adapters/drill-store.js';
+import { stopOverdueDrills } from '../../lambdas/control/drills/finalize.js';
+import { summarizeDrill } from '../../lambdas/domain/drill-report.js';
+import { buildDrillRunTask, DRILL_ENV, type DrillRecord, keepExpired, keptConclusion } from '../../lambdas/domain/drills.js';
 import { fixtureDrill } from '../support/drill-fixtures.js';
 
 const NOW = new Date('2026-11-27T12:00:00Z');
@@ -22,7 +22,12 @@ describe('drill --keep', () => {
 
   it('concludes from the agent result while the task runs, and starts the keep window', () => {
     const c = keptConclusion(running(), NOW)!;
-    expect(c).toMatchObject({ status: 'passed', finishedBy: 'agent', finishedAt: NOW.toISOString(), keep: { seconds: 3600, until: '2026-11-27T13:00:00.000Z' } });
+    expect(c).toMatchObject({
+      status: 'passed',
+      finishedBy: 'agent',
+      finishedAt: NOW.toISOString(),
+      keep: { seconds: 3600, until: '2026-11-27T13:00:00.000Z' },
+    });
     const failed = keptConclusion(running({ agent: { ...running().agent!, outcome: 'failed', reason: 'verify failed' } }), NOW)!;
     expect(failed).toMatchObject({ status: 'failed', reason: 'verify failed' });
     expect(keptConclusion(running({ agent: undefined }), NOW)).toBeUndefined();

@@ -17,16 +17,23 @@ function emitted(run: () => void): Record<string, unknown>[] {
   } finally {
     spy.mockRestore();
   }
-  return lines.flatMap((l) => l.split('\n')).filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+  return lines
+    .flatMap((l) => l.split('\n'))
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l));
 }
 
 afterEach(() => vi.restoreAllMocks());
 
 describe('PowertoolsDrillMetrics', () => {
   it('emits one EMF document per drill with the service as dimension', () => {
-    const docs = emitted(() => new PowertoolsDrillMetrics('LifeboatTest').drillFinished(fixtureDrill('billing-db', 2, { rtoSeconds: 80, rpoSeconds: 3600, snapshotAgeSeconds: 5400 })));
+    const docs = emitted(() =>
+      new PowertoolsDrillMetrics('LifeboatTest').drillFinished(fixtureDrill('billing-db', 2, { rtoSeconds: 80, rpoSeconds: 3600, snapshotAgeSeconds: 5400 })),
+    );
     expect(docs).toHaveLength(1);
-    const doc = docs[0]! as Record<string, unknown> & { _aws: { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string; Unit: string }[] }[] } };
+    const doc = docs[0]! as Record<string, unknown> & {
+      _aws: { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string; Unit: string }[] }[] };
+    };
     const cw = doc._aws.CloudWatchMetrics[0]!;
     expect(cw.Namespace).toBe('LifeboatTest');
     expect(cw.Dimensions).toEqual([['service', 'ProtectedService']]);
@@ -43,7 +50,17 @@ describe('PowertoolsDrillMetrics', () => {
       SnapshotAgeSeconds: 'Seconds',
       RpoSeconds: 'Seconds',
     });
-    expect(doc).toMatchObject({ DrillsPassed: 1, DrillsFailed: 0, DrillsOverTarget: 0, DrillErrors: 0, DrillAlarm: 0, RestoreSeconds: 42.5, RtoSeconds: 80, SnapshotAgeSeconds: 5400, RpoSeconds: 3600 });
+    expect(doc).toMatchObject({
+      DrillsPassed: 1,
+      DrillsFailed: 0,
+      DrillsOverTarget: 0,
+      DrillErrors: 0,
+      DrillAlarm: 0,
+      RestoreSeconds: 42.5,
+      RtoSeconds: 80,
+      SnapshotAgeSeconds: 5400,
+      RpoSeconds: 3600,
+    });
   });
 
   it.each([

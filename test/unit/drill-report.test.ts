@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildDrillReport, evaluateService, parseMaxAge } from '../../lambdas/domain/drill-report.js';
 import { UsageError } from '../../lambdas/domain/errors.js';
-import { NOW, fixtureDrill, mixedServices, passingServices } from '../support/drill-fixtures.js';
+import { fixtureDrill, mixedServices, NOW, passingServices } from '../support/drill-fixtures.js';
 
 const H = 3600;
 
@@ -45,11 +45,15 @@ describe('service verdicts', () => {
   });
 
   it('is none while the very first drill runs, and a failure stays a failure however old', () => {
-    expect(evaluateService({ service: 'x', targets: {}, drills: [fixtureDrill('x', 0.1, { status: 'running', finishedAt: undefined })] }, NOW, null)).toMatchObject({
+    expect(
+      evaluateService({ service: 'x', targets: {}, drills: [fixtureDrill('x', 0.1, { status: 'running', finishedAt: undefined })] }, NOW, null),
+    ).toMatchObject({
       verdict: 'none',
       reason: 'the first drill is still running',
     });
-    expect(evaluateService({ service: 'x', targets: {}, drills: [fixtureDrill('x', 500, { status: 'failed', reason: 'bad' })] }, NOW, 26 * H).verdict).toBe('fail');
+    expect(evaluateService({ service: 'x', targets: {}, drills: [fixtureDrill('x', 500, { status: 'failed', reason: 'bad' })] }, NOW, 26 * H).verdict).toBe(
+      'fail',
+    );
   });
 
   it('counts age from when the drill finished', () => {

@@ -3,12 +3,16 @@
  * tasks, and how the task's end and the agent's result become one outcome.
  */
 import { describe, expect, it } from 'vitest';
+import { DRILL_STARTED_BY_PREFIX } from '../../lambdas/contract/triggers.js';
 import {
   buildDrillRunTask,
   concludeDrill,
+  type DrillAgentResult,
+  type DrillRecord,
   drillIdOfTask,
   drillLaunchSpec,
   drillTaskEnd,
+  ECS_STARTED_BY_MAX,
   isDrillId,
   isDrillTask,
   isOverdue,
@@ -16,13 +20,11 @@ import {
   selectDrillSnapshot,
   timedOutConclusion,
   truncateOutput,
-  ECS_STARTED_BY_MAX,
-  type DrillAgentResult,
-  type DrillRecord,
-  type EcsTaskDetail,
 } from '../../lambdas/domain/drills.js';
+import { type EcsTask, EcsTaskSchema, overrideEnvironment } from '../../lambdas/domain/ecs-task.js';
 import { UsageError } from '../../lambdas/domain/errors.js';
 import { normalizeServicePolicy } from '../../lambdas/domain/service-policy.js';
+import { routeTask } from '../../lambdas/domain/task-routing.js';
 
 const T0 = new Date('2026-11-27T08:00:00.000Z');
 const iso = (offsetSeconds: number) => new Date(T0.getTime() + offsetSeconds * 1000).toISOString();
@@ -98,7 +100,10 @@ describe('selectDrillSnapshot', () => {
 
   it('falls back to the newest when the window is empty, and to nothing without snapshots', () => {
     const old = [{ id: 'old', createdAt: new Date(T0.getTime() - 30 * 86_400_000).toISOString() }];
-    expect(selectDrillSnapshot(old, { mode: 'random', now: T0, windowDays: 7, random: () => 0.5 })).toMatchObject({ snapshot: { id: 'old' }, selection: 'latest' });
+    expect(selectDrillSnapshot(old, { mode: 'random', now: T0, windowDays: 7, random: () => 0.5 })).toMatchObject({
+      snapshot: { id: 'old' },
+      selection: 'latest',
+    });
     expect(selectDrillSnapshot([], { mode: 'latest', now: T0, random: () => 0 })).toBeUndefined();
   });
 });
@@ -106,7 +111,15 @@ describe('selectDrillSnapshot', () => {
 describe('the RunTask request', () => {
   const policy = normalizeServicePolicy({
     service: 'db',
-    ecs: { cluster: 'prod', taskDefinition: 'db:7', containerName: 'db', launchType: 'FARGATE', subnets: ['subnet-1', 'subnet-2'], securityGroups: ['sg-1'], assignPublicIp: false },
+    ecs: {
+      cluster: 'prod',
+      taskDefinition: 'db:7',
+      containerName: 'db',
+      launchType: 'FARGATE',
+      subnets: ['subnet-1', 'subnet-2'],
+      securityGroups: ['sg-1'],
+      assignPublicIp: false,
+    },
     drill: { verifyCommand: 'pg_verify /data', app: { command: 'postgres -D /data', healthCheckCommand: 'pg_isready' } },
   });
 
@@ -142,8 +155,12 @@ describe('the RunTask request', () => {
 
   it('refuses a policy without the ECS settings a launch needs, naming them', () => {
     expect(() => drillLaunchSpec(normalizeServicePolicy({ service: 'db', ecs: { cluster: 'prod' } }))).toThrow(/no ecs\.taskDefinition, ecs\.containerName/);
-    expect(() => drillLaunchSpec(normalizeServicePolicy({ service: 'db', ecs: { cluster: 'c', taskDefinition: 't', containerName: 'x' } }))).toThrow(/Fargate but its policy has no ecs\.subnets/);
-    expect(() => drillLaunchSpec(normalizeServicePolicy({ service: 'db', ecs: { cluster: 'c', taskDefinition: 't', containerName: 'x', launchType: 'EC2' } }))).not.toThrow();
+    expect(() => drillLaunchSpec(normalizeServicePolicy({ service: 'db', ecs: { cluster: 'c', taskDefinition: 't', containerName: 'x' } }))).toThrow(
+      /Fargate but its policy has no ecs\.subnets/,
+    );
+    expect(() =>
+      drillLaunchSpec(normalizeServicePolicy({ service: 'db', ecs: { cluster: 'c', taskDefinition: 't', containerName: 'x', launchType: 'EC2' } })),
+    ).not.toThrow();
   });
 
   it('validates the drill section of the policy', () => {
@@ -155,23 +172,70 @@ describe('the RunTask request', () => {
 });
 
 describe('recognising drill tasks', () => {
-  const base: EcsTaskDetail = { taskArn: 'arn:task/1' };
+  const base = { taskArn: 'arn:task/1' };
+  const env = (vars: Record<string, string>) => ({
+    containerOverrides: [{ name: 'db', environment: Object.entries(vars).map(([name, value]) => ({ name, value })) }],
+  });
+  const ID = 'drill-20261127T080000Z-0a0b0c0d';
+  /** isDrillTask on a task as a member observation sees it. */
+  const drillTask = (t: Pick<EcsTask, 'startedBy' | 'overrides'>) =>
+    isDrillTask({ ...(t.startedBy ? { startedBy: t.startedBy } : {}), overrideEnvironment: overrideEnvironment(t) });
+
   it('by startedBy, or by the drill-mode override when startedBy is something else', () => {
-    expect(isDrillTask({ ...base, startedBy: 'drill-20261127T080000Z-0a0b0c0d' })).toBe(true);
-    expect(isDrillTask({ ...base, startedBy: 'ecs-svc/9223370545345641169' })).toBe(false);
-    expect(isDrillTask({ ...base })).toBe(false);
-    const overrides = {
-      containerOverrides: [{ name: 'db', environment: [{ name: 'LIFEBOAT_MODE', value: 'drill' }, { name: 'LIFEBOAT_DRILL_ID', value: 'drill-20261127T080000Z-0a0b0c0d' }] }],
-    };
-    expect(drillIdOfTask({ ...base, startedBy: 'someone-else', overrides })).toBe('drill-20261127T080000Z-0a0b0c0d');
+    expect(drillTask({ ...base, startedBy: ID })).toBe(true);
+    expect(drillTask({ ...base, startedBy: 'ecs-svc/9223370545345641169' })).toBe(false);
+    expect(drillTask({})).toBe(false);
+    expect(drillIdOfTask({ ...base, startedBy: 'someone-else', overrides: env({ LIFEBOAT_MODE: 'drill', LIFEBOAT_DRILL_ID: ID }) })).toBe(ID);
+    expect(drillTask({ ...base, startedBy: 'someone-else', overrides: env({ LIFEBOAT_MODE: 'drill', LIFEBOAT_DRILL_ID: ID }) })).toBe(true);
     // A drill id without drill mode is not enough.
-    expect(isDrillTask({ ...base, overrides: { containerOverrides: [{ environment: [{ name: 'LIFEBOAT_DRILL_ID', value: 'drill-20261127T080000Z-0a0b0c0d' }] }] } })).toBe(false);
+    expect(drillTask({ ...base, overrides: env({ LIFEBOAT_DRILL_ID: ID }) })).toBe(false);
+    expect(drillIdOfTask({ ...base, overrides: env({ LIFEBOAT_DRILL_ID: ID }) })).toBeUndefined();
+  });
+
+  it('keeps every task marked as a drill out of membership, but finalizes only those with a valid drill id', () => {
+    // The difference between the two questions: "is it a drill task?" (isDrillTask, never a
+    // member) errs on the safe side; "which drill does it end?" (drillIdOfTask) needs a
+    // real drill id, or there is no record to finish.
+    const handMade = [
+      { ...base, startedBy: `${DRILL_STARTED_BY_PREFIX}by-hand` },
+      { ...base, startedBy: 'drill-20261127-1' },
+      { ...base, startedBy: 'ecs-svc/1', overrides: env({ LIFEBOAT_MODE: 'drill' }) },
+      { ...base, overrides: env({ LIFEBOAT_MODE: 'drill', LIFEBOAT_DRILL_ID: 'not-a-drill-id' }) },
+    ];
+    for (const t of handMade) {
+      expect(drillTask(t)).toBe(true);
+      expect(routeTask(t)).toEqual({ to: 'drill' });
+      expect(drillIdOfTask(t)).toBeUndefined();
+    }
+    // Lifeboat's own drill ids start with the prefix the EventBridge rule matches.
+    expect(makeDrillId(T0, new Uint8Array([1, 2, 3, 4])).startsWith(DRILL_STARTED_BY_PREFIX)).toBe(true);
+  });
+
+  it('routes a task state change to one flow: snapshot job, drill, or membership', () => {
+    expect(routeTask({ startedBy: 'job-20261127T080000Z-0a0b0c0d', overrides: env({ LIFEBOAT_MODE: 'dump' }) })).toEqual({
+      to: 'snapshot-job',
+      jobId: 'job-20261127T080000Z-0a0b0c0d',
+    });
+    expect(routeTask({ startedBy: ID })).toEqual({ to: 'drill' });
+    expect(routeTask({ startedBy: 'ecs-svc/1' })).toEqual({ to: 'membership' });
+    expect(routeTask({})).toEqual({ to: 'membership' });
+    // Not a job id: not a job's task, whatever the prefix.
+    expect(routeTask({ startedBy: 'job-manual' })).toEqual({ to: 'membership' });
   });
 
   it('reads the drill container exit code, whichever order the containers come in', () => {
-    const detail: EcsTaskDetail = { ...base, containers: [{ name: 'sidecar', exitCode: 0 }, { name: 'db', exitCode: 1 }], stopCode: 'EssentialContainerExited' };
+    const detail = {
+      ...base,
+      containers: [
+        { name: 'sidecar', exitCode: 0 },
+        { name: 'db', exitCode: 1 },
+      ],
+      stopCode: 'EssentialContainerExited',
+    };
     expect(drillTaskEnd(detail, 'db')).toMatchObject({ exitCode: 1, stopCode: 'EssentialContainerExited' });
-    expect(drillTaskEnd({ ...base, containers: [{ name: 'db', exitCode: null }] }, 'db').exitCode).toBeUndefined();
+    // ECS may send a null exit code: the schema reads it as absent.
+    const noExit = EcsTaskSchema.parse({ ...base, lastStatus: 'STOPPED', desiredStatus: 'STOPPED', version: 4, containers: [{ name: 'db', exitCode: null }] });
+    expect(drillTaskEnd(noExit, 'db').exitCode).toBeUndefined();
   });
 });
 
@@ -187,7 +251,11 @@ describe('concludeDrill', () => {
   });
 
   it('passes over target when RTO or RPO miss their targets, saying which', () => {
-    const c = concludeDrill(drill({ agent: agent({ readyAt: iso(500) }), rpoSeconds: 9000, targets: { rtoSeconds: 300, rpoSeconds: 7200 } }), { ...stopped, exitCode: 0 }, T0);
+    const c = concludeDrill(
+      drill({ agent: agent({ readyAt: iso(500) }), rpoSeconds: 9000, targets: { rtoSeconds: 300, rpoSeconds: 7200 } }),
+      { ...stopped, exitCode: 0 },
+      T0,
+    );
     expect(c).toMatchObject({ status: 'passed', overTarget: ['rto', 'rpo'], withinTargets: false });
     expect(c.reason).toMatch(/over target: RTO 7\.8 min > 5\.0 min, RPO 2\.5 h > 2\.0 h/);
   });
@@ -198,7 +266,12 @@ describe('concludeDrill', () => {
   });
 
   it.each([
-    ['the task failed to start', { ...stopped, stopCode: 'TaskFailedToStart', stoppedReason: 'CannotPullContainerError: pull access denied' }, agent(), /failed to start \(CannotPullContainerError/],
+    [
+      'the task failed to start',
+      { ...stopped, stopCode: 'TaskFailedToStart', stoppedReason: 'CannotPullContainerError: pull access denied' },
+      agent(),
+      /failed to start \(CannotPullContainerError/,
+    ],
     ['no exit code', { ...stopped, stopCode: 'SpotInterruption' }, agent(), /stopped without an exit code/],
     ['no agent result', { ...stopped, exitCode: 137 }, undefined, /exited with code 137 without recording a result/],
     ['agent passed, exit 1', { ...stopped, exitCode: 1 }, agent(), /agent recorded "passed" .* exited with code 1/],

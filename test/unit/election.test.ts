@@ -3,8 +3,10 @@
  * elector decides; and how ECS task descriptions become observations (drills included).
  */
 import { describe, expect, it } from 'vitest';
+import { isDrillTask } from '../../lambdas/domain/drills.js';
+import { EcsTaskSchema, parseEcsTask } from '../../lambdas/domain/ecs-task.js';
 import { compareCandidates, decideFailover, isEligible, primaryLostAt, rankCandidates, roleOf } from '../../lambdas/domain/election.js';
-import { ecsServiceOfGroup, goneAtOf, isDrillTask, observationFromEcsTask, type Lease, type Member } from '../../lambdas/domain/membership.js';
+import { ecsServiceOfGroup, goneAtOf, type Lease, type Member, observationFromEcsTask } from '../../lambdas/domain/membership.js';
 import { taskStateChange } from '../support/ecs-events.js';
 
 const NOW = 1_000_000;
@@ -70,7 +72,12 @@ describe('decideFailover', () => {
 
   it('waits the failover timeout after the primary was lost, whichever way', () => {
     const stopped = member('a', { goneAt: NOW - 10_000, aliveUntil: NOW + 4000 });
-    expect(decideFailover('s', lease('a'), [stopped, member('b')], policy, NOW)).toEqual({ kind: 'wait', lease: lease('a'), lostAt: NOW - 10_000, dueAt: NOW + 20_000 });
+    expect(decideFailover('s', lease('a'), [stopped, member('b')], policy, NOW)).toEqual({
+      kind: 'wait',
+      lease: lease('a'),
+      lostAt: NOW - 10_000,
+      dueAt: NOW + 20_000,
+    });
     const silent = member('a', { aliveUntil: NOW - 31_000 });
     expect(decideFailover('s', lease('a'), [silent, member('b')], policy, NOW)).toMatchObject({
       kind: 'elect',
@@ -99,7 +106,7 @@ describe('decideFailover', () => {
 describe('ECS task observations', () => {
   it('reads the documented event shape: address from the ENI, times, group', () => {
     const event = taskStateChange({ taskArn: 'arn:aws:ecs:us-east-1:1:task/prod/abc', lastStatus: 'RUNNING', version: 3, ip: '10.0.1.163' });
-    expect(observationFromEcsTask(event.detail)).toEqual({
+    expect(observationFromEcsTask(EcsTaskSchema.parse(event.detail))).toEqual({
       taskArn: 'arn:aws:ecs:us-east-1:1:task/prod/abc',
       clusterArn: 'arn:aws:ecs:us-east-1:123456789012:cluster/prod',
       lastStatus: 'RUNNING',
@@ -115,8 +122,16 @@ describe('ECS task observations', () => {
   });
 
   it('falls back to the containers for the address and rejects incomplete tasks', () => {
-    expect(observationFromEcsTask({ taskArn: 't', lastStatus: 'RUNNING', desiredStatus: 'RUNNING', version: 1, containers: [{ networkInterfaces: [{ privateIpv4Address: '10.1.1.1' }] }] })?.ip).toBe('10.1.1.1');
-    expect(observationFromEcsTask({ taskArn: 't', lastStatus: 'RUNNING', desiredStatus: 'RUNNING' })).toBeUndefined();
+    expect(
+      observationFromEcsTask({
+        taskArn: 't',
+        lastStatus: 'RUNNING',
+        desiredStatus: 'RUNNING',
+        version: 1,
+        containers: [{ networkInterfaces: [{ privateIpv4Address: '10.1.1.1' }] }],
+      })?.ip,
+    ).toBe('10.1.1.1');
+    expect(parseEcsTask({ taskArn: 't', lastStatus: 'RUNNING', desiredStatus: 'RUNNING' })).toBeUndefined();
   });
 
   it('dates the start of going away from the earliest stop time', () => {
@@ -133,7 +148,7 @@ describe('ECS task observations', () => {
     expect(isDrillTask({ startedBy: 'ecs-svc/1' })).toBe(false);
     expect(isDrillTask({ startedBy: 'ecs-svc/1' })).toBe(false);
     const drill = taskStateChange({ taskArn: 't', lastStatus: 'RUNNING', version: 1, environment: { LIFEBOAT_MODE: 'drill' } });
-    expect(isDrillTask(observationFromEcsTask(drill.detail)!)).toBe(true);
+    expect(isDrillTask(observationFromEcsTask(EcsTaskSchema.parse(drill.detail)))).toBe(true);
     expect(ecsServiceOfGroup('service:wiki')).toBe('wiki');
     expect(ecsServiceOfGroup('family:wiki')).toBeUndefined();
   });
@@ -145,7 +160,13 @@ describe('ServiceResolver', () => {
     const { normalizeServicePolicy } = await import('../../lambdas/domain/service-policy.js');
     const policies = new Map([['wiki', normalizeServicePolicy({ service: 'wiki', ecs: { cluster: 'prod' } })]]);
     let lists = 0;
-    const registry = { list: async () => (lists++, [...policies.keys()]), get: async (s: string) => policies.get(s) };
+    const registry = {
+      list: async () => {
+        lists++;
+        return [...policies.keys()];
+      },
+      get: async (s: string) => policies.get(s),
+    };
     let now = 0;
     const r = new ServiceResolver(registry, () => now);
     expect((await r.resolve('wiki', 'arn:aws:ecs:us-east-1:1:cluster/prod'))?.service).toBe('wiki');
@@ -163,7 +184,11 @@ describe('ServiceResolver', () => {
 describe('discovery policy', () => {
   it('checks the port and the instance id', async () => {
     const { normalizeServicePolicy } = await import('../../lambdas/domain/service-policy.js');
-    expect(normalizeServicePolicy({ service: 'wiki', discovery: { serviceId: 'srv-1', port: 5432, instanceId: 'primary' } }).discovery).toEqual({ serviceId: 'srv-1', port: 5432, instanceId: 'primary' });
+    expect(normalizeServicePolicy({ service: 'wiki', discovery: { serviceId: 'srv-1', port: 5432, instanceId: 'primary' } }).discovery).toEqual({
+      serviceId: 'srv-1',
+      port: 5432,
+      instanceId: 'primary',
+    });
     expect(() => normalizeServicePolicy({ service: 'wiki', discovery: { port: 70000 } })).toThrow(/discovery.port is 70000/);
     expect(() => normalizeServicePolicy({ service: 'wiki', discovery: { instanceId: 'a/b' } })).toThrow(/not a valid Cloud Map instance id/);
   });

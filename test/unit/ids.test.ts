@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { assertServiceName, isSnapshotId, makeSnapshotId, snapshotIdTime } from '../../lambdas/domain/ids.js';
 import { UsageError } from '../../lambdas/domain/errors.js';
+import { assertServiceName, isSnapshotId, makeSnapshotId, snapshotIdTime } from '../../lambdas/domain/ids.js';
 
 describe('snapshot ids', () => {
   it('encode the creation time and sort by it as strings', () => {
@@ -24,8 +24,11 @@ describe('service names', () => {
   it('accept ECS-style names', () => {
     for (const n of ['postgres', 'wiki-prod', 'ci_server.1', 'A'.repeat(255)]) expect(assertServiceName(n)).toBe(n);
   });
-  it.each([['', /no service given/], ['a/b', /not valid/], ['a#b', /not valid/], ['-lead', /not valid/], ['x'.repeat(256), /not valid/]])(
-    'reject %j',
-    (n, msg) => expect(() => assertServiceName(n)).toThrow(msg),
-  );
+  it.each([
+    ['', /no service given/],
+    ['a/b', /not valid/],
+    ['a#b', /not valid/],
+    ['-lead', /not valid/],
+    ['x'.repeat(256), /not valid/],
+  ])('reject %j', (n, msg) => expect(() => assertServiceName(n)).toThrow(msg));
 });

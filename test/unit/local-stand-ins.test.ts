@@ -7,12 +7,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { TaskStateChangeEvent } from '../../lambdas/handlers/task-events.js';
-import { EcsTaskStateChangeSchema } from '../../lambdas/handlers/ecs-task-detail.js';
-import { observationFromEcsTask, isDrillTask } from '../../lambdas/domain/membership.js';
-import { buildDrillRunTask, drillTaskEnd } from '../../lambdas/domain/drills.js';
-import { LocalTaskLauncher } from '../../lambdas/local/launcher.js';
+import { buildDrillRunTask, drillIdOfTask, drillTaskEnd } from '../../lambdas/domain/drills.js';
+import { EcsTaskStateChangeSchema } from '../../lambdas/domain/ecs-task.js';
+import { observationFromEcsTask } from '../../lambdas/domain/membership.js';
+import { routeTask } from '../../lambdas/domain/task-routing.js';
 import { LocalEventBus, matchesPattern } from '../../lambdas/local/event-bus.js';
+import { LocalTaskLauncher } from '../../lambdas/local/launcher.js';
 import { LocalScheduler } from '../../lambdas/local/scheduler.js';
 
 type Detail = { taskArn: string; version: number; lastStatus: string; desiredStatus: string; stopCode?: string; containers: { exitCode?: number }[] };
@@ -36,7 +36,13 @@ describe('LocalTaskLauncher: ECS Task State Change events', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'lifeboat-launcher-'));
-    launcher = new LocalTaskLauncher({ cluster: 'local', workDir: join(dir, 'tasks'), logDir: join(dir, 'logs'), baseEnv: { PATH: process.env.PATH! }, emit: (e) => events.push(e as Ev) });
+    launcher = new LocalTaskLauncher({
+      cluster: 'local',
+      workDir: join(dir, 'tasks'),
+      logDir: join(dir, 'logs'),
+      baseEnv: { PATH: process.env.PATH! },
+      emit: (e) => events.push(e as Ev),
+    });
     launcher.registerTaskDefinition({
       family: 'app',
       revision: 1,
@@ -52,7 +58,7 @@ describe('LocalTaskLauncher: ECS Task State Change events', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('GIVEN a service task WHEN it runs and is killed THEN the events parse with the handlers\' schemas, versions increase, and the exit is 137', async () => {
+  it('GIVEN a service task WHEN it runs and is killed THEN the events parse with the one ECS task schema, versions increase, and the exit is 137', async () => {
     await launcher.createService({ name: 'app', taskDefinition: 'app', desiredCount: 1, replaceAfterMs: 60_000 });
     const task = launcher.list()[0]!;
     await until(() => of(task.taskArn).find((d) => d.lastStatus === 'RUNNING'), 'RUNNING');
@@ -62,13 +68,17 @@ describe('LocalTaskLauncher: ECS Task State Change events', () => {
     expect(details.map((d) => d.lastStatus)).toEqual(['PROVISIONING', 'PENDING', 'RUNNING', 'DEACTIVATING', 'STOPPED']);
     expect(details.map((d) => d.version)).toEqual([1, 2, 3, 4, 5]);
     for (const e of events.filter((x) => x.detail.taskArn === task.taskArn)) {
-      expect(TaskStateChangeEvent.safeParse(e).success).toBe(true);
       expect(EcsTaskStateChangeSchema.safeParse(e).success).toBe(true);
     }
     const stopped = details.at(-1)!;
-    expect(stopped).toMatchObject({ desiredStatus: 'STOPPED', stopCode: 'EssentialContainerExited', group: 'service:app', startedBy: expect.stringMatching(/^ecs-svc\//) });
+    expect(stopped).toMatchObject({
+      desiredStatus: 'STOPPED',
+      stopCode: 'EssentialContainerExited',
+      group: 'service:app',
+      startedBy: expect.stringMatching(/^ecs-svc\//),
+    });
     expect(stopped.containers[0]!.exitCode).toBe(137);
-    const obs = observationFromEcsTask(stopped as never)!;
+    const obs = observationFromEcsTask(EcsTaskStateChangeSchema.parse(events.find((e) => e.detail === stopped)).detail);
     expect(obs).toMatchObject({ ip: '127.0.0.1', lastStatus: 'STOPPED', exitCodes: { app: 137 } });
     expect(obs.stoppedAt).toBeGreaterThan(0);
   });
@@ -86,13 +96,21 @@ describe('LocalTaskLauncher: ECS Task State Change events', () => {
     const b = await launcher.runTask(request);
     expect(b.taskArn).toBe(a.taskArn);
     const stopped = await until(() => of(a.taskArn).find((d) => d.lastStatus === 'STOPPED'), 'drill task STOPPED');
-    expect(isDrillTask(stopped as never)).toBe(true);
+    expect(routeTask(stopped as never)).toEqual({ to: 'drill' });
+    expect(drillIdOfTask(stopped as never)).toBe('drill-20261127T081735Z-9f3c2a1b');
     expect(drillTaskEnd(stopped as never, 'app').exitCode).toBe(3);
     await expect(launcher.runTask({ ...request, clientToken: 'other', taskDefinition: 'nope' })).rejects.toThrow(/Unable to describe task definition nope/);
   });
 
   it('GIVEN StopTask THEN desired STOPPED with UserInitiated first, SIGTERM, then STOPPED; DescribeTasks knows it, unknown tasks are missing', async () => {
-    const { taskArn } = await launcher.runTask({ cluster: 'local', taskDefinition: 'app:1', count: 1, startedBy: 'me', clientToken: 't2', overrides: { containerOverrides: [] } });
+    const { taskArn } = await launcher.runTask({
+      cluster: 'local',
+      taskDefinition: 'app:1',
+      count: 1,
+      startedBy: 'me',
+      clientToken: 't2',
+      overrides: { containerOverrides: [] },
+    });
     await until(() => of(taskArn).find((d) => d.lastStatus === 'RUNNING'), 'RUNNING');
     await launcher.stopTask('local', taskArn, 'test says stop');
     const d = of(taskArn);
@@ -126,7 +144,9 @@ describe('LocalEventBus: EventBridge patterns', () => {
     await bus.drain();
     expect(calls).toBe(2);
     expect(seen).toEqual(['drill']);
-    expect(() => bus.addRule({ name: 'bad', pattern: { detail: { n: [{ numeric: ['>', 1] } as never] } }, target: async () => 0 })).toThrow(/unsupported matcher/);
+    expect(() => bus.addRule({ name: 'bad', pattern: { detail: { n: [{ numeric: ['>', 1] } as never] } }, target: async () => 0 })).toThrow(
+      /unsupported matcher/,
+    );
   });
 });
 
@@ -136,7 +156,12 @@ describe('LocalScheduler: accelerated schedules', () => {
     try {
       const fired: string[] = [];
       const s = new LocalScheduler({ speed: 60 });
-      s.add({ name: 'snap', expression: 'rate(5 minutes)', target: async (input) => fired.push((input as { t: string }).t), input: (t) => ({ t: t.toISOString() }) });
+      s.add({
+        name: 'snap',
+        expression: 'rate(5 minutes)',
+        target: async (input) => fired.push((input as { t: string }).t),
+        input: (t) => ({ t: t.toISOString() }),
+      });
       await vi.advanceTimersByTimeAsync(10_500);
       expect(fired).toEqual(['2026-11-27T09:00:00.000Z', '2026-11-27T09:00:05.000Z', '2026-11-27T09:00:10.000Z']);
       expect(s.status()[0]).toMatchObject({ name: 'snap', fired: 3, nextAt: Date.parse('2026-11-27T09:00:15Z') });
@@ -154,12 +179,17 @@ describe('LocalScheduler: accelerated schedules', () => {
       const coalesced: number[] = [];
       const s = new LocalScheduler({ speed: 600, minIntervalMs: 1000, onFiring: (f) => coalesced.push(f.coalesced) });
       // Every minute at speed 600 would be every 100 ms; each run takes 1.5 s.
-      s.add({ name: 'busy', expression: 'cron(* * * * ? *)', target: async () => {
-        running++;
-        maxRunning = Math.max(maxRunning, running);
-        await new Promise((r) => setTimeout(r, 1500));
-        running--;
-      }, input: () => ({}) });
+      s.add({
+        name: 'busy',
+        expression: 'cron(* * * * ? *)',
+        target: async () => {
+          running++;
+          maxRunning = Math.max(maxRunning, running);
+          await new Promise((r) => setTimeout(r, 1500));
+          running--;
+        },
+        input: () => ({}),
+      });
       await vi.advanceTimersByTimeAsync(6000);
       expect(maxRunning).toBe(1);
       expect(coalesced.length).toBeGreaterThanOrEqual(2);

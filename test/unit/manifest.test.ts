@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { MANIFEST_FORMAT, isSafeRelativePath, validateManifest, type Manifest } from '../../lambdas/domain/manifest.js';
 import { IntegrityError } from '../../lambdas/domain/errors.js';
+import { isSafeRelativePath, MANIFEST_FORMAT, type Manifest, validateManifest } from '../../lambdas/domain/manifest.js';
 
 const H = 'ab'.repeat(32);
 const base = (): Manifest => ({

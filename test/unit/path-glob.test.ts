@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { compilePattern, selectEntries } from '../../lambdas/domain/path-glob.js';
 import { UsageError } from '../../lambdas/domain/errors.js';
+import { compilePattern, selectEntries } from '../../lambdas/domain/path-glob.js';
 
 const m = (pattern: string, path: string, isDir = false) => compilePattern(pattern).matches(path, isDir);
 

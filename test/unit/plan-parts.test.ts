@@ -36,7 +36,14 @@ describe('planParts', () => {
   });
 
   it('groups incompressible files into uncompressed parts, with their hard links', () => {
-    const nodes = [node('.', 'dir'), node('r1', 'file', 80), node('t', 'file', 10), node('r2', 'file', 80), node('l', 'hardlink', 0, 'r2'), node('u', 'file', 5)];
+    const nodes = [
+      node('.', 'dir'),
+      node('r1', 'file', 80),
+      node('t', 'file', 10),
+      node('r2', 'file', 80),
+      node('l', 'hardlink', 0, 'r2'),
+      node('u', 'file', 5),
+    ];
     const raw = new Set([1, 3]);
     const plan = planParts(nodes, 100, (i) => raw.has(i));
     expect(plan.parts).toEqual([

@@ -11,11 +11,11 @@ import addFormatsModule from 'ajv-formats';
 import { XMLParser } from 'fast-xml-parser';
 import { describe, expect, it } from 'vitest';
 import { buildDrillReport, type DrillReport } from '../../lambdas/domain/drill-report.js';
-import { renderReport } from '../../lambdas/domain/report/render.js';
-import { renderJunit } from '../../lambdas/domain/report/junit.js';
 import { renderHtml } from '../../lambdas/domain/report/html.js';
+import { renderJunit } from '../../lambdas/domain/report/junit.js';
 import { renderMarkdown } from '../../lambdas/domain/report/markdown.js';
-import { NOW, fixtureDrill, mixedServices, passingServices } from '../support/drill-fixtures.js';
+import { renderReport } from '../../lambdas/domain/report/render.js';
+import { fixtureDrill, mixedServices, NOW, passingServices } from '../support/drill-fixtures.js';
 
 const H = 3600;
 const mixed = (): DrillReport => buildDrillReport(mixedServices(), { now: NOW, maxAgeSeconds: 26 * H });
@@ -51,8 +51,26 @@ describe('JSON', () => {
 
 describe('JUnit XML', () => {
   const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '', isArray: (name) => ['testsuite', 'testcase', 'property'].includes(name) });
-  type Case = { name: string; classname: string; time: string; failure?: { message: string; type: string; '#text': string }; error?: { message: string }; skipped?: { message: string }; 'system-out'?: string };
-  type Suite = { name: string; tests: string; failures: string; errors: string; skipped: string; time: string; timestamp: string; testcase?: Case[]; properties: { property: { name: string; value: string }[] } };
+  type Case = {
+    name: string;
+    classname: string;
+    time: string;
+    failure?: { message: string; type: string; '#text': string };
+    error?: { message: string };
+    skipped?: { message: string };
+    'system-out'?: string;
+  };
+  type Suite = {
+    name: string;
+    tests: string;
+    failures: string;
+    errors: string;
+    skipped: string;
+    time: string;
+    timestamp: string;
+    testcase?: Case[];
+    properties: { property: { name: string; value: string }[] };
+  };
   const parse = (xml: string) => parser.parse(xml).testsuites as { tests: string; failures: string; errors: string; skipped: string; testsuite: Suite[] };
 
   it('has a testsuite per service and a testcase per deciding or newer drill, times in seconds', () => {
@@ -66,7 +84,9 @@ describe('JUnit XML', () => {
     const billing = suites['billing-db']!;
     expect(billing).toMatchObject({ tests: '2', failures: '0', errors: '0', skipped: '1' });
     expect(billing.testcase!.map((c) => c.time)).toEqual(['300.000', '300.000']);
-    expect(billing.testcase![0]!.skipped!.message).toMatch(/could not run \(the drill task failed to start .*\); the earlier passing drill drill-\S+ still stands/);
+    expect(billing.testcase![0]!.skipped!.message).toMatch(
+      /could not run \(the drill task failed to start .*\); the earlier passing drill drill-\S+ still stands/,
+    );
     expect(billing.testcase![1]!.failure).toBeUndefined();
     expect(billing.testcase![1]!.classname).toBe('lifeboat.drills.billing-db');
     expect(billing.properties.property).toContainEqual({ name: 'verdict', value: 'pass' });
@@ -90,13 +110,23 @@ describe('JUnit XML', () => {
 
     // Totals add up.
     expect(root).toMatchObject({ tests: '8', failures: '5', errors: '0', skipped: '1' });
-    for (const s of root.testsuite) expect(Number(s.time)).toBeCloseTo((s.testcase ?? []).reduce((n, c) => n + Number(c.time), 0), 3);
+    for (const s of root.testsuite)
+      expect(Number(s.time)).toBeCloseTo(
+        (s.testcase ?? []).reduce((n, c) => n + Number(c.time), 0),
+        3,
+      );
     expect(billing.timestamp).toBe('2026-11-27T12:00:00');
   });
 
   it('uses <error> for a drill that could not run when no earlier pass stands', () => {
     const report = buildDrillReport(
-      [{ service: 'new', targets: {}, drills: [fixtureDrill('new', 1, { status: 'error', reason: 'the drill task failed to start', withinTargets: false, agent: undefined })] }],
+      [
+        {
+          service: 'new',
+          targets: {},
+          drills: [fixtureDrill('new', 1, { status: 'error', reason: 'the drill task failed to start', withinTargets: false, agent: undefined })],
+        },
+      ],
       { now: NOW },
     );
     const suite = parse(renderJunit(report)).testsuite[0]!;
@@ -178,7 +208,11 @@ describe('HTML: fixes of the drill report page', () => {
   it('gives drills seconds apart their own places on the axis, labelled to the second', () => {
     const base = Date.parse('2026-11-27T08:00:00Z');
     const drills = [0, 5, 12].map((s, i) =>
-      fixtureDrill('quick', 1, { createdAt: new Date(base + s * 1000).toISOString(), drillId: `drill-20261127T0800${String(s).padStart(2, '0')}Z-0000000${i}`, rtoSeconds: 30 + i }),
+      fixtureDrill('quick', 1, {
+        createdAt: new Date(base + s * 1000).toISOString(),
+        drillId: `drill-20261127T0800${String(s).padStart(2, '0')}Z-0000000${i}`,
+        rtoSeconds: 30 + i,
+      }),
     );
     const report = buildDrillReport([{ service: 'quick', targets: { rtoSeconds: 600, rpoSeconds: 14_400 }, drills }], { now: new Date(base + 60_000) });
     const html = renderHtml(report);
@@ -189,10 +223,9 @@ describe('HTML: fixes of the drill report page', () => {
     expect(chart).toContain('>08:00:00</text>');
     expect(chart).toContain('>08:00:12</text>');
     // Even at the very same instant, two drills are two points.
-    const same = buildDrillReport(
-      [{ service: 'quick', targets: {}, drills: drills.map((d) => ({ ...d, createdAt: new Date(base).toISOString() })) }],
-      { now: new Date(base + 60_000) },
-    );
+    const same = buildDrillReport([{ service: 'quick', targets: {}, drills: drills.map((d) => ({ ...d, createdAt: new Date(base).toISOString() })) }], {
+      now: new Date(base + 60_000),
+    });
     const sameChart = renderHtml(same);
     expect(new Set([...sameChart.matchAll(/<circle class="dot pass" cx="([\d.]+)"/g)].map((m) => m[1])).size).toBe(3);
   });

@@ -8,8 +8,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { RetentionPolicyError } from '../../lambdas/domain/errors.js';
+import { describeReason, plannedDeletions, planRetention, type RetentionCandidate, withinCutoff } from '../../lambdas/domain/retention.js';
 import { parseRetentionSpec, retentionRules } from '../../lambdas/domain/retention-policy.js';
-import { describeReason, plannedDeletions, planRetention, withinCutoff, type RetentionCandidate } from '../../lambdas/domain/retention.js';
 
 const ms = (iso: string) => {
   const t = Date.parse(iso);
@@ -41,7 +41,10 @@ const keptIds = (o: Outcome) => Object.keys(o.keep);
 
 describe('keep-last', () => {
   it('keeps the n newest, whatever their times', () => {
-    const o = plan({ a: '2026-03-01T10:00:00Z', b: '2026-03-01T10:00:01Z', c: '2026-03-05T00:00:00Z', d: '2026-02-01T00:00:00Z', e: '2026-03-01T09:00:00Z' }, 'last=3');
+    const o = plan(
+      { a: '2026-03-01T10:00:00Z', b: '2026-03-01T10:00:01Z', c: '2026-03-05T00:00:00Z', d: '2026-02-01T00:00:00Z', e: '2026-03-01T09:00:00Z' },
+      'last=3',
+    );
     expect(o.keep).toEqual({ c: ['last snapshot'], b: ['last snapshot'], a: ['last snapshot'] });
     expect(o.delete).toEqual(['e', 'd']);
   });
@@ -57,7 +60,7 @@ describe('keep-last', () => {
   });
 });
 
-describe('keep-daily / -hourly / -weekly / -monthly / -yearly', () => {
+describe('keep-daily / -hourly / -weekly / -monthly / -quarterly / -yearly', () => {
   // Newest first: 03-04 11:00, 03-04 10:00, 03-02 09:00, 03-01 20:00, 03-01 08:00 (UTC).
   const days = { a: '2026-03-01T08:00:00Z', b: '2026-03-01T20:00:00Z', c: '2026-03-02T09:00:00Z', d: '2026-03-04T10:00:00Z', e: '2026-03-04T11:00:00Z' };
 
@@ -98,7 +101,10 @@ describe('keep-daily / -hourly / -weekly / -monthly / -yearly', () => {
 
   it('uses the ISO week-year across New Year', () => {
     // Mon 2026-12-28 … Sun 2027-01-03 are all ISO week 2026-W53.
-    const o = plan({ mon: '2026-12-28T09:00:00Z', thu: '2026-12-31T09:00:00Z', fri: '2027-01-01T09:00:00Z', sun: '2027-01-03T09:00:00Z', next: '2027-01-04T09:00:00Z' }, 'weekly=2');
+    const o = plan(
+      { mon: '2026-12-28T09:00:00Z', thu: '2026-12-31T09:00:00Z', fri: '2027-01-01T09:00:00Z', sun: '2027-01-03T09:00:00Z', next: '2027-01-04T09:00:00Z' },
+      'weekly=2',
+    );
     expect(o.keep).toEqual({ next: ['weekly snapshot (2027-W01)'], sun: ['weekly snapshot (2026-W53)'] });
   });
 
@@ -108,11 +114,43 @@ describe('keep-daily / -hourly / -weekly / -monthly / -yearly', () => {
     expect(plan(snaps, 'yearly=2').keep).toEqual({ e: ['yearly snapshot (2025)'], a: ['yearly snapshot (2024)'] });
   });
 
+  it('keeps calendar quarters: Jan-Mar, Apr-Jun, Jul-Sep, Oct-Dec', () => {
+    // Newest first: Q3 2025 (aug, jul), Q2 (jun, apr), Q1 (mar), Q4 2024 (dec). Q3 starts Jul 1 00:00, not Jun 30.
+    const snaps = {
+      dec: '2024-12-31T23:59:59Z',
+      mar: '2025-03-31T23:59:59Z',
+      apr: '2025-04-01T00:00:00Z',
+      jun: '2025-06-30T23:59:59Z',
+      jul: '2025-07-01T00:00:00Z',
+      aug: '2025-08-15T12:00:00Z',
+    };
+    const o = plan(snaps, 'quarterly=3');
+    expect(o.keep).toEqual({ aug: ['quarterly snapshot (2025-Q3)'], jun: ['quarterly snapshot (2025-Q2)'], mar: ['quarterly snapshot (2025-Q1)'] });
+    expect(o.delete).toEqual(['jul', 'apr', 'dec']);
+    // With count left at the oldest snapshot, it is kept too (as for every counted rule).
+    expect(plan(snaps, 'quarterly=9').keep.dec).toEqual(['quarterly snapshot (2024-Q4)']);
+  });
+
+  it("puts quarters in the policy's time zone", () => {
+    // 2025-03-31T23:30Z is already April 1 (Q2) in Berlin (UTC+2 in summer time), but still Q1 in UTC and New York.
+    const snaps = { edge: '2025-03-31T23:30:00Z', feb: '2025-02-10T12:00:00Z' };
+    expect(plan(snaps, 'quarterly=1', { tz: 'UTC' }).keep).toEqual({ edge: ['quarterly snapshot (2025-Q1)'] });
+    expect(plan(snaps, 'quarterly=2', { tz: 'Europe/Berlin' }).keep).toEqual({ edge: ['quarterly snapshot (2025-Q2)'], feb: ['quarterly snapshot (2025-Q1)'] });
+    expect(plan(snaps, 'quarterly=2', { tz: 'America/New_York' }).keep).toEqual({
+      edge: ['quarterly snapshot (2025-Q1)'],
+      feb: ['oldest quarterly snapshot (2025-Q1)'],
+    });
+  });
+
   it("ORs the rules, listing every reason (restic's order: last, hourly, daily, weekly, monthly, yearly, then within first)", () => {
     const o = plan(days, 'last=1,daily=2,monthly=1,within=1h');
     expect(o.keep).toEqual({
       e: ['within 1h of the newest', 'last snapshot', 'daily snapshot (2026-03-04)', 'monthly snapshot (2026-03)'],
       c: ['daily snapshot (2026-03-02)'],
+    });
+    // quarterly sits between monthly and yearly.
+    expect(plan(days, 'yearly=1,quarterly=1,monthly=1').keep).toEqual({
+      e: ['monthly snapshot (2026-03)', 'quarterly snapshot (2026-Q1)', 'yearly snapshot (2026)'],
     });
   });
 });
@@ -120,11 +158,9 @@ describe('keep-daily / -hourly / -weekly / -monthly / -yearly', () => {
 describe('keep-within', () => {
   it('counts back from the newest snapshot, not from now, and is strict', () => {
     // Newest 03-10 12:00; 2d back is 03-08 12:00. Exactly the cutoff is not "within".
-    const o = plan(
-      { n: '2026-03-10T12:00:00Z', edge: '2026-03-08T12:00:00Z', in: '2026-03-08T12:00:00.001Z', out: '2026-03-07T00:00:00Z' },
-      'within=2d',
-      { now: '2030-01-01T00:00:00Z' },
-    );
+    const o = plan({ n: '2026-03-10T12:00:00Z', edge: '2026-03-08T12:00:00Z', in: '2026-03-08T12:00:00.001Z', out: '2026-03-07T00:00:00Z' }, 'within=2d', {
+      now: '2030-01-01T00:00:00Z',
+    });
     expect(keptIds(o)).toEqual(['n', 'in']);
     expect(o.delete).toEqual(['edge', 'out']);
   });
@@ -160,27 +196,109 @@ describe('keep-within', () => {
 describe("restic's own examples (snapshot_policy_test.go times, restic ≥ 0.17 results)", () => {
   // The times of restic's TestApplyPolicy, in UTC, in restic's input order.
   const times = [
-    '2014-09-01 10:20:30', '2014-09-02 10:20:30', '2014-09-05 10:20:30', '2014-09-06 10:20:30', '2014-09-08 10:20:30',
-    '2014-09-09 10:20:30', '2014-09-10 10:20:30', '2014-09-11 10:20:30', '2014-09-20 10:20:30', '2014-09-22 10:20:30',
-    '2014-08-08 10:20:30', '2014-08-10 10:20:30', '2014-08-12 10:20:30', '2014-08-13 10:20:30', '2014-08-13 10:20:30.1',
-    '2014-08-15 10:20:30', '2014-08-18 10:20:30', '2014-08-20 10:20:30', '2014-08-21 10:20:30', '2014-08-22 10:20:30',
-    '2014-10-01 10:20:30', '2014-10-02 10:20:30', '2014-10-05 10:20:30', '2014-10-06 10:20:30', '2014-10-08 10:20:30',
-    '2014-10-09 10:20:30', '2014-10-10 10:20:30', '2014-10-11 10:20:30', '2014-10-20 10:20:30', '2014-10-22 10:20:30',
-    '2014-11-08 10:20:30', '2014-11-10 10:20:30', '2014-11-12 10:20:30', '2014-11-13 10:20:30', '2014-11-13 10:20:30.1',
-    '2014-11-15 10:20:30', '2014-11-18 10:20:30', '2014-11-20 10:20:30', '2014-11-21 10:20:30', '2014-11-22 10:20:30',
-    '2015-09-01 10:20:30', '2015-09-02 10:20:30', '2015-09-05 10:20:30', '2015-09-06 10:20:30', '2015-09-08 10:20:30',
-    '2015-09-09 10:20:30', '2015-09-10 10:20:30', '2015-09-11 10:20:30', '2015-09-20 10:20:30', '2015-09-22 10:20:30',
-    '2015-08-08 10:20:30', '2015-08-10 10:20:30', '2015-08-12 10:20:30', '2015-08-13 10:20:30', '2015-08-13 10:20:30.1',
-    '2015-08-15 10:20:30', '2015-08-18 10:20:30', '2015-08-20 10:20:30', '2015-08-21 10:20:30', '2015-08-22 10:20:30',
-    '2015-10-01 10:20:30', '2015-10-02 10:20:30', '2015-10-05 10:20:30', '2015-10-06 10:20:30', '2015-10-08 10:20:30',
-    '2015-10-09 10:20:30', '2015-10-10 10:20:30', '2015-10-11 10:20:30', '2015-10-20 10:20:30', '2015-10-22 10:20:30',
-    '2015-10-22 10:20:30', '2015-10-22 10:20:30', '2015-10-22 10:20:30', '2015-10-22 10:20:30', '2015-11-08 10:20:30',
-    '2015-11-10 10:20:30', '2015-11-12 10:20:30', '2015-11-13 10:20:30', '2015-11-13 10:20:30.1', '2015-11-15 10:20:30',
-    '2015-11-18 10:20:30', '2015-11-20 10:20:30', '2015-11-21 10:20:30', '2015-11-22 10:20:30', '2016-01-01 01:02:03',
-    '2016-01-01 01:03:03', '2016-01-01 07:08:03', '2016-01-03 07:02:03', '2016-01-04 10:23:03', '2016-01-04 11:23:03',
-    '2016-01-04 12:23:03', '2016-01-04 12:24:03', '2016-01-04 12:28:03', '2016-01-04 12:30:03', '2016-01-04 16:23:03',
-    '2016-01-05 09:02:03', '2016-01-06 08:02:03', '2016-01-07 10:02:03', '2016-01-08 20:02:03', '2016-01-09 21:02:03',
-    '2016-01-12 21:02:03', '2016-01-12 21:08:03', '2016-01-18 12:02:03',
+    '2014-09-01 10:20:30',
+    '2014-09-02 10:20:30',
+    '2014-09-05 10:20:30',
+    '2014-09-06 10:20:30',
+    '2014-09-08 10:20:30',
+    '2014-09-09 10:20:30',
+    '2014-09-10 10:20:30',
+    '2014-09-11 10:20:30',
+    '2014-09-20 10:20:30',
+    '2014-09-22 10:20:30',
+    '2014-08-08 10:20:30',
+    '2014-08-10 10:20:30',
+    '2014-08-12 10:20:30',
+    '2014-08-13 10:20:30',
+    '2014-08-13 10:20:30.1',
+    '2014-08-15 10:20:30',
+    '2014-08-18 10:20:30',
+    '2014-08-20 10:20:30',
+    '2014-08-21 10:20:30',
+    '2014-08-22 10:20:30',
+    '2014-10-01 10:20:30',
+    '2014-10-02 10:20:30',
+    '2014-10-05 10:20:30',
+    '2014-10-06 10:20:30',
+    '2014-10-08 10:20:30',
+    '2014-10-09 10:20:30',
+    '2014-10-10 10:20:30',
+    '2014-10-11 10:20:30',
+    '2014-10-20 10:20:30',
+    '2014-10-22 10:20:30',
+    '2014-11-08 10:20:30',
+    '2014-11-10 10:20:30',
+    '2014-11-12 10:20:30',
+    '2014-11-13 10:20:30',
+    '2014-11-13 10:20:30.1',
+    '2014-11-15 10:20:30',
+    '2014-11-18 10:20:30',
+    '2014-11-20 10:20:30',
+    '2014-11-21 10:20:30',
+    '2014-11-22 10:20:30',
+    '2015-09-01 10:20:30',
+    '2015-09-02 10:20:30',
+    '2015-09-05 10:20:30',
+    '2015-09-06 10:20:30',
+    '2015-09-08 10:20:30',
+    '2015-09-09 10:20:30',
+    '2015-09-10 10:20:30',
+    '2015-09-11 10:20:30',
+    '2015-09-20 10:20:30',
+    '2015-09-22 10:20:30',
+    '2015-08-08 10:20:30',
+    '2015-08-10 10:20:30',
+    '2015-08-12 10:20:30',
+    '2015-08-13 10:20:30',
+    '2015-08-13 10:20:30.1',
+    '2015-08-15 10:20:30',
+    '2015-08-18 10:20:30',
+    '2015-08-20 10:20:30',
+    '2015-08-21 10:20:30',
+    '2015-08-22 10:20:30',
+    '2015-10-01 10:20:30',
+    '2015-10-02 10:20:30',
+    '2015-10-05 10:20:30',
+    '2015-10-06 10:20:30',
+    '2015-10-08 10:20:30',
+    '2015-10-09 10:20:30',
+    '2015-10-10 10:20:30',
+    '2015-10-11 10:20:30',
+    '2015-10-20 10:20:30',
+    '2015-10-22 10:20:30',
+    '2015-10-22 10:20:30',
+    '2015-10-22 10:20:30',
+    '2015-10-22 10:20:30',
+    '2015-10-22 10:20:30',
+    '2015-11-08 10:20:30',
+    '2015-11-10 10:20:30',
+    '2015-11-12 10:20:30',
+    '2015-11-13 10:20:30',
+    '2015-11-13 10:20:30.1',
+    '2015-11-15 10:20:30',
+    '2015-11-18 10:20:30',
+    '2015-11-20 10:20:30',
+    '2015-11-21 10:20:30',
+    '2015-11-22 10:20:30',
+    '2016-01-01 01:02:03',
+    '2016-01-01 01:03:03',
+    '2016-01-01 07:08:03',
+    '2016-01-03 07:02:03',
+    '2016-01-04 10:23:03',
+    '2016-01-04 11:23:03',
+    '2016-01-04 12:23:03',
+    '2016-01-04 12:24:03',
+    '2016-01-04 12:28:03',
+    '2016-01-04 12:30:03',
+    '2016-01-04 16:23:03',
+    '2016-01-05 09:02:03',
+    '2016-01-06 08:02:03',
+    '2016-01-07 10:02:03',
+    '2016-01-08 20:02:03',
+    '2016-01-09 21:02:03',
+    '2016-01-12 21:02:03',
+    '2016-01-12 21:08:03',
+    '2016-01-18 12:02:03',
   ];
   const snaps: RetentionCandidate[] = times.map((t, i) => ({ id: `s${String(i).padStart(3, '0')}`, time: ms(`${t.replace(' ', 'T')}Z`) }));
   const keptTimes = (spec: string) => {
@@ -224,7 +342,10 @@ describe("restic's own examples (snapshot_policy_test.go times, restic ≥ 0.17 
   });
 
   it('keeps the newest of five identical times once (ties do not make five periods)', () => {
-    const o = plan(snaps.filter((s) => s.time === ms('2015-10-22T10:20:30Z')), 'daily=1');
+    const o = plan(
+      snaps.filter((s) => s.time === ms('2015-10-22T10:20:30Z')),
+      'daily=1',
+    );
     expect(keptIds(o)).toHaveLength(1);
   });
 });
@@ -277,14 +398,14 @@ describe('time zones and DST', () => {
 
   it('America/New_York: days, weeks and months follow Eastern time across both DST changes', () => {
     // Spring forward 2026-03-08 07:00Z (02:00 EST → 03:00 EDT): local midnight is 05:00Z before, 04:00Z after.
-    const spring = plan(
-      { a: '2026-03-08T04:59:59Z', b: '2026-03-08T05:00:00Z', c: '2026-03-09T03:59:59Z', d: '2026-03-09T04:00:00Z' },
-      'daily=3',
-      { tz: 'America/New_York' },
-    );
+    const spring = plan({ a: '2026-03-08T04:59:59Z', b: '2026-03-08T05:00:00Z', c: '2026-03-09T03:59:59Z', d: '2026-03-09T04:00:00Z' }, 'daily=3', {
+      tz: 'America/New_York',
+    });
     expect(spring.keep).toEqual({ d: ['daily snapshot (2026-03-09)'], c: ['daily snapshot (2026-03-08)'], a: ['daily snapshot (2026-03-07)'] });
     // Fall back 2026-11-01 06:00Z. Sunday 11-01 23:30 EST is Monday 04:30Z: same ISO week as Monday 10-26 in New York.
-    const weekly = plan({ sunNight: '2026-11-02T04:30:00Z', mon: '2026-10-26T12:00:00Z', prev: '2026-10-25T12:00:00Z' }, 'weekly=2', { tz: 'America/New_York' });
+    const weekly = plan({ sunNight: '2026-11-02T04:30:00Z', mon: '2026-10-26T12:00:00Z', prev: '2026-10-25T12:00:00Z' }, 'weekly=2', {
+      tz: 'America/New_York',
+    });
     expect(weekly.keep).toEqual({ sunNight: ['weekly snapshot (2026-W44)'], prev: ['weekly snapshot (2026-W43)'] });
     expect(plan({ sunNight: '2026-11-02T04:30:00Z', mon: '2026-10-26T12:00:00Z', prev: '2026-10-25T12:00:00Z' }, 'weekly=2').keep).toEqual({
       sunNight: ['weekly snapshot (2026-W45)'],
@@ -355,7 +476,7 @@ describe('protections', () => {
   });
 
   it('refuses, even with hand-built rules, a plan whose rules keep nothing', () => {
-    const none = { counts: { last: 0, hourly: 0, daily: 0, weekly: 0, monthly: 0, yearly: 0 }, timezone: 'UTC' };
+    const none = { counts: { last: 0, hourly: 0, daily: 0, weekly: 0, monthly: 0, quarterly: 0, yearly: 0 }, timezone: 'UTC' };
     expect(() => planRetention(base(), none, { now: ms(now) })).toThrow('refusing a retention plan whose rules would delete all 4 snapshots');
     // Protections alone do not make such rules acceptable.
     expect(() => planRetention(base(), none, { now: ms(now) })).toThrow(RetentionPolicyError);

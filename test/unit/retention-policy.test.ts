@@ -4,13 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { RetentionPolicyError } from '../../lambdas/domain/errors.js';
-import {
-  formatRetentionSpec,
-  parseKeepWithin,
-  parseRetentionSpec,
-  retentionRules,
-  validateRetentionPolicy,
-} from '../../lambdas/domain/retention-policy.js';
+import { formatRetentionSpec, parseKeepWithin, parseRetentionSpec, retentionRules, validateRetentionPolicy } from '../../lambdas/domain/retention-policy.js';
 import { normalizeServicePolicy } from '../../lambdas/domain/service-policy.js';
 
 describe('parseRetentionSpec', () => {
@@ -32,6 +26,25 @@ describe('parseRetentionSpec', () => {
   it('round-trips through the canonical form', () => {
     const text = 'last=3,hourly=1,daily=7,weekly=4,monthly=12,yearly=2,within=1y2m3d4h';
     expect(formatRetentionSpec(parseRetentionSpec(text))).toBe(text);
+  });
+
+  it('reads quarterly (and keep-quarterly), written between monthly and yearly', () => {
+    expect(parseRetentionSpec('yearly=2,keep-quarterly=4')).toEqual({ yearly: 2, quarterly: 4 });
+    expect(formatRetentionSpec(parseRetentionSpec('yearly=2,quarterly=4,monthly=6'))).toBe('monthly=6,quarterly=4,yearly=2');
+    expect(retentionRules(parseRetentionSpec('quarterly=4'), 'x').counts.quarterly).toBe(4);
+  });
+
+  it('names every rule and what it keeps when one is unknown', () => {
+    try {
+      parseRetentionSpec('fortnightly=2');
+      expect.unreachable();
+    } catch (err) {
+      expect((err as RetentionPolicyError).message).toBe(
+        'unknown retention rule "fortnightly"; rules are last, hourly, daily, weekly, monthly, quarterly, yearly, within',
+      );
+      expect((err as RetentionPolicyError).hint).toMatch(/quarterly=n keeps the newest snapshot of each of the last n calendar quarters/);
+      expect((err as RetentionPolicyError).hint).toMatch(/within=d keeps every snapshot newer than the newest one minus a duration/);
+    }
   });
 
   it.each([
@@ -84,7 +97,7 @@ describe('retentionRules (refusals)', () => {
 
   it('fills zeros and the time zone (UTC by default, the override first)', () => {
     expect(retentionRules({ daily: 7, within: '2d' }, 'x')).toEqual({
-      counts: { last: 0, hourly: 0, daily: 7, weekly: 0, monthly: 0, yearly: 0 },
+      counts: { last: 0, hourly: 0, daily: 7, weekly: 0, monthly: 0, quarterly: 0, yearly: 0 },
       within: { text: '2d', duration: { years: 0, months: 0, days: 2, hours: 0 } },
       timezone: 'UTC',
     });
@@ -101,6 +114,7 @@ describe('validateRetentionPolicy (stored service policies)', () => {
   it.each([
     [{ daily: -1 }, /retention.daily is -1/],
     [{ daily: 2.5 }, /retention.daily is 2.5/],
+    [{ quarterly: -1 }, /retention.quarterly is -1; it must be a whole number/],
     [{ within: 'soon' }, /retention.within "soon" is not a valid duration/],
     [{ timezone: 'Berlin' }, /retention.timezone "Berlin" is not an IANA time zone/],
     [{ reapAfterSeconds: 60 }, /reapAfterSeconds is 60; .* at least 3600/],

@@ -11,9 +11,9 @@
 import fc from 'fast-check';
 import { DateTime } from 'luxon';
 import { describe, expect, it } from 'vitest';
-import { KEEP_COUNT_RULES, retentionRules, type RetentionRules } from '../../lambdas/domain/retention-policy.js';
+import { KEEP_RULES } from '../../lambdas/domain/keep-rules.js';
 import { describeReason, planRetention, type RetentionCandidate } from '../../lambdas/domain/retention.js';
-import type { RetentionPolicy } from '../../lambdas/domain/service-policy.js';
+import { type RetentionPolicy, type RetentionRules, retentionRules } from '../../lambdas/domain/retention-policy.js';
 
 const HOUR = 3_600_000;
 // DST changes in 2026 (Europe: Mar 29, Oct 25 01:00Z; US: Mar 8 07:00Z, Nov 1 06:00Z) and New Year.
@@ -27,13 +27,14 @@ const policyArb: fc.Arbitrary<RetentionPolicy> = fc
     daily: fc.integer({ min: 0, max: 6 }),
     weekly: fc.integer({ min: 0, max: 4 }),
     monthly: fc.integer({ min: 0, max: 3 }),
+    quarterly: fc.integer({ min: 0, max: 2 }),
     yearly: fc.integer({ min: 0, max: 2 }),
     within: fc.option(fc.record({ d: fc.integer({ min: 0, max: 4 }), h: fc.integer({ min: 0, max: 30 }) }), { nil: undefined }),
     timezone: fc.constantFrom(...ZONES),
   })
   .map(({ within, ...p }) => {
     const policy: RetentionPolicy = { ...p, ...(within ? { within: `${within.d}d${within.h}h` } : {}) };
-    const keeps = KEEP_COUNT_RULES.some((r) => (policy[r] ?? 0) > 0) || (within && within.d + within.h > 0);
+    const keeps = KEEP_RULES.some((r) => (policy[r.jsonKey] ?? 0) > 0) || (within && within.d + within.h > 0);
     return keeps ? policy : { ...policy, last: 1 };
   });
 
@@ -50,7 +51,7 @@ const snapshotsArb = (max: number) =>
 function referencePlan(snapshots: readonly RetentionCandidate[], rules: RetentionRules, now: number): Map<string, string[]> {
   const list = [...snapshots].sort((a, b) => b.time - a.time || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
   const zone = rules.timezone;
-  const fmt = { hourly: 'yyyyMMddHH', daily: 'yyyyMMdd', weekly: 'kkkkWW', monthly: 'yyyyMM', yearly: 'yyyy' } as const;
+  const fmt = { hourly: 'yyyyMMddHH', daily: 'yyyyMMdd', weekly: 'kkkkWW', monthly: 'yyyyMM', quarterly: 'yyyyq', yearly: 'yyyy' } as const;
   const label = (rule: keyof typeof fmt, t: number) => DateTime.fromMillis(t, { zone }).toFormat(fmt[rule]);
   const latest = list.find((s) => s.time < now)?.time;
   let cutoff = Number.NEGATIVE_INFINITY;
@@ -58,7 +59,7 @@ function referencePlan(snapshots: readonly RetentionCandidate[], rules: Retentio
     const d = rules.within.duration; // the arbitraries use days and hours only: Luxon's calendar days = Go's AddDate days
     cutoff = DateTime.fromMillis(latest, { zone }).minus({ days: d.days }).toMillis() - d.hours * HOUR;
   }
-  const buckets = KEEP_COUNT_RULES.map((rule) => ({ rule, count: rules.counts[rule], last: undefined as string | undefined }));
+  const buckets = KEEP_RULES.map(({ name: rule }) => ({ rule, count: rules.counts[rule], last: undefined as string | undefined }));
   const out = new Map<string, string[]>();
   list.forEach((s, nr) => {
     const why: string[] = [];
@@ -85,7 +86,11 @@ function fastPlan(snapshots: readonly RetentionCandidate[], rules: RetentionRule
   const out = new Map<string, string[]>();
   snapshots.forEach((s, i) => {
     const why = p.reasons[i];
-    if (why) out.set(s.id, why.map((r) => describeReason(r, s.time, rules.timezone)));
+    if (why)
+      out.set(
+        s.id,
+        why.map((r) => describeReason(r, s.time, rules.timezone)),
+      );
   });
   return out;
 }
@@ -148,10 +153,10 @@ describe('planner properties', () => {
     fc.assert(
       fc.property(snapshotsArb(80), policyArb, (snaps, policy) => {
         const { within: _w, ...counted } = policy;
-        const rules = retentionRules(KEEP_COUNT_RULES.some((r) => (counted[r] ?? 0) > 0) ? counted : { ...counted, last: 1 }, 'property');
+        const rules = retentionRules(KEEP_RULES.some((r) => (counted[r.jsonKey] ?? 0) > 0) ? counted : { ...counted, last: 1 }, 'property');
         const plain = snaps.map(({ id, time }) => ({ id, time }));
         const p = planRetention(plain, rules, { now: Number.MAX_SAFE_INTEGER });
-        const sum = KEEP_COUNT_RULES.reduce((acc, r) => acc + rules.counts[r], 0);
+        const sum = KEEP_RULES.reduce((acc, r) => acc + rules.counts[r.name], 0);
         expect(p.kept).toBeLessThanOrEqual(sum);
         if (plain.length > 0) expect(p.kept).toBeGreaterThan(0);
       }),

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { assertScheduleExpression, assertTimeZone, nextFireTime, nextFireTimes, parseScheduleExpression } from '../../lambdas/domain/schedule-expression.js';
 import { UsageError } from '../../lambdas/domain/errors.js';
+import { assertScheduleExpression, assertTimeZone, nextFireTime, nextFireTimes, parseScheduleExpression } from '../../lambdas/domain/schedule-expression.js';
 import { normalizeServicePolicy } from '../../lambdas/domain/service-policy.js';
 
 describe('assertScheduleExpression', () => {
@@ -65,7 +65,14 @@ describe('assertTimeZone', () => {
 
 describe('normalizeServicePolicy schedules', () => {
   it('checks every section: snapshot, retention, drill, and their time zones', () => {
-    expect(() => normalizeServicePolicy({ service: 'db', snapshot: { schedule: 'rate(1 hour)' }, retention: { schedule: 'cron(0 4 * * ? *)', daily: 7 }, drill: { schedule: 'cron(0 3 * * ? *)', timezone: 'Europe/Paris' } })).not.toThrow();
+    expect(() =>
+      normalizeServicePolicy({
+        service: 'db',
+        snapshot: { schedule: 'rate(1 hour)' },
+        retention: { schedule: 'cron(0 4 * * ? *)', daily: 7 },
+        drill: { schedule: 'cron(0 3 * * ? *)', timezone: 'Europe/Paris' },
+      }),
+    ).not.toThrow();
     expect(() => normalizeServicePolicy({ service: 'db', snapshot: { schedule: 'hourly' } })).toThrow(/snapshot.schedule "hourly"/);
     expect(() => normalizeServicePolicy({ service: 'db', retention: { schedule: 'cron(0 4 * * * *)', daily: 7 } })).toThrow(/retention.schedule/);
     expect(() => normalizeServicePolicy({ service: 'db', drill: { timezone: 'Paris' } })).toThrow(/drill.timezone "Paris" is not an IANA time zone/);
@@ -114,8 +121,14 @@ describe('evaluating AWS cron expressions (EventBridge Scheduler dialect)', () =
 
   it('GIVEN a wall-clock time skipped in spring THEN that day is skipped; GIVEN one repeated in autumn THEN it fires once', () => {
     // Europe/Berlin: 2027-03-28 02:00 → 03:00; 2027-10-31 03:00 → 02:00.
-    expect(next('cron(30 2 * * ? *)', 2, { tz: 'Europe/Berlin', after: t('2027-03-27T02:00:00Z') })).toEqual(['2027-03-29T00:30:00.000Z', '2027-03-30T00:30:00.000Z']);
-    expect(next('cron(30 2 * * ? *)', 2, { tz: 'Europe/Berlin', after: t('2027-10-30T12:00:00Z') })).toEqual(['2027-10-31T00:30:00.000Z', '2027-11-01T01:30:00.000Z']);
+    expect(next('cron(30 2 * * ? *)', 2, { tz: 'Europe/Berlin', after: t('2027-03-27T02:00:00Z') })).toEqual([
+      '2027-03-29T00:30:00.000Z',
+      '2027-03-30T00:30:00.000Z',
+    ]);
+    expect(next('cron(30 2 * * ? *)', 2, { tz: 'Europe/Berlin', after: t('2027-10-30T12:00:00Z') })).toEqual([
+      '2027-10-31T00:30:00.000Z',
+      '2027-11-01T01:30:00.000Z',
+    ]);
   });
 
   it('GIVEN malformed expressions THEN a UsageError says what is wrong', () => {
@@ -134,7 +147,10 @@ describe('evaluating AWS cron expressions (EventBridge Scheduler dialect)', () =
 describe('evaluating rate and at expressions', () => {
   it('GIVEN rate(15 minutes) started at S THEN it fires at S + 15 min, S + 30 min, … and days are 24 h', () => {
     const s = parseScheduleExpression('rate(15 minutes)');
-    expect(iso([nextFireTime(s, FRIDAY, FRIDAY)!, nextFireTime(s, FRIDAY + 20 * 60_000, FRIDAY)!])).toEqual(['2026-11-27T09:15:00.000Z', '2026-11-27T09:30:00.000Z']);
+    expect(iso([nextFireTime(s, FRIDAY, FRIDAY)!, nextFireTime(s, FRIDAY + 20 * 60_000, FRIDAY)!])).toEqual([
+      '2026-11-27T09:15:00.000Z',
+      '2026-11-27T09:30:00.000Z',
+    ]);
     const day = parseScheduleExpression('rate(1 day)', 'Europe/Berlin');
     // Across the spring DST change a day is still 24 hours of elapsed time.
     const start = t('2027-03-27T12:00:00Z');

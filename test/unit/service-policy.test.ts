@@ -3,7 +3,14 @@ import { DEFAULT_FAILOVER, normalizeServicePolicy } from '../../lambdas/domain/s
 
 describe('normalizeServicePolicy', () => {
   it('fills defaults', () => {
-    expect(normalizeServicePolicy({ service: 'db' })).toEqual({ service: 'db', snapshot: {}, retention: {}, failover: DEFAULT_FAILOVER, drill: {}, targets: {} });
+    expect(normalizeServicePolicy({ service: 'db' })).toEqual({
+      service: 'db',
+      snapshot: {},
+      retention: {},
+      failover: DEFAULT_FAILOVER,
+      drill: {},
+      targets: {},
+    });
   });
   it.each([
     [{ failover: { timeoutSeconds: -1 } }, /failover.timeoutSeconds is -1/],

@@ -28,9 +28,21 @@ describe('dump jobs', () => {
   });
 
   it('needs a cluster, a task definition, a container and (on Fargate) subnets, and says which is missing', () => {
-    expect(() => dumpLaunchSpec(normalizeServicePolicy({ service: 'db', snapshot: { mode: 'dump' } }))).toThrow(/no ecs.cluster, snapshot.dumpTaskDefinition \(or ecs.taskDefinition\), snapshot.dumpContainerName .* a dump task .* cannot be launched/);
-    expect(() => dumpLaunchSpec(normalizeServicePolicy({ service: 'db', ecs: { cluster: 'c', taskDefinition: 't', containerName: 'x' } }))).toThrow(/no ecs.subnets/);
-    expect(dumpLaunchSpec(normalizeServicePolicy({ service: 'db', ecs: { cluster: 'c', taskDefinition: 't', containerName: 'x', launchType: 'EC2' }, snapshot: { dumpTaskDefinition: 'd', dumpContainerName: 'dc' } }))).toEqual({
+    expect(() => dumpLaunchSpec(normalizeServicePolicy({ service: 'db', snapshot: { mode: 'dump' } }))).toThrow(
+      /no ecs.cluster, snapshot.dumpTaskDefinition \(or ecs.taskDefinition\), snapshot.dumpContainerName .* a dump task .* cannot be launched/,
+    );
+    expect(() => dumpLaunchSpec(normalizeServicePolicy({ service: 'db', ecs: { cluster: 'c', taskDefinition: 't', containerName: 'x' } }))).toThrow(
+      /no ecs.subnets/,
+    );
+    expect(
+      dumpLaunchSpec(
+        normalizeServicePolicy({
+          service: 'db',
+          ecs: { cluster: 'c', taskDefinition: 't', containerName: 'x', launchType: 'EC2' },
+          snapshot: { dumpTaskDefinition: 'd', dumpContainerName: 'dc' },
+        }),
+      ),
+    ).toEqual({
       cluster: 'c',
       taskDefinition: 'd',
       containerName: 'dc',

@@ -1,8 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { diffSnapshots, findInSnapshot, fromManifestV1, listEntries, modeString, normalizeSnapshotPath, type ListingEntry, type ManifestView } from '../../lambdas/domain/snapshot-listing.js';
-import { compilePattern } from '../../lambdas/domain/path-glob.js';
-import { MANIFEST_FORMAT, validateManifest, type Manifest, type ManifestEntry } from '../../lambdas/domain/manifest.js';
 import { UsageError } from '../../lambdas/domain/errors.js';
+import { MANIFEST_FORMAT, type Manifest, type ManifestEntry, validateManifest } from '../../lambdas/domain/manifest.js';
+import { compilePattern } from '../../lambdas/domain/path-glob.js';
+import {
+  diffSnapshots,
+  findInSnapshot,
+  fromManifestV1,
+  type ListingEntry,
+  listEntries,
+  type ManifestView,
+  modeString,
+  normalizeSnapshotPath,
+} from '../../lambdas/domain/snapshot-listing.js';
 
 const SHA = (c: string) => c.repeat(64);
 const dir = (path: string, mtimeMs = 1000): ManifestEntry => ({ type: 'dir', path, mode: 0o755, mtimeMs, uid: 0, gid: 0 });
@@ -75,12 +84,12 @@ describe('diff', () => {
     const d = diffSnapshots(A, B);
     const by = Object.fromEntries(d.changes.map((c) => [c.path, c]));
     expect(by['db/new']).toMatchObject({ kind: 'added', sizeAfter: 3 });
-    expect(by['gone']).toMatchObject({ kind: 'removed', sizeBefore: 7 });
+    expect(by.gone).toMatchObject({ kind: 'removed', sizeBefore: 7 });
     expect(by['db/b']).toMatchObject({ kind: 'modified', sizeBefore: 20, sizeAfter: 25, what: ['content'] });
-    expect(by['link']).toMatchObject({ kind: 'modified', what: ['target'] });
+    expect(by.link).toMatchObject({ kind: 'modified', what: ['target'] });
     expect(by['db/meta']).toMatchObject({ kind: 'metadata', what: ['mode'] });
     // A directory whose mtime moved because files changed in it is not a change of its own.
-    expect(by['db']).toBeUndefined();
+    expect(by.db).toBeUndefined();
     expect(d.summary).toEqual({
       added: { count: 1, bytes: 3 },
       removed: { count: 1, bytes: 7 },
@@ -105,7 +114,10 @@ describe('find', () => {
   });
 
   it('works over any view, not only v1 manifests', () => {
-    const entries: ListingEntry[] = [{ path: '.', type: 'dir', mode: 0o755, size: 0, mtimeMs: 0 }, { path: 'x.log', type: 'file', mode: 0o644, size: 1, mtimeMs: 0 }];
+    const entries: ListingEntry[] = [
+      { path: '.', type: 'dir', mode: 0o755, size: 0, mtimeMs: 0 },
+      { path: 'x.log', type: 'file', mode: 0o644, size: 1, mtimeMs: 0 },
+    ];
     const view: ManifestView = { service: 's', id: 'i', createdAt: 't', entries: () => entries };
     expect(findInSnapshot(view, compilePattern('*.log'))?.entries).toHaveLength(1);
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { chooseSnapshotAt, parseTimeSelector } from '../../lambdas/domain/time-selector.js';
 import { OperationFailedError, UsageError } from '../../lambdas/domain/errors.js';
+import { chooseSnapshotAt, parseTimeSelector } from '../../lambdas/domain/time-selector.js';
 
 // Thursday 2026-11-26 10:30:00 UTC (11:30 in Paris).
 const NOW = Date.parse('2026-11-26T10:30:00Z');
@@ -62,7 +62,9 @@ describe('chooseSnapshotAt', () => {
 
   it('refuses a time before the oldest snapshot, naming its time', () => {
     expect(() => chooseSnapshotAt(snaps, Date.parse('2026-11-25T17:59:59Z'), what)).toThrow(UsageError);
-    expect(() => chooseSnapshotAt(snaps, Date.parse('2026-11-25T17:59:59Z'), what)).toThrow(/before the oldest complete snapshot of kv, a taken 2026-11-25T18:00:00.000Z/);
+    expect(() => chooseSnapshotAt(snaps, Date.parse('2026-11-25T17:59:59Z'), what)).toThrow(
+      /before the oldest complete snapshot of kv, a taken 2026-11-25T18:00:00.000Z/,
+    );
     expect(() => chooseSnapshotAt([], NOW, what)).toThrow(OperationFailedError);
   });
 });

@@ -5,15 +5,16 @@
  * An object is written to a temporary sibling, fsynced and renamed, so a reader (or a crash)
  * sees either nothing or the whole object, like S3's atomic PUT.
  */
+
+import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rmdir, stat, unlink } from 'node:fs/promises';
-import { dirname, join, sep } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { randomBytes } from 'node:crypto';
-import { Transform, type Readable } from 'node:stream';
+import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
+import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { AbortedError, UnavailableError, UsageError } from '../../domain/errors.js';
-import { ObjectNotFoundError, type ObjectInfo, type ObjectStore, type PutOptions } from './store.js';
+import { type ObjectInfo, ObjectNotFoundError, type ObjectStore, type PutOptions, STORE_URL_HINT, type StoreBackend } from './store.js';
 
 const TEMP_MARK = '.lifeboat-tmp-';
 
@@ -25,7 +26,7 @@ export class DirectoryStore implements ObjectStore {
   }
 
   private pathOf(key: string): string {
-    // Keys come from keys.ts, but a store must never write outside its root whatever it is given.
+    // Keys come from contract/keys.ts, but a store must never write outside its root whatever it is given.
     if (key.split('/').some((s) => s === '..' || s === '.' || s === '') || key.includes('\0')) {
       throw new UsageError(`object key ${JSON.stringify(key)} is not a safe relative key`);
     }
@@ -146,3 +147,18 @@ export class DirectoryStore implements ObjectStore {
     }
   }
 }
+
+/** `file:///path` (and a bare absolute path): the backend the store registry (registry.ts) opens for it. */
+export const directoryBackend: StoreBackend = {
+  scheme: 'file:',
+  open(url) {
+    if (isAbsolute(url)) return new DirectoryStore(url);
+    let path: string;
+    try {
+      path = fileURLToPath(url);
+    } catch {
+      throw new UsageError(`store URL ${JSON.stringify(url)} is not a valid file URL`, { hint: STORE_URL_HINT });
+    }
+    return new DirectoryStore(resolve(path));
+  },
+};

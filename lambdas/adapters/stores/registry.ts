@@ -1,37 +1,30 @@
 /**
- * Picks the store from a URL: `s3://bucket/prefix` or `file:///path`.
+ * Opens an object store by its URL's scheme, like restic's location registry: each backend
+ * (its own file) exports a StoreBackend with its scheme and a factory; this list is the one
+ * place that names them. Adding a backend is one new file and one line in BACKENDS.
+ * Callers pass the URL (and, inside the runtime, its shared clients) and never name an SDK client.
  */
-import { isAbsolute, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { S3Client } from '@aws-sdk/client-s3';
+import { isAbsolute } from 'node:path';
 import { UsageError } from '../../domain/errors.js';
-import { DirectoryStore } from './directory-store.js';
-import { S3Store } from './s3-store.js';
-import type { ObjectStore } from './store.js';
+import { directoryBackend } from './directory-store.js';
+import { s3Backend } from './s3-store.js';
+import { type ObjectStore, STORE_URL_HINT, type StoreBackend, type StoreContext } from './store.js';
 
-const HINT = 'use --store s3://BUCKET[/PREFIX] or --store file:///ABSOLUTE/PATH (or set LIFEBOAT_BUCKET)';
+const BACKENDS: readonly StoreBackend[] = [s3Backend, directoryBackend];
 
-export function openStore(url: string, s3Client: () => S3Client): ObjectStore {
-  if (url.startsWith('s3://')) {
-    const rest = url.slice('s3://'.length);
-    const slash = rest.indexOf('/');
-    const bucket = slash === -1 ? rest : rest.slice(0, slash);
-    const prefix = slash === -1 ? '' : rest.slice(slash + 1);
-    // S3 bucket naming rules (lowercase, 3-63 chars); catching typos here beats a 400 later.
-    if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
-      throw new UsageError(`store URL ${JSON.stringify(url)} has an invalid bucket name ${JSON.stringify(bucket)}`, { hint: HINT });
-    }
-    return new S3Store({ client: s3Client(), bucket, prefix });
+/** The URL's scheme with its colon; a bare absolute path is a directory (`file:`). */
+function schemeOf(url: string): string | undefined {
+  if (isAbsolute(url)) return 'file:';
+  return /^([a-z][a-z0-9+.-]*:)/i.exec(url)?.[1]?.toLowerCase();
+}
+
+export function openStore(url: string, context: Partial<StoreContext> = {}): ObjectStore {
+  const scheme = schemeOf(url);
+  const backend = BACKENDS.find((b) => b.scheme === scheme);
+  if (!backend) {
+    throw new UsageError(`store URL ${JSON.stringify(url)} is not supported (known schemes: ${BACKENDS.map((b) => `${b.scheme}//`).join(', ')})`, {
+      hint: STORE_URL_HINT,
+    });
   }
-  if (url.startsWith('file:')) {
-    let path: string;
-    try {
-      path = fileURLToPath(url);
-    } catch {
-      throw new UsageError(`store URL ${JSON.stringify(url)} is not a valid file URL`, { hint: HINT });
-    }
-    return new DirectoryStore(resolve(path));
-  }
-  if (isAbsolute(url)) return new DirectoryStore(url);
-  throw new UsageError(`store URL ${JSON.stringify(url)} is not supported`, { hint: HINT });
+  return backend.open(url, { env: context.env ?? process.env, ...(context.s3 ? { s3: context.s3 } : {}) });
 }

@@ -5,9 +5,10 @@
  * `queueSize` parts in flight, so memory stays bounded whatever the object size; a failed
  * or aborted upload is aborted on the server (no orphaned parts from this process).
  */
-import { Transform, type Readable } from 'node:stream';
+import { type Readable, Transform } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
+  type BucketLocationConstraint,
   CreateBucketCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
@@ -15,21 +16,22 @@ import {
   HeadObjectCommand,
   ListMultipartUploadsCommand,
   paginateListObjectsV2,
-  type BucketLocationConstraint,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { AbortedError, UnavailableError } from '../../domain/errors.js';
-import { errorName, httpStatus, translateAwsError } from '../aws.js';
+import { AbortedError, UnavailableError, UsageError } from '../../domain/errors.js';
+import { createS3Client, errorName, httpStatus, translateAwsError } from '../aws.js';
 import {
-  ObjectNotFoundError,
   type IncompleteUpload,
   type IncompleteUploadsCapability,
   type ObjectInfo,
   type ObjectLockCapability,
   type ObjectLockState,
+  ObjectNotFoundError,
   type ObjectStore,
   type PutOptions,
+  STORE_URL_HINT,
+  type StoreBackend,
 } from './store.js';
 
 export interface S3StoreOptions {
@@ -260,3 +262,20 @@ export class S3Store implements ObjectStore, IncompleteUploadsCapability, Object
     }
   }
 }
+
+/** `s3://bucket[/prefix]`: the backend the store registry (registry.ts) opens for that scheme. */
+export const s3Backend: StoreBackend = {
+  scheme: 's3:',
+  open(url, context) {
+    const rest = url.slice('s3://'.length);
+    const slash = rest.indexOf('/');
+    const bucket = slash === -1 ? rest : rest.slice(0, slash);
+    const prefix = slash === -1 ? '' : rest.slice(slash + 1);
+    // S3 bucket naming rules (lowercase, 3-63 chars); catching typos here beats a 400 later.
+    if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
+      throw new UsageError(`store URL ${JSON.stringify(url)} has an invalid bucket name ${JSON.stringify(bucket)}`, { hint: STORE_URL_HINT });
+    }
+    // The client is made only now, so opening a directory store never needs AWS settings.
+    return new S3Store({ client: context.s3?.() ?? createS3Client(context.env), bucket, prefix });
+  },
+};

@@ -7,6 +7,7 @@
  * thrown is final for that call.
  */
 import type { Readable } from 'node:stream';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { LifeboatError } from '../../domain/errors.js';
 
 export interface ObjectInfo {
@@ -102,3 +103,19 @@ export function canReapIncompleteUploads(store: ObjectStore): store is ObjectSto
 export function canReadObjectLock(store: ObjectStore): store is ObjectStore & ObjectLockCapability {
   return typeof (store as Partial<ObjectLockCapability>).objectLock === 'function';
 }
+
+/** What a backend's factory gets besides the URL: the environment, and the runtime's shared clients when there is one. */
+export interface StoreContext {
+  env: Record<string, string | undefined>;
+  /** The runtime's S3 client (made on first use); without it the backend makes its own from `env`. */
+  s3?: () => S3Client;
+}
+
+/** One kind of store, opened by URL scheme (registered in registry.ts). */
+export interface StoreBackend {
+  /** The URL scheme with its colon, as `new URL(url).protocol` gives it: `s3:`, `file:`. */
+  readonly scheme: string;
+  open(url: string, context: StoreContext): ObjectStore;
+}
+
+export const STORE_URL_HINT = 'use --store s3://BUCKET[/PREFIX] or --store file:///ABSOLUTE/PATH (or set LIFEBOAT_BUCKET)';

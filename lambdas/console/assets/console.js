@@ -1,13 +1,10 @@
 // The Lifeboat console's page: polls /console/api/state and draws it. Plain DOM, no
 // framework, no request to anywhere but this server. Charts arrive as inline SVG made by
 // the server (the drill report's chart code); every other text is escaped here.
-'use strict';
 
 const $ = (id) => document.getElementById(id);
 const esc = (v) =>
-  v === undefined || v === null
-    ? '-'
-    : String(v).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
+  v === undefined || v === null ? '-' : String(v).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
 
 function secs(s) {
   if (s === undefined || s === null) return '-';
@@ -29,10 +26,25 @@ function bytes(n) {
   }
   return i === 0 ? `${n} B` : `${v.toFixed(v < 10 ? 1 : 0)} ${u[i]}`;
 }
-const time = (iso) => (iso ? iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z').replace('Z', ' UTC') : '-');
+const time = (iso) =>
+  iso
+    ? iso
+        .replace('T', ' ')
+        .replace(/\.\d+Z$/, 'Z')
+        .replace('Z', ' UTC')
+    : '-';
 const pill = (cls, text) => `<span class="pill ${esc(cls)}">${esc(text)}</span>`;
 
-const VERDICT = { pass: 'proven restorable', fail: 'failing', 'over-target': 'over target', stale: 'stale', none: 'never drilled', error: 'could not run', running: 'running', 'timed-out': 'timed out' };
+const VERDICT = {
+  pass: 'proven restorable',
+  fail: 'failing',
+  'over-target': 'over target',
+  stale: 'stale',
+  none: 'never drilled',
+  error: 'could not run',
+  running: 'running',
+  'timed-out': 'timed out',
+};
 const ACTION_TEXT = {
   snapshot: ['Snapshot now', 'Ask the primary to take a snapshot now (its pre/post hooks run).'],
   drill: ['Drill now', 'Start a restore drill: a fresh task restores the newest snapshot and runs its checks.'],
@@ -44,7 +56,8 @@ let state;
 let busy = false;
 
 function primaryCard(s) {
-  if (!s.primary) return `<div class="card"><h3>Primary</h3><p class="big" data-test="primary">none</p><p class="muted">no primary elected; a replica takes over within the failover timeout (${secs(s.failoverTimeoutSeconds)})</p></div>`;
+  if (!s.primary)
+    return `<div class="card"><h3>Primary</h3><p class="big" data-test="primary">none</p><p class="muted">no primary elected; a replica takes over within the failover timeout (${secs(s.failoverTimeoutSeconds)})</p></div>`;
   const p = s.primary;
   return `<div class="card"><h3>Primary</h3><p class="big"><code data-test="primary">${esc(p.taskId.slice(0, 12))}</code> ${pill('primary', `term ${p.term}`)}</p>
 <p class="muted">elected ${esc(time(p.electedAt))} · lease ${p.expiresInMs === undefined ? '-' : p.expiresInMs >= 0 ? `valid ${ms(p.expiresInMs)} more` : `expired ${ms(-p.expiresInMs)} ago`} · failover after ${secs(s.failoverTimeoutSeconds)}</p></div>`;
@@ -90,11 +103,17 @@ function snapshotsCard(s) {
   const head = sn.newest
     ? `newest ${secs(sn.newest.ageSeconds)} old${rpo !== null ? ` ${sn.rpoMet ? pill('ok', `within RPO ${secs(rpo)}`) : pill('bad', `over RPO ${secs(rpo)}`)}` : ''}`
     : pill('bad', 'no complete snapshot');
-  const ret = sn.retention ? ` · retention <code>${esc(sn.retention.policy)}</code> (${esc(sn.retention.timezone)}): keep ${sn.retention.keep}, delete ${sn.retention.delete}` : '';
+  const ret = sn.retention
+    ? ` · retention <code>${esc(sn.retention.policy)}</code> (${esc(sn.retention.timezone)}): keep ${sn.retention.keep}, delete ${sn.retention.delete}`
+    : '';
   const rows = sn.rows
     .map((r) => {
       const over = rpo !== null && r.ageSeconds > rpo;
-      const retention = r.retention ? `${pill(r.retention.action, r.retention.action)} <span class="reasons">${esc(r.retention.reasons.join('; '))}</span>` : r.status === 'complete' ? '-' : '';
+      const retention = r.retention
+        ? `${pill(r.retention.action, r.retention.action)} <span class="reasons">${esc(r.retention.reasons.join('; '))}</span>`
+        : r.status === 'complete'
+          ? '-'
+          : '';
       return `<tr data-test="snapshot-row"><td><code>${esc(r.id)}</code></td><td>${esc(r.status)}</td><td class="date">${esc(time(r.createdAt))}</td><td class="num">${over ? `<span class="errors">${secs(r.ageSeconds)}</span>` : secs(r.ageSeconds)}</td><td class="num">${bytes(r.size)}</td><td class="num">${esc(r.fileCount)}</td><td class="num">${esc(r.term)}</td><td>${r.verifiedAt ? pill('ok', 'verified') : '-'}</td><td>${retention}</td><td>${esc(r.reason)}</td></tr>`;
     })
     .join('');
@@ -105,7 +124,10 @@ ${sn.rows.length < sn.total ? `<p class="muted">showing the newest ${sn.rows.len
 
 function schedulesCard(s) {
   const rows = s.schedules
-    .map((x) => `<tr data-test="schedule"><td>${esc(x.name)}</td><td><code>${esc(x.expression)}</code></td><td>${esc(x.timezone)}</td><td class="nowrap">${x.next.map((n) => esc(time(n))).join('<br>') || '-'}${x.approximate ? ' <span class="reasons">(rate: phase depends on creation)</span>' : ''}</td><td class="date">${esc(time(x.lastAt))}</td></tr>`)
+    .map(
+      (x) =>
+        `<tr data-test="schedule"><td>${esc(x.name)}</td><td><code>${esc(x.expression)}</code></td><td>${esc(x.timezone)}</td><td class="nowrap">${x.next.map((n) => esc(time(n))).join('<br>') || '-'}${x.approximate ? ' <span class="reasons">(rate: phase depends on creation)</span>' : ''}</td><td class="date">${esc(time(x.lastAt))}</td></tr>`,
+    )
     .join('');
   return `<div class="card"><h3>Schedules</h3><table><thead><tr><th>Schedule</th><th>Expression</th><th>Zone</th><th>Next firings</th><th>Last</th></tr></thead><tbody>${rows || '<tr><td colspan="5" class="muted">none: on demand only</td></tr>'}</tbody></table></div>`;
 }
@@ -117,7 +139,10 @@ function actionsBar(s) {
 
 function activityCard() {
   if (!state.activity) return '';
-  const rows = [...state.activity].reverse().map((a) => `<tr><td class="date">${esc(time(a.at))}</td><td>${esc(a.kind)}</td><td>${esc(a.text)}</td></tr>`).join('');
+  const rows = [...state.activity]
+    .reverse()
+    .map((a) => `<tr><td class="date">${esc(time(a.at))}</td><td>${esc(a.kind)}</td><td>${esc(a.text)}</td></tr>`)
+    .join('');
   return `<div class="card wide"><h3>Activity</h3><div class="scroll"><table><tbody>${rows}</tbody></table></div></div>`;
 }
 
@@ -142,8 +167,11 @@ function render() {
       section.innerHTML = `<h2></h2>${actionsBar(s)}<div class="cards"></div>`;
       app.insertBefore(section, part(app, 'activity', 'div'));
     }
-    setHtml(section.querySelector('h2'), `${esc(s.service)} ${pill(`v-${s.drills.verdict}`, VERDICT[s.drills.verdict] || s.drills.verdict)}
-<span class="muted">RPO target ${secs(s.targets.rpoSeconds)} · RTO target ${secs(s.targets.rtoSeconds)}</span>`);
+    setHtml(
+      section.querySelector('h2'),
+      `${esc(s.service)} ${pill(`v-${s.drills.verdict}`, VERDICT[s.drills.verdict] || s.drills.verdict)}
+<span class="muted">RPO target ${secs(s.targets.rpoSeconds)} · RTO target ${secs(s.targets.rtoSeconds)}</span>`,
+    );
     setHtml(section.querySelector('.cards'), primaryCard(s) + membersCard(s) + timelineCard(s) + schedulesCard(s) + drillsCard(s) + snapshotsCard(s));
   }
   for (const section of app.querySelectorAll('section[data-service]')) {

@@ -9,24 +9,24 @@
  * snapshot verified, metrics) after; a redelivered event for a passed drill re-applies the
  * (idempotent) verification, so a crash between the two converges.
  */
-import { OperationFailedError } from '../../domain/errors.js';
+import type { SnapshotCatalog } from '../../adapters/catalog.js';
+import type { DrillMetrics } from '../../adapters/drill-metrics.js';
+import type { DrillStore } from '../../adapters/drill-store.js';
+import type { TaskLauncher } from '../../adapters/ecs-launcher.js';
+import type { ServiceRegistry } from '../../adapters/service-registry.js';
 import {
   concludeDrill,
+  DRILL_ENV,
+  type DrillRecord,
   drillIdOfTask,
   drillTaskEnd,
   isOverdue,
   keepExpired,
   keptConclusion,
   timedOutConclusion,
-  DRILL_ENV,
-  type DrillRecord,
-  type EcsTaskDetail,
 } from '../../domain/drills.js';
-import type { SnapshotCatalog } from '../../adapters/catalog.js';
-import type { DrillStore } from '../../adapters/drill-store.js';
-import type { TaskLauncher } from '../../adapters/ecs-launcher.js';
-import type { ServiceRegistry } from '../../adapters/service-registry.js';
-import type { DrillMetrics } from '../../adapters/drill-metrics.js';
+import { type EcsTask, overrideEnvironment } from '../../domain/ecs-task.js';
+import { OperationFailedError } from '../../domain/errors.js';
 
 export interface FinalizeDeps {
   drills: DrillStore;
@@ -36,6 +36,12 @@ export interface FinalizeDeps {
   /** Structured log lines (the handler passes its Powertools logger). */
   log?: (message: string, fields: Record<string, unknown>) => void;
 }
+
+/** What finalizing reads of a drill task's event (domain/ecs-task.ts). */
+export type DrillTaskEvent = Pick<
+  EcsTask,
+  'taskArn' | 'lastStatus' | 'startedBy' | 'stopCode' | 'stoppedReason' | 'startedAt' | 'stoppedAt' | 'containers' | 'overrides'
+>;
 
 export type FinalizeResult =
   | { outcome: 'finalized'; drill: DrillRecord; snapshotVerified: boolean }
@@ -52,28 +58,20 @@ export type FinalizeResult =
       drill?: DrillRecord;
     };
 
-/** The service a drill task belongs to, from its container overrides. */
-function serviceOfTask(detail: EcsTaskDetail): string | undefined {
-  for (const o of detail.overrides?.containerOverrides ?? []) {
-    const value = o.environment?.find((e) => e.name === DRILL_ENV.service)?.value;
-    if (value) return value;
-  }
-  return undefined;
-}
-
 /**
  * Finalizes the drill whose task stopped. `detail` is the `detail` of an ECS "Task State
  * Change" event (parsed by the caller); `service` is only needed when the event carries no
  * container overrides. Safe to call for any event: non-drill tasks and non-STOPPED events
  * come back as `ignored`.
  */
-export async function finalizeDrill(deps: FinalizeDeps, detail: EcsTaskDetail, options: { service?: string } = {}): Promise<FinalizeResult> {
+export async function finalizeDrill(deps: FinalizeDeps, detail: DrillTaskEvent, options: { service?: string } = {}): Promise<FinalizeResult> {
   const clock = deps.clock ?? (() => new Date());
   const log = deps.log ?? (() => undefined);
   const drillId = drillIdOfTask(detail);
   if (!drillId) return { outcome: 'ignored', reason: 'not-a-drill' };
   if (detail.lastStatus !== 'STOPPED') return { outcome: 'ignored', reason: 'not-stopped' };
-  const service = serviceOfTask(detail) ?? options.service;
+  // The service, from the environment the drill launcher gave the task.
+  const service = overrideEnvironment(detail)[DRILL_ENV.service] || options.service;
   if (!service) {
     log('drill task event without a service', { drillId, taskArn: detail.taskArn });
     return { outcome: 'ignored', reason: 'unknown-drill' };
@@ -84,7 +82,7 @@ export async function finalizeDrill(deps: FinalizeDeps, detail: EcsTaskDetail, o
     return { outcome: 'ignored', reason: 'unknown-drill' };
   }
   if (drill.status !== 'running') {
-    const snapshotVerified = await ensureVerified(deps, drill);
+    const snapshotVerified = await applyVerdict(deps, drill);
     log('drill already finished; event ignored', { service, drillId, status: drill.status, snapshotVerified });
     return { outcome: 'ignored', reason: 'already-finished', drill };
   }
@@ -95,29 +93,54 @@ export async function finalizeDrill(deps: FinalizeDeps, detail: EcsTaskDetail, o
   const conclusion = concludeDrill(drill, drillTaskEnd(detail, drill.launch.containerName), clock());
   const finished = await deps.drills.finish(service, drillId, conclusion, { taskArn: detail.taskArn });
   if (finished.outcome !== 'finished') {
-    return { outcome: 'ignored', reason: finished.outcome === 'other-task' ? 'other-task' : finished.outcome === 'unknown-drill' ? 'unknown-drill' : 'already-finished', drill: finished.drill };
+    return {
+      outcome: 'ignored',
+      reason: finished.outcome === 'other-task' ? 'other-task' : finished.outcome === 'unknown-drill' ? 'unknown-drill' : 'already-finished',
+      drill: finished.drill,
+    };
   }
-  const snapshotVerified = await ensureVerified(deps, finished.drill);
+  const snapshotVerified = await applyVerdict(deps, finished.drill);
   deps.metrics?.drillFinished(finished.drill);
-  log('drill finished', { service, drillId, status: finished.drill.status, reason: finished.drill.reason, rtoSeconds: finished.drill.rtoSeconds, rpoSeconds: finished.drill.rpoSeconds });
+  log('drill finished', {
+    service,
+    drillId,
+    status: finished.drill.status,
+    reason: finished.drill.reason,
+    rtoSeconds: finished.drill.rtoSeconds,
+    rpoSeconds: finished.drill.rpoSeconds,
+  });
   return { outcome: 'finalized', drill: finished.drill, snapshotVerified };
 }
 
 /**
- * A passed drill proves its snapshot restorable: mark it verified (retention keeps the
- * newest verified snapshot). Idempotent; false when the drill did not pass or the
- * snapshot is no longer complete (being expired).
+ * The drill's verdict on its snapshot. A pass proves it restorable: verified (retention
+ * keeps the newest verified snapshot). A failure — the data did not restore or verify —
+ * withdraws that: the snapshot becomes suspect, so `latest-verified`, restores of `latest`
+ * and retention's protection move to the previous good one. (`error` and `timed-out` say
+ * nothing about the data and change nothing.) Idempotent, and order-proof: the later of
+ * two drills' verdicts stands. True when the snapshot is verified afterwards.
  */
-async function ensureVerified(deps: FinalizeDeps, drill: DrillRecord): Promise<boolean> {
+async function applyVerdict(deps: FinalizeDeps, drill: DrillRecord): Promise<boolean> {
+  const at = drill.finishedAt ?? (deps.clock ?? (() => new Date()))().toISOString();
+  if (drill.status === 'failed') {
+    const marked = await deps.catalog.markSuspect(drill.service, drill.snapshotId, at, drill.drillId);
+    if (marked)
+      deps.log?.('snapshot of a failed drill is suspect; no longer verified', { service: drill.service, drillId: drill.drillId, snapshotId: drill.snapshotId });
+    return false;
+  }
   if (drill.status !== 'passed') return false;
   const snapshot = await deps.catalog.get(drill.service, drill.snapshotId);
-  if (snapshot?.verifiedAt) return true;
+  if (snapshot?.verifiedAt && !snapshot.suspectAt) return true;
   try {
-    await deps.catalog.markVerified(drill.service, drill.snapshotId, drill.finishedAt ?? (deps.clock ?? (() => new Date()))().toISOString());
-    return true;
+    return await deps.catalog.markVerified(drill.service, drill.snapshotId, at);
   } catch (err) {
     if (err instanceof OperationFailedError) {
-      deps.log?.('snapshot of a passed drill could not be marked verified', { service: drill.service, drillId: drill.drillId, snapshotId: drill.snapshotId, error: err.message });
+      deps.log?.('snapshot of a passed drill could not be marked verified', {
+        service: drill.service,
+        drillId: drill.drillId,
+        snapshotId: drill.snapshotId,
+        error: err.message,
+      });
       return false;
     }
     throw err;
@@ -137,7 +160,7 @@ export async function finalizeKeptDrill(deps: FinalizeDeps, service: string, dri
   if (!conclusion) return { outcome: 'ignored', reason: 'not-stopped', drill };
   const finished = await deps.drills.finish(service, drillId, conclusion, drill.taskArn ? { taskArn: drill.taskArn } : {});
   if (finished.outcome !== 'finished') return { outcome: 'ignored', reason: 'already-finished', ...(finished.drill ? { drill: finished.drill } : {}) };
-  const snapshotVerified = await ensureVerified(deps, finished.drill);
+  const snapshotVerified = await applyVerdict(deps, finished.drill);
   deps.metrics?.drillFinished(finished.drill);
   deps.log?.('kept drill finished; its task stays up', { service, drillId, status: finished.drill.status, keepUntil: finished.drill.keep?.until });
   return { outcome: 'finalized', drill: finished.drill, snapshotVerified };
@@ -184,7 +207,12 @@ export async function stopOverdueDrills(deps: WatchdogDeps, options: { services?
       if (++seen > KEEP_LOOKBACK) break;
       if (!drill.keep) continue;
       if (drill.status === 'running' && drill.agent) {
-        if (deps.catalog) await finalizeKeptDrill({ drills: deps.drills, catalog: deps.catalog, clock, ...(deps.metrics ? { metrics: deps.metrics } : {}), log }, service, drill.drillId).catch(() => undefined);
+        if (deps.catalog)
+          await finalizeKeptDrill(
+            { drills: deps.drills, catalog: deps.catalog, clock, ...(deps.metrics ? { metrics: deps.metrics } : {}), log },
+            service,
+            drill.drillId,
+          ).catch(() => undefined);
         continue;
       }
       if (!keepExpired(drill, clock()) || !drill.taskArn) continue;

@@ -4,15 +4,15 @@
  * object store in every format after each drill (the report handler).
  */
 import { Readable } from 'node:stream';
-import { UsageError } from '../../domain/errors.js';
-import { assertServiceName } from '../../domain/ids.js';
-import { buildDrillReport, type DrillReport, type ServiceDrillInput } from '../../domain/drill-report.js';
-import { REPORT_CONTENT_TYPES, REPORT_FORMATS, renderReport } from '../../domain/report/render.js';
-import type { DrillRecord } from '../../domain/drills.js';
 import type { DrillStore } from '../../adapters/drill-store.js';
 import type { ServiceRegistry } from '../../adapters/service-registry.js';
 import type { ObjectStore } from '../../adapters/stores/store.js';
 import { reportObjectKey } from '../../contract/keys.js';
+import { buildDrillReport, type DrillReport, type ServiceDrillInput } from '../../domain/drill-report.js';
+import type { DrillRecord } from '../../domain/drills.js';
+import { UsageError } from '../../domain/errors.js';
+import { assertServiceName } from '../../domain/ids.js';
+import { REPORT_CONTENT_TYPES, REPORT_FORMATS, renderReport } from '../../domain/report/render.js';
 
 export interface ReportDeps {
   drills: DrillStore;
@@ -43,7 +43,9 @@ async function loadInputs(deps: ReportDeps, options: LoadReportOptions): Promise
   if (options.service !== undefined) {
     const service = assertServiceName(options.service);
     if (!(await deps.registry.get(service))) {
-      throw new UsageError(`service ${service} is not protected by Lifeboat`, { hint: 'run `lifeboat report` without --service to see every protected service' });
+      throw new UsageError(`service ${service} is not protected by Lifeboat`, {
+        hint: 'run `lifeboat report` without --service to see every protected service',
+      });
     }
     services = [service];
   } else {
@@ -51,7 +53,10 @@ async function loadInputs(deps: ReportDeps, options: LoadReportOptions): Promise
   }
   return Promise.all(
     services.map(async (service) => {
-      const [policy, drills] = await Promise.all([deps.registry.get(service), collect(deps.drills.list(service, { limit: options.history ?? DEFAULT_REPORT_HISTORY }))]);
+      const [policy, drills] = await Promise.all([
+        deps.registry.get(service),
+        collect(deps.drills.list(service, { limit: options.history ?? DEFAULT_REPORT_HISTORY })),
+      ]);
       return { service, targets: policy?.targets ?? {}, drills };
     }),
   );
@@ -76,7 +81,7 @@ export interface PublishedReports {
  * the previous one atomically, so readers see an old report or a new one, never half.
  */
 export async function publishDrillReports(
-  deps: ReportDeps & { store: ObjectStore },
+  deps: ReportDeps & { objects: ObjectStore },
   options: { service?: string; maxAgeSeconds?: number | null } = {},
 ): Promise<PublishedReports> {
   const now = (deps.clock ?? (() => new Date()))();
@@ -92,7 +97,7 @@ export async function publishDrillReports(
     await Promise.all(
       REPORT_FORMATS.map(async (format) => {
         const key = reportObjectKey(format, scope.service);
-        await deps.store.put(key, Readable.from([Buffer.from(renderReport(scope.report, format), 'utf8')]), { contentType: REPORT_CONTENT_TYPES[format] });
+        await deps.objects.put(key, Readable.from([Buffer.from(renderReport(scope.report, format), 'utf8')]), { contentType: REPORT_CONTENT_TYPES[format] });
         keys.push(key);
       }),
     );

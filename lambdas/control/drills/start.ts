@@ -9,29 +9,29 @@
  * the same RunTask — which ECS answers with the same task.
  */
 import { randomBytes as nodeRandomBytes } from 'node:crypto';
-import { LifeboatError, OperationFailedError, SnapshotNotFoundError, UsageError } from '../../domain/errors.js';
-import { assertServiceName, isSnapshotId } from '../../domain/ids.js';
-import {
-  DEFAULT_DRILL_TIMEOUT_SECONDS,
-  MAX_DRILL_KEEP_SECONDS,
-  ageSeconds,
-  assertDrillId,
-  buildDrillRunTask,
-  deadlineOf,
-  drillLaunchSpec,
-  launchFailedConclusion,
-  makeDrillId,
-  selectDrillSnapshot,
-  type DrillRecord,
-  type DrillTrigger,
-  type SnapshotCandidate,
-  type SnapshotChoice,
-} from '../../domain/drills.js';
 import type { SnapshotCatalog } from '../../adapters/catalog.js';
+import type { DrillMetrics } from '../../adapters/drill-metrics.js';
 import type { DrillStore } from '../../adapters/drill-store.js';
 import type { TaskLauncher } from '../../adapters/ecs-launcher.js';
 import type { ServiceRegistry } from '../../adapters/service-registry.js';
-import type { DrillMetrics } from '../../adapters/drill-metrics.js';
+import {
+  ageSeconds,
+  assertDrillId,
+  buildDrillRunTask,
+  DEFAULT_DRILL_TIMEOUT_SECONDS,
+  type DrillRecord,
+  type DrillTrigger,
+  deadlineOf,
+  drillLaunchSpec,
+  launchFailedConclusion,
+  MAX_DRILL_KEEP_SECONDS,
+  makeDrillId,
+  type SnapshotCandidate,
+  type SnapshotChoice,
+  selectDrillSnapshot,
+} from '../../domain/drills.js';
+import { LifeboatError, OperationFailedError, SnapshotNotFoundError, UsageError } from '../../domain/errors.js';
+import { assertServiceName, isSnapshotId } from '../../domain/ids.js';
 
 export interface DrillDeps {
   drills: DrillStore;

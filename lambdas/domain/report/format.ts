@@ -3,8 +3,9 @@
  * the same thing in the same words. Pure; times are shown in UTC so output is the same on
  * every machine (and the golden files stay golden).
  */
+
+import type { DrillSummary, DrillVerdict, ReportVerdict, ServiceVerdict } from '../drill-report.js';
 import { formatSeconds } from '../drills.js';
-import type { DrillSummary, DrillVerdict, ServiceVerdict, ReportVerdict } from '../drill-report.js';
 
 export { formatSeconds };
 
@@ -71,5 +72,6 @@ export function failedChecks(d: DrillSummary): DrillSummary['checks'] {
 
 /** XML 1.0 cannot carry most control characters (colour codes from a verify command, say). */
 export function stripControlChars(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping terminal escapes and XML-invalid characters is the point
   return text.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '').replace(/[^\x09\x0A\x0D\x20-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu, '');
 }

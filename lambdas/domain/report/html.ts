@@ -5,16 +5,8 @@
  */
 import escapeHtml from 'escape-html';
 import type { DrillReport, DrillSummary, ServiceDrillReport } from '../drill-report.js';
-import {
-  DRILL_VERDICT_LABEL,
-  SERVICE_VERDICT_LABEL,
-  failedChecks,
-  formatMaxAge,
-  formatOptionalSeconds,
-  formatTime,
-  measuredVsTarget,
-} from './format.js';
-import { lineChart, verdictIcon, type ChartPoint } from './svg-chart.js';
+import { DRILL_VERDICT_LABEL, failedChecks, formatMaxAge, formatOptionalSeconds, formatTime, measuredVsTarget, SERVICE_VERDICT_LABEL } from './format.js';
+import { type ChartPoint, lineChart, verdictIcon } from './svg-chart.js';
 
 const e = (text: string | number | null | undefined) => escapeHtml(text === null || text === undefined ? '-' : String(text));
 
@@ -70,7 +62,10 @@ export function points(drills: readonly DrillSummary[], pick: (d: DrillSummary) 
   for (const d of drills) {
     if (d.verdict === 'running') continue;
     const v = pick(d);
-    const label = v === null ? `${d.drillId}: no ${what} (${DRILL_VERDICT_LABEL[d.verdict]})` : `${d.drillId}: ${what} ${formatOptionalSeconds(v)} (${DRILL_VERDICT_LABEL[d.verdict]})`;
+    const label =
+      v === null
+        ? `${d.drillId}: no ${what} (${DRILL_VERDICT_LABEL[d.verdict]})`
+        : `${d.drillId}: ${what} ${formatOptionalSeconds(v)} (${DRILL_VERDICT_LABEL[d.verdict]})`;
     out.push({ t: Date.parse(d.startedAt), v, cls: d.verdict, label });
   }
   return out;
@@ -81,7 +76,10 @@ function drillRows(s: ServiceDrillReport): string {
     .map((d) => {
       const outputs = failedChecks(d)
         .filter((c) => c.output)
-        .map((c) => `<details><summary>${e(c.name)} output${c.command ? ` of <code>${e(c.command)}</code>` : ''}${c.exitCode !== undefined ? ` (exit ${e(c.exitCode)})` : ''}</summary><pre>${e(c.output)}</pre></details>`)
+        .map(
+          (c) =>
+            `<details><summary>${e(c.name)} output${c.command ? ` of <code>${e(c.command)}</code>` : ''}${c.exitCode !== undefined ? ` (exit ${e(c.exitCode)})` : ''}</summary><pre>${e(c.output)}</pre></details>`,
+        )
         .join('');
       return `<tr><td><code>${e(d.drillId)}</code></td><td>${badge(d.verdict, DRILL_VERDICT_LABEL[d.verdict])}</td><td class="date">${e(formatTime(d.startedAt))}</td><td><code>${e(d.snapshotId)}</code></td><td class="num">${e(formatOptionalSeconds(d.restoreSeconds))}</td><td class="num">${e(formatOptionalSeconds(d.rtoSeconds))}</td><td class="num">${e(formatOptionalSeconds(d.rpoSeconds))}</td><td>${e(d.reason)}${outputs}</td></tr>`;
     })
@@ -91,7 +89,11 @@ function drillRows(s: ServiceDrillReport): string {
 function serviceSection(s: ServiceDrillReport): string {
   const charts = [
     lineChart({ title: `${s.service}: RTO (task start to verified)`, points: points(s.drills, (d) => d.rtoSeconds, 'RTO'), target: s.targets.rtoSeconds }),
-    lineChart({ title: `${s.service}: RPO (newest snapshot age at drill start)`, points: points(s.drills, (d) => d.rpoSeconds, 'RPO'), target: s.targets.rpoSeconds }),
+    lineChart({
+      title: `${s.service}: RPO (newest snapshot age at drill start)`,
+      points: points(s.drills, (d) => d.rpoSeconds, 'RPO'),
+      target: s.targets.rpoSeconds,
+    }),
   ];
   const table = s.drills.length
     ? `<table><thead><tr><th>Drill</th><th>Result</th><th class="date">Started</th><th>Snapshot</th><th>Restore</th><th>RTO</th><th>RPO</th><th>Reason</th></tr></thead><tbody>${drillRows(s)}</tbody></table>`

@@ -116,6 +116,12 @@ export function renderJunit(report: DrillReport): string {
       time: total.time + counts.time,
     };
   }
-  root.att({ tests: String(total.tests), failures: String(total.failures), errors: String(total.errors), skipped: String(total.skipped), time: total.time.toFixed(3) });
-  return root.end({ prettyPrint: true }) + '\n';
+  root.att({
+    tests: String(total.tests),
+    failures: String(total.failures),
+    errors: String(total.errors),
+    skipped: String(total.skipped),
+    time: total.time.toFixed(3),
+  });
+  return `${root.end({ prettyPrint: true })}\n`;
 }

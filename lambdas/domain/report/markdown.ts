@@ -6,14 +6,14 @@
 import type { DrillReport, DrillSummary, ServiceDrillReport } from '../drill-report.js';
 import {
   DRILL_VERDICT_LABEL,
-  SERVICE_VERDICT_LABEL,
-  VERDICT_ICON,
   failedChecks,
   formatMaxAge,
   formatOptionalSeconds,
   formatTime,
   measuredVsTarget,
+  SERVICE_VERDICT_LABEL,
   stripControlChars,
+  VERDICT_ICON,
 } from './format.js';
 
 /** A table cell: one line, pipes escaped. */
@@ -55,11 +55,21 @@ function serviceRow(s: ServiceDrillReport): string {
 function serviceSection(s: ServiceDrillReport): string[] {
   const out = [`### ${VERDICT_ICON[s.verdict]} ${s.service}: ${SERVICE_VERDICT_LABEL[s.verdict]}`, '', text(s.reason), ''];
   for (const d of s.drills.filter((x) => x.role !== 'history' && x.verdict !== 'pass')) {
-    out.push(`- ${VERDICT_ICON[d.verdict]} ${code(d.drillId)} ${DRILL_VERDICT_LABEL[d.verdict]}, snapshot ${code(d.snapshotId)}, started ${formatTime(d.startedAt)}${d.reason ? `: ${text(d.reason)}` : ''}`);
+    out.push(
+      `- ${VERDICT_ICON[d.verdict]} ${code(d.drillId)} ${DRILL_VERDICT_LABEL[d.verdict]}, snapshot ${code(d.snapshotId)}, started ${formatTime(d.startedAt)}${d.reason ? `: ${text(d.reason)}` : ''}`,
+    );
     for (const c of failedChecks(d)) {
       if (!c.output) continue;
-      out.push('', `  <details><summary>${c.name} output${c.command ? ` of ${escapeHtmlText(c.command)}` : ''}${c.exitCode !== undefined ? ` (exit ${c.exitCode})` : ''}</summary>`, '');
-      out.push(...block(c.output).split('\n').map((l) => `  ${l}`));
+      out.push(
+        '',
+        `  <details><summary>${c.name} output${c.command ? ` of ${escapeHtmlText(c.command)}` : ''}${c.exitCode !== undefined ? ` (exit ${c.exitCode})` : ''}</summary>`,
+        '',
+      );
+      out.push(
+        ...block(c.output)
+          .split('\n')
+          .map((l) => `  ${l}`),
+      );
       out.push('', '  </details>');
     }
     out.push('');

@@ -48,10 +48,7 @@ export function lineChart(options: ChartOptions): string {
   // drill keeps its own place on the axis.
   const distinct = new Set(points.map((p) => p.t)).size === points.length;
   const xs = new Map<ChartPoint, number>(
-    points.map((p, i) => [
-      p,
-      m.left + (points.length === 1 ? w / 2 : distinct ? ((p.t - t0) / (t1 - t0)) * w : (i / (points.length - 1)) * w),
-    ]),
+    points.map((p, i) => [p, m.left + (points.length === 1 ? w / 2 : distinct ? ((p.t - t0) / (t1 - t0)) * w : (i / (points.length - 1)) * w)]),
   );
   const x = (p: ChartPoint) => xs.get(p)!;
   const y = (v: number) => m.top + h - (v / vMax) * h;
@@ -71,7 +68,9 @@ export function lineChart(options: ChartOptions): string {
   if (options.target !== null) {
     const ty = f(y(options.target));
     parts.push(`<line class="target" x1="${m.left}" y1="${ty}" x2="${m.left + w}" y2="${ty}"/>`);
-    parts.push(`<text class="target-label" x="${m.left + w}" y="${f(y(options.target) - 4)}" text-anchor="end">target ${escapeHtml(formatSeconds(options.target))}</text>`);
+    parts.push(
+      `<text class="target-label" x="${m.left + w}" y="${f(y(options.target) - 4)}" text-anchor="end">target ${escapeHtml(formatSeconds(options.target))}</text>`,
+    );
   }
   if (measured.length > 1) {
     parts.push(`<polyline class="series" points="${measured.map((p) => `${f(x(p))},${f(y(p.v))}`).join(' ')}"/>`);

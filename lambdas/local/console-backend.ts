@@ -3,9 +3,10 @@
  * actions (kill the primary, damage a snapshot), its scheduler's real next firings (they
  * run --speed times faster) and its activity log.
  */
-import type { LocalMode } from '../local/local-mode.js';
-import { TableConsoleBackend, type ActionName, type ActionResult, type ConsoleBackend } from './backend.js';
-import type { ScheduleView, ServiceInputs } from './model.js';
+import { type ActionName, type ActionResult, type ConsoleBackend, TableConsoleBackend } from '../console/backend.js';
+import type { ScheduleView, ServiceInputs } from '../console/model.js';
+import { UsageError } from '../domain/errors.js';
+import type { LocalMode } from './local-mode.js';
 
 export class LocalConsoleBackend implements ConsoleBackend {
   readonly mode = 'local' as const;
@@ -14,9 +15,9 @@ export class LocalConsoleBackend implements ConsoleBackend {
   private readonly table: TableConsoleBackend;
 
   constructor(private readonly local: LocalMode) {
-    const env = local.environment;
-    this.table = new TableConsoleBackend({ env, table: local.table, store: env.LIFEBOAT_STORE, services: [local.service] });
-    this.label = `table ${local.table}, store ${env.LIFEBOAT_STORE}${local.speed !== 1 ? `, schedules ×${local.speed}` : ''}`;
+    this.label = `table ${local.table}, store ${local.storeUrl}${local.speed !== 1 ? `, schedules ×${local.speed}` : ''}`;
+    // Local mode's own runtime: the same adapters its handlers and commands use.
+    this.table = new TableConsoleBackend({ runtime: local.runtime, label: this.label, retention: true, services: [local.service] });
   }
 
   services(): Promise<string[]> {
@@ -42,7 +43,7 @@ export class LocalConsoleBackend implements ConsoleBackend {
   }
 
   async act(action: ActionName, service: string): Promise<ActionResult> {
-    if (service !== this.local.service) throw new Error(`local mode runs ${this.local.service}, not ${service}`);
+    if (service !== this.local.service) throw new UsageError(`local mode runs ${this.local.service}, not ${service}`, { hint: `act on ${this.local.service}` });
     switch (action) {
       case 'kill-primary': {
         const r = await this.local.killPrimary();
