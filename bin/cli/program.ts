@@ -1,11 +1,13 @@
 /**
  * The `lifeboat` command line: builds the commander program, runs one command, and maps
  * every outcome to an exit code: 0 success, 1 failed, 2 usage error, 3 store or catalog
- * unreachable. Runs in-process for tests (`runCli`) and from bin/lifeboat.ts. The
- * subcommands import what they share from options.ts, never this file (no import cycle).
+ * unreachable, 4 the local environment refused (disk full, permission denied, read-only file
+ * system; errors.ts EnvironmentError). Runs in-process for tests (`runCli`) and from
+ * bin/lifeboat.ts. The subcommands import what they share from options.ts, never this file
+ * (no import cycle).
  */
 import { Command, CommanderError } from 'commander';
-import { type ExitCode, isLifeboatError } from '../../lambdas/domain/errors.js';
+import { asEnvironmentError, EnvironmentError, type ExitCode, isLifeboatError } from '../../lambdas/domain/errors.js';
 import { registerAgent } from './agent.js';
 import { registerCatalog } from './catalog.js';
 import { registerConsole } from './console.js';
@@ -84,6 +86,17 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<ExitCo
         io.stdout.write(`${JSON.stringify({ error: { type: err.name, message: err.message, hint: err.hint, exitCode: err.exitCode } }, null, 2)}\n`);
       }
       return err.exitCode;
+    }
+    // A system error the environment caused (ENOSPC, EACCES, EROFS, ...) that no command
+    // translated: still a plain message and exit 4, not a stack trace.
+    const env = asEnvironmentError(err, `lifeboat ${argv.find((a) => !a.startsWith('-')) ?? ''}`.trim());
+    if (env instanceof EnvironmentError) {
+      io.stderr.write(`lifeboat: error: ${env.message}\n`);
+      if (env.hint) io.stderr.write(`  hint: ${env.hint}\n`);
+      if (wantsJson(argv)) {
+        io.stdout.write(`${JSON.stringify({ error: { type: env.name, message: env.message, hint: env.hint, exitCode: env.exitCode } }, null, 2)}\n`);
+      }
+      return env.exitCode;
     }
     // Anything else is a bug or an environment fault we did not anticipate: say so plainly.
     const e = err as Error;

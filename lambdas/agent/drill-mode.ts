@@ -29,7 +29,7 @@ import {
   OUTPUT_CUT_MARKER,
   truncateOutput,
 } from '../domain/drills.js';
-import { AbortedError, LifeboatError, UsageError } from '../domain/errors.js';
+import { AbortedError, LifeboatError, TargetBusyError, UsageError } from '../domain/errors.js';
 import { assertServiceName, isSnapshotId } from '../domain/ids.js';
 import { runCommand } from '../engine/hooks.js';
 import { restoreSnapshot } from '../engine/restore.js';
@@ -132,8 +132,10 @@ export async function runDrillAgent(options: DrillAgentOptions): Promise<DrillAg
     } catch (err) {
       const durationSeconds = secondsBetween(restoreStart, clock());
       const message = messageOf(err);
-      // A corrupted or missing backup is the drill failing; anything else means it could not run.
-      const failed = err instanceof LifeboatError && err.exitCode === 1 && !(err instanceof AbortedError);
+      // A corrupted or missing backup is the drill failing; anything else (a full disk or an
+      // unwritable directory: EnvironmentError, exit 4; another restore holding the
+      // directory; an abort) means it could not run.
+      const failed = err instanceof LifeboatError && err.exitCode === 1 && !(err instanceof AbortedError) && !(err instanceof TargetBusyError);
       checks.push({ name: 'restore', status: failed ? 'failed' : 'error', durationSeconds, message });
       return result(failed ? 'failed' : 'error', `restore of snapshot ${options.snapshotId} ${failed ? 'failed' : 'could not run'}: ${message}`, {
         restoreSeconds: durationSeconds,

@@ -11,7 +11,7 @@ import { MANIFEST_NAME, manifestObjectKey, parseSnapshotObjectKey, serviceSnapsh
 import { IntegrityError } from '../domain/errors.js';
 import { assertServiceName, isSnapshotId } from '../domain/ids.js';
 import type { SnapshotRecord } from '../domain/snapshot.js';
-import { fetchManifest } from './restore.js';
+import { fetchManifest, type ManifestReadLimits } from './restore.js';
 
 export interface RebuildOutcome {
   id: string;
@@ -28,7 +28,14 @@ export interface RebuildResult {
   snapshots: RebuildOutcome[];
 }
 
-export async function rebuildCatalog(options: { catalog: SnapshotCatalog; store: ObjectStore; service: string; dryRun?: boolean }): Promise<RebuildResult> {
+export async function rebuildCatalog(options: {
+  catalog: SnapshotCatalog;
+  store: ObjectStore;
+  service: string;
+  dryRun?: boolean;
+  /** Manifests beyond these limits are skipped as damaged, never parsed (defaults: restore's). */
+  manifestLimits?: Partial<ManifestReadLimits>;
+}): Promise<RebuildResult> {
   const service = assertServiceName(options.service);
   await Promise.all([options.catalog.check(), options.store.check()]);
   // id → { object name → size }
@@ -55,7 +62,7 @@ export async function rebuildCatalog(options: { catalog: SnapshotCatalog; store:
     const manifestKey = manifestObjectKey(service, id);
     let fetched;
     try {
-      fetched = await fetchManifest(options.store, { service, id, manifestKey });
+      fetched = await fetchManifest(options.store, { service, id, manifestKey }, options.manifestLimits);
     } catch (err) {
       if (!(err instanceof IntegrityError)) throw err;
       skip(err.message);

@@ -11,7 +11,7 @@
  * Batches pack the files' bytes into one buffer that is transferred, not copied again.
  */
 import { Worker } from 'node:worker_threads';
-import { OperationFailedError } from '../domain/errors.js';
+import { asEnvironmentError, type LifeboatError, OperationFailedError } from '../domain/errors.js';
 
 export interface SmallFile {
   path: string;
@@ -72,9 +72,15 @@ export class SmallFileWriter {
       if (!job) return;
       this.inFlight.delete(m.id);
       if (m.error) {
-        const err = new OperationFailedError(`cannot write ${m.error.path ?? 'a restored file'}: ${m.error.code ?? m.error.message}`, {
-          hint: "check the free space and permissions of the target's filesystem; the target directory was not changed",
-        });
+        // A full disk or a read-only target: say so (EnvironmentError), not "failed".
+        const cause = Object.assign(new Error(m.error.message), { code: m.error.code, path: m.error.path });
+        const env = asEnvironmentError(cause, 'writing a restored file', 'the snapshot is fine and the target directory was not changed');
+        const err =
+          env !== cause
+            ? (env as LifeboatError)
+            : new OperationFailedError(`cannot write ${m.error.path ?? 'a restored file'}: ${m.error.code ?? m.error.message}`, {
+                hint: "check the free space and permissions of the target's filesystem; the target directory was not changed",
+              });
         this.failure ??= err;
         job.reject(err);
       } else {

@@ -5,54 +5,55 @@
  * Everything is extracted into a staging directory first and every byte is checked on the
  * way (manifest SHA-256 against the catalog, each part's SHA-256 and zstd frame checksums,
  * each file's SHA-256 and size against the manifest). Only a fully verified tree is moved
- * into place, so on any error the target is left exactly as it was.
+ * into place, so on any error the target is left exactly as it was. The target side (lock,
+ * recovery after a crash, staging, crash-atomic placement) is restore-target.ts.
  *
- * Two ways into place:
- * - swap: staging is a hidden sibling of the target and is renamed over it (the target's
- *   old contents are moved aside first and removed after). Used when the parent directory
- *   is writable and the target is not a mount point.
- * - in-place: for a target that is a mount point (an EBS/EFS volume) or whose parent is
- *   not writable. Staging lives inside the target; a marker file is written before the
- *   old contents are touched and removed after the new ones are in place, so an
- *   interrupted restore is recognised (and redone) by the next one.
+ * Bounded whatever the input: the manifest is size-limited before it is parsed, each part
+ * is decompressed a buffer at a time with backpressure and may never produce more bytes than
+ * its manifest entries account for (so a tiny part cannot expand to gigabytes, and nothing
+ * may follow the end of its archive), and system errors such as a full disk are reported as
+ * what they are (EnvironmentError), not as corruption.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { constants as fsConstants } from 'node:fs';
-import {
-  access,
-  chmod,
-  chown,
-  type FileHandle,
-  lchown,
-  link,
-  lutimes,
-  mkdir,
-  open,
-  readdir,
-  readFile,
-  rename,
-  rm,
-  rmdir,
-  stat,
-  symlink,
-  utimes,
-  writeFile,
-} from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { createHash } from 'node:crypto';
+import { chmod, chown, type FileHandle, lchown, link, lutimes, mkdir, open, symlink, utimes } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
+import { getHeapStatistics } from 'node:v8';
 import { gunzip } from 'node:zlib';
 import * as tarStream from 'tar-stream';
-import { DecompressStream } from 'zstd-napi';
 import type { SnapshotCatalog } from '../adapters/catalog.js';
 import { DEFAULT_USE_TTL_SECONDS, holdSnapshot, type SnapshotHoldPurpose, type SnapshotHolds } from '../adapters/snapshot-holds.js';
 import type { ObjectStore } from '../adapters/stores/store.js';
-import { AbortedError, IntegrityError, LifeboatError, OperationFailedError, SnapshotNotFoundError, UsageError } from '../domain/errors.js';
+import { MANIFEST_NAME, manifestObjectKey, parseSnapshotObjectKey, partObjectKey } from '../contract/keys.js';
+import {
+  AbortedError,
+  asEnvironmentError,
+  environmentCodeOf,
+  IntegrityError,
+  LifeboatError,
+  OperationFailedError,
+  SnapshotNotFoundError,
+  UsageError,
+} from '../domain/errors.js';
 import { assertServiceName, isSnapshotId } from '../domain/ids.js';
-import { type Manifest, type ManifestEntry, type ManifestPart, validateManifest } from '../domain/manifest.js';
+import {
+  DEFAULT_MANIFEST_LIMITS,
+  type Manifest,
+  type ManifestEntry,
+  type ManifestLimits,
+  type ManifestPart,
+  RESERVED_NAMES,
+  validateManifest,
+} from '../domain/manifest.js';
 import type { SnapshotRecord } from '../domain/snapshot.js';
 import { SmallFileWriter } from './file-writer.js';
-import { hashTap } from './hash-tap.js';
+import { inspectTarget, type PlacementStep, prepareTarget, recoverTarget } from './restore-target.js';
+
+// The low-level context (documented as zstd-napi's `binding` module) lets us pull output one
+// buffer at a time; its DecompressStream pushes a whole input chunk's output synchronously.
+const zstd = createRequire(import.meta.url)('zstd-napi/binding.js') as typeof import('zstd-napi/binding.js');
 
 const gunzipAsync = promisify(gunzip);
 
@@ -77,6 +78,10 @@ export interface RestoreOptions {
    */
   placement?: 'auto' | 'swap' | 'in-place';
   signal?: AbortSignal;
+  /** Limits on the manifest (defaults: DEFAULT_MANIFEST_LIMITS and manifestByteLimit()). */
+  manifestLimits?: Partial<ManifestReadLimits>;
+  /** Test hook: awaited at each step of placing the tree (restore-target.ts). */
+  onStep?: (step: PlacementStep) => void | Promise<void>;
   onProgress?: (p: { bytesDone: number; bytesTotal: number; filesDone: number; filesTotal: number }) => void;
   onNotice?: (line: string) => void;
   /**
@@ -102,58 +107,20 @@ export type RestoreResult =
 export const DEFAULT_RESTORE_CONCURRENCY = 4;
 
 /** Inside the target: present only while an in-place restore moves entries around. */
-export const IN_PROGRESS_MARKER = '.lifeboat-restore-in-progress';
-const STAGING_MARK = '.lifeboat-staging-';
-const REPLACED_MARK = '.lifeboat-replaced-';
+export const IN_PROGRESS_MARKER = RESERVED_NAMES.inProgressMarker;
 /** Files up to this size are buffered, verified, then written in batches by the file writer. */
 const SMALL_FILE = 1024 * 1024;
 /** Symlinks and other small async jobs in flight at once. */
 const WRITERS = 32;
+/**
+ * Largest zstd window accepted (2^25 = 32 MiB): every level up to 20 fits; a hostile frame
+ * asking for more is refused instead of making each of the parallel parts allocate 2 GiB.
+ */
+const ZSTD_WINDOW_LOG_MAX = 25;
+/** After the last member: the 1 KiB end-of-archive marker, padded to at most one 10 KiB tar record. */
+const TAR_TRAILER_MAX = 10240;
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-
-interface TargetState {
-  exists: boolean;
-  /** Nothing but our own leftovers and an empty lost+found. */
-  empty: boolean;
-  /** An in-place restore was interrupted: the contents are ours and incomplete. */
-  interrupted: boolean;
-}
-
-async function inspectTarget(dir: string): Promise<TargetState> {
-  const s = await stat(dir).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ENOENT') return undefined;
-    throw err;
-  });
-  if (!s) return { exists: false, empty: true, interrupted: false };
-  if (!s.isDirectory()) throw new UsageError(`${dir} exists and is not a directory`, { hint: 'pass the data directory with --dir' });
-  const names = await readdir(dir);
-  const interrupted = names.includes(IN_PROGRESS_MARKER);
-  let empty = true;
-  for (const name of names) {
-    if (name === IN_PROGRESS_MARKER || name.startsWith(STAGING_MARK)) continue;
-    // A fresh ext4 volume comes with an empty lost+found; that is still an empty volume.
-    if (name === 'lost+found' && (await readdir(join(dir, name)).catch(() => ['?'])).length === 0) continue;
-    empty = false;
-  }
-  return { exists: true, empty, interrupted };
-}
-
-async function isMountPoint(dir: string): Promise<boolean> {
-  const [self, parent] = await Promise.all([stat(dir), stat(dirname(dir))]);
-  if (self.dev !== parent.dev) return true;
-  // A bind mount of the same filesystem keeps the device number; mountinfo still lists it.
-  const mountinfo = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
-  const unescapeOctal = (p: string) => p.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-  return mountinfo.split('\n').some((line) => unescapeOctal(line.split(' ')[4] ?? '') === dir);
-}
-
-async function canWrite(dir: string): Promise<boolean> {
-  return access(dir, fsConstants.W_OK | fsConstants.X_OK).then(
-    () => true,
-    () => false,
-  );
-}
 
 async function resolveSnapshot(catalog: SnapshotCatalog, service: string, selector: SnapshotSelector): Promise<SnapshotRecord | undefined> {
   // A snapshot whose last drill failed is passed over; an explicit id still restores it.
@@ -184,35 +151,117 @@ async function resolveSnapshot(catalog: SnapshotCatalog, service: string, select
   return record;
 }
 
+/** Manifest limits: the document's size as well as what it may hold. */
+export interface ManifestReadLimits extends ManifestLimits {
+  /** Largest manifest accepted, compressed or not (bytes of JSON text). */
+  jsonBytes: number;
+}
+
 /**
- * Downloads and validates a manifest. When the catalog knows the manifest's SHA-256 it is
- * checked before parsing; the computed SHA-256 is returned for catalog rebuilds.
+ * Default limit on a manifest's JSON: an eighth of this process's V8 heap (parsing needs a
+ * few times the text's size; 4 GiB heap → 512 MiB), and never more than V8's longest string.
+ * A v1 manifest takes about 200 bytes per entry, so the default allows millions of files.
+ */
+export function manifestByteLimit(): number {
+  return Math.min(2 ** 29 - 24, Math.floor(getHeapStatistics().heap_size_limit / 8));
+}
+
+export function manifestReadLimits(overrides: Partial<ManifestReadLimits> = {}): ManifestReadLimits {
+  return { ...DEFAULT_MANIFEST_LIMITS, jsonBytes: manifestByteLimit(), ...overrides };
+}
+
+/**
+ * Downloads a gzipped JSON manifest and parses it without trusting its size: the download
+ * and the decompressed text are both cut off at `limits.jsonBytes`, before V8 could run out
+ * of heap. Returns the document (not yet validated), the SHA-256 and size of the stored bytes.
+ * Format-independent: any manifest stored as gzipped JSON can be read through it.
+ */
+export async function readManifestDocument(
+  store: ObjectStore,
+  key: string,
+  what: string,
+  options: { jsonBytes: number; expectedSha256?: string; signal?: AbortSignal },
+): Promise<{ doc: unknown; sha256: string; size: number }> {
+  const tooLarge = (how: string) =>
+    new IntegrityError(`manifest ${key} of ${what} ${how} more than the limit of ${options.jsonBytes} bytes; it is not read`, {
+      hint: 'a manifest that large is damaged or hostile: restore another snapshot with --snapshot ID (the limit is manifestLimits.jsonBytes)',
+    });
+  const hash = createHash('sha256');
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const body = await store.get(key, options.signal ? { signal: options.signal } : undefined);
+  for await (const c of body) {
+    const chunk = c as Buffer;
+    size += chunk.length;
+    if (size > options.jsonBytes) {
+      body.destroy();
+      throw tooLarge('is');
+    }
+    hash.update(chunk);
+    chunks.push(chunk);
+  }
+  const bytes = Buffer.concat(chunks);
+  chunks.length = 0;
+  const sha256 = hash.digest('hex');
+  if (options.expectedSha256 && sha256 !== options.expectedSha256) {
+    throw new IntegrityError(`manifest ${key} of ${what} is corrupted: its SHA-256 does not match the catalog`, {
+      hint: 'restore an older snapshot with --snapshot ID',
+    });
+  }
+  let text: Buffer;
+  try {
+    // maxOutputLength stops inflating at the limit instead of after the bomb went off.
+    text = await gunzipAsync(bytes, { maxOutputLength: options.jsonBytes });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || err instanceof RangeError) throw tooLarge('expands to');
+    throw new IntegrityError(`manifest ${key} of ${what} is unreadable: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    return { doc: JSON.parse(text.toString('utf8')) as unknown, sha256, size };
+  } catch (err) {
+    throw new IntegrityError(`manifest ${key} of ${what} is unreadable: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/**
+ * The catalog entry, the manifest and every object it points at must belong to one
+ * snapshot: a manifest that names another service's parts (or another snapshot's) is refused,
+ * so a writer to one prefix cannot make a restore read another service's data.
+ */
+function assertSameSnapshot(manifest: Manifest, snap: { service: string; id: string; manifestKey: string }): void {
+  const where = `snapshot ${snap.id} of service ${snap.service}`;
+  const hint = 'the catalog entry and the stored objects do not belong together; restore another snapshot with --snapshot ID';
+  if (manifest.service !== snap.service || manifest.id !== snap.id) {
+    throw new IntegrityError(`manifest ${snap.manifestKey} describes ${manifest.service}/${manifest.id}, not ${snap.service}/${snap.id}`, { hint });
+  }
+  const key = parseSnapshotObjectKey(snap.manifestKey);
+  if (!key || key.service !== snap.service || key.snapshotId !== snap.id || key.name !== MANIFEST_NAME) {
+    throw new IntegrityError(`the catalog entry of ${where} points at ${snap.manifestKey}, not at ${manifestObjectKey(snap.service, snap.id)}`, { hint });
+  }
+  manifest.parts.forEach((p, i) => {
+    const want = partObjectKey(snap.service, snap.id, i, p.compression);
+    if (p.key !== want) throw new IntegrityError(`manifest of ${where} lists part ${i} as ${p.key}, not ${want}`, { hint });
+  });
+}
+
+/**
+ * Downloads and validates a v1 manifest within `limits`. When the catalog knows the
+ * manifest's SHA-256 it is checked before parsing; the computed SHA-256 is returned for
+ * catalog rebuilds.
  */
 export async function fetchManifest(
   store: ObjectStore,
   snap: { service: string; id: string; manifestKey: string; manifestSha256?: string },
+  limits: Partial<ManifestReadLimits> = {},
 ): Promise<{ manifest: Manifest; sha256: string; size: number }> {
-  const chunks: Buffer[] = [];
-  const body = await store.get(snap.manifestKey);
-  for await (const c of body) chunks.push(c as Buffer);
-  const bytes = Buffer.concat(chunks);
-  const sha256 = createHash('sha256').update(bytes).digest('hex');
-  if (snap.manifestSha256 && sha256 !== snap.manifestSha256) {
-    throw new IntegrityError(`manifest ${snap.manifestKey} of snapshot ${snap.id} is corrupted: its SHA-256 does not match the catalog`, {
-      hint: 'restore an older snapshot with --snapshot ID',
-    });
-  }
-  let doc: unknown;
-  try {
-    doc = JSON.parse((await gunzipAsync(bytes)).toString('utf8'));
-  } catch (err) {
-    throw new IntegrityError(`manifest ${snap.manifestKey} of snapshot ${snap.id} is unreadable: ${(err as Error).message}`, { cause: err });
-  }
-  const manifest = validateManifest(doc);
-  if (manifest.service !== snap.service || manifest.id !== snap.id) {
-    throw new IntegrityError(`manifest ${snap.manifestKey} describes ${manifest.service}/${manifest.id}, not ${snap.service}/${snap.id}`);
-  }
-  return { manifest, sha256, size: bytes.length };
+  const lim = manifestReadLimits(limits);
+  const { doc, sha256, size } = await readManifestDocument(store, snap.manifestKey, `snapshot ${snap.id}`, {
+    jsonBytes: lim.jsonBytes,
+    ...(snap.manifestSha256 ? { expectedSha256: snap.manifestSha256 } : {}),
+  });
+  const manifest = validateManifest(doc, lim);
+  assertSameSnapshot(manifest, snap);
+  return { manifest, sha256, size };
 }
 
 /** Sets owner (when root), mode and times; ownership first because chown clears setuid. */
@@ -306,6 +355,102 @@ interface ExtractContext {
   smallFiles: SmallFileWriter;
   signal: AbortSignal;
   progress: (bytes: number, files: number) => void;
+  /** Per part: the most archive bytes its entries can account for (partArchiveBounds). */
+  bounds: number[];
+}
+
+const roundUp512 = (n: number) => Math.ceil(n / 512) * 512;
+
+/**
+ * An upper bound on each part's decompressed archive, from what the manifest declares: per
+ * member a header, room for a pax header carrying its path and link target, and its data
+ * padded to 512 bytes; plus the end-of-archive trailer. Directories carry no part number
+ * and may sit in any part, so every part allows for all of them.
+ */
+function partArchiveBounds(manifest: Manifest): number[] {
+  const member = (e: ManifestEntry) =>
+    512 + 512 + roundUp512(Buffer.byteLength(e.path) + (e.type === 'symlink' || e.type === 'hardlink' ? Buffer.byteLength(e.target) : 0) + 64);
+  let dirs = 0;
+  const bounds = manifest.parts.map(() => TAR_TRAILER_MAX);
+  for (const e of manifest.entries) {
+    if (e.type === 'dir') dirs += member(e);
+    else bounds[e.part]! += member(e) + (e.type === 'file' ? roundUp512(e.size) : 0);
+  }
+  return bounds.map((b) => b + dirs);
+}
+
+/**
+ * Passes the stored bytes through, hashing and counting them. A body far longer than declared
+ * (twice, plus 1 MiB) is cut off at once, so an endless one cannot keep a restore busy; any
+ * other size mismatch is reported after the part is read, once the per-file checksums have
+ * had the chance to name the damaged file.
+ */
+function storedTap(part: ManifestPart, id: string) {
+  const hash = createHash('sha256');
+  let stored = 0;
+  const cutOff = part.size * 2 + 1024 * 1024;
+  async function* tap(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+    for await (const chunk of source) {
+      stored += chunk.length;
+      if (stored > cutOff) {
+        throw new IntegrityError(`part ${part.key} of snapshot ${id} is corrupted: it holds more than the ${part.size} bytes the manifest declares`, {
+          hint: 'restore an older snapshot with --snapshot ID; the target directory was not changed',
+        });
+      }
+      hash.update(chunk);
+      yield chunk;
+    }
+  }
+  return { tap, digest: () => ({ sha256: hash.digest('hex'), stored }) };
+}
+
+/**
+ * Decompresses (or, for plain parts, passes through) one buffer at a time: each yield waits
+ * for the archive reader, so memory stays at about one output buffer plus the zstd window
+ * however compressible the data. Stops with IntegrityError as soon as the output passes
+ * `limit`, the most bytes the part's manifest entries can account for.
+ */
+function boundedArchive(part: ManifestPart, id: string, limit: number, counted: { bytes: number }) {
+  const tooMuch = () =>
+    new IntegrityError(`part ${part.key} of snapshot ${id} is corrupted: it expands to more than the ${limit} bytes its manifest entries account for`, {
+      hint: 'restore an older snapshot with --snapshot ID; the target directory was not changed',
+    });
+  const count = (n: number) => {
+    counted.bytes += n;
+    if (counted.bytes > limit) throw tooMuch();
+  };
+  if (part.compression === 'none') {
+    return async function* plain(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+      for await (const chunk of source) {
+        count(chunk.length);
+        yield chunk;
+      }
+    };
+  }
+  return async function* unzstd(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+    const dctx = new zstd.DCtx();
+    dctx.setParameter(zstd.DParameter.windowLogMax, ZSTD_WINDOW_LOG_MAX);
+    const outSize = zstd.dStreamOutSize();
+    let inFrame = false;
+    for await (const chunk of source) {
+      let src: Buffer = chunk;
+      for (;;) {
+        const out = Buffer.allocUnsafe(outSize);
+        const [ret, produced, consumed] = dctx.decompressStream(out, src);
+        src = src.subarray(consumed);
+        if (produced > 0) {
+          count(produced);
+          yield out.subarray(0, produced);
+        }
+        // Done with this input once it is consumed and the context has nothing left to flush.
+        if (src.length === 0 && (produced < out.length || ret === 0)) {
+          inFrame = ret !== 0;
+          break;
+        }
+      }
+    }
+    if (inFrame) throw new Error('the part ends in the middle of a zstd frame');
+  };
 }
 
 function corrupted(ctx: ExtractContext, path: string, what: string): IntegrityError {
@@ -316,17 +461,23 @@ function corrupted(ctx: ExtractContext, path: string, what: string): IntegrityEr
 
 const TAR_TYPE: Record<ManifestEntry['type'], string> = { dir: 'directory', file: 'file', symlink: 'symlink', hardlink: 'link' };
 
+const RESTORE_HINT = 'restore an older snapshot with --snapshot ID; the target directory was not changed';
+const ENV_HINT = 'the snapshot is fine and the target directory was not changed';
+
 async function extractPart(ctx: ExtractContext, store: ObjectStore, part: ManifestPart, index: number): Promise<void> {
   const body = await store.get(part.key, { signal: ctx.signal });
-  const tap = hashTap();
+  const tap = storedTap(part, ctx.manifest.id);
+  const archive = { bytes: 0 };
   const extract = tarStream.extract();
   const target = extract as unknown as NodeJS.WritableStream;
-  const piping =
-    part.compression === 'none'
-      ? pipeline(body, tap.stream, target, { signal: ctx.signal })
-      : pipeline(body, tap.stream, new DecompressStream(), target, { signal: ctx.signal });
-  piping.catch(() => undefined); // awaited below; this only keeps it from being "unhandled"
+  const piping = pipeline(body, tap.tap, boundedArchive(part, ctx.manifest.id, ctx.bounds[index]!, archive), target, { signal: ctx.signal });
+  const pipeError = piping.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
   let current: string | undefined;
+  /** Where the last member's data ends in the archive: only the trailer may follow (undefined: unknown). */
+  let end: number | undefined = 0;
   try {
     for await (const member of extract) {
       const h = member.header;
@@ -337,6 +488,8 @@ async function extractPart(ctx: ExtractContext, store: ObjectStore, part: Manife
         throw corrupted(ctx, path, `archive member (${h.type}) does not match the manifest`);
       }
       ctx.seen.add(path);
+      const offset = (h as { byteOffset?: number }).byteOffset;
+      end = typeof offset === 'number' && end !== undefined ? offset + roundUp512(h.size ?? 0) : undefined;
       const dest = join(ctx.staging, path);
       if (e.type === 'file') {
         if (h.size !== e.size) throw corrupted(ctx, path, `archive says ${h.size} bytes, manifest says ${e.size}`);
@@ -361,18 +514,27 @@ async function extractPart(ctx: ExtractContext, store: ObjectStore, part: Manife
     extract.destroy();
     body.destroy();
     if (ctx.signal.aborted) throw new AbortedError('restore aborted; the target directory was not changed', { cause: err });
-    if (err instanceof LifeboatError) throw err;
+    // The stream's own error (a limit, a short part) explains more than the reader's echo of it.
+    const cause = [err, await pipeError].find((e) => e instanceof LifeboatError) ?? [err, await pipeError].find((e) => environmentCodeOf(e)) ?? err;
+    if (cause instanceof LifeboatError) throw cause;
+    const env = asEnvironmentError(cause, `restore of snapshot ${ctx.manifest.id}`, ENV_HINT);
+    if (env instanceof LifeboatError) throw env;
     throw new IntegrityError(
-      `part ${part.key} of snapshot ${ctx.manifest.id} is corrupted or truncated (${(err as Error).message})${current ? ` while reading "${current}"` : ''}`,
-      { hint: 'restore an older snapshot with --snapshot ID; the target directory was not changed', cause: err },
+      `part ${part.key} of snapshot ${ctx.manifest.id} is corrupted or truncated (${(cause as Error).message})${current ? ` while reading "${current}"` : ''}`,
+      { hint: RESTORE_HINT, cause },
     );
+  }
+  if (end !== undefined && archive.bytes - end > TAR_TRAILER_MAX) {
+    throw new IntegrityError(`part ${part.key} of snapshot ${ctx.manifest.id} is corrupted: ${archive.bytes - end} bytes follow the end of its archive`, {
+      hint: RESTORE_HINT,
+    });
   }
   const { sha256: sha, stored } = tap.digest();
   if (stored !== part.size || sha !== part.sha256) {
     throw new IntegrityError(
       `part ${part.key} of snapshot ${ctx.manifest.id} is corrupted: ${stored !== part.size ? `${stored} bytes stored, ${part.size} expected` : 'SHA-256 does not match the manifest'}`,
       {
-        hint: 'restore an older snapshot with --snapshot ID; the target directory was not changed',
+        hint: RESTORE_HINT,
       },
     );
   }
@@ -425,10 +587,9 @@ async function writeFileEntry(ctx: ExtractContext, member: AsyncIterable<Buffer>
   ctx.progress(0, 1);
 }
 
-/** Extracts and verifies the whole snapshot into `staging` (which must not exist). */
+/** Extracts and verifies the whole snapshot into `staging` (an empty directory). */
 async function extractAll(manifest: Manifest, store: ObjectStore, staging: string, options: RestoreOptions, signal: AbortSignal): Promise<void> {
   const byPath = new Map(manifest.entries.map((e) => [e.path, e]));
-  await mkdir(staging, { mode: 0o700 });
   // Directories first, writable by us whatever their final mode; modes are set at the end.
   for (const e of manifest.entries) {
     if (e.type === 'dir' && e.path !== '.') await mkdir(join(staging, e.path), { mode: 0o700 });
@@ -445,6 +606,7 @@ async function extractAll(manifest: Manifest, store: ObjectStore, staging: strin
     writers: new WriterPool(),
     smallFiles: new SmallFileWriter((bytes, files) => ctx.progress(bytes, files)),
     signal,
+    bounds: partArchiveBounds(manifest),
     progress: (bytes, files) => {
       bytesDone += bytes;
       filesDone += files;
@@ -502,37 +664,45 @@ async function extractAll(manifest: Manifest, store: ObjectStore, staging: strin
   }
 }
 
-async function removeLeftoverStaging(parent: string, prefix: string): Promise<void> {
-  const names = await readdir(parent).catch(() => [] as string[]);
-  await Promise.all(names.filter((n) => n.startsWith(prefix)).map((n) => rm(join(parent, n), { recursive: true, force: true })));
+export async function restoreSnapshot(options: RestoreOptions): Promise<RestoreResult> {
+  const dir = resolve(options.dir);
+  try {
+    return await restoreInto(dir, options);
+  } catch (err) {
+    // A full disk or a read-only target is the machine's problem, not the backup's.
+    throw asEnvironmentError(err, `restore into ${dir}`, ENV_HINT);
+  }
 }
 
-export async function restoreSnapshot(options: RestoreOptions): Promise<RestoreResult> {
+async function restoreInto(dir: string, options: RestoreOptions): Promise<RestoreResult> {
   const started = Date.now();
   const service = assertServiceName(options.service);
-  const dir = resolve(options.dir);
   const notice = options.onNotice ?? (() => undefined);
   const signal = options.signal ?? new AbortController().signal;
   const elapsed = () => Date.now() - started;
+  const skipped = (message: string): RestoreResult => ({ status: 'skipped', dir, reason: 'not-empty', message, durationMs: elapsed() });
 
-  const state = await inspectTarget(dir);
-  if (!state.empty && !state.interrupted) {
-    if (options.ifEmpty) {
-      return { status: 'skipped', dir, reason: 'not-empty', message: `${dir} is not empty; nothing restored`, durationMs: elapsed() };
-    }
+  // Decide what needs no lock (and no catalog) first: a restore-on-start into a live data
+  // directory must skip even when DynamoDB is unreachable. Leftovers of a crashed restore
+  // always go through the lock and recovery, even when the answer is to skip.
+  const quick = await inspectTarget(dir);
+  if (!quick.leftovers && !quick.empty) {
+    if (options.ifEmpty) return skipped(`${dir} is not empty; nothing restored`);
     if (!options.force) {
       throw new UsageError(`${dir} is not empty`, {
         hint: 'pass --force to replace its contents with the snapshot, or --if-empty to restore only into an empty directory',
       });
     }
   }
-  if (state.interrupted) notice(`${dir} holds an interrupted restore; it will be redone`);
 
   const selector = options.snapshot ?? 'latest';
   const record = await resolveSnapshot(options.catalog, service, selector);
   if (!record) {
     const message = `service ${service} has no ${selector === 'latest-verified' ? 'verified ' : ''}complete snapshot`;
-    if (options.ifEmpty) return { status: 'skipped', dir, reason: 'no-snapshot', message: `${message}; starting empty`, durationMs: elapsed() };
+    if (options.ifEmpty) {
+      if (quick.leftovers) await recoverTarget(dir, { onNotice: notice, purpose: 'restore (cleanup)' });
+      return { status: 'skipped', dir, reason: 'no-snapshot', message: `${message}; starting empty`, durationMs: elapsed() };
+    }
     throw new OperationFailedError(message, { hint: 'take one with `lifeboat snapshot`, or check --service and LIFEBOAT_TABLE' });
   }
   // Leased before the first object is read, released when the tree is in place (or on failure).
@@ -550,79 +720,35 @@ export async function restoreSnapshot(options: RestoreOptions): Promise<RestoreR
       )
     : undefined;
   try {
-    return await placeSnapshot(options, { dir, state, record, signal, elapsed });
+    const target = await prepareTarget(dir, {
+      ...(options.ifEmpty !== undefined ? { ifEmpty: options.ifEmpty } : {}),
+      ...(options.force !== undefined ? { force: options.force } : {}),
+      ...(options.placement ? { placement: options.placement } : {}),
+      ...(options.onStep ? { onStep: options.onStep } : {}),
+      onNotice: notice,
+      purpose: `restore of ${service}/${record.id}`,
+    });
+    if (target.status === 'skipped') return skipped(target.message);
+    let manifest: Manifest;
+    try {
+      ({ manifest } = await fetchManifest(options.store, record, options.manifestLimits));
+      await extractAll(manifest, options.store, target.staging, options, signal);
+    } catch (err) {
+      await target.abandon();
+      throw err;
+    }
+    await target.place();
+    return {
+      status: 'restored',
+      dir,
+      snapshot: record,
+      files: manifest.totals.files,
+      bytes: manifest.totals.dataBytes,
+      entries: manifest.entries.length,
+      method: target.method,
+      durationMs: elapsed(),
+    };
   } finally {
     await held?.release();
   }
-}
-
-/** Fetches the manifest, extracts and verifies everything into staging, then puts it in place. */
-async function placeSnapshot(
-  options: RestoreOptions,
-  { dir, state, record, signal, elapsed }: { dir: string; state: TargetState; record: SnapshotRecord; signal: AbortSignal; elapsed: () => number },
-): Promise<RestoreResult> {
-  const { manifest } = await fetchManifest(options.store, record);
-
-  const parent = dirname(dir);
-  await mkdir(parent, { recursive: true });
-  const placement = options.placement ?? 'auto';
-  const inPlace = state.exists && (placement === 'in-place' || (placement === 'auto' && ((await isMountPoint(dir)) || !(await canWrite(parent)))));
-  const tag = randomBytes(4).toString('hex');
-  const siblingPrefix = `.${basename(dir)}${STAGING_MARK}`;
-
-  if (!inPlace) {
-    await removeLeftoverStaging(parent, siblingPrefix);
-    const staging = join(parent, `${siblingPrefix}${tag}`);
-    try {
-      await extractAll(manifest, options.store, staging, options, signal);
-    } catch (err) {
-      await rm(staging, { recursive: true, force: true });
-      throw err;
-    }
-    if (!state.exists) {
-      await rename(staging, dir);
-    } else {
-      const aside = join(parent, `.${basename(dir)}${REPLACED_MARK}${tag}`);
-      await rename(dir, aside);
-      try {
-        await rename(staging, dir);
-      } catch (err) {
-        await rename(aside, dir);
-        await rm(staging, { recursive: true, force: true });
-        throw err;
-      }
-      await rm(aside, { recursive: true, force: true });
-    }
-  } else {
-    await removeLeftoverStaging(dir, STAGING_MARK);
-    const staging = join(dir, `${STAGING_MARK}${tag}`);
-    try {
-      await extractAll(manifest, options.store, staging, options, signal);
-    } catch (err) {
-      await rm(staging, { recursive: true, force: true });
-      throw err;
-    }
-    // From the marker on, the directory's contents are ours until the marker goes away.
-    await writeFile(join(dir, IN_PROGRESS_MARKER), `${record.id}\n`);
-    for (const name of await readdir(dir)) {
-      if (name === IN_PROGRESS_MARKER || name === basename(staging)) continue;
-      await rm(join(dir, name), { recursive: true, force: true });
-    }
-    for (const name of await readdir(staging)) await rename(join(staging, name), join(dir, name));
-    await rmdir(staging);
-    await rm(join(dir, IN_PROGRESS_MARKER));
-    // The mount point may belong to someone else; its own mode and times are best effort.
-    await applyMeta(dir, manifest.entries[0]!).catch(() => undefined);
-  }
-
-  return {
-    status: 'restored',
-    dir,
-    snapshot: record,
-    files: manifest.totals.files,
-    bytes: manifest.totals.dataBytes,
-    entries: manifest.entries.length,
-    method: inPlace ? 'in-place' : 'swap',
-    durationMs: elapsed(),
-  };
 }

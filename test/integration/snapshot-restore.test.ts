@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { appendFileSync, rmSync } from 'node:fs';
-import { appendFile, link, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, link, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -241,7 +241,7 @@ describe.each(STORE_CASES)('snapshot and restore through the $name', ({ make }) 
     expect((await readdir(work.path)).filter((x) => x.includes('lifeboat'))).toEqual([]);
   });
 
-  it('restores in place (mount points) and redoes an interrupted in-place restore', async () => {
+  it('restores in place (mount points) and finishes an interrupted in-place restore', async () => {
     const target = newDir();
     await mkdir(target);
     await writeFile(join(target, 'stale'), 'x');
@@ -251,13 +251,32 @@ describe.each(STORE_CASES)('snapshot and restore through the $name', ({ make }) 
     delete want['a-socket'];
     expect(await describeTree(target)).toEqual(want);
 
-    // Simulate a crash halfway through moving entries into place.
-    await rm(join(target, 'db'), { recursive: true, force: true });
-    await writeFile(join(target, IN_PROGRESS_MARKER), 'x');
-    await mkdir(join(target, '.lifeboat-staging-0badf00d'));
-    const redo = await restoreSnapshot({ catalog, store, service: 'fidelity', dir: target, ifEmpty: true, placement: 'in-place' });
-    expect(redo.status).toBe('restored');
-    expect(await describeTree(target)).toEqual(want);
+    // A crash halfway through moving entries into place (and a stray staging directory of
+    // an older crash): the next restore, even an --if-empty one that then skips, finishes it.
+    const crashed = newDir();
+    await mkdir(crashed);
+    await writeFile(join(crashed, 'old'), 'replaced');
+    const crash = (at: string) => (step: string) => {
+      if (step === at) throw new Error(`crash at ${at}`);
+    };
+    await expect(
+      restoreSnapshot({ catalog, store, service: 'fidelity', dir: crashed, force: true, placement: 'in-place', onStep: crash('moving') }),
+    ).rejects.toThrow('crash at moving');
+    expect(await readdir(crashed)).toContain(IN_PROGRESS_MARKER);
+    await mkdir(join(crashed, '.lifeboat-staging-0badf00d'));
+    const notices: string[] = [];
+    const redo = await restoreSnapshot({
+      catalog,
+      store,
+      service: 'fidelity',
+      dir: crashed,
+      ifEmpty: true,
+      placement: 'in-place',
+      onNotice: (l) => notices.push(l),
+    });
+    expect(redo.status).toBe('skipped');
+    expect(notices.join('\n')).toMatch(/finished an interrupted in-place restore/);
+    expect(await describeTree(crashed)).toEqual(want);
   });
 
   describe('corruption', () => {

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { IntegrityError } from '../../lambdas/domain/errors.js';
-import { isSafeRelativePath, MANIFEST_FORMAT, type Manifest, validateManifest } from '../../lambdas/domain/manifest.js';
+import {
+  DEFAULT_MANIFEST_LIMITS,
+  isReservedName,
+  isSafeRelativePath,
+  MANIFEST_FORMAT,
+  type Manifest,
+  validateManifest,
+} from '../../lambdas/domain/manifest.js';
 
 const H = 'ab'.repeat(32);
 const base = (): Manifest => ({
@@ -40,11 +47,51 @@ describe('validateManifest', () => {
     ['an unknown format', (m: Manifest) => ((m as { format: string }).format = 'other/v9'), /format is "other\/v9"/],
     ['a missing root', (m: Manifest) => m.entries.shift(), /parent of "a" is not a directory/],
     ['a mode out of range', (m: Manifest) => (m.entries[2]!.mode = 0o170000), /bad mode or mtime/],
+    ['a negative uid', (m: Manifest) => (m.entries[2]!.uid = -1), /bad uid or gid for "a\/f": -1\/0/],
+    ['a fractional gid', (m: Manifest) => (m.entries[1]!.gid = 1.5), /bad uid or gid for "a": 0\/1.5/],
+    ['a uid as a string', (m: Manifest) => ((m.entries[3] as { uid: unknown }).uid = '0'), /bad uid or gid for "a\/l"/],
+    ['a missing gid on a directory', (m: Manifest) => delete (m.entries[0] as { gid?: number }).gid, /bad uid or gid for "."/],
+    ['a uid of 2^32-1 (chown: unchanged)', (m: Manifest) => (m.entries[2]!.uid = 2 ** 32 - 1), /bad uid or gid/],
+    [
+      'the in-progress marker from a snapshot',
+      (m: Manifest) => m.entries.push({ ...m.entries[1]!, path: '.lifeboat-restore-in-progress' }),
+      /reserves for its own bookkeeping/,
+    ],
+    ['a staging directory from a snapshot', (m: Manifest) => m.entries.push({ ...m.entries[1]!, path: '.lifeboat-staging-0123456789abcdef' }), /reserves/],
+    ['a bad createdAt', (m: Manifest) => (m.createdAt = 'yesterday'), /createdAt or completedAt is not a time/],
+    ['a source without host', (m: Manifest) => delete (m.source as { host?: string }).host, /source must have host and dir/],
+    ['a source dir that is not a string', (m: Manifest) => ((m.source as { dir: unknown }).dir = 7), /source must have host and dir/],
+    ['negative totals', (m: Manifest) => (m.totals.files = -1), /totals must be non-negative integers/],
+    ['a term that is not an integer', (m: Manifest) => ((m as { term?: unknown }).term = 'x'), /term "x"/],
+    ['missing warnings', (m: Manifest) => delete (m as { warnings?: unknown }).warnings, /warnings missing/],
+    ['a part without an entry count', (m: Manifest) => delete (m.parts[0] as { entries?: number }).entries, /part 0 is malformed/],
+    ['a NUL in a link target', (m: Manifest) => ((m.entries[3] as { target: string }).target = 'a\0b'), /bad link target/],
   ])('rejects %s', (_name, mutate, message) => {
     const m = base();
     mutate(m);
     expect(() => validateManifest(JSON.parse(JSON.stringify(m)))).toThrow(IntegrityError);
     expect(() => validateManifest(JSON.parse(JSON.stringify(m)))).toThrow(message);
+  });
+
+  it('keeps reserved names to the exact shapes restore creates, at the top level only', () => {
+    const m = base();
+    for (const path of ['.lifeboat-staging-notes', '.lifeboat-staging-', 'a/.lifeboat-restore-in-progress', '.lifeboat-restore-in-progress2']) {
+      m.entries.push({ type: 'dir', path, mode: 0o755, mtimeMs: 1, uid: 0, gid: 0 });
+      if (path.startsWith('a/')) continue;
+      expect(isReservedName(path)).toBe(false);
+    }
+    expect(() => validateManifest(JSON.parse(JSON.stringify(m)))).not.toThrow();
+    expect(isReservedName('.lifeboat-staging-0badf00d')).toBe(true);
+  });
+
+  it('enforces entry, part and path limits (real ones by default)', () => {
+    expect(DEFAULT_MANIFEST_LIMITS).toMatchObject({ entries: expect.any(Number), parts: expect.any(Number), pathBytes: 4096 });
+    const limits = { ...DEFAULT_MANIFEST_LIMITS, entries: 4 };
+    expect(() => validateManifest(base(), limits)).toThrow(/5 entries, more than the limit of 4/);
+    expect(() => validateManifest(base(), { ...DEFAULT_MANIFEST_LIMITS, parts: 0 })).toThrow(/1 parts, more than the limit of 0/);
+    const long = base();
+    (long.entries[3] as { target: string }).target = 'ü'.repeat(2049); // 4098 bytes
+    expect(() => validateManifest(long)).toThrow(/link target of "a\/l" is longer than 4096 bytes/);
   });
 
   it('rejects documents that are not manifests at all', () => {
