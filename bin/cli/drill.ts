@@ -118,7 +118,6 @@ export function registerDrill(program: Command, io: CliIO, done: (r: CommandResu
           io,
           `  aws ecs execute-command --cluster ${drill.launch.cluster} --task ${taskId} --container ${drill.launch.containerName} --interactive --command /bin/sh`,
         );
-        say(io, '  in local mode: the console (the local API port) lists the drill task and its port');
       }
       let exitCode: ExitCode = started.outcome === 'launch-failed' ? 3 : 0;
       if (flags.wait && drill.status === 'running') {

@@ -136,7 +136,7 @@ export class TableConsoleBackend implements ConsoleBackend {
   async act(action: ActionName, service: string): Promise<ActionResult> {
     if (action === 'snapshot') {
       const r = await requestSnapshotJob(snapshotJobFlows(this.rt), { service, jobId: makeJobId(new Date(this.rt.now()), randomBytes(4)), trigger: 'manual' });
-      return { message: `snapshot job ${r.job.jobId} ${r.outcome}${r.job.reason ? `: ${r.job.reason}` : ''}`, detail: r };
+      return { message: `snapshot job ${r.job.jobId} ${r.outcome}${r.job.reason ? `: ${r.job.reason}` : ''}`, detail: { outcome: r.outcome, ...r.job } };
     }
     if (action === 'drill') {
       const r = await startDrill(drillFlows(this.rt), { service, trigger: 'manual' });

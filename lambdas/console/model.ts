@@ -67,7 +67,7 @@ export interface DrillRow {
   rtoSeconds: number | null;
   rpoSeconds: number | null;
   reason: string | null;
-  kept?: { until: string; taskArn?: string };
+  kept?: { until: string; stoppedAt?: string; taskArn?: string; port?: number };
 }
 
 export interface ScheduleView {
@@ -295,7 +295,15 @@ export function serviceView(input: ServiceInputs, options: { now: number; snapsh
           rpoSeconds: d.rpoSeconds,
           reason: d.reason,
           ...(record?.keep
-            ? { kept: { until: record.keep.until ?? `${record.keep.seconds} s after the verdict`, ...(record.taskArn ? { taskArn: record.taskArn } : {}) } }
+            ? {
+                kept: {
+                  until: record.keep.until ?? `${record.keep.seconds} s after the verdict`,
+                  ...(record.keep.stoppedAt ? { stoppedAt: record.keep.stoppedAt } : {}),
+                  ...(record.taskArn ? { taskArn: record.taskArn } : {}),
+                  // Local mode: where the kept task's application answers.
+                  ...(record.taskArn && input.ports?.get(record.taskArn) !== undefined ? { port: input.ports.get(record.taskArn) } : {}),
+                },
+              }
             : {}),
         };
       }),

@@ -6,7 +6,8 @@
  *   POST /kill-primary               SIGKILL the primary's task
  *   POST /snapshot                   a manual snapshot job → { jobId, outcome, … }
  *   GET  /snapshot-jobs/:id          a snapshot job's record
- *   POST /drill[?snapshot=ID]        start a restore drill → the drill record
+ *   POST /drill[?snapshot=ID][&keep=1h]  start a restore drill → the drill record; with keep, the
+ *                                    drill task stays up that long after its verdict (`port`: its app)
  *   GET  /drills/:id                 a drill's record
  *   POST /corrupt[?snapshot=ID]      damage a stored snapshot (demo of a failing drill)
  *   POST /schedules/:name            run a schedule now (retention, snapshot, drill, watchdog, …)
@@ -16,10 +17,24 @@
  * when it cannot be done now, 500 otherwise.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import ms from 'ms';
 import { createConsole } from '../console/server.js';
-import { isLifeboatError } from '../domain/errors.js';
+import { DEFAULT_DRILL_KEEP_SECONDS } from '../domain/drills.js';
+import { isLifeboatError, UsageError } from '../domain/errors.js';
 import { LocalConsoleBackend } from './console-backend.js';
 import type { LocalMode } from './local-mode.js';
+
+/** `keep=1h` (a duration with a unit, as `lifeboat drill --keep` takes), or `keep=` for the default hour. */
+function keepSeconds(text: string): number {
+  if (text === '') return DEFAULT_DRILL_KEEP_SECONDS;
+  const n = /^\s*\d+(\.\d+)?\s*[a-z]+\s*$/i.test(text) ? ms(text as ms.StringValue) : undefined;
+  if (n === undefined || !Number.isFinite(n) || n <= 0) {
+    throw new UsageError(`keep=${JSON.stringify(text)} is not a duration`, {
+      hint: 'use a duration with a unit like 90s, 30m or 1h (keep= alone keeps the task 1 h)',
+    });
+  }
+  return n / 1000;
+}
 
 function send(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json' });
@@ -38,8 +53,9 @@ async function route(mode: LocalMode, req: IncomingMessage, res: ServerResponse)
     return send(res, 200, { outcome: r.outcome, ...r.job });
   }
   if (method === 'POST' && p === '/drill') {
-    const r = await mode.drill(snapshot);
-    return send(res, 200, { outcome: r.outcome, ...r.drill });
+    const keep = url.searchParams.get('keep');
+    const r = await mode.drill(snapshot, keep === null ? {} : { keepSeconds: keepSeconds(keep) });
+    return send(res, 200, { outcome: r.outcome, ...r.drill, ...(r.port !== undefined ? { port: r.port } : {}) });
   }
   if (method === 'POST' && p === '/corrupt') return send(res, 200, await mode.corruptSnapshot(snapshot));
   let m = /^\/schedules\/([\w-]+)$/.exec(p);

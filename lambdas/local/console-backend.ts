@@ -55,7 +55,7 @@ export class LocalConsoleBackend implements ConsoleBackend {
       }
       case 'snapshot': {
         const r = await this.local.requestSnapshot();
-        return { message: `snapshot job ${r.job.jobId} ${r.outcome}`, detail: { outcome: r.outcome, ...r.job } };
+        return { message: `snapshot job ${r.job.jobId} ${r.outcome}${r.job.reason ? `: ${r.job.reason}` : ''}`, detail: { outcome: r.outcome, ...r.job } };
       }
       case 'drill': {
         const r = await this.local.drill();

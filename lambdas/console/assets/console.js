@@ -89,7 +89,7 @@ function drillsCard(s) {
   const rows = d.rows
     .map(
       (r) =>
-        `<tr data-test="drill-row"><td><code>${esc(r.drillId)}</code></td><td>${pill(`v-${r.verdict}`, VERDICT[r.verdict] || r.verdict)}${r.kept ? ` ${pill('warn', 'kept')}` : ''}</td><td class="date">${esc(time(r.createdAt))}</td><td>${esc(r.trigger)}</td><td class="num">${secs(r.restoreSeconds)}</td><td class="num">${secs(r.rtoSeconds)}</td><td class="num">${secs(r.rpoSeconds)}</td><td>${esc(r.reason)}${r.kept ? `<br><span class="reasons">task kept for inspection until ${esc(time(r.kept.until))}</span>` : ''}</td></tr>`,
+        `<tr data-test="drill-row"><td><code>${esc(r.drillId)}</code></td><td>${pill(`v-${r.verdict}`, VERDICT[r.verdict] || r.verdict)}${r.kept ? ` ${pill('warn', 'kept')}` : ''}</td><td class="date">${esc(time(r.createdAt))}</td><td>${esc(r.trigger)}</td><td class="num">${secs(r.restoreSeconds)}</td><td class="num">${secs(r.rtoSeconds)}</td><td class="num">${secs(r.rpoSeconds)}</td><td>${esc(r.reason)}${r.kept ? `<br><span class="reasons" data-test="kept">${keptText(r.kept)}</span>` : ''}</td></tr>`,
     )
     .join('');
   return `<div class="card wide" data-test="drills"><h3>Restore drills ${pill(`v-${d.verdict}`, VERDICT[d.verdict] || d.verdict)} <span class="muted">${esc(d.reason)}</span></h3>
@@ -197,6 +197,11 @@ function setHtml(el, html) {
     el.innerHTML = html;
     shown.set(el, html);
   }
+}
+
+function keptText(k) {
+  const task = k.taskArn ? ` (task <code>${esc(k.taskArn.split('/').pop().slice(0, 12))}</code>${k.port !== undefined ? `, port ${esc(k.port)}` : ''})` : '';
+  return k.stoppedAt ? `task kept for inspection, stopped ${esc(time(k.stoppedAt))}` : `task kept for inspection until ${esc(time(k.until))}${task}`;
 }
 
 function toast(text, error) {

@@ -23,6 +23,7 @@ import {
   type DrillTrigger,
   deadlineOf,
   drillLaunchSpec,
+  formatSeconds,
   launchFailedConclusion,
   MAX_DRILL_KEEP_SECONDS,
   makeDrillId,
@@ -188,7 +189,9 @@ export async function startDrill(deps: DrillDeps, request: StartDrillRequest): P
 
 function assertKeepSeconds(seconds: number): number {
   if (!Number.isFinite(seconds) || seconds < 1 || seconds > MAX_DRILL_KEEP_SECONDS) {
-    throw new UsageError(`--keep ${seconds} s is not between 1 s and ${MAX_DRILL_KEEP_SECONDS / 86_400} days`, { hint: 'use a duration like 30m, 1h or 4h' });
+    throw new UsageError(`--keep ${formatSeconds(seconds)} is not between 1 s and ${MAX_DRILL_KEEP_SECONDS / 86_400} days`, {
+      hint: 'use a duration like 30m, 1h or 4h; the drill watchdog stops the task when it is over',
+    });
   }
   return Math.round(seconds);
 }
