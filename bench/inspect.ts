@@ -18,7 +18,7 @@ import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { DirectoryStore } from '../lambdas/adapters/stores/directory-store.js';
-import { manifestObjectKey } from '../lambdas/contract/keys.js';
+import { manifestObjectKey, partObjectKey } from '../lambdas/contract/keys.js';
 import { loadManifestView } from '../lambdas/control/snapshot-inspect.js';
 import { MANIFEST_FORMAT, type Manifest, type ManifestEntry } from '../lambdas/domain/manifest.js';
 import { compilePattern } from '../lambdas/domain/path-glob.js';
@@ -88,7 +88,8 @@ function build(id: string, variant: 'a' | 'b'): Manifest {
     completedAt: '2026-12-03T00:01:00.000Z',
     source: { host: 'bench', dir: '/data' },
     reason: 'bench',
-    parts: [{ key: 'p', size: 1, sha256: 'b'.repeat(64), entries: 1, compression: 'zstd' }],
+    // The restore path checks that a manifest names its own snapshot's parts.
+    parts: [{ key: partObjectKey(SERVICE, id, 0, 'zstd'), size: 1, sha256: 'b'.repeat(64), entries: 1, compression: 'zstd' }],
     entries,
     totals: { files: 0, dirs: 0, symlinks: 0, hardlinks: 0, dataBytes: 0, storedBytes: 0 },
     warnings: [],

@@ -41,7 +41,9 @@ export async function resolveSnapshotRef(catalog: SnapshotCatalog, ref: { servic
     );
   }
   if (record.status !== 'complete') {
-    throw new OperationFailedError(`snapshot ${record.id} of service ${ref.service} is ${record.status}, not complete; it has no manifest to read`);
+    throw new OperationFailedError(`snapshot ${record.id} of service ${ref.service} is ${record.status}, not complete; it has no manifest to read`, {
+      hint: `pick a complete one: \`lifeboat snapshots --service ${ref.service}\``,
+    });
   }
   return record;
 }
