@@ -129,7 +129,7 @@ function schedulesCard(s) {
         `<tr data-test="schedule"><td>${esc(x.name)}</td><td><code>${esc(x.expression)}</code></td><td>${esc(x.timezone)}</td><td class="nowrap">${x.next.map((n) => esc(time(n))).join('<br>') || '-'}${x.approximate ? ' <span class="reasons">(rate: phase depends on creation)</span>' : ''}</td><td class="date">${esc(time(x.lastAt))}</td></tr>`,
     )
     .join('');
-  return `<div class="card"><h3>Schedules</h3><table><thead><tr><th>Schedule</th><th>Expression</th><th>Zone</th><th>Next firings</th><th>Last</th></tr></thead><tbody>${rows || '<tr><td colspan="5" class="muted">none: on demand only</td></tr>'}</tbody></table></div>`;
+  return `<div class="card wide" data-test="schedules"><h3>Schedules</h3><table><thead><tr><th>Schedule</th><th>Expression</th><th>Zone</th><th>Next firings</th><th>Last</th></tr></thead><tbody>${rows || '<tr><td colspan="5" class="muted">none: on demand only</td></tr>'}</tbody></table></div>`;
 }
 
 function actionsBar(s) {
