@@ -34,6 +34,7 @@ interface AgentFlags {
   onCommand?: string;
   positionCommand?: string;
   hookTimeout: number;
+  readAll?: boolean;
   elect: boolean;
   table?: string;
   store?: string;
@@ -54,6 +55,7 @@ export function registerAgent(program: Command, io: CliIO, done: (r: CommandResu
     .option('--on-command <command>', 'shell command run for each received command (LIFEBOAT_COMMAND_ID/_TYPE/_ARGS); default: print it as a JSON line')
     .option('--position-command <command>', 'shell command printing how fresh the data is (a number, bigger is fresher)')
     .option('--hook-timeout <seconds>', 'time limit for each hook', positiveNumber('--hook-timeout'), 600)
+    .option('--read-all', 'snapshots this agent takes read every file, even those unchanged since the previous snapshot')
     .option('--no-elect', 'never run an election from this agent (leave it to the control plane)')
     .option('--table <name>', 'catalog table (env LIFEBOAT_TABLE)')
     .option('--store <url>', 's3://bucket/prefix or file:///path, for --restore (env LIFEBOAT_STORE or LIFEBOAT_BUCKET)')
@@ -85,6 +87,7 @@ export function registerAgent(program: Command, io: CliIO, done: (r: CommandResu
         positionCommand: flags.positionCommand,
         hookTimeoutMs: flags.hookTimeout * 1000,
         elect: flags.elect,
+        readAll: flags.readAll === true,
         cancel: io.signal,
         say: (line) => say(io, line),
       });

@@ -17,6 +17,8 @@ interface RestoreFlags {
   tz?: string;
   ifEmpty?: boolean;
   force?: boolean;
+  delta?: boolean;
+  checksum?: boolean;
   concurrency?: number;
   table?: string;
   store?: string;
@@ -34,7 +36,9 @@ export function registerRestore(program: Command, io: CliIO, _done: (r: CommandR
     .option('--tz <zone>', "IANA time zone of --at times without an offset (default: this machine's)")
     .option('--if-empty', 'restore only into a missing or empty directory; otherwise do nothing and exit 0 (restore-on-start)')
     .option('--force', 'replace the contents of a non-empty directory')
-    .option('--concurrency <n>', 'archive parts downloaded at once', positiveNumber('--concurrency'))
+    .option('--delta', 'update a directory holding an older version in place: rewrite only files that differ, delete extras (v2 snapshots)')
+    .option('--checksum', 'with --delta: compare existing files by SHA-256 instead of size and mtime')
+    .option('--concurrency <n>', 'pack ranges (v2) or archive parts (v1) downloaded at once', positiveNumber('--concurrency'))
     .option('--table <name>', 'catalog table (env LIFEBOAT_TABLE)')
     .option('--store <url>', 's3://bucket/prefix or file:///path (env LIFEBOAT_STORE or LIFEBOAT_BUCKET)')
     .option('--json', 'print one JSON document')
@@ -55,6 +59,8 @@ export function registerRestore(program: Command, io: CliIO, _done: (r: CommandR
           snapshot: pointInTime?.snapshotId ?? flags.snapshot,
           ifEmpty: flags.ifEmpty,
           force: flags.force,
+          delta: flags.delta,
+          checksum: flags.checksum,
           concurrency: flags.concurrency,
           // Retention does not delete a snapshot while this restore reads it.
           use: { holds: openHolds(flags, io), holder: io.env[ENV.task] ?? `${hostname()}:${process.pid}` },

@@ -20,6 +20,7 @@ interface SnapshotFlags {
   term?: number;
   sourceTask?: string;
   minInterval?: number;
+  readAll?: boolean;
   job?: string;
   table?: string;
   store?: string;
@@ -39,6 +40,7 @@ export function registerSnapshot(program: Command, io: CliIO, done: (r: CommandR
     .option('--term <n>', "writer's fencing term (set by the agent)", positiveNumber('--term'))
     .option('--source-task <id>', 'task that took the snapshot (env LIFEBOAT_TASK)')
     .option('--job <id>', 'the snapshot job this snapshot is for (a dump task; env LIFEBOAT_JOB_ID): recorded on the job')
+    .option('--read-all', 'read every file, even those unchanged (size, mtime, ctime, inode) since the previous snapshot')
     .option(
       '--min-interval <duration>',
       'skip (exit 0) when a complete snapshot is younger than this, e.g. 10m (debounce for hooks)',
@@ -87,6 +89,7 @@ export function registerSnapshot(program: Command, io: CliIO, done: (r: CommandR
           hookTimeoutMs: flags.hookTimeout * 1000,
           term: flags.term,
           sourceTask: flags.sourceTask ?? io.env[ENV.task],
+          readAll: flags.readAll,
           signal: io.signal,
           onProgress: (p) => p.phase === 'upload' && bar.update(p.bytesDone, p.bytesTotal, 'snapshot'),
           onNotice: (line) => say(io, line),

@@ -35,6 +35,8 @@ export interface AgentSessionOptions {
   positionCommand?: string;
   hookTimeoutMs: number;
   elect: boolean;
+  /** Snapshots read every file, even those unchanged since the previous snapshot (--read-all). */
+  readAll?: boolean;
   /** Aborts a running restore or snapshot (SIGINT/SIGTERM). */
   cancel: AbortSignal;
   /** One line of what the agent does (stderr). */
@@ -140,6 +142,7 @@ export class AgentSession {
       role: this.role,
       dir: o.dir,
       command,
+      ...(o.readAll ? { readAll: true } : {}),
       signal: o.cancel,
       onNotice: o.say,
     })

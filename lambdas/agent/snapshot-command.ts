@@ -31,6 +31,8 @@ export interface SnapshotCommandContext {
   /** The data directory; undefined when the agent was started without --dir. */
   dir: string | undefined;
   command: MemberCommand;
+  /** Read every file, even those unchanged since the previous snapshot (v2 change detection off). */
+  readAll?: boolean;
   signal?: AbortSignal;
   onNotice?: (line: string) => void;
 }
@@ -55,6 +57,7 @@ export async function runSnapshotCommand(deps: SnapshotCommandDeps, ctx: Snapsho
       sourceTask: ctx.taskArn,
       pre: ctx.policy.snapshot.pre,
       post: ctx.policy.snapshot.post,
+      readAll: ctx.readAll,
       signal: ctx.signal,
       onNotice: ctx.onNotice,
     });

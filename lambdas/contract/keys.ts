@@ -34,9 +34,19 @@
  *
  * Store: keys are relative to the store root (the bucket prefix or directory).
  *
+ *   v1 (full copies, still restorable):
  *   <service>/snapshots/<snapshotId>/part-0000.tar.zst     zstd-compressed tar (`tar --zstd -x` unpacks it)
  *   <service>/snapshots/<snapshotId>/part-0001.tar         a part whose data does not compress, plain tar
  *   <service>/snapshots/<snapshotId>/manifest.json.gz      written last
+ *   v2 (content-addressed, deduplicated per service; docs/FORMAT-V2.md):
+ *   <service>/snapshots/<snapshotId>/manifest-v2.json.zst   (written last; the only object a
+ *                                                          snapshot owns, so retention deleting
+ *                                                          the snapshot's prefix leaves shared data)
+ *   <service>/packs/<xx>/<packId>                          pack of blobs; xx = first 2 hex of packId,
+ *                                                          packId = SHA-256 of the pack
+ *   <service>/index/<indexId>.json.gz                      blob → pack locations; indexId = the id
+ *                                                          of the snapshot that wrote it
+ *   <service>/gc/condemned/<id>.json.gz                    packs condemned by GC, not yet deleted
  *   _reports/drills/all/report.<ext>                       drill report of every service
  *   _reports/drills/service/<service>/report.<ext>         drill report of one service
  *      <ext>: json | junit.xml | md | html. Service names start with a letter or digit,
@@ -88,6 +98,34 @@ export const manifestObjectKey = (service: string, snapshotId: string): string =
 /** `.tar.zst` for compressed parts, `.tar` for parts of data that does not compress. */
 export const partObjectKey = (service: string, snapshotId: string, index: number, compression: 'zstd' | 'none' = 'zstd'): string =>
   `${snapshotPrefix(service, snapshotId)}part-${String(index).padStart(4, '0')}.tar${compression === 'zstd' ? '.zst' : ''}`;
+
+/** v2: the manifest's own name tells the format without fetching it. */
+export const MANIFEST_V2_NAME = 'manifest-v2.json.zst';
+
+export const manifestV2ObjectKey = (service: string, snapshotId: string): string => `${snapshotPrefix(service, snapshotId)}${MANIFEST_V2_NAME}`;
+
+export const isManifestV2Key = (key: string): boolean => key.endsWith(`/${MANIFEST_V2_NAME}`);
+
+/** All of a service's pack objects. Ends with '/'. */
+export const servicePacksPrefix = (service: string): string => `${service}/packs/`;
+
+export const packObjectKey = (service: string, packId: string): string => `${servicePacksPrefix(service)}${packId.slice(0, 2)}/${packId}`;
+
+/** Pack id of a key under servicePacksPrefix, or undefined. */
+export function parsePackObjectKey(service: string, key: string): string | undefined {
+  const m = /^([0-9a-f]{2})\/([0-9a-f]{64})$/.exec(key.startsWith(servicePacksPrefix(service)) ? key.slice(servicePacksPrefix(service).length) : '');
+  return m && m[2]!.startsWith(m[1]!) ? m[2] : undefined;
+}
+
+/** All of a service's index files. Ends with '/'. */
+export const serviceIndexPrefix = (service: string): string => `${service}/index/`;
+
+export const indexObjectKey = (service: string, indexId: string): string => `${serviceIndexPrefix(service)}${indexId}.json.gz`;
+
+/** GC's condemned lists (docs/FORMAT-V2.md §7). Ends with '/'. */
+export const serviceCondemnedPrefix = (service: string): string => `${service}/gc/condemned/`;
+
+export const condemnedObjectKey = (service: string, id: string): string => `${serviceCondemnedPrefix(service)}${id}.json.gz`;
 
 /** Splits `<service>/snapshots/<id>/<name>` back into its parts, or undefined. */
 export function parseSnapshotObjectKey(key: string): { service: string; snapshotId: string; name: string } | undefined {

@@ -109,6 +109,8 @@ export const RESERVED_NAMES = {
   lock: '.lifeboat-restore-lock',
   /** In-place staging: this prefix followed by a hex token. */
   stagingPrefix: '.lifeboat-staging-',
+  /** Present while a delta restore rewrites files in place: the contents are a mix until it goes. */
+  deltaMarker: '.lifeboat-delta-in-progress',
 } as const;
 
 const STAGING_NAME = /^\.lifeboat-staging-[0-9a-f]{8,32}$/;
@@ -117,7 +119,13 @@ export const isStagingName = (name: string): boolean => STAGING_NAME.test(name);
 
 /** True for a top-level name that only a restore may create (see RESERVED_NAMES). */
 export function isReservedName(name: string): boolean {
-  return name === RESERVED_NAMES.inProgressMarker || name === RESERVED_NAMES.inProgressMarkerTmp || name === RESERVED_NAMES.lock || isStagingName(name);
+  return (
+    name === RESERVED_NAMES.inProgressMarker ||
+    name === RESERVED_NAMES.inProgressMarkerTmp ||
+    name === RESERVED_NAMES.lock ||
+    name === RESERVED_NAMES.deltaMarker ||
+    isStagingName(name)
+  );
 }
 
 /** Upper bounds on what a manifest may hold, so a hostile one cannot exhaust memory. */

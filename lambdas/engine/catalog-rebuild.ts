@@ -1,17 +1,30 @@
 /**
  * Rebuilds a service's catalog entries from the object store alone, for when the table was
- * lost or recreated. Every snapshot whose manifest is present and whose parts are all there
- * with the right sizes gets its `complete` entry back; anything else is reported, not
- * guessed at.
+ * lost or recreated. Every snapshot whose manifest is present and whose data is all there
+ * gets its `complete` entry back; anything else is reported, not guessed at.
+ *
+ * v1: every part listed by the manifest exists with its size. v2: every blob the manifest
+ * names is in the service's index and its pack exists with the indexed size.
  */
 
 import type { SnapshotCatalog } from '../adapters/catalog.js';
 import type { ObjectStore } from '../adapters/stores/store.js';
-import { MANIFEST_NAME, manifestObjectKey, parseSnapshotObjectKey, serviceSnapshotsPrefix } from '../contract/keys.js';
+import {
+  MANIFEST_NAME,
+  MANIFEST_V2_NAME,
+  manifestObjectKey,
+  manifestV2ObjectKey,
+  parsePackObjectKey,
+  parseSnapshotObjectKey,
+  servicePacksPrefix,
+  serviceSnapshotsPrefix,
+} from '../contract/keys.js';
+import type { BlobIndex } from '../domain/blob-index.js';
 import { IntegrityError } from '../domain/errors.js';
 import { assertServiceName, isSnapshotId } from '../domain/ids.js';
 import type { SnapshotRecord } from '../domain/snapshot.js';
 import { fetchManifest, type ManifestReadLimits } from './restore.js';
+import { fetchManifestV2, loadIndex } from './v2/repo.js';
 
 export interface RebuildOutcome {
   id: string;
@@ -49,10 +62,22 @@ export async function rebuildCatalog(options: {
   }
 
   const snapshots: RebuildOutcome[] = [];
+  let v2Data: Promise<V2Data> | undefined;
   for (const [id, objects] of [...found].sort(([a], [b]) => (a < b ? 1 : -1))) {
     const skip = (reason: string) => snapshots.push({ id, outcome: 'skipped', reason });
     if (!isSnapshotId(id)) {
       skip('not a snapshot id');
+      continue;
+    }
+    if (objects.has(MANIFEST_V2_NAME)) {
+      const outcome = await rebuildV2(options, service, id, () => (v2Data ??= loadV2Data(options.store, service)));
+      if (outcome.outcome === 'skipped') snapshots.push(outcome);
+      else
+        snapshots.push(
+          options.dryRun
+            ? { id, outcome: (await options.catalog.get(service, id)) ? 'present' : 'imported' }
+            : { id, outcome: (await options.catalog.importComplete(outcome.record)) === 'imported' ? 'imported' : 'present' },
+        );
       continue;
     }
     if (!objects.has(MANIFEST_NAME)) {
@@ -109,5 +134,72 @@ export async function rebuildCatalog(options: {
     present: snapshots.filter((s) => s.outcome === 'present').length,
     skipped: snapshots.filter((s) => s.outcome === 'skipped').length,
     snapshots,
+  };
+}
+
+interface V2Data {
+  index: BlobIndex;
+  /** Pack id → stored size, as listed. */
+  packs: Map<string, number>;
+}
+
+async function loadV2Data(store: ObjectStore, service: string): Promise<V2Data> {
+  const packs = new Map<string, number>();
+  for await (const o of store.list(servicePacksPrefix(service))) {
+    const id = parsePackObjectKey(service, o.key);
+    if (id) packs.set(id, o.size);
+  }
+  return { index: (await loadIndex(store, service)).index, packs };
+}
+
+/** A v2 snapshot's entry from its manifest, when every blob it names is indexed and stored. */
+async function rebuildV2(
+  options: { store: ObjectStore },
+  service: string,
+  id: string,
+  data: () => Promise<V2Data>,
+): Promise<{ id: string; outcome: 'skipped'; reason: string } | { id: string; outcome: 'found'; record: SnapshotRecord }> {
+  const manifestKey = manifestV2ObjectKey(service, id);
+  let fetched;
+  try {
+    fetched = await fetchManifestV2(options.store, { service, id, manifestKey });
+  } catch (err) {
+    if (!(err instanceof IntegrityError)) throw err;
+    return { id, outcome: 'skipped', reason: err.message };
+  }
+  const { manifest, sha256: manifestSha256, size: manifestSize } = fetched;
+  const { index, packs } = await data();
+  for (const e of manifest.entries) {
+    if (e.type !== 'file') continue;
+    for (const b of e.blobs) {
+      const loc = index.get(b);
+      if (!loc) return { id, outcome: 'skipped', reason: `blob ${b} of "${e.path}" is in no index` };
+      if (packs.get(loc.pack) !== index.packs.get(loc.pack)) {
+        return { id, outcome: 'skipped', reason: `pack ${loc.pack} is ${packs.has(loc.pack) ? 'the wrong size' : 'missing'}` };
+      }
+    }
+  }
+  return {
+    id,
+    outcome: 'found',
+    record: {
+      service,
+      id,
+      status: 'complete',
+      createdAt: manifest.createdAt,
+      completedAt: manifest.completedAt,
+      size: manifest.totals.addedBytes + manifestSize,
+      dataSize: manifest.totals.dataBytes,
+      fileCount: manifest.totals.files,
+      entryCount: manifest.entries.length,
+      partCount: manifest.totals.newPacks,
+      manifestKey,
+      manifestSha256,
+      ...(manifest.term !== undefined ? { term: manifest.term } : {}),
+      ...(manifest.source.task ? { sourceTask: manifest.source.task } : {}),
+      sourceHost: manifest.source.host,
+      reason: manifest.reason,
+      warningCount: manifest.warnings.length,
+    },
   };
 }

@@ -63,7 +63,11 @@ export class SmallFileWriter {
   private failure: Error | undefined;
   private waiters: (() => void)[] = [];
 
-  constructor(private readonly onWritten: (bytes: number, files: number) => void = () => undefined) {
+  constructor(
+    private readonly onWritten: (bytes: number, files: number) => void = () => undefined,
+    /** Names the operation in an environment error, e.g. "restore of snapshot <id>". */
+    private readonly action = 'writing a restored file',
+  ) {
     this.worker = new Worker(WORKER_SOURCE, { eval: true });
     // Only work in flight keeps the process alive; an abandoned writer never holds it open.
     this.worker.unref();
@@ -74,7 +78,7 @@ export class SmallFileWriter {
       if (m.error) {
         // A full disk or a read-only target: say so (EnvironmentError), not "failed".
         const cause = Object.assign(new Error(m.error.message), { code: m.error.code, path: m.error.path });
-        const env = asEnvironmentError(cause, 'writing a restored file', 'the snapshot is fine and the target directory was not changed');
+        const env = asEnvironmentError(cause, this.action, 'the snapshot is fine and the target directory was not changed');
         const err =
           env !== cause
             ? (env as LifeboatError)

@@ -97,6 +97,8 @@ export interface TargetState {
   empty: boolean;
   /** A crashed or running restore left something here (or beside it) that recovery must look at. */
   leftovers: boolean;
+  /** A delta restore was interrupted: the contents are a mix of versions and must be replaced. */
+  incomplete: boolean;
 }
 
 export interface TargetLock {
@@ -369,10 +371,16 @@ export async function inspectTarget(dir: string): Promise<TargetState> {
     if (err.code === 'ENOENT') return undefined;
     throw err;
   });
-  if (!s) return { exists: false, empty: true, leftovers };
+  if (!s) return { exists: false, empty: true, leftovers, incomplete: false };
   if (!s.isDirectory()) throw new UsageError(`${target} exists and is not a directory`, { hint: 'pass the data directory with --dir' });
   let empty = true;
+  let incomplete = false;
   for (const name of await readdir(target)) {
+    if (name === RESERVED_NAMES.deltaMarker) {
+      leftovers = true;
+      incomplete = true;
+      continue;
+    }
     if (name === RESERVED_NAMES.lock || name === MARKER_TMP) {
       leftovers = true;
       continue;
@@ -388,7 +396,7 @@ export async function inspectTarget(dir: string): Promise<TargetState> {
     if (name === 'lost+found' && (await readdir(join(target, name)).catch(() => ['?'])).length === 0) continue;
     empty = false;
   }
-  return { exists: true, empty, leftovers };
+  return { exists: true, empty, leftovers, incomplete };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -585,11 +593,12 @@ export async function prepareTarget(dir: string, options: TargetOptions = {}): P
     await step('locked');
     await recoverLocked(target, notice, keep);
     const state = await inspectTarget(target);
-    if (!state.empty && options.ifEmpty) {
+    if (state.incomplete) notice(`${target}: a delta restore was interrupted there; replacing its mixed contents`);
+    if (!state.empty && !state.incomplete && options.ifEmpty) {
       await lock.release();
       return { status: 'skipped', dir: target, reason: 'not-empty', message: `${target} is not empty; nothing restored` };
     }
-    if (!state.empty && !options.force) {
+    if (!state.empty && !state.incomplete && !options.force) {
       throw new UsageError(`${target} is not empty`, {
         hint: 'pass --force to replace its contents with the snapshot, or --if-empty to restore only into an empty directory',
       });

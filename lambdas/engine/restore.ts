@@ -26,7 +26,7 @@ import * as tarStream from 'tar-stream';
 import type { SnapshotCatalog } from '../adapters/catalog.js';
 import { DEFAULT_USE_TTL_SECONDS, holdSnapshot, type SnapshotHoldPurpose, type SnapshotHolds } from '../adapters/snapshot-holds.js';
 import type { ObjectStore } from '../adapters/stores/store.js';
-import { MANIFEST_NAME, manifestObjectKey, parseSnapshotObjectKey, partObjectKey } from '../contract/keys.js';
+import { isManifestV2Key, MANIFEST_NAME, manifestObjectKey, parseSnapshotObjectKey, partObjectKey } from '../contract/keys.js';
 import {
   AbortedError,
   asEnvironmentError,
@@ -50,6 +50,7 @@ import {
 import type { SnapshotRecord } from '../domain/snapshot.js';
 import { SmallFileWriter } from './file-writer.js';
 import { inspectTarget, type PlacementStep, prepareTarget, recoverTarget } from './restore-target.js';
+import { deltaRestoreInto, extractV2Into } from './v2/restore-v2.js';
 
 // The low-level context (documented as zstd-napi's `binding` module) lets us pull output one
 // buffer at a time; its DecompressStream pushes a whole input chunk's output synchronously.
@@ -77,6 +78,13 @@ export interface RestoreOptions {
    * mount points and unwritable parents; the others force a method (tests, odd setups).
    */
   placement?: 'auto' | 'swap' | 'in-place';
+  /**
+   * v2 snapshots: update a directory holding an older version in place, rewriting only the
+   * files that differ (engine/v2/delta.ts). An empty or missing target gets a full restore.
+   */
+  delta?: boolean;
+  /** With `delta`: compare existing files by SHA-256 instead of size and mtime. */
+  checksum?: boolean;
   signal?: AbortSignal;
   /** Limits on the manifest (defaults: DEFAULT_MANIFEST_LIMITS and manifestByteLimit()). */
   manifestLimits?: Partial<ManifestReadLimits>;
@@ -99,7 +107,7 @@ export type RestoreResult =
       files: number;
       bytes: number;
       entries: number;
-      method: 'swap' | 'in-place';
+      method: 'swap' | 'in-place' | 'delta';
       durationMs: number;
     }
   | { status: 'skipped'; dir: string; reason: 'not-empty' | 'no-snapshot'; message: string; durationMs: number };
@@ -604,7 +612,7 @@ async function extractAll(manifest: Manifest, store: ObjectStore, staging: strin
     byPath,
     seen: new Set(['.']),
     writers: new WriterPool(),
-    smallFiles: new SmallFileWriter((bytes, files) => ctx.progress(bytes, files)),
+    smallFiles: new SmallFileWriter((bytes, files) => ctx.progress(bytes, files), `restore of snapshot ${manifest.id}`),
     signal,
     bounds: partArchiveBounds(manifest),
     progress: (bytes, files) => {
@@ -688,7 +696,7 @@ async function restoreInto(dir: string, options: RestoreOptions): Promise<Restor
   const quick = await inspectTarget(dir);
   if (!quick.leftovers && !quick.empty) {
     if (options.ifEmpty) return skipped(`${dir} is not empty; nothing restored`);
-    if (!options.force) {
+    if (!options.force && !options.delta) {
       throw new UsageError(`${dir} is not empty`, {
         hint: 'pass --force to replace its contents with the snapshot, or --if-empty to restore only into an empty directory',
       });
@@ -720,34 +728,34 @@ async function restoreInto(dir: string, options: RestoreOptions): Promise<Restor
       )
     : undefined;
   try {
+    const v2 = isManifestV2Key(record.manifestKey);
+    // A directory holding an older version is brought up to date file by file (v2 only).
+    if (v2 && options.delta && !quick.empty) return await deltaRestoreInto(dir, record, options, signal, elapsed);
+    if (!v2 && options.delta) notice(`snapshot ${record.id} is a v1 snapshot: --delta does not apply, restoring it whole`);
     const target = await prepareTarget(dir, {
       ...(options.ifEmpty !== undefined ? { ifEmpty: options.ifEmpty } : {}),
-      ...(options.force !== undefined ? { force: options.force } : {}),
+      ...(options.force !== undefined || options.delta ? { force: options.force === true || options.delta === true } : {}),
       ...(options.placement ? { placement: options.placement } : {}),
       ...(options.onStep ? { onStep: options.onStep } : {}),
       onNotice: notice,
       purpose: `restore of ${service}/${record.id}`,
     });
     if (target.status === 'skipped') return skipped(target.message);
-    let manifest: Manifest;
+    let totals: { files: number; bytes: number; entries: number };
     try {
-      ({ manifest } = await fetchManifest(options.store, record, options.manifestLimits));
-      await extractAll(manifest, options.store, target.staging, options, signal);
+      if (v2) totals = await extractV2Into(target.staging, record, options, signal);
+      else {
+        const { manifest } = await fetchManifest(options.store, record, options.manifestLimits);
+        await extractAll(manifest, options.store, target.staging, options, signal);
+        totals = { files: manifest.totals.files, bytes: manifest.totals.dataBytes, entries: manifest.entries.length };
+      }
     } catch (err) {
       await target.abandon();
-      throw err;
+      // A full disk or a read-only target is the machine's problem, not the backup's.
+      throw asEnvironmentError(err, `restore of snapshot ${record.id}`, ENV_HINT);
     }
     await target.place();
-    return {
-      status: 'restored',
-      dir,
-      snapshot: record,
-      files: manifest.totals.files,
-      bytes: manifest.totals.dataBytes,
-      entries: manifest.entries.length,
-      method: target.method,
-      durationMs: elapsed(),
-    };
+    return { status: 'restored', dir, snapshot: record, ...totals, method: target.method, durationMs: elapsed() };
   } finally {
     await held?.release();
   }

@@ -37,6 +37,7 @@ import type { SnapshotRecord } from '../domain/snapshot.js';
 import { hashTap } from './hash-tap.js';
 import { type HookResult, runHook } from './hooks.js';
 import { findIncompressible, type PartCompression, planParts } from './part-plan.js';
+import { type SnapshotV2Stats, uploadSnapshotV2 } from './v2/snapshot-v2.js';
 import { assertReadableDirectory, type WalkedNode, walkTree } from './walk.js';
 
 const gzipAsync = promisify(gzip);
@@ -69,6 +70,13 @@ export interface SnapshotOptions {
   partBytes?: number;
   /** Parts produced at once. */
   concurrency?: number;
+  /**
+   * Snapshot format: 'v2' (default; deduplicated packs, engine/v2/) or 'v1' (full tar
+   * parts; kept to write fixtures that prove old snapshots still restore).
+   */
+  format?: 'v1' | 'v2';
+  /** v2: read every file, even those unchanged since the parent snapshot. */
+  readAll?: boolean;
   signal?: AbortSignal;
   onProgress?: (p: SnapshotProgress) => void;
   /** One-line notices (warnings, hook output) for the user. */
@@ -84,6 +92,8 @@ export interface SnapshotResult {
   postHook?: HookResult;
   /** The snapshot is complete, but the post hook failed: callers should exit non-zero. */
   postHookError?: HookFailedError;
+  /** v2: files read vs reused unread, and what the snapshot added to the store. */
+  stats?: SnapshotV2Stats;
 }
 
 export const DEFAULT_PART_BYTES = 128 * 1024 * 1024;
@@ -466,9 +476,31 @@ export async function takeSnapshot(options: SnapshotOptions): Promise<SnapshotRe
 
   let record: SnapshotRecord | undefined;
   let warnings: ManifestWarning[] = [];
+  let stats: SnapshotV2Stats | undefined;
   let failure: unknown;
   try {
-    ({ record, warnings } = await uploadSnapshot(options, { service, id, root, createdAt, now, signal }));
+    // Format dispatch: new snapshots are v2; v1 stays for old-format fixtures.
+    ({ record, warnings, stats } =
+      options.format === 'v1'
+        ? await uploadSnapshot(options, { service, id, root, createdAt, now, signal })
+        : await uploadSnapshotV2({
+            catalog: options.catalog,
+            store: options.store,
+            service,
+            id,
+            root,
+            createdAt,
+            now,
+            signal,
+            reason: options.reason,
+            term: options.term,
+            sourceTask: options.sourceTask,
+            compressionLevel: options.compressionLevel,
+            readAll: options.readAll,
+            concurrency: options.concurrency,
+            onProgress: options.onProgress,
+            onNotice: notice,
+          }));
   } catch (err) {
     failure = signal.aborted ? new AbortedError('snapshot aborted; nothing was kept', { cause: err }) : err;
   } finally {
@@ -496,6 +528,7 @@ export async function takeSnapshot(options: SnapshotOptions): Promise<SnapshotRe
     record: record!,
     warnings,
     durationMs: Date.now() - started,
+    ...(stats ? { stats } : {}),
     ...(preHook ? { preHook } : {}),
     ...(postHook ? { postHook } : {}),
     ...(postHookError ? { postHookError } : {}),
@@ -512,7 +545,10 @@ interface SnapshotIdentity {
 }
 
 /** Steps 1–4 of the module comment; on failure removes what it stored, then rethrows. */
-async function uploadSnapshot(options: SnapshotOptions, snap: SnapshotIdentity): Promise<{ record: SnapshotRecord; warnings: ManifestWarning[] }> {
+async function uploadSnapshot(
+  options: SnapshotOptions,
+  snap: SnapshotIdentity,
+): Promise<{ record: SnapshotRecord; warnings: ManifestWarning[]; stats?: undefined }> {
   const { service, id, root, createdAt, now, signal } = snap;
   let began = false;
   try {

@@ -6,30 +6,30 @@
  * directory it cannot read: a backup that silently leaves data out is worse than none.
  */
 
-import type { Stats } from 'node:fs';
+import type { BigIntStats, Stats } from 'node:fs';
 import { lstat, readdir, readlink, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import pLimit from 'p-limit';
 import { OperationFailedError, UsageError } from '../domain/errors.js';
 import { compareNames, type ManifestWarning } from '../domain/manifest.js';
 
-export interface WalkedNode {
+export interface WalkedNode<S extends Stats | BigIntStats = Stats> {
   path: string;
   type: 'dir' | 'file' | 'symlink' | 'hardlink';
-  stats: Stats;
+  stats: S;
   /** symlink: the link text; hardlink: the path of the first file with the same inode. */
   target?: string;
 }
 
-export interface WalkResult {
-  nodes: WalkedNode[];
+export interface WalkResult<S extends Stats | BigIntStats = Stats> {
+  nodes: WalkedNode<S>[];
   warnings: ManifestWarning[];
 }
 
 /** Bounded fan-out: enough to keep the disk queue busy, not so many that fds run out. */
 const FS_CONCURRENCY = 64;
 
-function specialKind(s: Stats): string {
+function specialKind(s: Stats | BigIntStats): string {
   if (s.isSocket()) return 'socket';
   if (s.isFIFO()) return 'FIFO';
   if (s.isCharacterDevice()) return 'character device';
@@ -49,12 +49,19 @@ export async function assertReadableDirectory(dir: string): Promise<Stats> {
   return s;
 }
 
-export async function walkTree(root: string): Promise<WalkResult> {
-  const rootStats = await assertReadableDirectory(root);
+/** `bigint: true` gives nanosecond times and exact inode numbers (v2 change detection). */
+export async function walkTree(root: string): Promise<WalkResult>;
+export async function walkTree(root: string, options: { bigint: true }): Promise<WalkResult<BigIntStats>>;
+export async function walkTree(root: string, options: { bigint?: boolean } = {}): Promise<WalkResult<Stats | BigIntStats>> {
+  type S = Stats | BigIntStats;
+  type Node = WalkedNode<S>;
+  const bigint = options.bigint === true;
+  await assertReadableDirectory(root);
+  const rootStats: S = bigint ? await stat(root, { bigint: true }) : await stat(root);
   const limit = pLimit(FS_CONCURRENCY);
   const warnings: ManifestWarning[] = [];
 
-  const walkDir = async (rel: string, abs: string): Promise<WalkedNode[]> => {
+  const walkDir = async (rel: string, abs: string): Promise<Node[]> => {
     const names = await limit(() => readdir(abs)).catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT' && rel !== '.') return undefined; // removed while we walked
       throw new OperationFailedError(`cannot read directory ${abs}: ${err.code ?? err.message}`, {
@@ -70,7 +77,7 @@ export async function walkTree(root: string): Promise<WalkResult> {
       names.map(async (name) => {
         const childRel = rel === '.' ? name : `${rel}/${name}`;
         const childAbs = join(abs, name);
-        const s = await limit(() => lstat(childAbs)).catch((err: NodeJS.ErrnoException) => {
+        const s = await limit((): Promise<S> => (bigint ? lstat(childAbs, { bigint: true }) : lstat(childAbs))).catch((err: NodeJS.ErrnoException) => {
           if (err.code === 'ENOENT') return undefined;
           throw err;
         });
@@ -79,13 +86,13 @@ export async function walkTree(root: string): Promise<WalkResult> {
           return [];
         }
         if (s.isDirectory()) {
-          return [{ path: childRel, type: 'dir' as const, stats: s }, ...(await walkDir(childRel, childAbs))];
+          return [{ path: childRel, type: 'dir' as const, stats: s } as Node, ...(await walkDir(childRel, childAbs))];
         }
         if (s.isSymbolicLink()) {
           const target = await limit(() => readlink(childAbs));
-          return [{ path: childRel, type: 'symlink' as const, stats: s, target }];
+          return [{ path: childRel, type: 'symlink' as const, stats: s, target } as Node];
         }
-        if (s.isFile()) return [{ path: childRel, type: 'file' as const, stats: s }];
+        if (s.isFile()) return [{ path: childRel, type: 'file' as const, stats: s } as Node];
         warnings.push({ path: childRel, kind: 'skipped-special', detail: `${specialKind(s)} skipped (cannot be archived)` });
         return [];
       }),
@@ -93,12 +100,12 @@ export async function walkTree(root: string): Promise<WalkResult> {
     return children.flat();
   };
 
-  const nodes: WalkedNode[] = [{ path: '.', type: 'dir', stats: rootStats }, ...(await walkDir('.', root))];
+  const nodes: Node[] = [{ path: '.', type: 'dir', stats: rootStats }, ...(await walkDir('.', root))];
 
   // The first path of an inode (in walk order) keeps the content; later ones link to it.
   const firstPathOfInode = new Map<string, string>();
   for (const node of nodes) {
-    if (node.type !== 'file' || node.stats.nlink < 2) continue;
+    if (node.type !== 'file' || Number(node.stats.nlink) < 2) continue;
     const inode = `${node.stats.dev}:${node.stats.ino}`;
     const first = firstPathOfInode.get(inode);
     if (first === undefined) firstPathOfInode.set(inode, node.path);

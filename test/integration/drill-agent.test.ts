@@ -6,12 +6,11 @@
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { compress, decompress } from 'zstd-napi';
 import { createDynamoClient } from '../../lambdas/adapters/aws.js';
 import { DynamoSnapshotHolds } from '../../lambdas/adapters/snapshot-holds.js';
 import type { ObjectStore } from '../../lambdas/adapters/stores/store.js';
 import { type DrillAgentOptions, runDrillAgent } from '../../lambdas/agent/drill-mode.js';
-import { partObjectKey } from '../../lambdas/contract/keys.js';
+import { servicePacksPrefix } from '../../lambdas/contract/keys.js';
 import { finalizeDrill } from '../../lambdas/control/drills/finalize.js';
 import { startDrill } from '../../lambdas/control/drills/start.js';
 import { DRILL_OUTPUT_LIMIT_BYTES, type DrillRecord, timedOutConclusion } from '../../lambdas/domain/drills.js';
@@ -111,14 +110,17 @@ describe('runDrillAgent', () => {
   it('fails a drill of a corrupted snapshot with a reason that names the corrupted file', async () => {
     const snap = await env.snapshot('broken', FILES);
     env.clock.set(new Date(Date.parse(snap.createdAt) + 60_000));
-    // Re-pack the part with one file's bytes changed but a valid zstd frame (a bad disk or
-    // a buggy writer): only the per-file SHA-256 can catch it.
-    const key = partObjectKey('broken', snap.id, 0);
-    const tarBytes = decompress(await readObject(env.store, key));
-    const at = tarBytes.indexOf(Buffer.from('sealed\n'));
+    // One file's bytes changed inside its pack (a bad disk or a buggy writer): a 7-byte
+    // file is stored plain, so only its SHA-256 can catch it.
+    let key = '';
+    for await (const o of env.store.list(servicePacksPrefix('broken'))) key = o.key;
+    const packBytes = await readObject(env.store, key);
+    const at = packBytes.indexOf(Buffer.from('sealed\n'));
     expect(at).toBeGreaterThan(0);
-    tarBytes[at] = 'S'.charCodeAt(0);
-    await tamper(env.store, key, () => compress(tarBytes, { checksumFlag: true }));
+    await tamper(env.store, key, (b) => {
+      b[at] = 'S'.charCodeAt(0);
+      return b;
+    });
 
     const drill = await runningDrill('broken');
     expect(drill.snapshotId).toBe(snap.id);

@@ -64,10 +64,15 @@ async function writeTree(dir: string, files: Record<string, string | Buffer>): P
   }
 }
 
-async function snapshotOf(service: string, files: Record<string, string | Buffer>): Promise<{ record: SnapshotRecord; source: string }> {
+/** v1 by default: most findings here tamper with v1's tar parts; v2's own are in snapshot-v2.test.ts. */
+async function snapshotOf(
+  service: string,
+  files: Record<string, string | Buffer>,
+  format: 'v1' | 'v2' = 'v1',
+): Promise<{ record: SnapshotRecord; source: string }> {
   const source = join(work.path, `src-${++n}`);
   await writeTree(source, files);
-  const { record } = await takeSnapshot({ catalog, store, service, dir: source, reason: 'test' });
+  const { record } = await takeSnapshot({ catalog, store, service, dir: source, reason: 'test', format });
   return { record, source };
 }
 
@@ -418,40 +423,44 @@ describe('6. a full or read-only disk is an environment error, not corruption', 
     for (const m of mounts) spawnSync('umount', [m]);
   });
 
-  it('ENOSPC: exit 4, a message that says so, no "corrupted" and no stack trace; a drill records error, not failed', async (ctx) => {
-    const { record } = await snapshotOf('full', { 'big.bin': Buffer.from(Array.from({ length: 2 * MiB }, (_, i) => (i * 7919) % 251)), small: 'x' });
-    const mnt = join(work.path, 'full-mnt');
-    await mkdir(mnt);
-    if (!mountTmpfs(mnt, 'size=1m')) ctx.skip(); // needs root (CI and this machine run as root)
+  it.for(['v1', 'v2'] as const)(
+    'ENOSPC (%s): exit 4, a message that says so, no "corrupted" and no stack trace; a drill records error, not failed',
+    async (format, ctx) => {
+      const service = `full-${format}`;
+      const { record } = await snapshotOf(service, { 'big.bin': Buffer.from(Array.from({ length: 2 * MiB }, (_, i) => (i * 7919) % 251)), small: 'x' }, format);
+      const mnt = join(work.path, `${service}-mnt`);
+      await mkdir(mnt);
+      if (!mountTmpfs(mnt, 'size=1m')) ctx.skip(); // needs root (CI and this machine run as root)
 
-    for (const dir of [join(mnt, 'data'), mnt]) {
-      const err = await restoreSnapshot({ catalog, store, service: 'full', dir, ifEmpty: true }).catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(EnvironmentError);
-      expect(err).toMatchObject({ code: 'ENOSPC', exitCode: 4 });
-      expect((err as Error).message).toMatch(/no space left on device \(ENOSPC\)/);
-      expect((err as Error).message).not.toMatch(/corrupt/);
-      expect((err as EnvironmentError).hint).not.toMatch(/older snapshot/);
-      expect(await readdir(mnt)).toEqual([]);
-    }
+      for (const dir of [join(mnt, 'data'), mnt]) {
+        const err = await restoreSnapshot({ catalog, store, service, dir, ifEmpty: true }).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(EnvironmentError);
+        expect(err).toMatchObject({ code: 'ENOSPC', exitCode: 4 });
+        expect((err as Error).message).toMatch(/no space left on device \(ENOSPC\)/);
+        expect((err as Error).message).not.toMatch(/corrupt/);
+        expect((err as EnvironmentError).hint).not.toMatch(/older snapshot/);
+        expect(await readdir(mnt)).toEqual([]);
+      }
 
-    const run = await cli(['restore', '--service', 'full', '--dir', join(mnt, 'data'), '--table', catalog.name, '--store', store.url]);
-    expect(run.code).toBe(4);
-    expect(run.stderr, run.stderr).toMatch(/^lifeboat: error: restore of snapshot \S+ failed: no space left on device \(ENOSPC\)/);
-    expect(run.stderr).not.toMatch(/unexpected error|corrupt| {4}at /);
+      const run = await cli(['restore', '--service', service, '--dir', join(mnt, 'data'), '--table', catalog.name, '--store', store.url]);
+      expect(run.code).toBe(4);
+      expect(run.stderr, run.stderr).toMatch(/^lifeboat: error: restore of snapshot \S+ failed: no space left on device \(ENOSPC\)/);
+      expect(run.stderr).not.toMatch(/unexpected error|corrupt| {4}at /);
 
-    const drills = { recordAgentResult: async () => 'recorded' as const } as unknown as Parameters<typeof runDrillAgent>[0]['drills'];
-    const drill = await runDrillAgent({
-      drills,
-      catalog,
-      objects: store,
-      service: 'full',
-      drillId: 'drill-20261203T120000Z-0badf00d',
-      snapshotId: record.id,
-      dir: join(mnt, 'drill'),
-    });
-    expect(drill.result).toMatchObject({ outcome: 'error', checks: [expect.objectContaining({ name: 'restore', status: 'error' })] });
-    expect(drill.result.reason).toMatch(/could not run: .*ENOSPC/);
-  });
+      const drills = { recordAgentResult: async () => 'recorded' as const } as unknown as Parameters<typeof runDrillAgent>[0]['drills'];
+      const drill = await runDrillAgent({
+        drills,
+        catalog,
+        objects: store,
+        service,
+        drillId: 'drill-20261203T120000Z-0badf00d',
+        snapshotId: record.id,
+        dir: join(mnt, 'drill'),
+      });
+      expect(drill.result).toMatchObject({ outcome: 'error', checks: [expect.objectContaining({ name: 'restore', status: 'error' })] });
+      expect(drill.result.reason).toMatch(/could not run: .*ENOSPC/);
+    },
+  );
 
   it('EROFS: a read-only volume is exit 4 too', async (ctx) => {
     await snapshotOf('readonly', { f: 'x' });

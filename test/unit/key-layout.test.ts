@@ -35,6 +35,10 @@ describe('the key layout in the header of contract/keys.ts', () => {
     ['a compressed part', keys.partObjectKey('<service>', '<snapshotId>', 0)],
     ['an uncompressed part', keys.partObjectKey('<service>', '<snapshotId>', 1, 'none')],
     ['the manifest', keys.manifestObjectKey('<service>', '<snapshotId>')],
+    ['a v2 manifest', keys.manifestV2ObjectKey('<service>', '<snapshotId>')],
+    ['a pack', keys.packObjectKey('<service>', '<packId>').replace(/\/packs\/[^/]+\//, '/packs/<xx>/')],
+    ['an index', keys.indexObjectKey('<service>', '<indexId>')],
+    ['a condemned list', keys.condemnedObjectKey('<service>', '<id>')],
     ['the report of every service', keys.reportObjectKey('json', undefined).replace(/\.json$/, '.<ext>')],
     ['the report of one service', keys.reportObjectKey('json', '<service>').replace(/\.json$/, '.<ext>')],
   ])('lists %s in the store as the code builds it', (_what, key) => {

@@ -14,7 +14,7 @@ import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { AbortedError, UnavailableError, UsageError } from '../../domain/errors.js';
-import { type ObjectInfo, ObjectNotFoundError, type ObjectStore, type PutOptions, STORE_URL_HINT, type StoreBackend } from './store.js';
+import { type ObjectInfo, ObjectNotFoundError, type ObjectStore, type PutOptions, ShortObjectError, STORE_URL_HINT, type StoreBackend } from './store.js';
 
 const TEMP_MARK = '.lifeboat-tmp-';
 
@@ -88,6 +88,28 @@ export class DirectoryStore implements ObjectStore {
       throw err;
     });
     return createReadStream('', { fd: fh, highWaterMark: 1024 * 1024 });
+  }
+
+  async getRange(key: string, offset: number, length: number): Promise<Buffer> {
+    const fh = await open(this.pathOf(key), 'r').catch(async (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') {
+        await this.check();
+        throw new ObjectNotFoundError(key, this.url);
+      }
+      throw err;
+    });
+    try {
+      const buf = Buffer.allocUnsafe(length);
+      let got = 0;
+      while (got < length) {
+        const { bytesRead } = await fh.read(buf, got, length - got, offset + got);
+        if (bytesRead === 0) throw new ShortObjectError(key, offset, length, got);
+        got += bytesRead;
+      }
+      return buf;
+    } finally {
+      await fh.close();
+    }
   }
 
   async head(key: string): Promise<{ size: number } | undefined> {

@@ -30,6 +30,7 @@ import {
   ObjectNotFoundError,
   type ObjectStore,
   type PutOptions,
+  ShortObjectError,
   STORE_URL_HINT,
   type StoreBackend,
 } from './store.js';
@@ -162,6 +163,45 @@ export class S3Store implements ObjectStore, IncompleteUploadsCapability, Object
       }
       this.fail(err, `GetObject ${key}`);
     }
+  }
+
+  async getRange(key: string, offset: number, length: number, options: { signal?: AbortSignal } = {}): Promise<Buffer> {
+    if (length === 0) return Buffer.alloc(0);
+    let body: Readable;
+    try {
+      const out = await this.client.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key, Range: `bytes=${offset}-${offset + length - 1}` }),
+        { abortSignal: options.signal },
+      );
+      body = out.Body as Readable;
+    } catch (err) {
+      if (httpStatus(err) === 416) throw new ShortObjectError(key, offset, length, 0);
+      if (errorName(err) === 'NoSuchKey' || httpStatus(err) === 404) {
+        if (errorName(err) === 'NoSuchBucket') throw this.missingBucket();
+        throw new ObjectNotFoundError(key, this.url);
+      }
+      this.fail(err, `GetObject ${key} (range)`);
+    }
+    // A server that ignores Range sends the whole object: never read more than asked for.
+    const buf = Buffer.allocUnsafe(length);
+    let got = 0;
+    try {
+      for await (const chunk of body) {
+        const c = chunk as Buffer;
+        if (got + c.length > length) {
+          body.destroy();
+          throw new ShortObjectError(key, offset, length, got + c.length);
+        }
+        c.copy(buf, got);
+        got += c.length;
+      }
+    } catch (err) {
+      if (err instanceof ShortObjectError) throw err;
+      if (options.signal?.aborted) throw new AbortedError(`read of ${key} aborted`, { cause: err });
+      this.fail(err, `GetObject ${key} (range)`);
+    }
+    if (got !== length) throw new ShortObjectError(key, offset, length, got);
+    return buf;
   }
 
   async head(key: string): Promise<{ size: number } | undefined> {

@@ -40,6 +40,13 @@ export interface ObjectStore {
   /** Opens `key` for reading. Throws ObjectNotFoundError when it does not exist. */
   get(key: string, options?: { signal?: AbortSignal }): Promise<Readable>;
 
+  /**
+   * `length` bytes of `key` from `offset` (S3: a ranged GET). Throws ObjectNotFoundError
+   * when the object does not exist and ShortObjectError when it ends before the range does.
+   * Callers keep ranges small (tens of MiB): the bytes are returned in one buffer.
+   */
+  getRange(key: string, offset: number, length: number, options?: { signal?: AbortSignal }): Promise<Buffer>;
+
   /** The object's size, or undefined when it does not exist. */
   head(key: string): Promise<{ size: number } | undefined>;
 
@@ -57,6 +64,19 @@ export class ObjectNotFoundError extends LifeboatError {
     storeUrl: string,
   ) {
     super(`object ${key} does not exist in ${storeUrl}`);
+  }
+}
+
+/** The object is shorter than a range asked of it: truncated, or not the object expected. */
+export class ShortObjectError extends LifeboatError {
+  readonly exitCode = 1 as const;
+  constructor(
+    readonly key: string,
+    readonly offset: number,
+    readonly length: number,
+    readonly got: number,
+  ) {
+    super(`object ${key} is too short: asked for ${length} bytes at ${offset}, got ${got}`);
   }
 }
 
