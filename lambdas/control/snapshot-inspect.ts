@@ -6,11 +6,13 @@
 
 import type { SnapshotCatalog } from '../adapters/catalog.js';
 import type { ObjectStore } from '../adapters/stores/store.js';
+import { isManifestV2Key } from '../contract/keys.js';
 import { OperationFailedError, SnapshotNotFoundError, UsageError } from '../domain/errors.js';
 import { assertServiceName, isSnapshotId } from '../domain/ids.js';
 import type { SnapshotRecord } from '../domain/snapshot.js';
-import { fromManifestV1, type ManifestView } from '../domain/snapshot-listing.js';
+import { fromManifestV1, fromManifestV2, type ManifestView } from '../domain/snapshot-listing.js';
 import { fetchManifest } from '../engine/restore.js';
+import { fetchManifestV2 } from '../engine/v2/repo.js';
 
 /** `ID`, `latest`, `SERVICE/ID` or `SERVICE/latest`; the service defaults to `--service`. */
 export function parseSnapshotRef(ref: string, defaultService: string | undefined): { service: string; snapshot: string } {
@@ -53,6 +55,6 @@ export async function loadManifestView(
   store: ObjectStore,
   record: Pick<SnapshotRecord, 'service' | 'id' | 'manifestKey' | 'manifestSha256'>,
 ): Promise<ManifestView> {
-  const { manifest } = await fetchManifest(store, record);
-  return fromManifestV1(manifest);
+  if (isManifestV2Key(record.manifestKey)) return fromManifestV2((await fetchManifestV2(store, record)).manifest);
+  return fromManifestV1((await fetchManifest(store, record)).manifest);
 }

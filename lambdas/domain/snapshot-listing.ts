@@ -4,11 +4,12 @@
  *
  * Every manifest version is read through `ManifestView`: an iterator of entries in manifest
  * order ({path, type, mode, size, mtime, sha256?}), so a later manifest format plugs in with
- * one adapter. `fromManifestV1` is the adapter of `lifeboat.manifest/v1`.
+ * one adapter: `fromManifestV1` for `lifeboat.manifest/v1`, `fromManifestV2` for v2.
  */
 
 import { UsageError } from './errors.js';
 import type { Manifest } from './manifest.js';
+import { fileSha256, type ManifestV2 } from './manifest-v2.js';
 import { compilePattern, type PathPattern } from './path-glob.js';
 
 export type ListingType = 'dir' | 'file' | 'symlink' | 'hardlink';
@@ -58,6 +59,35 @@ export function fromManifestV1(m: Manifest): ManifestView {
           uid: e.uid,
           gid: e.gid,
           ...(e.type === 'file' ? { sha256: e.sha256 } : {}),
+          ...(e.type === 'symlink' || e.type === 'hardlink' ? { target: e.target } : {}),
+        };
+      }
+    },
+  };
+}
+
+/** Nanoseconds since the epoch (decimal text) to milliseconds, exactly. */
+function nsToMs(ns: string): number {
+  return Number(BigInt(ns) / 1_000_000n);
+}
+
+export function fromManifestV2(m: ManifestV2): ManifestView {
+  return {
+    service: m.service,
+    id: m.id,
+    createdAt: m.createdAt,
+    size: m.entries.length,
+    *entries() {
+      for (const e of m.entries) {
+        yield {
+          path: e.path,
+          type: e.type,
+          mode: e.mode,
+          size: e.type === 'file' ? e.size : 0,
+          mtimeMs: nsToMs(e.mtimeNs),
+          uid: e.uid,
+          gid: e.gid,
+          ...(e.type === 'file' ? { sha256: fileSha256(e) } : {}),
           ...(e.type === 'symlink' || e.type === 'hardlink' ? { target: e.target } : {}),
         };
       }

@@ -1,11 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../lambdas/domain/errors.js';
 import { MANIFEST_FORMAT, type Manifest, type ManifestEntry, validateManifest } from '../../lambdas/domain/manifest.js';
+import { MANIFEST_V2_FORMAT, type ManifestV2 } from '../../lambdas/domain/manifest-v2.js';
 import { compilePattern } from '../../lambdas/domain/path-glob.js';
 import {
   diffSnapshots,
   findInSnapshot,
   fromManifestV1,
+  fromManifestV2,
   type ListingEntry,
   listEntries,
   type ManifestView,
@@ -120,5 +122,27 @@ describe('find', () => {
     ];
     const view: ManifestView = { service: 's', id: 'i', createdAt: 't', entries: () => entries };
     expect(findInSnapshot(view, compilePattern('*.log'))?.entries).toHaveLength(1);
+  });
+});
+
+describe('v2 manifests', () => {
+  it('read as the same listing: milliseconds from nanoseconds, a one-blob file hashed by its blob', () => {
+    const blob = 'c'.repeat(64);
+    const m = {
+      format: MANIFEST_V2_FORMAT,
+      service: 's',
+      id: 'i',
+      createdAt: 't',
+      entries: [
+        { type: 'dir', path: '.', mode: 0o755, mtimeNs: '1700000000123456789', uid: 0, gid: 0 },
+        { type: 'file', path: 'a', mode: 0o644, mtimeNs: '1700000000999999999', uid: 1, gid: 2, size: 3, blobs: [blob], ino: '1', ctimeNs: '1' },
+        { type: 'symlink', path: 'l', mode: 0o777, mtimeNs: '1', uid: 0, gid: 0, target: 'a' },
+      ],
+    } as unknown as ManifestV2;
+    expect([...fromManifestV2(m).entries()]).toEqual([
+      { path: '.', type: 'dir', mode: 0o755, size: 0, mtimeMs: 1_700_000_000_123, uid: 0, gid: 0 },
+      { path: 'a', type: 'file', mode: 0o644, size: 3, mtimeMs: 1_700_000_000_999, uid: 1, gid: 2, sha256: blob },
+      { path: 'l', type: 'symlink', mode: 0o777, size: 0, mtimeMs: 0, uid: 0, gid: 0, target: 'a' },
+    ]);
   });
 });
