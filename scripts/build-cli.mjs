@@ -1,6 +1,6 @@
 // Bundles the CLI into dist/lifeboat.mjs (the package's `bin`). Dependencies stay external:
 // zstd-napi is native, and the SDK is shared with whatever else the image installs.
-import { chmod } from 'node:fs/promises';
+import { chmod, cp } from 'node:fs/promises';
 import { build } from 'esbuild';
 
 await build({
@@ -17,3 +17,5 @@ await build({
 // npm makes a dependency's bin executable when it links it; the repository's own copy is
 // run through `npx lifeboat` straight from here, so do it ourselves.
 await chmod('dist/lifeboat.mjs', 0o755);
+// The web console's page, script and styles are served from files next to the bundle.
+await cp('lambdas/console/assets', 'dist/console-assets', { recursive: true });

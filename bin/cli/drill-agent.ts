@@ -6,9 +6,13 @@
  * runs the same drill mode by itself when LIFEBOAT_MODE=drill; this is for entrypoints
  * without the agent.
  */
+import { spawn } from 'node:child_process';
 import { type Command, Option } from 'commander';
+import type { SnapshotCatalog } from '../../lambdas/adapters/catalog.js';
+import type { DrillStore } from '../../lambdas/adapters/drill-store.js';
 import { runDrillAgent } from '../../lambdas/agent/drill-mode.js';
 import { ENV } from '../../lambdas/contract/environment.js';
+import { finalizeKeptDrill } from '../../lambdas/control/drills/finalize.js';
 import { DRILL_ENV } from '../../lambdas/domain/drills.js';
 import { UsageError } from '../../lambdas/domain/errors.js';
 import { type CliIO, dataDir, openCatalog, openDrillStore, openHolds, openObjectStore, serviceName } from './context.js';
@@ -73,9 +77,11 @@ export async function runDrillMode(flags: DrillAgentFlags, io: CliIO): Promise<0
   if (appCommand && !healthCheckCommand && !healthCheckUrl) {
     throw new UsageError('--app needs a health check', { hint: 'add --health-cmd CMD or --health-url URL' });
   }
+  const drills = openDrillStore(flags, io);
+  const catalog = openCatalog(flags, io);
   const run = await runDrillAgent({
-    drills: openDrillStore(flags, io),
-    catalog: openCatalog(flags, io),
+    drills,
+    catalog,
     objects: openObjectStore(flags, io),
     holds: openHolds(flags, io),
     service: serviceName(flags.service, env) ?? '',
@@ -98,5 +104,44 @@ export async function runDrillMode(flags: DrillAgentFlags, io: CliIO): Promise<0
     io.stdout.write(`${run.result.outcome}\n`);
   }
   say(io, `drill ${drillId} ${run.result.outcome}: ${run.result.reason}`);
+  const keepSeconds = Number(env[DRILL_ENV.keep] ?? 0);
+  if (keepSeconds > 0 && run.recorded === 'recorded')
+    await keepForInspection(io, {
+      drills,
+      catalog,
+      service: serviceName(flags.service, env) ?? '',
+      drillId,
+      dir: dataDir(flags.dir, env),
+      app: appCommand,
+      keepSeconds,
+    });
   return run.exitCode;
+}
+
+/**
+ * `lifeboat drill --keep`: the verdict is written now (not when the task stops), then the
+ * task stays up with the restored data, the application running again if it has one, until
+ * it is stopped (the drill watchdog does once the keep window is over).
+ */
+async function keepForInspection(
+  io: CliIO,
+  o: { drills: DrillStore; catalog: SnapshotCatalog; service: string; drillId: string; dir: string; app?: string; keepSeconds: number },
+): Promise<void> {
+  const r = await finalizeKeptDrill({ drills: o.drills, catalog: o.catalog, log: (m, f) => say(io, `${m} ${JSON.stringify(f)}`) }, o.service, o.drillId);
+  say(io, `drill ${o.drillId} ${r.drill?.status ?? '?'}; kept for inspection until ${r.drill?.keep?.until ?? `${o.keepSeconds} s from now`}: data in ${o.dir}`);
+  const app = o.app
+    ? spawn('/bin/sh', ['-c', o.app], { cwd: o.dir, stdio: 'inherit', detached: true, env: { ...process.env, LIFEBOAT_HOOK: 'app' } })
+    : undefined;
+  if (app) say(io, `drill ${o.drillId}: application restarted for inspection (pid ${app.pid}): ${o.app}`);
+  await new Promise<void>((resolve) => {
+    if (io.signal.aborted) return resolve();
+    io.signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+  if (app?.pid !== undefined && app.exitCode === null) {
+    try {
+      process.kill(-app.pid, 'SIGTERM');
+    } catch {
+      // Already gone.
+    }
+  }
 }

@@ -99,6 +99,7 @@ export function registerLocal(program: Command, io: CliIO, done: (r: CommandResu
           `lifeboat local: the example service (follows the primary): ${mode.serviceUrl}/kv/KEY   e.g. curl -X PUT --data hello ${mode.serviceUrl}/kv/greeting`,
         );
         say(io, `lifeboat local: local API: ${api.url}/status  (POST /kill-primary, /snapshot, /drill, /corrupt, /schedules/NAME)`);
+        say(io, `lifeboat local: web console: ${api.url}/`);
         say(io, `lifeboat local: logs: ${join(mode.stateDir, 'logs')}; drill reports: ${mode.reportsDir}`);
         say(
           io,

@@ -11,12 +11,16 @@ import { asEnvironmentError, EnvironmentError, type ExitCode, isLifeboatError } 
 import { registerAgent } from './agent.js';
 import { registerCatalog } from './catalog.js';
 import { registerCheck } from './check.js';
+import { registerConsole } from './console.js';
 import type { CliIO } from './context.js';
+import { registerDiff } from './diff.js';
 import { registerDrill } from './drill.js';
 import { registerDrillAgent } from './drill-agent.js';
+import { registerFind } from './find.js';
 import { registerGc } from './gc.js';
 import { registerInit } from './init.js';
 import { registerLocal } from './local.js';
+import { registerLs } from './ls.js';
 import { type CommandResult, VERSION } from './options.js';
 import { registerReport } from './report.js';
 import { registerRestore } from './restore.js';
@@ -64,6 +68,10 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<ExitCo
   registerLocal(program, io, done);
   registerStatus(program, io, done);
   registerService(program, io, done);
+  registerLs(program, io, done);
+  registerDiff(program, io, done);
+  registerFind(program, io, done);
+  registerConsole(program, io, done);
   for (const cmd of program.commands) {
     cmd.exitOverride();
     for (const sub of cmd.commands) sub.exitOverride();

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { ENV } from '../../lambdas/contract/environment.js';
 import { assertServiceName } from '../../lambdas/domain/ids.js';
 import { restoreSnapshot } from '../../lambdas/engine/restore.js';
+import { resolveAt } from './at.js';
 import { type CliIO, dataDir, openCatalog, openHolds, openObjectStore, serviceName } from './context.js';
 import { type CommandResult, positiveNumber } from './options.js';
 import { formatBytes, formatDuration, progressBar, say } from './output.js';
@@ -12,6 +13,8 @@ interface RestoreFlags {
   service?: string;
   dir?: string;
   snapshot: string;
+  at?: string;
+  tz?: string;
   ifEmpty?: boolean;
   force?: boolean;
   delta?: boolean;
@@ -29,6 +32,8 @@ export function registerRestore(program: Command, io: CliIO, _done: (r: CommandR
     .option('--service <name>', 'protected service name (env LIFEBOAT_SERVICE)')
     .option('--dir <path>', 'directory to restore into (env LIFEBOAT_DIR)')
     .option('--snapshot <id>', 'snapshot id, "latest" or "latest-verified"', 'latest')
+    .option('--at <time>', 'the newest complete snapshot taken at or before TIME: ISO time, 2h, 1h30m, yesterday 18:00 (see --tz)')
+    .option('--tz <zone>', "IANA time zone of --at times without an offset (default: this machine's)")
     .option('--if-empty', 'restore only into a missing or empty directory; otherwise do nothing and exit 0 (restore-on-start)')
     .option('--force', 'replace the contents of a non-empty directory')
     .option('--delta', 'update a directory holding an older version in place: rewrite only files that differ, delete extras (v2 snapshots)')
@@ -42,6 +47,7 @@ export function registerRestore(program: Command, io: CliIO, _done: (r: CommandR
       const dir = dataDir(flags.dir, io.env);
       const catalog = openCatalog(flags, io);
       const store = openObjectStore(flags, io);
+      const pointInTime = await resolveAt(io, catalog, service, flags);
       const bar = progressBar(io, true);
       let result;
       try {
@@ -50,7 +56,7 @@ export function registerRestore(program: Command, io: CliIO, _done: (r: CommandR
           store,
           service,
           dir,
-          snapshot: flags.snapshot,
+          snapshot: pointInTime?.snapshotId ?? flags.snapshot,
           ifEmpty: flags.ifEmpty,
           force: flags.force,
           delta: flags.delta,
@@ -79,6 +85,7 @@ export function registerRestore(program: Command, io: CliIO, _done: (r: CommandR
                 dataBytes: result.bytes,
                 method: result.method,
                 durationMs: result.durationMs,
+                ...(pointInTime ? { at: pointInTime.at, snapshotAgeAtSeconds: pointInTime.ageSeconds } : {}),
               }
             : { status: result.status, service, dir: result.dir, reason: result.reason, message: result.message };
         io.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);

@@ -46,6 +46,8 @@ export interface DrillStore {
   finish(service: string, drillId: string, conclusion: DrillConclusion, options?: { taskArn?: string }): Promise<FinishOutcome>;
   /** The service's drills, newest first. */
   list(service: string, options?: { limit?: number; running?: boolean }): AsyncIterable<DrillRecord>;
+  /** A kept drill's task was stopped (`keep.stoppedAt`), so the watchdog stops it once. */
+  markKeepStopped?(service: string, drillId: string, at: string): Promise<void>;
 }
 
 type Item = DrillRecord & { pk: string; sk: string; type: 'drill' };
@@ -150,6 +152,23 @@ export class DynamoDrillStore implements DrillStore {
     if (!now) return { outcome: 'unknown-drill', drill: undefined };
     if (now.status !== 'running') return { outcome: 'not-running', drill: now };
     return { outcome: 'other-task', drill: now };
+  }
+
+  async markKeepStopped(service: string, drillId: string, at: string): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.name,
+          Key: drillKey(service, drillId),
+          UpdateExpression: 'SET #keep.#stoppedAt = :at',
+          ConditionExpression: 'attribute_exists(#keep)',
+          ExpressionAttributeNames: { '#keep': 'keep', '#stoppedAt': 'stoppedAt' },
+          ExpressionAttributeValues: { ':at': at },
+        }),
+      );
+    } catch (err) {
+      if (errorName(err) !== 'ConditionalCheckFailedException') this.table.fail(err, 'UpdateItem');
+    }
   }
 
   async *list(service: string, options: { limit?: number; running?: boolean } = {}): AsyncIterable<DrillRecord> {

@@ -125,6 +125,16 @@ const isConclusive = (d: DrillRecord) => d.status === 'passed' || d.status === '
 const endOf = (d: DrillRecord) => d.finishedAt ?? d.createdAt;
 const secondsBetween = (a: string, b: string) => Math.round(((Date.parse(b) - Date.parse(a)) / 1000) * 1000) / 1000;
 
+function keptNote(reason: string | null, d: DrillRecord): string | null {
+  if (!d.keep) return reason;
+  const note = d.keep.stoppedAt
+    ? `task was kept for inspection until ${d.keep.stoppedAt}`
+    : d.keep.until
+      ? `task kept for inspection until ${d.keep.until}`
+      : `task to be kept ${d.keep.seconds} s after the verdict`;
+  return reason ? `${reason} [${note}]` : `[${note}]`;
+}
+
 export function summarizeDrill(d: DrillRecord, role: DrillRole): DrillSummary {
   return {
     drillId: d.drillId,
@@ -144,7 +154,8 @@ export function summarizeDrill(d: DrillRecord, role: DrillRole): DrillSummary {
     rpoSeconds: d.rpoSeconds,
     snapshotAgeSeconds: d.snapshotAgeSeconds,
     overTarget: d.overTarget ?? [],
-    reason: d.reason ?? (d.status === 'running' ? 'still running' : null),
+    // A kept drill (`--keep`) says so in every format, without a field of its own.
+    reason: keptNote(d.reason ?? (d.status === 'running' ? 'still running' : null), d),
     exitCode: d.exitCode ?? null,
     stopCode: d.stopCode ?? null,
     taskArn: d.taskArn ?? null,

@@ -45,7 +45,13 @@ export const DRILL_ENV = {
   appCommand: 'LIFEBOAT_DRILL_APP',
   healthCommand: 'LIFEBOAT_DRILL_HEALTH_CMD',
   healthUrl: 'LIFEBOAT_DRILL_HEALTH_URL',
+  keep: 'LIFEBOAT_DRILL_KEEP_SECONDS',
 } as const;
+
+/** `lifeboat drill --keep` without a duration keeps the task this long after the verdict. */
+export const DEFAULT_DRILL_KEEP_SECONDS = 3600;
+/** The longest a drill task may be kept (a forgotten kept task costs money). */
+export const MAX_DRILL_KEEP_SECONDS = 7 * 86_400;
 export const DRILL_MODE = 'drill';
 
 // ---------------------------------------------------------------------------------------
@@ -165,7 +171,8 @@ export interface DrillRecord {
 
   // Set once, when the drill finishes.
   finishedAt?: string;
-  finishedBy?: 'task-stopped' | 'watchdog' | 'launch';
+  /** `agent`: a kept drill, concluded from the agent's result while its task stays up. */
+  finishedBy?: 'task-stopped' | 'watchdog' | 'launch' | 'agent';
   reason?: string;
   exitCode?: number;
   stopCode?: string;
@@ -180,11 +187,22 @@ export interface DrillRecord {
   withinTargets?: boolean;
   /** `canary`: rpoSeconds is the age of the canary the restored database proved to hold. */
   rpoSource?: 'snapshot' | 'canary';
+  /**
+   * `lifeboat drill --keep`: the task stays up after the verdict for inspection, `seconds`
+   * long; `until` is set with the verdict, `stoppedAt` when the drill watchdog stopped it.
+   */
+  keep?: DrillKeep;
+}
+
+export interface DrillKeep {
+  seconds: number;
+  until?: string;
+  stoppedAt?: string;
 }
 
 /** The fields written when a drill finishes. */
 export type DrillConclusion = Required<Pick<DrillRecord, 'status' | 'finishedAt' | 'finishedBy' | 'reason' | 'overTarget' | 'withinTargets'>> &
-  Pick<DrillRecord, 'exitCode' | 'stopCode' | 'stoppedReason' | 'taskStartedAt' | 'taskStoppedAt' | 'restoreSeconds' | 'rtoSeconds' | 'rpoSource'> & {
+  Pick<DrillRecord, 'exitCode' | 'stopCode' | 'stoppedReason' | 'taskStartedAt' | 'taskStoppedAt' | 'restoreSeconds' | 'rtoSeconds' | 'rpoSource' | 'keep'> & {
     rpoSeconds?: number;
   };
 
@@ -262,7 +280,7 @@ export type DrillRunTaskRequest = RunTaskRequest;
  * environment. Drill tasks are launched outside the ECS service, so they are never in the
  * service's discovery, and `isDrillTask` keeps them out of membership and elections.
  */
-export function buildDrillRunTask(drill: Pick<DrillRecord, 'service' | 'drillId' | 'snapshotId' | 'deadline' | 'launch'>): DrillRunTaskRequest {
+export function buildDrillRunTask(drill: Pick<DrillRecord, 'service' | 'drillId' | 'snapshotId' | 'deadline' | 'launch' | 'keep'>): DrillRunTaskRequest {
   const l = drill.launch;
   const environment: { name: string; value: string }[] = [
     { name: DRILL_ENV.mode, value: DRILL_MODE },
@@ -275,6 +293,7 @@ export function buildDrillRunTask(drill: Pick<DrillRecord, 'service' | 'drillId'
   if (l.appCommand) environment.push({ name: DRILL_ENV.appCommand, value: l.appCommand });
   if (l.healthCheckCommand) environment.push({ name: DRILL_ENV.healthCommand, value: l.healthCheckCommand });
   if (l.healthCheckUrl) environment.push({ name: DRILL_ENV.healthUrl, value: l.healthCheckUrl });
+  if (drill.keep) environment.push({ name: DRILL_ENV.keep, value: String(drill.keep.seconds) });
   return buildRunTask(l, drill.drillId, environment);
 }
 
@@ -420,6 +439,31 @@ function describeOverTarget(drill: DrillRecord, m: { rtoSeconds?: number; overTa
         : `RPO ${formatSeconds(drill.rpoSeconds)} > ${formatSeconds(drill.targets.rpoSeconds!)}`,
     )
     .join(', ');
+}
+
+/**
+ * The conclusion of a kept drill (`--keep`), from the agent's result while its task stays
+ * up: judged as if the container had exited with the code the agent would exit with (0
+ * passed, 1 otherwise), so the same rules apply; the keep window starts now.
+ */
+export function keptConclusion(drill: DrillRecord, now: Date): DrillConclusion | undefined {
+  if (!drill.keep || !drill.agent) return undefined;
+  const base = concludeDrill(
+    drill,
+    { taskArn: drill.taskArn ?? '', exitCode: drill.agent.outcome === 'passed' ? 0 : 1, ...(drill.taskStartedAt ? { startedAt: drill.taskStartedAt } : {}) },
+    now,
+  );
+  return {
+    ...base,
+    finishedAt: now.toISOString(),
+    finishedBy: 'agent',
+    keep: { ...drill.keep, until: new Date(now.getTime() + drill.keep.seconds * 1000).toISOString() },
+  };
+}
+
+/** A kept drill whose keep window is over and whose task has not been stopped yet. */
+export function keepExpired(drill: Pick<DrillRecord, 'status' | 'keep'>, now: Date): boolean {
+  return drill.status !== 'running' && drill.keep?.until !== undefined && drill.keep.stoppedAt === undefined && Date.parse(drill.keep.until) <= now.getTime();
 }
 
 /** The conclusion the watchdog writes for a drill still running at its deadline. */

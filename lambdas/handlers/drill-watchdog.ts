@@ -1,7 +1,8 @@
 /**
  * Lambda entry for the drill watchdog (an EventBridge schedule, every few minutes): drills
  * still running past their deadline are recorded as timed out and their tasks stopped
- * (StopTask); then the reports of the services concerned are rewritten.
+ * (StopTask), as are the tasks of kept drills (`--keep`) whose window is over; then the
+ * reports of the services with timed-out drills are rewritten.
  */
 import { stopOverdueDrills } from '../control/drills/finalize.js';
 import { publishDrillReports } from '../control/drills/reports.js';
@@ -10,6 +11,8 @@ import { lambdaEntry } from '../runtime/runtime.js';
 
 export interface DrillWatchdogResult {
   timedOut: { service: string; drillId: string }[];
+  /** Kept drills (`lifeboat drill --keep`) whose task was stopped because their window is over. */
+  keptStopped: { service: string; drillId: string }[];
   stopFailures: number;
 }
 
@@ -20,7 +23,8 @@ export function createDrillWatchdogHandler(rt: DrillRuntime) {
     const services = [...new Set(result.timedOut.map((d) => d.service))];
     for (const service of services) await publishDrillReports(flows, { service });
     if (result.stopFailures.length > 0) rt.logger.warn('some timed-out drill tasks could not be stopped', { stopFailures: result.stopFailures });
-    return { timedOut: result.timedOut.map((d) => ({ service: d.service, drillId: d.drillId })), stopFailures: result.stopFailures.length };
+    const ids = (ds: readonly { service: string; drillId: string }[] = []) => ds.map((d) => ({ service: d.service, drillId: d.drillId }));
+    return { timedOut: ids(result.timedOut), keptStopped: ids(result.keptStopped), stopFailures: result.stopFailures.length };
   };
 }
 

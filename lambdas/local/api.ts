@@ -6,23 +6,43 @@
  *   POST /kill-primary               SIGKILL the primary's task
  *   POST /snapshot                   a manual snapshot job → { jobId, outcome, … }
  *   GET  /snapshot-jobs/:id          a snapshot job's record
- *   POST /drill[?snapshot=ID]        start a restore drill → the drill record
+ *   POST /drill[?snapshot=ID][&keep=1h]  start a restore drill → the drill record; with keep, the
+ *                                    drill task stays up that long after its verdict (`port`: its app)
  *   GET  /drills/:id                 a drill's record
  *   POST /corrupt[?snapshot=ID]      damage a stored snapshot (demo of a failing drill)
  *   POST /schedules/:name            run a schedule now (retention, snapshot, drill, watchdog, …)
  *   POST /ecs/run-task, /ecs/stop-task  ECS's RunTask/StopTask on local mode's launcher (the CLI with LIFEBOAT_LOCAL_API)
+}
+
+ *   GET  /                           the web console (lambdas/console/), its assets and API under /console/
  *
  * Errors are JSON `{ error, hint }` with 400 for a LifeboatError the caller can fix, 409
  * when it cannot be done now, 500 otherwise.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { isLifeboatError } from '../domain/errors.js';
+import ms from 'ms';
+import { createConsole } from '../console/server.js';
+import { DEFAULT_DRILL_KEEP_SECONDS } from '../domain/drills.js';
+import { isLifeboatError, UsageError } from '../domain/errors.js';
+import { LocalConsoleBackend } from './console-backend.js';
 import type { LocalMode } from './local-mode.js';
 
 async function jsonBody(req: IncomingMessage): Promise<unknown> {
   const chunks: Buffer[] = [];
   for await (const c of req) chunks.push(c as Buffer);
   return JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
+}
+
+/** `keep=1h` (a duration with a unit, as `lifeboat drill --keep` takes), or `keep=` for the default hour. */
+function keepSeconds(text: string): number {
+  if (text === '') return DEFAULT_DRILL_KEEP_SECONDS;
+  const n = /^\s*\d+(\.\d+)?\s*[a-z]+\s*$/i.test(text) ? ms(text as ms.StringValue) : undefined;
+  if (n === undefined || !Number.isFinite(n) || n <= 0) {
+    throw new UsageError(`keep=${JSON.stringify(text)} is not a duration`, {
+      hint: 'use a duration with a unit like 90s, 30m or 1h (keep= alone keeps the task 1 h)',
+    });
+  }
+  return n / 1000;
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {
@@ -42,8 +62,9 @@ async function route(mode: LocalMode, req: IncomingMessage, res: ServerResponse)
     return send(res, 200, { outcome: r.outcome, ...r.job });
   }
   if (method === 'POST' && p === '/drill') {
-    const r = await mode.drill(snapshot);
-    return send(res, 200, { outcome: r.outcome, ...r.drill });
+    const keep = url.searchParams.get('keep');
+    const r = await mode.drill(snapshot, keep === null ? {} : { keepSeconds: keepSeconds(keep) });
+    return send(res, 200, { outcome: r.outcome, ...r.drill, ...(r.port !== undefined ? { port: r.port } : {}) });
   }
   // ECS's RunTask/StopTask for the CLI pointed at local mode (LIFEBOAT_LOCAL_API): local mode's own launcher.
   if (method === 'POST' && p === '/ecs/run-task') return send(res, 200, await mode.taskLauncher.runTask((await jsonBody(req)) as never));
@@ -76,11 +97,16 @@ async function route(mode: LocalMode, req: IncomingMessage, res: ServerResponse)
 
 /** Serves the API on 127.0.0.1:`port` (0: a free one); returns its URL and a close function. */
 export async function serveLocalApi(mode: LocalMode, port = 0): Promise<{ url: string; close: () => Promise<void> }> {
+  // Local mode's API already takes these commands, so its console offers them too.
+  const webConsole = createConsole({ backend: new LocalConsoleBackend(mode), allowActions: true });
   const server = createServer((req, res) => {
-    route(mode, req, res).catch((err: unknown) => {
-      if (isLifeboatError(err)) return send(res, err.exitCode === 2 ? 400 : 409, { error: err.message, hint: err.hint });
-      send(res, 500, { error: (err as Error).message });
-    });
+    webConsole
+      .handle(req, res)
+      .then((handled) => (handled ? undefined : route(mode, req, res)))
+      .catch((err: unknown) => {
+        if (isLifeboatError(err)) return send(res, err.exitCode === 2 ? 400 : 409, { error: err.message, hint: err.hint });
+        send(res, 500, { error: (err as Error).message });
+      });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -38,7 +38,7 @@ import { HANDLER_IDS, type HandlerId } from '../contract/triggers.js';
 import { type StartDrillResult, startDrill } from '../control/drills/start.js';
 import { planServiceRetention, type ServiceRetentionPlan } from '../control/retention.js';
 import { type RequestOutcome, requestSnapshotJob } from '../control/snapshot-jobs.js';
-import { type DrillRecord, isDrillTask } from '../domain/drills.js';
+import { type DrillRecord, formatSeconds, isDrillTask } from '../domain/drills.js';
 import { OperationFailedError, UsageError } from '../domain/errors.js';
 import { type Lease, type Member, TERM_CAUSE_TEXT } from '../domain/membership.js';
 import { REPORT_FORMATS } from '../domain/report/render.js';
@@ -535,11 +535,24 @@ export class LocalMode {
     return this.handlers.snapshotJobs.jobs.get(this.service, jobId);
   }
 
-  /** Starts a restore drill (the same workflow as `lifeboat drill`). */
-  async drill(snapshot?: string): Promise<StartDrillResult> {
-    const r = await startDrill(this.handlers.drills, { service: this.service, ...(snapshot ? { snapshot } : {}), trigger: 'manual' });
-    this.activity('drill', `drill ${r.drill.drillId} started on snapshot ${r.drill.snapshotId} (${r.outcome})`);
-    return r;
+  /**
+   * Starts a restore drill (the same workflow as `lifeboat drill`). With `keepSeconds`
+   * (`lifeboat drill --keep`) the drill task stays up that long after its verdict, its
+   * application answering on `port`, until the drill watchdog stops it.
+   */
+  async drill(snapshot?: string, options: { keepSeconds?: number } = {}): Promise<StartDrillResult & { port?: number }> {
+    const r = await startDrill(this.handlers.drills, {
+      service: this.service,
+      ...(snapshot ? { snapshot } : {}),
+      trigger: 'manual',
+      ...(options.keepSeconds !== undefined ? { keepSeconds: options.keepSeconds } : {}),
+    });
+    const port = r.drill.taskArn ? this.launcher.list().find((t) => t.taskArn === r.drill.taskArn)?.port : undefined;
+    const kept = r.drill.keep
+      ? `; kept ${formatSeconds(r.drill.keep.seconds)} after its verdict for inspection: task ${shortTask(r.drill.taskArn ?? '-')}${port !== undefined ? `, http://127.0.0.1:${port}/` : ''}`
+      : '';
+    this.activity('drill', `drill ${r.drill.drillId} started on snapshot ${r.drill.snapshotId} (${r.outcome})${kept}`);
+    return { ...r, ...(port !== undefined ? { port } : {}) };
   }
 
   /** Runs a schedule now (e.g. retention), as if its time had come; returns what its target returned. */
@@ -590,6 +603,16 @@ export class LocalMode {
 
   tasks(): LocalTask[] {
     return this.launcher.list();
+  }
+
+  /** The scheduler's schedules and their next firings (the web console shows them). */
+  schedules(): ScheduleStatus[] {
+    return this.scheduler.status();
+  }
+
+  /** Recent activity, oldest first (the web console shows it). */
+  recentActivity(): Activity[] {
+    return [...this.activityLog];
   }
 
   // --- status --------------------------------------------------------------------------

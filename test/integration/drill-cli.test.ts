@@ -99,6 +99,43 @@ describe('lifeboat drill', () => {
     expect(r.stderr).toMatch(message);
   });
 
+  it('--at drills the newest snapshot taken at or before the time and says how old it was then', async () => {
+    const second = await env.snapshot('db', { 'hello.txt': 'second\n' });
+    mockRunTask();
+    const at = new Date(Date.parse(second.createdAt) - 1).toISOString();
+    const r = await cli(['drill', '--service', 'db', '--at', at, '--json'], cliEnv());
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout) as { snapshotId: string };
+    expect(doc.snapshotId).not.toBe(second.id);
+    expect(r.stderr).toMatch(new RegExp(`--at ${at} \\(${at}, \\S+\\): snapshot ${doc.snapshotId} taken \\S+, .* before that time`));
+    const early = await cli(['drill', '--service', 'db', '--at', '2020-01-01T00:00:00Z'], cliEnv());
+    expect(early.code).toBe(2);
+    expect(early.stderr).toMatch(/--at "2020-01-01T00:00:00Z" \(2020-01-01T00:00:00.000Z\) is before the oldest complete snapshot of db, \S+ taken /);
+    const both = await cli(['drill', '--service', 'db', '--at', '2h', '--snapshot', second.id], cliEnv());
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/--at and --snapshot \S+ both pick a snapshot/);
+  });
+
+  it('--keep asks the drill task to stay up and prints how to reach it; a bad duration is refused by name', async () => {
+    const taskArn = mockRunTask();
+    const r = await cli(['drill', '--service', 'db', '--keep', '30m', '--json'], cliEnv());
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ keep: { seconds: 1800 } });
+    const taskId = taskArn.split('/').pop();
+    expect(r.stderr).toMatch(/the task stays up 30.0 min after the verdict/);
+    expect(r.stderr).toContain(`aws ecs execute-command --cluster prod --task ${taskId} --container `);
+    const input = ecsMock.commandCalls(RunTaskCommand)[0]!.args[0].input;
+    expect(input.overrides?.containerOverrides?.[0]?.environment).toContainEqual({ name: 'LIFEBOAT_DRILL_KEEP_SECONDS', value: '1800' });
+    const plain = await cli(['drill', '--service', 'db', '--keep', '--json'], cliEnv());
+    expect(JSON.parse(plain.stdout)).toMatchObject({ keep: { seconds: 3600 } });
+    const bad = await cli(['drill', '--service', 'db', '--keep', '90'], cliEnv());
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--keep must be a duration with a unit like 90s, 10m, 2h or 1d, not "90"/);
+    const long = await cli(['drill', '--service', 'db', '--keep', '30d'], cliEnv());
+    expect(long.code).toBe(2);
+    expect(long.stderr).toMatch(/--keep 30.0 d is not between 1 s and 7 days/);
+  });
+
   it('exits 3 when ECS refuses the task, and 2 for a service that is not protected', async () => {
     ecsMock.on(RunTaskCommand).rejects(Object.assign(new Error('No Container Instances were found in your cluster.'), { name: 'InvalidParameterException' }));
     const r = await cli(['drill', '--service', 'db'], cliEnv());

@@ -122,6 +122,7 @@ export type Layer =
   | 'runtime'
   | 'agent'
   | 'handlers'
+  | 'console'
   | 'local'
   | 'lib'
   | 'bin'
@@ -132,7 +133,7 @@ export function layerOf(repoRelative: string): Layer {
   const parts = repoRelative.split(/[\\/]/);
   if (parts[0] === 'lambdas' && parts.length > 2) {
     const folder = parts[1] as Layer;
-    if (['domain', 'contract', 'adapters', 'engine', 'recipes', 'control', 'runtime', 'agent', 'handlers', 'local'].includes(folder)) return folder;
+    if (['domain', 'contract', 'adapters', 'engine', 'recipes', 'control', 'runtime', 'agent', 'handlers', 'console', 'local'].includes(folder)) return folder;
     return 'other';
   }
   if (parts[0] === 'lib' || parts[0] === 'bin' || parts[0] === 'test') return parts[0];
@@ -142,7 +143,8 @@ export function layerOf(repoRelative: string): Layer {
 /**
  * Which layers each layer may import (besides itself). Downward only:
  * domain/contract ← adapters ← engine ← recipes (database engines over the snapshot engine)
- * ← control ← runtime (the composition root) ← agent, handlers ← local; lib/ (the CDK
+ * ← control ← runtime (the composition root) ← agent, handlers, console (the web console,
+ * over a runtime) ← local; lib/ (the CDK
  * construct) sees only the pure layers. `contract` may take *types* from the domain (e.g. the
  * report formats a key names); the domain may read contract's plain data.
  */
@@ -156,7 +158,8 @@ export const MAY_IMPORT: Record<Exclude<Layer, 'bin' | 'test' | 'other'>, Layer[
   runtime: ['domain', 'contract', 'adapters', 'engine', 'recipes', 'control'],
   agent: ['domain', 'contract', 'adapters', 'engine', 'recipes', 'control', 'runtime'],
   handlers: ['domain', 'contract', 'adapters', 'engine', 'recipes', 'control', 'runtime'],
-  local: ['domain', 'contract', 'adapters', 'engine', 'recipes', 'control', 'runtime', 'agent', 'handlers'],
+  console: ['domain', 'contract', 'adapters', 'engine', 'recipes', 'control', 'runtime'],
+  local: ['domain', 'contract', 'adapters', 'engine', 'recipes', 'control', 'runtime', 'agent', 'handlers', 'console'],
   lib: ['domain', 'contract'],
 };
 

@@ -6,7 +6,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { checkFile, checkTree, formatViolations, sourceFacts } from '../support/layers.js';
+import { checkFile, checkTree, formatViolations, layerOf, sourceFacts } from '../support/layers.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -17,6 +17,8 @@ describe('layering', () => {
     expect(files.filter((f) => f.startsWith('lambdas/domain/')).length).toBeGreaterThan(5);
     expect(files.some((f) => f.startsWith('lambdas/contract/'))).toBe(true);
     expect(formatViolations(violations)).toEqual([]);
+    // Every folder of lambdas/ is a layer with rules (a new folder must be placed in test/support/layers.ts).
+    expect(files.filter((f) => f.startsWith('lambdas/') && layerOf(f) === 'other')).toEqual([]);
   });
 
   // The checker itself, on made-up files: each rule must be able to fail.
@@ -64,6 +66,11 @@ describe('layering', () => {
     expect(check('lambdas/recipes/x.ts', "import { a } from '../agent/checks.js';")).toHaveLength(1);
     expect(check('lambdas/recipes/x.ts', "import { a } from '../engine/snapshot.js';")).toEqual([]);
     expect(check('lambdas/agent/x.ts', "import { a } from '../recipes/index.js';")).toEqual([]);
+    // The console sits beside the handlers: over a runtime, below local mode, never reaching into it.
+    expect(check('lambdas/console/x.ts', "import { a } from '../local/local-mode.js';")).toHaveLength(1);
+    expect(check('lambdas/handlers/x.ts', "import { a } from '../console/server.js';")).toHaveLength(1);
+    expect(check('lambdas/console/x.ts', "import type { Runtime } from '../runtime/runtime.js';\nimport { a } from '../control/drills/start.js';")).toEqual([]);
+    expect(check('lambdas/local/x.ts', "import { createConsole } from '../console/server.js';")).toEqual([]);
     expect(check('lib/x.ts', "import { a } from '../lambdas/adapters/aws.js';")).toEqual([
       "lib/x.ts:1 imports '../lambdas/adapters/aws.js': lib may import only lib, domain, contract; 'lambdas/adapters/aws.js' is in adapters",
     ]);

@@ -156,11 +156,11 @@ describe('HTML', () => {
     expect(html.startsWith('<!doctype html>')).toBe(true);
     expect(html).toContain('<table>');
     // Two charts per service.
-    expect(html.match(/<svg /g)).toHaveLength(2 * 6);
+    expect(html.match(/<svg class="chart"/g)).toHaveLength(2 * 6);
     expect(html).toContain('billing-db: RTO (task start to verified)');
     // billing-db has two passed drills with an RTO: a line through them and a dot each, and its target.
     const billing = html.slice(html.indexOf('id="svc-billing-db"'), html.indexOf('</section>', html.indexOf('id="svc-billing-db"')));
-    const rtoChart = billing.slice(billing.indexOf('<svg'), billing.indexOf('</svg>'));
+    const rtoChart = billing.slice(billing.indexOf('<svg class="chart"'), billing.indexOf('</svg>', billing.indexOf('<svg class="chart"')));
     expect(rtoChart).toContain('<polyline class="series"');
     expect(rtoChart.match(/<circle class="dot pass"/g)).toHaveLength(2);
     expect(rtoChart).toContain('target 10.0 min');
@@ -174,6 +174,60 @@ describe('HTML', () => {
     expect(html).not.toContain('<script>');
     expect(html).toContain('bad &lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;quotes&quot;');
     expect(html).toContain('table &lt;pages&gt; is missing');
+  });
+});
+
+describe('HTML: fixes of the drill report page', () => {
+  it('says "1 service", not "1 services"', () => {
+    const one = buildDrillReport(passingServices().slice(0, 1), { now: NOW, maxAgeSeconds: 26 * H });
+    expect(renderHtml(one)).toMatch(/>1 service: /);
+    expect(renderHtml(mixed())).toMatch(/>6 services: /);
+  });
+
+  it('draws verdicts as inline SVG, with no emoji that a browser without an emoji font shows as a box', () => {
+    const html = renderHtml(mixed());
+    expect(html).not.toMatch(/\p{Extended_Pictographic}/u);
+    expect(html).toMatch(/<h2><svg class="icon v-fail"[^>]*aria-label="fail"/);
+  });
+
+  it('keeps date columns on one line', () => {
+    const html = renderHtml(mixed());
+    expect(html).toMatch(/td\.date, th\.date \{ white-space: nowrap;/);
+    expect(html).toMatch(/<td class="date">2026-\d\d-\d\d \d\d:\d\d UTC<\/td>/);
+    expect(html).not.toMatch(/<td>2026-\d\d-\d\d \d\d:\d\d UTC<\/td>/);
+  });
+
+  it('shows a failed drill in the RTO chart, as a cross on the time axis', () => {
+    const html = renderHtml(mixed());
+    const wiki = html.slice(html.indexOf('id="svc-wiki"'), html.indexOf('</section>', html.indexOf('id="svc-wiki"')));
+    const rtoChart = wiki.slice(wiki.indexOf('<svg class="chart"'), wiki.indexOf('</svg>', wiki.indexOf('<svg class="chart"')));
+    expect(rtoChart).toMatch(/<path class="miss fail"[^>]*><title>drill-[^:]+: no RTO \(failed\)<\/title>/);
+    expect(rtoChart.match(/<circle class="dot pass"/g)).toHaveLength(1);
+  });
+
+  it('gives drills seconds apart their own places on the axis, labelled to the second', () => {
+    const base = Date.parse('2026-11-27T08:00:00Z');
+    const drills = [0, 5, 12].map((s, i) =>
+      fixtureDrill('quick', 1, {
+        createdAt: new Date(base + s * 1000).toISOString(),
+        drillId: `drill-20261127T0800${String(s).padStart(2, '0')}Z-0000000${i}`,
+        rtoSeconds: 30 + i,
+      }),
+    );
+    const report = buildDrillReport([{ service: 'quick', targets: { rtoSeconds: 600, rpoSeconds: 14_400 }, drills }], { now: new Date(base + 60_000) });
+    const html = renderHtml(report);
+    const chart = html.slice(html.indexOf('<svg class="chart"'), html.indexOf('</svg>', html.indexOf('<svg class="chart"')));
+    const xs = [...chart.matchAll(/<circle class="dot pass" cx="([\d.]+)"/g)].map((m) => Number(m[1]));
+    expect(xs).toHaveLength(3);
+    expect(new Set(xs).size).toBe(3);
+    expect(chart).toContain('>08:00:00</text>');
+    expect(chart).toContain('>08:00:12</text>');
+    // Even at the very same instant, two drills are two points.
+    const same = buildDrillReport([{ service: 'quick', targets: {}, drills: drills.map((d) => ({ ...d, createdAt: new Date(base).toISOString() })) }], {
+      now: new Date(base + 60_000),
+    });
+    const sameChart = renderHtml(same);
+    expect(new Set([...sameChart.matchAll(/<circle class="dot pass" cx="([\d.]+)"/g)].map((m) => m[1])).size).toBe(3);
   });
 });
 

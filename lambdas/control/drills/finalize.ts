@@ -9,13 +9,22 @@
  * snapshot verified, metrics) after; a redelivered event for a passed drill re-applies the
  * (idempotent) verification, so a crash between the two converges.
  */
-
 import type { SnapshotCatalog } from '../../adapters/catalog.js';
 import type { DrillMetrics } from '../../adapters/drill-metrics.js';
 import type { DrillStore } from '../../adapters/drill-store.js';
 import type { TaskLauncher } from '../../adapters/ecs-launcher.js';
 import type { ServiceRegistry } from '../../adapters/service-registry.js';
-import { concludeDrill, DRILL_ENV, type DrillRecord, drillIdOfTask, drillTaskEnd, isOverdue, timedOutConclusion } from '../../domain/drills.js';
+import {
+  concludeDrill,
+  DRILL_ENV,
+  type DrillRecord,
+  drillIdOfTask,
+  drillTaskEnd,
+  isOverdue,
+  keepExpired,
+  keptConclusion,
+  timedOutConclusion,
+} from '../../domain/drills.js';
 import { type EcsTask, overrideEnvironment } from '../../domain/ecs-task.js';
 import { OperationFailedError } from '../../domain/errors.js';
 
@@ -142,10 +151,34 @@ async function applyVerdict(deps: FinalizeDeps, drill: DrillRecord): Promise<boo
   }
 }
 
+/**
+ * Concludes a kept drill (`--keep`) from its agent's result while its task stays up. Called
+ * by the agent right after it recorded its result, and by the watchdog for one it missed.
+ * Conditional on the drill still running, like every finish.
+ */
+export async function finalizeKeptDrill(deps: FinalizeDeps, service: string, drillId: string): Promise<FinalizeResult> {
+  const drill = await deps.drills.get(service, drillId);
+  if (!drill) return { outcome: 'ignored', reason: 'unknown-drill' };
+  if (drill.status !== 'running') return { outcome: 'ignored', reason: 'already-finished', drill };
+  const conclusion = keptConclusion(drill, (deps.clock ?? (() => new Date()))());
+  if (!conclusion) return { outcome: 'ignored', reason: 'not-stopped', drill };
+  const finished = await deps.drills.finish(service, drillId, conclusion, drill.taskArn ? { taskArn: drill.taskArn } : {});
+  if (finished.outcome !== 'finished') return { outcome: 'ignored', reason: 'already-finished', ...(finished.drill ? { drill: finished.drill } : {}) };
+  const snapshotVerified = await applyVerdict(deps, finished.drill);
+  deps.metrics?.drillFinished(finished.drill);
+  deps.log?.('kept drill finished; its task stays up', { service, drillId, status: finished.drill.status, keepUntil: finished.drill.keep?.until });
+  return { outcome: 'finalized', drill: finished.drill, snapshotVerified };
+}
+
+/** How far back the watchdog looks for kept drill tasks to stop. */
+const KEEP_LOOKBACK = 50;
+
 export interface WatchdogDeps {
   drills: DrillStore;
   registry: ServiceRegistry;
   launcher: TaskLauncher;
+  /** To mark the snapshot of a kept drill verified (its agent's own call normally does). */
+  catalog?: SnapshotCatalog;
   clock?: () => Date;
   metrics?: DrillMetrics;
   log?: (message: string, fields: Record<string, unknown>) => void;
@@ -156,6 +189,8 @@ export interface WatchdogResult {
   timedOut: DrillRecord[];
   /** Drill tasks that could not be stopped (the drill is timed out all the same). */
   stopFailures: { service: string; drillId: string; taskArn: string; error: string }[];
+  /** Kept drill tasks (`--keep`) stopped because their keep window is over. */
+  keptStopped?: DrillRecord[];
 }
 
 /**
@@ -170,6 +205,30 @@ export async function stopOverdueDrills(deps: WatchdogDeps, options: { services?
   const services = options.services ?? (await deps.registry.list());
   const result: WatchdogResult = { timedOut: [], stopFailures: [] };
   for (const service of services) {
+    // Kept drills: conclude one whose agent's own call did not, stop tasks whose keep is over.
+    let seen = 0;
+    for await (const drill of deps.drills.list(service, { limit: KEEP_LOOKBACK })) {
+      if (++seen > KEEP_LOOKBACK) break;
+      if (!drill.keep) continue;
+      if (drill.status === 'running' && drill.agent) {
+        if (deps.catalog)
+          await finalizeKeptDrill(
+            { drills: deps.drills, catalog: deps.catalog, clock, ...(deps.metrics ? { metrics: deps.metrics } : {}), log },
+            service,
+            drill.drillId,
+          ).catch(() => undefined);
+        continue;
+      }
+      if (!keepExpired(drill, clock()) || !drill.taskArn) continue;
+      try {
+        await deps.launcher.stopTask(drill.launch.cluster, drill.taskArn, `Lifeboat drill ${drill.drillId}: kept for inspection until ${drill.keep.until}`);
+        await deps.drills.markKeepStopped?.(service, drill.drillId, clock().toISOString());
+        (result.keptStopped ??= []).push(drill);
+        log('kept drill task stopped', { service, drillId: drill.drillId, taskArn: drill.taskArn, keepUntil: drill.keep.until });
+      } catch (err) {
+        result.stopFailures.push({ service, drillId: drill.drillId, taskArn: drill.taskArn, error: (err as Error)?.message ?? String(err) });
+      }
+    }
     for await (const drill of deps.drills.list(service, { running: true })) {
       const now = clock();
       if (!isOverdue(drill, now)) continue;

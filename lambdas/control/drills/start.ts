@@ -24,7 +24,9 @@ import {
   type DrillTrigger,
   deadlineOf,
   drillLaunchSpec,
+  formatSeconds,
   launchFailedConclusion,
+  MAX_DRILL_KEEP_SECONDS,
   makeDrillId,
   type SnapshotCandidate,
   type SnapshotChoice,
@@ -55,6 +57,8 @@ export interface StartDrillRequest {
   trigger?: DrillTrigger;
   /** A fixed id makes the start idempotent across retries (the scheduler derives one). */
   drillId?: string;
+  /** `--keep`: the drill task stays up this long after the verdict, for inspection. */
+  keepSeconds?: number;
 }
 
 export interface StartDrillResult {
@@ -177,6 +181,7 @@ export async function startDrill(deps: DrillDeps, request: StartDrillRequest): P
     rpoSeconds: ageSeconds(newest.createdAt, now),
     targets: { ...policy.targets },
     launch: spec,
+    ...(request.keepSeconds !== undefined ? { keep: { seconds: assertKeepSeconds(request.keepSeconds) } } : {}),
   };
   if ((await deps.drills.create(drill)) === 'exists') {
     // Two starts raced on the same fixed id: the other one owns the launch.
@@ -185,6 +190,15 @@ export async function startDrill(deps: DrillDeps, request: StartDrillRequest): P
   }
   const launched = await launch(deps, drill, clock, spec);
   return { drill: launched.drill, outcome: launched.failed ? 'launch-failed' : 'launched', note: choice.note };
+}
+
+function assertKeepSeconds(seconds: number): number {
+  if (!Number.isFinite(seconds) || seconds < 1 || seconds > MAX_DRILL_KEEP_SECONDS) {
+    throw new UsageError(`--keep ${formatSeconds(seconds)} is not between 1 s and ${MAX_DRILL_KEEP_SECONDS / 86_400} days`, {
+      hint: 'use a duration like 30m, 1h or 4h; the drill watchdog stops the task when it is over',
+    });
+  }
+  return Math.round(seconds);
 }
 
 async function resume(deps: DrillDeps, drill: DrillRecord, clock: () => Date): Promise<StartDrillResult> {

@@ -16,9 +16,8 @@ import {
   hasTypedChecks,
   measuredVsTarget,
   SERVICE_VERDICT_LABEL,
-  VERDICT_ICON,
 } from './format.js';
-import { type ChartPoint, lineChart } from './svg-chart.js';
+import { type ChartPoint, lineChart, verdictIcon } from './svg-chart.js';
 
 const e = (text: string | number | null | undefined) => escapeHtml(text === null || text === undefined ? '-' : String(text));
 
@@ -36,6 +35,11 @@ table { border-collapse: collapse; width: 100%; margin: 8px 0; }
 th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid var(--line); vertical-align: top; }
 th { background: #f6f8fa; font-weight: 600; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.date, th.date { white-space: nowrap; font-variant-numeric: tabular-nums; }
+.icon { vertical-align: -3px; margin-right: 6px; background: none !important; }
+.icon.v-pass { color: var(--pass); } .icon.v-fail, .icon.v-timed-out { color: var(--fail); } .icon.v-error { color: var(--error); }
+.icon.v-over-target, .icon.v-stale, .icon.v-none { color: var(--warn); } .icon.v-running { color: var(--muted); }
+.miss { stroke: var(--fail); stroke-width: 2; } .miss.error { stroke: var(--error); } .miss.timed-out { stroke: var(--fail); }
 code { font: 12px ui-monospace, SFMono-Regular, Menlo, monospace; }
 pre { background: #f6f8fa; padding: 8px; overflow-x: auto; max-height: 320px; font: 12px ui-monospace, SFMono-Regular, Menlo, monospace; }
 .charts { display: flex; flex-wrap: wrap; gap: 16px; }
@@ -54,17 +58,26 @@ const badge = (verdict: string, label: string) => `<span class="badge v-${e(verd
 function servicesTable(report: DrillReport): string {
   const rows = report.services.map((s) => {
     const d = s.drills.find((x) => x.role === 'deciding') ?? s.drills[0];
-    return `<tr><td><a href="#svc-${e(s.service)}">${e(s.service)}</a></td><td>${badge(s.verdict, SERVICE_VERDICT_LABEL[s.verdict])}</td><td>${e(d ? formatTime(d.startedAt) : null)}</td><td><code>${e(d?.snapshotId)}</code></td><td class="num">${e(d ? formatOptionalSeconds(d.restoreSeconds) : null)}</td><td class="num">${e(d ? formatDataRead(d.packsRead, d.bytesRead) : null)}</td><td class="num">${e(d ? measuredVsTarget(d.rtoSeconds, s.targets.rtoSeconds) : null)}</td><td class="num">${e(d ? measuredVsTarget(d.rpoSeconds, s.targets.rpoSeconds) : null)}</td><td>${e(s.reason)}</td></tr>`;
+    return `<tr><td><a href="#svc-${e(s.service)}">${e(s.service)}</a></td><td>${badge(s.verdict, SERVICE_VERDICT_LABEL[s.verdict])}</td><td class="date">${e(d ? formatTime(d.startedAt) : null)}</td><td><code>${e(d?.snapshotId)}</code></td><td class="num">${e(d ? formatOptionalSeconds(d.restoreSeconds) : null)}</td><td class="num">${e(d ? formatDataRead(d.packsRead, d.bytesRead) : null)}</td><td class="num">${e(d ? measuredVsTarget(d.rtoSeconds, s.targets.rtoSeconds) : null)}</td><td class="num">${e(d ? measuredVsTarget(d.rpoSeconds, s.targets.rpoSeconds) : null)}</td><td>${e(s.reason)}</td></tr>`;
   });
-  return `<table><thead><tr><th>Service</th><th>Verdict</th><th>Last drill</th><th>Snapshot</th><th>Restore</th><th>Read</th><th>RTO</th><th>RPO</th><th>Why</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+  return `<table><thead><tr><th>Service</th><th>Verdict</th><th class="date">Last drill</th><th>Snapshot</th><th>Restore</th><th>Read</th><th>RTO</th><th>RPO</th><th>Why</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
-function points(drills: readonly DrillSummary[], pick: (d: DrillSummary) => number | null, what: string): ChartPoint[] {
+/**
+ * One point per finished drill. A drill without a measurement (a failed drill never became
+ * ready, so it has no RTO) is still a point: a cross on the time axis, so a failure is
+ * never missing from the trend.
+ */
+export function points(drills: readonly DrillSummary[], pick: (d: DrillSummary) => number | null, what: string): ChartPoint[] {
   const out: ChartPoint[] = [];
   for (const d of drills) {
+    if (d.verdict === 'running') continue;
     const v = pick(d);
-    if (v === null || d.verdict === 'running') continue;
-    out.push({ t: Date.parse(d.startedAt), v, cls: d.verdict, label: `${d.drillId}: ${what} ${formatOptionalSeconds(v)} (${DRILL_VERDICT_LABEL[d.verdict]})` });
+    const label =
+      v === null
+        ? `${d.drillId}: no ${what} (${DRILL_VERDICT_LABEL[d.verdict]})`
+        : `${d.drillId}: ${what} ${formatOptionalSeconds(v)} (${DRILL_VERDICT_LABEL[d.verdict]})`;
+    out.push({ t: Date.parse(d.startedAt), v, cls: d.verdict, label });
   }
   return out;
 }
@@ -79,7 +92,7 @@ function drillRows(s: ServiceDrillReport): string {
             `<details><summary>${e(c.name)} output${c.command ? ` of <code>${e(c.command)}</code>` : ''}${c.exitCode !== undefined ? ` (exit ${e(c.exitCode)})` : ''}</summary><pre>${e(c.output)}</pre></details>`,
         )
         .join('');
-      return `<tr><td><code>${e(d.drillId)}</code></td><td>${badge(d.verdict, DRILL_VERDICT_LABEL[d.verdict])}</td><td>${e(formatTime(d.startedAt))}</td><td><code>${e(d.snapshotId)}</code></td><td class="num">${e(formatOptionalSeconds(d.restoreSeconds))}</td><td class="num">${e(formatDataRead(d.packsRead, d.bytesRead))}</td><td class="num">${e(formatOptionalSeconds(d.rtoSeconds))}</td><td class="num">${e(formatOptionalSeconds(d.rpoSeconds))}${d.rpoSource === 'canary' ? ' <small>(canary)</small>' : ''}</td><td>${e(d.reason)}${outputs}${checksTable(d)}</td></tr>`;
+      return `<tr><td><code>${e(d.drillId)}</code></td><td>${badge(d.verdict, DRILL_VERDICT_LABEL[d.verdict])}</td><td class="date">${e(formatTime(d.startedAt))}</td><td><code>${e(d.snapshotId)}</code></td><td class="num">${e(formatOptionalSeconds(d.restoreSeconds))}</td><td class="num">${e(formatDataRead(d.packsRead, d.bytesRead))}</td><td class="num">${e(formatOptionalSeconds(d.rtoSeconds))}</td><td class="num">${e(formatOptionalSeconds(d.rpoSeconds))}${d.rpoSource === 'canary' ? ' <small>(canary)</small>' : ''}</td><td>${e(d.reason)}${outputs}${checksTable(d)}</td></tr>`;
     })
     .join('');
 }
@@ -109,9 +122,9 @@ function serviceSection(s: ServiceDrillReport): string {
     }),
   ];
   const table = s.drills.length
-    ? `<table><thead><tr><th>Drill</th><th>Result</th><th>Started</th><th>Snapshot</th><th>Restore</th><th>Read</th><th>RTO</th><th>RPO</th><th>Reason</th></tr></thead><tbody>${drillRows(s)}</tbody></table>`
+    ? `<table><thead><tr><th>Drill</th><th>Result</th><th class="date">Started</th><th>Snapshot</th><th>Restore</th><th>Read</th><th>RTO</th><th>RPO</th><th>Reason</th></tr></thead><tbody>${drillRows(s)}</tbody></table>`
     : '<p class="reason">No drills yet.</p>';
-  return `<section id="svc-${e(s.service)}"><h2>${e(VERDICT_ICON[s.verdict])} ${e(s.service)} ${badge(s.verdict, SERVICE_VERDICT_LABEL[s.verdict])}</h2><p class="reason">${e(s.reason)}</p><p class="meta">Targets: RTO ${e(formatOptionalSeconds(s.targets.rtoSeconds))}, RPO ${e(formatOptionalSeconds(s.targets.rpoSeconds))} · last pass ${e(formatTime(s.lastPassedAt))}</p><div class="charts">${charts.join('')}</div>${table}</section>`;
+  return `<section id="svc-${e(s.service)}"><h2>${verdictIcon(s.verdict)}${e(s.service)} ${badge(s.verdict, SERVICE_VERDICT_LABEL[s.verdict])}</h2><p class="reason">${e(s.reason)}</p><p class="meta">Targets: RTO ${e(formatOptionalSeconds(s.targets.rtoSeconds))}, RPO ${e(formatOptionalSeconds(s.targets.rpoSeconds))} · last pass ${e(formatTime(s.lastPassedAt))}</p><div class="charts">${charts.join('')}</div>${table}</section>`;
 }
 
 export function renderHtml(report: DrillReport): string {
@@ -127,7 +140,7 @@ export function renderHtml(report: DrillReport): string {
 </head>
 <body>
 <header><h1>Lifeboat restore drills ${badge(report.verdict, report.verdict)}</h1>
-<p class="meta">${e(`${s.services} services: ${s.passing} passing, ${s.failing} failing, ${s.errors} could not run · max age ${formatMaxAge(report.maxAgeSeconds)} · generated ${formatTime(report.generatedAt)} · ${report.schema}`)}</p></header>
+<p class="meta">${e(`${s.services} service${s.services === 1 ? '' : 's'}: ${s.passing} passing, ${s.failing} failing, ${s.errors} could not run · max age ${formatMaxAge(report.maxAgeSeconds)} · generated ${formatTime(report.generatedAt)} · ${report.schema}`)}</p></header>
 <main>
 ${report.services.length ? servicesTable(report) : '<p class="reason">No protected services were found, so nothing was evaluated.</p>'}
 ${report.services.map(serviceSection).join('\n')}
