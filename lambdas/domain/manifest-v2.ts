@@ -7,6 +7,7 @@
  *
  * Pure: no I/O here.
  */
+import type { Canary } from './drill-checks.js';
 import { IntegrityError } from './errors.js';
 import { isReservedName, isSafeRelativePath, type ManifestWarning, parentPath } from './manifest.js';
 
@@ -82,6 +83,8 @@ export interface ManifestV2 {
   reason: string;
   /** The snapshot whose manifest was used for change detection. */
   parent?: string;
+  /** A database recipe's canary fact (domain/drill-checks.ts), as in the catalog entry. */
+  canary?: Canary;
   /** Depth-first pre-order, siblings in byte order of their names. */
   entries: ManifestEntryV2[];
   totals: ManifestV2Totals;

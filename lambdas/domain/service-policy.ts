@@ -385,8 +385,8 @@ function assertDrillVerifies(drill: DrillPolicy | undefined): void {
   if ((drill.checks?.length ?? 0) > 0 && verify === undefined) return;
   if (typeof verify !== 'string' || verify.trim() === '') {
     throw new UsageError(
-      `drill.verifyCommand is ${JSON.stringify(verify ?? null)}; a drill must verify the restored data: give the shell command that checks it (exit 0 = pass), e.g. "pg_verifybackup /data"`,
-      { hint: 'or give typed drill checks (drill.checks), or leave the drill section out to schedule no drills' },
+      `drill.verifyCommand is ${JSON.stringify(verify ?? null)}; a drill must verify the restored data: give the shell command that checks it (exit 0 = pass), e.g. "pg_verifybackup /data", or typed checks (drill.checks)`,
+      { hint: 'or leave the drill section out to schedule no drills' },
     );
   }
 }

@@ -498,6 +498,7 @@ export async function takeSnapshot(options: SnapshotOptions): Promise<SnapshotRe
             reason: options.reason,
             term: options.term,
             sourceTask: options.sourceTask,
+            ...(options.canary ? { canary: options.canary } : {}),
             compressionLevel: options.compressionLevel,
             readAll: options.readAll,
             concurrency: options.concurrency,

@@ -33,7 +33,7 @@ import { createDynamoBaseClient, createSqsClient } from '../adapters/aws.js';
 import { ensureCatalogTable } from '../adapters/catalog.js';
 import type { ObjectStore } from '../adapters/stores/store.js';
 import { ENV } from '../contract/environment.js';
-import { partObjectKey, reportObjectKey } from '../contract/keys.js';
+import { isManifestV2Key, packObjectKey, partObjectKey, reportObjectKey } from '../contract/keys.js';
 import { HANDLER_IDS, type HandlerId } from '../contract/triggers.js';
 import { type StartDrillResult, startDrill } from '../control/drills/start.js';
 import { planServiceRetention, type ServiceRetentionPlan } from '../control/retention.js';
@@ -45,6 +45,7 @@ import { REPORT_FORMATS } from '../domain/report/render.js';
 import { normalizeServicePolicy, type ServicePolicy, type ServicePolicyInput } from '../domain/service-policy.js';
 import type { SnapshotRecord } from '../domain/snapshot.js';
 import { makeJobId, type SnapshotJob } from '../domain/snapshot-jobs.js';
+import { fetchManifestV2, loadIndex } from '../engine/v2/repo.js';
 import { retentionFlows } from '../runtime/flows.js';
 import { createRuntime, type Runtime } from '../runtime/runtime.js';
 import { describeDelivery, describeFiring } from './activity.js';
@@ -562,19 +563,33 @@ export class LocalMode {
 
   /**
    * Damages a stored snapshot for the demo: flips one byte in the middle of its first
-   * archive part, as bit rot or a bad copy would. The catalog still says complete; only a
+   * archive part (v1) or of one of its chunks in a pack (v2), as bit rot or a bad copy would. The catalog still says complete; only a
    * restore (a drill) can find out.
    */
   async corruptSnapshot(snapshotId?: string): Promise<{ snapshotId: string; key: string }> {
     const catalog = this.rt.catalog;
     const record = snapshotId ? await catalog.get(this.service, snapshotId) : await catalog.latest(this.service);
     if (!record) throw new UsageError(snapshotId ? `no snapshot ${snapshotId}` : 'there is no complete snapshot to damage yet');
-    let key = partObjectKey(this.service, record.id, 0, 'zstd');
-    if (!(await this.objects.head(key))) key = partObjectKey(this.service, record.id, 0, 'none');
+    let key: string;
+    let middle: number;
+    if (isManifestV2Key(record.manifestKey)) {
+      // v2: one byte in the middle of the stored chunk of this snapshot's last file data,
+      // the newest data and so most likely in a pack only this snapshot uses.
+      const [{ manifest }, { index }] = await Promise.all([fetchManifestV2(this.objects, record), loadIndex(this.objects, this.service)]);
+      const blob = manifest.entries.flatMap((e) => (e.type === 'file' ? e.blobs : [])).at(-1);
+      const at = blob === undefined ? undefined : index.get(blob);
+      if (!at) throw new UsageError(`snapshot ${record.id} holds no file data to damage`);
+      key = packObjectKey(this.service, at.pack);
+      middle = at.offset + Math.floor(at.length / 2);
+    } else {
+      key = partObjectKey(this.service, record.id, 0, 'zstd');
+      if (!(await this.objects.head(key))) key = partObjectKey(this.service, record.id, 0, 'none');
+      middle = -1;
+    }
     const chunks: Buffer[] = [];
     for await (const c of await this.objects.get(key)) chunks.push(c as Buffer);
     const bytes = Buffer.concat(chunks);
-    const middle = Math.floor(bytes.length / 2);
+    if (middle < 0) middle = Math.floor(bytes.length / 2);
     bytes[middle] = bytes[middle]! ^ 0xff;
     // The demo plays the attacker with the operator's own access, which may replace objects.
     await this.objects.put(key, Readable.from([bytes]), { existing: 'replace' });

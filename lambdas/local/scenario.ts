@@ -13,7 +13,7 @@
  *  6. retention prunes (enough snapshots first; the policy keeps the newest three + the
  *     oldest daily one);
  *  7. a drill passes;
- *  8. a snapshot is damaged in the store → the next drill on it fails, naming the part;
+ *  8. a snapshot is damaged in the store → the next drill on it fails, naming the damaged object;
  *  9. the reports (JSON, JUnit, Markdown, HTML) are in the reports directory.
  *
  * Every wait polls with a deadline; no fixed sleep decides an outcome.

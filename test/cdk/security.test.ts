@@ -122,11 +122,11 @@ describe('statement 1: a task cannot delete, overwrite or truncate a stored obje
     }
   });
 
-  it('GIVEN every Lambda THEN only the retention function may delete objects, and only snapshots', () => {
+  it('GIVEN every Lambda THEN only the retention function (retention and GC) may delete objects, and only snapshots and v2 shared data', () => {
     const deleters = [...lambdaRoles.entries()].filter(([, role]) => (roleStatements.get(role) ?? []).some((s) => grants(s, 's3:DeleteObject')));
     expect(deleters.map(([fn]) => fn)).toEqual([expect.stringMatching(/^LifeboatRetention/)]);
     for (const s of roleStatements.get(deleters[0]![1])!.filter((x) => grants(x, 's3:DeleteObject'))) {
-      for (const r of resourcesOf(s)) expect(r).toMatch(/\/\*\/snapshots\/\*$/);
+      for (const r of resourcesOf(s)) expect(r).toMatch(/\/\*\/(snapshots|packs|index|gc)\/\*$/);
     }
   });
 

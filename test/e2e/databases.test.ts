@@ -103,7 +103,10 @@ for (const example of ['postgres', 'sqlite'] as const) {
 
     it('a damaged snapshot fails its drill, naming the damaged part', () => {
       expect(result.failedDrill.status).toBe('failed');
-      expect(result.failedDrill.reason).toContain(result.corrupted.snapshotId);
+      expect(result.failedDrill.snapshotId).toBe(result.corrupted.snapshotId);
+      // The damaged object by its name (a v2 pack id, a v1 part), and what is wrong.
+      expect(result.failedDrill.reason).toContain(result.corrupted.key.slice(result.corrupted.key.lastIndexOf('/') + 1));
+      expect(result.failedDrill.reason).toMatch(/corrupted/);
     });
 
     it('stopping local mode leaves no database process behind', async () => {

@@ -140,6 +140,8 @@ describe.each(STORE_CASES)('lifeboat check through the $name', ({ make }) => {
     const s = await twoSnapshots('unindexed');
     const doc = await s.index(s.second);
     const dropped = doc.packs[0]!.blobs.shift()!;
+    // Stores never overwrite (append-only writers): the damage replaces the object explicitly.
+    await store.delete([indexObjectKey('unindexed', s.second)]);
     await writeGzipJson(store, indexObjectKey('unindexed', s.second), doc);
     const r = await check('unindexed');
     expect(r.code).toBe(1);

@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { gunzip, gzip } from 'node:zlib';
 import { Decompress } from 'fzstd';
 import pLimit from 'p-limit';
-import type { ObjectStore } from '../../adapters/stores/store.js';
+import { ObjectNotFoundError, type ObjectStore, wrongStoreError } from '../../adapters/stores/store.js';
 import { indexObjectKey, packObjectKey, serviceCondemnedPrefix, serviceIndexPrefix } from '../../contract/keys.js';
 import { BlobIndex, INDEX_FORMAT, type IndexDocument, type IndexPack, indexPack, validateIndex } from '../../domain/blob-index.js';
 import { IntegrityError } from '../../domain/errors.js';
@@ -130,7 +130,7 @@ export async function readZstdJson(
 /** A v2 manifest, checked against what the catalog says of it (hash, service, id). */
 export async function fetchManifestV2(
   store: ObjectStore,
-  snap: { service: string; id: string; manifestKey: string; manifestSha256?: string },
+  snap: { service: string; id: string; manifestKey: string; manifestSha256?: string; store?: string },
   signal?: AbortSignal,
 ): Promise<{ manifest: ManifestV2; sha256: string; size: number }> {
   const { doc, sha256, size } = await readZstdJson(store, snap.manifestKey, MAX_MANIFEST_V2_JSON_BYTES, signal, (sha256) => {
@@ -139,6 +139,9 @@ export async function fetchManifestV2(
         hint: 'restore an older snapshot with --snapshot ID',
       });
     }
+  }).catch((err: unknown) => {
+    // Missing from this store but recorded in another: name both (and the flag that fixes it).
+    throw err instanceof ObjectNotFoundError ? (wrongStoreError(snap, store.url) ?? err) : err;
   });
   const manifest = validateManifestV2(doc);
   if (manifest.service !== snap.service || manifest.id !== snap.id) {

@@ -27,6 +27,7 @@ import type { ObjectStore } from '../../adapters/stores/store.js';
 import { isManifestV2Key, manifestV2ObjectKey, packObjectKey, snapshotPrefix } from '../../contract/keys.js';
 import type { BlobIndex } from '../../domain/blob-index.js';
 import { type ChunkParams, DEFAULT_CHUNK_PARAMS } from '../../domain/chunker.js';
+import type { Canary } from '../../domain/drill-checks.js';
 import { AbortedError, IntegrityError, OperationFailedError } from '../../domain/errors.js';
 import type { ManifestWarning } from '../../domain/manifest.js';
 import { type FileEntryV2, MANIFEST_V2_FORMAT, type ManifestEntryV2, type ManifestV2 } from '../../domain/manifest-v2.js';
@@ -75,6 +76,8 @@ export interface SnapshotV2Input {
   reason?: string;
   term?: number;
   sourceTask?: string;
+  /** A database recipe's canary fact, recorded in the catalog entry and the manifest. */
+  canary?: Canary;
   /** zstd level (1–3 keeps a snapshot faster than most disks). */
   compressionLevel?: number;
   /** Read every file even when it looks unchanged since the parent snapshot. */
@@ -146,8 +149,10 @@ export async function uploadSnapshotV2(input: SnapshotV2Input): Promise<{ record
       manifestKey,
       term: input.term,
       sourceTask: input.sourceTask,
+      store: store.url,
       sourceHost: hostname(),
       reason: input.reason ?? 'manual',
+      ...(input.canary ? { canary: input.canary } : {}),
     });
     began = true;
     const [{ index, condemned }, parent] = await Promise.all([loadIndex(store, service, signal), input.readAll ? undefined : loadParent(input)]);
@@ -259,6 +264,7 @@ export async function uploadSnapshotV2(input: SnapshotV2Input): Promise<{ record
       ...(input.term !== undefined ? { term: input.term } : {}),
       source: { ...(input.sourceTask ? { task: input.sourceTask } : {}), host: hostname(), dir: root },
       reason: input.reason ?? 'manual',
+      ...(input.canary ? { canary: input.canary } : {}),
       ...(parent ? { parent: parent.id } : {}),
       entries: manifestEntries,
       totals: {
