@@ -47,6 +47,8 @@ export interface ScenarioResult {
   corrupted: { snapshotId: string; key: string };
   /** The damaged snapshot's catalog state after its drill failed. */
   damagedAfterDrill: { verifiedAt?: string | undefined; suspectAt?: string | undefined };
+  /** The passed drill's snapshot's verification, read right after that drill (step 8 may damage the same snapshot). */
+  verifiedAfterPass: string | undefined;
   failedDrill: DrillRecord;
   reports: string[];
   totalMs: number;
@@ -249,6 +251,14 @@ export async function runScenario(mode: LocalMode, o: ScenarioOptions = {}): Pro
     );
   }
 
+  // The verdict is applied to the snapshot just after the drill record is written.
+  const verifiedAfterPass = await until(
+    `snapshot ${passedDrill.snapshotId} to be marked verified`,
+    async () => (await mode.status()).snapshots.find((x) => x.id === passedDrill.snapshotId)?.verifiedAt,
+    30_000,
+    200,
+  );
+
   // 8.
   step(8, 'a snapshot is damaged in the store; the next drill on it fails and says why');
   const newest = (await complete())[0]!;
@@ -304,6 +314,7 @@ export async function runScenario(mode: LocalMode, o: ScenarioOptions = {}): Pro
     corrupted,
     failedDrill,
     damagedAfterDrill: { verifiedAt: damaged.verifiedAt, suspectAt: damaged.suspectAt },
+    verifiedAfterPass,
     reports: files,
     totalMs: Date.now() - started,
   };
