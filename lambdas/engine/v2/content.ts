@@ -258,12 +258,18 @@ export async function writeContent(jobs: readonly ContentJob[], o: ContentOption
   };
 
   const tasks: Promise<void>[] = [];
+  // The first failure is the cause; the reads it cancels fail after it (as aborted
+  // requests, which a store may report as unavailable) and must not be what is reported.
+  let firstFailure: { reason: unknown } | undefined;
   const run = (f: () => Promise<void>) => {
     const p = limit(async () => {
       if (signal.aborted) return;
       await f();
     });
-    p.catch(() => stop.abort()); // one failure stops the others
+    p.catch((reason: unknown) => {
+      if (!signal.aborted) firstFailure ??= { reason };
+      stop.abort(); // one failure stops the others
+    });
     tasks.push(p);
   };
   for (const j of empties) run(() => addSmall(j, Buffer.alloc(0)));
@@ -274,6 +280,7 @@ export async function writeContent(jobs: readonly ContentJob[], o: ContentOption
   o.signal.removeEventListener('abort', onAbort);
   const flushed = await Promise.allSettled([smallFiles.drain()]);
   await smallFiles.close();
+  if (firstFailure) throw firstFailure.reason;
   const failed = results.find((r) => r.status === 'rejected' && !(r.reason instanceof AbortedError)) ?? results.find((r) => r.status === 'rejected');
   if (failed) throw (failed as PromiseRejectedResult).reason;
   if (o.signal.aborted) throw new AbortedError('restore aborted; the target directory was not changed');
