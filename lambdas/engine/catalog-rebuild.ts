@@ -115,12 +115,7 @@ export async function rebuildCatalog(options: {
       partCount: manifest.parts.length,
       manifestKey,
       manifestSha256,
-      ...(manifest.term !== undefined ? { term: manifest.term } : {}),
-      ...(manifest.source.task ? { sourceTask: manifest.source.task } : {}),
-      sourceHost: manifest.source.host,
-      reason: manifest.reason,
-      warningCount: manifest.warnings.length,
-      ...(manifest.canary ? { canary: manifest.canary } : {}),
+      ...provenance(manifest),
     };
     if (options.dryRun) {
       const existing = await options.catalog.get(service, id);
@@ -196,11 +191,25 @@ async function rebuildV2(
       partCount: manifest.totals.newPacks,
       manifestKey,
       manifestSha256,
-      ...(manifest.term !== undefined ? { term: manifest.term } : {}),
-      ...(manifest.source.task ? { sourceTask: manifest.source.task } : {}),
-      sourceHost: manifest.source.host,
-      reason: manifest.reason,
-      warningCount: manifest.warnings.length,
+      ...provenance(manifest),
     },
+  };
+}
+
+/** What both manifest formats say of where a snapshot came from, as catalog fields. */
+function provenance(m: {
+  term?: number;
+  source: { task?: string; host: string };
+  reason: string;
+  warnings: readonly unknown[];
+  canary?: SnapshotRecord['canary'];
+}): Pick<SnapshotRecord, 'term' | 'sourceTask' | 'sourceHost' | 'reason' | 'warningCount' | 'canary'> {
+  return {
+    ...(m.term !== undefined ? { term: m.term } : {}),
+    ...(m.source.task ? { sourceTask: m.source.task } : {}),
+    sourceHost: m.source.host,
+    reason: m.reason,
+    warningCount: m.warnings.length,
+    ...(m.canary ? { canary: m.canary } : {}),
   };
 }

@@ -25,7 +25,7 @@ import { gunzip } from 'node:zlib';
 import * as tarStream from 'tar-stream';
 import type { SnapshotCatalog } from '../adapters/catalog.js';
 import { DEFAULT_USE_TTL_SECONDS, holdSnapshot, type SnapshotHoldPurpose, type SnapshotHolds } from '../adapters/snapshot-holds.js';
-import { ObjectNotFoundError, type ObjectStore, wrongStoreError } from '../adapters/stores/store.js';
+import { type ObjectStore, wrongStoreError } from '../adapters/stores/store.js';
 import { isManifestV2Key, MANIFEST_NAME, manifestObjectKey, parseSnapshotObjectKey, partObjectKey } from '../contract/keys.js';
 import {
   AbortedError,
@@ -276,7 +276,7 @@ export async function fetchManifest(
     ...(snap.manifestSha256 ? { expectedSha256: snap.manifestSha256 } : {}),
   }).catch((err: unknown) => {
     // Missing from this store but recorded in another: name both (and the flag that fixes it).
-    throw err instanceof ObjectNotFoundError ? (wrongStoreError(snap, store.url) ?? err) : err;
+    throw wrongStoreError(err, snap, store.url);
   });
   const manifest = validateManifest(doc, lim);
   assertSameSnapshot(manifest, snap);

@@ -107,12 +107,13 @@ export class ShortObjectError extends LifeboatError {
 const sameStore = (a: string, b: string) => a.replace(/\/+$/, '') === b.replace(/\/+$/, '');
 
 /**
- * A snapshot's objects were looked for in another store than the one its catalog entry
- * recorded: the error names both and the flag that fixes it. Undefined when the entry
- * records no store (written before stores were recorded) or the same one.
+ * The error to report for `err`, met reading a snapshot's manifest from `tried`: a missing
+ * manifest of a snapshot whose catalog entry recorded another store becomes an error naming
+ * both and the flag that fixes it. Anything else (and entries that record no store, written
+ * before stores were recorded) is returned as it is.
  */
-export function wrongStoreError(snap: { service: string; id: string; manifestKey: string; store?: string }, tried: string): UsageError | undefined {
-  if (snap.store === undefined || sameStore(snap.store, tried)) return undefined;
+export function wrongStoreError(err: unknown, snap: { service: string; id: string; manifestKey: string; store?: string }, tried: string): unknown {
+  if (!(err instanceof ObjectNotFoundError) || snap.store === undefined || sameStore(snap.store, tried)) return err;
   return new UsageError(
     `snapshot ${snap.id} of ${snap.service} is not in ${tried} (its manifest ${snap.manifestKey} is missing there); the catalog recorded it in ${snap.store}`,
     { hint: `restore from the store it was written to: --store ${snap.store} (or LIFEBOAT_STORE)` },

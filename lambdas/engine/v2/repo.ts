@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { gunzip, gzip } from 'node:zlib';
 import { Decompress } from 'fzstd';
 import pLimit from 'p-limit';
-import { ObjectNotFoundError, type ObjectStore, wrongStoreError } from '../../adapters/stores/store.js';
+import { type ObjectStore, wrongStoreError } from '../../adapters/stores/store.js';
 import { indexObjectKey, packObjectKey, serviceCondemnedPrefix, serviceIndexPrefix } from '../../contract/keys.js';
 import { BlobIndex, INDEX_FORMAT, type IndexDocument, type IndexPack, indexPack, validateIndex } from '../../domain/blob-index.js';
 import { IntegrityError } from '../../domain/errors.js';
@@ -62,34 +62,48 @@ async function readAll(store: ObjectStore, key: string, maxBytes: number, signal
 }
 
 /**
- * Fetches a gzip'd JSON object; the JSON text may be at most `maxJsonBytes`. `check` sees
- * the stored bytes' SHA-256 before anything is decompressed or parsed.
+ * Reads a compressed JSON object whose text may be at most `maxJsonBytes`: `check` sees the
+ * stored bytes' SHA-256 before anything is decompressed, `inflate` must stop at the limit.
  */
-export async function readGzipJson(
+async function readCompressedJson(
   store: ObjectStore,
   key: string,
   maxJsonBytes: number,
+  inflate: (bytes: Buffer) => Promise<Buffer> | Buffer,
   signal?: AbortSignal,
   check?: (sha256: string) => void,
 ): Promise<{ doc: unknown; sha256: string; size: number }> {
   const bytes = await readAll(store, key, maxJsonBytes, signal);
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   check?.(sha256);
-  let text: Buffer;
-  try {
-    text = await gunzipAsync(bytes, { maxOutputLength: maxJsonBytes });
-  } catch (err) {
-    const tooBig = err instanceof RangeError || (err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE';
-    throw new IntegrityError(
-      tooBig ? `${key} expands to more than ${maxJsonBytes} bytes; refusing to read it` : `${key} is not readable gzip: ${(err as Error).message}`,
-      { cause: err },
-    );
-  }
+  const text = await inflate(bytes);
   try {
     return { doc: JSON.parse(text.toString('utf8')), sha256, size: bytes.length };
   } catch (err) {
     throw new IntegrityError(`${key} is not valid JSON: ${(err as Error).message}`, { cause: err });
   }
+}
+
+/** A gzip'd JSON object (index files, condemned lists). */
+export function readGzipJson(
+  store: ObjectStore,
+  key: string,
+  maxJsonBytes: number,
+  signal?: AbortSignal,
+  check?: (sha256: string) => void,
+): Promise<{ doc: unknown; sha256: string; size: number }> {
+  const inflate = async (bytes: Buffer) => {
+    try {
+      return await gunzipAsync(bytes, { maxOutputLength: maxJsonBytes });
+    } catch (err) {
+      const tooBig = err instanceof RangeError || (err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE';
+      throw new IntegrityError(
+        tooBig ? `${key} expands to more than ${maxJsonBytes} bytes; refusing to read it` : `${key} is not readable gzip: ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
+  };
+  return readCompressedJson(store, key, maxJsonBytes, inflate, signal, check);
 }
 
 export async function writeGzipJson(store: ObjectStore, key: string, doc: unknown, signal?: AbortSignal): Promise<{ size: number; sha256: string }> {
@@ -100,31 +114,24 @@ export async function writeGzipJson(store: ObjectStore, key: string, doc: unknow
 
 /**
  * zstd'd JSON (the v2 manifest: ~10 % smaller than gzip on lists of hashes, which keeps a
- * 20,000-file manifest under 1 MiB). One frame with its content size, so the reader
- * allocates exactly that much after checking it against `maxJsonBytes`.
+ * 20,000-file manifest under 1 MiB), decoded block by block up to `maxJsonBytes`.
  */
-export async function readZstdJson(
+export function readZstdJson(
   store: ObjectStore,
   key: string,
   maxJsonBytes: number,
   signal?: AbortSignal,
   check?: (sha256: string) => void,
 ): Promise<{ doc: unknown; sha256: string; size: number }> {
-  const bytes = await readAll(store, key, maxJsonBytes, signal);
-  const sha256 = createHash('sha256').update(bytes).digest('hex');
-  check?.(sha256);
-  let text: Buffer;
-  try {
-    text = inflateZstd(key, bytes, maxJsonBytes);
-  } catch (err) {
-    if (err instanceof IntegrityError) throw err;
-    throw new IntegrityError(`${key} is not readable zstd: ${(err as Error).message}`, { cause: err });
-  }
-  try {
-    return { doc: JSON.parse(text.toString('utf8')), sha256, size: bytes.length };
-  } catch (err) {
-    throw new IntegrityError(`${key} is not valid JSON: ${(err as Error).message}`, { cause: err });
-  }
+  const inflate = (bytes: Buffer) => {
+    try {
+      return inflateZstd(key, bytes, maxJsonBytes);
+    } catch (err) {
+      if (err instanceof IntegrityError) throw err;
+      throw new IntegrityError(`${key} is not readable zstd: ${(err as Error).message}`, { cause: err });
+    }
+  };
+  return readCompressedJson(store, key, maxJsonBytes, inflate, signal, check);
 }
 
 /** A v2 manifest, checked against what the catalog says of it (hash, service, id). */
@@ -141,7 +148,7 @@ export async function fetchManifestV2(
     }
   }).catch((err: unknown) => {
     // Missing from this store but recorded in another: name both (and the flag that fixes it).
-    throw err instanceof ObjectNotFoundError ? (wrongStoreError(snap, store.url) ?? err) : err;
+    throw wrongStoreError(err, snap, store.url);
   });
   const manifest = validateManifestV2(doc);
   if (manifest.service !== snap.service || manifest.id !== snap.id) {
