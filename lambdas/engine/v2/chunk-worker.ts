@@ -16,7 +16,7 @@
  * the chunker's), so it works the same from tsx, vitest and the esbuild bundle.
  */
 import { createRequire } from 'node:module';
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import { type ChunkParams, fastCdcCut, gearTable } from '../../domain/chunker.js';
 
 /** One file for a worker to read. Times and inode as the walk saw them (decimal strings). */
@@ -77,6 +77,8 @@ type WireMessage =
 interface WorkerConfig {
   zstdBinding: string;
   credits: SharedArrayBuffer;
+  /** Message buffers the main thread is done with come back here, to be filled again. */
+  recycle: MessagePort;
   level: number;
   min: number;
   avg: number;
@@ -90,7 +92,7 @@ interface WorkerConfig {
  */
 function workerMain(req: (id: string) => unknown, makeGear: () => Int32Array, cut: typeof fastCdcCut): void {
   /* eslint-disable @typescript-eslint/no-require-imports */
-  const { parentPort, workerData } = req('node:worker_threads') as typeof import('node:worker_threads');
+  const { parentPort, workerData, receiveMessageOnPort } = req('node:worker_threads') as typeof import('node:worker_threads');
   const fs = req('node:fs') as typeof import('node:fs');
   const { createHash } = req('node:crypto') as typeof import('node:crypto');
   const config = workerData as WorkerConfig;
@@ -101,7 +103,19 @@ function workerMain(req: (id: string) => unknown, makeGear: () => Int32Array, cu
   const sent = new Set<string>();
   const window = Buffer.allocUnsafeSlow(max * 2);
   const flags = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK;
-  let buf = Buffer.allocUnsafeSlow(config.messageBytes + zstd.compressBound(max));
+  // Compression writes here first; a message buffer then holds only stored bytes. Message
+  // buffers circulate: the main thread sends each back once its blobs are copied into packs,
+  // so a snapshot touches a few fresh pages instead of faulting in every byte twice.
+  const scratch = Buffer.allocUnsafeSlow(zstd.compressBound(max));
+  const takeBuffer = (min: number): Buffer => {
+    for (;;) {
+      const back = receiveMessageOnPort(config.recycle);
+      if (!back) return Buffer.allocUnsafeSlow(Math.max(min, config.messageBytes));
+      const b = Buffer.from(back.message as ArrayBuffer);
+      if (b.length >= min) return b;
+    }
+  };
+  let buf = takeBuffer(config.messageBytes);
   let used = 0;
   let items: unknown[] = [];
 
@@ -116,34 +130,36 @@ function workerMain(req: (id: string) => unknown, makeGear: () => Int32Array, cu
     Atomics.sub(credits, 0, 1);
     const out = buf.buffer as ArrayBuffer;
     parentPort!.postMessage({ type: 'items', job, buf: out, items }, [out]);
-    buf = Buffer.allocUnsafeSlow(config.messageBytes + zstd.compressBound(max));
+    buf = takeBuffer(config.messageBytes);
     used = 0;
     items = [];
   };
 
   // Stored plain when a 64 KiB sample (or the whole chunk) does not shrink by 3 %.
   const store = (job: number, file: number, id: string, chunk: Buffer) => {
-    if (used + zstd.compressBound(chunk.length) > buf.length) flush(job);
     let c: 0 | 1 = 0;
-    let len = chunk.length;
+    let stored = chunk;
     if (level > 0 && chunk.length >= 128) {
       let worth = true;
       if (chunk.length > 128 * 1024) {
         const sample = chunk.subarray(0, 64 * 1024);
-        const n = zstd.compress(buf.subarray(used), sample, level);
-        worth = n < sample.length * 0.97;
+        worth = zstd.compress(scratch, sample, level) < sample.length * 0.97;
       }
       if (worth) {
-        const n = zstd.compress(buf.subarray(used), chunk, level);
+        const n = zstd.compress(scratch, chunk, level);
         if (n < chunk.length * 0.97) {
           c = 1;
-          len = n;
+          stored = scratch.subarray(0, n);
         }
       }
     }
-    if (c === 0) chunk.copy(buf, used);
-    items.push({ k: 'c', file, id, raw: chunk.length, c, off: used, len });
-    used += len;
+    if (used + stored.length > buf.length) {
+      flush(job);
+      if (stored.length > buf.length) buf = takeBuffer(stored.length);
+    }
+    stored.copy(buf, used);
+    items.push({ k: 'c', file, id, raw: chunk.length, c, off: used, len: stored.length });
+    used += stored.length;
     if (used >= config.messageBytes) flush(job);
   };
 
@@ -266,7 +282,10 @@ export interface ChunkPoolOptions {
 }
 
 export interface JobHandlers {
-  /** Called for each message, in order; resolve to give the worker its credit back. */
+  /**
+   * Called for each message, in order; resolve to give the worker its credit back. The
+   * items' `data` is lent: it is reused once the promise resolves, so copy what you keep.
+   */
   onItems(items: WorkerItem[]): Promise<void> | void;
 }
 
@@ -282,6 +301,7 @@ export class JobError extends Error {
 
 interface Slot {
   worker: Worker;
+  recycle: MessagePort;
   credits: Int32Array;
   queue: Promise<void>;
   pending: Map<number, { resolve: () => void; reject: (e: Error) => void }>;
@@ -303,17 +323,19 @@ export class ChunkPool {
     for (let i = 0; i < options.workers; i++) {
       const credits = new Int32Array(new SharedArrayBuffer(8));
       credits[0] = options.credits ?? 3;
+      const channel = new MessageChannel();
       const config: WorkerConfig = {
         zstdBinding,
         credits: credits.buffer as SharedArrayBuffer,
+        recycle: channel.port2,
         level: options.level,
         min: options.params.min,
         avg: options.params.avg,
         max: options.params.max,
         messageBytes: options.messageBytes ?? 4 * 1024 * 1024,
       };
-      const worker = new Worker(source, { eval: true, workerData: config });
-      const slot: Slot = { worker, credits, queue: Promise.resolve(), pending: new Map(), load: 0 };
+      const worker = new Worker(source, { eval: true, workerData: config, transferList: [channel.port2] });
+      const slot: Slot = { worker, recycle: channel.port1, credits, queue: Promise.resolve(), pending: new Map(), load: 0 };
       worker.on('message', (m: WireMessage) => this.onMessage(slot, m));
       worker.on('error', (err) => this.fail(err));
       worker.on('exit', (code) => {
@@ -341,6 +363,8 @@ export class ChunkPool {
         .then(() => this.handlers.onItems(items))
         .then(
           () => {
+            // The handler has copied what it keeps (JobHandlers.onItems): the bytes go back.
+            slot.recycle.postMessage(m.buf, [m.buf]);
             Atomics.add(slot.credits, 0, 1);
             Atomics.notify(slot.credits, 0);
           },
@@ -384,5 +408,6 @@ export class ChunkPool {
       Atomics.notify(s.credits, 0);
     }
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
+    for (const s of this.slots) s.recycle.close();
   }
 }

@@ -20,8 +20,10 @@ import type { BlobIndex, BlobLocation } from '../../domain/blob-index.js';
 import { AbortedError, IntegrityError } from '../../domain/errors.js';
 import { type FileEntryV2, fileSha256, nsToSeconds } from '../../domain/manifest-v2.js';
 import { SmallFileWriter } from '../file-writer.js';
+import { type NativeZstdDecoder, registerNativeZstd } from './repo.js';
 
-const zstd = createRequire(import.meta.url)('zstd-napi/binding') as { decompress(dst: Uint8Array, src: Uint8Array): number };
+const zstd = createRequire(import.meta.url)('zstd-napi/binding') as NativeZstdDecoder;
+registerNativeZstd(zstd);
 
 /** One request reads at most this much of a pack. */
 const RANGE_MAX = 16 * 1024 * 1024;

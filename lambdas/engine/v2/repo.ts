@@ -21,16 +21,42 @@ const gunzipAsync = promisify(gunzip);
 /** Target size of a pack (shared by snapshots and GC's repack). */
 export const DEFAULT_PACK_BYTES = 16 * 1024 * 1024;
 
+/** The parts of zstd-napi's native binding used to decode a whole frame. */
+export interface NativeZstdDecoder {
+  decompress(dst: Uint8Array, src: Uint8Array): number;
+  getFrameContentSize(frame: Uint8Array): number | null;
+}
+
+let nativeZstd: NativeZstdDecoder | undefined;
+
 /**
- * zstd frames are decoded in pure JavaScript (fzstd) here, block by block, stopping as soon as
- * the output passes `maxBytes`: the control plane (GC, retention, check) reads manifests
- * without the native module, which its Lambda bundles do not carry. Writers compress with
- * the native module (snapshot-v2.ts).
+ * Engine modules that carry the native module (the snapshot and restore paths of the agent
+ * and the CLI) register it here: a 1,000,000-file manifest then decodes natively, about ten
+ * times faster. The control plane's Lambda bundles carry no native module and keep fzstd.
+ */
+export function registerNativeZstd(decoder: NativeZstdDecoder): void {
+  nativeZstd = decoder;
+}
+
+/**
+ * zstd frames are decoded block by block, stopping as soon as the output passes `maxBytes`:
+ * natively when a frame that declares its size is registered (see above), else in pure
+ * JavaScript (fzstd). Writers compress with the native module (snapshot-v2.ts).
  */
 function inflateZstd(key: string, bytes: Uint8Array, maxBytes: number): Buffer {
+  const tooLarge = new IntegrityError(`${key} expands to more than the ${maxBytes} bytes allowed; refusing to read it`);
+  const declared = nativeZstd?.getFrameContentSize(bytes);
+  if (nativeZstd && typeof declared === 'number') {
+    if (declared > maxBytes) throw tooLarge;
+    const out = Buffer.allocUnsafe(declared);
+    try {
+      if (nativeZstd.decompress(out, bytes) === declared) return out;
+    } catch {
+      // Several frames, or damage: the bounded decoder below says which.
+    }
+  }
   const parts: Buffer[] = [];
   let total = 0;
-  const tooLarge = new IntegrityError(`${key} expands to more than the ${maxBytes} bytes allowed; refusing to read it`);
   const stream = new Decompress((chunk) => {
     total += chunk.length;
     if (total > maxBytes) throw tooLarge;
@@ -240,8 +266,14 @@ export interface PackWriterOptions {
  */
 export class PackWriter {
   private blobs: PackedBlob[] = [];
-  private data: Buffer[] = [PACK_MAGIC];
+  /** The open pack's bytes so far (`bytes` of them), in a buffer reused across packs. */
+  private pack: Buffer;
   private bytes = PACK_HEADER_BYTES;
+  // The pack id is the SHA-256 of its bytes, hashed as blobs arrive: sealing then does not
+  // read the pack a second time.
+  private hash = createHash('sha256').update(PACK_MAGIC);
+  /** Buffers of uploaded packs, to be filled again (fresh memory costs a page fault per 4 KiB). */
+  private readonly spare: Buffer[] = [];
   private readonly inFlight = new Set<Promise<void>>();
   private failure: unknown;
   /** Packs stored so far, with their blobs (for the index). */
@@ -250,41 +282,62 @@ export class PackWriter {
   readonly added = new Set<string>();
   storedBytes = 0;
 
-  constructor(private readonly options: PackWriterOptions) {}
+  constructor(private readonly options: PackWriterOptions) {
+    this.pack = this.takeBuffer();
+  }
 
-  add(id: string, rawLength: number, compression: BlobCompression, stored: Buffer): void {
+  private takeBuffer(): Buffer {
+    const b = this.spare.pop() ?? Buffer.allocUnsafeSlow(this.options.targetBytes + 9 * 1024 * 1024);
+    PACK_MAGIC.copy(b, 0);
+    return b;
+  }
+
+  /** Copies `stored`: the caller may reuse it as soon as this returns. */
+  add(id: string, rawLength: number, compression: BlobCompression, stored: Uint8Array): void {
     if (this.failure) throw this.failure;
     if (this.added.has(id)) return;
     this.added.add(id);
+    if (this.bytes + stored.length > this.pack.length) {
+      const bigger = Buffer.allocUnsafeSlow(this.bytes + stored.length);
+      this.pack.copy(bigger, 0, 0, this.bytes);
+      this.pack = bigger;
+    }
+    this.pack.set(stored, this.bytes);
+    this.hash.update(stored);
     this.blobs.push({ id, offset: this.bytes, length: stored.length, rawLength, compression });
-    this.data.push(stored);
     this.bytes += stored.length;
     if (this.bytes >= this.options.targetBytes) this.seal();
   }
 
   private seal(): void {
     if (this.blobs.length === 0) return;
+    const pack = this.pack;
     let blobs = this.blobs;
-    let body = Buffer.concat([...this.data, encodePackTrailer(blobs)]);
-    let id = createHash('sha256').update(body).digest('hex');
+    let trailer = encodePackTrailer(blobs);
+    let parts = [pack.subarray(0, this.bytes), trailer];
+    let id = this.hash.copy().update(trailer).digest('hex');
     if (this.options.avoid?.has(id)) {
       const filler = randomBytes(16);
       blobs = [...blobs, { id: createHash('sha256').update(filler).digest('hex'), offset: this.bytes, length: 16, rawLength: 16, compression: 'none' }];
-      body = Buffer.concat([...this.data, filler, encodePackTrailer(blobs)]);
-      id = createHash('sha256').update(body).digest('hex');
+      trailer = encodePackTrailer(blobs);
+      parts = [pack.subarray(0, this.bytes), filler, trailer];
+      id = this.hash.update(filler).update(trailer).digest('hex');
     }
+    const size = parts.reduce((n, b) => n + b.length, 0);
     this.blobs = [];
-    this.data = [PACK_MAGIC];
     this.bytes = PACK_HEADER_BYTES;
+    this.hash = createHash('sha256').update(PACK_MAGIC);
+    this.pack = this.takeBuffer();
     const upload = this.options.store
-      .put(packObjectKey(this.options.service, id), Readable.from([body]), {
+      .put(packObjectKey(this.options.service, id), Readable.from(parts, { objectMode: false }), {
         signal: this.options.signal,
         contentType: 'application/octet-stream',
         existing: 'keep',
       })
       .then(() => {
-        this.written.push(indexPack(id, body.length, blobs));
-        this.storedBytes += body.length;
+        this.written.push(indexPack(id, size, blobs));
+        this.storedBytes += size;
+        this.spare.push(pack);
       })
       .catch((err: unknown) => {
         this.failure ??= err;

@@ -34,14 +34,15 @@ import { type FileEntryV2, MANIFEST_V2_FORMAT, type ManifestEntryV2, type Manife
 import type { SnapshotRecord } from '../../domain/snapshot.js';
 import { type WalkedNode, walkTree } from '../walk.js';
 import { type ChunkJobFile, ChunkPool, JobError, type WorkerItem } from './chunk-worker.js';
-import { DEFAULT_PACK_BYTES, fetchManifestV2, loadIndex, PackWriter, writeIndex } from './repo.js';
+import { DEFAULT_PACK_BYTES, fetchManifestV2, loadIndex, type NativeZstdDecoder, PackWriter, registerNativeZstd, writeIndex } from './repo.js';
 
 export { DEFAULT_PACK_BYTES };
 
-const zstd = createRequire(import.meta.url)('zstd-napi/binding') as {
+const zstd = createRequire(import.meta.url)('zstd-napi/binding') as NativeZstdDecoder & {
   compress(dst: Uint8Array, src: Uint8Array, level: number): number;
   compressBound(n: number): number;
 };
+registerNativeZstd(zstd);
 
 /** The manifest, zstd-compressed by the native module (readers decode it in JS: repo.ts). */
 async function writeZstdJson(store: ObjectStore, key: string, doc: unknown, signal?: AbortSignal): Promise<{ size: number; sha256: string }> {
