@@ -50,6 +50,20 @@ parentPort.on('message', ({ id, buf, files }) => {
 });
 `;
 
+/**
+ * A worker's failed write as the error a user sees: a full disk or a read-only target says
+ * so (EnvironmentError, exit 4), anything else names the file.
+ */
+export function writeFailure(error: { message: string; code?: string; path?: string }, action: string): LifeboatError {
+  const cause = Object.assign(new Error(error.message), { code: error.code, path: error.path });
+  const env = asEnvironmentError(cause, action, 'the snapshot is fine and the target directory was not changed');
+  return env !== cause
+    ? (env as LifeboatError)
+    : new OperationFailedError(`cannot write ${error.path ?? 'a restored file'}: ${error.code ?? error.message}`, {
+        hint: "check the free space and permissions of the target's filesystem; the target directory was not changed",
+      });
+}
+
 const BATCH_BYTES = 4 * 1024 * 1024;
 const BATCH_FILES = 512;
 const MAX_IN_FLIGHT = 3;
@@ -76,15 +90,7 @@ export class SmallFileWriter {
       if (!job) return;
       this.inFlight.delete(m.id);
       if (m.error) {
-        // A full disk or a read-only target: say so (EnvironmentError), not "failed".
-        const cause = Object.assign(new Error(m.error.message), { code: m.error.code, path: m.error.path });
-        const env = asEnvironmentError(cause, this.action, 'the snapshot is fine and the target directory was not changed');
-        const err =
-          env !== cause
-            ? (env as LifeboatError)
-            : new OperationFailedError(`cannot write ${m.error.path ?? 'a restored file'}: ${m.error.code ?? m.error.message}`, {
-                hint: "check the free space and permissions of the target's filesystem; the target directory was not changed",
-              });
+        const err = writeFailure(m.error, this.action);
         this.failure ??= err;
         job.reject(err);
       } else {

@@ -10,20 +10,21 @@
  * written in batches by the small-file writer; files of many blobs are written in order,
  * one request per run of neighbouring blobs.
  */
-import { createHash } from 'node:crypto';
-import { type FileHandle, open } from 'node:fs/promises';
+
 import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
 import pLimit from 'p-limit';
 import type { ObjectStore } from '../../adapters/stores/store.js';
 import { packObjectKey } from '../../contract/keys.js';
 import type { BlobIndex, BlobLocation } from '../../domain/blob-index.js';
 import { AbortedError, IntegrityError } from '../../domain/errors.js';
 import { type FileEntryV2, fileSha256, nsToSeconds } from '../../domain/manifest-v2.js';
-import { SmallFileWriter } from '../file-writer.js';
+import { writeFailure } from '../file-writer.js';
 import { type NativeZstdDecoder, registerNativeZstd } from './repo.js';
+import { type DestFile, RestorePool, type RestoreResult, RestoreWorkerFailure, type WireBlob } from './restore-worker.js';
 
-const zstd = createRequire(import.meta.url)('zstd-napi/binding') as NativeZstdDecoder;
-registerNativeZstd(zstd);
+// Manifests read on the restore path decode natively (repo.ts).
+registerNativeZstd(createRequire(import.meta.url)('zstd-napi/binding') as NativeZstdDecoder);
 
 /** One request reads at most this much of a pack. */
 const RANGE_MAX = 16 * 1024 * 1024;
@@ -62,31 +63,6 @@ function corrupted(snapshotId: string, path: string, what: string): IntegrityErr
   return new IntegrityError(`file "${path}" in snapshot ${snapshotId} is corrupted: ${what}`, { hint: HINT });
 }
 
-/**
- * Stored bytes → plaintext, bounded by and checked against the index and the blob id.
- * `path` names a file that uses the blob, for the error.
- */
-export function decodeBlob(snapshotId: string, path: string, id: string, loc: BlobLocation, stored: Buffer): Buffer {
-  const where = `blob ${id} in pack ${loc.pack}`;
-  let raw: Buffer;
-  if (stored.length !== loc.length) throw corrupted(snapshotId, path, `${where} is ${stored.length} bytes, the index says ${loc.length}`);
-  if (loc.compression === 'none') {
-    if (loc.length !== loc.rawLength) throw corrupted(snapshotId, path, `${where}: stored and raw sizes differ for an uncompressed blob`);
-    raw = stored;
-  } else {
-    raw = Buffer.allocUnsafe(loc.rawLength);
-    let n: number;
-    try {
-      n = zstd.decompress(raw, stored);
-    } catch (err) {
-      throw corrupted(snapshotId, path, `${where} does not decompress to its declared ${loc.rawLength} bytes (${(err as Error).message})`);
-    }
-    if (n !== loc.rawLength) throw corrupted(snapshotId, path, `${where} decompresses to ${n} bytes, the index says ${loc.rawLength}`);
-  }
-  if (createHash('sha256').update(raw).digest('hex') !== id) throw corrupted(snapshotId, path, `content SHA-256 does not match (${where})`);
-  return raw;
-}
-
 /** Every blob the jobs need must be in the index: checked before anything is fetched. */
 export function assertBlobsIndexed(snapshotId: string, index: BlobIndex, jobs: readonly ContentJob[]): void {
   for (const j of jobs) {
@@ -96,73 +72,70 @@ export function assertBlobsIndexed(snapshotId: string, index: BlobIndex, jobs: r
   }
 }
 
-async function writeAll(fh: FileHandle, buf: Buffer): Promise<void> {
-  for (let at = 0; at < buf.length; ) at += (await fh.write(buf, at, buf.length - at)).bytesWritten;
+/** A range buffer as an ArrayBuffer the worker may own (copied when it is a view of more). */
+function transferable(buf: Buffer): ArrayBuffer {
+  if (buf.byteOffset === 0 && buf.byteLength === buf.buffer.byteLength && buf.buffer instanceof ArrayBuffer) return buf.buffer;
+  const out = new ArrayBuffer(buf.length);
+  buf.copy(new Uint8Array(out));
+  return out;
 }
 
-/** Owner (root only, when it differs), mode and times on an open file. */
-async function finishFile(fh: FileHandle, e: FileEntryV2): Promise<void> {
-  const chown = isRoot && (e.uid !== OWN_UID || e.gid !== OWN_GID);
-  if (chown) await fh.chown(e.uid, e.gid);
-  if (chown || (e.mode & ~UMASK & 0o777) !== e.mode) await fh.chmod(e.mode);
-  const t = nsToSeconds(e.mtimeNs);
-  await fh.utimes(t, t);
-}
-
-class BlobCache {
-  private readonly map = new Map<string, Buffer>();
-  private bytes = 0;
-  get(id: string): Buffer | undefined {
-    const b = this.map.get(id);
-    if (b) {
-      this.map.delete(id);
-      this.map.set(id, b);
-    }
-    return b;
-  }
-  set(id: string, b: Buffer): void {
-    if (b.length > CACHE_BYTES / 4 || this.map.has(id)) return;
-    this.map.set(id, b);
-    this.bytes += b.length;
-    for (const [k, v] of this.map) {
-      if (this.bytes <= CACHE_BYTES) break;
-      this.map.delete(k);
-      this.bytes -= v.length;
-    }
-  }
-}
+/** Restore workers: one per core, at most 4 (the main thread fetches, they decode and write). */
+const RESTORE_WORKERS = Math.max(1, Math.min(4, availableParallelism()));
 
 /** Creates every job's file with verified content, owner, mode and mtime. */
 export async function writeContent(jobs: readonly ContentJob[], o: ContentOptions): Promise<void> {
   assertBlobsIndexed(o.snapshotId, o.index, jobs);
   const uses = new Map<string, number>();
   for (const j of jobs) for (const b of j.entry.blobs) uses.set(b, (uses.get(b) ?? 0) + 1);
-  const cache = new BlobCache();
-  const smallFiles = new SmallFileWriter(o.progress, `restore of snapshot ${o.snapshotId}`);
   const limit = pLimit(Math.max(1, o.concurrency ?? DEFAULT_V2_RESTORE_CONCURRENCY));
   const stop = new AbortController();
   const onAbort = () => stop.abort();
   o.signal.addEventListener('abort', onAbort, { once: true });
   const signal = stop.signal;
+  const pool = new RestorePool(RESTORE_WORKERS, CACHE_BYTES / RESTORE_WORKERS);
+  const action = `restore of snapshot ${o.snapshotId}`;
+  // Worker errors name the destination; users need the snapshot's own path.
+  const pathOf = new Map<string, string>(jobs.map((j) => [j.dest, j.entry.path]));
   const range = async (loc: BlobLocation, length: number) => {
     const buf = await o.store.getRange(packObjectKey(o.service, loc.pack), loc.offset, length, { signal });
     o.onRead?.(loc.pack, buf.length);
     return buf;
   };
-
-  const addSmall = (j: ContentJob, data: Buffer) => {
+  const send = async (slot: number, m: Parameters<RestorePool['send']>[1]) => {
+    let r: RestoreResult;
+    try {
+      r = await pool.send(slot, m);
+    } catch (err) {
+      if (!(err instanceof RestoreWorkerFailure)) throw err;
+      const d = err.detail;
+      if (d.kind === 'corrupt') throw corrupted(o.snapshotId, pathOf.get(d.path ?? '') ?? d.path ?? '?', d.message);
+      throw writeFailure({ message: d.message, code: d.code, path: d.path }, action);
+    }
+    o.progress(r.bytes, r.files);
+  };
+  const dest = (j: ContentJob): DestFile => {
     const e = j.entry;
     const chown = isRoot && (e.uid !== OWN_UID || e.gid !== OWN_GID);
-    return smallFiles.add({
+    return {
       path: j.dest,
-      data,
+      size: e.size,
       mode: e.mode,
-      mtimeMs: nsToSeconds(e.mtimeNs) * 1000,
-      ...(chown ? { chown: { uid: e.uid, gid: e.gid } } : {}),
+      mtimeS: nsToSeconds(e.mtimeNs),
+      ...(chown ? { uid: e.uid, gid: e.gid } : {}),
       // open() applies the umask and ignores setuid/setgid/sticky; chown clears setuid/setgid.
       chmod: chown || (e.mode & ~UMASK & 0o777) !== e.mode,
-    });
+    };
   };
+  const wire = (id: string, loc: BlobLocation, off: number): WireBlob => ({
+    id,
+    pack: loc.pack,
+    off,
+    len: loc.length,
+    raw: loc.rawLength,
+    c: loc.compression === 'zstd' ? 1 : 0,
+    ...((uses.get(id) ?? 0) > 1 ? { keep: true } : {}),
+  });
 
   // Files of one blob, by blob; blobs by pack, in pack order; neighbours in one request.
   const singles = new Map<string, ContentJob[]>();
@@ -203,60 +176,64 @@ export async function writeContent(jobs: readonly ContentJob[], o: ContentOption
     const first = blobs[0]!.loc;
     const last = blobs[blobs.length - 1]!.loc;
     const buf = await range(first, last.offset + last.length - first.offset);
-    for (const { id, loc } of blobs) {
-      if (signal.aborted) throw new AbortedError('restore aborted');
-      const raw = decodeBlob(
-        o.snapshotId,
-        singles.get(id)![0]!.entry.path,
-        id,
-        loc,
-        buf.subarray(loc.offset - first.offset, loc.offset - first.offset + loc.length),
-      );
-      for (const j of singles.get(id)!) {
-        if (raw.length !== j.entry.size) throw corrupted(o.snapshotId, j.entry.path, `${raw.length} bytes, the manifest says ${j.entry.size}`);
-        await addSmall(j, raw);
-      }
-    }
+    if (signal.aborted) throw new AbortedError('restore aborted');
+    await send(pool.pick(), {
+      t: 'smalls',
+      buf: transferable(buf),
+      blobs: blobs.map(({ id, loc }) => ({ ...wire(id, loc, loc.offset - first.offset), files: singles.get(id)!.map(dest) })),
+    });
   };
 
+  let nextFile = 0;
   const multiTask = async (j: ContentJob) => {
     const e = j.entry;
-    const fh = await open(j.dest, 'wx', e.mode & 0o777);
+    const slot = pool.pick();
+    const file = nextFile++;
+    await send(slot, { t: 'open', file, path: j.dest, mode: e.mode });
+    // Two requests of the file in flight: the next range is fetched while one is written.
+    const inFlight: Promise<void>[] = [];
+    let closed = false;
     try {
-      const hash = createHash('sha256');
-      let written = 0;
-      let held: { pack: string; start: number; buf: Buffer } | undefined;
-      for (let i = 0; i < e.blobs.length; i++) {
+      for (let i = 0; i < e.blobs.length; ) {
+        if (inFlight.length >= 2) await inFlight.shift();
         if (signal.aborted) throw new AbortedError('restore aborted');
         const id = e.blobs[i]!;
-        let raw = cache.get(id);
-        if (!raw) {
-          const loc = o.index.get(id)!;
-          if (!held || held.pack !== loc.pack || loc.offset < held.start || loc.offset + loc.length > held.start + held.buf.length) {
-            // One request for this blob and the file's next ones that sit right after it.
-            let end = loc.offset + loc.length;
-            for (let k = i + 1; k < e.blobs.length; k++) {
-              const next = o.index.get(e.blobs[k]!)!;
-              if (next.pack !== loc.pack || next.offset < end || next.offset > end + RANGE_GAP || next.offset + next.length - loc.offset > RANGE_MAX) break;
-              end = next.offset + next.length;
-            }
-            held = { pack: loc.pack, start: loc.offset, buf: await range(loc, end - loc.offset) };
+        const loc = o.index.get(id)!;
+        let message: Parameters<RestorePool['send']>[1];
+        if (pool.holds(slot, id)) {
+          // A repeated blob (a zero-filled file is one blob many times): no fetch, no copy.
+          message = { t: 'data', file, buf: new ArrayBuffer(0), blobs: [{ id, pack: loc.pack, off: 0, len: loc.length, raw: loc.rawLength, c: 3 }] };
+          i++;
+        } else {
+          // One request for this blob and the file's next ones that sit right after it.
+          let end = loc.offset + loc.length;
+          let k = i + 1;
+          for (; k < e.blobs.length; k++) {
+            const next = o.index.get(e.blobs[k]!)!;
+            if (next.pack !== loc.pack || next.offset < end || next.offset > end + RANGE_GAP || next.offset + next.length - loc.offset > RANGE_MAX) break;
+            end = next.offset + next.length;
           }
-          raw = decodeBlob(o.snapshotId, e.path, id, loc, held.buf.subarray(loc.offset - held.start, loc.offset - held.start + loc.length));
-          if ((uses.get(id) ?? 0) > 1) cache.set(id, raw);
+          const buf = await range(loc, end - loc.offset);
+          const blobs = e.blobs.slice(i, k).map((b) => {
+            const l = o.index.get(b)!;
+            return wire(b, l, l.offset - loc.offset);
+          });
+          message = { t: 'data', file, buf: transferable(buf), blobs };
+          i = k;
         }
-        hash.update(raw);
-        await writeAll(fh, raw);
-        written += raw.length;
-        o.progress(raw.length, 0);
+        const p = send(slot, message);
+        p.catch(() => undefined); // awaited below (or the file is dropped)
+        inFlight.push(p);
       }
-      if (written !== e.size) throw corrupted(o.snapshotId, e.path, `${written} bytes, the manifest says ${e.size}`);
-      if (hash.digest('hex') !== fileSha256(e)) throw corrupted(o.snapshotId, e.path, 'whole-file SHA-256 does not match the manifest');
-      await finishFile(fh, e);
+      await Promise.all(inFlight);
+      closed = true;
+      await send(slot, { t: 'close', file, sha256: fileSha256(e), dest: dest(j) });
     } finally {
-      await fh.close();
+      if (!closed) {
+        await Promise.allSettled(inFlight);
+        await pool.send(slot, { t: 'drop', file }).catch(() => undefined);
+      }
     }
-    o.progress(0, 1);
   };
 
   const tasks: Promise<void>[] = [];
@@ -274,17 +251,18 @@ export async function writeContent(jobs: readonly ContentJob[], o: ContentOption
     });
     tasks.push(p);
   };
-  for (const j of empties) run(() => addSmall(j, Buffer.alloc(0)));
+  for (let i = 0; i < empties.length; i += 512) {
+    const batch = empties.slice(i, i + 512);
+    run(() => send(pool.pick(), { t: 'empties', files: batch.map(dest) }));
+  }
   // Large files first: they take longest, small-file ranges fill the gaps.
   for (const j of multis) run(() => multiTask(j));
   for (const t of rangeTasks) run(() => singleTask(t));
   const results = await Promise.allSettled(tasks);
   o.signal.removeEventListener('abort', onAbort);
-  const flushed = await Promise.allSettled([smallFiles.drain()]);
-  await smallFiles.close();
+  await pool.close();
   if (firstFailure) throw firstFailure.reason;
   const failed = results.find((r) => r.status === 'rejected' && !(r.reason instanceof AbortedError)) ?? results.find((r) => r.status === 'rejected');
   if (failed) throw (failed as PromiseRejectedResult).reason;
   if (o.signal.aborted) throw new AbortedError('restore aborted; the target directory was not changed');
-  if (flushed[0]!.status === 'rejected') throw flushed[0]!.reason;
 }

@@ -140,10 +140,13 @@ export async function deltaRestore(manifest: ManifestV2, dir: string, o: DeltaOp
   stats.written = jobs.length;
   stats.kept = keptFiles.length;
 
+  // Only what differs is changed (chown clears setuid/setgid, so the mode follows it): a
+  // kept file usually costs no system call at all.
   for (const { e, s } of keptFiles) {
     const p = join(dir, e.path);
-    if (isRoot && (Number(s.uid) !== e.uid || Number(s.gid) !== e.gid)) await chown(p, e.uid, e.gid);
-    if ((Number(s.mode) & 0o7777) !== e.mode || isRoot) await chmod(p, e.mode);
+    const chowned = isRoot && (Number(s.uid) !== e.uid || Number(s.gid) !== e.gid);
+    if (chowned) await chown(p, e.uid, e.gid);
+    if (chowned || (Number(s.mode) & 0o7777) !== e.mode) await chmod(p, e.mode);
     if (!sameMtime(s.mtimeNs, e.mtimeNs)) await utimes(p, nsToSeconds(e.mtimeNs), nsToSeconds(e.mtimeNs));
   }
 
